@@ -1,0 +1,366 @@
+//! Validation of one import record, with errors that name the offending field.
+//!
+//! Validation is done on the raw JSON value rather than through serde so that every
+//! rejection can say exactly which field is wrong and why, and so that one bad
+//! record never affects its neighbours in a batch.
+
+use crate::entity::{Entity, EntityType, Record, MAX_ID_BYTES};
+use crate::error::ValidationError;
+use serde_json::{Map, Value};
+
+/// Fields every entity may carry.
+const COMMON: &[&str] = &[
+    "id",
+    "type",
+    "name",
+    "popularity",
+    "tags",
+    "language",
+    "release_date",
+    "description",
+    "aliases",
+    "explicit",
+    "markets",
+    "extra",
+];
+
+/// Longest accepted name, in bytes.
+pub const MAX_NAME_BYTES: usize = 1024;
+/// Most entries in any list field (tags, aliases, ids).
+pub const MAX_LIST_LEN: usize = 10_000;
+
+/// Fields allowed for one type, beyond [`COMMON`].
+fn type_fields(t: EntityType) -> &'static [&'static str] {
+    match t {
+        EntityType::Album => &["artist_ids"],
+        EntityType::Track => &["artist_ids", "album_id", "duration_ms"],
+        EntityType::Playlist => &["owner", "track_ids"],
+        EntityType::Show => &["publisher"],
+        EntityType::Episode => &["show_id", "duration_ms", "transcript"],
+        EntityType::Audiobook => &["authors", "narrators"],
+        EntityType::Chapter => &["audiobook_id", "duration_ms"],
+        EntityType::Artist => &[],
+    }
+}
+
+/// Every field name any type accepts (used to tell "unknown" from "not for this type").
+const ALL_TYPED: &[&str] = &[
+    "artist_ids",
+    "album_id",
+    "duration_ms",
+    "owner",
+    "track_ids",
+    "publisher",
+    "show_id",
+    "transcript",
+    "authors",
+    "narrators",
+    "audiobook_id",
+];
+
+/// Validate one record of the import format and turn it into a [`Record`].
+pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
+    let obj = value
+        .as_object()
+        .ok_or_else(|| ValidationError::new("invalid_record", None, "a record must be a JSON object"))?;
+    let id = parse_id(obj.get("id"), "id")?;
+    if let Some(deleted) = obj.get("deleted") {
+        if deleted != &Value::Bool(true) {
+            return Err(field_err("invalid_field", "deleted", "must be `true` when present"));
+        }
+        if let Some(extra) = obj.keys().find(|k| *k != "id" && *k != "deleted") {
+            return Err(field_err(
+                "unknown_field",
+                extra,
+                "a delete record carries only `id` and `deleted`",
+            ));
+        }
+        return Ok(Record::Delete(id));
+    }
+    let kind: EntityType = match obj.get("type") {
+        None | Some(Value::Null) => return Err(field_err("missing_field", "type", "is required")),
+        Some(Value::String(s)) => s.parse().map_err(|m: String| field_err("invalid_field", "type", &m))?,
+        Some(_) => return Err(field_err("invalid_field", "type", "must be a string")),
+    };
+    let allowed = type_fields(kind);
+    for key in obj.keys() {
+        if COMMON.contains(&key.as_str()) || allowed.contains(&key.as_str()) {
+            continue;
+        }
+        if ALL_TYPED.contains(&key.as_str()) {
+            return Err(field_err(
+                "field_not_allowed",
+                key,
+                &format!("does not apply to type `{kind}`"),
+            ));
+        }
+        return Err(field_err("unknown_field", key, "is not a field of the import format"));
+    }
+    let name = match obj.get("name") {
+        None | Some(Value::Null) => return Err(field_err("missing_field", "name", "is required")),
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            return Err(field_err("invalid_field", "name", "must not be empty"))
+        }
+        Some(Value::String(s)) if s.len() > MAX_NAME_BYTES => {
+            return Err(field_err("invalid_field", "name", &format!("is longer than {MAX_NAME_BYTES} bytes")))
+        }
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(_) => return Err(field_err("invalid_field", "name", "must be a string")),
+    };
+    let popularity = match obj.get("popularity") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => {
+            let f = n.as_f64().filter(|f| f.is_finite()).ok_or_else(|| {
+                field_err("invalid_field", "popularity", "must be a finite number")
+            })?;
+            if f < 0.0 {
+                return Err(field_err("invalid_field", "popularity", "must be >= 0"));
+            }
+            Some(f)
+        }
+        Some(_) => return Err(field_err("invalid_field", "popularity", "must be a finite number >= 0")),
+    };
+    let release_date = opt_string(obj, "release_date")?;
+    if let Some(d) = &release_date {
+        check_date(d)?;
+    }
+    let markets = match obj.get("markets") {
+        None | Some(Value::Null) => None,
+        Some(_) => {
+            let list = string_list(obj, "markets")?;
+            let mut out = Vec::with_capacity(list.len());
+            for m in list {
+                if m.len() != 2 || !m.chars().all(|c| c.is_ascii_alphabetic()) {
+                    return Err(field_err(
+                        "invalid_field",
+                        "markets",
+                        &format!("`{m}` is not an ISO 3166-1 alpha-2 code"),
+                    ));
+                }
+                out.push(m.to_ascii_uppercase());
+            }
+            Some(out)
+        }
+    };
+    let language = opt_string(obj, "language")?.map(|l| l.to_ascii_lowercase());
+    if let Some(l) = &language {
+        if l.is_empty() || l.len() > 35 {
+            return Err(field_err("invalid_field", "language", "must be a language code such as `en`"));
+        }
+    }
+    let extra = match obj.get("extra") {
+        None | Some(Value::Null) => None,
+        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(_) => return Err(field_err("invalid_field", "extra", "must be an object")),
+    };
+    let explicit = match obj.get("explicit") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(field_err("invalid_field", "explicit", "must be a boolean")),
+    };
+    let duration_ms = match obj.get("duration_ms") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
+            field_err("invalid_field", "duration_ms", "must be a non-negative integer")
+        })?),
+        Some(_) => return Err(field_err("invalid_field", "duration_ms", "must be a non-negative integer")),
+    };
+    Ok(Record::Upsert(Box::new(Entity {
+        id,
+        kind: Some(kind),
+        name,
+        popularity,
+        tags: string_list(obj, "tags")?,
+        language,
+        release_date,
+        description: opt_string(obj, "description")?,
+        aliases: string_list(obj, "aliases")?,
+        explicit,
+        markets,
+        extra,
+        artist_ids: id_list(obj, "artist_ids")?,
+        album_id: opt_id(obj, "album_id")?,
+        duration_ms,
+        owner: opt_string(obj, "owner")?,
+        track_ids: id_list(obj, "track_ids")?,
+        publisher: opt_string(obj, "publisher")?,
+        show_id: opt_id(obj, "show_id")?,
+        transcript: opt_string(obj, "transcript")?,
+        authors: string_list(obj, "authors")?,
+        narrators: string_list(obj, "narrators")?,
+        audiobook_id: opt_id(obj, "audiobook_id")?,
+    })))
+}
+
+fn field_err(code: &'static str, field: &str, msg: &str) -> ValidationError {
+    ValidationError::new(code, Some(field.to_string()), &format!("field `{field}` {msg}"))
+}
+
+/// Validate an entity id (also used for path parameters).
+pub fn check_id(id: &str, field: &str) -> Result<(), ValidationError> {
+    if id.is_empty() {
+        return Err(field_err("invalid_id", field, "must not be empty"));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(field_err("invalid_id", field, &format!("is longer than {MAX_ID_BYTES} bytes")));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(field_err("invalid_id", field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn parse_id(v: Option<&Value>, field: &str) -> Result<String, ValidationError> {
+    match v {
+        None | Some(Value::Null) => Err(field_err("missing_field", field, "is required")),
+        Some(Value::String(s)) => {
+            check_id(s, field)?;
+            Ok(s.clone())
+        }
+        Some(_) => Err(field_err("invalid_id", field, "must be a string")),
+    }
+}
+
+fn opt_id(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, ValidationError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        v => parse_id(v, field).map(Some),
+    }
+}
+
+fn opt_string(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, ValidationError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(field_err("invalid_field", field, "must be a string")),
+    }
+}
+
+fn string_list(obj: &Map<String, Value>, field: &str) -> Result<Vec<String>, ValidationError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => {
+            if items.len() > MAX_LIST_LEN {
+                return Err(field_err("invalid_field", field, &format!("has more than {MAX_LIST_LEN} entries")));
+            }
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    _ => Err(field_err("invalid_field", &format!("{field}[{i}]"), "must be a string")),
+                })
+                .collect()
+        }
+        Some(_) => Err(field_err("invalid_field", field, "must be an array of strings")),
+    }
+}
+
+fn id_list(obj: &Map<String, Value>, field: &str) -> Result<Vec<String>, ValidationError> {
+    let list = string_list(obj, field)?;
+    for (i, id) in list.iter().enumerate() {
+        check_id(id, &format!("{field}[{i}]"))?;
+    }
+    Ok(list)
+}
+
+/// Accepts `YYYY`, `YYYY-MM` and `YYYY-MM-DD` with real months and days.
+fn check_date(d: &str) -> Result<(), ValidationError> {
+    let bad = || {
+        field_err(
+            "invalid_field",
+            "release_date",
+            &format!("`{d}` is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD"),
+        )
+    };
+    let parts: Vec<&str> = d.split('-').collect();
+    let num = |s: &str, len: usize| -> Option<u32> {
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+    };
+    let year = parts.first().and_then(|y| num(y, 4)).ok_or_else(bad)?;
+    if parts.len() > 3 {
+        return Err(bad());
+    }
+    if let Some(m) = parts.get(1) {
+        let month = num(m, 2).filter(|m| (1..=12).contains(m)).ok_or_else(bad)?;
+        if let Some(dd) = parts.get(2) {
+            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+            let max = match month {
+                2 if leap => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            num(dd, 2).filter(|d| (1..=max).contains(d)).ok_or_else(bad)?;
+        }
+    }
+    Ok(())
+}
+
+/// Parse an entity back from its stored JSON (already validated once).
+pub fn entity_from_stored(bytes: &[u8]) -> Result<Entity, serde_json::Error> {
+    serde_json::from_slice(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(v: Value) -> ValidationError {
+        parse_record(&v).unwrap_err()
+    }
+
+    #[test]
+    fn accepts_a_full_track() {
+        let r = parse_record(&json!({"id":"t1","type":"track","name":" Hello ","popularity":3.5,
+            "artist_ids":["a1"],"album_id":"al1","duration_ms":295000,"release_date":"2015-10-23",
+            "markets":["gb","US"],"explicit":false,"extra":{"isrc":"x"}}))
+        .unwrap();
+        let Record::Upsert(e) = r else { panic!("expected upsert") };
+        assert_eq!(e.name, "Hello");
+        assert_eq!(e.markets.as_deref(), Some(&["GB".to_string(), "US".to_string()][..]));
+        assert_eq!(e.release_year(), Some(2015));
+    }
+
+    #[test]
+    fn delete_records() {
+        assert_eq!(parse_record(&json!({"id":"x","deleted":true})).unwrap(), Record::Delete("x".into()));
+        assert_eq!(err(json!({"id":"x","deleted":false})).field.as_deref(), Some("deleted"));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (json!({"id":"x","type":"track","name":"a","foo":1}), "foo", "unknown_field"),
+            (json!({"id":"x","type":"track","name":"a","show_id":"s"}), "show_id", "field_not_allowed"),
+            (json!({"id":"x","type":"track","name":"  "}), "name", "invalid_field"),
+            (json!({"id":"x","type":"track"}), "name", "missing_field"),
+            (json!({"id":"x","type":"song","name":"a"}), "type", "invalid_field"),
+            (json!({"id":"x","type":"track","name":"a","popularity":-1}), "popularity", "invalid_field"),
+            (json!({"id":"x","type":"track","name":"a","release_date":"2015-02-30"}), "release_date", "invalid_field"),
+            (json!({"id":"x","type":"track","name":"a","release_date":"15"}), "release_date", "invalid_field"),
+            (json!({"id":"x","type":"track","name":"a","tags":["a",1]}), "tags[1]", "invalid_field"),
+            (json!({"id":"x","type":"track","name":"a","markets":["USA"]}), "markets", "invalid_field"),
+            (json!({"id":"x".repeat(300),"type":"track","name":"a"}), "id", "invalid_id"),
+            (json!({"id":7,"type":"track","name":"a"}), "id", "invalid_id"),
+            (json!({"id":"x","type":"track","name":"a","duration_ms":-5}), "duration_ms", "invalid_field"),
+        ];
+        for (v, field, code) in cases {
+            let e = err(v.clone());
+            assert_eq!(e.field.as_deref(), Some(field), "{v}");
+            assert_eq!(e.code, code, "{v}");
+            assert!(e.message.contains(field), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn dates() {
+        for ok in ["1999", "1999-12", "2000-02-29", "2024-02-29"] {
+            assert!(check_date(ok).is_ok(), "{ok}");
+        }
+        for bad in ["1900-02-29", "1999-13", "1999-1-1", "abcd", "1999-12-01-01", ""] {
+            assert!(check_date(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! Needle search: analysis, the tantivy index, query planning and ranking, and the
+//! [`Engine`] facade that keeps the index in step with the durable catalog.
+#![warn(missing_docs)]
+
+mod engine;
+mod error;
+pub mod types;
+
+pub use engine::{Engine, EngineConfig};
+pub use error::{Error, Result};
+pub use types::*;

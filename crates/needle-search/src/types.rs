@@ -1,0 +1,155 @@
+//! Request and response types of the search engine (serializable; the server returns them as is).
+
+use needle_core::EntityType;
+use serde::{Deserialize, Serialize};
+
+/// Default number of hits.
+pub const DEFAULT_LIMIT: usize = 10;
+/// Largest `limit` accepted.
+pub const MAX_LIMIT: usize = 100;
+/// Largest `offset + limit` accepted.
+pub const MAX_WINDOW: usize = 1000;
+/// Longest query accepted, in bytes.
+pub const MAX_QUERY_BYTES: usize = 512;
+
+/// One search request.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SearchRequest {
+    /// Query text, as typed (the last word counts as a prefix).
+    pub q: String,
+    /// Restrict to these types (empty = all).
+    #[serde(default)]
+    pub types: Vec<EntityType>,
+    /// Number of hits (default 10, max 100).
+    pub limit: Option<usize>,
+    /// Hits to skip.
+    pub offset: Option<usize>,
+    /// Filter expression, e.g. `tag:rock AND year:1990..1999 AND explicit:false`.
+    pub filter: Option<String>,
+    /// Only items available in this ISO 3166-1 alpha-2 market.
+    pub market: Option<String>,
+    /// Listener to personalize for (accepted; used once profiles exist).
+    pub user_id: Option<String>,
+}
+
+/// A highlighted field of a hit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Highlight {
+    /// Field name (`name`, `artists`, `show`, ...).
+    pub field: String,
+    /// The field text with matched spans wrapped in `<em>` … `</em>`.
+    pub snippet: String,
+    /// Matched byte spans `[start, end)` in the field text.
+    pub spans: Vec<[usize; 2]>,
+}
+
+/// One search hit: the entity's display fields plus score and highlights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Hit {
+    /// Entity id.
+    pub id: String,
+    /// Entity type.
+    #[serde(rename = "type")]
+    pub kind: EntityType,
+    /// Display name.
+    pub name: String,
+    /// Ranking score (higher is better; comparable within one response).
+    pub score: f32,
+    /// Names of the performing artists (tracks, albums).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub artists: Vec<String>,
+    /// Album name (tracks).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub album: Option<String>,
+    /// Show name (episodes).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub show: Option<String>,
+    /// Audiobook name (chapters).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub audiobook: Option<String>,
+    /// Authors (audiobooks).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub authors: Vec<String>,
+    /// Publisher (shows).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub publisher: Option<String>,
+    /// Release date as imported.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub release_date: Option<String>,
+    /// Popularity as imported.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub popularity: Option<f64>,
+    /// Language code.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub language: Option<String>,
+    /// Explicit flag.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub explicit: Option<bool>,
+    /// Tags.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tags: Vec<String>,
+    /// The user's `extra` object, as imported.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub extra: Option<serde_json::Value>,
+    /// Matched spans.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub highlights: Vec<Highlight>,
+}
+
+/// Hits of one type, as a search page groups them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Section {
+    /// The type of every hit in the section.
+    #[serde(rename = "type")]
+    pub kind: EntityType,
+    /// Number of matching entities of this type.
+    pub total: usize,
+    /// Best hits of this type.
+    pub hits: Vec<Hit>,
+}
+
+/// A search answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SearchResponse {
+    /// One ranked list across types.
+    pub hits: Vec<Hit>,
+    /// Number of matching entities.
+    pub total: usize,
+    /// Server-side time, milliseconds.
+    pub took_ms: f64,
+    /// The single best entity.
+    pub top_result: Option<Hit>,
+    /// Hits grouped by type, best type first.
+    pub sections: Vec<Section>,
+}
+
+/// A record rejected from a write batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Rejection {
+    /// Index of the record in the batch (0-based; for files, line number - 1).
+    pub index: usize,
+    /// Stable error code.
+    pub code: String,
+    /// Explanation naming the field.
+    pub message: String,
+}
+
+/// Outcome of a write batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WriteReport {
+    /// Records stored durably.
+    pub accepted: usize,
+    /// Records refused, with reasons.
+    pub rejected: Vec<Rejection>,
+}
+
+/// Catalog counts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CatalogStats {
+    /// Entities stored.
+    pub entities: u64,
+    /// Entities per type.
+    pub by_type: std::collections::BTreeMap<String, u64>,
+    /// Documents visible to search.
+    pub searchable: u64,
+}

@@ -1,0 +1,244 @@
+//! The catalog of record on redb.
+
+use crate::error::{Error, Result};
+use needle_core::{Entity, EntityType, Record};
+use redb::{
+    Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, ReadableMultimapTable, ReadableTable,
+    ReadableTableMetadata, TableDefinition,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// id -> entity JSON.
+const ENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entities");
+/// referenced id -> ids of entities that display its name.
+const REFS: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("refs");
+/// change sequence number -> id whose indexed form must be refreshed.
+const CHANGES: TableDefinition<u64, &str> = TableDefinition::new("changes");
+/// counters: `seq`, `count:<type>`.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// The durable catalog.
+pub struct CatalogStore {
+    db: Database,
+}
+
+/// What one committed batch changed.
+#[derive(Debug, Default, Clone)]
+pub struct Applied {
+    /// Sequence number of the last change of the batch (0 if nothing changed).
+    pub seq: u64,
+    /// Ids whose searchable form changed: the batch's own ids and their dependents.
+    pub changed: Vec<String>,
+}
+
+/// Names of the entities an entity refers to, resolved from the store.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ResolvedNames {
+    /// Artist names, in `artist_ids` order (unknown ids skipped).
+    pub artists: Vec<String>,
+    /// Album name.
+    pub album: Option<String>,
+    /// Show name.
+    pub show: Option<String>,
+    /// Audiobook name.
+    pub audiobook: Option<String>,
+}
+
+fn decode(id: &str, bytes: &[u8]) -> Result<Entity> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt { id: id.to_string(), message: e.to_string() })
+}
+
+impl CatalogStore {
+    /// Open (or create) the store in `dir/catalog.redb`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
+        let db = Database::create(dir.join("catalog.redb"))?;
+        let tx = db.begin_write()?;
+        {
+            tx.open_table(ENTITIES)?;
+            tx.open_multimap_table(REFS)?;
+            tx.open_table(CHANGES)?;
+            tx.open_table(META)?;
+        }
+        tx.commit()?;
+        Ok(CatalogStore { db })
+    }
+
+    /// Apply validated records in one durable transaction (fsync before returning).
+    /// Later records win over earlier ones with the same id.
+    pub fn apply(&self, records: &[Record]) -> Result<Applied> {
+        let tx = self.db.begin_write()?;
+        let mut changed: BTreeSet<String> = BTreeSet::new();
+        let mut seq;
+        {
+            let mut entities = tx.open_table(ENTITIES)?;
+            let mut refs = tx.open_multimap_table(REFS)?;
+            let mut meta = tx.open_table(META)?;
+            seq = meta.get("seq")?.map(|v| v.value()).unwrap_or(0);
+            let mut counts: BTreeMap<EntityType, i64> = BTreeMap::new();
+            for rec in records {
+                let id = rec.id();
+                let old = match entities.get(id)? {
+                    Some(v) => Some(decode(id, v.value())?),
+                    None => None,
+                };
+                if let Some(old) = &old {
+                    *counts.entry(old.entity_type()).or_default() -= 1;
+                    for r in old.references() {
+                        refs.remove(r, id)?;
+                    }
+                }
+                let name_changed = match (rec, &old) {
+                    (Record::Upsert(new), Some(old)) => new.name != old.name,
+                    _ => true,
+                };
+                match rec {
+                    Record::Upsert(e) => {
+                        let bytes = serde_json::to_vec(e.as_ref())
+                            .map_err(|e| Error::Storage(e.to_string()))?;
+                        entities.insert(id, bytes.as_slice())?;
+                        *counts.entry(e.entity_type()).or_default() += 1;
+                        for r in e.references() {
+                            refs.insert(r, id)?;
+                        }
+                    }
+                    Record::Delete(_) => {
+                        if old.is_none() {
+                            continue;
+                        }
+                        entities.remove(id)?;
+                    }
+                }
+                changed.insert(id.to_string());
+                if name_changed {
+                    for dep in refs.get(id)? {
+                        changed.insert(dep?.value().to_string());
+                    }
+                }
+            }
+            let mut changes = tx.open_table(CHANGES)?;
+            for id in &changed {
+                seq += 1;
+                changes.insert(seq, id.as_str())?;
+            }
+            meta.insert("seq", seq)?;
+            for (t, delta) in counts {
+                let key = format!("count:{t}");
+                let cur = meta.get(key.as_str())?.map(|v| v.value()).unwrap_or(0) as i64;
+                meta.insert(key.as_str(), (cur + delta).max(0) as u64)?;
+            }
+        }
+        tx.commit()?;
+        Ok(Applied { seq: if changed.is_empty() { 0 } else { seq }, changed: changed.into_iter().collect() })
+    }
+
+    /// A read snapshot, for resolving many entities consistently.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        Ok(Snapshot { tx: self.db.begin_read()? })
+    }
+
+    /// Fetch one entity.
+    pub fn get(&self, id: &str) -> Result<Option<Entity>> {
+        self.snapshot()?.get(id)
+    }
+
+    /// Ids changed after `seq`, in order, at most `limit` of them, with their sequence numbers.
+    pub fn changes_since(&self, seq: u64, limit: usize) -> Result<Vec<(u64, String)>> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(CHANGES)?;
+        let mut out = Vec::new();
+        for row in t.range(seq + 1..)?.take(limit) {
+            let (k, v) = row?;
+            out.push((k.value(), v.value().to_string()));
+        }
+        Ok(out)
+    }
+
+    /// Forget changes up to and including `seq` (the index has durably absorbed them).
+    pub fn trim_changes(&self, seq: u64) -> Result<()> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(CHANGES)?;
+            t.retain_in(..=seq, |_, _| false)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The last change sequence number.
+    pub fn last_seq(&self) -> Result<u64> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(META)?;
+        Ok(t.get("seq")?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    /// Number of stored entities, in all and per type.
+    pub fn counts(&self) -> Result<(u64, BTreeMap<String, u64>)> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        let mut by_type = BTreeMap::new();
+        for t in EntityType::ALL {
+            let n = meta.get(format!("count:{t}").as_str())?.map(|v| v.value()).unwrap_or(0);
+            if n > 0 {
+                by_type.insert(t.to_string(), n);
+            }
+        }
+        let total = tx.open_table(ENTITIES)?.len()?;
+        Ok((total, by_type))
+    }
+
+    /// Visit every stored entity id, in key order (for full index rebuilds).
+    pub fn for_each_id(&self, mut f: impl FnMut(&str)) -> Result<()> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(ENTITIES)?;
+        for row in t.iter()? {
+            let (k, _) = row?;
+            f(k.value());
+        }
+        Ok(())
+    }
+}
+
+/// A consistent read view of the catalog.
+pub struct Snapshot {
+    tx: ReadTransaction,
+}
+
+impl Snapshot {
+    /// Fetch one entity.
+    pub fn get(&self, id: &str) -> Result<Option<Entity>> {
+        let t = self.tx.open_table(ENTITIES)?;
+        match t.get(id)? {
+            Some(v) => Ok(Some(decode(id, v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The name of one entity, if it exists.
+    pub fn name_of(&self, id: &str) -> Result<Option<String>> {
+        Ok(self.get(id)?.map(|e| e.name))
+    }
+
+    /// Resolve the names an entity displays.
+    pub fn resolve(&self, e: &Entity) -> Result<ResolvedNames> {
+        let mut out = ResolvedNames::default();
+        for a in &e.artist_ids {
+            if let Some(n) = self.name_of(a)? {
+                out.artists.push(n);
+            }
+        }
+        if let Some(id) = &e.album_id {
+            out.album = self.name_of(id)?;
+        }
+        if let Some(id) = &e.show_id {
+            out.show = self.name_of(id)?;
+        }
+        if let Some(id) = &e.audiobook_id {
+            out.audiobook = self.name_of(id)?;
+        }
+        Ok(out)
+    }
+}
+
+pub use self::Snapshot as CatalogSnapshot;

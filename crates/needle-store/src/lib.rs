@@ -1,0 +1,14 @@
+//! Needle's durable storage.
+//!
+//! [`CatalogStore`] is the catalog of record: every acknowledged write is in it, fsync'd,
+//! before the caller hears "accepted". Search indexes are derived from it and can always be
+//! rebuilt or caught up from its change feed (see [`CatalogStore::changes_since`]).
+//! The embedded implementation uses `redb` (a copy-on-write B-tree with checksummed
+//! commits), so a `kill -9` at any moment leaves the last committed state intact.
+#![warn(missing_docs)]
+
+mod catalog;
+mod error;
+
+pub use catalog::{Applied, CatalogSnapshot, CatalogStore, ResolvedNames};
+pub use error::{Error, Result};

@@ -1,0 +1,195 @@
+//! Small text helpers shared by the converters: entity decoding, name cleaning, slugs,
+//! ids and line-oriented input.
+
+use super::entities;
+use anyhow::{Context, Result};
+use flate2::read::MultiGzDecoder;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+/// Decode HTML character references, repeating (at most three times) for text that was
+/// escaped more than once, as feeds often are (`&amp;amp;`, `&amp;#39;`).
+pub(crate) fn decode_html(s: &str) -> String {
+    let mut cur = s.to_string();
+    for _ in 0..3 {
+        if !cur.contains('&') {
+            break;
+        }
+        let next = entities::decode_once(&cur);
+        if next == cur {
+            break;
+        }
+        cur = next;
+    }
+    cur
+}
+
+/// A display name: entities decoded, control characters dropped, whitespace runs
+/// collapsed to one space, trimmed. Empty when nothing printable is left.
+pub(crate) fn clean_name(s: &str) -> String {
+    collapse_ws(&decode_html(s))
+}
+
+/// Collapse whitespace (and drop control characters), then trim.
+pub(crate) fn collapse_ws(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for c in s.chars() {
+        if c.is_whitespace() || c == '\u{200B}' {
+            pending_space = !out.is_empty();
+        } else if c.is_control() || is_bidi_control(c) {
+            continue;
+        } else {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// `None` for an empty (after cleaning) string.
+pub(crate) fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// A slug for ids: lower-case letters and digits (any script), `&` read as "and",
+/// everything else folded into single `-`. Capped at `max` bytes.
+pub(crate) fn slugify(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut dash = false;
+    let mut push_word = |out: &mut String, w: &str, dash: &mut bool| {
+        if *dash && !out.is_empty() {
+            out.push('-');
+        }
+        *dash = false;
+        out.push_str(w);
+    };
+    for c in s.chars() {
+        if c == '&' {
+            dash = true;
+            push_word(&mut out, "and", &mut dash);
+            dash = true;
+        } else if c.is_alphanumeric() {
+            for l in c.to_lowercase() {
+                let mut buf = [0u8; 4];
+                push_word(&mut out, l.encode_utf8(&mut buf), &mut dash);
+            }
+        } else if c == '\'' || c == '\u{2019}' || c == '.' {
+            // "Don't" -> "dont", "B.B. King" -> "bb-king"
+        } else {
+            dash = true;
+        }
+    }
+    truncate_bytes(&mut out, max);
+    while out.ends_with('-') {
+        out.pop();
+    }
+    out
+}
+
+/// Truncate to at most `max` bytes on a char boundary.
+pub(crate) fn truncate_bytes(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+}
+
+/// Stable 64-bit hash as 16 hex digits (used for ids of records without a natural key).
+pub(crate) fn hash_hex(s: &str) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(s.as_bytes()))
+}
+
+/// ISO-8859-1 bytes to a string (every byte is the code point of the same value).
+pub(crate) fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| b as char).collect()
+}
+
+/// Reads a text file line by line as bytes, gunzipping `*.gz`, without `\r\n`.
+pub(crate) struct Lines {
+    inner: Box<dyn BufRead>,
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    /// Open `path` (gzip when its name ends in `.gz`).
+    pub(crate) fn open(path: &Path) -> Result<Lines> {
+        let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+            Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file)))
+        } else {
+            Box::new(file)
+        };
+        Ok(Lines { inner: Box::new(BufReader::with_capacity(1 << 16, reader)), buf: Vec::new() })
+    }
+
+    /// The next line, or `None` at the end.
+    pub(crate) fn next_line(&mut self) -> Result<Option<&[u8]>> {
+        self.buf.clear();
+        if self.inner.read_until(b'\n', &mut self.buf)? == 0 {
+            return Ok(None);
+        }
+        while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+            self.buf.pop();
+        }
+        Ok(Some(&self.buf))
+    }
+}
+
+/// Tab-separated fields of a UTF-8 line (invalid bytes replaced).
+pub(crate) fn tsv_fields(line: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(line).split('\t').map(str::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_entities() {
+        assert_eq!(decode_html("Rock &amp; Roll"), "Rock & Roll");
+        assert_eq!(decode_html("Tom &amp;amp; Jerry"), "Tom & Jerry");
+        assert_eq!(decode_html("don&#39;t &#x2764; &quot;x&quot;"), "don't \u{2764} \"x\"");
+        assert_eq!(decode_html("La G&eacute;nisse &agrave; t&ecirc;te"), "La Génisse à tête");
+        assert_eq!(decode_html("it&#146;s"), "it\u{2019}s");
+        assert_eq!(decode_html("AT&T; R&B &unknown; & &#xZZ; &#0; &"), "AT&T; R&B &unknown; & &#xZZ; \u{FFFD} &");
+        assert_eq!(decode_html("&#99999999999;"), "&#99999999999;");
+        assert_eq!(decode_html("&&amp;;"), "&&;");
+        assert_eq!(decode_html("caf\u{e9}&nbsp;&AMP;"), "caf\u{e9}\u{a0}&");
+    }
+
+    #[test]
+    fn cleans_names() {
+        assert_eq!(clean_name("  The\tDaily \n&amp; More  "), "The Daily & More");
+        assert_eq!(clean_name(" \u{202A}\u{200B} "), "");
+        assert_eq!(clean_name("a\u{0007}b"), "ab");
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("Simon & Garfunkel", 64), "simon-and-garfunkel");
+        assert_eq!(slugify("Simon And Garfunkel", 64), "simon-and-garfunkel");
+        assert_eq!(slugify("B.B. King", 64), "bb-king");
+        assert_eq!(slugify("Beyoncé", 64), "beyoncé");
+        assert_eq!(slugify("  Don't Stop!! ", 64), "dont-stop");
+        assert_eq!(slugify("A$AP Rocky", 64), "a-ap-rocky");
+        assert_eq!(slugify("!!!", 64), "");
+        assert_eq!(slugify("ééééé", 5), "éé");
+    }
+
+    #[test]
+    fn latin1_decoding() {
+        assert_eq!(latin1(b"caf\xe9 m\xf6tley"), "café mötley");
+    }
+}
