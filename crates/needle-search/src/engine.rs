@@ -1,10 +1,28 @@
-//! The engine facade: durable catalog + derived search index.
+//! The engine facade: the durable catalog plus the search index derived from it.
+//!
+//! Writes go through one writer thread that does group commit: every batch waiting
+//! when it wakes is stored in one fsync'd store transaction, then handed to the tantivy
+//! writer. Only then is each caller answered. The index is committed every
+//! `refresh_interval` with the store's change sequence number as commit payload; on
+//! start, changes after that number are replayed, so the index never misses an
+//! acknowledged write.
 
+use crate::analysis::{FirstPrefixTokenizer, PrefixTokenizer, WordTokenizer, FIRST_PREFIXES, PREFIXES, WORDS};
 use crate::error::{Error, Result};
+use crate::schema::{build_document, build_schema, Fields};
 use crate::types::*;
-use needle_core::Entity;
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
+use needle_core::validate::{check_id, parse_record};
+use needle_core::{Entity, EntityType, Record};
+use needle_store::{Applied, CatalogStore};
+use parking_lot::Mutex;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tantivy::directory::MmapDirectory;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -28,42 +46,327 @@ impl EngineConfig {
     }
 }
 
-/// The search engine. Cheap to share behind an `Arc`; all methods block.
+enum Msg {
+    Write(Vec<Record>, Sender<Result<Applied>>),
+    Refresh(Sender<Result<()>>),
+    Shutdown(Sender<Result<()>>),
+}
+
+struct Shared {
+    store: CatalogStore,
+    reader: IndexReader,
+    fields: Fields,
+    /// `ln(1 + max popularity)` per type code, as f64 bits.
+    log_max_pop: [AtomicU64; 8],
+}
+
+impl Shared {
+    fn log_max_pop(&self) -> [f64; 8] {
+        std::array::from_fn(|i| f64::from_bits(self.log_max_pop[i].load(Ordering::Relaxed)))
+    }
+    fn observe_popularity(&self, e: &Entity) {
+        let v = e.popularity.unwrap_or(0.0).ln_1p();
+        let slot = &self.log_max_pop[e.entity_type().code() as usize];
+        let _ = slot.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
+            (v > f64::from_bits(cur)).then_some(v.to_bits())
+        });
+    }
+}
+
+/// The search engine. Share it behind an `Arc`; all methods block.
 pub struct Engine {
-    _cfg: EngineConfig,
+    shared: Arc<Shared>,
+    tx: Sender<Msg>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Engine {
     /// Open (or create) the engine in `cfg.data_dir`, catching the index up with the store.
     pub fn open(cfg: EngineConfig) -> Result<Engine> {
-        Ok(Engine { _cfg: cfg })
+        let store = CatalogStore::open(&cfg.data_dir)?;
+        let index_dir = cfg.data_dir.join("index");
+        std::fs::create_dir_all(&index_dir)
+            .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", index_dir.display())))?;
+        let (schema, fields) = build_schema();
+        let dir = MmapDirectory::open(&index_dir).map_err(|e| Error::Unavailable(e.to_string()))?;
+        let index = Index::open_or_create(dir, schema)?;
+        index.tokenizers().register(WORDS, WordTokenizer::default());
+        index.tokenizers().register(PREFIXES, PrefixTokenizer::default());
+        index.tokenizers().register(FIRST_PREFIXES, FirstPrefixTokenizer::default());
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
+        let writer: IndexWriter = index.writer_with_num_threads(threads, cfg.indexer_memory_bytes.max(threads * 16 << 20))?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let shared = Arc::new(Shared {
+            store,
+            reader,
+            fields,
+            log_max_pop: std::array::from_fn(|_| AtomicU64::new(0f64.to_bits())),
+        });
+        let committed: u64 = index.load_metas()?.payload.and_then(|p| p.parse().ok()).unwrap_or(0);
+        let mut w = Writer { shared: shared.clone(), writer, dirty: false, last_seq: committed };
+        w.catch_up(committed)?;
+        w.init_popularity()?;
+        let (tx, rx) = unbounded();
+        let interval = cfg.refresh_interval;
+        let thread = std::thread::Builder::new()
+            .name("needle-writer".into())
+            .spawn(move || w.run(rx, interval))
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        Ok(Engine { shared, tx, thread: Mutex::new(Some(thread)) })
     }
-    /// Validate and durably store a batch of raw records; bad records are rejected one by one.
-    pub fn write_values(&self, _values: Vec<serde_json::Value>) -> Result<WriteReport> {
-        Err(Error::Unavailable("not yet".into()))
+
+    /// Validate and durably store a batch of raw records; bad records are rejected one
+    /// by one (their `index` is the position in `values`), good ones are kept.
+    pub fn write_values(&self, values: Vec<serde_json::Value>) -> Result<WriteReport> {
+        let mut records = Vec::with_capacity(values.len());
+        let mut rejected = Vec::new();
+        for (index, v) in values.iter().enumerate() {
+            match parse_record(v) {
+                Ok(r) => records.push(r),
+                Err(e) => rejected.push(Rejection { index, code: e.code.to_string(), message: e.message }),
+            }
+        }
+        let accepted = records.len();
+        if !records.is_empty() {
+            self.write_records(records)?;
+        }
+        Ok(WriteReport { accepted, rejected })
     }
+
+    /// Durably store validated records (returns once they are fsync'd).
+    pub fn write_records(&self, records: Vec<Record>) -> Result<Applied> {
+        let (tx, rx) = bounded(1);
+        self.tx.send(Msg::Write(records, tx)).map_err(|_| closed())?;
+        rx.recv().map_err(|_| closed())?
+    }
+
     /// Delete one entity; `Ok(false)` when it did not exist.
-    pub fn delete(&self, _id: &str) -> Result<bool> {
-        Err(Error::Unavailable("not yet".into()))
+    pub fn delete(&self, id: &str) -> Result<bool> {
+        check_id(id, "id")?;
+        if self.shared.store.get(id)?.is_none() {
+            return Ok(false);
+        }
+        self.write_records(vec![Record::Delete(id.to_string())])?;
+        Ok(true)
     }
+
     /// Fetch one entity as stored.
-    pub fn get(&self, _id: &str) -> Result<Option<Entity>> {
-        Err(Error::Unavailable("not yet".into()))
+    pub fn get(&self, id: &str) -> Result<Option<Entity>> {
+        check_id(id, "id")?;
+        Ok(self.shared.store.get(id)?)
     }
+
     /// Run a search.
-    pub fn search(&self, _req: &SearchRequest) -> Result<SearchResponse> {
-        Err(Error::Unavailable("not yet".into()))
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse> {
+        let searcher = self.shared.reader.searcher();
+        let snap = self.shared.store.snapshot()?;
+        crate::search::run(&searcher, &self.shared.fields, &snap, self.shared.log_max_pop(), req)
     }
+
     /// Catalog counts.
     pub fn stats(&self) -> Result<CatalogStats> {
-        Err(Error::Unavailable("not yet".into()))
+        let (entities, by_type) = self.shared.store.counts()?;
+        let searchable = self.shared.reader.searcher().num_docs();
+        Ok(CatalogStats { entities, by_type, searchable })
     }
+
     /// Make every acknowledged write searchable now.
     pub fn refresh(&self) -> Result<()> {
+        let (tx, rx) = bounded(1);
+        self.tx.send(Msg::Refresh(tx)).map_err(|_| closed())?;
+        rx.recv().map_err(|_| closed())?
+    }
+
+    /// Commit the index and stop the writer. Later writes fail with `Unavailable`.
+    pub fn shutdown(&self) -> Result<()> {
+        let Some(handle) = self.thread.lock().take() else { return Ok(()) };
+        let (tx, rx) = bounded(1);
+        let res = match self.tx.send(Msg::Shutdown(tx)) {
+            Ok(()) => rx.recv().map_err(|_| closed()).and_then(|r| r),
+            Err(_) => Err(closed()),
+        };
+        let _ = handle.join();
+        res
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+fn closed() -> Error {
+    Error::Unavailable("the engine is shut down".into())
+}
+
+/// Owner of the tantivy writer; lives on the writer thread.
+struct Writer {
+    shared: Arc<Shared>,
+    writer: IndexWriter,
+    dirty: bool,
+    last_seq: u64,
+}
+
+/// Most records merged into one group commit.
+const MAX_GROUP_RECORDS: usize = 200_000;
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Msg>, interval: Duration) {
+        let mut last_commit = Instant::now();
+        loop {
+            let wait = if self.dirty { interval.saturating_sub(last_commit.elapsed()) } else { Duration::from_secs(3600) };
+            let msg = match rx.recv_timeout(wait) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(e) = self.commit() {
+                        tracing::error!(error = %e, "index commit failed");
+                    }
+                    last_commit = Instant::now();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.commit();
+                    return;
+                }
+            };
+            match msg {
+                Msg::Write(records, reply) => {
+                    let mut group = vec![(records, reply)];
+                    let mut n: usize = group[0].0.len();
+                    let mut pending = None;
+                    while n < MAX_GROUP_RECORDS {
+                        match rx.try_recv() {
+                            Ok(Msg::Write(r, s)) => {
+                                n += r.len();
+                                group.push((r, s));
+                            }
+                            Ok(other) => {
+                                pending = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.write_group(group);
+                    if let Some(m) = pending {
+                        if self.control(m) {
+                            return;
+                        }
+                        last_commit = Instant::now();
+                    }
+                }
+                other => {
+                    if self.control(other) {
+                        return;
+                    }
+                    last_commit = Instant::now();
+                }
+            }
+            if self.dirty && last_commit.elapsed() >= interval {
+                if let Err(e) = self.commit() {
+                    tracing::error!(error = %e, "index commit failed");
+                }
+                last_commit = Instant::now();
+            }
+        }
+    }
+
+    /// Handle refresh/shutdown; true when the thread must stop.
+    fn control(&mut self, m: Msg) -> bool {
+        match m {
+            Msg::Refresh(reply) => {
+                let _ = reply.send(self.commit());
+                false
+            }
+            Msg::Shutdown(reply) => {
+                let _ = reply.send(self.commit());
+                true
+            }
+            Msg::Write(..) => false,
+        }
+    }
+
+    fn write_group(&mut self, group: Vec<(Vec<Record>, Sender<Result<Applied>>)>) {
+        let all: Vec<Record> = group.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
+        let result = self.shared.store.apply(&all).map_err(Error::from).and_then(|applied| {
+            self.index_changes(&applied.changed)?;
+            if applied.seq > 0 {
+                self.last_seq = applied.seq;
+            }
+            Ok(applied)
+        });
+        for (_, reply) in group {
+            let _ = reply.send(match &result {
+                Ok(a) => Ok(a.clone()),
+                Err(e) => Err(Error::Unavailable(format!("write failed: {e}"))),
+            });
+        }
+    }
+
+    /// Re-derive the index documents of changed ids from the store.
+    fn index_changes(&mut self, changed: &[(String, bool)]) -> Result<()> {
+        let snap = self.shared.store.snapshot()?;
+        let f = &self.shared.fields;
+        for (id, existed) in changed {
+            if *existed {
+                self.writer.delete_term(Term::from_field_text(f.id, id));
+            }
+            if let Some(e) = snap.get(id)? {
+                let names = snap.resolve(&e)?;
+                self.shared.observe_popularity(&e);
+                self.writer.add_document(build_document(f, &e, &names))?;
+            }
+            self.dirty = true;
+        }
         Ok(())
     }
-    /// Flush the index and stop background work.
-    pub fn shutdown(&self) -> Result<()> {
+
+    fn commit(&mut self) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let mut prepared = self.writer.prepare_commit()?;
+        prepared.set_payload(&self.last_seq.to_string());
+        prepared.commit()?;
+        self.shared.reader.reload()?;
+        self.dirty = false;
+        self.shared.store.trim_changes(self.last_seq)?;
+        Ok(())
+    }
+
+    /// Replay store changes the index has not committed yet.
+    fn catch_up(&mut self, committed: u64) -> Result<()> {
+        let mut from = committed;
+        loop {
+            let batch = self.shared.store.changes_since(from, 50_000)?;
+            let Some(&(last, _)) = batch.last() else { break };
+            let ids: Vec<(String, bool)> = batch.into_iter().map(|(_, id)| (id, true)).collect();
+            self.index_changes(&ids)?;
+            from = last;
+            self.last_seq = last;
+        }
+        if from > committed {
+            tracing::info!(replayed_to = from, from = committed, "index caught up with the catalog");
+        }
+        self.last_seq = self.last_seq.max(self.shared.store.last_seq()?);
+        self.commit()
+    }
+
+    /// Learn the largest popularity per type from the committed index.
+    fn init_popularity(&mut self) -> Result<()> {
+        let searcher = self.shared.reader.searcher();
+        for seg in searcher.segment_readers() {
+            let ff = seg.fast_fields();
+            let (kind, pop) = (ff.u64("kind")?, ff.f64("popularity")?);
+            for doc in 0..seg.max_doc() {
+                if let (Some(k), Some(p)) = (kind.first(doc), pop.first(doc)) {
+                    let t = EntityType::from_code(k).unwrap_or(EntityType::Track);
+                    let e = Entity { kind: Some(t), popularity: Some(p), ..Default::default() };
+                    self.shared.observe_popularity(&e);
+                }
+            }
+        }
         Ok(())
     }
 }

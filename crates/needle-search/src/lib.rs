@@ -2,8 +2,15 @@
 //! [`Engine`] facade that keeps the index in step with the durable catalog.
 #![warn(missing_docs)]
 
+pub mod analysis;
+pub mod collect;
 mod engine;
 mod error;
+pub mod filter;
+pub mod highlight;
+pub mod plan;
+pub mod schema;
+mod search;
 pub mod types;
 
 pub use engine::{Engine, EngineConfig};

@@ -6,7 +6,7 @@ use redb::{
     Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, ReadableMultimapTable, ReadableTable,
     ReadableTableMetadata, TableDefinition,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// id -> entity JSON.
@@ -15,6 +15,8 @@ const ENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entities");
 const REFS: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("refs");
 /// change sequence number -> id whose indexed form must be refreshed.
 const CHANGES: TableDefinition<u64, &str> = TableDefinition::new("changes");
+/// id -> transcript text, kept apart so display reads never decode it.
+const TEXTS: TableDefinition<&str, &str> = TableDefinition::new("texts");
 /// counters: `seq`, `count:<type>`.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
@@ -28,8 +30,9 @@ pub struct CatalogStore {
 pub struct Applied {
     /// Sequence number of the last change of the batch (0 if nothing changed).
     pub seq: u64,
-    /// Ids whose searchable form changed: the batch's own ids and their dependents.
-    pub changed: Vec<String>,
+    /// Ids whose searchable form changed (the batch's own ids and their dependents),
+    /// each with whether it was in the catalog before the batch.
+    pub changed: Vec<(String, bool)>,
 }
 
 /// Names of the entities an entity refers to, resolved from the store.
@@ -60,6 +63,7 @@ impl CatalogStore {
             tx.open_multimap_table(REFS)?;
             tx.open_table(CHANGES)?;
             tx.open_table(META)?;
+            tx.open_table(TEXTS)?;
         }
         tx.commit()?;
         Ok(CatalogStore { db })
@@ -69,12 +73,13 @@ impl CatalogStore {
     /// Later records win over earlier ones with the same id.
     pub fn apply(&self, records: &[Record]) -> Result<Applied> {
         let tx = self.db.begin_write()?;
-        let mut changed: BTreeSet<String> = BTreeSet::new();
+        let mut changed: BTreeMap<String, bool> = BTreeMap::new();
         let mut seq;
         {
             let mut entities = tx.open_table(ENTITIES)?;
             let mut refs = tx.open_multimap_table(REFS)?;
             let mut meta = tx.open_table(META)?;
+            let mut texts = tx.open_table(TEXTS)?;
             seq = meta.get("seq")?.map(|v| v.value()).unwrap_or(0);
             let mut counts: BTreeMap<EntityType, i64> = BTreeMap::new();
             for rec in records {
@@ -95,7 +100,16 @@ impl CatalogStore {
                 };
                 match rec {
                     Record::Upsert(e) => {
-                        let bytes = serde_json::to_vec(e.as_ref())
+                        let mut stored = e.as_ref().clone();
+                        match stored.transcript.take() {
+                            Some(t) => {
+                                texts.insert(id, t.as_str())?;
+                            }
+                            None => {
+                                texts.remove(id)?;
+                            }
+                        }
+                        let bytes = serde_json::to_vec(&stored)
                             .map_err(|e| Error::Storage(e.to_string()))?;
                         entities.insert(id, bytes.as_slice())?;
                         *counts.entry(e.entity_type()).or_default() += 1;
@@ -108,17 +122,19 @@ impl CatalogStore {
                             continue;
                         }
                         entities.remove(id)?;
+                        texts.remove(id)?;
                     }
                 }
-                changed.insert(id.to_string());
+                let existed = old.is_some() || changed.get(id).copied().unwrap_or(false);
+                changed.insert(id.to_string(), existed);
                 if name_changed {
                     for dep in refs.get(id)? {
-                        changed.insert(dep?.value().to_string());
+                        changed.insert(dep?.value().to_string(), true);
                     }
                 }
             }
             let mut changes = tx.open_table(CHANGES)?;
-            for id in &changed {
+            for id in changed.keys() {
                 seq += 1;
                 changes.insert(seq, id.as_str())?;
             }
@@ -206,8 +222,16 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Fetch one entity.
+    /// Fetch one entity, transcript included.
     pub fn get(&self, id: &str) -> Result<Option<Entity>> {
+        let Some(mut e) = self.get_display(id)? else { return Ok(None) };
+        let t = self.tx.open_table(TEXTS)?;
+        e.transcript = t.get(id)?.map(|v| v.value().to_string());
+        Ok(Some(e))
+    }
+
+    /// Fetch one entity without its transcript (cheap; what search hits show).
+    pub fn get_display(&self, id: &str) -> Result<Option<Entity>> {
         let t = self.tx.open_table(ENTITIES)?;
         match t.get(id)? {
             Some(v) => Ok(Some(decode(id, v.value())?)),
@@ -217,7 +241,7 @@ impl Snapshot {
 
     /// The name of one entity, if it exists.
     pub fn name_of(&self, id: &str) -> Result<Option<String>> {
-        Ok(self.get(id)?.map(|e| e.name))
+        Ok(self.get_display(id)?.map(|e| e.name))
     }
 
     /// Resolve the names an entity displays.

@@ -1,0 +1,212 @@
+//! The ranking collector: text score plus exact-match bonuses and a popularity prior,
+//! with a global top-k and per-type sections in one pass.
+//!
+//! `final = text + EXACT·[name == query] + COMPLETE·[name == a run of query words]
+//!          + PRIOR·ln(1+pop)/ln(1+max pop of the type)`
+//!
+//! The prior is bounded by `PRIOR`, smaller than the gap between an exact and a partial
+//! match, so popularity breaks ties and lifts famous items among equals but never lets
+//! a popular non-match beat an exact match.
+
+use needle_core::EntityType;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::Column;
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+
+/// Bonus when the whole query is the name (or an alias).
+pub const EXACT: f32 = 1.5;
+/// Bonus when a contiguous run of the query words is the whole name (`title artist`).
+pub const COMPLETE: f32 = 0.6;
+/// Weight of the popularity prior.
+pub const PRIOR: f32 = 0.5;
+
+const NTYPES: usize = EntityType::ALL.len();
+
+/// A scored document.
+#[derive(Debug, Clone, Copy)]
+pub struct Scored {
+    /// Final score.
+    pub score: f32,
+    /// Where the document is.
+    pub addr: DocAddress,
+}
+
+impl PartialEq for Scored {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Scored {}
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Scored {
+    /// Better documents compare *smaller*, so a max-heap keeps the worst on top.
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.score
+            .total_cmp(&self.score)
+            .then(self.addr.segment_ord.cmp(&o.addr.segment_ord))
+            .then(self.addr.doc_id.cmp(&o.addr.doc_id))
+    }
+}
+
+/// A bounded best-k set.
+#[derive(Debug, Clone, Default)]
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Scored>,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        TopK { k, heap: BinaryHeap::with_capacity(k + 1) }
+    }
+    fn push(&mut self, s: Scored) {
+        if self.k == 0 {
+            return;
+        }
+        if self.heap.len() < self.k {
+            self.heap.push(s);
+        } else if let Some(worst) = self.heap.peek() {
+            if s < *worst {
+                self.heap.pop();
+                self.heap.push(s);
+            }
+        }
+    }
+    fn into_sorted(self) -> Vec<Scored> {
+        self.heap.into_sorted_vec()
+    }
+}
+
+/// What the collector returns.
+#[derive(Debug, Clone, Default)]
+pub struct Ranked {
+    /// Best documents overall, best first.
+    pub top: Vec<Scored>,
+    /// Best documents per type code, best first.
+    pub by_type: Vec<Vec<Scored>>,
+    /// Matching documents per type code.
+    pub counts: Vec<u64>,
+}
+
+/// Collector settings.
+pub struct RankCollector {
+    /// Documents kept overall.
+    pub window: usize,
+    /// Documents kept per type.
+    pub section_size: usize,
+    /// Key of the whole query.
+    pub query_key: u64,
+    /// Keys of every contiguous run of query words (sorted).
+    pub run_keys: Vec<u64>,
+    /// `ln(1 + max popularity)` per type code.
+    pub log_max_pop: [f64; NTYPES],
+}
+
+/// Per-segment state.
+pub struct RankSegment {
+    seg: SegmentOrdinal,
+    kind: Column<u64>,
+    pop: Column<f64>,
+    keys: Column<u64>,
+    query_key: u64,
+    run_keys: Vec<u64>,
+    log_max_pop: [f64; NTYPES],
+    top: TopK,
+    by_type: Vec<TopK>,
+    counts: Vec<u64>,
+}
+
+impl Collector for RankCollector {
+    type Fruit = Ranked;
+    type Child = RankSegment;
+
+    fn for_segment(&self, seg: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<RankSegment> {
+        let ff = reader.fast_fields();
+        Ok(RankSegment {
+            seg,
+            kind: ff.u64("kind")?,
+            pop: ff.f64("popularity")?,
+            keys: ff.u64("keys")?,
+            query_key: self.query_key,
+            run_keys: self.run_keys.clone(),
+            log_max_pop: self.log_max_pop,
+            top: TopK::new(self.window),
+            by_type: (0..NTYPES).map(|_| TopK::new(self.section_size)).collect(),
+            counts: vec![0; NTYPES],
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        true
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Ranked>) -> tantivy::Result<Ranked> {
+        let mut top = TopK::new(self.window);
+        let mut by_type: Vec<TopK> = (0..NTYPES).map(|_| TopK::new(self.section_size)).collect();
+        let mut counts = vec![0u64; NTYPES];
+        for f in fruits {
+            f.top.into_iter().for_each(|s| top.push(s));
+            for (t, v) in f.by_type.into_iter().enumerate() {
+                v.into_iter().for_each(|s| by_type[t].push(s));
+            }
+            for (t, c) in f.counts.into_iter().enumerate() {
+                counts[t] += c;
+            }
+        }
+        Ok(Ranked { top: top.into_sorted(), by_type: by_type.into_iter().map(TopK::into_sorted).collect(), counts })
+    }
+}
+
+impl SegmentCollector for RankSegment {
+    type Fruit = Ranked;
+
+    fn collect(&mut self, doc: DocId, text: Score) {
+        let kind = (self.kind.first(doc).unwrap_or(0) as usize).min(NTYPES - 1);
+        let pop = self.pop.first(doc).unwrap_or(0.0).max(0.0);
+        let mut bonus = 0.0f32;
+        for k in self.keys.values_for_doc(doc) {
+            if k == self.query_key {
+                bonus = EXACT;
+                break;
+            }
+            if self.run_keys.binary_search(&k).is_ok() {
+                bonus = bonus.max(COMPLETE);
+            }
+        }
+        let lm = self.log_max_pop[kind];
+        let prior = if lm > 0.0 { ((pop.ln_1p() / lm).min(1.0)) as f32 } else { 0.0 };
+        let s = Scored { score: text + bonus + PRIOR * prior, addr: DocAddress::new(self.seg, doc) };
+        self.top.push(s);
+        self.by_type[kind].push(s);
+        self.counts[kind] += 1;
+    }
+
+    fn harvest(self) -> Ranked {
+        Ranked {
+            top: self.top.into_sorted(),
+            by_type: self.by_type.into_iter().map(TopK::into_sorted).collect(),
+            counts: self.counts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topk_keeps_best_in_order() {
+        let mut t = TopK::new(2);
+        for (i, s) in [0.5f32, 2.0, 1.0, 3.0].iter().enumerate() {
+            t.push(Scored { score: *s, addr: DocAddress::new(0, i as u32) });
+        }
+        let v: Vec<f32> = t.into_sorted().iter().map(|s| s.score).collect();
+        assert_eq!(v, vec![3.0, 2.0]);
+    }
+}

@@ -1,0 +1,274 @@
+//! Query planning: from typed text to per-word term expansions and a tantivy query.
+//!
+//! Every query word becomes a disjunction (max, not sum) over its expansions: the exact
+//! word in every text field, typo variants in the known-item fields, and, for the last
+//! word, prefix completions. Each expansion carries a constant score
+//! `field weight x match quality`, so a word counts once, for its best match.
+
+use crate::analysis::{prefix_term, MAX_PREFIX_CHARS};
+use crate::schema::{Fields, Weighted};
+use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA, SINK_STATE};
+use needle_core::text::{tokenize_query, TokenKind};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use tantivy::query::{BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{Searcher, Term};
+
+/// Quality of an exact word match.
+pub const Q_EXACT: f32 = 1.0;
+/// Quality of a prefix completion of the last word.
+pub const Q_PREFIX: f32 = 0.8;
+/// Quality of a one-typo match.
+pub const Q_TYPO1: f32 = 0.6;
+/// Quality of a two-typo match.
+pub const Q_TYPO2: f32 = 0.45;
+/// Quality of a prefix completion with one typo.
+pub const Q_FUZZY_PREFIX: f32 = 0.5;
+/// Most typo variants kept per word and field.
+const MAX_TYPO_TERMS: usize = 24;
+
+/// One word of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryWord {
+    /// Folded text.
+    pub text: String,
+    /// A CJK n-gram (never typo- or prefix-expanded).
+    pub cjk: bool,
+    /// The last word while the listener is still typing: matched as a prefix too.
+    pub prefix: bool,
+    /// The first word of the query.
+    pub first: bool,
+}
+
+/// Split a query into words. The last word is a prefix unless the query ends in a space
+/// or punctuation (the listener finished the word).
+pub fn query_words(q: &str) -> Vec<QueryWord> {
+    let tokens = tokenize_query(q);
+    let ends_open = tokens.last().is_some_and(|t| t.end == q.len());
+    let n = tokens.len();
+    tokens
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let cjk = matches!(t.kind, TokenKind::CjkBigram | TokenKind::CjkUnigram);
+            QueryWord { prefix: !cjk && i + 1 == n && ends_open, first: i == 0, cjk, text: t.text }
+        })
+        .collect()
+}
+
+/// Typos allowed for a word: none under 4 characters, one from 4, two from 8.
+pub fn max_typos(word: &str) -> u8 {
+    match word.chars().count() {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    }
+}
+
+fn builder(d: u8) -> &'static LevenshteinAutomatonBuilder {
+    static B1: OnceLock<LevenshteinAutomatonBuilder> = OnceLock::new();
+    static B2: OnceLock<LevenshteinAutomatonBuilder> = OnceLock::new();
+    if d <= 1 {
+        B1.get_or_init(|| LevenshteinAutomatonBuilder::new(1, true))
+    } else {
+        B2.get_or_init(|| LevenshteinAutomatonBuilder::new(2, true))
+    }
+}
+
+/// A Levenshtein DFA as an FST automaton.
+struct Dfa(DFA);
+
+impl tantivy_fst::Automaton for Dfa {
+    type State = u32;
+    fn start(&self) -> u32 {
+        self.0.initial_state()
+    }
+    fn is_match(&self, s: &u32) -> bool {
+        matches!(self.0.distance(*s), Distance::Exact(_))
+    }
+    fn can_match(&self, s: &u32) -> bool {
+        *s != SINK_STATE
+    }
+    fn accept(&self, s: &u32, b: u8) -> u32 {
+        self.0.transition(*s, b)
+    }
+}
+
+/// Optimal-string-alignment distance (adjacent transpositions count as one edit).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// One candidate term for a word, with its constant score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expansion {
+    /// Field searched.
+    pub field: Field,
+    /// Term text.
+    pub term: String,
+    /// `field weight x quality`.
+    pub score: f32,
+}
+
+/// Terms within `d` typos of `word` in `field`, across all segments, best first.
+/// The first letter must match, except that a word long enough for two typos may
+/// have its first letter wrong at the cost of both.
+fn typo_terms(searcher: &Searcher, field: Field, word: &str, d: u8) -> Vec<(String, u8, u32)> {
+    let mut found: HashMap<String, (u8, u32)> = HashMap::new();
+    let first = word.chars().next().map(|c| c.to_string()).unwrap_or_default();
+    let mut upper = first.clone().into_bytes();
+    if let Some(last) = upper.last_mut() {
+        *last = last.saturating_add(1);
+    }
+    for seg in searcher.segment_readers() {
+        let Ok(inv) = seg.inverted_index(field) else { continue };
+        let dict = inv.terms();
+        let mut run = |dfa: DFA, restrict: bool, max_d: u8| {
+            let b = dict.search(Dfa(dfa));
+            let b = if restrict { b.ge(first.as_bytes()).lt(&upper) } else { b };
+            let Ok(mut stream) = b.into_stream() else { return };
+            let mut seen = 0;
+            while stream.advance() && seen < 2000 {
+                seen += 1;
+                let Ok(t) = std::str::from_utf8(stream.key()) else { continue };
+                if t == word {
+                    continue;
+                }
+                let dist = edit_distance(word, t) as u8;
+                if dist == 0 || dist > max_d {
+                    continue;
+                }
+                let df = stream.value().doc_freq;
+                let e = found.entry(t.to_string()).or_insert((dist, 0));
+                e.0 = e.0.min(dist);
+                e.1 += df;
+            }
+        };
+        run(builder(d).build_dfa(word), true, d);
+        if d >= 2 {
+            run(builder(1).build_dfa(word), false, 1);
+        }
+    }
+    let mut v: Vec<(String, u8, u32)> = found.into_iter().map(|(t, (d, df))| (t, d, df)).collect();
+    v.sort_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
+    v.truncate(MAX_TYPO_TERMS);
+    v
+}
+
+/// Expand every query word into scored terms.
+pub fn expand(searcher: &Searcher, f: &Fields, words: &[QueryWord]) -> Vec<Vec<Expansion>> {
+    words.iter().map(|w| expand_word(searcher, f, w)).collect()
+}
+
+fn push(out: &mut Vec<Expansion>, wf: Weighted, term: &str, q: f32) {
+    out.push(Expansion { field: wf.field, term: term.to_string(), score: wf.weight * q });
+}
+
+fn expand_word(searcher: &Searcher, f: &Fields, w: &QueryWord) -> Vec<Expansion> {
+    let mut out = Vec::new();
+    for wf in f.word_fields() {
+        push(&mut out, wf, &w.text, Q_EXACT);
+    }
+    if w.cjk {
+        return out;
+    }
+    let typos = max_typos(&w.text);
+    if typos > 0 {
+        for wf in f.typo_fields() {
+            for (term, d, _) in typo_terms(searcher, wf.field, &w.text, typos) {
+                push(&mut out, wf, &term, if d == 1 { Q_TYPO1 } else { Q_TYPO2 });
+            }
+        }
+    }
+    if w.prefix {
+        let p = prefix_term(&w.text);
+        for wf in f.prefix_fields() {
+            push(&mut out, wf, p, Q_PREFIX);
+        }
+        if w.first {
+            push(&mut out, Weighted { field: f.name_start, weight: 1.1 }, p, Q_PREFIX);
+        }
+        if typos > 0 && w.text.chars().count() <= MAX_PREFIX_CHARS {
+            let name_pre = f.prefix_fields()[0];
+            for (term, _, _) in typo_terms(searcher, name_pre.field, p, 1) {
+                push(&mut out, name_pre, &term, Q_FUZZY_PREFIX);
+            }
+        }
+    }
+    out
+}
+
+/// One word's disjunction: its best-scoring expansion counts.
+fn word_query(exps: &[Expansion]) -> Box<dyn Query> {
+    let disjuncts: Vec<Box<dyn Query>> = exps
+        .iter()
+        .map(|e| {
+            let tq = TermQuery::new(Term::from_field_text(e.field, &e.term), IndexRecordOption::Basic);
+            Box::new(ConstScoreQuery::new(Box::new(tq), e.score)) as Box<dyn Query>
+        })
+        .collect();
+    Box::new(DisjunctionMaxQuery::new(disjuncts))
+}
+
+/// The full query: all words required (`require_all`) or any word, plus filters.
+pub fn build_query(per_word: &[Vec<Expansion>], require_all: bool, filters: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+    let occur = if require_all { Occur::Must } else { Occur::Should };
+    let mut text: Vec<(Occur, Box<dyn Query>)> = per_word.iter().map(|e| (occur, word_query(e))).collect();
+    if !require_all {
+        text = vec![(Occur::Must, Box::new(BooleanQuery::new(text)) as Box<dyn Query>)];
+    }
+    for fq in filters {
+        text.push((Occur::Must, Box::new(ConstScoreQuery::new(fq, 0.0))));
+    }
+    Box::new(BooleanQuery::new(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_word_is_prefix_while_typing() {
+        let w = query_words("hello ad");
+        assert!(!w[0].prefix && w[1].prefix);
+        let w = query_words("hello ");
+        assert!(!w[0].prefix);
+        let w = query_words("東京");
+        assert!(w[0].cjk && !w[0].prefix);
+    }
+
+    #[test]
+    fn typo_budget_by_length() {
+        assert_eq!(max_typos("abc"), 0);
+        assert_eq!(max_typos("adele"), 1);
+        assert_eq!(max_typos("beyoncee"), 2);
+    }
+
+    #[test]
+    fn osa_distance() {
+        assert_eq!(edit_distance("beyonce", "beyonse"), 1);
+        assert_eq!(edit_distance("shakira", "shakria"), 1);
+        assert_eq!(edit_distance("metallica", "metalica"), 1);
+        assert_eq!(edit_distance("abc", "abc"), 0);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

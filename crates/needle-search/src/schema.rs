@@ -1,0 +1,193 @@
+//! The index schema and how an entity becomes a document.
+
+use crate::analysis::{FIRST_PREFIXES, PREFIXES, WORDS};
+use needle_core::text::{fold, name_keys, words};
+use needle_core::Entity;
+use needle_store::ResolvedNames;
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED,
+    STORED, STRING,
+};
+use tantivy::TantivyDocument;
+
+/// A searchable text field and its weight in ranking.
+#[derive(Debug, Clone, Copy)]
+pub struct Weighted {
+    /// The tantivy field.
+    pub field: Field,
+    /// Its weight (name = 1.0).
+    pub weight: f32,
+}
+
+/// Handles to every field of the schema.
+#[derive(Debug, Clone)]
+pub struct Fields {
+    /// Entity id (raw, fast, stored).
+    pub id: Field,
+    /// Entity type code.
+    pub kind: Field,
+    /// Name words.
+    pub name: Field,
+    /// Name prefixes.
+    pub name_pre: Field,
+    /// Prefixes of the first word of the name.
+    pub name_start: Field,
+    /// Alias words.
+    pub aliases: Field,
+    /// Alias prefixes.
+    pub aliases_pre: Field,
+    /// Names of related entities: artists, show, audiobook, authors, narrators, publisher, owner.
+    pub related: Field,
+    /// Prefixes of related names.
+    pub related_pre: Field,
+    /// Album name (tracks).
+    pub album: Field,
+    /// Tags.
+    pub tags: Field,
+    /// Description.
+    pub description: Field,
+    /// Transcript.
+    pub transcript: Field,
+    /// Popularity (fast).
+    pub popularity: Field,
+    /// Exact-match keys of the name and aliases (fast, multi-valued).
+    pub keys: Field,
+    /// Folded language code (raw).
+    pub language: Field,
+    /// Folded tags (raw, for filters).
+    pub tag: Field,
+    /// Explicit flag as 0/1.
+    pub explicit: Field,
+    /// Release year.
+    pub year: Field,
+    /// Markets (raw), `*` when available everywhere.
+    pub market: Field,
+}
+
+impl Fields {
+    /// Text fields matched by whole words, with their weights, best first.
+    pub fn word_fields(&self) -> [Weighted; 7] {
+        [
+            Weighted { field: self.name, weight: 1.0 },
+            Weighted { field: self.aliases, weight: 0.9 },
+            Weighted { field: self.related, weight: 0.7 },
+            Weighted { field: self.album, weight: 0.5 },
+            Weighted { field: self.tags, weight: 0.45 },
+            Weighted { field: self.description, weight: 0.3 },
+            Weighted { field: self.transcript, weight: 0.2 },
+        ]
+    }
+
+    /// Fields matched by typo-tolerant words (the known-item fields).
+    pub fn typo_fields(&self) -> [Weighted; 3] {
+        let w = self.word_fields();
+        [w[0], w[1], w[2]]
+    }
+
+    /// Prefix fields, with the weight of their word field.
+    pub fn prefix_fields(&self) -> [Weighted; 3] {
+        [
+            Weighted { field: self.name_pre, weight: 1.0 },
+            Weighted { field: self.aliases_pre, weight: 0.9 },
+            Weighted { field: self.related_pre, weight: 0.7 },
+        ]
+    }
+}
+
+/// Build the schema.
+pub fn build_schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = |tok: &str| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default().set_tokenizer(tok).set_index_option(IndexRecordOption::Basic),
+        )
+    };
+    let fields = Fields {
+        id: b.add_text_field("id", STRING | STORED | FAST),
+        kind: b.add_u64_field("kind", INDEXED | FAST),
+        name: b.add_text_field("name", text(WORDS)),
+        name_pre: b.add_text_field("name_pre", text(PREFIXES)),
+        name_start: b.add_text_field("name_start", text(FIRST_PREFIXES)),
+        aliases: b.add_text_field("aliases", text(WORDS)),
+        aliases_pre: b.add_text_field("aliases_pre", text(PREFIXES)),
+        related: b.add_text_field("related", text(WORDS)),
+        related_pre: b.add_text_field("related_pre", text(PREFIXES)),
+        album: b.add_text_field("album", text(WORDS)),
+        tags: b.add_text_field("tags", text(WORDS)),
+        description: b.add_text_field("description", text(WORDS)),
+        transcript: b.add_text_field("transcript", text(WORDS)),
+        popularity: b.add_f64_field("popularity", FAST),
+        keys: b.add_u64_field("keys", NumericOptions::default().set_fast()),
+        language: b.add_text_field("language", STRING),
+        tag: b.add_text_field("tag", STRING),
+        explicit: b.add_u64_field("explicit", INDEXED | FAST),
+        year: b.add_i64_field("year", INDEXED | FAST),
+        market: b.add_text_field("market", STRING),
+    };
+    (b.build(), fields)
+}
+
+/// Names of related entities as one searchable text per name.
+pub fn related_names(e: &Entity, names: &ResolvedNames) -> Vec<String> {
+    let mut out: Vec<String> = names.artists.clone();
+    out.extend(names.show.iter().cloned());
+    out.extend(names.audiobook.iter().cloned());
+    out.extend(e.authors.iter().cloned());
+    out.extend(e.narrators.iter().cloned());
+    out.extend(e.publisher.iter().cloned());
+    out.extend(e.owner.iter().cloned());
+    out
+}
+
+/// Turn an entity and the names it refers to into an index document.
+pub fn build_document(f: &Fields, e: &Entity, names: &ResolvedNames) -> TantivyDocument {
+    let mut d = TantivyDocument::default();
+    d.add_text(f.id, &e.id);
+    d.add_u64(f.kind, e.entity_type().code());
+    d.add_text(f.name, &e.name);
+    d.add_text(f.name_pre, &e.name);
+    d.add_text(f.name_start, &e.name);
+    for a in &e.aliases {
+        d.add_text(f.aliases, a);
+        d.add_text(f.aliases_pre, a);
+    }
+    for r in related_names(e, names) {
+        d.add_text(f.related, &r);
+        d.add_text(f.related_pre, &r);
+    }
+    if let Some(a) = &names.album {
+        d.add_text(f.album, a);
+    }
+    for t in &e.tags {
+        d.add_text(f.tags, t);
+        d.add_text(f.tag, words(t).join(" "));
+    }
+    if let Some(x) = &e.description {
+        d.add_text(f.description, x);
+    }
+    if let Some(x) = &e.transcript {
+        d.add_text(f.transcript, x);
+    }
+    d.add_f64(f.popularity, e.popularity.unwrap_or(0.0));
+    let mut keys = name_keys(&e.name);
+    for a in &e.aliases {
+        keys.extend(name_keys(a));
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    for k in keys {
+        d.add_u64(f.keys, k);
+    }
+    if let Some(l) = &e.language {
+        d.add_text(f.language, fold(l));
+    }
+    d.add_u64(f.explicit, u64::from(e.explicit.unwrap_or(false)));
+    if let Some(y) = e.release_year() {
+        d.add_i64(f.year, y);
+    }
+    match &e.markets {
+        Some(ms) => ms.iter().for_each(|m| d.add_text(f.market, m.to_ascii_uppercase())),
+        None => d.add_text(f.market, "*"),
+    }
+    d
+}

@@ -1,0 +1,205 @@
+//! Executing a search: plan, collect, fall back, and turn documents into hits.
+
+use crate::collect::{RankCollector, Ranked, Scored};
+use crate::error::{Error, Result};
+use crate::filter::{check_market, market_query, parse_filter};
+use crate::highlight::highlight;
+use crate::plan::{build_query, expand, query_words, QueryWord};
+use crate::schema::Fields;
+use crate::types::*;
+use needle_core::text::key_of_words;
+use needle_core::EntityType;
+use needle_store::CatalogSnapshot;
+use std::collections::HashSet;
+use std::time::Instant;
+use tantivy::query::{Query, TermQuery};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocAddress, Searcher, Term};
+
+/// Hits per section.
+pub const SECTION_SIZE: usize = 5;
+
+/// Validated request parameters.
+struct Params {
+    limit: usize,
+    offset: usize,
+    filters: Vec<Box<dyn Query>>,
+}
+
+fn validate(f: &Fields, req: &SearchRequest) -> Result<Params> {
+    if req.q.len() > MAX_QUERY_BYTES {
+        return Err(Error::param("q", format!("query is longer than {MAX_QUERY_BYTES} bytes")));
+    }
+    let limit = req.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(Error::param("limit", format!("limit must be between 1 and {MAX_LIMIT}")));
+    }
+    let offset = req.offset.unwrap_or(0);
+    if offset + limit > MAX_WINDOW {
+        return Err(Error::param("offset", format!("offset + limit must be at most {MAX_WINDOW}")));
+    }
+    let mut filters: Vec<Box<dyn Query>> = Vec::new();
+    if !req.types.is_empty() {
+        let qs: Vec<_> = req
+            .types
+            .iter()
+            .map(|t| {
+                (
+                    tantivy::query::Occur::Should,
+                    Box::new(TermQuery::new(Term::from_field_u64(f.kind, t.code()), IndexRecordOption::Basic))
+                        as Box<dyn Query>,
+                )
+            })
+            .collect();
+        filters.push(Box::new(tantivy::query::BooleanQuery::new(qs)));
+    }
+    if let Some(m) = req.market.as_deref().filter(|m| !m.is_empty()) {
+        check_market(m).map_err(|msg| Error::param("market", msg))?;
+        filters.push(market_query(f, m));
+    }
+    if let Some(expr) = req.filter.as_deref().filter(|e| !e.trim().is_empty()) {
+        filters.extend(parse_filter(f, expr)?);
+    }
+    Ok(Params { limit, offset, filters })
+}
+
+/// Keys of every contiguous run of query words, for "the name is in the query".
+fn run_keys(words: &[QueryWord]) -> Vec<u64> {
+    let texts: Vec<String> = words.iter().filter(|w| !w.cjk).map(|w| w.text.clone()).collect();
+    let mut keys = Vec::new();
+    for i in 0..texts.len() {
+        for j in i + 1..=texts.len().min(i + 8) {
+            keys.push(key_of_words(&texts[i..j]));
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Run one search against a searcher, resolving display fields from the store snapshot.
+pub fn run(
+    searcher: &Searcher,
+    f: &Fields,
+    snap: &CatalogSnapshot,
+    log_max_pop: [f64; 8],
+    req: &SearchRequest,
+) -> Result<SearchResponse> {
+    let started = Instant::now();
+    let p = validate(f, req)?;
+    let words = query_words(&req.q);
+    if words.is_empty() {
+        return Ok(SearchResponse { hits: vec![], total: 0, took_ms: ms(started), top_result: None, sections: vec![] });
+    }
+    let window = p.offset + p.limit;
+    let texts: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
+    let collector = RankCollector {
+        window,
+        section_size: SECTION_SIZE,
+        query_key: key_of_words(&texts),
+        run_keys: run_keys(&words),
+        log_max_pop,
+    };
+    let per_word = expand(searcher, f, &words);
+    let filters = || -> Result<Vec<Box<dyn Query>>> { Ok(p.filters.iter().map(|q| q.box_clone()).collect()) };
+    let strict = searcher.search(&*build_query(&per_word, true, filters()?), &collector)?;
+    let mut ranked = strict;
+    let strict_total: u64 = ranked.counts.iter().sum();
+    if words.len() > 1 && (strict_total as usize) < window {
+        let loose = searcher.search(&*build_query(&per_word, false, filters()?), &collector)?;
+        ranked = merge_fallback(ranked, loose, window);
+    }
+    let total: u64 = ranked.counts.iter().sum();
+    let hits = to_hits(searcher, f, snap, &ranked.top, &words)?;
+    let top_result = hits.first().cloned();
+    let hits: Vec<Hit> = hits.into_iter().skip(p.offset).collect();
+    let mut sections = Vec::new();
+    for t in EntityType::ALL {
+        let docs = &ranked.by_type[t.code() as usize];
+        if docs.is_empty() {
+            continue;
+        }
+        sections.push((docs[0].score, t, ranked.counts[t.code() as usize], docs.clone()));
+    }
+    sections.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let sections = sections
+        .into_iter()
+        .map(|(_, kind, total, docs)| Ok(Section { kind, total: total as usize, hits: to_hits(searcher, f, snap, &docs, &words)? }))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(SearchResponse { hits, total: total as usize, took_ms: ms(started), top_result, sections })
+}
+
+fn ms(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// Strict (all words) results first, then loose (any word) ones not already there.
+fn merge_fallback(strict: Ranked, loose: Ranked, window: usize) -> Ranked {
+    let seen: HashSet<DocAddress> = strict.top.iter().map(|s| s.addr).collect();
+    let floor = strict.top.last().map(|s| s.score).unwrap_or(f32::MAX);
+    let demote = |s: &Scored| Scored { score: s.score.min(floor) - 1e-3 - (1.0 / (1.0 + s.score)), addr: s.addr };
+    let mut top = strict.top;
+    top.extend(loose.top.iter().filter(|s| !seen.contains(&s.addr)).map(demote));
+    top.truncate(window);
+    let mut by_type = strict.by_type;
+    for (t, v) in loose.by_type.into_iter().enumerate() {
+        let have: HashSet<DocAddress> = by_type[t].iter().map(|s| s.addr).collect();
+        let cap = SECTION_SIZE;
+        let extra: Vec<Scored> = v.iter().filter(|s| !have.contains(&s.addr)).map(demote).collect();
+        by_type[t].extend(extra);
+        by_type[t].truncate(cap);
+    }
+    Ranked { top, by_type, counts: loose.counts }
+}
+
+fn doc_id(searcher: &Searcher, addr: DocAddress) -> Result<Option<String>> {
+    let seg = searcher.segment_reader(addr.segment_ord);
+    let Some(col) = seg.fast_fields().str("id")? else { return Ok(None) };
+    let Some(ord) = col.term_ords(addr.doc_id).next() else { return Ok(None) };
+    let mut s = String::new();
+    col.ord_to_str(ord, &mut s).map_err(|e| Error::Index(e.into()))?;
+    Ok(Some(s))
+}
+
+fn to_hits(searcher: &Searcher, _f: &Fields, snap: &CatalogSnapshot, docs: &[Scored], words: &[QueryWord]) -> Result<Vec<Hit>> {
+    let mut out = Vec::with_capacity(docs.len());
+    for s in docs {
+        let Some(id) = doc_id(searcher, s.addr)? else { continue };
+        let Some(e) = snap.get_display(&id)? else { continue };
+        let names = snap.resolve(&e)?;
+        let mut highlights = Vec::new();
+        highlights.extend(highlight("name", &e.name, words));
+        for a in &names.artists {
+            highlights.extend(highlight("artists", a, words));
+        }
+        if let Some(x) = &names.show {
+            highlights.extend(highlight("show", x, words));
+        }
+        if let Some(x) = &names.album {
+            highlights.extend(highlight("album", x, words));
+        }
+        for a in e.authors.iter() {
+            highlights.extend(highlight("authors", a, words));
+        }
+        out.push(Hit {
+            kind: e.entity_type(),
+            score: (s.score * 1e4).round() / 1e4,
+            artists: names.artists,
+            album: names.album,
+            show: names.show,
+            audiobook: names.audiobook,
+            authors: e.authors,
+            publisher: e.publisher,
+            release_date: e.release_date,
+            popularity: e.popularity,
+            language: e.language,
+            explicit: e.explicit,
+            tags: e.tags,
+            extra: e.extra,
+            highlights,
+            id: e.id,
+            name: e.name,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the search engine on a small fixture catalog.
+
+mod durability;
+mod fixture;
+mod relevance;

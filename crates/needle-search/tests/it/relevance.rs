@@ -1,0 +1,135 @@
+//! Known-item relevance on the fixture: each query must put its target first.
+
+use crate::fixture::{engine, first, top_ids};
+use needle_core::EntityType;
+use needle_search::SearchRequest;
+
+#[test]
+fn known_items_with_typos_prefixes_diacritics_and_scripts() {
+    let (_d, e) = engine();
+    let cases = [
+        // exact, folded diacritics, case
+        ("adele", "ar:adele"),
+        ("beyonce", "ar:beyonce"),
+        ("motley crue", "ar:motley"),
+        ("MÖTLEY CRÜE", "ar:motley"),
+        // human misspellings
+        ("beyonse", "ar:beyonce"),
+        ("metalica", "ar:metallica"),
+        ("shakria", "ar:shakira"),
+        ("kesha", "ar:kesha"),
+        ("acdc", "ar:acdc"),
+        ("jayz", "ar:jayz"),
+        ("beatles", "ar:beatles"),
+        // search-as-you-type
+        ("a", "ar:adele"),
+        ("ad", "ar:adele"),
+        ("meta", "ar:metallica"),
+        ("enter sa", "tr:enter"),
+        ("kickstart my h", "tr:kickstart"),
+        // multi-field: title + artist
+        ("hello lionel", "tr:hello-lionel"),
+        ("hello lionel richie", "tr:hello-lionel"),
+        ("halo beyonce", "tr:halo"),
+        ("love story taylor swift", "tr:love-story"),
+        ("crazy in love jay z", "tr:crazy"),
+        ("hips dont lie", "tr:hips"),
+        ("t.n.t.", "tr:tnt"),
+        // non-Latin
+        ("東京事変", "ar:tokyo"),
+        ("東京", "ar:tokyo"),
+        ("青日", "tr:tsumiki"),
+        ("кино", "ar:kino"),
+        ("방탄", "ar:bts"),
+        ("فيروز", "ar:fairuz"),
+        ("लता", "ar:lata"),
+        ("周杰", "ar:jay"),
+        ("tokyo jihen", "ar:tokyo"),
+        // shows, books, description words
+        ("the daily", "sh:daily"),
+        ("dan carlin", "sh:hist"),
+        ("punic wars mongols", "sh:hist"),
+        ("pride and prejudice", "ab:pride"),
+        ("jane austen", "ab:pride"),
+        ("krieg und frieden", "ab:krieg"),
+        ("fearless concurrency", "ep:1"),
+    ];
+    let mut failures = vec![];
+    for (q, want) in cases {
+        let got = first(&e, q);
+        if got != want {
+            failures.push(format!("{q:?}: want {want}, got {got} (top: {:?})", top_ids(&e, q, 3)));
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn popularity_breaks_ties_but_never_beats_an_exact_match() {
+    let (_d, e) = engine();
+    let hello = top_ids(&e, "hello", 10);
+    // Three exact "Hello" tracks: the famous one first, the obscure one last among them.
+    assert_eq!(hello[0], "tr:hello-adele", "{hello:?}");
+    let pos = |id: &str| hello.iter().position(|h| h == id).unwrap();
+    assert!(pos("tr:hello-lionel") < pos("tr:hello-obscure"));
+    // The very popular "Hellowinter Song" (prefix match only) ranks below every exact "Hello".
+    assert!(pos("tr:hello-obscure") < pos("tr:helloween"), "{hello:?}");
+    // A complete word beats a partial one even when the partial one is more popular.
+    assert_eq!(first(&e, "love"), "tr:love");
+}
+
+#[test]
+fn filters_types_and_markets() {
+    let (_d, e) = engine();
+    let req = |q: &str, f: Option<&str>, types: Vec<EntityType>, market: Option<&str>| SearchRequest {
+        q: q.into(),
+        filter: f.map(str::to_string),
+        types,
+        market: market.map(str::to_string),
+        ..Default::default()
+    };
+    let ids = |r: SearchRequest| e.search(&r).unwrap().hits.into_iter().map(|h| h.id).collect::<Vec<_>>();
+    assert_eq!(ids(req("hello", None, vec![EntityType::Artist], None)), vec!["ar:obscure"]);
+    assert!(!ids(req("crazy", Some("explicit:false"), vec![], None)).contains(&"tr:crazy".to_string()));
+    assert!(ids(req("crazy", None, vec![], Some("US"))).contains(&"tr:crazy".to_string()));
+    assert!(!ids(req("crazy", None, vec![], Some("SE"))).contains(&"tr:crazy".to_string()));
+    assert_eq!(ids(req("hello", Some("year:1980..1990"), vec![], None)), vec!["tr:hello-lionel"]);
+    assert_eq!(ids(req("enter", Some("year:<1980"), vec![], None)), Vec::<String>::new());
+    assert_eq!(ids(req("adele", Some("tag:soul"), vec![], None)), vec!["ar:adele"]);
+    assert_eq!(ids(req("pride", Some("language:en AND type:audiobook"), vec![], None)), vec!["ab:pride"]);
+    assert!(matches!(e.search(&req("x", Some("colour:red"), vec![], None)), Err(needle_search::Error::InvalidFilter(_))));
+}
+
+#[test]
+fn hits_carry_related_names_sections_and_highlights() {
+    let (_d, e) = engine();
+    let r = e.search(&SearchRequest { q: "hello adel".into(), ..Default::default() }).unwrap();
+    let top = r.top_result.clone().unwrap();
+    assert_eq!(top.id, "tr:hello-adele");
+    assert_eq!(top.artists, vec!["Adele"]);
+    assert_eq!(top.album.as_deref(), Some("25"));
+    assert!(top.highlights.iter().any(|h| h.field == "artists" && h.snippet == "<em>Adele</em>"));
+    assert!(r.sections.iter().any(|s| s.kind == EntityType::Artist));
+    assert!(r.sections.iter().all(|s| s.hits.iter().all(|h| h.kind == s.kind)));
+    let ep = e.search(&SearchRequest { q: "rust in production".into(), ..Default::default() }).unwrap();
+    assert_eq!(ep.hits[0].show.as_deref(), Some("The Changelog"));
+}
+
+#[test]
+fn references_resolve_when_the_target_arrives_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = needle_search::Engine::open(needle_search::EngineConfig::new(dir.path())).unwrap();
+    e.write_values(vec![serde_json::json!({"id":"t","type":"track","name":"Yellow","artist_ids":["a"]})]).unwrap();
+    e.refresh().unwrap();
+    assert!(e.search(&SearchRequest { q: "yellow coldplay".into(), ..Default::default() }).unwrap().hits[0].artists.is_empty());
+    e.write_values(vec![serde_json::json!({"id":"a","type":"artist","name":"Coldplay"})]).unwrap();
+    e.refresh().unwrap();
+    let r = e.search(&SearchRequest { q: "yellow coldplay".into(), ..Default::default() }).unwrap();
+    assert_eq!(r.hits[0].id, "t");
+    assert_eq!(r.hits[0].artists, vec!["Coldplay"]);
+    // Renaming the artist re-indexes the track under the new name.
+    e.write_values(vec![serde_json::json!({"id":"a","type":"artist","name":"Coldplay UK"})]).unwrap();
+    e.refresh().unwrap();
+    let r = e.search(&SearchRequest { q: "yellow coldplay uk".into(), limit: Some(1), ..Default::default() }).unwrap();
+    assert_eq!(r.hits[0].artists, vec!["Coldplay UK"]);
+}
