@@ -1,1 +1,18 @@
-fn main() {}
+//! The `needle` binary: serve, import, search, dataset convert.
+
+mod cli;
+mod dataset;
+mod import;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Command-line interface.
+
+use crate::dataset::{self, DatasetName};
+use crate::import;
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use needle_search::{Engine, SearchRequest};
+use needle_server::config::{Config, LogFormat};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Needle: search and discovery for audio catalogs.
+#[derive(Parser, Debug)]
+#[command(name = "needle", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Layering: defaults < file < NEEDLE_* env < flags.
+    #[arg(long, global = true, env = "NEEDLE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (catalog store and index).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the HTTP API.
+    Serve(ServeArgs),
+    /// Import a catalog file (.jsonl or .jsonl.gz) into the data directory.
+    Import(ImportArgs),
+    /// Search the local data directory and print a table.
+    Search(SearchArgs),
+    /// Work with the public datasets.
+    Dataset {
+        #[command(subcommand)]
+        cmd: DatasetCmd,
+    },
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on (host:port).
+    #[arg(long)]
+    http_addr: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, value_parser = parse_log_format)]
+    log_format: Option<LogFormat>,
+}
+
+fn parse_log_format(s: &str) -> std::result::Result<LogFormat, String> {
+    match s {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("`{other}` is not a log format; use text or json")),
+    }
+}
+
+#[derive(Args, Debug)]
+struct ImportArgs {
+    /// The file to import.
+    file: PathBuf,
+    /// Records per durable batch.
+    #[arg(long, default_value_t = 10_000)]
+    batch: usize,
+    /// Print at most this many rejections.
+    #[arg(long, default_value_t = 20)]
+    show_rejections: usize,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct SearchArgs {
+    /// The query.
+    query: String,
+    /// Number of hits.
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    /// Comma-separated types.
+    #[arg(long)]
+    types: Option<String>,
+    /// Filter expression (e.g. `tag:rock AND year:1990..1999`).
+    #[arg(long)]
+    filter: Option<String>,
+    /// Market (ISO 3166-1 alpha-2).
+    #[arg(long)]
+    market: Option<String>,
+    /// Print the JSON response instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum DatasetCmd {
+    /// Convert a dataset folder (or `all` with the data root) to the import format.
+    Convert {
+        /// billboard, lastfm, podcastindex, apple, librivox, changelog, or all.
+        name: String,
+        /// Dataset folder (for `all`: the folder holding every dataset).
+        path: PathBuf,
+        /// Output file (.jsonl or .jsonl.gz).
+        #[arg(short, long)]
+        out: PathBuf,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+#[derive(Serialize, Default)]
+struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_addr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_format: Option<LogFormat>,
+}
+
+fn load_config(cli: &Cli, extra: Overrides) -> Result<Config> {
+    let o = Overrides { data_dir: cli.data_dir.clone(), ..extra };
+    Config::load(cli.config.as_deref(), o).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NEEDLE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => b.json().init(),
+        LogFormat::Text => b.init(),
+    }
+}
+
+fn open_engine(cfg: &Config) -> Result<Engine> {
+    Engine::open(cfg.engine_config()).with_context(|| format!("opening data directory {}", cfg.data_dir.display()))
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match &cli.cmd {
+        Command::Serve(a) => {
+            let cfg = load_config(
+                &cli,
+                Overrides { http_addr: a.http_addr.clone(), log_format: a.log_format, ..Default::default() },
+            )?;
+            init_logs(cfg.log_format);
+            let engine = Arc::new(open_engine(&cfg)?);
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(needle_server::serve(cfg, engine)).map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        Command::Import(a) => {
+            let cfg = load_config(&cli, Overrides::default())?;
+            init_logs(LogFormat::Text);
+            let engine = open_engine(&cfg)?;
+            let summary = import::import_file(&engine, &a.file, a.batch, !a.quiet)?;
+            engine.shutdown()?;
+            summary.print(a.show_rejections);
+            Ok(())
+        }
+        Command::Search(a) => {
+            let cfg = load_config(&cli, Overrides::default())?;
+            let engine = open_engine(&cfg)?;
+            let types = match &a.types {
+                Some(t) => t
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.trim().parse().map_err(|m: String| anyhow::anyhow!(m)))
+                    .collect::<Result<Vec<_>>>()?,
+                None => vec![],
+            };
+            let req = SearchRequest {
+                q: a.query.clone(),
+                types,
+                limit: Some(a.limit),
+                filter: a.filter.clone(),
+                market: a.market.clone(),
+                ..Default::default()
+            };
+            let res = engine.search(&req)?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&res)?);
+            } else {
+                import::print_table(&res);
+            }
+            engine.shutdown()?;
+            Ok(())
+        }
+        Command::Dataset { cmd: DatasetCmd::Convert { name, path, out, quiet } } => {
+            let started = std::time::Instant::now();
+            let summary = if name == "all" {
+                dataset::convert_all(path, out, !quiet)?
+            } else {
+                let n: DatasetName = name.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+                dataset::convert(n, path, out, !quiet)?
+            };
+            eprintln!(
+                "wrote {} entities to {} in {:.1}s ({} skipped): {:?}",
+                summary.written,
+                out.display(),
+                started.elapsed().as_secs_f64(),
+                summary.skipped,
+                summary.by_type
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! `needle import`: stream a JSON Lines file into the engine in durable batches.
+
+use anyhow::{Context, Result};
+use flate2::read::MultiGzDecoder;
+use indicatif::{ProgressBar, ProgressStyle};
+use needle_search::{Engine, Rejection, SearchResponse};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::time::Instant;
+
+/// What an import did.
+pub struct ImportSummary {
+    /// Lines read.
+    pub lines: usize,
+    /// Records stored.
+    pub accepted: usize,
+    /// Records refused (index = line number - 1).
+    pub rejected: Vec<Rejection>,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+impl ImportSummary {
+    /// Print the summary and the first `show` rejections to stderr.
+    pub fn print(&self, show: usize) {
+        eprintln!(
+            "imported {} of {} records in {:.1}s ({:.0} records/s); {} rejected",
+            self.accepted,
+            self.lines,
+            self.seconds,
+            self.accepted as f64 / self.seconds.max(1e-9),
+            self.rejected.len()
+        );
+        for r in self.rejected.iter().take(show) {
+            eprintln!("  line {}: [{}] {}", r.index + 1, r.code, r.message);
+        }
+        if self.rejected.len() > show {
+            eprintln!("  … and {} more", self.rejected.len() - show);
+        }
+    }
+}
+
+fn open(path: &Path) -> Result<(Box<dyn BufRead>, u64)> {
+    let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let counted = CountingReader { inner: f, pb: None };
+    let r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(MultiGzDecoder::new(counted))
+    } else {
+        Box::new(counted)
+    };
+    Ok((Box::new(BufReader::with_capacity(1 << 20, r)), size))
+}
+
+struct CountingReader<R> {
+    inner: R,
+    pb: Option<ProgressBar>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(pb) = &self.pb {
+            pb.inc(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+/// Import a `.jsonl` or `.jsonl.gz` file; bad lines are rejected one by one.
+pub fn import_file(engine: &Engine, path: &Path, batch: usize, progress: bool) -> Result<ImportSummary> {
+    let started = Instant::now();
+    let (reader, _size) = open(path)?;
+    let pb = if progress {
+        let pb = ProgressBar::new_spinner();
+        pb.set_style(ProgressStyle::with_template("{spinner} {pos} records {per_sec} {elapsed_precise} {msg}")?);
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let batch = batch.max(1);
+    let mut summary = ImportSummary { lines: 0, accepted: 0, rejected: vec![], seconds: 0.0 };
+    let mut values = Vec::with_capacity(batch);
+    let mut line_of = Vec::with_capacity(batch);
+    let flush = |values: &mut Vec<serde_json::Value>, line_of: &mut Vec<usize>, s: &mut ImportSummary| -> Result<()> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        let report = engine.write_values(std::mem::take(values))?;
+        s.accepted += report.accepted;
+        s.rejected.extend(report.rejected.into_iter().map(|r| Rejection { index: line_of[r.index], ..r }));
+        pb.inc(line_of.len() as u64);
+        line_of.clear();
+        Ok(())
+    };
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("reading {} at line {}", path.display(), i + 1))?;
+        summary.lines += 1;
+        if line.trim().is_empty() {
+            summary.lines -= 1;
+            continue;
+        }
+        match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(v) => {
+                values.push(v);
+                line_of.push(i);
+            }
+            Err(e) => summary.rejected.push(Rejection {
+                index: i,
+                code: "invalid_json".into(),
+                message: format!("line {}: {e}", i + 1),
+            }),
+        }
+        if values.len() >= batch {
+            flush(&mut values, &mut line_of, &mut summary)?;
+        }
+    }
+    flush(&mut values, &mut line_of, &mut summary)?;
+    engine.refresh()?;
+    pb.finish_and_clear();
+    summary.rejected.sort_by_key(|r| r.index);
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Print search hits as a table.
+pub fn print_table(res: &SearchResponse) {
+    println!("{} hits in {:.2} ms", res.total, res.took_ms);
+    println!("{:>3}  {:<9} {:>7}  {:<50} {}", "#", "type", "score", "name", "by / in");
+    for (i, h) in res.hits.iter().enumerate() {
+        let by = if !h.artists.is_empty() {
+            h.artists.join(", ")
+        } else if let Some(s) = h.show.as_ref().or(h.audiobook.as_ref()).or(h.publisher.as_ref()) {
+            s.clone()
+        } else {
+            h.authors.join(", ")
+        };
+        let name: String = h.name.chars().take(50).collect();
+        println!("{:>3}  {:<9} {:>7.3}  {:<50} {}", i + 1, h.kind.as_str(), h.score, name, by);
+    }
+}

@@ -1,0 +1,62 @@
+//! The CLI end to end: import a file with bad lines, then search it.
+
+use std::process::Command;
+
+fn needle(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_needle")).arg("--data-dir").arg(dir).args(args).output().unwrap()
+}
+
+#[test]
+fn import_then_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("catalog.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"id":"a1","type":"artist","name":"Beyoncé","popularity":90}"#, "\n",
+            r#"{"id":"t1","type":"track","name":"Halo","artist_ids":["a1"]}"#, "\n",
+            "this is not json\n",
+            r#"{"id":"t2","type":"track","name":""}"#, "\n",
+            "\n",
+            r#"{"id":"t3","type":"track","name":"Single Ladies","artist_ids":["a1"],"bogus":1}"#, "\n",
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let out = needle(&data, &["import", file.to_str().unwrap(), "--quiet"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("imported 2 of 5 records"), "{err}");
+    assert!(err.contains("line 3: [invalid_json]"), "{err}");
+    assert!(err.contains("line 4: [invalid_field] field `name` must not be empty"), "{err}");
+    assert!(err.contains("line 6: [unknown_field] field `bogus`"), "{err}");
+    let out = needle(&data, &["search", "halo beyonse", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["hits"][0]["id"], "t1");
+    assert_eq!(v["hits"][0]["artists"][0], "Beyoncé");
+    let out = needle(&data, &["search", "beyon"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("Beyoncé"), "{table}");
+}
+
+#[test]
+fn help_for_every_command() {
+    for cmd in [vec!["--help"], vec!["serve", "--help"], vec!["import", "--help"], vec!["search", "--help"], vec!["dataset", "convert", "--help"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_needle")).args(&cmd).output().unwrap();
+        assert!(out.status.success(), "{cmd:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{cmd:?}");
+    }
+}
+
+#[test]
+fn bad_config_is_reported_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_needle"))
+        .args(["serve", "--http-addr", "not-an-address", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("http_addr"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the `needle` binary.
+
+mod cli;
+mod kill9;
