@@ -32,6 +32,12 @@ enum Command {
     Import(ImportArgs),
     /// Search the local data directory and print a table.
     Search(SearchArgs),
+    /// Run a query file in-process and report each query's hits and latency (JSON Lines).
+    ///
+    /// Input lines: `{"q": "...", "types"?: [...], "limit"?: n}`. Output lines:
+    /// `{"q", "ids": [...], "micros"}`, then a summary on stderr. Each query runs
+    /// `--repeat` times; the reported latency is the last run (warm).
+    BenchQueries(BenchArgs),
     /// Work with the public datasets.
     Dataset {
         #[command(subcommand)]
@@ -91,6 +97,18 @@ struct SearchArgs {
     /// Print the JSON response instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Query file (JSON Lines).
+    file: PathBuf,
+    /// Output file (JSON Lines); stdout when absent.
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+    /// Runs per query.
+    #[arg(long, default_value_t = 2)]
+    repeat: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,6 +204,13 @@ pub fn run(cli: Cli) -> Result<()> {
             } else {
                 import::print_table(&res);
             }
+            engine.shutdown()?;
+            Ok(())
+        }
+        Command::BenchQueries(a) => {
+            let cfg = load_config(&cli, Overrides::default())?;
+            let engine = open_engine(&cfg)?;
+            import::bench_queries(&engine, &a.file, a.out.as_deref(), a.repeat.max(1))?;
             engine.shutdown()?;
             Ok(())
         }

@@ -140,3 +140,53 @@ pub fn print_table(res: &SearchResponse) {
         println!("{:>3}  {:<9} {:>7.3}  {:<50} {}", i + 1, h.kind.as_str(), h.score, name, by);
     }
 }
+
+/// One line of a query file for `needle bench-queries`.
+#[derive(serde::Deserialize)]
+struct BenchQuery {
+    q: String,
+    #[serde(default)]
+    types: Vec<needle_core::EntityType>,
+    limit: Option<usize>,
+    user_id: Option<String>,
+}
+
+/// Run every query of a file in-process; write ids and latency per query.
+pub fn bench_queries(engine: &Engine, file: &Path, out: Option<&Path>, repeat: usize) -> Result<()> {
+    use std::io::Write;
+    let (reader, _) = open(file)?;
+    let mut sink: Box<dyn Write> = match out {
+        Some(p) => Box::new(std::io::BufWriter::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut lat = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let q: BenchQuery = serde_json::from_str(&line).with_context(|| format!("{} line {}", file.display(), i + 1))?;
+        let req = needle_search::SearchRequest {
+            q: q.q.clone(),
+            types: q.types,
+            limit: q.limit.or(Some(10)),
+            user_id: q.user_id,
+            ..Default::default()
+        };
+        let mut micros = 0u128;
+        let mut res = None;
+        for _ in 0..repeat {
+            let t = Instant::now();
+            res = Some(engine.search(&req)?);
+            micros = t.elapsed().as_micros();
+        }
+        lat.push(micros);
+        let ids: Vec<&str> = res.as_ref().map(|r| r.hits.iter().map(|h| h.id.as_str()).collect()).unwrap_or_default();
+        writeln!(sink, "{}", serde_json::json!({"q": q.q, "ids": ids, "micros": micros}))?;
+    }
+    sink.flush()?;
+    lat.sort_unstable();
+    let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0) as f64 / 1000.0;
+    eprintln!("{} queries: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms", lat.len(), pct(0.5), pct(0.95), pct(0.99), pct(1.0));
+    Ok(())
+}

@@ -40,7 +40,10 @@ struct Show {
 pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
     let files = find_files(dir);
     if files.is_empty() {
-        bail!("{} has no {FILE_2023} or {FILE_2019} (nor apple-podcasts-*/ folders with them)", dir.display());
+        bail!(
+            "{} has no {FILE_2023} or {FILE_2019} (nor apple-podcasts-*/ folders with them)",
+            dir.display()
+        );
     }
     let mut order: Vec<String> = Vec::new();
     let mut shows: HashMap<String, Show> = HashMap::new();
@@ -54,7 +57,12 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
                 sink.skip();
                 continue;
             };
-            let text = |k: &str| rec.get(k).and_then(Value::as_str).map(clean_name).unwrap_or_default();
+            let text = |k: &str| {
+                rec.get(k)
+                    .and_then(Value::as_str)
+                    .map(clean_name)
+                    .unwrap_or_default()
+            };
             let link = text("link");
             let id = Some(text("itunes_id"))
                 .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
@@ -79,9 +87,12 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
                     *slot = value;
                 }
             }
-            show.episodes = show.episodes.or_else(|| number(rec.get("num_episodes")).map(|n| n as u64));
+            show.episodes = show
+                .episodes
+                .or_else(|| number(rec.get("num_episodes")).map(|n| n as u64));
             if show.reviews.is_none() {
-                show.reviews = number(rec.get("num_reviews")).map(|n| (n, number(rec.get("rating"))));
+                show.reviews =
+                    number(rec.get("num_reviews")).map(|n| (n, number(rec.get("rating"))));
             }
             show.sources.push(year);
         }
@@ -97,8 +108,9 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
         }
         if let Some((reviews, rating)) = s.reviews {
             let stars = rating.filter(|r| (0.0..=5.0).contains(r));
-            e.popularity = Some(stars.map_or(reviews, |r| reviews * r / 5.0));
-            e.extra("num_reviews", reviews);
+            let popularity = stars.map_or(reviews, |r| reviews * r / 5.0);
+            e.popularity = Some((popularity * 100.0).round() / 100.0);
+            e.extra("num_reviews", reviews.round() as u64);
             e.extra("rating", stars);
         }
         e.extra("itunes_url", Some(s.link).filter(|l| !l.is_empty()));
@@ -115,9 +127,10 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
 /// `(year, file)` for each scrape found, newest first.
 fn find_files(dir: &Path) -> Vec<(&'static str, PathBuf)> {
     let mut out = Vec::new();
-    for (year, file, folder) in
-        [("2023", FILE_2023, "apple-podcasts-2023-mille055"), ("2019", FILE_2019, "apple-podcasts-2019-siddgood")]
-    {
+    for (year, file, folder) in [
+        ("2023", FILE_2023, "apple-podcasts-2023-mille055"),
+        ("2019", FILE_2019, "apple-podcasts-2019-siddgood"),
+    ] {
         for candidate in [dir.join(file), dir.join(folder).join(file)] {
             if candidate.is_file() {
                 out.push((year, candidate));
@@ -142,7 +155,10 @@ fn number(v: Option<&Value>) -> Option<f64> {
 /// `1352800687` from `https://podcasts.apple.com/us/podcast/slug/id1352800687?x=y`.
 fn id_from_link(link: &str) -> Option<String> {
     let start = link.rfind("/id")? + 3;
-    let digits: String = link[start..].chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = link[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     (!digits.is_empty()).then_some(digits)
 }
 
@@ -163,7 +179,10 @@ mod tests {
         assert_eq!(id_from_link(link).as_deref(), Some("1352800687"));
         assert_eq!(market_from_link(link).as_deref(), Some("US"));
         assert_eq!(id_from_link("https://example.com/x"), None);
-        assert_eq!(market_from_link("https://podcasts.apple.com/podcast/x"), None);
+        assert_eq!(
+            market_from_link("https://podcasts.apple.com/podcast/x"),
+            None
+        );
         assert_eq!(market_from_link(""), None);
     }
 

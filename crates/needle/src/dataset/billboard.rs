@@ -84,7 +84,8 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
         if t.weeks < weeks {
             // The best-charting spelling names the track; the others become aliases.
             if t.title != title {
-                t.aliases.push(std::mem::replace(&mut t.title, title.clone()));
+                t.aliases
+                    .push(std::mem::replace(&mut t.title, title.clone()));
             }
             t.credit = credit.clone();
         } else if t.title != title {
@@ -117,7 +118,10 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
                 continue;
             }
             let next = artists.len();
-            let a = artists.entry(key.clone()).or_insert_with(|| Artist { first_seen: next, ..Artist::default() });
+            let a = artists.entry(key.clone()).or_insert_with(|| Artist {
+                first_seen: next,
+                ..Artist::default()
+            });
             *a.spellings.entry(name).or_insert(0) += 1;
             a.popularity += t.points;
             a.tracks += 1;
@@ -172,7 +176,12 @@ fn add_chart_points(
             sink.skip();
             continue;
         };
-        let Some(pos) = pos.trim().parse::<u64>().ok().filter(|p| (1..=100).contains(p)) else {
+        let Some(pos) = pos
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|p| (1..=100).contains(p))
+        else {
             sink.skip();
             continue;
         };

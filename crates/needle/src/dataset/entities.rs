@@ -49,12 +49,17 @@ fn reference(body: &str) -> Option<char> {
 }
 
 fn numeric(code: u32) -> char {
+    #[rustfmt::skip]
     const CP1252: [u32; 32] = [
         0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
         0x2039, 0x0152, 0x8D, 0x017D, 0x8F, 0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013,
         0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
     ];
-    let code = if (0x80..0xA0).contains(&code) { CP1252[(code - 0x80) as usize] } else { code };
+    let code = if (0x80..0xA0).contains(&code) {
+        CP1252[(code - 0x80) as usize]
+    } else {
+        code
+    };
     match code {
         0 => '\u{FFFD}',
         c => char::from_u32(c).unwrap_or('\u{FFFD}'),
@@ -63,6 +68,7 @@ fn numeric(code: u32) -> char {
 
 /// Named entities of HTML 4.01 (case-sensitive, as in HTML), plus `apos`.
 fn named(name: &str) -> Option<char> {
+    #[rustfmt::skip]
     const TABLE: &[(&str, u32)] = &[
         ("quot", 34), ("amp", 38), ("apos", 39), ("lt", 60), ("gt", 62),
         ("nbsp", 160), ("iexcl", 161), ("cent", 162), ("pound", 163), ("curren", 164),
@@ -116,15 +122,18 @@ fn named(name: &str) -> Option<char> {
         ("rang", 9002), ("loz", 9674), ("spades", 9824), ("clubs", 9827), ("hearts", 9829),
         ("diams", 9830),
     ];
-    let code = TABLE.iter().find(|(n, _)| *n == name).map(|(_, c)| *c).or_else(|| {
-        // Upper-case spellings of the five XML entities are common in scraped feeds.
-        match name {
-            "AMP" => Some(38),
-            "QUOT" => Some(34),
-            "LT" => Some(60),
-            "GT" => Some(62),
-            _ => None,
-        }
-    })?;
+    // Upper-case spellings of the XML entities are common in scraped feeds.
+    let upper = match name {
+        "AMP" => Some(38),
+        "QUOT" => Some(34),
+        "LT" => Some(60),
+        "GT" => Some(62),
+        _ => None,
+    };
+    let code = TABLE
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, c)| *c)
+        .or(upper)?;
     char::from_u32(code)
 }

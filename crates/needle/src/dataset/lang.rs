@@ -2,6 +2,7 @@
 //! names to ISO 639-1 two-letter codes.
 
 /// (ISO 639-1, ISO 639-2/T, ISO 639-2/B or "", English name) for every ISO 639-1 language.
+#[rustfmt::skip]
 const LANGS: &[(&str, &str, &str, &str)] = &[
     ("aa", "aar", "", "Afar"), ("ab", "abk", "", "Abkhazian"), ("ae", "ave", "", "Avestan"),
     ("af", "afr", "", "Afrikaans"), ("ak", "aka", "", "Akan"), ("am", "amh", "", "Amharic"),
@@ -71,6 +72,7 @@ const LANGS: &[(&str, &str, &str, &str)] = &[
 
 /// ISO 639-3 individual-language codes (and other names) that stand for an ISO 639-1
 /// language. `fil` maps to `tl` as most software does (Filipino is standardised Tagalog).
+#[rustfmt::skip]
 const ALIASES: &[(&str, &str)] = &[
     ("cmn", "zh"), ("yue", "zh"), ("arb", "ar"), ("pes", "fa"), ("prs", "fa"), ("zsm", "ms"),
     ("swh", "sw"), ("ekk", "et"), ("lvs", "lv"), ("uzn", "uz"), ("pbu", "ps"), ("khk", "mn"),
@@ -131,13 +133,34 @@ mod tests {
     #[test]
     fn codes() {
         for (input, want) in [
-            ("eng", "en"), ("deu", "de"), ("ger", "de"), ("fra", "fr"), ("fre", "fr"),
-            ("jpn", "ja"), ("zho", "zh"), ("chi", "zh"), ("nob", "nb"), ("fil", "tl"),
-            ("EN", "en"), ("en-US", "en"), ("pt_BR", "pt"), ("cze", "cs"), ("msa", "ms"),
+            ("eng", "en"),
+            ("deu", "de"),
+            ("ger", "de"),
+            ("fra", "fr"),
+            ("fre", "fr"),
+            ("jpn", "ja"),
+            ("zho", "zh"),
+            ("chi", "zh"),
+            ("nob", "nb"),
+            ("fil", "tl"),
+            ("EN", "en"),
+            ("en-US", "en"),
+            ("pt_BR", "pt"),
+            ("cze", "cs"),
+            ("msa", "ms"),
         ] {
             assert_eq!(f(input), Some(want), "{input}");
         }
-        for input in ["", "?", "mul", "und", "grc", "enm", "xx", "english-ish-thing"] {
+        for input in [
+            "",
+            "?",
+            "mul",
+            "und",
+            "grc",
+            "enm",
+            "xx",
+            "english-ish-thing",
+        ] {
             assert_eq!(f(input), None, "{input}");
         }
     }
@@ -145,13 +168,25 @@ mod tests {
     #[test]
     fn names() {
         for (input, want) in [
-            ("English", "en"), ("German", "de"), ("Dutch", "nl"), ("Church Slavonic", "cu"),
-            ("Greek", "el"), ("Tagalog", "tl"), ("  spanish ", "es"), ("Norwegian Bokmål", "nb"),
+            ("English", "en"),
+            ("German", "de"),
+            ("Dutch", "nl"),
+            ("Church Slavonic", "cu"),
+            ("Greek", "el"),
+            ("Tagalog", "tl"),
+            ("  spanish ", "es"),
+            ("Norwegian Bokmål", "nb"),
             ("Farsi", "fa"),
         ] {
             assert_eq!(f(input), Some(want), "{input}");
         }
-        for input in ["Multilingual", "Ancient Greek", "Middle English", "Dholuo/Luo", "Bisaya/Cebuano"] {
+        for input in [
+            "Multilingual",
+            "Ancient Greek",
+            "Middle English",
+            "Dholuo/Luo",
+            "Bisaya/Cebuano",
+        ] {
             assert_eq!(f(input), None, "{input}");
         }
     }

@@ -1,9 +1,11 @@
 //! LibriVox 2017 catalog (`librivox_books.jsonl.gz`, `librivox_sections.tsv.gz`) to
 //! audiobooks and chapters.
 //!
-//! * Audiobook `lv:book:<id>`: `authors` as "First Last" (just the last name when there
-//!   is no first name, e.g. "Homer"), `narrators` = distinct reader names over its
-//!   sections in first-read order, `language` from the English language name,
+//! * Audiobook `lv:book:<id>`: `description` from `description_html` (tags stripped;
+//!   the pre-stripped `description` as fallback), `authors` as "First Last" (just the
+//!   last name when there is no first name, e.g. "Homer"), `narrators` = distinct
+//!   reader names over its sections in first-read order, `language` from the English
+//!   language name,
 //!   `tags` = genres (LibriVox's leading `*` marker removed), `popularity` =
 //!   `archive_org_downloads`, `release_date` = `copyright_year` when it is a plausible
 //!   four-digit year (1000..=2017; `0` means unknown). `extra` has the LibriVox,
@@ -16,7 +18,7 @@
 
 use super::lang::to_iso639_1;
 use super::sink::{Entity, Sink};
-use super::text::{clean_name, non_empty, Lines};
+use super::text::{clean_name, non_empty, strip_html, Lines};
 use anyhow::Result;
 use serde::Deserialize;
 use serde_json::Value;
@@ -33,6 +35,8 @@ struct Book {
     title: Option<String>,
     #[serde(default)]
     description: Option<String>,
+    #[serde(default)]
+    description_html: Option<String>,
     #[serde(default)]
     language: Option<String>,
     #[serde(default)]
@@ -105,24 +109,74 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
             sink.skip();
             continue;
         };
-        let mut e = Entity::new("audiobook", format!("lv:book:{id}"), clean_name(b.title.as_deref().unwrap_or("")));
+        let mut e = Entity::new(
+            "audiobook",
+            format!("lv:book:{id}"),
+            clean_name(b.title.as_deref().unwrap_or("")),
+        );
         e.authors = b.authors.iter().map(Person::full_name).collect();
         e.narrators = readers.remove(&id).unwrap_or_default();
-        e.description = b.description.as_deref().map(clean_name).and_then(non_empty);
-        e.language = b.language.as_deref().and_then(|l| lang(&mut langs, l)).map(str::to_string);
-        e.tags = b.genres.iter().filter_map(scalar).map(|g| g.trim_start_matches('*').to_string()).collect();
-        e.popularity = b.archive_org_downloads.as_ref().and_then(scalar).and_then(|d| d.parse().ok());
-        e.release_date = b.copyright_year.as_ref().and_then(scalar).filter(|y| plausible_year(y));
-        let translators: Vec<String> =
-            b.translators.iter().map(Person::full_name).filter(|t| !t.is_empty() && t != "Unknown").collect();
+        // The HTML has cleaner spacing than the pre-stripped text ("Monte-Cristo )").
+        e.description = b
+            .description_html
+            .as_deref()
+            .map(strip_html)
+            .and_then(non_empty)
+            .or_else(|| b.description.as_deref().map(clean_name).and_then(non_empty));
+        e.language = b
+            .language
+            .as_deref()
+            .and_then(|l| lang(&mut langs, l))
+            .map(str::to_string);
+        e.tags = b
+            .genres
+            .iter()
+            .filter_map(scalar)
+            .map(|g| g.trim_start_matches('*').to_string())
+            .collect();
+        e.popularity = b
+            .archive_org_downloads
+            .as_ref()
+            .and_then(scalar)
+            .and_then(|d| d.parse().ok());
+        e.release_date = b
+            .copyright_year
+            .as_ref()
+            .and_then(scalar)
+            .filter(|y| plausible_year(y));
+        let translators: Vec<String> = b
+            .translators
+            .iter()
+            .map(Person::full_name)
+            .filter(|t| !t.is_empty() && t != "Unknown")
+            .collect();
         if !translators.is_empty() {
             e.extra("translators", translators);
         }
-        for (key, url) in [("url_librivox", b.url_librivox), ("url_iarchive", b.url_iarchive), ("url_text_source", b.url_text_source)] {
-            e.extra(key, url.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()));
+        for (key, url) in [
+            ("url_librivox", b.url_librivox),
+            ("url_iarchive", b.url_iarchive),
+            ("url_text_source", b.url_text_source),
+        ] {
+            e.extra(
+                key,
+                url.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()),
+            );
         }
-        e.extra("num_sections", b.num_sections.as_ref().and_then(scalar).and_then(|n| n.parse::<u64>().ok()));
-        e.extra("totaltime_secs", b.totaltime_secs.as_ref().and_then(scalar).and_then(|n| n.parse::<u64>().ok()));
+        e.extra(
+            "num_sections",
+            b.num_sections
+                .as_ref()
+                .and_then(scalar)
+                .and_then(|n| n.parse::<u64>().ok()),
+        );
+        e.extra(
+            "totaltime_secs",
+            b.totaltime_secs
+                .as_ref()
+                .and_then(scalar)
+                .and_then(|n| n.parse::<u64>().ok()),
+        );
         e.extra("publicdate", b.publicdate.filter(|d| !d.trim().is_empty()));
         if sink.write(e)? {
             written.insert(id);
@@ -140,9 +194,17 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
         let name = non_empty(clean_name(&f[3])).unwrap_or_else(|| format!("Section {number}"));
         let mut e = Entity::new("chapter", format!("lv:ch:{section}"), name);
         e.audiobook_id = Some(format!("lv:book:{book}"));
-        e.duration_ms = f[4].trim().parse::<u64>().ok().and_then(|s| s.checked_mul(1000));
+        e.duration_ms = f[4]
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .and_then(|s| s.checked_mul(1000));
         e.language = lang(&mut langs, &f[5]).map(str::to_string);
-        let readers: Vec<String> = f[7].split('|').map(clean_name).filter(|r| !r.is_empty()).collect();
+        let readers: Vec<String> = f[7]
+            .split('|')
+            .map(clean_name)
+            .filter(|r| !r.is_empty())
+            .collect();
         if !readers.is_empty() {
             e.extra("readers", readers);
         }
@@ -178,7 +240,9 @@ fn lang(cache: &mut HashMap<String, Option<&'static str>>, name: &str) -> Option
     if let Some(l) = cache.get(name) {
         return *l;
     }
-    *cache.entry(name.to_string()).or_insert_with(|| to_iso639_1(name))
+    *cache
+        .entry(name.to_string())
+        .or_insert_with(|| to_iso639_1(name))
 }
 
 /// A JSON string or number as a trimmed string.
@@ -191,7 +255,9 @@ fn scalar(v: &Value) -> Option<String> {
 }
 
 fn plausible_year(y: &str) -> bool {
-    y.len() == 4 && y.parse::<u32>().is_ok_and(|y| (1000..=LAST_YEAR).contains(&y))
+    y.len() == 4
+        && y.parse::<u32>()
+            .is_ok_and(|y| (1000..=LAST_YEAR).contains(&y))
 }
 
 #[cfg(test)]
@@ -209,7 +275,13 @@ mod tests {
 
     #[test]
     fn names() {
-        let p = |f: &str, l: &str| Person { first_name: Some(f.into()), last_name: Some(l.into()) }.full_name();
+        let p = |f: &str, l: &str| {
+            Person {
+                first_name: Some(f.into()),
+                last_name: Some(l.into()),
+            }
+            .full_name()
+        };
         assert_eq!(p("Alexandre", "Dumas"), "Alexandre Dumas");
         assert_eq!(p("", "Homer"), "Homer");
         assert_eq!(p(" ", " "), "");

@@ -10,6 +10,7 @@
 mod apple;
 mod billboard;
 mod changelog;
+mod credit_lex;
 mod credits;
 mod entities;
 mod lang;
@@ -18,6 +19,7 @@ mod librivox;
 mod podcastindex;
 mod sink;
 mod text;
+mod transcript;
 
 use anyhow::{bail, Result};
 use sink::Sink;
@@ -112,9 +114,14 @@ impl FromStr for DatasetName {
             .into_iter()
             .find(|d| d.as_str() == s || d.short() == s)
             .ok_or_else(|| {
-                let names: Vec<String> =
-                    DatasetName::ALL.iter().map(|d| format!("{} ({})", d.as_str(), d.short())).collect();
-                anyhow::anyhow!("unknown dataset `{s}`; expected one of: {}", names.join(", "))
+                let names: Vec<String> = DatasetName::ALL
+                    .iter()
+                    .map(|d| format!("{} ({})", d.as_str(), d.short()))
+                    .collect();
+                anyhow::anyhow!(
+                    "unknown dataset `{s}`; expected one of: {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -147,7 +154,12 @@ impl fmt::Display for ConvertSummary {
 /// merged) or one of the two `apple-podcasts-*` folders (that scrape only).
 /// Writes gzip JSON Lines to `out`, or plain JSON Lines when `out` does not end in
 /// `.gz`. With `progress`, an indicatif counter is drawn on stderr.
-pub fn convert(name: DatasetName, input: &Path, out: &Path, progress: bool) -> Result<ConvertSummary> {
+pub fn convert(
+    name: DatasetName,
+    input: &Path,
+    out: &Path,
+    progress: bool,
+) -> Result<ConvertSummary> {
     let dir = locate(name, input)?;
     let mut sink = Sink::create(out, progress)?;
     run(name, &dir, &mut sink)?;
@@ -184,7 +196,10 @@ fn run(name: DatasetName, dir: &Path, sink: &mut Sink) -> Result<()> {
 /// The folder holding `name`'s files: `input` itself, or `input/<canonical name>`.
 fn locate(name: DatasetName, input: &Path) -> Result<PathBuf> {
     if !input.is_dir() {
-        bail!("{} is not a directory (expected the {name} dataset folder)", input.display());
+        bail!(
+            "{} is not a directory (expected the {name} dataset folder)",
+            input.display()
+        );
     }
     if name == DatasetName::ApplePodcasts {
         return Ok(input.to_path_buf()); // apple::convert looks for its files itself
@@ -196,7 +211,11 @@ fn locate(name: DatasetName, input: &Path) -> Result<PathBuf> {
     if nested.join(name.marker()).is_file() {
         return Ok(nested);
     }
-    bail!("{} does not contain the {name} dataset (no {} there or in {name}/)", input.display(), name.marker())
+    bail!(
+        "{} does not contain the {name} dataset (no {} there or in {name}/)",
+        input.display(),
+        name.marker()
+    )
 }
 
 #[cfg(test)]
@@ -208,17 +227,32 @@ mod tests {
         for d in DatasetName::ALL {
             assert_eq!(d.as_str().parse::<DatasetName>().unwrap(), d);
             assert_eq!(d.short().parse::<DatasetName>().unwrap(), d);
-            assert_eq!(d.to_string().to_uppercase().parse::<DatasetName>().unwrap(), d);
+            assert_eq!(
+                d.to_string().to_uppercase().parse::<DatasetName>().unwrap(),
+                d
+            );
         }
-        assert_eq!("apple-podcasts-2019-siddgood".parse::<DatasetName>().unwrap(), DatasetName::ApplePodcasts);
+        assert_eq!(
+            "apple-podcasts-2019-siddgood"
+                .parse::<DatasetName>()
+                .unwrap(),
+            DatasetName::ApplePodcasts
+        );
         assert!("spotify".parse::<DatasetName>().is_err());
     }
 
     #[test]
     fn summary_display() {
-        let mut s = ConvertSummary { written: 3, skipped: 1, ..Default::default() };
+        let mut s = ConvertSummary {
+            written: 3,
+            skipped: 1,
+            ..Default::default()
+        };
         s.by_type.insert("artist".into(), 1);
         s.by_type.insert("track".into(), 2);
-        assert_eq!(s.to_string(), "wrote 3 entities (artist: 1, track: 2), skipped 1");
+        assert_eq!(
+            s.to_string(),
+            "wrote 3 entities (artist: 1, track: 2), skipped 1"
+        );
     }
 }

@@ -35,16 +35,27 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
         }
         let code = f.next().unwrap_or("").trim();
         let categories = f.next().unwrap_or("");
-        let mut e = Entity::new("show", format!("pi:show:{}", hash_hex(url)), clean_name(title));
+        let mut e = Entity::new(
+            "show",
+            format!("pi:show:{}", hash_hex(url)),
+            clean_name(title),
+        );
         let language = match langs.get(code) {
             Some(l) => *l,
-            None => *langs.entry(code.to_string()).or_insert_with(|| to_iso639_1(code)),
+            None => *langs
+                .entry(code.to_string())
+                .or_insert_with(|| to_iso639_1(code)),
         };
         e.language = language.map(str::to_string);
         if language.is_none() && !matches!(code, "" | "?" | "mul" | "und" | "zxx") {
             e.extra("language_code", code);
         }
-        e.tags = categories.split('|').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect();
+        e.tags = categories
+            .split('|')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect();
         e.extra("feed_url", url);
         sink.write(e)?;
     }

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Longest id the import format accepts, in bytes.
-pub(crate) const MAX_ID_BYTES: usize = 256;
+const MAX_ID_BYTES: usize = 256;
 /// Longest name the importer accepts, in bytes.
 const MAX_NAME_BYTES: usize = 1024;
 /// Most entries in one list field.
@@ -67,7 +67,12 @@ pub(crate) struct Entity {
 impl Entity {
     /// A new entity with the common required fields.
     pub(crate) fn new(kind: &'static str, id: String, name: String) -> Entity {
-        Entity { id, kind, name, ..Entity::default() }
+        Entity {
+            id,
+            kind,
+            name,
+            ..Entity::default()
+        }
     }
 
     /// Set `extra[key]` (anything serialisable; nulls are not stored).
@@ -103,6 +108,8 @@ impl Write for Out {
 pub(crate) struct Sink {
     out: BufWriter<Out>,
     summary: ConvertSummary,
+    /// 64-bit hashes of the ids written (a false collision among ~1M ids has a
+    /// probability of about 1e-7; it would drop one entity, counted as skipped).
     seen: HashSet<u64>,
     progress: Option<ProgressBar>,
 }
@@ -155,10 +162,15 @@ impl Sink {
     pub(crate) fn write(&mut self, mut e: Entity) -> Result<bool> {
         e.name = collapse_ws(&e.name);
         truncate_bytes(&mut e.name, MAX_NAME_BYTES);
-        let id_ok = !e.id.is_empty()
-            && e.id.len() <= MAX_ID_BYTES
-            && !e.id.chars().any(char::is_control);
-        if e.name.is_empty() || !id_ok || !self.seen.insert(xxhash_rust::xxh3::xxh3_64(e.id.as_bytes())) {
+        e.name.truncate(e.name.trim_end().len());
+        let id_ok =
+            !e.id.is_empty() && e.id.len() <= MAX_ID_BYTES && !e.id.chars().any(char::is_control);
+        if e.name.is_empty()
+            || !id_ok
+            || !self
+                .seen
+                .insert(xxhash_rust::xxh3::xxh3_64(e.id.as_bytes()))
+        {
             self.summary.skipped += 1;
             return Ok(false);
         }
@@ -166,7 +178,12 @@ impl Sink {
         serde_json::to_writer(&mut self.out, &e)?;
         self.out.write_all(b"\n")?;
         self.summary.written += 1;
-        *self.summary.by_type.entry(e.kind.to_string()).or_insert(0) += 1;
+        match self.summary.by_type.get_mut(e.kind) {
+            Some(n) => *n += 1,
+            None => {
+                self.summary.by_type.insert(e.kind.to_string(), 1);
+            }
+        }
         if let Some(pb) = &self.progress {
             pb.inc(1);
         }
@@ -198,7 +215,10 @@ fn sanitize(e: &mut Entity) {
     if e.release_date.as_deref().is_some_and(|d| !valid_date(d)) {
         e.release_date = None;
     }
-    if e.language.as_deref().is_some_and(|l| l.is_empty() || l.len() > 35) {
+    if e.language
+        .as_deref()
+        .is_some_and(|l| l.is_empty() || l.len() > 35)
+    {
         e.language = None;
     }
     for field in [&mut e.description, &mut e.publisher, &mut e.transcript] {
@@ -206,13 +226,20 @@ fn sanitize(e: &mut Entity) {
             *field = None;
         }
     }
-    for list in [&mut e.tags, &mut e.aliases, &mut e.authors, &mut e.narrators] {
+    for list in [
+        &mut e.tags,
+        &mut e.aliases,
+        &mut e.authors,
+        &mut e.narrators,
+    ] {
         clean_list(list);
     }
     let name = e.name.clone();
     e.aliases.retain(|a| *a != name);
-    e.markets.retain(|m| m.len() == 2 && m.bytes().all(|b| b.is_ascii_uppercase()));
-    e.artist_ids.retain(|id| !id.is_empty() && id.len() <= MAX_ID_BYTES);
+    e.markets
+        .retain(|m| m.len() == 2 && m.bytes().all(|b| b.is_ascii_uppercase()));
+    e.artist_ids
+        .retain(|id| !id.is_empty() && id.len() <= MAX_ID_BYTES);
     e.artist_ids.truncate(MAX_LIST_LEN);
 }
 
@@ -226,6 +253,7 @@ fn clean_list(list: &mut Vec<String>) {
     for item in list.drain(..) {
         let mut item = collapse_ws(&item);
         truncate_bytes(&mut item, MAX_NAME_BYTES);
+        item.truncate(item.trim_end().len());
         if !item.is_empty() && seen.insert(item.to_lowercase()) {
             out.push(item);
         }
@@ -240,12 +268,16 @@ pub(crate) fn valid_date(d: &str) -> bool {
     let num = |s: &str, len: usize| -> Option<u32> {
         (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
     };
-    let Some(year) = parts.first().and_then(|y| num(y, 4)) else { return false };
+    let Some(year) = parts.first().and_then(|y| num(y, 4)) else {
+        return false;
+    };
     if parts.len() > 3 {
         return false;
     }
     let Some(m) = parts.get(1) else { return true };
-    let Some(month) = num(m, 2).filter(|m| (1..=12).contains(m)) else { return false };
+    let Some(month) = num(m, 2).filter(|m| (1..=12).contains(m)) else {
+        return false;
+    };
     let Some(dd) = parts.get(2) else { return true };
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     let max = match month {
@@ -266,7 +298,16 @@ mod tests {
         for ok in ["1958", "1958-08", "1958-08-04", "2000-02-29"] {
             assert!(valid_date(ok), "{ok}");
         }
-        for bad in ["", "0", "58", "1958-13", "1958-8-4", "1900-02-29", "1958-08-04T00", "abcd"] {
+        for bad in [
+            "",
+            "0",
+            "58",
+            "1958-13",
+            "1958-8-4",
+            "1900-02-29",
+            "1958-08-04T00",
+            "abcd",
+        ] {
             assert!(!valid_date(bad), "{bad}");
         }
     }
@@ -282,9 +323,15 @@ mod tests {
         e.release_date = Some("1999-02-30".into());
         e.aliases = vec!["Some Name".into(), "SN".into()];
         assert!(sink.write(e).unwrap());
-        assert!(!sink.write(Entity::new("artist", "a:1".into(), "dup".into())).unwrap());
-        assert!(!sink.write(Entity::new("artist", "a:2".into(), " \t ".into())).unwrap());
-        assert!(!sink.write(Entity::new("artist", "x".repeat(300), "long id".into())).unwrap());
+        assert!(!sink
+            .write(Entity::new("artist", "a:1".into(), "dup".into()))
+            .unwrap());
+        assert!(!sink
+            .write(Entity::new("artist", "a:2".into(), " \t ".into()))
+            .unwrap());
+        assert!(!sink
+            .write(Entity::new("artist", "x".repeat(300), "long id".into()))
+            .unwrap());
         let summary = sink.finish().unwrap();
         assert_eq!((summary.written, summary.skipped), (1, 3));
         let text = std::fs::read_to_string(&path).unwrap();

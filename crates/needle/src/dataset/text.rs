@@ -4,13 +4,17 @@
 use super::entities;
 use anyhow::{Context, Result};
 use flate2::read::MultiGzDecoder;
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 /// Decode HTML character references, repeating (at most three times) for text that was
 /// escaped more than once, as feeds often are (`&amp;amp;`, `&amp;#39;`).
-pub(crate) fn decode_html(s: &str) -> String {
+pub(crate) fn decode_html(s: &str) -> Cow<'_, str> {
+    if !s.contains('&') {
+        return Cow::Borrowed(s);
+    }
     let mut cur = s.to_string();
     for _ in 0..3 {
         if !cur.contains('&') {
@@ -22,7 +26,7 @@ pub(crate) fn decode_html(s: &str) -> String {
         }
         cur = next;
     }
-    cur
+    Cow::Owned(cur)
 }
 
 /// A display name: entities decoded, control characters dropped, whitespace runs
@@ -33,6 +37,15 @@ pub(crate) fn clean_name(s: &str) -> String {
 
 /// Collapse whitespace (and drop control characters), then trim.
 pub(crate) fn collapse_ws(s: &str) -> String {
+    // Fast path: printable ASCII with single inner spaces is already clean.
+    let b = s.as_bytes();
+    if b.iter().all(|c| (0x20..0x7F).contains(c))
+        && b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && !s.contains("  ")
+    {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
     for c in s.chars() {
@@ -55,6 +68,62 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
+/// Plain text from an HTML fragment: tags removed (block-level ones such as `<p>` and
+/// `<br>` become a space, inline ones such as `<i>` nothing), entities decoded,
+/// whitespace collapsed. A `<` that does not open a tag is kept.
+pub(crate) fn strip_html(html: &str) -> String {
+    const BLOCK: &[&str] = &[
+        "p",
+        "br",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "tr",
+        "td",
+        "th",
+        "table",
+        "blockquote",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "dd",
+        "dt",
+        "pre",
+    ];
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        let tail = &rest[lt + 1..];
+        let is_tag = tail.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!');
+        match tail.find('>').filter(|_| is_tag) {
+            Some(gt) => {
+                let name: String = tail[..gt]
+                    .trim_start_matches('/')
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                if BLOCK.contains(&name.as_str()) {
+                    out.push(' ');
+                }
+                rest = &tail[gt + 1..];
+            }
+            None => {
+                out.push('<');
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    clean_name(&out)
+}
+
 /// `None` for an empty (after cleaning) string.
 pub(crate) fn non_empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
@@ -63,15 +132,15 @@ pub(crate) fn non_empty(s: String) -> Option<String> {
 /// A slug for ids: lower-case letters and digits (any script), `&` read as "and",
 /// everything else folded into single `-`. Capped at `max` bytes.
 pub(crate) fn slugify(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut dash = false;
-    let mut push_word = |out: &mut String, w: &str, dash: &mut bool| {
+    fn push_word(out: &mut String, w: &str, dash: &mut bool) {
         if *dash && !out.is_empty() {
             out.push('-');
         }
         *dash = false;
         out.push_str(w);
-    };
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut dash = false;
     for c in s.chars() {
         if c == '&' {
             dash = true;
@@ -82,8 +151,8 @@ pub(crate) fn slugify(s: &str, max: usize) -> String {
                 let mut buf = [0u8; 4];
                 push_word(&mut out, l.encode_utf8(&mut buf), &mut dash);
             }
-        } else if c == '\'' || c == '\u{2019}' || c == '.' {
-            // "Don't" -> "dont", "B.B. King" -> "bb-king"
+        } else if c == '\'' || c == '\u{2019}' {
+            // "Don't" -> "dont", "Lil' Kim" -> "lil-kim"
         } else {
             dash = true;
         }
@@ -131,7 +200,10 @@ impl Lines {
         } else {
             Box::new(file)
         };
-        Ok(Lines { inner: Box::new(BufReader::with_capacity(1 << 16, reader)), buf: Vec::new() })
+        Ok(Lines {
+            inner: Box::new(BufReader::with_capacity(1 << 16, reader)),
+            buf: Vec::new(),
+        })
     }
 
     /// The next line, or `None` at the end.
@@ -149,7 +221,10 @@ impl Lines {
 
 /// Tab-separated fields of a UTF-8 line (invalid bytes replaced).
 pub(crate) fn tsv_fields(line: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(line).split('\t').map(str::to_string).collect()
+    String::from_utf8_lossy(line)
+        .split('\t')
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -160,10 +235,19 @@ mod tests {
     fn decodes_entities() {
         assert_eq!(decode_html("Rock &amp; Roll"), "Rock & Roll");
         assert_eq!(decode_html("Tom &amp;amp; Jerry"), "Tom & Jerry");
-        assert_eq!(decode_html("don&#39;t &#x2764; &quot;x&quot;"), "don't \u{2764} \"x\"");
-        assert_eq!(decode_html("La G&eacute;nisse &agrave; t&ecirc;te"), "La Génisse à tête");
+        assert_eq!(
+            decode_html("don&#39;t &#x2764; &quot;x&quot;"),
+            "don't \u{2764} \"x\""
+        );
+        assert_eq!(
+            decode_html("La G&eacute;nisse &agrave; t&ecirc;te"),
+            "La Génisse à tête"
+        );
         assert_eq!(decode_html("it&#146;s"), "it\u{2019}s");
-        assert_eq!(decode_html("AT&T; R&B &unknown; & &#xZZ; &#0; &"), "AT&T; R&B &unknown; & &#xZZ; \u{FFFD} &");
+        assert_eq!(
+            decode_html("AT&T; R&B &unknown; & &#xZZ; &#0; &"),
+            "AT&T; R&B &unknown; & &#xZZ; \u{FFFD} &"
+        );
         assert_eq!(decode_html("&#99999999999;"), "&#99999999999;");
         assert_eq!(decode_html("&&amp;;"), "&&;");
         assert_eq!(decode_html("caf\u{e9}&nbsp;&AMP;"), "caf\u{e9}\u{a0}&");
@@ -171,16 +255,35 @@ mod tests {
 
     #[test]
     fn cleans_names() {
-        assert_eq!(clean_name("  The\tDaily \n&amp; More  "), "The Daily & More");
+        assert_eq!(
+            clean_name("  The\tDaily \n&amp; More  "),
+            "The Daily & More"
+        );
         assert_eq!(clean_name(" \u{202A}\u{200B} "), "");
         assert_eq!(clean_name("a\u{0007}b"), "ab");
+    }
+
+    #[test]
+    fn html_to_text() {
+        assert_eq!(
+            strip_html(
+                "<p><i>The Count</i> (French: <i>Le Comte</i>) &amp; more.</p><p>Next<br/>line</p>"
+            ),
+            "The Count (French: Le Comte) & more. Next line"
+        );
+        assert_eq!(
+            strip_html("a < b and 1<2 <unclosed"),
+            "a < b and 1<2 <unclosed"
+        );
+        assert_eq!(strip_html("<!-- c --><b>x</b>"), "x");
     }
 
     #[test]
     fn slugs() {
         assert_eq!(slugify("Simon & Garfunkel", 64), "simon-and-garfunkel");
         assert_eq!(slugify("Simon And Garfunkel", 64), "simon-and-garfunkel");
-        assert_eq!(slugify("B.B. King", 64), "bb-king");
+        assert_eq!(slugify("B.B. King", 64), "b-b-king");
+        assert_eq!(slugify("B.o.B", 64), "b-o-b");
         assert_eq!(slugify("Beyoncé", 64), "beyoncé");
         assert_eq!(slugify("  Don't Stop!! ", 64), "dont-stop");
         assert_eq!(slugify("A$AP Rocky", 64), "a-ap-rocky");

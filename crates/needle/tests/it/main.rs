@@ -1,4 +1,5 @@
 //! Integration tests of the `needle` binary.
 
 mod cli;
+mod convert;
 mod kill9;
