@@ -4,8 +4,10 @@
 
 pub mod entity;
 pub mod error;
+pub mod event;
 pub mod text;
 pub mod validate;
 
 pub use entity::{Entity, EntityType, Record};
 pub use error::ValidationError;
+pub use event::{Event, EventType};

@@ -1,1 +1,126 @@
-//! placeholder
+//! Needle's HTTP API.
+//!
+//! [`router`] builds the axum [`Router`](axum::Router) (routes, error shapes, middleware,
+//! metrics, OpenAPI); [`serve`] binds it to the configured address and runs it until
+//! SIGTERM or ctrl-c, then shuts the engine down.
+//!
+//! Every error the server answers with — whether it comes from the engine, from request
+//! parsing, or from axum itself (unknown route, wrong method, oversized body) — has the
+//! same JSON shape, described in `docs/errors.md` and produced by [`ApiError`].
+#![warn(missing_docs)]
+
+pub mod body;
+pub mod codes;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+pub use config::{Config, ConfigError, LogFormat, EXAMPLE_CONFIG};
+pub use error::{ApiError, ErrorBody, ErrorType};
+pub use state::AppState;
+
+use needle_search::Engine;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Build the complete HTTP application (routes, fallbacks and middleware) for `state`.
+///
+/// The router holds no global state: many routers can live in one process (tests build
+/// one per test), each with its own metrics registry.
+pub fn router(state: AppState) -> axum::Router {
+    routes::build(state)
+}
+
+/// Why [`serve`] stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address from `http_addr`.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Accepting connections failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The engine failed to shut down cleanly.
+    #[error("engine shutdown failed: {0}")]
+    Shutdown(String),
+}
+
+/// Validate `config`, bind `config.http_addr`, log the address and serve until SIGTERM or
+/// ctrl-c. In-flight requests are drained, then [`Engine::shutdown`] is called.
+pub async fn serve(config: Config, engine: Arc<Engine>) -> Result<(), ServeError> {
+    config.validate()?;
+    let addr = config.socket_addr()?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let state = AppState::new(engine, config);
+    serve_with_shutdown(listener, state, shutdown_signal()).await
+}
+
+/// Serve `state` on an already bound `listener` until `shutdown` completes, then drain
+/// in-flight requests and shut the engine down. [`serve`] is this with the OS signals;
+/// tests and embedders can pass their own future (and bind port 0).
+pub async fn serve_with_shutdown(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, "needle HTTP API listening on http://{local}");
+    let engine = state.engine().clone();
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!("HTTP server stopped; shutting the engine down");
+    match tokio::task::spawn_blocking(move || engine.shutdown()).await {
+        Ok(Ok(())) => {
+            tracing::info!("engine shut down");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(ServeError::Shutdown(e.to_string())),
+        Err(join) => Err(ServeError::Shutdown(format!(
+            "shutdown task failed: {join}"
+        ))),
+    }
+}
+
+/// Resolves on ctrl-c or (on unix) SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("ctrl-c received; shutting down"),
+        _ = terminate => tracing::info!("SIGTERM received; shutting down"),
+    }
+}

@@ -1,0 +1,355 @@
+//! Parsing of `POST /v1/catalog` bodies: a JSON array of records, or NDJSON (one record
+//! per line).
+//!
+//! A JSON array is all-or-nothing: if it is not valid JSON the whole body is refused,
+//! since its records cannot be told apart. In NDJSON every line stands alone: a line that
+//! is not valid JSON becomes a [`Rejection`] of its own (`invalid_json`) and the other
+//! lines go on to validation.
+
+use crate::codes;
+use crate::error::{ApiError, ErrorType};
+use axum::http::StatusCode;
+use needle_search::Rejection;
+use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
+use serde_json::Value;
+use std::cell::Cell;
+use std::fmt;
+
+/// The body format of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchFormat {
+    /// `[ {...}, {...} ]`.
+    JsonArray,
+    /// One JSON record per line; blank lines are skipped.
+    Ndjson,
+}
+
+/// Media types read as NDJSON.
+pub const NDJSON_TYPES: &[&str] = &[
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/x-jsonl",
+    "application/jsonlines",
+    "application/x-jsonlines",
+    "application/json-lines",
+];
+
+/// A parsed batch, ready for the engine.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ParsedBatch {
+    /// The records that parsed, in body order.
+    pub values: Vec<Value>,
+    /// For each entry of `values`, its index in the batch (array position, or line - 1).
+    pub origins: Vec<usize>,
+    /// Lines that are not valid JSON (NDJSON only).
+    pub rejected: Vec<Rejection>,
+}
+
+impl ParsedBatch {
+    /// Number of records in the batch, parsed or not.
+    pub fn len(&self) -> usize {
+        self.values.len() + self.rejected.len()
+    }
+
+    /// `true` when the batch has no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Map the engine's rejection indexes (positions in `values`) back to batch indexes and
+    /// merge them with the parse rejections, sorted by index.
+    pub fn merge_rejections(&self, engine: Vec<Rejection>) -> Vec<Rejection> {
+        let mut all = self.rejected.clone();
+        for mut r in engine {
+            match self.origins.get(r.index) {
+                Some(&orig) => r.index = orig,
+                None => tracing::warn!(index = r.index, "engine rejection index out of range"),
+            }
+            all.push(r);
+        }
+        all.sort_by_key(|r| r.index);
+        all
+    }
+}
+
+/// Pick the format from the `Content-Type` header, sniffing the body when the header is
+/// absent or `application/json`: a body whose first non-blank byte is not `[` is NDJSON.
+pub fn detect_format(content_type: Option<&str>, body: &[u8]) -> Result<BatchFormat, ApiError> {
+    let essence = content_type
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if NDJSON_TYPES.contains(&essence.as_str()) {
+        return Ok(BatchFormat::Ndjson);
+    }
+    if !(essence.is_empty() || essence == "application/json" || essence == "text/json") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            ErrorType::InvalidRequest,
+            format!(
+                "content type `{essence}` is not supported; send `application/json` (an array of records) \
+                 or `application/x-ndjson` (one record per line)"
+            ),
+        ));
+    }
+    match strip_bom(body).iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => Ok(BatchFormat::JsonArray),
+        _ => Ok(BatchFormat::Ndjson),
+    }
+}
+
+/// Parse a batch body of at most `max_records` records.
+pub fn parse_batch(
+    body: &[u8],
+    format: BatchFormat,
+    max_records: usize,
+) -> Result<ParsedBatch, ApiError> {
+    let body = strip_bom(body);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(empty());
+    }
+    let batch = match format {
+        BatchFormat::JsonArray => parse_array(body, max_records)?,
+        BatchFormat::Ndjson => parse_ndjson(body, max_records)?,
+    };
+    if batch.is_empty() {
+        return Err(empty());
+    }
+    Ok(batch)
+}
+
+fn strip_bom(body: &[u8]) -> &[u8] {
+    body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
+}
+
+fn empty() -> ApiError {
+    ApiError::bad_request(codes::EMPTY_BATCH, "the batch has no records")
+}
+
+fn too_large(max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        codes::BATCH_TOO_LARGE,
+        ErrorType::InvalidRequest,
+        format!("the batch has more than {max} records (max_batch_records); split it into smaller batches"),
+    )
+}
+
+/// serde_json's message without its " at line L column C" suffix.
+fn bare_message(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    full.strip_suffix(&suffix)
+        .map(str::to_string)
+        .unwrap_or(full)
+}
+
+fn parse_ndjson(body: &[u8], max: usize) -> Result<ParsedBatch, ApiError> {
+    let mut batch = ParsedBatch::default();
+    for (i, line) in body.split(|b| *b == b'\n').enumerate() {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        if batch.len() == max {
+            return Err(too_large(max));
+        }
+        match serde_json::from_slice::<Value>(line) {
+            Ok(v) => {
+                batch.values.push(v);
+                batch.origins.push(i);
+            }
+            Err(e) => batch.rejected.push(Rejection {
+                index: i,
+                code: codes::INVALID_JSON.to_string(),
+                message: format!(
+                    "line {}, column {}: {}",
+                    i + 1,
+                    e.column(),
+                    bare_message(&e)
+                ),
+            }),
+        }
+    }
+    Ok(batch)
+}
+
+fn parse_array(body: &[u8], max: usize) -> Result<ParsedBatch, ApiError> {
+    let overflow = Cell::new(false);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = LimitedArray {
+        max,
+        overflow: &overflow,
+    }
+    .deserialize(&mut de)
+    .and_then(|v| de.end().map(|()| v));
+    match parsed {
+        Ok(values) => Ok(ParsedBatch {
+            origins: (0..values.len()).collect(),
+            values,
+            rejected: Vec::new(),
+        }),
+        Err(_) if overflow.get() => Err(too_large(max)),
+        Err(e) => Err(ApiError::bad_request(
+            codes::INVALID_JSON,
+            format!(
+                "the body is not a valid JSON array: line {}, column {}: {}",
+                e.line(),
+                e.column(),
+                bare_message(&e)
+            ),
+        )),
+    }
+}
+
+/// Deserializes a JSON array, stopping as soon as it has more than `max` elements.
+struct LimitedArray<'a> {
+    max: usize,
+    overflow: &'a Cell<bool>,
+}
+
+impl<'de> DeserializeSeed<'de> for LimitedArray<'_> {
+    type Value = Vec<Value>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LimitedArray<'_> {
+    type Value = Vec<Value>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of records")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max).min(4096));
+        while let Some(v) = seq.next_element::<Value>()? {
+            if out.len() == self.max {
+                self.overflow.set(true);
+                return Err(A::Error::custom("too many records"));
+            }
+            out.push(v);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(ct: Option<&str>, body: &str, max: usize) -> Result<ParsedBatch, ApiError> {
+        let format = detect_format(ct, body.as_bytes())?;
+        parse_batch(body.as_bytes(), format, max)
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(
+            detect_format(None, b"  [1]").ok(),
+            Some(BatchFormat::JsonArray)
+        );
+        assert_eq!(
+            detect_format(Some("application/json; charset=utf-8"), b"{}").ok(),
+            Some(BatchFormat::Ndjson)
+        );
+        assert_eq!(
+            detect_format(Some("Application/X-NDJSON"), b"[1]").ok(),
+            Some(BatchFormat::Ndjson)
+        );
+        assert_eq!(
+            detect_format(None, b"\xEF\xBB\xBF[").ok(),
+            Some(BatchFormat::JsonArray)
+        );
+        let e = detect_format(Some("text/csv"), b"a,b").unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (415, "unsupported_media_type"));
+        assert!(e.message.contains("text/csv"));
+    }
+
+    #[test]
+    fn ndjson_bad_line_is_its_own_rejection() {
+        let body = "{\"id\":\"a\"}\n\n{oops\r\n{\"id\":\"c\"}\n";
+        let b = parse(Some("application/x-ndjson"), body, 10).expect("parses");
+        assert_eq!(b.values, vec![json!({"id":"a"}), json!({"id":"c"})]);
+        assert_eq!(b.origins, vec![0, 3]);
+        assert_eq!(b.rejected.len(), 1);
+        assert_eq!(b.rejected[0].index, 2);
+        assert_eq!(b.rejected[0].code, "invalid_json");
+        assert!(
+            b.rejected[0].message.starts_with("line 3, column 2: "),
+            "{}",
+            b.rejected[0].message
+        );
+        assert!(
+            !b.rejected[0].message.contains("at line"),
+            "{}",
+            b.rejected[0].message
+        );
+    }
+
+    #[test]
+    fn engine_rejections_are_mapped_back() {
+        let b = parse(None, "{}\nnope\n{}\n{}", 10).expect("parses");
+        let engine = vec![
+            Rejection {
+                index: 2,
+                code: "missing_field".into(),
+                message: "m".into(),
+            },
+            Rejection {
+                index: 0,
+                code: "missing_field".into(),
+                message: "m".into(),
+            },
+        ];
+        let merged: Vec<(usize, String)> = b
+            .merge_rejections(engine)
+            .into_iter()
+            .map(|r| (r.index, r.code))
+            .collect();
+        assert_eq!(
+            merged,
+            vec![
+                (0, "missing_field".into()),
+                (1, "invalid_json".into()),
+                (3, "missing_field".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn arrays() {
+        let b = parse(Some("application/json"), "[{\"a\":1}, 2]", 10).expect("parses");
+        assert_eq!(b.values, vec![json!({"a":1}), json!(2)]);
+        assert_eq!(b.origins, vec![0, 1]);
+        let e = parse(None, "[{\"a\":1},", 10).unwrap_err();
+        assert_eq!(e.code, "invalid_json");
+        assert!(e.message.contains("line 1, column 9"), "{}", e.message);
+        let e = parse(None, "[1] x", 10).unwrap_err();
+        assert_eq!(e.code, "invalid_json");
+    }
+
+    #[test]
+    fn limits_and_empties() {
+        assert_eq!(parse(None, "[1,2,3]", 3).map(|b| b.len()).ok(), Some(3));
+        let e = parse(None, "[1,2,3,4]", 3).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (413, "batch_too_large"));
+        let e = parse(None, "1\n2\n\n3\n4\n", 3).unwrap_err();
+        assert_eq!(e.code, "batch_too_large");
+        for body in ["", "  \n\n ", "[]", " [ ] ", "\n\r\n"] {
+            let e = parse(None, body, 3).unwrap_err();
+            assert_eq!(
+                (e.status.as_u16(), e.code),
+                (400, "empty_batch"),
+                "{body:?}"
+            );
+        }
+    }
+}

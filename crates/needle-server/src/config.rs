@@ -1,0 +1,338 @@
+//! Server configuration, layered with figment:
+//! built-in defaults < TOML file < `NEEDLE_*` environment variables < explicit overrides.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Value};
+use figment::Figment;
+use needle_search::EngineConfig;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Prefix of the environment variables read by [`Config::load`] (`NEEDLE_HTTP_ADDR`, ...).
+pub const ENV_PREFIX: &str = "NEEDLE_";
+
+/// Every configuration key; only these are read from the environment.
+pub const KEYS: &[&str] = &[
+    "data_dir",
+    "http_addr",
+    "log_format",
+    "max_body_bytes",
+    "max_batch_records",
+    "refresh_interval_ms",
+    "indexer_memory_mb",
+    "request_timeout_ms",
+];
+
+/// Smallest and largest accepted `indexer_memory_mb` (the index writer needs at least 15 MB).
+pub const INDEXER_MEMORY_MB_RANGE: (u64, u64) = (15, 4095);
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The server's configuration. See [`EXAMPLE_CONFIG`] for every key with its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory holding the catalog store and the index.
+    pub data_dir: PathBuf,
+    /// Socket address to listen on, `host:port`.
+    pub http_addr: String,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// Largest request body accepted, bytes.
+    pub max_body_bytes: usize,
+    /// Most records in one `POST /v1/catalog` batch.
+    pub max_batch_records: usize,
+    /// How often new writes become searchable, milliseconds.
+    pub refresh_interval_ms: u64,
+    /// Memory budget of the index writer, MiB.
+    pub indexer_memory_mb: u64,
+    /// Requests taking longer than this are answered `503 request_timeout`, milliseconds.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./needle-data"),
+            http_addr: "127.0.0.1:7700".to_string(),
+            log_format: LogFormat::Text,
+            max_body_bytes: 100 << 20,
+            max_batch_records: 100_000,
+            refresh_interval_ms: 500,
+            indexer_memory_mb: 200,
+            request_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// A configuration that cannot be loaded or is invalid. Messages name the key at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file given does not exist.
+    #[error("config file `{}` does not exist", .0.display())]
+    FileNotFound(PathBuf),
+    /// A layer could not be parsed or has a value of the wrong type (one line per problem).
+    #[error("invalid configuration: {}", .0.join("; "))]
+    Parse(Vec<String>),
+    /// Values parsed but are out of range (one line per problem, each `key: why`).
+    #[error("invalid configuration: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+}
+
+impl ConfigError {
+    /// The individual problems, each naming its key.
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            ConfigError::FileNotFound(p) => {
+                vec![format!("config file `{}` does not exist", p.display())]
+            }
+            ConfigError::Parse(v) | ConfigError::Invalid(v) => v.clone(),
+        }
+    }
+}
+
+impl Config {
+    /// The layered figment: defaults < `file` (TOML) < `NEEDLE_*` env < `overrides`.
+    ///
+    /// `overrides` is anything that serializes to a map of config keys (typically the CLI's
+    /// flags struct); `None` fields and unit values are skipped, so an absent flag never
+    /// hides a lower layer. Pass `()` for no overrides.
+    pub fn figment(file: Option<&Path>, overrides: impl Serialize) -> Result<Figment, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::FileNotFound(path.to_path_buf()));
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        fig = fig.merge(Env::prefixed(ENV_PREFIX).only(KEYS));
+        let overrides = Value::serialize(overrides)
+            .map_err(|e| ConfigError::Parse(vec![format!("overrides: {e}")]))?;
+        match strip_empty(overrides) {
+            None => {}
+            Some(Value::Dict(_, dict)) => fig = fig.merge(Serialized::defaults(dict)),
+            Some(other) => {
+                return Err(ConfigError::Parse(vec![format!(
+                    "overrides: expected a map of config keys, found {}",
+                    other.to_actual()
+                )]))
+            }
+        }
+        Ok(fig)
+    }
+
+    /// Load the layered configuration (see [`Config::figment`]) and [`validate`](Config::validate) it.
+    pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Config, ConfigError> {
+        let config: Config = Config::figment(file, overrides)?
+            .extract()
+            .map_err(figment_problems)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Check every value; all problems are reported at once, each naming its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        if self.data_dir.as_os_str().is_empty() {
+            problems.push("data_dir: must not be empty".to_string());
+        }
+        if self.http_addr.parse::<SocketAddr>().is_err() {
+            problems.push(format!(
+                "http_addr: `{}` is not a socket address (expected host:port, e.g. 127.0.0.1:7700)",
+                self.http_addr
+            ));
+        }
+        if self.max_body_bytes < 1024 {
+            problems.push(format!(
+                "max_body_bytes: must be at least 1024, got {}",
+                self.max_body_bytes
+            ));
+        }
+        if self.max_batch_records == 0 {
+            problems.push("max_batch_records: must be at least 1".to_string());
+        }
+        if !(1..=3_600_000).contains(&self.refresh_interval_ms) {
+            problems.push(format!(
+                "refresh_interval_ms: must be between 1 and 3600000, got {}",
+                self.refresh_interval_ms
+            ));
+        }
+        let (lo, hi) = INDEXER_MEMORY_MB_RANGE;
+        if !(lo..=hi).contains(&self.indexer_memory_mb) {
+            problems.push(format!(
+                "indexer_memory_mb: must be between {lo} and {hi}, got {}",
+                self.indexer_memory_mb
+            ));
+        }
+        if !(1..=3_600_000).contains(&self.request_timeout_ms) {
+            problems.push(format!(
+                "request_timeout_ms: must be between 1 and 3600000, got {}",
+                self.request_timeout_ms
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+
+    /// `http_addr` as a socket address.
+    pub fn socket_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.http_addr.parse().map_err(|_| {
+            ConfigError::Invalid(vec![format!(
+                "http_addr: `{}` is not a socket address",
+                self.http_addr
+            )])
+        })
+    }
+
+    /// `request_timeout_ms` as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// The engine settings this configuration implies.
+    pub fn engine_config(&self) -> EngineConfig {
+        let mut cfg = EngineConfig::new(self.data_dir.clone());
+        cfg.refresh_interval = Duration::from_millis(self.refresh_interval_ms);
+        cfg.indexer_memory_bytes =
+            usize::try_from(self.indexer_memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        cfg
+    }
+}
+
+/// Drop `None`/unit values (recursively) so absent overrides do not mask lower layers.
+fn strip_empty(value: Value) -> Option<Value> {
+    match value {
+        Value::Empty(..) => None,
+        Value::Dict(tag, dict) => {
+            let dict: Dict = dict
+                .into_iter()
+                .filter_map(|(k, v)| strip_empty(v).map(|v| (k, v)))
+                .collect();
+            Some(Value::Dict(tag, dict))
+        }
+        other => Some(other),
+    }
+}
+
+/// Turn figment's errors into one line per problem: `key: what (source)`.
+fn figment_problems(err: figment::Error) -> ConfigError {
+    let problems = err
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() {
+                "config".to_string()
+            } else {
+                e.path.join(".")
+            };
+            let source = match &e.metadata {
+                Some(md) if md.name.contains("environment") && !e.path.is_empty() => {
+                    format!(
+                        " (from environment variable `{ENV_PREFIX}{}`)",
+                        e.path.join("_").to_ascii_uppercase()
+                    )
+                }
+                Some(md) => match &md.source {
+                    Some(src) => format!(" (from {} {src})", md.name),
+                    None => format!(" (from {})", md.name),
+                },
+                None => String::new(),
+            };
+            format!("{key}: {}{source}", e.kind)
+        })
+        .collect();
+    ConfigError::Parse(problems)
+}
+
+/// A commented configuration file listing every key with its default.
+pub const EXAMPLE_CONFIG: &str = r#"# Needle server configuration (TOML).
+#
+# Precedence, lowest to highest: built-in defaults < this file (`--config PATH`)
+# < environment variables `NEEDLE_<KEY>` (e.g. NEEDLE_HTTP_ADDR=0.0.0.0:7700)
+# < command-line flags. Every key is optional; unknown keys are an error.
+
+# Directory holding the catalog store and the search index.
+data_dir = "./needle-data"
+
+# Address to listen on (host:port). Use 0.0.0.0:7700 to accept remote connections.
+http_addr = "127.0.0.1:7700"
+
+# Log line format: "text" (human-readable) or "json" (one object per line).
+log_format = "text"
+
+# Largest request body accepted, in bytes (100 MiB). Larger bodies get
+# 413 payload_too_large.
+max_body_bytes = 104857600
+
+# Most records in one POST /v1/catalog batch. Larger batches get 413 batch_too_large.
+max_batch_records = 100000
+
+# How often new writes become searchable, in milliseconds.
+refresh_interval_ms = 500
+
+# Memory budget of the index writer, in MiB (15 to 4095).
+indexer_memory_mb = 200
+
+# Requests running longer than this are answered 503 request_timeout, in milliseconds.
+request_timeout_ms = 30000
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_matches_defaults() {
+        let parsed: Config = Figment::from(Toml::string(EXAMPLE_CONFIG))
+            .extract()
+            .expect("example parses");
+        assert_eq!(parsed, Config::default());
+        for key in KEYS {
+            assert!(
+                EXAMPLE_CONFIG.contains(&format!("\n{key} = ")),
+                "{key} missing from EXAMPLE_CONFIG"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().expect("defaults valid");
+        let e = Config::default().engine_config();
+        assert_eq!(e.indexer_memory_bytes, 200 << 20);
+        assert_eq!(e.refresh_interval, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn validation_names_every_bad_key() {
+        let cfg = Config {
+            http_addr: "abc".into(),
+            max_batch_records: 0,
+            indexer_memory_mb: 1,
+            request_timeout_ms: 0,
+            ..Config::default()
+        };
+        let problems = cfg.validate().unwrap_err().problems();
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(
+            problems[0].starts_with("http_addr: `abc` is not a socket address"),
+            "{problems:?}"
+        );
+        assert!(problems[1].starts_with("max_batch_records:"));
+        assert!(problems[2].starts_with("indexer_memory_mb:"));
+        assert!(problems[3].starts_with("request_timeout_ms:"));
+    }
+}

@@ -1,0 +1,183 @@
+//! Prometheus metrics: request counters and latency histograms per matched route, and
+//! catalog gauges refreshed from `engine.stats()` at every scrape.
+//!
+//! Each [`Metrics`] owns its own recorder (no global recorder is installed), so any number
+//! of routers can live in one process.
+
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics::{describe_counter, describe_gauge, describe_histogram, with_local_recorder, Unit};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+use needle_core::EntityType;
+use needle_search::CatalogStats;
+use std::time::{Duration, Instant};
+
+/// Request latency histogram, labels `method`, `route`, `status`.
+pub const REQUEST_DURATION: &str = "needle_http_request_duration_seconds";
+/// Request counter, labels `method`, `route`, `status`.
+pub const REQUESTS_TOTAL: &str = "needle_http_requests_total";
+/// Entities stored, label `type`.
+pub const CATALOG_ENTITIES: &str = "needle_catalog_entities";
+/// Documents visible to search.
+pub const CATALOG_SEARCHABLE: &str = "needle_catalog_searchable";
+/// 1 when the last `stats()` call at scrape time succeeded, else 0.
+pub const ENGINE_UP: &str = "needle_engine_up";
+
+/// Route label of requests that matched no route (keeps label cardinality bounded).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Latency buckets, seconds.
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Longest wait for `engine.stats()` during a scrape.
+const STATS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A router's metrics registry.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with the metric descriptions registered.
+    pub fn new() -> Metrics {
+        let builder = PrometheusBuilder::new();
+        let builder = match builder
+            .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_string()), BUCKETS)
+        {
+            Ok(b) => b,
+            // Only fails for an empty bucket list, which BUCKETS is not.
+            Err(e) => {
+                tracing::error!(error = %e, "cannot set histogram buckets");
+                PrometheusBuilder::new()
+            }
+        };
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        with_local_recorder(&recorder, || {
+            describe_histogram!(
+                REQUEST_DURATION,
+                Unit::Seconds,
+                "HTTP request latency by matched route."
+            );
+            describe_counter!(REQUESTS_TOTAL, "HTTP requests by matched route and status.");
+            describe_gauge!(CATALOG_ENTITIES, "Entities stored in the catalog, by type.");
+            describe_gauge!(CATALOG_SEARCHABLE, "Documents visible to search.");
+            describe_gauge!(
+                ENGINE_UP,
+                "1 if the engine answered stats() at the last scrape, else 0."
+            );
+        });
+        Metrics { recorder, handle }
+    }
+
+    /// Record one finished request.
+    pub fn record_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let labels = [
+            ("method", method.to_string()),
+            ("route", route.to_string()),
+            ("status", status.to_string()),
+        ];
+        with_local_recorder(&self.recorder, || {
+            metrics::counter!(REQUESTS_TOTAL, &labels).increment(1);
+            metrics::histogram!(REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
+        });
+    }
+
+    /// Set the catalog gauges from `stats` (`None`: the engine did not answer).
+    pub fn set_catalog(&self, stats: Option<&CatalogStats>) {
+        with_local_recorder(&self.recorder, || {
+            let Some(stats) = stats else {
+                metrics::gauge!(ENGINE_UP).set(0.0);
+                return;
+            };
+            metrics::gauge!(ENGINE_UP).set(1.0);
+            for t in EntityType::ALL {
+                let n = stats.by_type.get(t.as_str()).copied().unwrap_or(0);
+                metrics::gauge!(CATALOG_ENTITIES, "type" => t.as_str()).set(n as f64);
+            }
+            for (t, n) in &stats.by_type {
+                if t.parse::<EntityType>().is_err() {
+                    metrics::gauge!(CATALOG_ENTITIES, "type" => t.clone()).set(*n as f64);
+                }
+            }
+            metrics::gauge!(CATALOG_SEARCHABLE).set(stats.searchable as f64);
+        });
+    }
+
+    /// The Prometheus text exposition of everything recorded so far.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+}
+
+/// Middleware recording every request under its matched route template.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str())
+        .filter(|p| !p.contains("__private__"))
+        .unwrap_or(UNMATCHED_ROUTE)
+        .to_string();
+    let response = next.run(req).await;
+    let route = if response
+        .extensions()
+        .get::<crate::routes::Unmatched>()
+        .is_some()
+    {
+        UNMATCHED_ROUTE
+    } else {
+        &route
+    };
+    state.metrics().record_request(
+        method.as_str(),
+        route,
+        response.status().as_u16(),
+        start.elapsed(),
+    );
+    response
+}
+
+/// Prometheus scrape endpoint.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "ops",
+    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"))
+)]
+pub async fn scrape(State(state): State<AppState>) -> Response {
+    let stats =
+        tokio::time::timeout(STATS_TIMEOUT, state.blocking(|engine| Ok(engine.stats()?))).await;
+    match stats {
+        Ok(Ok(stats)) => state.metrics().set_catalog(Some(&stats)),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "stats unavailable for metrics");
+            state.metrics().set_catalog(None);
+        }
+        Err(_) => {
+            tracing::warn!("stats timed out for metrics");
+            state.metrics().set_catalog(None);
+        }
+    }
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics().render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,273 @@
+//! Routing table, fallbacks, middleware stack and the extractors that turn axum's
+//! rejections into [`ApiError`]s.
+
+pub mod catalog;
+pub mod health;
+pub mod search;
+
+use crate::codes;
+use crate::error::{ApiError, ErrorType};
+use crate::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, BoxError, Router};
+use std::any::Any;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
+use tracing::Level;
+
+/// Header carrying the request id (set when absent, echoed on the response).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Response extension marking an answer of the unknown-route fallback.
+#[derive(Debug, Clone, Copy)]
+pub struct Unmatched;
+
+/// The full router: routes, JSON fallbacks and middleware.
+pub(crate) fn build(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/v1/catalog", post(catalog::write))
+        .route(
+            "/v1/catalog/{id}",
+            get(catalog::get_entity).delete(catalog::delete_entity),
+        )
+        .route("/v1/stats", get(catalog::stats))
+        .route("/v1/search", get(search::search))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(crate::metrics::scrape))
+        .route("/openapi.json", get(crate::openapi::openapi_json))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(route_not_found);
+    with_middleware(routes, &state).with_state(state)
+}
+
+/// Wrap every route of `router` (and its fallbacks) in the middleware stack, outermost
+/// first: request id, tracing, request-id propagation, metrics, error normalization,
+/// panic catching, timeout, body limit.
+pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request| {
+            let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("-");
+            let request_id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("http", method = %req.method(), route, uri = %req.uri().path(), request_id)
+        })
+        .on_request(())
+        .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Millis));
+    let timeout = state.config().request_timeout();
+    let max_body = state.config().max_body_bytes;
+    // `Router::layer` wraps what is already there: the last layer added runs first.
+    router
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(handle_layer_error))
+                .timeout(timeout),
+        )
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::map_response(normalize_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Fallback for paths no route matches: `404 route_not_found`.
+pub async fn route_not_found(req: Request) -> Response {
+    let mut err = ApiError::from_status(StatusCode::NOT_FOUND);
+    err.message = format!("no route matches `{} {}`", req.method(), req.uri().path());
+    let mut response = err.into_response();
+    response.extensions_mut().insert(Unmatched);
+    response
+}
+
+/// Fallback for known paths with another method: `405 method_not_allowed` (axum adds the
+/// `allow` header).
+pub async fn method_not_allowed(req: Request) -> Response {
+    let mut err = ApiError::from_status(StatusCode::METHOD_NOT_ALLOWED);
+    err.message = format!(
+        "`{}` is not allowed on `{}` (see the `allow` header)",
+        req.method(),
+        req.uri().path()
+    );
+    err.into_response()
+}
+
+/// Replace any error response that is not JSON (plain-text or empty bodies from axum or a
+/// tower layer) with the API's error shape, keeping status and headers.
+async fn normalize_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let fresh = ApiError::from_status(status).into_response();
+    let (fresh_parts, body) = fresh.into_parts();
+    parts.headers.remove(CONTENT_LENGTH);
+    for (name, value) in fresh_parts.headers.iter() {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    Response::from_parts(parts, body)
+}
+
+/// Errors of the tower layers (the timeout): `503 request_timeout`, or `500 internal`.
+async fn handle_layer_error(err: BoxError) -> ApiError {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        ApiError::timeout()
+    } else {
+        ApiError::internal(codes::INTERNAL, &err)
+    }
+}
+
+/// A handler panicked: log it, answer `500 internal`.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<String> {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic payload");
+    let err = ApiError::internal(codes::INTERNAL, &format!("handler panicked: {detail}"));
+    let body = serde_json::to_string(&err.body())
+        .unwrap_or_else(|_| String::from("{\"code\":\"internal\"}"));
+    let mut response = Response::new(body);
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The whole request body, with axum's rejections (too large, unreadable) as [`ApiError`].
+/// Bodies whose `Content-Length` exceeds `max_body_bytes` are refused before reading.
+pub struct ApiBytes(pub Bytes);
+
+impl FromRequest<AppState> for ApiBytes {
+    type Rejection = ApiError;
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, ApiError> {
+        let max = state.config().max_body_bytes;
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max as u64) {
+            return Err(too_large(max));
+        }
+        match Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(ApiBytes(bytes)),
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large(max)),
+            Err(r) => Err(ApiError::from(r)),
+        }
+    }
+}
+
+fn too_large(max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        codes::PAYLOAD_TOO_LARGE,
+        ErrorType::InvalidRequest,
+        format!("the request body is larger than {max} bytes (max_body_bytes)"),
+    )
+}
+
+/// A single path parameter, with rejections as [`ApiError`].
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// Request timeout of the middleware tests.
+#[cfg(test)]
+pub(crate) const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(50);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use needle_search::{Engine, EngineConfig};
+    use std::sync::Arc;
+    use tower::ServiceExt;
+
+    fn state(dir: &tempfile::TempDir) -> AppState {
+        let engine = Engine::open(EngineConfig::new(dir.path())).expect("engine opens");
+        let config = Config {
+            request_timeout_ms: TEST_TIMEOUT.as_millis() as u64,
+            ..Config::default()
+        };
+        AppState::new(Arc::new(engine), config)
+    }
+
+    async fn call(router: Router, uri: &str) -> (StatusCode, serde_json::Value) {
+        let req = Request::builder()
+            .uri(uri)
+            .body(Body::empty())
+            .expect("request");
+        let res = router.oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json body"))
+    }
+
+    #[tokio::test]
+    async fn panics_become_json_500() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = state(&dir);
+        async fn boom() -> &'static str {
+            panic!("kaboom")
+        }
+        let router =
+            with_middleware(Router::new().route("/boom", get(boom)), &state).with_state(state);
+        let (status, body) = call(router, "/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["code"], "internal");
+        assert_eq!(body["type"], "internal");
+        assert!(
+            !body["message"].as_str().unwrap_or("").contains("kaboom"),
+            "panic text must not leak"
+        );
+    }
+
+    #[tokio::test]
+    async fn slow_requests_time_out_as_json_503() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = state(&dir);
+        async fn slow() -> &'static str {
+            tokio::time::sleep(TEST_TIMEOUT * 20).await;
+            "late"
+        }
+        async fn teapot() -> StatusCode {
+            StatusCode::IM_A_TEAPOT
+        }
+        let router = Router::new()
+            .route("/slow", get(slow))
+            .route("/teapot", get(teapot));
+        let router = with_middleware(router, &state).with_state(state);
+        let (status, body) = call(router.clone(), "/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["code"], "request_timeout");
+        assert_eq!(body["type"], "system");
+        // Bodiless error statuses from anywhere are normalized too.
+        let (status, body) = call(router, "/teapot").await;
+        assert_eq!(status, StatusCode::IM_A_TEAPOT);
+        assert_eq!(body["code"], "bad_request");
+    }
+}

@@ -1,0 +1,16 @@
+//! Integration tests of the HTTP API, run in-process against a real engine with
+//! `tower::ServiceExt::oneshot` (no sockets, except `serve`).
+//!
+//! Tests inside a `needs_engine` module exercise the engine end to end (writes, reads,
+//! search); the others cover what the server does on its own. Run only the latter with
+//! `cargo test -p needle-server -- --skip needs_engine`.
+
+mod catalog;
+mod common;
+mod config;
+mod errors;
+mod health;
+mod metrics;
+mod openapi;
+mod search;
+mod serve;

@@ -1,0 +1,89 @@
+//! `GET /openapi.json`.
+
+use crate::common::TestApp;
+use axum::http::header;
+
+#[tokio::test]
+async fn openapi_lists_every_route() {
+    let app = TestApp::new();
+    let res = app.get("/openapi.json").await;
+    assert_eq!(res.status, 200);
+    let ct = res
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(ct.starts_with("application/json"), "{ct}");
+    let doc = res.json();
+    assert!(
+        doc["openapi"].as_str().unwrap_or("").starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(doc["info"]["title"], "Needle API");
+
+    let expected = [
+        ("/v1/catalog", "post"),
+        ("/v1/catalog/{id}", "get"),
+        ("/v1/catalog/{id}", "delete"),
+        ("/v1/stats", "get"),
+        ("/v1/search", "get"),
+        ("/health/live", "get"),
+        ("/health/ready", "get"),
+        ("/metrics", "get"),
+        ("/openapi.json", "get"),
+    ];
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, method) in expected {
+        let op = &paths.get(path).unwrap_or_else(|| panic!("{path} missing"))[method];
+        assert!(op.is_object(), "{method} {path} missing");
+        assert!(
+            op["responses"]["200"].is_object(),
+            "{method} {path} has no 200 response"
+        );
+    }
+    assert_eq!(
+        paths.len(),
+        8,
+        "unexpected paths: {:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+
+    let params: Vec<&str> = doc["paths"]["/v1/search"]["get"]["parameters"]
+        .as_array()
+        .expect("search parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(
+        params,
+        ["q", "types", "limit", "offset", "filter", "market", "user_id"]
+    );
+
+    let post = &doc["paths"]["/v1/catalog"]["post"]["requestBody"]["content"];
+    assert!(
+        post["application/json"].is_object() && post["application/x-ndjson"].is_object(),
+        "{post}"
+    );
+
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    for name in [
+        "Entity",
+        "ErrorBody",
+        "ErrorType",
+        "WriteReport",
+        "Rejection",
+        "SearchResponse",
+        "Hit",
+        "CatalogStats",
+        "EntityType",
+    ] {
+        assert!(schemas.contains_key(name), "schema {name} missing");
+    }
+    let error_props: Vec<&String> = schemas["ErrorBody"]["properties"]
+        .as_object()
+        .expect("props")
+        .keys()
+        .collect();
+    assert_eq!(error_props.len(), 4);
+}

@@ -1,0 +1,141 @@
+//! `GET /v1/search`.
+
+use crate::common::TestApp;
+
+#[tokio::test]
+async fn bad_parameters_are_400_naming_the_parameter() {
+    let app = TestApp::new();
+    let res = app.get("/v1/search?q=hello&limit=abc").await;
+    let body = res.assert_error(400, "invalid_parameter");
+    insta::assert_json_snapshot!("invalid_parameter_limit", body);
+
+    let cases = [
+        ("limit=0", "`limit`"),
+        ("limit=101", "`limit`"),
+        ("limit=-3", "`limit`"),
+        ("offset=abc", "`offset`"),
+        ("offset=991", "`offset`"),
+        ("offset=500&limit=600", "`limit`"),
+        ("types=track,song", "`types`"),
+        ("market=USA", "`market`"),
+        ("market=1x", "`market`"),
+        ("q=a&q=b", "`q`"),
+        ("qq=a", "`qq`"),
+        ("user_id=%00", "`user_id`"),
+    ];
+    for (query, needle) in cases {
+        let res = app.get(&format!("/v1/search?{query}")).await;
+        let body = res.assert_error(400, "invalid_parameter");
+        let message = body["message"].as_str().unwrap_or("");
+        assert!(message.contains(needle), "{query}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_type_lists_the_valid_ones() {
+    let app = TestApp::new();
+    let body = app
+        .get("/v1/search?q=x&types=song")
+        .await
+        .assert_error(400, "invalid_parameter");
+    insta::assert_json_snapshot!("invalid_parameter_types", body);
+}
+
+#[tokio::test]
+async fn long_query_is_400_query_too_long() {
+    let app = TestApp::new();
+    let q = "a".repeat(513);
+    let body = app
+        .get(&format!("/v1/search?q={q}"))
+        .await
+        .assert_error(400, "query_too_long");
+    insta::assert_json_snapshot!("query_too_long", body);
+    // Multi-byte characters count in bytes: 171 × 3 bytes = 513.
+    let q = "%E2%82%AC".repeat(171);
+    app.get(&format!("/v1/search?q={q}"))
+        .await
+        .assert_error(400, "query_too_long");
+}
+
+mod needs_engine {
+    use crate::common::{sample_catalog, TestApp};
+
+    async fn loaded() -> TestApp {
+        let app = TestApp::new();
+        let res = app.post_json(&sample_catalog()).await;
+        assert_eq!(res.status, 200, "{}", res.text());
+        app.refresh().await;
+        app
+    }
+
+    fn ids(v: &serde_json::Value) -> Vec<String> {
+        v["hits"]
+            .as_array()
+            .map(|h| {
+                h.iter()
+                    .filter_map(|h| h["id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn search_finds_what_was_posted() {
+        let app = loaded().await;
+        let res = app.get("/v1/search?q=hello").await;
+        assert_eq!(res.status, 200, "{}", res.text());
+        let body = res.json();
+        assert_eq!(ids(&body).first().map(String::as_str), Some("t1"), "{body}");
+        assert_eq!(body["top_result"]["id"], "t1");
+        assert!(body["total"].as_u64().unwrap_or(0) >= 1);
+        assert!(body["took_ms"].is_number());
+    }
+
+    #[tokio::test]
+    async fn prefix_of_the_last_word_matches() {
+        let app = loaded().await;
+        let body = app.get("/v1/search?q=karma%20pol").await.json();
+        assert_eq!(ids(&body).first().map(String::as_str), Some("t2"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn types_and_limit_are_applied() {
+        let app = loaded().await;
+        let body = app.get("/v1/search?q=radiohead&types=artist").await.json();
+        assert_eq!(ids(&body), ["ar2"], "{body}");
+        let body = app
+            .get("/v1/search?q=radiohead&types=track,episode&limit=1")
+            .await
+            .json();
+        assert_eq!(ids(&body).len(), 1, "{body}");
+        let t = body["hits"][0]["type"].as_str().unwrap_or("");
+        assert!(t == "track" || t == "episode", "{body}");
+    }
+
+    #[tokio::test]
+    async fn deleted_entities_disappear() {
+        let app = loaded().await;
+        assert_eq!(app.delete("/v1/catalog/t1").await.status, 200);
+        app.refresh().await;
+        let body = app.get("/v1/search?q=hello").await.json();
+        assert!(!ids(&body).contains(&"t1".to_string()), "{body}");
+    }
+
+    #[tokio::test]
+    async fn bad_filter_is_400_invalid_filter() {
+        let app = loaded().await;
+        app.get("/v1/search?q=a&filter=colour%3Ared")
+            .await
+            .assert_error(400, "invalid_filter");
+    }
+
+    #[tokio::test]
+    async fn response_shape() {
+        let app = loaded().await;
+        let body = app.get("/v1/search?q=creep&limit=2").await.json();
+        insta::assert_json_snapshot!("search_creep", body, {
+            ".took_ms" => "[took_ms]",
+            ".**.score" => "[score]",
+        });
+    }
+}
