@@ -18,9 +18,15 @@ fn bench(c: &mut Criterion) {
     let bytes: usize = SAMPLES.iter().map(|s| s.len()).sum();
     let mut g = c.benchmark_group("text");
     g.throughput(Throughput::Bytes(bytes as u64));
-    g.bench_function("fold", |b| b.iter(|| SAMPLES.iter().map(|s| fold(s).len()).sum::<usize>()));
-    g.bench_function("tokenize_index", |b| b.iter(|| SAMPLES.iter().map(|s| tokenize(s).len()).sum::<usize>()));
-    g.bench_function("tokenize_query", |b| b.iter(|| SAMPLES.iter().map(|s| tokenize_query(s).len()).sum::<usize>()));
+    g.bench_function("fold", |b| {
+        b.iter(|| SAMPLES.iter().map(|s| fold(s).len()).sum::<usize>())
+    });
+    g.bench_function("tokenize_index", |b| {
+        b.iter(|| SAMPLES.iter().map(|s| tokenize(s).len()).sum::<usize>())
+    });
+    g.bench_function("tokenize_query", |b| {
+        b.iter(|| SAMPLES.iter().map(|s| tokenize_query(s).len()).sum::<usize>())
+    });
     g.finish();
 }
 

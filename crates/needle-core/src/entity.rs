@@ -8,9 +8,7 @@ use std::str::FromStr;
 pub const MAX_ID_BYTES: usize = 256;
 
 /// The kind of a catalog entity.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntityType {
     /// A performing artist or band.

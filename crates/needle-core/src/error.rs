@@ -17,6 +17,10 @@ pub struct ValidationError {
 impl ValidationError {
     /// Build an error.
     pub fn new(code: &'static str, field: Option<String>, message: &str) -> Self {
-        ValidationError { code, field, message: message.to_string() }
+        ValidationError {
+            code,
+            field,
+            message: message.to_string(),
+        }
     }
 }

@@ -100,7 +100,16 @@ pub struct Event {
     pub context: Option<String>,
 }
 
-const FIELDS: &[&str] = &["event_id", "user_id", "type", "item_id", "ts", "ms_played", "count", "context"];
+const FIELDS: &[&str] = &[
+    "event_id",
+    "user_id",
+    "type",
+    "item_id",
+    "ts",
+    "ms_played",
+    "count",
+    "context",
+];
 /// Longest `context`, bytes.
 pub const MAX_CONTEXT_BYTES: usize = 1024;
 
@@ -121,16 +130,26 @@ fn str_field<'a>(o: &'a Map<String, Value>, f: &str, required: bool) -> Result<O
 pub fn parse_ts(v: &Value) -> Result<i64, ValidationError> {
     match v {
         Value::Number(n) => {
-            let ms = n.as_i64().ok_or_else(|| err("invalid_field", "ts", "must be integer epoch milliseconds"))?;
+            let ms = n
+                .as_i64()
+                .ok_or_else(|| err("invalid_field", "ts", "must be integer epoch milliseconds"))?;
             if !(0..=32_503_680_000_000).contains(&ms) {
                 return Err(err("invalid_field", "ts", "is outside years 1970..3000"));
             }
             Ok(ms)
         }
         Value::String(s) => parse_rfc3339(s).ok_or_else(|| {
-            err("invalid_field", "ts", &format!("`{s}` is neither RFC 3339 nor epoch milliseconds"))
+            err(
+                "invalid_field",
+                "ts",
+                &format!("`{s}` is neither RFC 3339 nor epoch milliseconds"),
+            )
         }),
-        _ => Err(err("invalid_field", "ts", "must be an RFC 3339 string or epoch milliseconds")),
+        _ => Err(err(
+            "invalid_field",
+            "ts",
+            "must be an RFC 3339 string or epoch milliseconds",
+        )),
     }
 }
 
@@ -146,14 +165,27 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// Strict RFC 3339 date-time to epoch milliseconds.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let t = s.get(r)?;
         t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
     };
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
@@ -185,7 +217,9 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 
 /// Validate one event.
 pub fn parse_event(v: &Value) -> Result<Event, ValidationError> {
-    let o = v.as_object().ok_or_else(|| ValidationError::new("invalid_record", None, "an event must be a JSON object"))?;
+    let o = v
+        .as_object()
+        .ok_or_else(|| ValidationError::new("invalid_record", None, "an event must be a JSON object"))?;
     if let Some(k) = o.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(err("unknown_field", k, "is not a field of an event"));
     }
@@ -207,7 +241,10 @@ pub fn parse_event(v: &Value) -> Result<Event, ValidationError> {
     }
     let ms_played = match o.get("ms_played") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().ok_or_else(|| err("invalid_field", "ms_played", "must be a non-negative integer"))?),
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| err("invalid_field", "ms_played", "must be a non-negative integer"))?,
+        ),
     };
     let count = match o.get("count") {
         None | Some(Value::Null) => 1,
@@ -218,9 +255,22 @@ pub fn parse_event(v: &Value) -> Result<Event, ValidationError> {
     };
     let context = str_field(o, "context", false)?.map(str::to_string);
     if context.as_ref().is_some_and(|c| c.len() > MAX_CONTEXT_BYTES) {
-        return Err(err("invalid_field", "context", &format!("is longer than {MAX_CONTEXT_BYTES} bytes")));
+        return Err(err(
+            "invalid_field",
+            "context",
+            &format!("is longer than {MAX_CONTEXT_BYTES} bytes"),
+        ));
     }
-    Ok(Event { event_id, user_id, kind, item_id, ts, ms_played, count, context })
+    Ok(Event {
+        event_id,
+        user_id,
+        kind,
+        item_id,
+        ts,
+        ms_played,
+        count,
+        context,
+    })
 }
 
 #[cfg(test)]
@@ -241,17 +291,31 @@ mod tests {
 
     #[test]
     fn events_and_rejections() {
-        let e = parse_event(&json!({"user_id":"u","type":"play","item_id":"t","ts":"2024-05-01T12:00:00Z","count":13883})).unwrap();
+        let e =
+            parse_event(&json!({"user_id":"u","type":"play","item_id":"t","ts":"2024-05-01T12:00:00Z","count":13883}))
+                .unwrap();
         assert_eq!((e.kind, e.count), (EventType::Play, 13883));
         let cases = [
             (json!({"type":"play","item_id":"t","ts":1}), "user_id"),
             (json!({"user_id":"u","type":"listen","item_id":"t","ts":1}), "type"),
             (json!({"user_id":"u","type":"play","item_id":"t"}), "ts"),
-            (json!({"user_id":"u","type":"play","item_id":"t","ts":"yesterday"}), "ts"),
-            (json!({"user_id":"u","type":"play","item_id":"t","ts":1,"count":0}), "count"),
-            (json!({"user_id":"u","type":"play","item_id":"t","ts":1,"ms_played":-1}), "ms_played"),
+            (
+                json!({"user_id":"u","type":"play","item_id":"t","ts":"yesterday"}),
+                "ts",
+            ),
+            (
+                json!({"user_id":"u","type":"play","item_id":"t","ts":1,"count":0}),
+                "count",
+            ),
+            (
+                json!({"user_id":"u","type":"play","item_id":"t","ts":1,"ms_played":-1}),
+                "ms_played",
+            ),
             (json!({"user_id":"u","type":"play","item_id":"","ts":1}), "item_id"),
-            (json!({"user_id":"u","type":"play","item_id":"t","ts":1,"rating":5}), "rating"),
+            (
+                json!({"user_id":"u","type":"play","item_id":"t","ts":1,"rating":5}),
+                "rating",
+            ),
         ];
         for (v, field) in cases {
             let e = parse_event(&v).unwrap_err();

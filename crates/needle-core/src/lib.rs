@@ -5,6 +5,7 @@
 pub mod entity;
 pub mod error;
 pub mod event;
+pub mod profile;
 pub mod text;
 pub mod validate;
 

@@ -156,7 +156,12 @@ fn tokenize_inner(s: &str, index_side: bool) -> Vec<Token> {
             continue;
         }
         if c == '&' || c == '+' {
-            tokens.push(Token { text: "and".into(), start, end: chars[i].2, kind: TokenKind::Word });
+            tokens.push(Token {
+                text: "and".into(),
+                start,
+                end: chars[i].2,
+                kind: TokenKind::Word,
+            });
             i += 1;
             continue;
         }
@@ -199,7 +204,12 @@ fn tokenize_inner(s: &str, index_side: bool) -> Vec<Token> {
             let text: String = parts.iter().map(|p| p.text.as_str()).collect();
             let (s0, e0) = (parts[0].start, parts[parts.len() - 1].end);
             tokens.extend(parts);
-            tokens.push(Token { text, start: s0, end: e0, kind: TokenKind::Joined });
+            tokens.push(Token {
+                text,
+                start: s0,
+                end: e0,
+                kind: TokenKind::Joined,
+            });
         } else {
             tokens.extend(parts);
         }
@@ -212,7 +222,12 @@ fn word(mut text: String, start: usize, end: usize) -> Token {
     if text == "n" {
         text = "and".into();
     }
-    Token { text, start, end, kind: TokenKind::Word }
+    Token {
+        text,
+        start,
+        end,
+        kind: TokenKind::Word,
+    }
 }
 
 fn push_cjk_run(run: &[(char, usize, usize)], index_side: bool, out: &mut Vec<Token>) {
@@ -229,7 +244,12 @@ fn push_cjk_run(run: &[(char, usize, usize)], index_side: bool, out: &mut Vec<To
     }
     if index_side || units.len() == 1 {
         for u in &units {
-            out.push(Token { text: u.0.clone(), start: u.1, end: u.2, kind: TokenKind::CjkUnigram });
+            out.push(Token {
+                text: u.0.clone(),
+                start: u.1,
+                end: u.2,
+                kind: TokenKind::CjkUnigram,
+            });
         }
     }
     for w in units.windows(2) {
@@ -267,7 +287,12 @@ pub fn key_of_words(words: &[String]) -> u64 {
 pub fn name_keys(s: &str) -> Vec<u64> {
     let w = words(s);
     let mut keys = vec![key_of_words(&w)];
-    if w.len() > 1 && matches!(w[0].as_str(), "the" | "a" | "an" | "los" | "las" | "la" | "le" | "les" | "die" | "der" | "das") {
+    if w.len() > 1
+        && matches!(
+            w[0].as_str(),
+            "the" | "a" | "an" | "los" | "las" | "la" | "le" | "les" | "die" | "der" | "das"
+        )
+    {
         keys.push(key_of_words(&w[1..]));
     }
     keys

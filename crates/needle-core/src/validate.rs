@@ -102,7 +102,11 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
             return Err(field_err("invalid_field", "name", "must not be empty"))
         }
         Some(Value::String(s)) if s.len() > MAX_NAME_BYTES => {
-            return Err(field_err("invalid_field", "name", &format!("is longer than {MAX_NAME_BYTES} bytes")))
+            return Err(field_err(
+                "invalid_field",
+                "name",
+                &format!("is longer than {MAX_NAME_BYTES} bytes"),
+            ))
         }
         Some(Value::String(s)) => s.trim().to_string(),
         Some(_) => return Err(field_err("invalid_field", "name", "must be a string")),
@@ -110,9 +114,10 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
     let popularity = match obj.get("popularity") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => {
-            let f = n.as_f64().filter(|f| f.is_finite()).ok_or_else(|| {
-                field_err("invalid_field", "popularity", "must be a finite number")
-            })?;
+            let f = n
+                .as_f64()
+                .filter(|f| f.is_finite())
+                .ok_or_else(|| field_err("invalid_field", "popularity", "must be a finite number"))?;
             if f < 0.0 {
                 return Err(field_err("invalid_field", "popularity", "must be >= 0"));
             }
@@ -145,7 +150,11 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
     let language = opt_string(obj, "language")?.map(|l| l.to_ascii_lowercase());
     if let Some(l) = &language {
         if l.is_empty() || l.len() > 35 {
-            return Err(field_err("invalid_field", "language", "must be a language code such as `en`"));
+            return Err(field_err(
+                "invalid_field",
+                "language",
+                "must be a language code such as `en`",
+            ));
         }
     }
     let extra = match obj.get("extra") {
@@ -160,10 +169,17 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
     };
     let duration_ms = match obj.get("duration_ms") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
-            field_err("invalid_field", "duration_ms", "must be a non-negative integer")
-        })?),
-        Some(_) => return Err(field_err("invalid_field", "duration_ms", "must be a non-negative integer")),
+        Some(Value::Number(n)) => Some(
+            n.as_u64()
+                .ok_or_else(|| field_err("invalid_field", "duration_ms", "must be a non-negative integer"))?,
+        ),
+        Some(_) => {
+            return Err(field_err(
+                "invalid_field",
+                "duration_ms",
+                "must be a non-negative integer",
+            ))
+        }
     };
     Ok(Record::Upsert(Box::new(Entity {
         id,
@@ -202,7 +218,11 @@ pub fn check_id(id: &str, field: &str) -> Result<(), ValidationError> {
         return Err(field_err("invalid_id", field, "must not be empty"));
     }
     if id.len() > MAX_ID_BYTES {
-        return Err(field_err("invalid_id", field, &format!("is longer than {MAX_ID_BYTES} bytes")));
+        return Err(field_err(
+            "invalid_id",
+            field,
+            &format!("is longer than {MAX_ID_BYTES} bytes"),
+        ));
     }
     if id.chars().any(char::is_control) {
         return Err(field_err("invalid_id", field, "must not contain control characters"));
@@ -241,7 +261,11 @@ fn string_list(obj: &Map<String, Value>, field: &str) -> Result<Vec<String>, Val
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => {
             if items.len() > MAX_LIST_LEN {
-                return Err(field_err("invalid_field", field, &format!("has more than {MAX_LIST_LEN} entries")));
+                return Err(field_err(
+                    "invalid_field",
+                    field,
+                    &format!("has more than {MAX_LIST_LEN} entries"),
+                ));
             }
             items
                 .iter()
@@ -275,7 +299,9 @@ fn check_date(d: &str) -> Result<(), ValidationError> {
     };
     let parts: Vec<&str> = d.split('-').collect();
     let num = |s: &str, len: usize| -> Option<u32> {
-        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
     };
     let year = parts.first().and_then(|y| num(y, 4)).ok_or_else(bad)?;
     if parts.len() > 3 {
@@ -317,7 +343,9 @@ mod tests {
             "artist_ids":["a1"],"album_id":"al1","duration_ms":295000,"release_date":"2015-10-23",
             "markets":["gb","US"],"explicit":false,"extra":{"isrc":"x"}}))
         .unwrap();
-        let Record::Upsert(e) = r else { panic!("expected upsert") };
+        let Record::Upsert(e) = r else {
+            panic!("expected upsert")
+        };
         assert_eq!(e.name, "Hello");
         assert_eq!(e.markets.as_deref(), Some(&["GB".to_string(), "US".to_string()][..]));
         assert_eq!(e.release_year(), Some(2015));
@@ -325,26 +353,65 @@ mod tests {
 
     #[test]
     fn delete_records() {
-        assert_eq!(parse_record(&json!({"id":"x","deleted":true})).unwrap(), Record::Delete("x".into()));
+        assert_eq!(
+            parse_record(&json!({"id":"x","deleted":true})).unwrap(),
+            Record::Delete("x".into())
+        );
         assert_eq!(err(json!({"id":"x","deleted":false})).field.as_deref(), Some("deleted"));
     }
 
     #[test]
     fn errors_name_the_field() {
         let cases = [
-            (json!({"id":"x","type":"track","name":"a","foo":1}), "foo", "unknown_field"),
-            (json!({"id":"x","type":"track","name":"a","show_id":"s"}), "show_id", "field_not_allowed"),
+            (
+                json!({"id":"x","type":"track","name":"a","foo":1}),
+                "foo",
+                "unknown_field",
+            ),
+            (
+                json!({"id":"x","type":"track","name":"a","show_id":"s"}),
+                "show_id",
+                "field_not_allowed",
+            ),
             (json!({"id":"x","type":"track","name":"  "}), "name", "invalid_field"),
             (json!({"id":"x","type":"track"}), "name", "missing_field"),
             (json!({"id":"x","type":"song","name":"a"}), "type", "invalid_field"),
-            (json!({"id":"x","type":"track","name":"a","popularity":-1}), "popularity", "invalid_field"),
-            (json!({"id":"x","type":"track","name":"a","release_date":"2015-02-30"}), "release_date", "invalid_field"),
-            (json!({"id":"x","type":"track","name":"a","release_date":"15"}), "release_date", "invalid_field"),
-            (json!({"id":"x","type":"track","name":"a","tags":["a",1]}), "tags[1]", "invalid_field"),
-            (json!({"id":"x","type":"track","name":"a","markets":["USA"]}), "markets", "invalid_field"),
-            (json!({"id":"x".repeat(300),"type":"track","name":"a"}), "id", "invalid_id"),
+            (
+                json!({"id":"x","type":"track","name":"a","popularity":-1}),
+                "popularity",
+                "invalid_field",
+            ),
+            (
+                json!({"id":"x","type":"track","name":"a","release_date":"2015-02-30"}),
+                "release_date",
+                "invalid_field",
+            ),
+            (
+                json!({"id":"x","type":"track","name":"a","release_date":"15"}),
+                "release_date",
+                "invalid_field",
+            ),
+            (
+                json!({"id":"x","type":"track","name":"a","tags":["a",1]}),
+                "tags[1]",
+                "invalid_field",
+            ),
+            (
+                json!({"id":"x","type":"track","name":"a","markets":["USA"]}),
+                "markets",
+                "invalid_field",
+            ),
+            (
+                json!({"id":"x".repeat(300),"type":"track","name":"a"}),
+                "id",
+                "invalid_id",
+            ),
             (json!({"id":7,"type":"track","name":"a"}), "id", "invalid_id"),
-            (json!({"id":"x","type":"track","name":"a","duration_ms":-5}), "duration_ms", "invalid_field"),
+            (
+                json!({"id":"x","type":"track","name":"a","duration_ms":-5}),
+                "duration_ms",
+                "invalid_field",
+            ),
         ];
         for (v, field, code) in cases {
             let e = err(v.clone());

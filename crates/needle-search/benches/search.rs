@@ -12,7 +12,8 @@ use tantivy::schema::{Schema, STORED, TEXT};
 use tantivy::{doc, Index, TantivyDocument};
 
 const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "re", "sa", "to", "ne", "vi", "ra", "do", "lu", "be", "yo", "ce", "an", "el", "is", "or", "un", "ha",
+    "ka", "lo", "mi", "re", "sa", "to", "ne", "vi", "ra", "do", "lu", "be", "yo", "ce", "an", "el", "is", "or", "un",
+    "ha",
 ];
 
 /// Deterministic pseudo-random names: 1-4 words of 2-4 syllables.
@@ -30,7 +31,9 @@ fn names(n: usize) -> Vec<String> {
             (0..words)
                 .map(|_| {
                     let syl = 2 + next() % 3;
-                    (0..syl).map(|_| SYLLABLES[(next() % SYLLABLES.len() as u64) as usize]).collect::<String>()
+                    (0..syl)
+                        .map(|_| SYLLABLES[(next() % SYLLABLES.len() as u64) as usize])
+                        .collect::<String>()
                 })
                 .collect::<Vec<_>>()
                 .join(" ")
@@ -80,18 +83,30 @@ fn bench(c: &mut Criterion) {
         ("typo", typo),
         ("prefix1", target[..1].to_string()),
         ("prefix3", target[..3].to_string()),
-        ("multiword", format!("{} {}", words[0], names[17].split(' ').next().unwrap())),
+        (
+            "multiword",
+            format!("{} {}", words[0], names[17].split(' ').next().unwrap()),
+        ),
     ];
     let mut g = c.benchmark_group("search_100k");
     for (cat, q) in &categories {
         g.bench_with_input(BenchmarkId::new("needle", cat), q, |b, q| {
-            b.iter(|| engine.search(&SearchRequest { q: q.clone(), ..Default::default() }).unwrap())
+            b.iter(|| {
+                engine
+                    .search(&SearchRequest {
+                        q: q.clone(),
+                        ..Default::default()
+                    })
+                    .unwrap()
+            })
         });
         g.bench_with_input(BenchmarkId::new("tantivy_queryparser_fuzzy", cat), q, |b, q| {
             let searcher = reader.searcher();
             b.iter(|| {
                 let query = qp.parse_query(q).unwrap();
-                let top = searcher.search(&query, &TopDocs::with_limit(10).order_by_score()).unwrap();
+                let top = searcher
+                    .search(&query, &TopDocs::with_limit(10).order_by_score())
+                    .unwrap();
                 for (_, addr) in &top {
                     let _d: TantivyDocument = searcher.doc(*addr).unwrap();
                 }

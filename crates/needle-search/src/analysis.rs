@@ -41,7 +41,10 @@ impl Tokenizer for FirstPrefixTokenizer {
                 }
             }
         }
-        VecStream { tokens: &mut self.buf, pos: 0 }
+        VecStream {
+            tokens: &mut self.buf,
+            pos: 0,
+        }
     }
 }
 
@@ -65,7 +68,13 @@ impl TokenStream for VecStream<'_> {
 }
 
 fn tantivy_token(text: String, start: usize, end: usize, position: usize) -> Token {
-    Token { offset_from: start, offset_to: end, position, text, position_length: 1 }
+    Token {
+        offset_from: start,
+        offset_to: end,
+        position,
+        text,
+        position_length: 1,
+    }
 }
 
 impl Tokenizer for WordTokenizer {
@@ -75,7 +84,10 @@ impl Tokenizer for WordTokenizer {
         for (i, t) in tokenize(text).into_iter().enumerate() {
             self.buf.push(tantivy_token(t.text, t.start, t.end, i));
         }
-        VecStream { tokens: &mut self.buf, pos: 0 }
+        VecStream {
+            tokens: &mut self.buf,
+            pos: 0,
+        }
     }
 }
 
@@ -102,12 +114,13 @@ impl Tokenizer for PrefixTokenizer {
                         self.buf.push(tantivy_token(p.to_string(), t.start, t.end, i));
                     }
                 }
-                TokenKind::CjkUnigram | TokenKind::CjkBigram => {
-                    self.buf.push(tantivy_token(t.text, t.start, t.end, i))
-                }
+                TokenKind::CjkUnigram | TokenKind::CjkBigram => self.buf.push(tantivy_token(t.text, t.start, t.end, i)),
             }
         }
-        VecStream { tokens: &mut self.buf, pos: 0 }
+        VecStream {
+            tokens: &mut self.buf,
+            pos: 0,
+        }
     }
 }
 
@@ -117,8 +130,14 @@ mod tests {
 
     #[test]
     fn prefixes_are_char_based_and_capped() {
-        assert_eq!(prefixes("héllo").collect::<Vec<_>>(), vec!["h", "hé", "hél", "héll", "héllo"]);
-        assert_eq!(prefix_term("abcdefghijklmnopqrstuvwxyz").chars().count(), MAX_PREFIX_CHARS);
+        assert_eq!(
+            prefixes("héllo").collect::<Vec<_>>(),
+            vec!["h", "hé", "hél", "héll", "héllo"]
+        );
+        assert_eq!(
+            prefix_term("abcdefghijklmnopqrstuvwxyz").chars().count(),
+            MAX_PREFIX_CHARS
+        );
     }
 
     #[test]

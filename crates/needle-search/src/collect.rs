@@ -1,8 +1,9 @@
 //! The ranking collector: text score plus exact-match bonuses and a popularity prior,
 //! with a global top-k and per-type sections in one pass.
 //!
-//! `final = text + EXACT·[name == query] + COMPLETE·[name == a run of query words]
-//!          + PRIOR·ln(1+pop)/ln(1+max pop of the type)`
+//! `final = text + PRIOR·ln(1+pop)/ln(1+max pop of the type)`, where `text` already
+//! holds the name-key bonuses (`EXACT` when the query is the name, `COMPLETE` when a run
+//! of query words is) as optional query clauses.
 //!
 //! The prior is bounded by `PRIOR`, smaller than the gap between an exact and a partial
 //! match, so popularity breaks ties and lifts famous items among equals but never lets
@@ -63,7 +64,10 @@ struct TopK {
 
 impl TopK {
     fn new(k: usize) -> Self {
-        TopK { k, heap: BinaryHeap::with_capacity(k + 1) }
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
     }
     fn push(&mut self, s: Scored) {
         if self.k == 0 {
@@ -77,6 +81,10 @@ impl TopK {
                 self.heap.push(s);
             }
         }
+    }
+    /// True when a document scoring `score` (at best) could not enter.
+    fn rejects(&self, score: f32) -> bool {
+        self.heap.len() >= self.k && self.heap.peek().is_some_and(|w| w.score >= score)
     }
     fn into_sorted(self) -> Vec<Scored> {
         self.heap.into_sorted_vec()
@@ -94,29 +102,49 @@ pub struct Ranked {
     pub counts: Vec<u64>,
 }
 
+/// Per-segment ranking columns, decoded once into dense arrays (segments are immutable,
+/// so they are cached by segment id for the segment's lifetime).
+#[derive(Debug)]
+pub struct SegmentData {
+    /// Type code per doc.
+    pub kind: Vec<u8>,
+    /// `ln(1 + popularity)` per doc.
+    pub log_pop: Vec<f32>,
+}
+
+impl SegmentData {
+    /// Decode a segment's columns.
+    pub fn load(reader: &SegmentReader) -> tantivy::Result<SegmentData> {
+        let ff = reader.fast_fields();
+        let (kind_col, pop_col): (Column<u64>, Column<f64>) = (ff.u64("kind")?, ff.f64("popularity")?);
+        let n = reader.max_doc();
+        let mut kind = Vec::with_capacity(n as usize);
+        let mut log_pop = Vec::with_capacity(n as usize);
+        for doc in 0..n {
+            kind.push(kind_col.first(doc).unwrap_or(0).min(NTYPES as u64 - 1) as u8);
+            log_pop.push(pop_col.first(doc).unwrap_or(0.0).max(0.0).ln_1p() as f32);
+        }
+        Ok(SegmentData { kind, log_pop })
+    }
+}
+
 /// Collector settings.
 pub struct RankCollector {
     /// Documents kept overall.
     pub window: usize,
     /// Documents kept per type.
     pub section_size: usize,
-    /// Key of the whole query.
-    pub query_key: u64,
-    /// Keys of every contiguous run of query words (sorted).
-    pub run_keys: Vec<u64>,
     /// `ln(1 + max popularity)` per type code.
     pub log_max_pop: [f64; NTYPES],
+    /// Decoded columns per segment ordinal (see [`SegmentData`]).
+    pub segments: Vec<std::sync::Arc<SegmentData>>,
 }
 
 /// Per-segment state.
 pub struct RankSegment {
     seg: SegmentOrdinal,
-    kind: Column<u64>,
-    pop: Column<f64>,
-    keys: Column<u64>,
-    query_key: u64,
-    run_keys: Vec<u64>,
-    log_max_pop: [f64; NTYPES],
+    data: std::sync::Arc<SegmentData>,
+    inv_log_max_pop: [f32; NTYPES],
     top: TopK,
     by_type: Vec<TopK>,
     counts: Vec<u64>,
@@ -127,15 +155,14 @@ impl Collector for RankCollector {
     type Child = RankSegment;
 
     fn for_segment(&self, seg: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<RankSegment> {
-        let ff = reader.fast_fields();
+        let data = match self.segments.get(seg as usize) {
+            Some(d) => d.clone(),
+            None => std::sync::Arc::new(SegmentData::load(reader)?),
+        };
         Ok(RankSegment {
             seg,
-            kind: ff.u64("kind")?,
-            pop: ff.f64("popularity")?,
-            keys: ff.u64("keys")?,
-            query_key: self.query_key,
-            run_keys: self.run_keys.clone(),
-            log_max_pop: self.log_max_pop,
+            data,
+            inv_log_max_pop: self.log_max_pop.map(|m| if m > 0.0 { (1.0 / m) as f32 } else { 0.0 }),
             top: TopK::new(self.window),
             by_type: (0..NTYPES).map(|_| TopK::new(self.section_size)).collect(),
             counts: vec![0; NTYPES],
@@ -159,7 +186,11 @@ impl Collector for RankCollector {
                 counts[t] += c;
             }
         }
-        Ok(Ranked { top: top.into_sorted(), by_type: by_type.into_iter().map(TopK::into_sorted).collect(), counts })
+        Ok(Ranked {
+            top: top.into_sorted(),
+            by_type: by_type.into_iter().map(TopK::into_sorted).collect(),
+            counts,
+        })
     }
 }
 
@@ -167,24 +198,21 @@ impl SegmentCollector for RankSegment {
     type Fruit = Ranked;
 
     fn collect(&mut self, doc: DocId, text: Score) {
-        let kind = (self.kind.first(doc).unwrap_or(0) as usize).min(NTYPES - 1);
-        let pop = self.pop.first(doc).unwrap_or(0.0).max(0.0);
-        let mut bonus = 0.0f32;
-        for k in self.keys.values_for_doc(doc) {
-            if k == self.query_key {
-                bonus = EXACT;
-                break;
-            }
-            if self.run_keys.binary_search(&k).is_ok() {
-                bonus = bonus.max(COMPLETE);
-            }
+        let kind = self.data.kind.get(doc as usize).copied().unwrap_or(0) as usize;
+        self.counts[kind] += 1;
+        // Skip the popularity read when even the largest prior cannot get this doc in.
+        let bound = text + PRIOR;
+        if self.top.rejects(bound) && self.by_type[kind].rejects(bound) {
+            return;
         }
-        let lm = self.log_max_pop[kind];
-        let prior = if lm > 0.0 { ((pop.ln_1p() / lm).min(1.0)) as f32 } else { 0.0 };
-        let s = Scored { score: text + bonus + PRIOR * prior, addr: DocAddress::new(self.seg, doc) };
+        let lp = self.data.log_pop.get(doc as usize).copied().unwrap_or(0.0);
+        let prior = (lp * self.inv_log_max_pop[kind]).min(1.0);
+        let s = Scored {
+            score: text + PRIOR * prior,
+            addr: DocAddress::new(self.seg, doc),
+        };
         self.top.push(s);
         self.by_type[kind].push(s);
-        self.counts[kind] += 1;
     }
 
     fn harvest(self) -> Ranked {
@@ -204,7 +232,10 @@ mod tests {
     fn topk_keeps_best_in_order() {
         let mut t = TopK::new(2);
         for (i, s) in [0.5f32, 2.0, 1.0, 3.0].iter().enumerate() {
-            t.push(Scored { score: *s, addr: DocAddress::new(0, i as u32) });
+            t.push(Scored {
+                score: *s,
+                addr: DocAddress::new(0, i as u32),
+            });
         }
         let v: Vec<f32> = t.into_sorted().iter().map(|s| s.score).collect();
         assert_eq!(v, vec![3.0, 2.0]);

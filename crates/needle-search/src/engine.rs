@@ -8,6 +8,7 @@
 //! acknowledged write.
 
 use crate::analysis::{FirstPrefixTokenizer, PrefixTokenizer, WordTokenizer, FIRST_PREFIXES, PREFIXES, WORDS};
+use crate::collect::SegmentData;
 use crate::error::{Error, Result};
 use crate::schema::{build_document, build_schema, Fields};
 use crate::types::*;
@@ -16,12 +17,14 @@ use needle_core::validate::{check_id, parse_record};
 use needle_core::{Entity, EntityType, Record};
 use needle_store::{Applied, CatalogStore};
 use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tantivy::directory::MmapDirectory;
+use tantivy::index::SegmentId;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 /// Engine settings.
@@ -49,6 +52,7 @@ impl EngineConfig {
 enum Msg {
     Write(Vec<Record>, Sender<Result<Applied>>),
     Refresh(Sender<Result<()>>),
+    Optimize(Sender<Result<()>>),
     Shutdown(Sender<Result<()>>),
 }
 
@@ -58,9 +62,36 @@ struct Shared {
     fields: Fields,
     /// `ln(1 + max popularity)` per type code, as f64 bits.
     log_max_pop: [AtomicU64; 8],
+    /// Decoded ranking columns per live segment.
+    segment_cache: Mutex<HashMap<SegmentId, Arc<SegmentData>>>,
 }
 
 impl Shared {
+    /// Ranking columns for every segment of `searcher`, decoding new segments once and
+    /// forgetting merged-away ones.
+    fn segment_data(&self, searcher: &tantivy::Searcher) -> Result<Vec<Arc<SegmentData>>> {
+        let mut cache = self.segment_cache.lock();
+        let mut out = Vec::with_capacity(searcher.segment_readers().len());
+        for r in searcher.segment_readers() {
+            let id = r.segment_id();
+            let d = match cache.get(&id) {
+                Some(d) => d.clone(),
+                None => {
+                    let d = Arc::new(SegmentData::load(r)?);
+                    cache.insert(id, d.clone());
+                    d
+                }
+            };
+            out.push(d);
+        }
+        if cache.len() > out.len() * 2 + 8 {
+            let live: std::collections::HashSet<SegmentId> =
+                searcher.segment_readers().iter().map(|r| r.segment_id()).collect();
+            cache.retain(|id, _| live.contains(id));
+        }
+        Ok(out)
+    }
+
     fn log_max_pop(&self) -> [f64; 8] {
         std::array::from_fn(|i| f64::from_bits(self.log_max_pop[i].load(Ordering::Relaxed)))
     }
@@ -92,18 +123,30 @@ impl Engine {
         let index = Index::open_or_create(dir, schema)?;
         index.tokenizers().register(WORDS, WordTokenizer::default());
         index.tokenizers().register(PREFIXES, PrefixTokenizer::default());
-        index.tokenizers().register(FIRST_PREFIXES, FirstPrefixTokenizer::default());
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
-        let writer: IndexWriter = index.writer_with_num_threads(threads, cfg.indexer_memory_bytes.max(threads * 16 << 20))?;
+        index
+            .tokenizers()
+            .register(FIRST_PREFIXES, FirstPrefixTokenizer::default());
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 4);
+        let writer: IndexWriter =
+            index.writer_with_num_threads(threads, cfg.indexer_memory_bytes.max((threads * 16) << 20))?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let shared = Arc::new(Shared {
             store,
             reader,
             fields,
             log_max_pop: std::array::from_fn(|_| AtomicU64::new(0f64.to_bits())),
+            segment_cache: Mutex::new(HashMap::new()),
         });
         let committed: u64 = index.load_metas()?.payload.and_then(|p| p.parse().ok()).unwrap_or(0);
-        let mut w = Writer { shared: shared.clone(), writer, dirty: false, last_seq: committed };
+        let mut w = Writer {
+            shared: shared.clone(),
+            writer,
+            dirty: false,
+            last_seq: committed,
+        };
         w.catch_up(committed)?;
         w.init_popularity()?;
         let (tx, rx) = unbounded();
@@ -112,7 +155,11 @@ impl Engine {
             .name("needle-writer".into())
             .spawn(move || w.run(rx, interval))
             .map_err(|e| Error::Unavailable(e.to_string()))?;
-        Ok(Engine { shared, tx, thread: Mutex::new(Some(thread)) })
+        Ok(Engine {
+            shared,
+            tx,
+            thread: Mutex::new(Some(thread)),
+        })
     }
 
     /// Validate and durably store a batch of raw records; bad records are rejected one
@@ -123,7 +170,11 @@ impl Engine {
         for (index, v) in values.iter().enumerate() {
             match parse_record(v) {
                 Ok(r) => records.push(r),
-                Err(e) => rejected.push(Rejection { index, code: e.code.to_string(), message: e.message }),
+                Err(e) => rejected.push(Rejection {
+                    index,
+                    code: e.code.to_string(),
+                    message: e.message,
+                }),
             }
         }
         let accepted = records.len();
@@ -160,14 +211,26 @@ impl Engine {
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse> {
         let searcher = self.shared.reader.searcher();
         let snap = self.shared.store.snapshot()?;
-        crate::search::run(&searcher, &self.shared.fields, &snap, self.shared.log_max_pop(), req)
+        let segments = self.shared.segment_data(&searcher)?;
+        crate::search::run(
+            &searcher,
+            &self.shared.fields,
+            &snap,
+            self.shared.log_max_pop(),
+            segments,
+            req,
+        )
     }
 
     /// Catalog counts.
     pub fn stats(&self) -> Result<CatalogStats> {
         let (entities, by_type) = self.shared.store.counts()?;
         let searchable = self.shared.reader.searcher().num_docs();
-        Ok(CatalogStats { entities, by_type, searchable })
+        Ok(CatalogStats {
+            entities,
+            by_type,
+            searchable,
+        })
     }
 
     /// Make every acknowledged write searchable now.
@@ -177,9 +240,19 @@ impl Engine {
         rx.recv().map_err(|_| closed())?
     }
 
+    /// Merge the index into as few segments as possible (after a bulk import): fewer
+    /// segments mean fewer dictionaries to scan per query. Blocks until done.
+    pub fn optimize(&self) -> Result<()> {
+        let (tx, rx) = bounded(1);
+        self.tx.send(Msg::Optimize(tx)).map_err(|_| closed())?;
+        rx.recv().map_err(|_| closed())?
+    }
+
     /// Commit the index and stop the writer. Later writes fail with `Unavailable`.
     pub fn shutdown(&self) -> Result<()> {
-        let Some(handle) = self.thread.lock().take() else { return Ok(()) };
+        let Some(handle) = self.thread.lock().take() else {
+            return Ok(());
+        };
         let (tx, rx) = bounded(1);
         let res = match self.tx.send(Msg::Shutdown(tx)) {
             Ok(()) => rx.recv().map_err(|_| closed()).and_then(|r| r),
@@ -215,7 +288,11 @@ impl Writer {
     fn run(mut self, rx: Receiver<Msg>, interval: Duration) {
         let mut last_commit = Instant::now();
         loop {
-            let wait = if self.dirty { interval.saturating_sub(last_commit.elapsed()) } else { Duration::from_secs(3600) };
+            let wait = if self.dirty {
+                interval.saturating_sub(last_commit.elapsed())
+            } else {
+                Duration::from_secs(3600)
+            };
             let msg = match rx.recv_timeout(wait) {
                 Ok(m) => m,
                 Err(RecvTimeoutError::Timeout) => {
@@ -283,20 +360,40 @@ impl Writer {
                 let _ = reply.send(self.commit());
                 true
             }
+            Msg::Optimize(reply) => {
+                let _ = reply.send(self.optimize());
+                false
+            }
             Msg::Write(..) => false,
         }
     }
 
     fn write_group(&mut self, group: Vec<(Vec<Record>, Sender<Result<Applied>>)>) {
-        let all: Vec<Record> = group.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
+        let mut replies = Vec::with_capacity(group.len());
+        let mut all: Vec<Record> = Vec::new();
+        for (records, reply) in group {
+            all.extend(records);
+            replies.push(reply);
+        }
         let result = self.shared.store.apply(&all).map_err(Error::from).and_then(|applied| {
-            self.index_changes(&applied.changed)?;
+            // The batch's own entities are at hand: only dependents are read back.
+            let mut latest: HashMap<&str, Option<&Entity>> = HashMap::with_capacity(all.len());
+            for r in &all {
+                latest.insert(
+                    r.id(),
+                    match r {
+                        Record::Upsert(e) => Some(e.as_ref()),
+                        Record::Delete(_) => None,
+                    },
+                );
+            }
+            self.index_with(&applied.changed, &latest)?;
             if applied.seq > 0 {
                 self.last_seq = applied.seq;
             }
             Ok(applied)
         });
-        for (_, reply) in group {
+        for reply in replies {
             let _ = reply.send(match &result {
                 Ok(a) => Ok(a.clone()),
                 Err(e) => Err(Error::Unavailable(format!("write failed: {e}"))),
@@ -306,19 +403,43 @@ impl Writer {
 
     /// Re-derive the index documents of changed ids from the store.
     fn index_changes(&mut self, changed: &[(String, bool)]) -> Result<()> {
+        self.index_with(changed, &HashMap::new())
+    }
+
+    /// Re-derive index documents; entities found in `known` are not read back.
+    fn index_with(&mut self, changed: &[(String, bool)], known: &HashMap<&str, Option<&Entity>>) -> Result<()> {
         let snap = self.shared.store.snapshot()?;
         let f = &self.shared.fields;
         for (id, existed) in changed {
             if *existed {
                 self.writer.delete_term(Term::from_field_text(f.id, id));
             }
-            if let Some(e) = snap.get(id)? {
-                let names = snap.resolve(&e)?;
-                self.shared.observe_popularity(&e);
-                self.writer.add_document(build_document(f, &e, &names))?;
+            let read;
+            let entity = match known.get(id.as_str()) {
+                Some(e) => *e,
+                None => {
+                    read = snap.get(id)?;
+                    read.as_ref()
+                }
+            };
+            if let Some(e) = entity {
+                let names = snap.resolve(e)?;
+                self.shared.observe_popularity(e);
+                self.writer.add_document(build_document(f, e, &names))?;
             }
             self.dirty = true;
         }
+        Ok(())
+    }
+
+    fn optimize(&mut self) -> Result<()> {
+        self.dirty = true;
+        self.commit()?;
+        let ids = self.writer.index().searchable_segment_ids()?;
+        if ids.len() > 1 {
+            self.writer.merge(&ids).wait()?;
+        }
+        self.shared.reader.reload()?;
         Ok(())
     }
 
@@ -362,7 +483,11 @@ impl Writer {
             for doc in 0..seg.max_doc() {
                 if let (Some(k), Some(p)) = (kind.first(doc), pop.first(doc)) {
                     let t = EntityType::from_code(k).unwrap_or(EntityType::Track);
-                    let e = Entity { kind: Some(t), popularity: Some(p), ..Default::default() };
+                    let e = Entity {
+                        kind: Some(t),
+                        popularity: Some(p),
+                        ..Default::default()
+                    };
                     self.shared.observe_popularity(&e);
                 }
             }

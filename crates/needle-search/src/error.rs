@@ -33,6 +33,9 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn param(param: &str, message: impl Into<String>) -> Self {
-        Error::InvalidParameter { param: param.to_string(), message: message.into() }
+        Error::InvalidParameter {
+            param: param.to_string(),
+            message: message.into(),
+        }
     }
 }

@@ -22,7 +22,10 @@ fn term_q(t: Term) -> Box<dyn Query> {
 
 fn any_of(qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     if qs.len() == 1 {
-        return qs.into_iter().next().unwrap_or_else(|| Box::new(tantivy::query::EmptyQuery));
+        return qs
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Box::new(tantivy::query::EmptyQuery));
     }
     Box::new(BooleanQuery::new(qs.into_iter().map(|q| (Occur::Should, q)).collect()))
 }
@@ -137,9 +140,22 @@ mod tests {
     #[test]
     fn parses_and_rejects() {
         let (_, f) = build_schema();
-        assert_eq!(parse_filter(&f, "tag:rock AND year:1990..1999, explicit:false").unwrap().len(), 3);
+        assert_eq!(
+            parse_filter(&f, "tag:rock AND year:1990..1999, explicit:false")
+                .unwrap()
+                .len(),
+            3
+        );
         assert_eq!(parse_filter(&f, "type:track|album AND market:se").unwrap().len(), 2);
-        for bad in ["color:red", "year:abc", "explicit:maybe", "type:song", "tag", "market:swe", "tag:"] {
+        for bad in [
+            "color:red",
+            "year:abc",
+            "explicit:maybe",
+            "type:song",
+            "tag",
+            "market:swe",
+            "tag:",
+        ] {
             assert!(matches!(parse_filter(&f, bad), Err(Error::InvalidFilter(_))), "{bad}");
         }
     }

@@ -71,7 +71,11 @@ pub fn highlight(field: &str, text: &str, words: &[QueryWord]) -> Option<Highlig
         pos = s[1];
     }
     escape(&text[pos..], &mut snippet);
-    Some(Highlight { field: field.to_string(), snippet, spans: merged })
+    Some(Highlight {
+        field: field.to_string(),
+        snippet,
+        spans: merged,
+    })
 }
 
 #[cfg(test)]

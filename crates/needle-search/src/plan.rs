@@ -26,7 +26,7 @@ pub const Q_TYPO2: f32 = 0.45;
 /// Quality of a prefix completion with one typo.
 pub const Q_FUZZY_PREFIX: f32 = 0.5;
 /// Most typo variants kept per word and field.
-const MAX_TYPO_TERMS: usize = 24;
+const MAX_TYPO_TERMS: usize = 16;
 
 /// One word of a query.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,7 +52,12 @@ pub fn query_words(q: &str) -> Vec<QueryWord> {
         .enumerate()
         .map(|(i, t)| {
             let cjk = matches!(t.kind, TokenKind::CjkBigram | TokenKind::CjkUnigram);
-            QueryWord { prefix: !cjk && i + 1 == n && ends_open, first: i == 0, cjk, text: t.text }
+            QueryWord {
+                prefix: !cjk && i + 1 == n && ends_open,
+                first: i == 0,
+                cjk,
+                text: t.text,
+            }
         })
         .collect()
 }
@@ -103,8 +108,8 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
@@ -130,8 +135,7 @@ pub struct Expansion {
 }
 
 /// Terms within `d` typos of `word` in `field`, across all segments, best first.
-/// The first letter must match, except that a word long enough for two typos may
-/// have its first letter wrong at the cost of both.
+/// The first letter must match: it bounds the dictionary scan to one letter's subtree.
 fn typo_terms(searcher: &Searcher, field: Field, word: &str, d: u8) -> Vec<(String, u8, u32)> {
     let mut found: HashMap<String, (u8, u32)> = HashMap::new();
     let first = word.chars().next().map(|c| c.to_string()).unwrap_or_default();
@@ -142,14 +146,15 @@ fn typo_terms(searcher: &Searcher, field: Field, word: &str, d: u8) -> Vec<(Stri
     for seg in searcher.segment_readers() {
         let Ok(inv) = seg.inverted_index(field) else { continue };
         let dict = inv.terms();
-        let mut run = |dfa: DFA, restrict: bool, max_d: u8| {
-            let b = dict.search(Dfa(dfa));
-            let b = if restrict { b.ge(first.as_bytes()).lt(&upper) } else { b };
+        let mut run = |dfa: DFA, max_d: u8| {
+            let b = dict.search(Dfa(dfa)).ge(first.as_bytes()).lt(&upper);
             let Ok(mut stream) = b.into_stream() else { return };
             let mut seen = 0;
             while stream.advance() && seen < 2000 {
                 seen += 1;
-                let Ok(t) = std::str::from_utf8(stream.key()) else { continue };
+                let Ok(t) = std::str::from_utf8(stream.key()) else {
+                    continue;
+                };
                 if t == word {
                     continue;
                 }
@@ -163,10 +168,7 @@ fn typo_terms(searcher: &Searcher, field: Field, word: &str, d: u8) -> Vec<(Stri
                 e.1 += df;
             }
         };
-        run(builder(d).build_dfa(word), true, d);
-        if d >= 2 {
-            run(builder(1).build_dfa(word), false, 1);
-        }
+        run(builder(d).build_dfa(word), d);
     }
     let mut v: Vec<(String, u8, u32)> = found.into_iter().map(|(t, (d, df))| (t, d, df)).collect();
     v.sort_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
@@ -174,13 +176,30 @@ fn typo_terms(searcher: &Searcher, field: Field, word: &str, d: u8) -> Vec<(Stri
     v
 }
 
+/// A lone query word this frequent in names is not looked up in long-text fields: the
+/// names it matches already fill any page (a description match weighs 0.3 against a
+/// name's 0.8+), and scanning every description that says "the" would cost more than
+/// everything else together.
+const NAME_DF_SKIP_LONG_TEXT: u64 = 2000;
+
 /// Expand every query word into scored terms.
 pub fn expand(searcher: &Searcher, f: &Fields, words: &[QueryWord]) -> Vec<Vec<Expansion>> {
-    words.iter().map(|w| expand_word(searcher, f, w)).collect()
+    let mut out: Vec<Vec<Expansion>> = words.iter().map(|w| expand_word(searcher, f, w)).collect();
+    if let [w] = words {
+        let df = searcher.doc_freq(&Term::from_field_text(f.name, &w.text)).unwrap_or(0);
+        if df >= NAME_DF_SKIP_LONG_TEXT {
+            out[0].retain(|e| e.field != f.description && e.field != f.transcript);
+        }
+    }
+    out
 }
 
 fn push(out: &mut Vec<Expansion>, wf: Weighted, term: &str, q: f32) {
-    out.push(Expansion { field: wf.field, term: term.to_string(), score: wf.weight * q });
+    out.push(Expansion {
+        field: wf.field,
+        term: term.to_string(),
+        score: wf.weight * q,
+    });
 }
 
 fn expand_word(searcher: &Searcher, f: &Fields, w: &QueryWord) -> Vec<Expansion> {
@@ -193,19 +212,36 @@ fn expand_word(searcher: &Searcher, f: &Fields, w: &QueryWord) -> Vec<Expansion>
     }
     let typos = max_typos(&w.text);
     if typos > 0 {
-        for wf in f.typo_fields() {
-            for (term, d, _) in typo_terms(searcher, wf.field, &w.text, typos) {
+        for (term, d, _) in typo_terms(searcher, f.lexicon, &w.text, typos) {
+            for wf in f.typo_fields() {
                 push(&mut out, wf, &term, if d == 1 { Q_TYPO1 } else { Q_TYPO2 });
             }
         }
     }
     if w.prefix {
         let p = prefix_term(&w.text);
-        for wf in f.prefix_fields() {
+        // One or two typed characters match nearly everything: only names count then,
+        // which keeps the first keystrokes fast and their hits meaningful.
+        let typed = w.text.chars().count();
+        // A single character only completes the first word of a name.
+        let fields = match typed {
+            1 => 0,
+            2 => 1,
+            _ => 3,
+        };
+        for wf in f.prefix_fields().into_iter().take(fields) {
             push(&mut out, wf, p, Q_PREFIX);
         }
         if w.first {
-            push(&mut out, Weighted { field: f.name_start, weight: 1.1 }, p, Q_PREFIX);
+            push(
+                &mut out,
+                Weighted {
+                    field: f.name_start,
+                    weight: 1.1,
+                },
+                p,
+                Q_PREFIX,
+            );
         }
         if typos > 0 && w.text.chars().count() <= MAX_PREFIX_CHARS {
             let name_pre = f.prefix_fields()[0];
@@ -229,13 +265,40 @@ fn word_query(exps: &[Expansion]) -> Box<dyn Query> {
     Box::new(DisjunctionMaxQuery::new(disjuncts))
 }
 
-/// The full query: all words required (`require_all`) or any word, plus filters.
-pub fn build_query(per_word: &[Vec<Expansion>], require_all: bool, filters: Vec<Box<dyn Query>>) -> Box<dyn Query> {
+/// Name-key bonuses: `exact` when the whole query is a name, `complete` when a run of
+/// query words is one. Optional clauses: they add to the score, never select.
+pub struct KeyBonus {
+    /// Key of the whole query, and its bonus.
+    pub exact: (u64, f32),
+    /// Keys of contiguous runs of query words, and their bonus.
+    pub runs: (Vec<u64>, f32),
+}
+
+fn key_query(f: &Fields, k: &KeyBonus) -> Box<dyn Query> {
+    let term = |key: u64, score: f32| -> Box<dyn Query> {
+        let tq = TermQuery::new(Term::from_field_u64(f.keys, key), IndexRecordOption::Basic);
+        Box::new(ConstScoreQuery::new(Box::new(tq), score))
+    };
+    let mut d = vec![term(k.exact.0, k.exact.1)];
+    d.extend(k.runs.0.iter().filter(|r| **r != k.exact.0).map(|r| term(*r, k.runs.1)));
+    Box::new(DisjunctionMaxQuery::new(d))
+}
+
+/// The full query: all words required (`require_all`) or any word, the name-key
+/// bonuses, and the filters.
+pub fn build_query(
+    f: &Fields,
+    per_word: &[Vec<Expansion>],
+    require_all: bool,
+    keys: &KeyBonus,
+    filters: Vec<Box<dyn Query>>,
+) -> Box<dyn Query> {
     let occur = if require_all { Occur::Must } else { Occur::Should };
     let mut text: Vec<(Occur, Box<dyn Query>)> = per_word.iter().map(|e| (occur, word_query(e))).collect();
     if !require_all {
         text = vec![(Occur::Must, Box::new(BooleanQuery::new(text)) as Box<dyn Query>)];
     }
+    text.push((Occur::Should, key_query(f, keys)));
     for fq in filters {
         text.push((Occur::Must, Box::new(ConstScoreQuery::new(fq, 0.0))));
     }

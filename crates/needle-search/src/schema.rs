@@ -5,8 +5,7 @@ use needle_core::text::{fold, name_keys, words};
 use needle_core::Entity;
 use needle_store::ResolvedNames;
 use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED,
-    STORED, STRING,
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
 use tantivy::TantivyDocument;
 
@@ -40,6 +39,9 @@ pub struct Fields {
     pub related: Field,
     /// Prefixes of related names.
     pub related_pre: Field,
+    /// Every word of name, aliases and related names: the dictionary typo expansion scans
+    /// (one scan per segment instead of one per field).
+    pub lexicon: Field,
     /// Album name (tracks).
     pub album: Field,
     /// Tags.
@@ -50,7 +52,7 @@ pub struct Fields {
     pub transcript: Field,
     /// Popularity (fast).
     pub popularity: Field,
-    /// Exact-match keys of the name and aliases (fast, multi-valued).
+    /// Exact-match keys of the name and aliases (indexed, multi-valued).
     pub keys: Field,
     /// Folded language code (raw).
     pub language: Field,
@@ -68,13 +70,34 @@ impl Fields {
     /// Text fields matched by whole words, with their weights, best first.
     pub fn word_fields(&self) -> [Weighted; 7] {
         [
-            Weighted { field: self.name, weight: 1.0 },
-            Weighted { field: self.aliases, weight: 0.9 },
-            Weighted { field: self.related, weight: 0.7 },
-            Weighted { field: self.album, weight: 0.5 },
-            Weighted { field: self.tags, weight: 0.45 },
-            Weighted { field: self.description, weight: 0.3 },
-            Weighted { field: self.transcript, weight: 0.2 },
+            Weighted {
+                field: self.name,
+                weight: 1.0,
+            },
+            Weighted {
+                field: self.aliases,
+                weight: 0.9,
+            },
+            Weighted {
+                field: self.related,
+                weight: 0.7,
+            },
+            Weighted {
+                field: self.album,
+                weight: 0.5,
+            },
+            Weighted {
+                field: self.tags,
+                weight: 0.45,
+            },
+            Weighted {
+                field: self.description,
+                weight: 0.3,
+            },
+            Weighted {
+                field: self.transcript,
+                weight: 0.2,
+            },
         ]
     }
 
@@ -87,9 +110,18 @@ impl Fields {
     /// Prefix fields, with the weight of their word field.
     pub fn prefix_fields(&self) -> [Weighted; 3] {
         [
-            Weighted { field: self.name_pre, weight: 1.0 },
-            Weighted { field: self.aliases_pre, weight: 0.9 },
-            Weighted { field: self.related_pre, weight: 0.7 },
+            Weighted {
+                field: self.name_pre,
+                weight: 1.0,
+            },
+            Weighted {
+                field: self.aliases_pre,
+                weight: 0.9,
+            },
+            Weighted {
+                field: self.related_pre,
+                weight: 0.7,
+            },
         ]
     }
 }
@@ -99,7 +131,9 @@ pub fn build_schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text = |tok: &str| {
         TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default().set_tokenizer(tok).set_index_option(IndexRecordOption::Basic),
+            TextFieldIndexing::default()
+                .set_tokenizer(tok)
+                .set_index_option(IndexRecordOption::Basic),
         )
     };
     let fields = Fields {
@@ -112,12 +146,13 @@ pub fn build_schema() -> (Schema, Fields) {
         aliases_pre: b.add_text_field("aliases_pre", text(PREFIXES)),
         related: b.add_text_field("related", text(WORDS)),
         related_pre: b.add_text_field("related_pre", text(PREFIXES)),
+        lexicon: b.add_text_field("lexicon", text(WORDS)),
         album: b.add_text_field("album", text(WORDS)),
         tags: b.add_text_field("tags", text(WORDS)),
         description: b.add_text_field("description", text(WORDS)),
         transcript: b.add_text_field("transcript", text(WORDS)),
         popularity: b.add_f64_field("popularity", FAST),
-        keys: b.add_u64_field("keys", NumericOptions::default().set_fast()),
+        keys: b.add_u64_field("keys", NumericOptions::default().set_indexed()),
         language: b.add_text_field("language", STRING),
         tag: b.add_text_field("tag", STRING),
         explicit: b.add_u64_field("explicit", INDEXED | FAST),
@@ -147,13 +182,16 @@ pub fn build_document(f: &Fields, e: &Entity, names: &ResolvedNames) -> TantivyD
     d.add_text(f.name, &e.name);
     d.add_text(f.name_pre, &e.name);
     d.add_text(f.name_start, &e.name);
+    d.add_text(f.lexicon, &e.name);
     for a in &e.aliases {
         d.add_text(f.aliases, a);
         d.add_text(f.aliases_pre, a);
+        d.add_text(f.lexicon, a);
     }
     for r in related_names(e, names) {
         d.add_text(f.related, &r);
         d.add_text(f.related_pre, &r);
+        d.add_text(f.lexicon, &r);
     }
     if let Some(a) = &names.album {
         d.add_text(f.album, a);

@@ -1,16 +1,16 @@
 //! Executing a search: plan, collect, fall back, and turn documents into hits.
 
-use crate::collect::{RankCollector, Ranked, Scored};
+use crate::collect::{RankCollector, Ranked, Scored, COMPLETE, EXACT};
 use crate::error::{Error, Result};
 use crate::filter::{check_market, market_query, parse_filter};
 use crate::highlight::highlight;
-use crate::plan::{build_query, expand, query_words, QueryWord};
+use crate::plan::{build_query, expand, query_words, KeyBonus, QueryWord};
 use crate::schema::Fields;
 use crate::types::*;
 use needle_core::text::key_of_words;
 use needle_core::EntityType;
 use needle_store::CatalogSnapshot;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 use tantivy::query::{Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
@@ -28,15 +28,24 @@ struct Params {
 
 fn validate(f: &Fields, req: &SearchRequest) -> Result<Params> {
     if req.q.len() > MAX_QUERY_BYTES {
-        return Err(Error::param("q", format!("query is longer than {MAX_QUERY_BYTES} bytes")));
+        return Err(Error::param(
+            "q",
+            format!("query is longer than {MAX_QUERY_BYTES} bytes"),
+        ));
     }
     let limit = req.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
-        return Err(Error::param("limit", format!("limit must be between 1 and {MAX_LIMIT}")));
+        return Err(Error::param(
+            "limit",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     let offset = req.offset.unwrap_or(0);
     if offset + limit > MAX_WINDOW {
-        return Err(Error::param("offset", format!("offset + limit must be at most {MAX_WINDOW}")));
+        return Err(Error::param(
+            "offset",
+            format!("offset + limit must be at most {MAX_WINDOW}"),
+        ));
     }
     let mut filters: Vec<Box<dyn Query>> = Vec::new();
     if !req.types.is_empty() {
@@ -46,8 +55,10 @@ fn validate(f: &Fields, req: &SearchRequest) -> Result<Params> {
             .map(|t| {
                 (
                     tantivy::query::Occur::Should,
-                    Box::new(TermQuery::new(Term::from_field_u64(f.kind, t.code()), IndexRecordOption::Basic))
-                        as Box<dyn Query>,
+                    Box::new(TermQuery::new(
+                        Term::from_field_u64(f.kind, t.code()),
+                        IndexRecordOption::Basic,
+                    )) as Box<dyn Query>,
                 )
             })
             .collect();
@@ -83,34 +94,48 @@ pub fn run(
     f: &Fields,
     snap: &CatalogSnapshot,
     log_max_pop: [f64; 8],
+    segments: Vec<std::sync::Arc<crate::collect::SegmentData>>,
     req: &SearchRequest,
 ) -> Result<SearchResponse> {
     let started = Instant::now();
     let p = validate(f, req)?;
     let words = query_words(&req.q);
     if words.is_empty() {
-        return Ok(SearchResponse { hits: vec![], total: 0, took_ms: ms(started), top_result: None, sections: vec![] });
+        return Ok(SearchResponse {
+            hits: vec![],
+            total: 0,
+            took_ms: ms(started),
+            top_result: None,
+            sections: vec![],
+        });
     }
     let window = p.offset + p.limit;
     let texts: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
     let collector = RankCollector {
         window,
         section_size: SECTION_SIZE,
-        query_key: key_of_words(&texts),
-        run_keys: run_keys(&words),
         log_max_pop,
+        segments,
     };
+    let t0 = Instant::now();
     let per_word = expand(searcher, f, &words);
+    let t_plan = t0.elapsed();
     let filters = || -> Result<Vec<Box<dyn Query>>> { Ok(p.filters.iter().map(|q| q.box_clone()).collect()) };
-    let strict = searcher.search(&*build_query(&per_word, true, filters()?), &collector)?;
+    let keys = KeyBonus {
+        exact: (key_of_words(&texts), EXACT),
+        runs: (run_keys(&words), COMPLETE),
+    };
+    let strict = searcher.search(&*build_query(f, &per_word, true, &keys, filters()?), &collector)?;
     let mut ranked = strict;
     let strict_total: u64 = ranked.counts.iter().sum();
     if words.len() > 1 && (strict_total as usize) < window {
-        let loose = searcher.search(&*build_query(&per_word, false, filters()?), &collector)?;
+        let loose = searcher.search(&*build_query(f, &per_word, false, &keys, filters()?), &collector)?;
         ranked = merge_fallback(ranked, loose, window);
     }
+    let t_collect = t0.elapsed();
     let total: u64 = ranked.counts.iter().sum();
-    let hits = to_hits(searcher, f, snap, &ranked.top, &words)?;
+    let mut cache: HashMap<DocAddress, Option<Hit>> = HashMap::new();
+    let hits = to_hits(searcher, snap, &ranked.top, &words, &mut cache)?;
     let top_result = hits.first().cloned();
     let hits: Vec<Hit> = hits.into_iter().skip(p.offset).collect();
     let mut sections = Vec::new();
@@ -124,9 +149,32 @@ pub fn run(
     sections.sort_by(|a, b| b.0.total_cmp(&a.0));
     let sections = sections
         .into_iter()
-        .map(|(_, kind, total, docs)| Ok(Section { kind, total: total as usize, hits: to_hits(searcher, f, snap, &docs, &words)? }))
+        .map(|(_, kind, total, docs)| {
+            Ok(Section {
+                kind,
+                total: total as usize,
+                hits: to_hits(searcher, snap, &docs, &words, &mut cache)?,
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
-    Ok(SearchResponse { hits, total: total as usize, took_ms: ms(started), top_result, sections })
+    if std::env::var_os("NEEDLE_TIMING").is_some() {
+        eprintln!(
+            "TIMING q={:?} segs={} exps={} plan={:?} collect={:?} total={:?}",
+            req.q,
+            searcher.segment_readers().len(),
+            per_word.iter().map(|w| w.len()).sum::<usize>(),
+            t_plan,
+            t_collect - t_plan,
+            t0.elapsed()
+        );
+    }
+    Ok(SearchResponse {
+        hits,
+        total: total as usize,
+        took_ms: ms(started),
+        top_result,
+        sections,
+    })
 }
 
 fn ms(t: Instant) -> f64 {
@@ -137,7 +185,10 @@ fn ms(t: Instant) -> f64 {
 fn merge_fallback(strict: Ranked, loose: Ranked, window: usize) -> Ranked {
     let seen: HashSet<DocAddress> = strict.top.iter().map(|s| s.addr).collect();
     let floor = strict.top.last().map(|s| s.score).unwrap_or(f32::MAX);
-    let demote = |s: &Scored| Scored { score: s.score.min(floor) - 1e-3 - (1.0 / (1.0 + s.score)), addr: s.addr };
+    let demote = |s: &Scored| Scored {
+        score: s.score.min(floor) - 1e-3 - (1.0 / (1.0 + s.score)),
+        addr: s.addr,
+    };
     let mut top = strict.top;
     top.extend(loose.top.iter().filter(|s| !seen.contains(&s.addr)).map(demote));
     top.truncate(window);
@@ -149,23 +200,55 @@ fn merge_fallback(strict: Ranked, loose: Ranked, window: usize) -> Ranked {
         by_type[t].extend(extra);
         by_type[t].truncate(cap);
     }
-    Ranked { top, by_type, counts: loose.counts }
+    Ranked {
+        top,
+        by_type,
+        counts: loose.counts,
+    }
 }
 
 fn doc_id(searcher: &Searcher, addr: DocAddress) -> Result<Option<String>> {
     let seg = searcher.segment_reader(addr.segment_ord);
-    let Some(col) = seg.fast_fields().str("id")? else { return Ok(None) };
-    let Some(ord) = col.term_ords(addr.doc_id).next() else { return Ok(None) };
+    let Some(col) = seg.fast_fields().str("id")? else {
+        return Ok(None);
+    };
+    let Some(ord) = col.term_ords(addr.doc_id).next() else {
+        return Ok(None);
+    };
     let mut s = String::new();
     col.ord_to_str(ord, &mut s).map_err(|e| Error::Index(e.into()))?;
     Ok(Some(s))
 }
 
-fn to_hits(searcher: &Searcher, _f: &Fields, snap: &CatalogSnapshot, docs: &[Scored], words: &[QueryWord]) -> Result<Vec<Hit>> {
+fn to_hits(
+    searcher: &Searcher,
+    snap: &CatalogSnapshot,
+    docs: &[Scored],
+    words: &[QueryWord],
+    cache: &mut HashMap<DocAddress, Option<Hit>>,
+) -> Result<Vec<Hit>> {
     let mut out = Vec::with_capacity(docs.len());
     for s in docs {
-        let Some(id) = doc_id(searcher, s.addr)? else { continue };
-        let Some(e) = snap.get_display(&id)? else { continue };
+        if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(s.addr) {
+            slot.insert(build_hit(searcher, snap, s, words)?);
+        }
+        if let Some(Some(h)) = cache.get(&s.addr) {
+            let mut h = h.clone();
+            h.score = (s.score * 1e4).round() / 1e4;
+            out.push(h);
+        }
+    }
+    Ok(out)
+}
+
+fn build_hit(searcher: &Searcher, snap: &CatalogSnapshot, s: &Scored, words: &[QueryWord]) -> Result<Option<Hit>> {
+    {
+        let Some(id) = doc_id(searcher, s.addr)? else {
+            return Ok(None);
+        };
+        let Some(e) = snap.get_display(&id)? else {
+            return Ok(None);
+        };
         let names = snap.resolve(&e)?;
         let mut highlights = Vec::new();
         highlights.extend(highlight("name", &e.name, words));
@@ -181,7 +264,7 @@ fn to_hits(searcher: &Searcher, _f: &Fields, snap: &CatalogSnapshot, docs: &[Sco
         for a in e.authors.iter() {
             highlights.extend(highlight("authors", a, words));
         }
-        out.push(Hit {
+        Ok(Some(Hit {
             kind: e.entity_type(),
             score: (s.score * 1e4).round() / 1e4,
             artists: names.artists,
@@ -199,7 +282,6 @@ fn to_hits(searcher: &Searcher, _f: &Fields, snap: &CatalogSnapshot, docs: &[Sco
             highlights,
             id: e.id,
             name: e.name,
-        });
+        }))
     }
-    Ok(out)
 }

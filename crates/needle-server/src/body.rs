@@ -77,13 +77,7 @@ impl ParsedBatch {
 /// absent or `application/json`: a body whose first non-blank byte is not `[` is NDJSON.
 pub fn detect_format(content_type: Option<&str>, body: &[u8]) -> Result<BatchFormat, ApiError> {
     let essence = content_type
-        .map(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
+        .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
         .unwrap_or_default();
     if NDJSON_TYPES.contains(&essence.as_str()) {
         return Ok(BatchFormat::Ndjson);
@@ -106,11 +100,7 @@ pub fn detect_format(content_type: Option<&str>, body: &[u8]) -> Result<BatchFor
 }
 
 /// Parse a batch body of at most `max_records` records.
-pub fn parse_batch(
-    body: &[u8],
-    format: BatchFormat,
-    max_records: usize,
-) -> Result<ParsedBatch, ApiError> {
+pub fn parse_batch(body: &[u8], format: BatchFormat, max_records: usize) -> Result<ParsedBatch, ApiError> {
     let body = strip_bom(body);
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(empty());
@@ -146,9 +136,7 @@ fn too_large(max: usize) -> ApiError {
 fn bare_message(e: &serde_json::Error) -> String {
     let full = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
-    full.strip_suffix(&suffix)
-        .map(str::to_string)
-        .unwrap_or(full)
+    full.strip_suffix(&suffix).map(str::to_string).unwrap_or(full)
 }
 
 fn parse_ndjson(body: &[u8], max: usize) -> Result<ParsedBatch, ApiError> {
@@ -169,12 +157,7 @@ fn parse_ndjson(body: &[u8], max: usize) -> Result<ParsedBatch, ApiError> {
             Err(e) => batch.rejected.push(Rejection {
                 index: i,
                 code: codes::INVALID_JSON.to_string(),
-                message: format!(
-                    "line {}, column {}: {}",
-                    i + 1,
-                    e.column(),
-                    bare_message(&e)
-                ),
+                message: format!("line {}, column {}: {}", i + 1, e.column(), bare_message(&e)),
             }),
         }
     }
@@ -252,10 +235,7 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(
-            detect_format(None, b"  [1]").ok(),
-            Some(BatchFormat::JsonArray)
-        );
+        assert_eq!(detect_format(None, b"  [1]").ok(), Some(BatchFormat::JsonArray));
         assert_eq!(
             detect_format(Some("application/json; charset=utf-8"), b"{}").ok(),
             Some(BatchFormat::Ndjson)
@@ -264,10 +244,7 @@ mod tests {
             detect_format(Some("Application/X-NDJSON"), b"[1]").ok(),
             Some(BatchFormat::Ndjson)
         );
-        assert_eq!(
-            detect_format(None, b"\xEF\xBB\xBF[").ok(),
-            Some(BatchFormat::JsonArray)
-        );
+        assert_eq!(detect_format(None, b"\xEF\xBB\xBF[").ok(), Some(BatchFormat::JsonArray));
         let e = detect_format(Some("text/csv"), b"a,b").unwrap_err();
         assert_eq!((e.status.as_u16(), e.code), (415, "unsupported_media_type"));
         assert!(e.message.contains("text/csv"));
@@ -287,11 +264,7 @@ mod tests {
             "{}",
             b.rejected[0].message
         );
-        assert!(
-            !b.rejected[0].message.contains("at line"),
-            "{}",
-            b.rejected[0].message
-        );
+        assert!(!b.rejected[0].message.contains("at line"), "{}", b.rejected[0].message);
     }
 
     #[test]
@@ -345,11 +318,7 @@ mod tests {
         assert_eq!(e.code, "batch_too_large");
         for body in ["", "  \n\n ", "[]", " [ ] ", "\n\r\n"] {
             let e = parse(None, body, 3).unwrap_err();
-            assert_eq!(
-                (e.status.as_u16(), e.code),
-                (400, "empty_batch"),
-                "{body:?}"
-            );
+            assert_eq!((e.status.as_u16(), e.code), (400, "empty_batch"), "{body:?}");
         }
     }
 }

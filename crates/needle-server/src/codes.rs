@@ -114,10 +114,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for code in ALL {
             assert!(seen.insert(*code), "duplicate {code}");
-            assert!(
-                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-                "{code}"
-            );
+            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
         }
     }
 }

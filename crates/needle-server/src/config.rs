@@ -117,8 +117,7 @@ impl Config {
             fig = fig.merge(Toml::file_exact(path));
         }
         fig = fig.merge(Env::prefixed(ENV_PREFIX).only(KEYS));
-        let overrides = Value::serialize(overrides)
-            .map_err(|e| ConfigError::Parse(vec![format!("overrides: {e}")]))?;
+        let overrides = Value::serialize(overrides).map_err(|e| ConfigError::Parse(vec![format!("overrides: {e}")]))?;
         match strip_empty(overrides) {
             None => {}
             Some(Value::Dict(_, dict)) => fig = fig.merge(Serialized::defaults(dict)),
@@ -134,9 +133,7 @@ impl Config {
 
     /// Load the layered configuration (see [`Config::figment`]) and [`validate`](Config::validate) it.
     pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Config, ConfigError> {
-        let config: Config = Config::figment(file, overrides)?
-            .extract()
-            .map_err(figment_problems)?;
+        let config: Config = Config::figment(file, overrides)?.extract().map_err(figment_problems)?;
         config.validate()?;
         Ok(config)
     }
@@ -190,12 +187,9 @@ impl Config {
 
     /// `http_addr` as a socket address.
     pub fn socket_addr(&self) -> Result<SocketAddr, ConfigError> {
-        self.http_addr.parse().map_err(|_| {
-            ConfigError::Invalid(vec![format!(
-                "http_addr: `{}` is not a socket address",
-                self.http_addr
-            )])
-        })
+        self.http_addr
+            .parse()
+            .map_err(|_| ConfigError::Invalid(vec![format!("http_addr: `{}` is not a socket address", self.http_addr)]))
     }
 
     /// `request_timeout_ms` as a duration.

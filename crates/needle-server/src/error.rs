@@ -66,12 +66,7 @@ const INTERNAL_MESSAGE: &str = "internal server error; the cause was logged on t
 
 impl ApiError {
     /// Build an error.
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        kind: ErrorType,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(status: StatusCode, code: &'static str, kind: ErrorType, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -82,20 +77,12 @@ impl ApiError {
 
     /// `400 invalid_request` with `code`.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            code,
-            ErrorType::InvalidRequest,
-            message,
-        )
+        Self::new(StatusCode::BAD_REQUEST, code, ErrorType::InvalidRequest, message)
     }
 
     /// `400 invalid_parameter` naming `param`.
     pub fn invalid_parameter(param: &str, message: impl std::fmt::Display) -> Self {
-        Self::bad_request(
-            codes::INVALID_PARAMETER,
-            format!("parameter `{param}`: {message}"),
-        )
+        Self::bad_request(codes::INVALID_PARAMETER, format!("parameter `{param}`: {message}"))
     }
 
     /// `404 entity_not_found`.
@@ -154,16 +141,9 @@ impl ApiError {
             s if s.is_client_error() => (
                 codes::BAD_REQUEST,
                 ErrorType::InvalidRequest,
-                format!(
-                    "bad request ({})",
-                    s.canonical_reason().unwrap_or("client error")
-                ),
+                format!("bad request ({})", s.canonical_reason().unwrap_or("client error")),
             ),
-            _ => (
-                codes::INTERNAL,
-                ErrorType::Internal,
-                INTERNAL_MESSAGE.to_string(),
-            ),
+            _ => (codes::INTERNAL, ErrorType::Internal, INTERNAL_MESSAGE.to_string()),
         };
         Self::new(status, code, kind, message)
     }
@@ -196,13 +176,7 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
-        )
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
     }
 }
 
@@ -242,10 +216,9 @@ impl From<needle_search::Error> for ApiError {
             E::Validation(e) => ApiError::from(e),
             E::Store(store) => match store {
                 S::Storage(message) => ApiError::internal(codes::STORAGE_ERROR, &message),
-                S::Corrupt { id, message } => ApiError::internal(
-                    codes::DATA_CORRUPT,
-                    &format!("corrupt record `{id}`: {message}"),
-                ),
+                S::Corrupt { id, message } => {
+                    ApiError::internal(codes::DATA_CORRUPT, &format!("corrupt record `{id}`: {message}"))
+                }
                 S::Io { path, source } if source.kind() == std::io::ErrorKind::StorageFull => {
                     tracing::error!(path, error = %source, "disk full");
                     ApiError::new(
@@ -255,9 +228,7 @@ impl From<needle_search::Error> for ApiError {
                         "the server's disk is full; retry after space is freed",
                     )
                 }
-                S::Io { path, source } => {
-                    ApiError::internal(codes::IO_ERROR, &format!("io error at {path}: {source}"))
-                }
+                S::Io { path, source } => ApiError::internal(codes::IO_ERROR, &format!("io error at {path}: {source}")),
             },
             E::Index(e) => ApiError::internal(codes::INDEX_ERROR, &e),
             E::Unavailable(why) => {
@@ -360,26 +331,14 @@ mod tests {
                 "storage_full",
                 ErrorType::System,
             ),
-            (
-                E::Unavailable("stopping".into()),
-                503,
-                "unavailable",
-                ErrorType::System,
-            ),
+            (E::Unavailable("stopping".into()), 503, "unavailable", ErrorType::System),
         ];
         for (err, status, code, kind) in cases {
             let api = ApiError::from(err);
-            assert_eq!(
-                (api.status.as_u16(), api.code, api.kind),
-                (status, code, kind),
-                "{api}"
-            );
+            assert_eq!((api.status.as_u16(), api.code, api.kind), (status, code, kind), "{api}");
             assert!(codes::ALL.contains(&api.code));
             if kind == ErrorType::Internal {
-                assert_eq!(
-                    api.message, INTERNAL_MESSAGE,
-                    "internal causes must not leak"
-                );
+                assert_eq!(api.message, INTERNAL_MESSAGE, "internal causes must not leak");
             }
         }
         let p = ApiError::from(E::InvalidParameter {

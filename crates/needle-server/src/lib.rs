@@ -91,9 +91,7 @@ pub async fn serve_with_shutdown(
             Ok(())
         }
         Ok(Err(e)) => Err(ServeError::Shutdown(e.to_string())),
-        Err(join) => Err(ServeError::Shutdown(format!(
-            "shutdown task failed: {join}"
-        ))),
+        Err(join) => Err(ServeError::Shutdown(format!("shutdown task failed: {join}"))),
     }
 }
 

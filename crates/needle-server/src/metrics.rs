@@ -10,9 +10,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::{describe_counter, describe_gauge, describe_histogram, with_local_recorder, Unit};
-use metrics_exporter_prometheus::{
-    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
-};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use needle_core::EntityType;
 use needle_search::CatalogStats;
 use std::time::{Duration, Instant};
@@ -55,9 +53,7 @@ impl Metrics {
     /// A fresh registry with the metric descriptions registered.
     pub fn new() -> Metrics {
         let builder = PrometheusBuilder::new();
-        let builder = match builder
-            .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_string()), BUCKETS)
-        {
+        let builder = match builder.set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_string()), BUCKETS) {
             Ok(b) => b,
             // Only fails for an empty bucket list, which BUCKETS is not.
             Err(e) => {
@@ -136,21 +132,14 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         .unwrap_or(UNMATCHED_ROUTE)
         .to_string();
     let response = next.run(req).await;
-    let route = if response
-        .extensions()
-        .get::<crate::routes::Unmatched>()
-        .is_some()
-    {
+    let route = if response.extensions().get::<crate::routes::Unmatched>().is_some() {
         UNMATCHED_ROUTE
     } else {
         &route
     };
-    state.metrics().record_request(
-        method.as_str(),
-        route,
-        response.status().as_u16(),
-        start.elapsed(),
-    );
+    state
+        .metrics()
+        .record_request(method.as_str(), route, response.status().as_u16(), start.elapsed());
     response
 }
 
@@ -162,8 +151,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"))
 )]
 pub async fn scrape(State(state): State<AppState>) -> Response {
-    let stats =
-        tokio::time::timeout(STATS_TIMEOUT, state.blocking(|engine| Ok(engine.stats()?))).await;
+    let stats = tokio::time::timeout(STATS_TIMEOUT, state.blocking(|engine| Ok(engine.stats()?))).await;
     match stats {
         Ok(Ok(stats)) => state.metrics().set_catalog(Some(&stats)),
         Ok(Err(e)) => {

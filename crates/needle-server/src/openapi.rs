@@ -6,9 +6,7 @@ use crate::routes::health::HealthStatus;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use needle_core::EntityType;
-use needle_search::{
-    CatalogStats, Highlight, Hit, Rejection, SearchResponse, Section, WriteReport,
-};
+use needle_search::{CatalogStats, Highlight, Hit, Rejection, SearchResponse, Section, WriteReport};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 use utoipa::OpenApi;
@@ -196,8 +194,7 @@ mod tests {
             audiobook_id: Some("b".into()),
         };
         let value = serde_json::to_value(&full).expect("serializes");
-        let entity_keys: BTreeSet<String> =
-            value.as_object().expect("object").keys().cloned().collect();
+        let entity_keys: BTreeSet<String> = value.as_object().expect("object").keys().cloned().collect();
         let doc = serde_json::to_value(openapi()).expect("doc serializes");
         let props = doc["components"]["schemas"]["Entity"]["properties"]
             .as_object()

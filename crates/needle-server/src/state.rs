@@ -53,9 +53,7 @@ impl AppState {
         let engine = Arc::clone(&self.engine);
         match tokio::task::spawn_blocking(move || f(&engine)).await {
             Ok(result) => result,
-            Err(join) if join.is_panic() => {
-                Err(ApiError::internal(codes::INTERNAL, &"engine call panicked"))
-            }
+            Err(join) if join.is_panic() => Err(ApiError::internal(codes::INTERNAL, &"engine call panicked")),
             Err(join) => Err(ApiError::internal(codes::INTERNAL, &join)),
         }
     }

@@ -17,6 +17,8 @@ const REFS: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("
 const CHANGES: TableDefinition<u64, &str> = TableDefinition::new("changes");
 /// id -> transcript text, kept apart so display reads never decode it.
 const TEXTS: TableDefinition<&str, &str> = TableDefinition::new("texts");
+/// id -> display name, so resolving references never decodes whole entities.
+const NAMES: TableDefinition<&str, &str> = TableDefinition::new("names");
 /// counters: `seq`, `count:<type>`.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
@@ -49,13 +51,19 @@ pub struct ResolvedNames {
 }
 
 fn decode(id: &str, bytes: &[u8]) -> Result<Entity> {
-    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt { id: id.to_string(), message: e.to_string() })
+    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt {
+        id: id.to_string(),
+        message: e.to_string(),
+    })
 }
 
 impl CatalogStore {
     /// Open (or create) the store in `dir/catalog.redb`.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.display().to_string(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
         let db = Database::create(dir.join("catalog.redb"))?;
         let tx = db.begin_write()?;
         {
@@ -64,6 +72,7 @@ impl CatalogStore {
             tx.open_table(CHANGES)?;
             tx.open_table(META)?;
             tx.open_table(TEXTS)?;
+            tx.open_table(NAMES)?;
         }
         tx.commit()?;
         Ok(CatalogStore { db })
@@ -80,6 +89,7 @@ impl CatalogStore {
             let mut refs = tx.open_multimap_table(REFS)?;
             let mut meta = tx.open_table(META)?;
             let mut texts = tx.open_table(TEXTS)?;
+            let mut name_table = tx.open_table(NAMES)?;
             seq = meta.get("seq")?.map(|v| v.value()).unwrap_or(0);
             let mut counts: BTreeMap<EntityType, i64> = BTreeMap::new();
             for rec in records {
@@ -109,9 +119,9 @@ impl CatalogStore {
                                 texts.remove(id)?;
                             }
                         }
-                        let bytes = serde_json::to_vec(&stored)
-                            .map_err(|e| Error::Storage(e.to_string()))?;
+                        let bytes = serde_json::to_vec(&stored).map_err(|e| Error::Storage(e.to_string()))?;
                         entities.insert(id, bytes.as_slice())?;
+                        name_table.insert(id, e.name.as_str())?;
                         *counts.entry(e.entity_type()).or_default() += 1;
                         for r in e.references() {
                             refs.insert(r, id)?;
@@ -123,6 +133,7 @@ impl CatalogStore {
                         }
                         entities.remove(id)?;
                         texts.remove(id)?;
+                        name_table.remove(id)?;
                     }
                 }
                 let existed = old.is_some() || changed.get(id).copied().unwrap_or(false);
@@ -146,12 +157,17 @@ impl CatalogStore {
             }
         }
         tx.commit()?;
-        Ok(Applied { seq: if changed.is_empty() { 0 } else { seq }, changed: changed.into_iter().collect() })
+        Ok(Applied {
+            seq: if changed.is_empty() { 0 } else { seq },
+            changed: changed.into_iter().collect(),
+        })
     }
 
     /// A read snapshot, for resolving many entities consistently.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        Ok(Snapshot { tx: self.db.begin_read()? })
+        Ok(Snapshot {
+            tx: self.db.begin_read()?,
+        })
     }
 
     /// Fetch one entity.
@@ -224,7 +240,9 @@ pub struct Snapshot {
 impl Snapshot {
     /// Fetch one entity, transcript included.
     pub fn get(&self, id: &str) -> Result<Option<Entity>> {
-        let Some(mut e) = self.get_display(id)? else { return Ok(None) };
+        let Some(mut e) = self.get_display(id)? else {
+            return Ok(None);
+        };
         let t = self.tx.open_table(TEXTS)?;
         e.transcript = t.get(id)?.map(|v| v.value().to_string());
         Ok(Some(e))
@@ -241,7 +259,8 @@ impl Snapshot {
 
     /// The name of one entity, if it exists.
     pub fn name_of(&self, id: &str) -> Result<Option<String>> {
-        Ok(self.get_display(id)?.map(|e| e.name))
+        let t = self.tx.open_table(NAMES)?;
+        Ok(t.get(id)?.map(|v| v.value().to_string()))
     }
 
     /// Resolve the names an entity displays.

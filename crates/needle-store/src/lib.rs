@@ -9,6 +9,12 @@
 
 mod catalog;
 mod error;
+pub mod eventlog;
+pub mod events;
+pub mod profiles;
 
 pub use catalog::{Applied, CatalogSnapshot, CatalogStore, ResolvedNames};
 pub use error::{Error, Result};
+pub use eventlog::{EventLog, FileEventLog};
+pub use events::{EventStore, Ingested};
+pub use profiles::{MemoryProfiles, ProfileStore};

@@ -139,14 +139,19 @@ struct Overrides {
 }
 
 fn load_config(cli: &Cli, extra: Overrides) -> Result<Config> {
-    let o = Overrides { data_dir: cli.data_dir.clone(), ..extra };
+    let o = Overrides {
+        data_dir: cli.data_dir.clone(),
+        ..extra
+    };
     Config::load(cli.config.as_deref(), o).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("NEEDLE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => b.json().init(),
         LogFormat::Text => b.init(),
@@ -163,12 +168,17 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(a) => {
             let cfg = load_config(
                 &cli,
-                Overrides { http_addr: a.http_addr.clone(), log_format: a.log_format, ..Default::default() },
+                Overrides {
+                    http_addr: a.http_addr.clone(),
+                    log_format: a.log_format,
+                    ..Default::default()
+                },
             )?;
             init_logs(cfg.log_format);
             let engine = Arc::new(open_engine(&cfg)?);
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            rt.block_on(needle_server::serve(cfg, engine)).map_err(|e| anyhow::anyhow!("{e}"))
+            rt.block_on(needle_server::serve(cfg, engine))
+                .map_err(|e| anyhow::anyhow!("{e}"))
         }
         Command::Import(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
@@ -214,7 +224,9 @@ pub fn run(cli: Cli) -> Result<()> {
             engine.shutdown()?;
             Ok(())
         }
-        Command::Dataset { cmd: DatasetCmd::Convert { name, path, out, quiet } } => {
+        Command::Dataset {
+            cmd: DatasetCmd::Convert { name, path, out, quiet },
+        } => {
             let started = std::time::Instant::now();
             let summary = if name == "all" {
                 dataset::convert_all(path, out, !quiet)?

@@ -74,13 +74,20 @@ pub fn import_file(engine: &Engine, path: &Path, batch: usize, progress: bool) -
     let (reader, _size) = open(path)?;
     let pb = if progress {
         let pb = ProgressBar::new_spinner();
-        pb.set_style(ProgressStyle::with_template("{spinner} {pos} records {per_sec} {elapsed_precise} {msg}")?);
+        pb.set_style(ProgressStyle::with_template(
+            "{spinner} {pos} records {per_sec} {elapsed_precise} {msg}",
+        )?);
         pb
     } else {
         ProgressBar::hidden()
     };
     let batch = batch.max(1);
-    let mut summary = ImportSummary { lines: 0, accepted: 0, rejected: vec![], seconds: 0.0 };
+    let mut summary = ImportSummary {
+        lines: 0,
+        accepted: 0,
+        rejected: vec![],
+        seconds: 0.0,
+    };
     let mut values = Vec::with_capacity(batch);
     let mut line_of = Vec::with_capacity(batch);
     let flush = |values: &mut Vec<serde_json::Value>, line_of: &mut Vec<usize>, s: &mut ImportSummary| -> Result<()> {
@@ -89,7 +96,10 @@ pub fn import_file(engine: &Engine, path: &Path, batch: usize, progress: bool) -
         }
         let report = engine.write_values(std::mem::take(values))?;
         s.accepted += report.accepted;
-        s.rejected.extend(report.rejected.into_iter().map(|r| Rejection { index: line_of[r.index], ..r }));
+        s.rejected.extend(report.rejected.into_iter().map(|r| Rejection {
+            index: line_of[r.index],
+            ..r
+        }));
         pb.inc(line_of.len() as u64);
         line_of.clear();
         Ok(())
@@ -118,6 +128,8 @@ pub fn import_file(engine: &Engine, path: &Path, batch: usize, progress: bool) -
     }
     flush(&mut values, &mut line_of, &mut summary)?;
     engine.refresh()?;
+    pb.set_message("merging index segments");
+    engine.optimize()?;
     pb.finish_and_clear();
     summary.rejected.sort_by_key(|r| r.index);
     summary.seconds = started.elapsed().as_secs_f64();
@@ -127,7 +139,7 @@ pub fn import_file(engine: &Engine, path: &Path, batch: usize, progress: bool) -
 /// Print search hits as a table.
 pub fn print_table(res: &SearchResponse) {
     println!("{} hits in {:.2} ms", res.total, res.took_ms);
-    println!("{:>3}  {:<9} {:>7}  {:<50} {}", "#", "type", "score", "name", "by / in");
+    println!("{:>3}  {:<9} {:>7}  {:<50} by / in", "#", "type", "score", "name");
     for (i, h) in res.hits.iter().enumerate() {
         let by = if !h.artists.is_empty() {
             h.artists.join(", ")
@@ -137,7 +149,14 @@ pub fn print_table(res: &SearchResponse) {
             h.authors.join(", ")
         };
         let name: String = h.name.chars().take(50).collect();
-        println!("{:>3}  {:<9} {:>7.3}  {:<50} {}", i + 1, h.kind.as_str(), h.score, name, by);
+        println!(
+            "{:>3}  {:<9} {:>7.3}  {:<50} {}",
+            i + 1,
+            h.kind.as_str(),
+            h.score,
+            name,
+            by
+        );
     }
 }
 
@@ -156,7 +175,9 @@ pub fn bench_queries(engine: &Engine, file: &Path, out: Option<&Path>, repeat: u
     use std::io::Write;
     let (reader, _) = open(file)?;
     let mut sink: Box<dyn Write> = match out {
-        Some(p) => Box::new(std::io::BufWriter::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)),
+        Some(p) => Box::new(std::io::BufWriter::new(
+            File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        )),
         None => Box::new(std::io::stdout().lock()),
     };
     let mut lat = Vec::new();
@@ -165,7 +186,8 @@ pub fn bench_queries(engine: &Engine, file: &Path, out: Option<&Path>, repeat: u
         if line.trim().is_empty() {
             continue;
         }
-        let q: BenchQuery = serde_json::from_str(&line).with_context(|| format!("{} line {}", file.display(), i + 1))?;
+        let q: BenchQuery =
+            serde_json::from_str(&line).with_context(|| format!("{} line {}", file.display(), i + 1))?;
         let req = needle_search::SearchRequest {
             q: q.q.clone(),
             types: q.types,
@@ -181,12 +203,27 @@ pub fn bench_queries(engine: &Engine, file: &Path, out: Option<&Path>, repeat: u
             micros = t.elapsed().as_micros();
         }
         lat.push(micros);
-        let ids: Vec<&str> = res.as_ref().map(|r| r.hits.iter().map(|h| h.id.as_str()).collect()).unwrap_or_default();
+        let ids: Vec<&str> = res
+            .as_ref()
+            .map(|r| r.hits.iter().map(|h| h.id.as_str()).collect())
+            .unwrap_or_default();
         writeln!(sink, "{}", serde_json::json!({"q": q.q, "ids": ids, "micros": micros}))?;
     }
     sink.flush()?;
     lat.sort_unstable();
-    let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0) as f64 / 1000.0;
-    eprintln!("{} queries: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms", lat.len(), pct(0.5), pct(0.95), pct(0.99), pct(1.0));
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    eprintln!(
+        "{} queries: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        lat.len(),
+        pct(0.5),
+        pct(0.95),
+        pct(0.99),
+        pct(1.0)
+    );
     Ok(())
 }

@@ -46,14 +46,24 @@ fn arb_json() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
         Just(serde_json::Value::Null),
         any::<bool>().prop_map(serde_json::Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map(serde_json::Value::Number).unwrap_or_default()),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+            .map(serde_json::Value::Number)
+            .unwrap_or_default()),
         any::<i64>().prop_map(serde_json::Value::from),
         "\\PC{0,12}".prop_map(serde_json::Value::from),
     ];
     let keys = prop_oneof![
-        Just("id".to_string()), Just("type".to_string()), Just("name".to_string()), Just("popularity".to_string()),
-        Just("tags".to_string()), Just("release_date".to_string()), Just("markets".to_string()), Just("deleted".to_string()),
-        Just("artist_ids".to_string()), Just("duration_ms".to_string()), "[a-z_]{1,8}",
+        Just("id".to_string()),
+        Just("type".to_string()),
+        Just("name".to_string()),
+        Just("popularity".to_string()),
+        Just("tags".to_string()),
+        Just("release_date".to_string()),
+        Just("markets".to_string()),
+        Just("deleted".to_string()),
+        Just("artist_ids".to_string()),
+        Just("duration_ms".to_string()),
+        "[a-z_]{1,8}",
     ];
     leaf.prop_recursive(3, 24, 6, move |inner| {
         prop_oneof![

@@ -4,7 +4,15 @@ use needle_search::{Engine, EngineConfig, SearchRequest};
 use serde_json::json;
 
 fn ids(e: &Engine, q: &str) -> Vec<String> {
-    e.search(&SearchRequest { q: q.into(), ..Default::default() }).unwrap().hits.into_iter().map(|h| h.id).collect()
+    e.search(&SearchRequest {
+        q: q.into(),
+        ..Default::default()
+    })
+    .unwrap()
+    .hits
+    .into_iter()
+    .map(|h| h.id)
+    .collect()
 }
 
 #[test]

@@ -62,10 +62,19 @@ pub fn engine() -> (tempfile::TempDir, Engine) {
 }
 
 pub fn top_ids(engine: &Engine, q: &str, n: usize) -> Vec<String> {
-    let r = engine.search(&SearchRequest { q: q.into(), limit: Some(n), ..Default::default() }).unwrap();
+    let r = engine
+        .search(&SearchRequest {
+            q: q.into(),
+            limit: Some(n),
+            ..Default::default()
+        })
+        .unwrap();
     r.hits.into_iter().map(|h| h.id).collect()
 }
 
 pub fn first(engine: &Engine, q: &str) -> String {
-    top_ids(engine, q, 10).into_iter().next().unwrap_or_else(|| format!("<no hit for {q}>"))
+    top_ids(engine, q, 10)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| format!("<no hit for {q}>"))
 }

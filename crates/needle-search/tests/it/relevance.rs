@@ -61,7 +61,12 @@ fn known_items_with_typos_prefixes_diacritics_and_scripts() {
             failures.push(format!("{q:?}: want {want}, got {got} (top: {:?})", top_ids(&e, q, 3)));
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -89,29 +94,57 @@ fn filters_types_and_markets() {
         ..Default::default()
     };
     let ids = |r: SearchRequest| e.search(&r).unwrap().hits.into_iter().map(|h| h.id).collect::<Vec<_>>();
-    assert_eq!(ids(req("hello", None, vec![EntityType::Artist], None)), vec!["ar:obscure"]);
+    assert_eq!(
+        ids(req("hello", None, vec![EntityType::Artist], None)),
+        vec!["ar:obscure"]
+    );
     assert!(!ids(req("crazy", Some("explicit:false"), vec![], None)).contains(&"tr:crazy".to_string()));
     assert!(ids(req("crazy", None, vec![], Some("US"))).contains(&"tr:crazy".to_string()));
     assert!(!ids(req("crazy", None, vec![], Some("SE"))).contains(&"tr:crazy".to_string()));
-    assert_eq!(ids(req("hello", Some("year:1980..1990"), vec![], None)), vec!["tr:hello-lionel"]);
-    assert_eq!(ids(req("enter", Some("year:<1980"), vec![], None)), Vec::<String>::new());
+    assert_eq!(
+        ids(req("hello", Some("year:1980..1990"), vec![], None)),
+        vec!["tr:hello-lionel"]
+    );
+    assert_eq!(
+        ids(req("enter", Some("year:<1980"), vec![], None)),
+        Vec::<String>::new()
+    );
     assert_eq!(ids(req("adele", Some("tag:soul"), vec![], None)), vec!["ar:adele"]);
-    assert_eq!(ids(req("pride", Some("language:en AND type:audiobook"), vec![], None)), vec!["ab:pride"]);
-    assert!(matches!(e.search(&req("x", Some("colour:red"), vec![], None)), Err(needle_search::Error::InvalidFilter(_))));
+    assert_eq!(
+        ids(req("pride", Some("language:en AND type:audiobook"), vec![], None)),
+        vec!["ab:pride"]
+    );
+    assert!(matches!(
+        e.search(&req("x", Some("colour:red"), vec![], None)),
+        Err(needle_search::Error::InvalidFilter(_))
+    ));
 }
 
 #[test]
 fn hits_carry_related_names_sections_and_highlights() {
     let (_d, e) = engine();
-    let r = e.search(&SearchRequest { q: "hello adel".into(), ..Default::default() }).unwrap();
+    let r = e
+        .search(&SearchRequest {
+            q: "hello adel".into(),
+            ..Default::default()
+        })
+        .unwrap();
     let top = r.top_result.clone().unwrap();
     assert_eq!(top.id, "tr:hello-adele");
     assert_eq!(top.artists, vec!["Adele"]);
     assert_eq!(top.album.as_deref(), Some("25"));
-    assert!(top.highlights.iter().any(|h| h.field == "artists" && h.snippet == "<em>Adele</em>"));
+    assert!(top
+        .highlights
+        .iter()
+        .any(|h| h.field == "artists" && h.snippet == "<em>Adele</em>"));
     assert!(r.sections.iter().any(|s| s.kind == EntityType::Artist));
     assert!(r.sections.iter().all(|s| s.hits.iter().all(|h| h.kind == s.kind)));
-    let ep = e.search(&SearchRequest { q: "rust in production".into(), ..Default::default() }).unwrap();
+    let ep = e
+        .search(&SearchRequest {
+            q: "rust in production".into(),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(ep.hits[0].show.as_deref(), Some("The Changelog"));
 }
 
@@ -119,17 +152,41 @@ fn hits_carry_related_names_sections_and_highlights() {
 fn references_resolve_when_the_target_arrives_later() {
     let dir = tempfile::tempdir().unwrap();
     let e = needle_search::Engine::open(needle_search::EngineConfig::new(dir.path())).unwrap();
-    e.write_values(vec![serde_json::json!({"id":"t","type":"track","name":"Yellow","artist_ids":["a"]})]).unwrap();
+    e.write_values(vec![
+        serde_json::json!({"id":"t","type":"track","name":"Yellow","artist_ids":["a"]}),
+    ])
+    .unwrap();
     e.refresh().unwrap();
-    assert!(e.search(&SearchRequest { q: "yellow coldplay".into(), ..Default::default() }).unwrap().hits[0].artists.is_empty());
-    e.write_values(vec![serde_json::json!({"id":"a","type":"artist","name":"Coldplay"})]).unwrap();
+    assert!(e
+        .search(&SearchRequest {
+            q: "yellow coldplay".into(),
+            ..Default::default()
+        })
+        .unwrap()
+        .hits[0]
+        .artists
+        .is_empty());
+    e.write_values(vec![serde_json::json!({"id":"a","type":"artist","name":"Coldplay"})])
+        .unwrap();
     e.refresh().unwrap();
-    let r = e.search(&SearchRequest { q: "yellow coldplay".into(), ..Default::default() }).unwrap();
+    let r = e
+        .search(&SearchRequest {
+            q: "yellow coldplay".into(),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(r.hits[0].id, "t");
     assert_eq!(r.hits[0].artists, vec!["Coldplay"]);
     // Renaming the artist re-indexes the track under the new name.
-    e.write_values(vec![serde_json::json!({"id":"a","type":"artist","name":"Coldplay UK"})]).unwrap();
+    e.write_values(vec![serde_json::json!({"id":"a","type":"artist","name":"Coldplay UK"})])
+        .unwrap();
     e.refresh().unwrap();
-    let r = e.search(&SearchRequest { q: "yellow coldplay uk".into(), limit: Some(1), ..Default::default() }).unwrap();
+    let r = e
+        .search(&SearchRequest {
+            q: "yellow coldplay uk".into(),
+            limit: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(r.hits[0].artists, vec!["Coldplay UK"]);
 }

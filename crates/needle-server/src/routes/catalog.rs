@@ -43,9 +43,7 @@ pub async fn write(
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<WriteReport>, ApiError> {
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or("invalid"));
+    let content_type = headers.get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("invalid"));
     let format = detect_format(content_type, &body)?;
     let max_records = state.config().max_batch_records;
     let report = state
@@ -82,10 +80,7 @@ pub async fn write(
         (status = 404, description = "`entity_not_found`", body = ErrorBody),
     )
 )]
-pub async fn get_entity(
-    State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
-) -> Result<Json<Entity>, ApiError> {
+pub async fn get_entity(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<Entity>, ApiError> {
     check_id(&id, "id")?;
     state
         .blocking(move |engine| match engine.get(&id)? {

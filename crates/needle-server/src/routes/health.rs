@@ -20,9 +20,7 @@ pub struct HealthStatus {
 
 impl HealthStatus {
     fn ok() -> Json<HealthStatus> {
-        Json(HealthStatus {
-            status: "ok".into(),
-        })
+        Json(HealthStatus { status: "ok".into() })
     }
 }
 

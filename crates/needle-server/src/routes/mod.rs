@@ -57,12 +57,24 @@ pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Rou
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request| {
-            let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("-");
-            let request_id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str)
+                .unwrap_or("-");
+            let request_id = req
+                .headers()
+                .get(REQUEST_ID_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
             tracing::info_span!("http", method = %req.method(), route, uri = %req.uri().path(), request_id)
         })
         .on_request(())
-        .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Millis));
+        .on_response(
+            DefaultOnResponse::new()
+                .level(Level::INFO)
+                .latency_unit(LatencyUnit::Millis),
+        );
     let timeout = state.config().request_timeout();
     let max_body = state.config().max_body_bytes;
     // `Router::layer` wraps what is already there: the last layer added runs first.
@@ -75,10 +87,7 @@ pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Rou
         )
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::map_response(normalize_errors))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::metrics::track,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(trace)
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
@@ -144,14 +153,12 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<String> {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic payload");
     let err = ApiError::internal(codes::INTERNAL, &format!("handler panicked: {detail}"));
-    let body = serde_json::to_string(&err.body())
-        .unwrap_or_else(|_| String::from("{\"code\":\"internal\"}"));
+    let body = serde_json::to_string(&err.body()).unwrap_or_else(|_| String::from("{\"code\":\"internal\"}"));
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/json"),
-    );
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
     response
 }
 
@@ -215,15 +222,10 @@ mod tests {
     }
 
     async fn call(router: Router, uri: &str) -> (StatusCode, serde_json::Value) {
-        let req = Request::builder()
-            .uri(uri)
-            .body(Body::empty())
-            .expect("request");
+        let req = Request::builder().uri(uri).body(Body::empty()).expect("request");
         let res = router.oneshot(req).await.expect("infallible");
         let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .expect("body");
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.expect("body");
         (status, serde_json::from_slice(&bytes).expect("json body"))
     }
 
@@ -234,8 +236,7 @@ mod tests {
         async fn boom() -> &'static str {
             panic!("kaboom")
         }
-        let router =
-            with_middleware(Router::new().route("/boom", get(boom)), &state).with_state(state);
+        let router = with_middleware(Router::new().route("/boom", get(boom)), &state).with_state(state);
         let (status, body) = call(router, "/boom").await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body["code"], "internal");
@@ -257,9 +258,7 @@ mod tests {
         async fn teapot() -> StatusCode {
             StatusCode::IM_A_TEAPOT
         }
-        let router = Router::new()
-            .route("/slow", get(slow))
-            .route("/teapot", get(teapot));
+        let router = Router::new().route("/slow", get(slow)).route("/teapot", get(teapot));
         let router = with_middleware(router, &state).with_state(state);
         let (status, body) = call(router.clone(), "/slow").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

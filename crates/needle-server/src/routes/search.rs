@@ -7,9 +7,7 @@ use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use needle_core::EntityType;
-use needle_search::{
-    SearchRequest, SearchResponse, DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_BYTES, MAX_WINDOW,
-};
+use needle_search::{SearchRequest, SearchResponse, DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_BYTES, MAX_WINDOW};
 
 /// Longest accepted `filter` expression, bytes.
 pub const MAX_FILTER_BYTES: usize = 4096;
@@ -36,9 +34,7 @@ pub struct SearchParams {
 }
 
 /// The parameter names accepted.
-pub const PARAMS: &[&str] = &[
-    "q", "types", "limit", "offset", "filter", "market", "user_id",
-];
+pub const PARAMS: &[&str] = &["q", "types", "limit", "offset", "filter", "market", "user_id"];
 
 /// Search the catalog.
 #[utoipa::path(
@@ -52,14 +48,9 @@ pub const PARAMS: &[&str] = &[
         (status = 503, description = "`unavailable`, `request_timeout`", body = ErrorBody),
     )
 )]
-pub async fn search(
-    State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<SearchResponse>, ApiError> {
+pub async fn search(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<SearchResponse>, ApiError> {
     let req = parse_query(raw.as_deref().unwrap_or(""))?;
-    state
-        .blocking(move |engine| Ok(Json(engine.search(&req)?)))
-        .await
+    state.blocking(move |engine| Ok(Json(engine.search(&req)?))).await
 }
 
 /// Parse and check the query string of a search. Unknown and repeated parameters are
@@ -71,10 +62,7 @@ pub fn parse_query(raw: &str) -> Result<SearchRequest, ApiError> {
         let Some(pos) = PARAMS.iter().position(|p| *p == key) else {
             return Err(ApiError::bad_request(
                 codes::INVALID_PARAMETER,
-                format!(
-                    "unknown parameter `{key}`; expected one of {}",
-                    PARAMS.join(", ")
-                ),
+                format!("unknown parameter `{key}`; expected one of {}", PARAMS.join(", ")),
             ));
         };
         let name = PARAMS[pos];
@@ -122,9 +110,7 @@ pub fn parse_query(raw: &str) -> Result<SearchRequest, ApiError> {
     if offset.checked_add(limit).is_none_or(|end| end > MAX_WINDOW) {
         return Err(ApiError::invalid_parameter(
             "offset",
-            format!(
-                "offset + limit must be at most {MAX_WINDOW} (got offset {offset}, limit {limit})"
-            ),
+            format!("offset + limit must be at most {MAX_WINDOW} (got offset {offset}, limit {limit})"),
         ));
     }
     if let Some(f) = &filter {
@@ -178,9 +164,10 @@ fn parse_types(list: &str) -> Result<Vec<EntityType>, ApiError> {
 }
 
 fn parse_count(name: &str, value: &str) -> Result<usize, ApiError> {
-    value.trim().parse::<usize>().map_err(|_| {
-        ApiError::invalid_parameter(name, format!("`{value}` is not a non-negative integer"))
-    })
+    value
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| ApiError::invalid_parameter(name, format!("`{value}` is not a non-negative integer")))
 }
 
 #[cfg(test)]
@@ -201,8 +188,10 @@ mod tests {
 
     #[test]
     fn full() {
-        let r = parse_query("q=hello+world&types=track,%20Album,track&limit=5&offset=20&filter=tag%3Arock&market=gb&user_id=u1")
-            .expect("ok");
+        let r = parse_query(
+            "q=hello+world&types=track,%20Album,track&limit=5&offset=20&filter=tag%3Arock&market=gb&user_id=u1",
+        )
+        .expect("ok");
         assert_eq!(r.q, "hello world");
         assert_eq!(r.types, vec![EntityType::Track, EntityType::Album]);
         assert_eq!((r.limit, r.offset), (Some(5), Some(20)));
@@ -220,11 +209,7 @@ mod tests {
             ("limit=-1", "invalid_parameter", "`limit`"),
             ("offset=x", "invalid_parameter", "`offset`"),
             ("offset=995", "invalid_parameter", "`offset`"),
-            (
-                "offset=18446744073709551615",
-                "invalid_parameter",
-                "`offset`",
-            ),
+            ("offset=18446744073709551615", "invalid_parameter", "`offset`"),
             ("types=track,song", "invalid_parameter", "`types`"),
             ("market=USA", "invalid_parameter", "`market`"),
             ("q=a&q=b", "invalid_parameter", "`q`"),

@@ -14,9 +14,7 @@ async fn empty_batches_are_400() {
         (None, "  \n\n"),
         (Some("application/x-ndjson"), "\n\r\n"),
     ] {
-        app.post("/v1/catalog", ct, raw)
-            .await
-            .assert_error(400, "empty_batch");
+        app.post("/v1/catalog", ct, raw).await.assert_error(400, "empty_batch");
     }
 }
 
@@ -24,18 +22,11 @@ async fn empty_batches_are_400() {
 async fn malformed_json_array_is_400_invalid_json() {
     let app = TestApp::new();
     let res = app
-        .post(
-            "/v1/catalog",
-            Some("application/json"),
-            "[{\"id\": \"a\", }]",
-        )
+        .post("/v1/catalog", Some("application/json"), "[{\"id\": \"a\", }]")
         .await;
     let body = res.assert_error(400, "invalid_json");
     assert!(
-        body["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("line 1, column 14"),
+        body["message"].as_str().unwrap_or("").contains("line 1, column 14"),
         "{body}"
     );
     insta::assert_json_snapshot!("invalid_json_array", body);
@@ -50,18 +41,12 @@ async fn malformed_json_array_is_400_invalid_json() {
 #[tokio::test]
 async fn unsupported_content_type_is_415() {
     let app = TestApp::new();
-    let res = app
-        .post("/v1/catalog", Some("text/csv"), "id,name\n1,a\n")
-        .await;
+    let res = app.post("/v1/catalog", Some("text/csv"), "id,name\n1,a\n").await;
     let body = res.assert_error(415, "unsupported_media_type");
     insta::assert_json_snapshot!("unsupported_media_type", body);
-    app.post(
-        "/v1/catalog",
-        Some("application/x-www-form-urlencoded"),
-        "a=b",
-    )
-    .await
-    .assert_error(415, "unsupported_media_type");
+    app.post("/v1/catalog", Some("application/x-www-form-urlencoded"), "a=b")
+        .await
+        .assert_error(415, "unsupported_media_type");
 }
 
 #[tokio::test]
@@ -70,13 +55,9 @@ async fn batch_over_max_records_is_413() {
     let res = app.post_json(&json!([{}, {}, {}])).await;
     let body = res.assert_error(413, "batch_too_large");
     insta::assert_json_snapshot!("batch_too_large", body);
-    app.post(
-        "/v1/catalog",
-        Some("application/x-ndjson"),
-        "{}\n{}\n\n{}\n",
-    )
-    .await
-    .assert_error(413, "batch_too_large");
+    app.post("/v1/catalog", Some("application/x-ndjson"), "{}\n{}\n\n{}\n")
+        .await
+        .assert_error(413, "batch_too_large");
 }
 
 #[tokio::test]
@@ -84,9 +65,7 @@ async fn ndjson_lines_that_are_not_json_are_rejected_one_by_one() {
     // No line parses, so the engine is not called: this checks the parsing alone.
     let app = TestApp::new();
     let body = "{\"id\": \"a\",\n\n{oops}\r\nnot json at all\n";
-    let res = app
-        .post("/v1/catalog", Some("application/x-ndjson"), body)
-        .await;
+    let res = app.post("/v1/catalog", Some("application/x-ndjson"), body).await;
     assert_eq!(res.status, 200, "{}", res.text());
     let report = res.json();
     assert_eq!(report["accepted"], 0);
@@ -110,17 +89,9 @@ async fn bad_ids_are_400_invalid_id() {
     app.delete(&format!("/v1/catalog/{long}"))
         .await
         .assert_error(400, "invalid_id");
-    let body = app
-        .get("/v1/catalog/a%01b")
-        .await
-        .assert_error(400, "invalid_id");
-    assert!(
-        body["message"].as_str().unwrap_or("").contains("`id`"),
-        "{body}"
-    );
-    app.delete("/v1/catalog/a%0Ab")
-        .await
-        .assert_error(400, "invalid_id");
+    let body = app.get("/v1/catalog/a%01b").await.assert_error(400, "invalid_id");
+    assert!(body["message"].as_str().unwrap_or("").contains("`id`"), "{body}");
+    app.delete("/v1/catalog/a%0Ab").await.assert_error(400, "invalid_id");
     // Not UTF-8 once percent-decoded.
     app.get("/v1/catalog/%FF%FE")
         .await
@@ -147,9 +118,7 @@ mod needs_engine {
         assert_eq!(e["artist_ids"], json!(["ar1"]));
         assert_eq!(e["duration_ms"], 295000);
 
-        app.get("/v1/catalog/nope")
-            .await
-            .assert_error(404, "entity_not_found");
+        app.get("/v1/catalog/nope").await.assert_error(404, "entity_not_found");
     }
 
     #[tokio::test]
@@ -164,9 +133,7 @@ mod needs_engine {
             r#"{"id":"t9","type":"track","name":"x","show_id":"s1"}"#,
         ]
         .join("\n");
-        let res = app
-            .post("/v1/catalog", Some("application/x-ndjson"), body)
-            .await;
+        let res = app.post("/v1/catalog", Some("application/x-ndjson"), body).await;
         assert_eq!(res.status, 200, "{}", res.text());
         let report = res.json();
         assert_eq!(report["accepted"], 2, "{report}");
@@ -224,12 +191,8 @@ mod needs_engine {
         let res = app.delete("/v1/catalog/t2").await;
         assert_eq!(res.status, 200, "{}", res.text());
         assert_eq!(res.json(), json!({"deleted": true, "id": "t2"}));
-        app.get("/v1/catalog/t2")
-            .await
-            .assert_error(404, "entity_not_found");
-        app.delete("/v1/catalog/t2")
-            .await
-            .assert_error(404, "entity_not_found");
+        app.get("/v1/catalog/t2").await.assert_error(404, "entity_not_found");
+        app.delete("/v1/catalog/t2").await.assert_error(404, "entity_not_found");
     }
 
     #[tokio::test]
@@ -240,9 +203,7 @@ mod needs_engine {
             .post("/v1/catalog", None, "{\"id\":\"t3\",\"deleted\":true}\n")
             .await;
         assert_eq!(res.json()["accepted"], 1, "{}", res.text());
-        app.get("/v1/catalog/t3")
-            .await
-            .assert_error(404, "entity_not_found");
+        app.get("/v1/catalog/t3").await.assert_error(404, "entity_not_found");
     }
 
     #[tokio::test]

@@ -42,22 +42,13 @@ impl TestApp {
 
     /// Send one request.
     pub async fn send(&self, req: Request<Body>) -> TestResponse {
-        let res = self
-            .router
-            .clone()
-            .oneshot(req)
-            .await
-            .expect("router is infallible");
+        let res = self.router.clone().oneshot(req).await.expect("router is infallible");
         let status = res.status();
         let headers = res.headers().clone();
         let body = axum::body::to_bytes(res.into_body(), usize::MAX)
             .await
             .expect("body reads");
-        TestResponse {
-            status,
-            headers,
-            body,
-        }
+        TestResponse { status, headers, body }
     }
 
     pub async fn request(&self, method: Method, uri: &str) -> TestResponse {
@@ -80,12 +71,7 @@ impl TestApp {
     }
 
     /// `POST` with an optional content type.
-    pub async fn post(
-        &self,
-        uri: &str,
-        content_type: Option<&str>,
-        body: impl Into<Body>,
-    ) -> TestResponse {
+    pub async fn post(&self, uri: &str, content_type: Option<&str>, body: impl Into<Body>) -> TestResponse {
         let mut req = Request::builder().method(Method::POST).uri(uri);
         if let Some(ct) = content_type {
             req = req.header(header::CONTENT_TYPE, ct);
@@ -122,20 +108,14 @@ impl TestResponse {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
     }
 
     /// Assert a JSON error of this status and code with exactly the documented fields;
     /// returns the body.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) -> Value {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "status; body: {}",
-            self.text()
-        );
+        assert_eq!(self.status.as_u16(), status, "status; body: {}", self.text());
         let ct = self
             .headers
             .get(header::CONTENT_TYPE)
@@ -152,15 +132,8 @@ impl TestResponse {
         keys.sort_unstable();
         assert_eq!(keys, ["code", "link", "message", "type"], "{body}");
         assert_eq!(body["code"], code, "{body}");
-        assert_eq!(
-            body["link"],
-            format!("https://needle.dev/docs/errors#{code}"),
-            "{body}"
-        );
-        assert!(
-            body["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{body}"
-        );
+        assert_eq!(body["link"], format!("https://needle.dev/docs/errors#{code}"), "{body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
         assert!(self.headers.contains_key("x-request-id"), "no x-request-id");
         body
     }

@@ -47,8 +47,11 @@ fn defaults_without_any_layer() {
 #[test]
 fn layers_override_in_order() {
     jail(|j| {
-        j.create_file("needle.toml", "http_addr = \"0.0.0.0:1111\"\ndata_dir = \"/file\"\nlog_format = \"json\"\nrefresh_interval_ms = 100\n")
-            .expect("file");
+        j.create_file(
+            "needle.toml",
+            "http_addr = \"0.0.0.0:1111\"\ndata_dir = \"/file\"\nlog_format = \"json\"\nrefresh_interval_ms = 100\n",
+        )
+        .expect("file");
         let file = Some(Path::new("needle.toml"));
         let c = Config::load(file, ()).expect("loads");
         assert_eq!(
@@ -77,10 +80,7 @@ fn layers_override_in_order() {
         assert_eq!(c.http_addr, "127.0.0.1:3333");
         assert_eq!(c.max_batch_records, 50, "absent flag does not mask env");
         assert_eq!(c.refresh_interval_ms, 100, "file value kept");
-        assert_eq!(
-            c.engine_config().refresh_interval,
-            Duration::from_millis(100)
-        );
+        assert_eq!(c.engine_config().refresh_interval, Duration::from_millis(100));
         assert_eq!(c.engine_config().data_dir, PathBuf::from("/file"));
     });
 }
@@ -123,10 +123,7 @@ fn invalid_values_name_the_key() {
             msg.contains("indexer_memory_mb: must be between 15 and 4095, got 1"),
             "{msg}"
         );
-        assert!(
-            msg.contains("max_body_bytes: must be at least 1024, got 10"),
-            "{msg}"
-        );
+        assert!(msg.contains("max_body_bytes: must be at least 1024, got 10"), "{msg}");
     });
 }
 
@@ -145,15 +142,13 @@ fn wrong_types_name_the_key_and_the_source() {
         assert!(msg.contains("xml") && msg.contains("json"), "{msg}");
     });
     jail(|j| {
-        j.create_file("bad.toml", "htp_addr = \"x\"\n")
-            .expect("file");
+        j.create_file("bad.toml", "htp_addr = \"x\"\n").expect("file");
         let msg = problems(Config::load(Some(Path::new("bad.toml")), ()).unwrap_err());
         assert!(msg.contains("htp_addr"), "{msg}");
         assert!(msg.contains("bad.toml"), "{msg}");
     });
     jail(|j| {
-        j.create_file("broken.toml", "http_addr = \n")
-            .expect("file");
+        j.create_file("broken.toml", "http_addr = \n").expect("file");
         let msg = problems(Config::load(Some(Path::new("broken.toml")), ()).unwrap_err());
         assert!(msg.contains("broken.toml"), "{msg}");
     });

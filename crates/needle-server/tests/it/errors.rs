@@ -11,9 +11,7 @@ async fn unknown_route_is_json_404() {
     let body = res.assert_error(404, "route_not_found");
     insta::assert_json_snapshot!("route_not_found", body);
     // Also under an existing prefix and for other methods.
-    app.get("/v1/catalog/a/b")
-        .await
-        .assert_error(404, "route_not_found");
+    app.get("/v1/catalog/a/b").await.assert_error(404, "route_not_found");
     app.request(Method::PATCH, "/nothing/here")
         .await
         .assert_error(404, "route_not_found");
@@ -53,9 +51,7 @@ async fn wrong_method_is_json_405_with_allow() {
 async fn body_over_the_limit_is_json_413() {
     let app = TestApp::with(|c| c.max_body_bytes = 1024);
     let big = format!("[{}]", vec!["{}"; 1000].join(","));
-    let res = app
-        .post("/v1/catalog", Some("application/json"), big.clone())
-        .await;
+    let res = app.post("/v1/catalog", Some("application/json"), big.clone()).await;
     let body = res.assert_error(413, "payload_too_large");
     insta::assert_json_snapshot!("payload_too_large", body);
 
@@ -83,9 +79,7 @@ async fn every_error_carries_the_request_id() {
     let res = app.send(req).await;
     res.assert_error(404, "route_not_found");
     assert_eq!(
-        res.headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok()),
+        res.headers.get("x-request-id").and_then(|v| v.to_str().ok()),
         Some("abc-123")
     );
     let res = app.get("/health/live").await;

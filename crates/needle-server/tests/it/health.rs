@@ -10,12 +10,7 @@ async fn live_is_always_ok() {
     assert_eq!(res.status, 200);
     assert_eq!(res.json(), json!({"status": "ok"}));
     // HEAD works on GET routes.
-    assert_eq!(
-        app.request(axum::http::Method::HEAD, "/health/live")
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.request(axum::http::Method::HEAD, "/health/live").await.status, 200);
 }
 
 #[tokio::test]

@@ -14,9 +14,7 @@ async fn request_metrics_use_the_route_template() {
     app.get(&format!("/v1/catalog/{long}"))
         .await
         .assert_error(400, "invalid_id");
-    app.get("/v1/catalog/a%01")
-        .await
-        .assert_error(400, "invalid_id");
+    app.get("/v1/catalog/a%01").await.assert_error(400, "invalid_id");
     app.get("/v1/search?limit=abc")
         .await
         .assert_error(400, "invalid_parameter");
@@ -39,19 +37,12 @@ async fn request_metrics_use_the_route_template() {
     let catalog: Vec<&&str> = hist
         .iter()
         .filter(|l| {
-            l.contains("route=\"/v1/catalog/{id}\"")
-                && l.contains("method=\"GET\"")
-                && l.contains("status=\"400\"")
+            l.contains("route=\"/v1/catalog/{id}\"") && l.contains("method=\"GET\"") && l.contains("status=\"400\"")
         })
         .collect();
+    assert!(!catalog.is_empty(), "no histogram for the route template:\n{text}");
     assert!(
-        !catalog.is_empty(),
-        "no histogram for the route template:\n{text}"
-    );
-    assert!(
-        catalog
-            .iter()
-            .any(|l| l.contains("le=\"+Inf\"") && l.ends_with(" 2")),
+        catalog.iter().any(|l| l.contains("le=\"+Inf\"") && l.ends_with(" 2")),
         "{catalog:?}"
     );
     assert!(
@@ -108,18 +99,9 @@ mod needs_engine {
         app.post_json(&sample_catalog()).await;
         app.refresh().await;
         let text = app.get("/metrics").await.text();
-        assert!(
-            text.contains("needle_catalog_entities{type=\"track\"} 3"),
-            "{text}"
-        );
-        assert!(
-            text.contains("needle_catalog_entities{type=\"artist\"} 2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("needle_catalog_entities{type=\"chapter\"} 0"),
-            "{text}"
-        );
+        assert!(text.contains("needle_catalog_entities{type=\"track\"} 3"), "{text}");
+        assert!(text.contains("needle_catalog_entities{type=\"artist\"} 2"), "{text}");
+        assert!(text.contains("needle_catalog_entities{type=\"chapter\"} 0"), "{text}");
         assert!(text.contains("needle_engine_up 1"), "{text}");
     }
 }

@@ -55,10 +55,7 @@ async fn openapi_lists_every_route() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert_eq!(
-        params,
-        ["q", "types", "limit", "offset", "filter", "market", "user_id"]
-    );
+    assert_eq!(params, ["q", "types", "limit", "offset", "filter", "market", "user_id"]);
 
     let post = &doc["paths"]["/v1/catalog"]["post"]["requestBody"]["content"];
     assert!(

@@ -71,11 +71,7 @@ mod needs_engine {
     fn ids(v: &serde_json::Value) -> Vec<String> {
         v["hits"]
             .as_array()
-            .map(|h| {
-                h.iter()
-                    .filter_map(|h| h["id"].as_str().map(str::to_string))
-                    .collect()
-            })
+            .map(|h| h.iter().filter_map(|h| h["id"].as_str().map(str::to_string)).collect())
             .unwrap_or_default()
     }
 

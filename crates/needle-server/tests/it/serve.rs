@@ -15,26 +15,18 @@ async fn serves_and_shuts_down_gracefully() {
         ..Config::default()
     };
     let engine = Arc::new(Engine::open(config.engine_config()).expect("engine"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_with_shutdown(
-        listener,
-        AppState::new(engine, config),
-        async {
-            let _ = rx.await;
-        },
-    ));
+    let server = tokio::spawn(serve_with_shutdown(listener, AppState::new(engine, config), async {
+        let _ = rx.await;
+    }));
 
     // A plain blocking client, off the runtime's threads.
     let response = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
         let mut stream = std::net::TcpStream::connect(addr)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        stream.write_all(
-            b"GET /health/live HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
-        )?;
+        stream.write_all(b"GET /health/live HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")?;
         let mut response = String::new();
         stream.read_to_string(&mut response)?;
         Ok(response)

@@ -57,12 +57,7 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
                 sink.skip();
                 continue;
             };
-            let text = |k: &str| {
-                rec.get(k)
-                    .and_then(Value::as_str)
-                    .map(clean_name)
-                    .unwrap_or_default()
-            };
+            let text = |k: &str| rec.get(k).and_then(Value::as_str).map(clean_name).unwrap_or_default();
             let link = text("link");
             let id = Some(text("itunes_id"))
                 .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
@@ -91,8 +86,7 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
                 .episodes
                 .or_else(|| number(rec.get("num_episodes")).map(|n| n as u64));
             if show.reviews.is_none() {
-                show.reviews =
-                    number(rec.get("num_reviews")).map(|n| (n, number(rec.get("rating"))));
+                show.reviews = number(rec.get("num_reviews")).map(|n| (n, number(rec.get("rating"))));
             }
             show.sources.push(year);
         }
@@ -155,10 +149,7 @@ fn number(v: Option<&Value>) -> Option<f64> {
 /// `1352800687` from `https://podcasts.apple.com/us/podcast/slug/id1352800687?x=y`.
 fn id_from_link(link: &str) -> Option<String> {
     let start = link.rfind("/id")? + 3;
-    let digits: String = link[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
+    let digits: String = link[start..].chars().take_while(char::is_ascii_digit).collect();
     (!digits.is_empty()).then_some(digits)
 }
 
@@ -179,10 +170,7 @@ mod tests {
         assert_eq!(id_from_link(link).as_deref(), Some("1352800687"));
         assert_eq!(market_from_link(link).as_deref(), Some("US"));
         assert_eq!(id_from_link("https://example.com/x"), None);
-        assert_eq!(
-            market_from_link("https://podcasts.apple.com/podcast/x"),
-            None
-        );
+        assert_eq!(market_from_link("https://podcasts.apple.com/podcast/x"), None);
         assert_eq!(market_from_link(""), None);
     }
 

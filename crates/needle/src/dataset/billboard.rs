@@ -84,8 +84,7 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
         if t.weeks < weeks {
             // The best-charting spelling names the track; the others become aliases.
             if t.title != title {
-                t.aliases
-                    .push(std::mem::replace(&mut t.title, title.clone()));
+                t.aliases.push(std::mem::replace(&mut t.title, title.clone()));
             }
             t.credit = credit.clone();
         } else if t.title != title {
@@ -176,12 +175,7 @@ fn add_chart_points(
             sink.skip();
             continue;
         };
-        let Some(pos) = pos
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|p| (1..=100).contains(p))
-        else {
+        let Some(pos) = pos.trim().parse::<u64>().ok().filter(|p| (1..=100).contains(p)) else {
             sink.skip();
             continue;
         };

@@ -120,11 +120,7 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
             sink.skip();
             continue;
         }
-        let mut e = Entity::new(
-            "episode",
-            format!("cl:ep:{show}:{slug}"),
-            episode_name(show, slug),
-        );
+        let mut e = Entity::new("episode", format!("cl:ep:{show}:{slug}"), episode_name(show, slug));
         e.show_id = Some(format!("cl:show:{show}"));
         e.language = Some("en".to_string());
         e.transcript = Some(clean_transcript(&t.text));

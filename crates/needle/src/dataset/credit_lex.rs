@@ -79,10 +79,7 @@ fn lex(s: &str) -> Vec<Tok> {
     // `x` separates only two plain words.
     for i in 0..raw.len() {
         if text(&raw[i]).eq_ignore_ascii_case("x") {
-            let plain = |j: Option<usize>| {
-                j.and_then(|j| kinds.get(j))
-                    .is_some_and(|k| *k == Kind::Word)
-            };
+            let plain = |j: Option<usize>| j.and_then(|j| kinds.get(j)).is_some_and(|k| *k == Kind::Word);
             if !(plain(i.checked_sub(1)) && plain(Some(i + 1))) {
                 kinds[i] = Kind::Word;
             }

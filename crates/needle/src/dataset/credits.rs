@@ -123,9 +123,7 @@ impl KnownArtists {
         let mut out: Vec<String> = Vec::new();
         for piece in pieces(&s) {
             for name in self.cut(&s, &piece) {
-                let name = name
-                    .trim_matches(|c: char| c.is_whitespace() || c == ',')
-                    .to_string();
+                let name = name.trim_matches(|c: char| c.is_whitespace() || c == ',').to_string();
                 if !name.is_empty() && !out.iter().any(|o| artist_key(o) == artist_key(&name)) {
                     out.push(name);
                 }
@@ -148,11 +146,7 @@ impl KnownArtists {
         if let Some(parts) = strict.filter(|p| p.len() > 1) {
             return parts.into_iter().map(|(i, j)| span(i, j)).collect();
         }
-        if self
-            .songs
-            .get(&artist_key(whole[0]))
-            .is_some_and(|n| *n >= ACT_SONGS)
-        {
+        if self.songs.get(&artist_key(whole[0])).is_some_and(|n| *n >= ACT_SONGS) {
             return whole;
         }
         // In a two-name credit both names must be full names: "Love And Rockets",
@@ -160,11 +154,7 @@ impl KnownArtists {
         let words = |i: usize, j: usize| span(i, j).split_whitespace().count();
         let min_words = if n >= 3 { 1 } else { 2 };
         let name_like = |i: usize, j: usize| {
-            let first = span(i, j)
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_lowercase();
+            let first = span(i, j).split_whitespace().next().unwrap_or("").to_lowercase();
             !TAIL_WORDS.contains(&first.as_str())
         };
         let relaxed = self.best_cut(n, |i, j| {
@@ -177,9 +167,7 @@ impl KnownArtists {
             }
         });
         match relaxed {
-            Some(parts)
-                if parts.len() > 1 && parts.iter().any(|&(i, j)| self.contains(span(i, j))) =>
-            {
+            Some(parts) if parts.len() > 1 && parts.iter().any(|&(i, j)| self.contains(span(i, j))) => {
                 parts.into_iter().map(|(i, j)| span(i, j)).collect()
             }
             _ => whole,
@@ -189,11 +177,7 @@ impl KnownArtists {
     /// The segmentation of `0..n` into unit ranges `(i, j)` (inclusive) maximising
     /// (known segments, -unknown segments), where `allowed(i, j)` says whether a
     /// segment may be used and whether it is known. `None` when no segmentation exists.
-    fn best_cut(
-        &self,
-        n: usize,
-        allowed: impl Fn(usize, usize) -> Option<bool>,
-    ) -> Option<Vec<(usize, usize)>> {
+    fn best_cut(&self, n: usize, allowed: impl Fn(usize, usize) -> Option<bool>) -> Option<Vec<(usize, usize)>> {
         // best[i] = (score of units[i..], end of the first segment)
         let mut best: Vec<Option<((i64, i64), usize)>> = vec![None; n + 1];
         best[n] = Some(((0, 0), n));
@@ -317,8 +301,7 @@ mod tests {
 
     #[test]
     fn odd_input_does_not_panic() {
-        let odd =
-            "|| |&|Featuring|(|)|((x)|a (with|a (b & c|X|x x x|A &|, ,|/|a//b|Ünïcödé / ñ|With And";
+        let odd = "|| |&|Featuring|(|)|((x)|a (with|a (b & c|X|x x x|A &|, ,|/|a//b|Ünïcödé / ñ|With And";
         for s in odd.split('|') {
             let out = split(s);
             assert!(out.iter().all(|n| !n.trim().is_empty()), "{s:?} -> {out:?}");
@@ -333,9 +316,6 @@ mod tests {
             key("Tom Petty & The Heartbreakers"),
             key("Tom Petty And The Heartbreakers")
         );
-        assert_eq!(
-            key("Florence + The Machine"),
-            key("Florence and the Machine")
-        );
+        assert_eq!(key("Florence + The Machine"), key("Florence and the Machine"));
     }
 }

@@ -130,10 +130,6 @@ fn named(name: &str) -> Option<char> {
         "GT" => Some(62),
         _ => None,
     };
-    let code = TABLE
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, c)| *c)
-        .or(upper)?;
+    let code = TABLE.iter().find(|(n, _)| *n == name).map(|(_, c)| *c).or(upper)?;
     char::from_u32(code)
 }

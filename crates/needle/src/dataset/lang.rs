@@ -151,16 +151,7 @@ mod tests {
         ] {
             assert_eq!(f(input), Some(want), "{input}");
         }
-        for input in [
-            "",
-            "?",
-            "mul",
-            "und",
-            "grc",
-            "enm",
-            "xx",
-            "english-ish-thing",
-        ] {
+        for input in ["", "?", "mul", "und", "grc", "enm", "xx", "english-ish-thing"] {
             assert_eq!(f(input), None, "{input}");
         }
     }

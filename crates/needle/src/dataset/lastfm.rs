@@ -24,11 +24,7 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
     for_rows(&dir.join("user_taggedartists.dat"), sink, |f| {
         let artist = f.get(1)?.trim().parse().ok()?;
         let tag = f.get(2)?.trim().parse().ok()?;
-        *tag_counts
-            .entry(artist)
-            .or_default()
-            .entry(tag)
-            .or_insert(0) += 1;
+        *tag_counts.entry(artist).or_default().entry(tag).or_insert(0) += 1;
         Some(())
     })?;
 
@@ -61,10 +57,7 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
             e.extra("listeners", *listeners);
         }
         e.extra("url", f.get(2).map(|s| s.trim()).filter(|s| !s.is_empty()));
-        e.extra(
-            "image",
-            f.get(3).map(|s| s.trim()).filter(|s| !s.is_empty()),
-        );
+        e.extra("image", f.get(3).map(|s| s.trim()).filter(|s| !s.is_empty()));
         artists.push(e);
         Some(())
     })?;
@@ -100,11 +93,7 @@ fn read_tags(path: &Path, sink: &mut Sink) -> Result<HashMap<u32, String>> {
 
 /// Call `row` with the tab-separated fields of each UTF-8 data line after the header;
 /// a line for which it returns `None` is counted as skipped.
-fn for_rows(
-    path: &Path,
-    sink: &mut Sink,
-    mut row: impl FnMut(&[&str]) -> Option<()>,
-) -> Result<()> {
+fn for_rows(path: &Path, sink: &mut Sink, mut row: impl FnMut(&[&str]) -> Option<()>) -> Result<()> {
     let mut lines = Lines::open(path)?;
     let mut header = true;
     while let Some(line) = lines.next_line()? {

@@ -139,11 +139,7 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
             .as_ref()
             .and_then(scalar)
             .and_then(|d| d.parse().ok());
-        e.release_date = b
-            .copyright_year
-            .as_ref()
-            .and_then(scalar)
-            .filter(|y| plausible_year(y));
+        e.release_date = b.copyright_year.as_ref().and_then(scalar).filter(|y| plausible_year(y));
         let translators: Vec<String> = b
             .translators
             .iter()
@@ -158,10 +154,7 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
             ("url_iarchive", b.url_iarchive),
             ("url_text_source", b.url_text_source),
         ] {
-            e.extra(
-                key,
-                url.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()),
-            );
+            e.extra(key, url.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()));
         }
         e.extra(
             "num_sections",
@@ -194,17 +187,9 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
         let name = non_empty(clean_name(&f[3])).unwrap_or_else(|| format!("Section {number}"));
         let mut e = Entity::new("chapter", format!("lv:ch:{section}"), name);
         e.audiobook_id = Some(format!("lv:book:{book}"));
-        e.duration_ms = f[4]
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .and_then(|s| s.checked_mul(1000));
+        e.duration_ms = f[4].trim().parse::<u64>().ok().and_then(|s| s.checked_mul(1000));
         e.language = lang(&mut langs, &f[5]).map(str::to_string);
-        let readers: Vec<String> = f[7]
-            .split('|')
-            .map(clean_name)
-            .filter(|r| !r.is_empty())
-            .collect();
+        let readers: Vec<String> = f[7].split('|').map(clean_name).filter(|r| !r.is_empty()).collect();
         if !readers.is_empty() {
             e.extra("readers", readers);
         }
@@ -240,9 +225,7 @@ fn lang(cache: &mut HashMap<String, Option<&'static str>>, name: &str) -> Option
     if let Some(l) = cache.get(name) {
         return *l;
     }
-    *cache
-        .entry(name.to_string())
-        .or_insert_with(|| to_iso639_1(name))
+    *cache.entry(name.to_string()).or_insert_with(|| to_iso639_1(name))
 }
 
 /// A JSON string or number as a trimmed string.
@@ -255,9 +238,7 @@ fn scalar(v: &Value) -> Option<String> {
 }
 
 fn plausible_year(y: &str) -> bool {
-    y.len() == 4
-        && y.parse::<u32>()
-            .is_ok_and(|y| (1000..=LAST_YEAR).contains(&y))
+    y.len() == 4 && y.parse::<u32>().is_ok_and(|y| (1000..=LAST_YEAR).contains(&y))
 }
 
 #[cfg(test)]

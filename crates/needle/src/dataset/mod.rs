@@ -118,10 +118,7 @@ impl FromStr for DatasetName {
                     .iter()
                     .map(|d| format!("{} ({})", d.as_str(), d.short()))
                     .collect();
-                anyhow::anyhow!(
-                    "unknown dataset `{s}`; expected one of: {}",
-                    names.join(", ")
-                )
+                anyhow::anyhow!("unknown dataset `{s}`; expected one of: {}", names.join(", "))
             })
     }
 }
@@ -154,12 +151,7 @@ impl fmt::Display for ConvertSummary {
 /// merged) or one of the two `apple-podcasts-*` folders (that scrape only).
 /// Writes gzip JSON Lines to `out`, or plain JSON Lines when `out` does not end in
 /// `.gz`. With `progress`, an indicatif counter is drawn on stderr.
-pub fn convert(
-    name: DatasetName,
-    input: &Path,
-    out: &Path,
-    progress: bool,
-) -> Result<ConvertSummary> {
+pub fn convert(name: DatasetName, input: &Path, out: &Path, progress: bool) -> Result<ConvertSummary> {
     let dir = locate(name, input)?;
     let mut sink = Sink::create(out, progress)?;
     run(name, &dir, &mut sink)?;
@@ -227,15 +219,10 @@ mod tests {
         for d in DatasetName::ALL {
             assert_eq!(d.as_str().parse::<DatasetName>().unwrap(), d);
             assert_eq!(d.short().parse::<DatasetName>().unwrap(), d);
-            assert_eq!(
-                d.to_string().to_uppercase().parse::<DatasetName>().unwrap(),
-                d
-            );
+            assert_eq!(d.to_string().to_uppercase().parse::<DatasetName>().unwrap(), d);
         }
         assert_eq!(
-            "apple-podcasts-2019-siddgood"
-                .parse::<DatasetName>()
-                .unwrap(),
+            "apple-podcasts-2019-siddgood".parse::<DatasetName>().unwrap(),
             DatasetName::ApplePodcasts
         );
         assert!("spotify".parse::<DatasetName>().is_err());
@@ -250,9 +237,6 @@ mod tests {
         };
         s.by_type.insert("artist".into(), 1);
         s.by_type.insert("track".into(), 2);
-        assert_eq!(
-            s.to_string(),
-            "wrote 3 entities (artist: 1, track: 2), skipped 1"
-        );
+        assert_eq!(s.to_string(), "wrote 3 entities (artist: 1, track: 2), skipped 1");
     }
 }

@@ -35,16 +35,10 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
         }
         let code = f.next().unwrap_or("").trim();
         let categories = f.next().unwrap_or("");
-        let mut e = Entity::new(
-            "show",
-            format!("pi:show:{}", hash_hex(url)),
-            clean_name(title),
-        );
+        let mut e = Entity::new("show", format!("pi:show:{}", hash_hex(url)), clean_name(title));
         let language = match langs.get(code) {
             Some(l) => *l,
-            None => *langs
-                .entry(code.to_string())
-                .or_insert_with(|| to_iso639_1(code)),
+            None => *langs.entry(code.to_string()).or_insert_with(|| to_iso639_1(code)),
         };
         e.language = language.map(str::to_string);
         if language.is_none() && !matches!(code, "" | "?" | "mul" | "und" | "zxx") {

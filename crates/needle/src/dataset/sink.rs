@@ -129,10 +129,8 @@ impl Sink {
         let progress = progress.then(|| {
             let pb = ProgressBar::new_spinner();
             pb.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {msg}: {human_pos} entities ({per_sec})",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}: {human_pos} entities ({per_sec})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             pb.enable_steady_tick(Duration::from_millis(120));
             pb
@@ -163,14 +161,8 @@ impl Sink {
         e.name = collapse_ws(&e.name);
         truncate_bytes(&mut e.name, MAX_NAME_BYTES);
         e.name.truncate(e.name.trim_end().len());
-        let id_ok =
-            !e.id.is_empty() && e.id.len() <= MAX_ID_BYTES && !e.id.chars().any(char::is_control);
-        if e.name.is_empty()
-            || !id_ok
-            || !self
-                .seen
-                .insert(xxhash_rust::xxh3::xxh3_64(e.id.as_bytes()))
-        {
+        let id_ok = !e.id.is_empty() && e.id.len() <= MAX_ID_BYTES && !e.id.chars().any(char::is_control);
+        if e.name.is_empty() || !id_ok || !self.seen.insert(xxhash_rust::xxh3::xxh3_64(e.id.as_bytes())) {
             self.summary.skipped += 1;
             return Ok(false);
         }
@@ -215,10 +207,7 @@ fn sanitize(e: &mut Entity) {
     if e.release_date.as_deref().is_some_and(|d| !valid_date(d)) {
         e.release_date = None;
     }
-    if e.language
-        .as_deref()
-        .is_some_and(|l| l.is_empty() || l.len() > 35)
-    {
+    if e.language.as_deref().is_some_and(|l| l.is_empty() || l.len() > 35) {
         e.language = None;
     }
     for field in [&mut e.description, &mut e.publisher, &mut e.transcript] {
@@ -226,20 +215,14 @@ fn sanitize(e: &mut Entity) {
             *field = None;
         }
     }
-    for list in [
-        &mut e.tags,
-        &mut e.aliases,
-        &mut e.authors,
-        &mut e.narrators,
-    ] {
+    for list in [&mut e.tags, &mut e.aliases, &mut e.authors, &mut e.narrators] {
         clean_list(list);
     }
     let name = e.name.clone();
     e.aliases.retain(|a| *a != name);
     e.markets
         .retain(|m| m.len() == 2 && m.bytes().all(|b| b.is_ascii_uppercase()));
-    e.artist_ids
-        .retain(|id| !id.is_empty() && id.len() <= MAX_ID_BYTES);
+    e.artist_ids.retain(|id| !id.is_empty() && id.len() <= MAX_ID_BYTES);
     e.artist_ids.truncate(MAX_LIST_LEN);
 }
 
@@ -323,12 +306,8 @@ mod tests {
         e.release_date = Some("1999-02-30".into());
         e.aliases = vec!["Some Name".into(), "SN".into()];
         assert!(sink.write(e).unwrap());
-        assert!(!sink
-            .write(Entity::new("artist", "a:1".into(), "dup".into()))
-            .unwrap());
-        assert!(!sink
-            .write(Entity::new("artist", "a:2".into(), " \t ".into()))
-            .unwrap());
+        assert!(!sink.write(Entity::new("artist", "a:1".into(), "dup".into())).unwrap());
+        assert!(!sink.write(Entity::new("artist", "a:2".into(), " \t ".into())).unwrap());
         assert!(!sink
             .write(Entity::new("artist", "x".repeat(300), "long id".into()))
             .unwrap());

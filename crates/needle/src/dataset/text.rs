@@ -221,10 +221,7 @@ impl Lines {
 
 /// Tab-separated fields of a UTF-8 line (invalid bytes replaced).
 pub(crate) fn tsv_fields(line: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(line)
-        .split('\t')
-        .map(str::to_string)
-        .collect()
+    String::from_utf8_lossy(line).split('\t').map(str::to_string).collect()
 }
 
 #[cfg(test)]
@@ -235,10 +232,7 @@ mod tests {
     fn decodes_entities() {
         assert_eq!(decode_html("Rock &amp; Roll"), "Rock & Roll");
         assert_eq!(decode_html("Tom &amp;amp; Jerry"), "Tom & Jerry");
-        assert_eq!(
-            decode_html("don&#39;t &#x2764; &quot;x&quot;"),
-            "don't \u{2764} \"x\""
-        );
+        assert_eq!(decode_html("don&#39;t &#x2764; &quot;x&quot;"), "don't \u{2764} \"x\"");
         assert_eq!(
             decode_html("La G&eacute;nisse &agrave; t&ecirc;te"),
             "La Génisse à tête"
@@ -255,10 +249,7 @@ mod tests {
 
     #[test]
     fn cleans_names() {
-        assert_eq!(
-            clean_name("  The\tDaily \n&amp; More  "),
-            "The Daily & More"
-        );
+        assert_eq!(clean_name("  The\tDaily \n&amp; More  "), "The Daily & More");
         assert_eq!(clean_name(" \u{202A}\u{200B} "), "");
         assert_eq!(clean_name("a\u{0007}b"), "ab");
     }
@@ -266,15 +257,10 @@ mod tests {
     #[test]
     fn html_to_text() {
         assert_eq!(
-            strip_html(
-                "<p><i>The Count</i> (French: <i>Le Comte</i>) &amp; more.</p><p>Next<br/>line</p>"
-            ),
+            strip_html("<p><i>The Count</i> (French: <i>Le Comte</i>) &amp; more.</p><p>Next<br/>line</p>"),
             "The Count (French: Le Comte) & more. Next line"
         );
-        assert_eq!(
-            strip_html("a < b and 1<2 <unclosed"),
-            "a < b and 1<2 <unclosed"
-        );
+        assert_eq!(strip_html("a < b and 1<2 <unclosed"), "a < b and 1<2 <unclosed");
         assert_eq!(strip_html("<!-- c --><b>x</b>"), "x");
     }
 

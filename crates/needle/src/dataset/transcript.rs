@@ -196,14 +196,12 @@ fn strip_timestamp(note: &str) -> &str {
 /// Length of a simple HTML tag at the start of `s` (`<sup>`, `</strike>`, `<br/>`).
 fn html_tag_len(s: &str) -> Option<usize> {
     const TAGS: &[&str] = &[
-        "a", "b", "i", "u", "s", "em", "strong", "strike", "sup", "sub", "pre", "code", "br", "p",
-        "span", "del",
+        "a", "b", "i", "u", "s", "em", "strong", "strike", "sup", "sub", "pre", "code", "br", "p", "span", "del",
     ];
     let end = s.find('>')?;
     let inner = s[1..end].trim_start_matches('/').trim_end_matches('/');
     let name = inner.split_whitespace().next()?;
-    TAGS.contains(&name.to_ascii_lowercase().as_str())
-        .then_some(end + 1)
+    TAGS.contains(&name.to_ascii_lowercase().as_str()).then_some(end + 1)
 }
 
 #[cfg(test)]
@@ -236,8 +234,7 @@ mod tests {
     #[test]
     fn odd_markup_does_not_panic() {
         for md in [
-            "", "\\", "\\[", "\\[12:", "[", "[a](", "<", "<sup", "**", "**:", "ü\\ü", "\\[ \\]",
-            "#", "> > >",
+            "", "\\", "\\[", "\\[12:", "[", "[a](", "<", "<sup", "**", "**:", "ü\\ü", "\\[ \\]", "#", "> > >",
         ] {
             let _ = clean_transcript(md);
         }
@@ -248,10 +245,7 @@ mod tests {
     fn timestamps() {
         assert_eq!(strip_timestamp("01:46"), "");
         assert_eq!(strip_timestamp("01:02:03.45"), "");
-        assert_eq!(
-            strip_timestamp("unintelligible 00:12:34.56"),
-            "unintelligible"
-        );
+        assert_eq!(strip_timestamp("unintelligible 00:12:34.56"), "unintelligible");
         assert_eq!(strip_timestamp("laughs"), "laughs");
         assert_eq!(strip_timestamp("at"), "at");
         assert_eq!(strip_timestamp("12:ab"), "12:ab");

@@ -3,7 +3,12 @@
 use std::process::Command;
 
 fn needle(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_needle")).arg("--data-dir").arg(dir).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_needle"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -13,12 +18,16 @@ fn import_then_search() {
     std::fs::write(
         &file,
         concat!(
-            r#"{"id":"a1","type":"artist","name":"Beyoncé","popularity":90}"#, "\n",
-            r#"{"id":"t1","type":"track","name":"Halo","artist_ids":["a1"]}"#, "\n",
-            "this is not json\n",
-            r#"{"id":"t2","type":"track","name":""}"#, "\n",
+            r#"{"id":"a1","type":"artist","name":"Beyoncé","popularity":90}"#,
             "\n",
-            r#"{"id":"t3","type":"track","name":"Single Ladies","artist_ids":["a1"],"bogus":1}"#, "\n",
+            r#"{"id":"t1","type":"track","name":"Halo","artist_ids":["a1"]}"#,
+            "\n",
+            "this is not json\n",
+            r#"{"id":"t2","type":"track","name":""}"#,
+            "\n",
+            "\n",
+            r#"{"id":"t3","type":"track","name":"Single Ladies","artist_ids":["a1"],"bogus":1}"#,
+            "\n",
         ),
     )
     .unwrap();
@@ -28,7 +37,10 @@ fn import_then_search() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("imported 2 of 5 records"), "{err}");
     assert!(err.contains("line 3: [invalid_json]"), "{err}");
-    assert!(err.contains("line 4: [invalid_field] field `name` must not be empty"), "{err}");
+    assert!(
+        err.contains("line 4: [invalid_field] field `name` must not be empty"),
+        "{err}"
+    );
     assert!(err.contains("line 6: [unknown_field] field `bogus`"), "{err}");
     let out = needle(&data, &["search", "halo beyonse", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -42,7 +54,13 @@ fn import_then_search() {
 
 #[test]
 fn help_for_every_command() {
-    for cmd in [vec!["--help"], vec!["serve", "--help"], vec!["import", "--help"], vec!["search", "--help"], vec!["dataset", "convert", "--help"]] {
+    for cmd in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["import", "--help"],
+        vec!["search", "--help"],
+        vec!["dataset", "convert", "--help"],
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_needle")).args(&cmd).output().unwrap();
         assert!(out.status.success(), "{cmd:?}");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{cmd:?}");
@@ -58,5 +76,9 @@ fn bad_config_is_reported_with_the_key() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("http_addr"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("http_addr"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

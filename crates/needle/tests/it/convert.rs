@@ -29,17 +29,11 @@ fn read_lines(path: &Path) -> Vec<Value> {
     let mut text = String::new();
     let file = std::fs::File::open(path).unwrap();
     if path.extension().is_some_and(|e| e == "gz") {
-        flate2::read::GzDecoder::new(file)
-            .read_to_string(&mut text)
-            .unwrap();
+        flate2::read::GzDecoder::new(file).read_to_string(&mut text).unwrap();
     } else {
-        std::io::BufReader::new(file)
-            .read_to_string(&mut text)
-            .unwrap();
+        std::io::BufReader::new(file).read_to_string(&mut text).unwrap();
     }
-    text.lines()
-        .map(|l| serde_json::from_str(l).expect(l))
-        .collect()
+    text.lines().map(|l| serde_json::from_str(l).expect(l)).collect()
 }
 
 /// Every rule of the import format that a converter can break.
@@ -91,10 +85,7 @@ fn check_contract(lines: &[Value]) {
         }
         if let Some(l) = o.get("language") {
             let l = l.as_str().unwrap();
-            assert!(
-                l.len() == 2 && l.bytes().all(|b| b.is_ascii_lowercase()),
-                "{v}"
-            );
+            assert!(l.len() == 2 && l.bytes().all(|b| b.is_ascii_lowercase()), "{v}");
         }
         if let Some(d) = o.get("release_date") {
             let d = d.as_str().unwrap();
@@ -110,19 +101,11 @@ fn check_contract(lines: &[Value]) {
             assert!(e.is_object(), "{v}");
         }
         // Referenced entities come first.
-        let refs = ["show_id", "audiobook_id", "album_id"]
-            .iter()
-            .filter_map(|k| o.get(*k));
-        let list_refs = o
-            .get("artist_ids")
-            .into_iter()
-            .flat_map(|a| a.as_array().unwrap());
+        let refs = ["show_id", "audiobook_id", "album_id"].iter().filter_map(|k| o.get(*k));
+        let list_refs = o.get("artist_ids").into_iter().flat_map(|a| a.as_array().unwrap());
         for r in refs.chain(list_refs) {
             let r = r.as_str().unwrap();
-            assert!(
-                ids.contains(r) && r != id,
-                "{id} references {r} before it was written"
-            );
+            assert!(ids.contains(r) && r != id, "{id} references {r} before it was written");
         }
     }
 }
@@ -163,11 +146,11 @@ fn fixtures(root: &Path) {
         &lfm.join("artists.dat"),
         "id\tname\turl\tpictureURL\n1\tR\u{f6}yksopp\thttp://x/1\t\n2\t  \t\t\nbad\n".as_bytes(),
     );
+    write_file(&lfm.join("tags.dat"), b"tagID\ttagValue\n1\tcaf\xe9\n2\tnorwegian\n");
     write_file(
-        &lfm.join("tags.dat"),
-        b"tagID\ttagValue\n1\tcaf\xe9\n2\tnorwegian\n",
+        &lfm.join("user_taggedartists.dat"),
+        b"userID\tartistID\ttagID\tday\tmonth\tyear\n5\t1\t2\t1\t1\t2009\n6\t1\t2\t1\t1\t2009\n7\t1\t1\t1\t1\t2009\n",
     );
-    write_file(&lfm.join("user_taggedartists.dat"), b"userID\tartistID\ttagID\tday\tmonth\tyear\n5\t1\t2\t1\t1\t2009\n6\t1\t2\t1\t1\t2009\n7\t1\t1\t1\t1\t2009\n");
     write_file(
         &lfm.join("user_artists.dat"),
         b"userID\tartistID\tweight\n5\t1\t100\n6\t1\t50\n",
@@ -234,11 +217,7 @@ fn billboard_tracks_and_artists() {
     let dir = tempfile::tempdir().unwrap();
     fixtures(dir.path());
     let out = dir.path().join("bb.jsonl.gz");
-    let (s, lines) = run(
-        DatasetName::Billboard,
-        &dir.path().join("billboard-hot-100"),
-        &out,
-    );
+    let (s, lines) = run(DatasetName::Billboard, &dir.path().join("billboard-hot-100"), &out);
     assert_eq!(s.by_type["track"], 6);
     assert_eq!(s.by_type["artist"], 3); // Simon & Garfunkel, Rihanna, Drake
     assert!(s.skipped >= 3, "{s:?}"); // short line, empty title, bad position
@@ -263,11 +242,7 @@ fn lastfm_artists_with_latin1_tags() {
     let dir = tempfile::tempdir().unwrap();
     fixtures(dir.path());
     let out = dir.path().join("lfm.jsonl");
-    let (s, lines) = run(
-        DatasetName::Lastfm,
-        &dir.path().join("hetrec2011-lastfm-2k"),
-        &out,
-    );
+    let (s, lines) = run(DatasetName::Lastfm, &dir.path().join("hetrec2011-lastfm-2k"), &out);
     assert_eq!((s.written, s.skipped), (1, 2));
     let a = by_id(&lines, "lfm:artist:1");
     assert_eq!(a["name"], "Röyksopp");
@@ -298,11 +273,7 @@ fn podcastindex_shows() {
 fn apple_merges_both_scrapes() {
     let dir = tempfile::tempdir().unwrap();
     fixtures(dir.path());
-    let (s, lines) = run(
-        DatasetName::ApplePodcasts,
-        dir.path(),
-        &dir.path().join("a.jsonl"),
-    );
+    let (s, lines) = run(DatasetName::ApplePodcasts, dir.path(), &dir.path().join("a.jsonl"));
     assert_eq!((s.written, s.skipped), (2, 1));
     let merged = by_id(&lines, "apple:show:111");
     assert_eq!(merged["name"], "New Title");
@@ -310,20 +281,13 @@ fn apple_merges_both_scrapes() {
     assert_eq!(merged["description"], "d23");
     assert_eq!(merged["popularity"], 200.0);
     assert_eq!(merged["markets"], serde_json::json!(["US"]));
-    assert_eq!(
-        merged["extra"]["sources"],
-        serde_json::json!(["2019", "2023"])
-    );
+    assert_eq!(merged["extra"]["sources"], serde_json::json!(["2019", "2023"]));
     let old = by_id(&lines, "apple:show:222");
     assert_eq!(old["popularity"], 8.0);
     assert!(old.get("description").is_none());
     // One folder alone converts that scrape only.
     let one = dir.path().join("apple-podcasts-2023-mille055");
-    let (s, _) = run(
-        DatasetName::ApplePodcasts,
-        &one,
-        &dir.path().join("b.jsonl"),
-    );
+    let (s, _) = run(DatasetName::ApplePodcasts, &one, &dir.path().join("b.jsonl"));
     assert_eq!(s.written, 1);
 }
 
@@ -332,19 +296,12 @@ fn librivox_books_then_chapters() {
     let dir = tempfile::tempdir().unwrap();
     fixtures(dir.path());
     let input = dir.path().join("librivox-catalog-2017");
-    let (s, lines) = run(
-        DatasetName::Librivox,
-        &input,
-        &dir.path().join("lv.jsonl.gz"),
-    );
+    let (s, lines) = run(DatasetName::Librivox, &input, &dir.path().join("lv.jsonl.gz"));
     assert_eq!((s.by_type["audiobook"], s.by_type["chapter"]), (2, 2));
     assert_eq!(s.skipped, 3); // bad JSON, orphan section, short section line
     let b = by_id(&lines, "lv:book:47");
     assert_eq!(b["authors"], serde_json::json!(["Alexandre Dumas"]));
-    assert_eq!(
-        b["narrators"],
-        serde_json::json!(["Kristin LeMoine", "Gord Mackenzie"])
-    );
+    assert_eq!(b["narrators"], serde_json::json!(["Kristin LeMoine", "Gord Mackenzie"]));
     assert_eq!(
         (b["language"].as_str(), b["release_date"].as_str()),
         (Some("en"), Some("1844"))
@@ -367,24 +324,14 @@ fn librivox_books_then_chapters() {
 fn changelog_shows_then_episodes() {
     let dir = tempfile::tempdir().unwrap();
     fixtures(dir.path());
-    let (s, lines) = run(
-        DatasetName::Changelog,
-        dir.path(),
-        &dir.path().join("cl.jsonl"),
-    );
-    assert_eq!(
-        (s.by_type["show"], s.by_type["episode"], s.skipped),
-        (2, 2, 1)
-    );
+    let (s, lines) = run(DatasetName::Changelog, dir.path(), &dir.path().join("cl.jsonl"));
+    assert_eq!((s.by_type["show"], s.by_type["episode"], s.skipped), (2, 2, 1));
     let ep = by_id(&lines, "cl:ep:podcast:512");
     assert_eq!(ep["name"], "The Changelog #512");
     assert_eq!(ep["show_id"], "cl:show:podcast");
     assert_eq!(ep["transcript"], "Hello there \"friends\" [laughs]");
     assert_eq!(ep["extra"]["speakers"], serde_json::json!(["Jerod Santo"]));
-    assert_eq!(
-        by_id(&lines, "cl:show:podcast")["publisher"],
-        "Changelog Media"
-    );
+    assert_eq!(by_id(&lines, "cl:show:podcast")["publisher"], "Changelog Media");
     assert_eq!(
         by_id(&lines, "cl:ep:jsparty:meet-alex-sexton")["name"],
         "JS Party: Meet Alex Sexton"
@@ -403,13 +350,7 @@ fn convert_all_writes_one_catalog() {
     assert_eq!(summary.written, 9 + 1 + 2 + 2 + 4 + 4);
     // Missing dataset folders are an error, not an empty catalog.
     assert!(convert_all(&dir.path().join("nope"), &out, false).is_err());
-    assert!(convert(
-        DatasetName::Lastfm,
-        &dir.path().join("billboard-hot-100"),
-        &out,
-        false
-    )
-    .is_err());
+    assert!(convert(DatasetName::Lastfm, &dir.path().join("billboard-hot-100"), &out, false).is_err());
 }
 
 #[test]

@@ -21,12 +21,15 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<(u16
     let mut resp = String::new();
     s.read_to_string(&mut resp)?;
     let status = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
 fn start(dir: &std::path::Path, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_needle"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_needle"))
         .args(["serve", "--data-dir"])
         .arg(dir)
         .args(["--http-addr", &format!("127.0.0.1:{port}")])
@@ -42,6 +45,8 @@ fn start(dir: &std::path::Path, port: u16) -> Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not become ready");
 }
 
@@ -83,9 +88,18 @@ fn acknowledged_writes_survive_kill_9() {
     }
     // And searchable: the index caught up from the store on start.
     let last = acked.last().unwrap();
-    let (status, body) = http(port, "GET", &format!("/v1/search?q=song%20{}", last.replace('-', "%20")), "").unwrap();
+    let (status, body) = http(
+        port,
+        "GET",
+        &format!("/v1/search?q=song%20{}", last.replace('-', "%20")),
+        "",
+    )
+    .unwrap();
     assert_eq!(status, 200);
-    assert!(body.contains(last.as_str()), "{last} not searchable after restart: {body}");
+    assert!(
+        body.contains(last.as_str()),
+        "{last} not searchable after restart: {body}"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }
