@@ -13,9 +13,12 @@ use crate::error::{Error, Result};
 use crate::schema::{build_document, build_schema, Fields};
 use crate::types::*;
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
+use crate::taste::{self, Taste};
+use needle_core::event::parse_event;
+use needle_core::profile::{ProfileConfig, RecentEvent};
 use needle_core::validate::{check_id, parse_record};
-use needle_core::{Entity, EntityType, Record};
-use needle_store::{Applied, CatalogStore};
+use needle_core::{Entity, EntityType, EventType, Record};
+use needle_store::{Applied, CatalogStore, EventStore, Ingested};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -36,6 +39,8 @@ pub struct EngineConfig {
     pub refresh_interval: Duration,
     /// Memory budget of the index writer, bytes.
     pub indexer_memory_bytes: usize,
+    /// Half-life of listening events in taste profiles, days.
+    pub half_life_days: f64,
 }
 
 impl EngineConfig {
@@ -45,6 +50,7 @@ impl EngineConfig {
             data_dir: data_dir.into(),
             refresh_interval: Duration::from_millis(500),
             indexer_memory_bytes: 200 << 20,
+            half_life_days: 30.0,
         }
     }
 }
@@ -107,6 +113,9 @@ impl Shared {
 /// The search engine. Share it behind an `Arc`; all methods block.
 pub struct Engine {
     shared: Arc<Shared>,
+    events: EventStore,
+    /// Derived tastes by listener: (profile version, catalog seq) they were built at.
+    tastes: Mutex<HashMap<String, (u64, u64, Arc<Taste>)>>,
     tx: Sender<Msg>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -155,8 +164,14 @@ impl Engine {
             .name("needle-writer".into())
             .spawn(move || w.run(rx, interval))
             .map_err(|e| Error::Unavailable(e.to_string()))?;
+        let events = EventStore::open(
+            &cfg.data_dir.join("events"),
+            ProfileConfig { half_life_days: cfg.half_life_days },
+        )?;
         Ok(Engine {
             shared,
+            events,
+            tastes: Mutex::new(HashMap::new()),
             tx,
             thread: Mutex::new(Some(thread)),
         })
@@ -207,19 +222,120 @@ impl Engine {
         Ok(self.shared.store.get(id)?)
     }
 
-    /// Run a search.
+    /// Run a search (personalized when `user_id` names a listener with history).
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse> {
         let searcher = self.shared.reader.searcher();
         let snap = self.shared.store.snapshot()?;
         let segments = self.shared.segment_data(&searcher)?;
-        crate::search::run(
-            &searcher,
-            &self.shared.fields,
-            &snap,
-            self.shared.log_max_pop(),
-            segments,
-            req,
-        )
+        let taste = match req.user_id.as_deref().filter(|u| !u.is_empty()) {
+            Some(u) => {
+                check_id(u, "user_id")?;
+                self.taste(u, &snap)?
+            }
+            None => None,
+        };
+        let log_max_pop = self.shared.log_max_pop();
+        crate::search::run(&searcher, &self.shared.fields, &snap, log_max_pop, segments, taste.as_deref(), req)
+    }
+
+    /// Validate and durably store listening events; bad ones are rejected one by one.
+    pub fn ingest_events(&self, values: Vec<serde_json::Value>) -> Result<EventReport> {
+        let mut events = Vec::with_capacity(values.len());
+        let mut rejected = Vec::new();
+        for (index, v) in values.iter().enumerate() {
+            match parse_event(v) {
+                Ok(e) => events.push(e),
+                Err(e) => rejected.push(Rejection { index, code: e.code.to_string(), message: e.message }),
+            }
+        }
+        let got = if events.is_empty() { Ingested::default() } else { self.events.ingest(events)? };
+        Ok(EventReport { accepted: got.accepted, duplicates: got.duplicates, rejected })
+    }
+
+    /// A listener's derived taste, rebuilt when their profile or the catalog changed.
+    fn taste(&self, user: &str, snap: &needle_store::CatalogSnapshot) -> Result<Option<Arc<Taste>>> {
+        let catalog_seq = self.shared.store.last_seq()?;
+        let Some(version) = self.events.with_profile(user, &mut |p| p.version) else { return Ok(None) };
+        if let Some((v, c, t)) = self.tastes.lock().get(user) {
+            if *v == version && *c == catalog_seq {
+                return Ok(Some(t.clone()));
+            }
+        }
+        let cfg = self.events.config();
+        let now = now_ms();
+        let derived = self.events.with_profile(user, &mut |p| taste::derive(p, &cfg, snap, now)).transpose()?;
+        let Some(t) = derived.map(Arc::new) else { return Ok(None) };
+        let mut cache = self.tastes.lock();
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.insert(user.to_string(), (version, catalog_seq, t.clone()));
+        Ok(Some(t))
+    }
+
+    /// A listener's profile: top affinities with scores and why; `None` without history.
+    pub fn profile(&self, user: &str, top: usize) -> Result<Option<ProfileView>> {
+        check_id(user, "user_id")?;
+        let snap = self.shared.store.snapshot()?;
+        let Some(t) = self.taste(user, &snap)? else { return Ok(None) };
+        let Some((counts, last_ts)) = self.events.with_profile(user, &mut |p| (p.counts, p.last_ts)) else {
+            return Ok(None);
+        };
+        let pick = |m: &HashMap<String, taste::Affinity>, keep: &dyn Fn(&str) -> bool| {
+            let mut v: Vec<&taste::Affinity> = m.values().filter(|a| keep(&a.id)).collect();
+            v.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+            v.into_iter()
+                .take(top)
+                .map(|a| TopAffinity {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                    score: (a.score * 1e4).round() / 1e4,
+                    why: a.why(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let kinds = &t.creator_kind;
+        let kind_is = |k: EntityType| move |id: &str| kinds.get(id) == Some(&k);
+        let mut saved: Vec<String> = t.saved.iter().cloned().collect();
+        let mut followed: Vec<String> = t.followed.iter().cloned().collect();
+        saved.sort();
+        followed.sort();
+        Ok(Some(ProfileView {
+            user_id: user.to_string(),
+            events: EventType::ALL
+                .iter()
+                .filter(|k| counts[k.code() as usize] > 0)
+                .map(|k| (k.to_string(), counts[k.code() as usize]))
+                .collect(),
+            last_event_ts: last_ts,
+            half_life_days: self.events.config().half_life_days,
+            artists: pick(&t.creators, &kind_is(EntityType::Artist)),
+            shows: pick(&t.creators, &kind_is(EntityType::Show)),
+            audiobooks: pick(&t.creators, &kind_is(EntityType::Audiobook)),
+            tags: pick(&t.tags, &|_| true),
+            items: pick(&t.items, &|_| true),
+            saved,
+            followed,
+        }))
+    }
+
+    /// A listener's most recent events, newest first; `None` without history.
+    pub fn history(&self, user: &str, limit: usize) -> Result<Option<Vec<RecentEvent>>> {
+        check_id(user, "user_id")?;
+        Ok(self.events.with_profile(user, &mut |p| p.recent.iter().rev().take(limit).cloned().collect()))
+    }
+
+    /// Erase a listener's events and profile for good; returns how many events were removed.
+    pub fn delete_user(&self, user: &str) -> Result<u64> {
+        check_id(user, "user_id")?;
+        let n = self.events.erase_user(user)?;
+        self.tastes.lock().remove(user);
+        Ok(n)
+    }
+
+    /// Listeners with a profile.
+    pub fn listeners(&self) -> usize {
+        self.events.users()
     }
 
     /// Catalog counts.
@@ -259,6 +375,7 @@ impl Engine {
             Err(_) => Err(closed()),
         };
         let _ = handle.join();
+        self.events.shutdown();
         res
     }
 }
@@ -267,6 +384,10 @@ impl Drop for Engine {
     fn drop(&mut self) {
         let _ = self.shutdown();
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn closed() -> Error {

@@ -11,6 +11,7 @@ pub mod highlight;
 pub mod plan;
 pub mod schema;
 mod search;
+pub mod taste;
 pub mod types;
 
 pub use engine::{Engine, EngineConfig};

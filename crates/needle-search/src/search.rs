@@ -6,6 +6,7 @@ use crate::filter::{check_market, market_query, parse_filter};
 use crate::highlight::highlight;
 use crate::plan::{build_query, expand, query_words, KeyBonus, QueryWord};
 use crate::schema::Fields;
+use crate::taste::{boost, Taste};
 use crate::types::*;
 use needle_core::text::key_of_words;
 use needle_core::EntityType;
@@ -18,6 +19,8 @@ use tantivy::{DocAddress, Searcher, Term};
 
 /// Hits per section.
 pub const SECTION_SIZE: usize = 5;
+/// Candidates re-ranked for a listener with a taste profile.
+pub const PERSONAL_POOL: usize = 50;
 
 /// Validated request parameters.
 struct Params {
@@ -95,6 +98,7 @@ pub fn run(
     snap: &CatalogSnapshot,
     log_max_pop: [f64; 8],
     segments: Vec<std::sync::Arc<crate::collect::SegmentData>>,
+    taste: Option<&Taste>,
     req: &SearchRequest,
 ) -> Result<SearchResponse> {
     let started = Instant::now();
@@ -110,16 +114,15 @@ pub fn run(
         });
     }
     let window = p.offset + p.limit;
+    let pool = if taste.is_some() { window.max(PERSONAL_POOL) } else { window };
     let texts: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
     let collector = RankCollector {
-        window,
+        window: pool,
         section_size: SECTION_SIZE,
         log_max_pop,
         segments,
     };
-    let t0 = Instant::now();
     let per_word = expand(searcher, f, &words);
-    let t_plan = t0.elapsed();
     let filters = || -> Result<Vec<Box<dyn Query>>> { Ok(p.filters.iter().map(|q| q.box_clone()).collect()) };
     let keys = KeyBonus {
         exact: (key_of_words(&texts), EXACT),
@@ -128,14 +131,17 @@ pub fn run(
     let strict = searcher.search(&*build_query(f, &per_word, true, &keys, filters()?), &collector)?;
     let mut ranked = strict;
     let strict_total: u64 = ranked.counts.iter().sum();
-    if words.len() > 1 && (strict_total as usize) < window {
+    if words.len() > 1 && (strict_total as usize) < pool {
         let loose = searcher.search(&*build_query(f, &per_word, false, &keys, filters()?), &collector)?;
-        ranked = merge_fallback(ranked, loose, window);
+        ranked = merge_fallback(ranked, loose, pool);
     }
-    let t_collect = t0.elapsed();
     let total: u64 = ranked.counts.iter().sum();
     let mut cache: HashMap<DocAddress, Option<Hit>> = HashMap::new();
-    let hits = to_hits(searcher, snap, &ranked.top, &words, &mut cache)?;
+    let mut hits = to_hits(searcher, snap, &ranked.top, &words, taste, &mut cache)?;
+    if taste.is_some() {
+        personal_order(&mut hits);
+        hits.truncate(window);
+    }
     let top_result = hits.first().cloned();
     let hits: Vec<Hit> = hits.into_iter().skip(p.offset).collect();
     let mut sections = Vec::new();
@@ -150,24 +156,11 @@ pub fn run(
     let sections = sections
         .into_iter()
         .map(|(_, kind, total, docs)| {
-            Ok(Section {
-                kind,
-                total: total as usize,
-                hits: to_hits(searcher, snap, &docs, &words, &mut cache)?,
-            })
+            let mut hits = to_hits(searcher, snap, &docs, &words, taste, &mut cache)?;
+            personal_order(&mut hits);
+            Ok(Section { kind, total: total as usize, hits })
         })
         .collect::<Result<Vec<_>>>()?;
-    if std::env::var_os("NEEDLE_TIMING").is_some() {
-        eprintln!(
-            "TIMING q={:?} segs={} exps={} plan={:?} collect={:?} total={:?}",
-            req.q,
-            searcher.segment_readers().len(),
-            per_word.iter().map(|w| w.len()).sum::<usize>(),
-            t_plan,
-            t_collect - t_plan,
-            t0.elapsed()
-        );
-    }
     Ok(SearchResponse {
         hits,
         total: total as usize,
@@ -220,17 +213,32 @@ fn doc_id(searcher: &Searcher, addr: DocAddress) -> Result<Option<String>> {
     Ok(Some(s))
 }
 
+/// Apply personalization boosts to scores and re-sort (stable: ties keep text order).
+fn personal_order(hits: &mut [Hit]) {
+    let mut any = false;
+    for h in hits.iter_mut() {
+        if let Some(p) = &h.personalization {
+            h.score = ((h.score + p.boost) * 1e4).round() / 1e4;
+            any = true;
+        }
+    }
+    if any {
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+    }
+}
+
 fn to_hits(
     searcher: &Searcher,
     snap: &CatalogSnapshot,
     docs: &[Scored],
     words: &[QueryWord],
+    taste: Option<&Taste>,
     cache: &mut HashMap<DocAddress, Option<Hit>>,
 ) -> Result<Vec<Hit>> {
     let mut out = Vec::with_capacity(docs.len());
     for s in docs {
         if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(s.addr) {
-            slot.insert(build_hit(searcher, snap, s, words)?);
+            slot.insert(build_hit(searcher, snap, s, words, taste)?);
         }
         if let Some(Some(h)) = cache.get(&s.addr) {
             let mut h = h.clone();
@@ -241,7 +249,13 @@ fn to_hits(
     Ok(out)
 }
 
-fn build_hit(searcher: &Searcher, snap: &CatalogSnapshot, s: &Scored, words: &[QueryWord]) -> Result<Option<Hit>> {
+fn build_hit(
+    searcher: &Searcher,
+    snap: &CatalogSnapshot,
+    s: &Scored,
+    words: &[QueryWord],
+    taste: Option<&Taste>,
+) -> Result<Option<Hit>> {
     {
         let Some(id) = doc_id(searcher, s.addr)? else {
             return Ok(None);
@@ -250,6 +264,7 @@ fn build_hit(searcher: &Searcher, snap: &CatalogSnapshot, s: &Scored, words: &[Q
             return Ok(None);
         };
         let names = snap.resolve(&e)?;
+        let personalization = taste.and_then(|t| boost(t, &e));
         let mut highlights = Vec::new();
         highlights.extend(highlight("name", &e.name, words));
         for a in &names.artists {
@@ -280,6 +295,7 @@ fn build_hit(searcher: &Searcher, snap: &CatalogSnapshot, s: &Scored, words: &[Q
             tags: e.tags,
             extra: e.extra,
             highlights,
+            personalization,
             id: e.id,
             name: e.name,
         }))

@@ -94,6 +94,9 @@ pub struct Hit {
     /// Matched spans.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub highlights: Vec<Highlight>,
+    /// Why this hit was lifted (or lowered) for the listener (`user_id` searches only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub personalization: Option<crate::taste::Personalization>,
 }
 
 /// Hits of one type, as a search page groups them.
@@ -152,4 +155,55 @@ pub struct CatalogStats {
     pub by_type: std::collections::BTreeMap<String, u64>,
     /// Documents visible to search.
     pub searchable: u64,
+}
+
+/// One of a listener's top affinities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TopAffinity {
+    /// Entity id (tags: the folded tag).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Score in [-1, 1], 1 = favourite of its kind, decayed to now.
+    pub score: f32,
+    /// What made it ("42 plays across 7 items, followed").
+    pub why: String,
+}
+
+/// A listener's taste profile as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProfileView {
+    /// The listener.
+    pub user_id: String,
+    /// Events applied, by type.
+    pub events: std::collections::BTreeMap<String, u64>,
+    /// Newest event time, epoch ms.
+    pub last_event_ts: i64,
+    /// Half-life of the decay, days.
+    pub half_life_days: f64,
+    /// Top artists.
+    pub artists: Vec<TopAffinity>,
+    /// Top shows.
+    pub shows: Vec<TopAffinity>,
+    /// Top audiobooks.
+    pub audiobooks: Vec<TopAffinity>,
+    /// Top tags / genres.
+    pub tags: Vec<TopAffinity>,
+    /// Top items (tracks, episodes, anything played).
+    pub items: Vec<TopAffinity>,
+    /// Saved items.
+    pub saved: Vec<String>,
+    /// Followed entities.
+    pub followed: Vec<String>,
+}
+
+/// Outcome of an events batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EventReport {
+    /// Events stored.
+    pub accepted: usize,
+    /// Events whose `event_id` was seen before.
+    pub duplicates: usize,
+    /// Events refused, with reasons.
+    pub rejected: Vec<Rejection>,
 }

@@ -2,4 +2,5 @@
 
 mod durability;
 mod fixture;
+mod personal;
 mod relevance;
