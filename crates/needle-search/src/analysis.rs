@@ -10,7 +10,7 @@ pub const PREFIXES: &str = "needle_prefixes";
 /// Name of the tokenizer that indexes prefixes of a field's first word only.
 pub const FIRST_PREFIXES: &str = "needle_first_prefixes";
 /// Longest indexed prefix, in characters. Longer query prefixes are truncated to it.
-pub const MAX_PREFIX_CHARS: usize = 16;
+pub const MAX_PREFIX_CHARS: usize = 12;
 
 /// Words, joined forms and CJK n-grams, as `needle_core::text::tokenize` makes them.
 #[derive(Clone, Default)]
@@ -18,7 +18,7 @@ pub struct WordTokenizer {
     buf: Vec<Token>,
 }
 
-/// Every prefix (1..=16 characters) of every word and joined form; CJK n-grams as is.
+/// Every prefix (1..=12 characters) of every word and joined form; CJK n-grams as is.
 #[derive(Clone, Default)]
 pub struct PrefixTokenizer {
     buf: Vec<Token>,

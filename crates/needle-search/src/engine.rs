@@ -11,9 +11,9 @@ use crate::analysis::{FirstPrefixTokenizer, PrefixTokenizer, WordTokenizer, FIRS
 use crate::collect::SegmentData;
 use crate::error::{Error, Result};
 use crate::schema::{build_document, build_schema, Fields};
+use crate::taste::{self, Taste};
 use crate::types::*;
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
-use crate::taste::{self, Taste};
 use needle_core::event::parse_event;
 use needle_core::profile::{ProfileConfig, RecentEvent};
 use needle_core::validate::{check_id, parse_record};
@@ -41,6 +41,9 @@ pub struct EngineConfig {
     pub indexer_memory_bytes: usize,
     /// Half-life of listening events in taste profiles, days.
     pub half_life_days: f64,
+    /// Bulk loading: no background segment merges until [`Engine::optimize`] merges
+    /// everything once at the end (each document is merged once, not once per level).
+    pub bulk: bool,
 }
 
 impl EngineConfig {
@@ -51,6 +54,7 @@ impl EngineConfig {
             refresh_interval: Duration::from_millis(500),
             indexer_memory_bytes: 200 << 20,
             half_life_days: 30.0,
+            bulk: false,
         }
     }
 }
@@ -141,6 +145,9 @@ impl Engine {
             .clamp(1, 4);
         let writer: IndexWriter =
             index.writer_with_num_threads(threads, cfg.indexer_memory_bytes.max((threads * 16) << 20))?;
+        if cfg.bulk {
+            writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        }
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let shared = Arc::new(Shared {
             store,
@@ -166,7 +173,9 @@ impl Engine {
             .map_err(|e| Error::Unavailable(e.to_string()))?;
         let events = EventStore::open(
             &cfg.data_dir.join("events"),
-            ProfileConfig { half_life_days: cfg.half_life_days },
+            ProfileConfig {
+                half_life_days: cfg.half_life_days,
+            },
         )?;
         Ok(Engine {
             shared,
@@ -235,7 +244,15 @@ impl Engine {
             None => None,
         };
         let log_max_pop = self.shared.log_max_pop();
-        crate::search::run(&searcher, &self.shared.fields, &snap, log_max_pop, segments, taste.as_deref(), req)
+        crate::search::run(
+            &searcher,
+            &self.shared.fields,
+            &snap,
+            log_max_pop,
+            segments,
+            taste.as_deref(),
+            req,
+        )
     }
 
     /// Validate and durably store listening events; bad ones are rejected one by one.
@@ -245,17 +262,31 @@ impl Engine {
         for (index, v) in values.iter().enumerate() {
             match parse_event(v) {
                 Ok(e) => events.push(e),
-                Err(e) => rejected.push(Rejection { index, code: e.code.to_string(), message: e.message }),
+                Err(e) => rejected.push(Rejection {
+                    index,
+                    code: e.code.to_string(),
+                    message: e.message,
+                }),
             }
         }
-        let got = if events.is_empty() { Ingested::default() } else { self.events.ingest(events)? };
-        Ok(EventReport { accepted: got.accepted, duplicates: got.duplicates, rejected })
+        let got = if events.is_empty() {
+            Ingested::default()
+        } else {
+            self.events.ingest(events)?
+        };
+        Ok(EventReport {
+            accepted: got.accepted,
+            duplicates: got.duplicates,
+            rejected,
+        })
     }
 
     /// A listener's derived taste, rebuilt when their profile or the catalog changed.
     fn taste(&self, user: &str, snap: &needle_store::CatalogSnapshot) -> Result<Option<Arc<Taste>>> {
         let catalog_seq = self.shared.store.last_seq()?;
-        let Some(version) = self.events.with_profile(user, &mut |p| p.version) else { return Ok(None) };
+        let Some(version) = self.events.with_profile(user, &mut |p| p.version) else {
+            return Ok(None);
+        };
         if let Some((v, c, t)) = self.tastes.lock().get(user) {
             if *v == version && *c == catalog_seq {
                 return Ok(Some(t.clone()));
@@ -263,8 +294,13 @@ impl Engine {
         }
         let cfg = self.events.config();
         let now = now_ms();
-        let derived = self.events.with_profile(user, &mut |p| taste::derive(p, &cfg, snap, now)).transpose()?;
-        let Some(t) = derived.map(Arc::new) else { return Ok(None) };
+        let derived = self
+            .events
+            .with_profile(user, &mut |p| taste::derive(p, &cfg, snap, now))
+            .transpose()?;
+        let Some(t) = derived.map(Arc::new) else {
+            return Ok(None);
+        };
         let mut cache = self.tastes.lock();
         if cache.len() > 100_000 {
             cache.clear();
@@ -277,7 +313,9 @@ impl Engine {
     pub fn profile(&self, user: &str, top: usize) -> Result<Option<ProfileView>> {
         check_id(user, "user_id")?;
         let snap = self.shared.store.snapshot()?;
-        let Some(t) = self.taste(user, &snap)? else { return Ok(None) };
+        let Some(t) = self.taste(user, &snap)? else {
+            return Ok(None);
+        };
         let Some((counts, last_ts)) = self.events.with_profile(user, &mut |p| (p.counts, p.last_ts)) else {
             return Ok(None);
         };
@@ -322,7 +360,9 @@ impl Engine {
     /// A listener's most recent events, newest first; `None` without history.
     pub fn history(&self, user: &str, limit: usize) -> Result<Option<Vec<RecentEvent>>> {
         check_id(user, "user_id")?;
-        Ok(self.events.with_profile(user, &mut |p| p.recent.iter().rev().take(limit).cloned().collect()))
+        Ok(self
+            .events
+            .with_profile(user, &mut |p| p.recent.iter().rev().take(limit).cloned().collect()))
     }
 
     /// Erase a listener's events and profile for good; returns how many events were removed.
@@ -387,7 +427,10 @@ impl Drop for Engine {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 fn closed() -> Error {

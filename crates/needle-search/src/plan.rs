@@ -25,6 +25,8 @@ pub const Q_TYPO1: f32 = 0.6;
 pub const Q_TYPO2: f32 = 0.45;
 /// Quality of a prefix completion with one typo.
 pub const Q_FUZZY_PREFIX: f32 = 0.5;
+/// Document frequency (in names) from which a word gets no typo variants.
+const COMMON_WORD_DF: u64 = 500;
 /// Most typo variants kept per word and field.
 const MAX_TYPO_TERMS: usize = 16;
 
@@ -210,7 +212,17 @@ fn expand_word(searcher: &Searcher, f: &Fields, w: &QueryWord) -> Vec<Expansion>
     if w.cjk {
         return out;
     }
-    let typos = max_typos(&w.text);
+    let mut typos = max_typos(&w.text);
+    // A word that is itself common in names was most likely typed as meant: its typo
+    // variants would only add noise (and large posting lists) to the query.
+    if typos > 0
+        && searcher
+            .doc_freq(&Term::from_field_text(f.lexicon, &w.text))
+            .unwrap_or(0)
+            >= COMMON_WORD_DF
+    {
+        typos = 0;
+    }
     if typos > 0 {
         for (term, d, _) in typo_terms(searcher, f.lexicon, &w.text, typos) {
             for wf in f.typo_fields() {

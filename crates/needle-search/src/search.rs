@@ -114,7 +114,11 @@ pub fn run(
         });
     }
     let window = p.offset + p.limit;
-    let pool = if taste.is_some() { window.max(PERSONAL_POOL) } else { window };
+    let pool = if taste.is_some() {
+        window.max(PERSONAL_POOL)
+    } else {
+        window
+    };
     let texts: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
     let collector = RankCollector {
         window: pool,
@@ -158,7 +162,11 @@ pub fn run(
         .map(|(_, kind, total, docs)| {
             let mut hits = to_hits(searcher, snap, &docs, &words, taste, &mut cache)?;
             personal_order(&mut hits);
-            Ok(Section { kind, total: total as usize, hits })
+            Ok(Section {
+                kind,
+                total: total as usize,
+                hits,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(SearchResponse {

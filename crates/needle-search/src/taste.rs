@@ -83,7 +83,11 @@ pub struct Taste {
 }
 
 fn add(map: &mut HashMap<String, Affinity>, id: &str, name: &str, w: f64, plays: u64, skips: u64) {
-    let a = map.entry(id.to_string()).or_insert_with(|| Affinity { id: id.to_string(), name: name.to_string(), ..Default::default() });
+    let a = map.entry(id.to_string()).or_insert_with(|| Affinity {
+        id: id.to_string(),
+        name: name.to_string(),
+        ..Default::default()
+    });
     a.weight += w;
     a.plays += plays;
     a.skips += skips;
@@ -128,7 +132,11 @@ pub fn derive(p: &Profile, cfg: &ProfileConfig, snap: &CatalogSnapshot, now: i64
         creators.extend(e.show_id.iter().map(|s| (s.clone(), EntityType::Show)));
         creators.extend(e.audiobook_id.iter().map(|s| (s.clone(), EntityType::Audiobook)));
         for (c, kind) in creators {
-            let cname = if c == e.id { e.name.clone() } else { snap.name_of(&c)?.unwrap_or_default() };
+            let cname = if c == e.id {
+                e.name.clone()
+            } else {
+                snap.name_of(&c)?.unwrap_or_default()
+            };
             add(&mut t.creators, &c, &cname, w, st.plays, st.skips);
             t.creator_kind.insert(c.clone(), kind);
             if st.followed && c == e.id {
@@ -177,7 +185,11 @@ pub fn boost(t: &Taste, e: &Entity) -> Option<Personalization> {
             cands.push((0.8 * a.score, format!("you play {}", a.name)));
         }
         if t.followed.contains(c) {
-            let name = t.creators.get(c).map(|a| a.name.clone()).unwrap_or_else(|| c.to_string());
+            let name = t
+                .creators
+                .get(c)
+                .map(|a| a.name.clone())
+                .unwrap_or_else(|| c.to_string());
             cands.push((0.9, format!("you follow {name}")));
         }
     }
@@ -192,7 +204,15 @@ pub fn boost(t: &Taste, e: &Entity) -> Option<Personalization> {
     cands.sort_by(|a, b| b.0.total_cmp(&a.0));
     let best = cands[0].0;
     let (aff, reasons) = if best > 0.0 {
-        (best, cands.iter().filter(|c| c.0 > 0.0).take(3).map(|c| c.1.clone()).collect())
+        (
+            best,
+            cands
+                .iter()
+                .filter(|c| c.0 > 0.0)
+                .take(3)
+                .map(|c| c.1.clone())
+                .collect(),
+        )
     } else {
         let worst = cands.iter().map(|c| c.0).fold(0.0f32, f32::min);
         (worst, vec!["you skip this".to_string()])
@@ -200,7 +220,10 @@ pub fn boost(t: &Taste, e: &Entity) -> Option<Personalization> {
     if aff.abs() < 1e-6 {
         return None;
     }
-    Some(Personalization { boost: (PERSONAL_WEIGHT * aff.clamp(-1.0, 1.0) * 1e4).round() / 1e4, reasons })
+    Some(Personalization {
+        boost: (PERSONAL_WEIGHT * aff.clamp(-1.0, 1.0) * 1e4).round() / 1e4,
+        reasons,
+    })
 }
 
 #[cfg(test)]
@@ -219,14 +242,45 @@ mod tests {
     #[test]
     fn boost_prefers_positive_reasons_and_sinks_skips() {
         let mut t = Taste::default();
-        t.creators.insert("a".into(), Affinity { id: "a".into(), name: "Adele".into(), score: 1.0, ..Default::default() });
-        t.items.insert("x".into(), Affinity { id: "x".into(), score: -0.5, ..Default::default() });
-        let e = Entity { id: "t".into(), name: "Hello".into(), artist_ids: vec!["a".into()], ..Default::default() };
+        t.creators.insert(
+            "a".into(),
+            Affinity {
+                id: "a".into(),
+                name: "Adele".into(),
+                score: 1.0,
+                ..Default::default()
+            },
+        );
+        t.items.insert(
+            "x".into(),
+            Affinity {
+                id: "x".into(),
+                score: -0.5,
+                ..Default::default()
+            },
+        );
+        let e = Entity {
+            id: "t".into(),
+            name: "Hello".into(),
+            artist_ids: vec!["a".into()],
+            ..Default::default()
+        };
         let b = boost(&t, &e).unwrap();
         assert!((b.boost - 0.8 * PERSONAL_WEIGHT).abs() < 1e-4);
         assert_eq!(b.reasons, vec!["you play Adele"]);
-        let skipped = Entity { id: "x".into(), name: "X".into(), ..Default::default() };
+        let skipped = Entity {
+            id: "x".into(),
+            name: "X".into(),
+            ..Default::default()
+        };
         assert!(boost(&t, &skipped).unwrap().boost < 0.0);
-        assert!(boost(&t, &Entity { id: "other".into(), ..Default::default() }).is_none());
+        assert!(boost(
+            &t,
+            &Entity {
+                id: "other".into(),
+                ..Default::default()
+            }
+        )
+        .is_none());
     }
 }

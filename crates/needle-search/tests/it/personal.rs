@@ -5,9 +5,14 @@ use needle_search::{Engine, SearchRequest};
 use serde_json::json;
 
 fn search(e: &Engine, q: &str, user: Option<&str>) -> Vec<needle_search::Hit> {
-    e.search(&SearchRequest { q: q.into(), user_id: user.map(str::to_string), limit: Some(10), ..Default::default() })
-        .unwrap()
-        .hits
+    e.search(&SearchRequest {
+        q: q.into(),
+        user_id: user.map(str::to_string),
+        limit: Some(10),
+        ..Default::default()
+    })
+    .unwrap()
+    .hits
 }
 
 fn ids(hits: &[needle_search::Hit]) -> Vec<String> {
@@ -18,7 +23,9 @@ const NOW: &str = "2026-11-20T12:00:00Z";
 
 fn plays(e: &Engine, user: &str, item: &str, n: u32) {
     let r = e
-        .ingest_events(vec![json!({"user_id": user, "type": "play", "item_id": item, "ts": NOW, "count": n})])
+        .ingest_events(vec![
+            json!({"user_id": user, "type": "play", "item_id": item, "ts": NOW, "count": n}),
+        ])
         .unwrap();
     assert_eq!(r.accepted, 1, "{r:?}");
 }
@@ -33,7 +40,10 @@ fn ambiguous_queries_follow_the_listeners_taste() {
     let hits = search(&e, "hello", Some("lionel-fan"));
     assert_eq!(hits[0].id, "tr:hello-lionel", "{:?}", ids(&hits));
     let why = hits[0].personalization.as_ref().expect("lifted hit says why");
-    assert!(why.boost > 0.0 && why.reasons.iter().any(|r| r.contains("Lionel Richie")), "{why:?}");
+    assert!(
+        why.boost > 0.0 && why.reasons.iter().any(|r| r.contains("Lionel Richie")),
+        "{why:?}"
+    );
     // An Adele fan keeps Adele on top, with a reason.
     plays(&e, "adele-fan", "tr:hello-adele", 3);
     let hits = search(&e, "hello", Some("adele-fan"));
@@ -45,8 +55,19 @@ fn ambiguous_queries_follow_the_listeners_taste() {
 fn no_history_means_exactly_the_unpersonalized_ranking() {
     let (_d, e) = engine();
     for q in ["hello", "love", "beyonse", "a", "the daily"] {
-        let plain = e.search(&SearchRequest { q: q.into(), ..Default::default() }).unwrap();
-        let anon = e.search(&SearchRequest { q: q.into(), user_id: Some("stranger".into()), ..Default::default() }).unwrap();
+        let plain = e
+            .search(&SearchRequest {
+                q: q.into(),
+                ..Default::default()
+            })
+            .unwrap();
+        let anon = e
+            .search(&SearchRequest {
+                q: q.into(),
+                user_id: Some("stranger".into()),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(ids(&plain.hits), ids(&anon.hits), "{q}");
         let scores = |h: &[needle_search::Hit]| h.iter().map(|h| h.score).collect::<Vec<_>>();
         assert_eq!(scores(&plain.hits), scores(&anon.hits), "{q}");
@@ -60,11 +81,18 @@ fn personalization_never_beats_an_exact_match() {
     // A heavy Beatles listener who saved "Hello, Goodbye" still gets the exact "Hello" songs
     // above it for the query "hello", and known items stay put.
     plays(&e, "beatles-fan", "ar:beatles", 500);
-    e.ingest_events(vec![json!({"user_id":"beatles-fan","type":"save","item_id":"tr:hello-goodbye","ts":NOW})]).unwrap();
+    e.ingest_events(vec![
+        json!({"user_id":"beatles-fan","type":"save","item_id":"tr:hello-goodbye","ts":NOW}),
+    ])
+    .unwrap();
     let hits = ids(&search(&e, "hello", Some("beatles-fan")));
     let pos = |id: &str| hits.iter().position(|h| h == id).unwrap();
     assert!(pos("tr:hello-obscure") < pos("tr:hello-goodbye"), "{hits:?}");
-    for (q, want) in [("metalica", "ar:metallica"), ("motley crue", "ar:motley"), ("halo beyonce", "tr:halo")] {
+    for (q, want) in [
+        ("metalica", "ar:metallica"),
+        ("motley crue", "ar:motley"),
+        ("halo beyonce", "tr:halo"),
+    ] {
         assert_eq!(search(&e, q, Some("beatles-fan"))[0].id, want, "{q}");
     }
 }
@@ -73,13 +101,22 @@ fn personalization_never_beats_an_exact_match() {
 fn skips_push_down_and_items_arriving_later_count() {
     let (_d, e) = engine();
     // Events about an item not yet in the catalog are kept ...
-    e.ingest_events(vec![json!({"user_id":"u","type":"play","item_id":"tr:hello-new","ts":NOW,"count":20})]).unwrap();
+    e.ingest_events(vec![
+        json!({"user_id":"u","type":"play","item_id":"tr:hello-new","ts":NOW,"count":20}),
+    ])
+    .unwrap();
     // ... and count once it arrives.
-    e.write_values(vec![json!({"id":"tr:hello-new","type":"track","name":"Hello","popularity":0})]).unwrap();
+    e.write_values(vec![
+        json!({"id":"tr:hello-new","type":"track","name":"Hello","popularity":0}),
+    ])
+    .unwrap();
     e.refresh().unwrap();
     assert_eq!(search(&e, "hello", Some("u"))[0].id, "tr:hello-new");
     // Skipping Adele's song many times sinks it below Lionel's for that listener.
-    e.ingest_events(vec![json!({"user_id":"s","type":"skip","item_id":"tr:hello-adele","ts":NOW,"count":10})]).unwrap();
+    e.ingest_events(vec![
+        json!({"user_id":"s","type":"skip","item_id":"tr:hello-adele","ts":NOW,"count":10}),
+    ])
+    .unwrap();
     let hits = ids(&search(&e, "hello", Some("s")));
     let pos = |id: &str| hits.iter().position(|h| h == id).unwrap();
     assert!(pos("tr:hello-lionel") < pos("tr:hello-adele"), "{hits:?}");
@@ -103,7 +140,11 @@ fn events_are_idempotent_and_profiles_explain_and_erase() {
     let p = e.profile("u", 5).unwrap().unwrap();
     assert_eq!(p.events.get("play"), Some(&4));
     assert_eq!(p.artists[0].id, "ar:beyonce");
-    assert!(p.artists[0].why.contains("followed") || p.artists[0].why.contains("plays"), "{:?}", p.artists[0]);
+    assert!(
+        p.artists[0].why.contains("followed") || p.artists[0].why.contains("plays"),
+        "{:?}",
+        p.artists[0]
+    );
     assert_eq!(p.followed, vec!["ar:beyonce"]);
     assert_eq!(e.history("u", 10).unwrap().unwrap().len(), 3);
     // Profiles are rebuilt from the log on restart, duplicates still recognised.
@@ -117,5 +158,9 @@ fn events_are_idempotent_and_profiles_explain_and_erase() {
     drop(e);
     let e = Engine::open(needle_search::EngineConfig::new(dir.path())).unwrap();
     assert!(e.profile("u", 5).unwrap().is_none());
-    assert_eq!(e.ingest_events(batch[..1].to_vec()).unwrap().accepted, 1, "erased ids are not duplicates");
+    assert_eq!(
+        e.ingest_events(batch[..1].to_vec()).unwrap().accepted,
+        1,
+        "erased ids are not duplicates"
+    );
 }
