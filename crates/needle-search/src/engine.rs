@@ -114,12 +114,15 @@ impl Shared {
     }
 }
 
+/// A derived taste with the profile version and catalog sequence number it was built at.
+type CachedTaste = (u64, u64, Arc<Taste>);
+
 /// The search engine. Share it behind an `Arc`; all methods block.
 pub struct Engine {
     shared: Arc<Shared>,
     events: EventStore,
     /// Derived tastes by listener: (profile version, catalog seq) they were built at.
-    tastes: Mutex<HashMap<String, (u64, u64, Arc<Taste>)>>,
+    tastes: Mutex<HashMap<String, CachedTaste>>,
     tx: Sender<Msg>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
