@@ -41,6 +41,8 @@ pub const ROUTE_NOT_FOUND: &str = "route_not_found";
 pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
 /// No entity has this id.
 pub const ENTITY_NOT_FOUND: &str = "entity_not_found";
+/// No events are stored for this listener.
+pub const USER_NOT_FOUND: &str = "user_not_found";
 /// The request took longer than `request_timeout_ms`.
 pub const REQUEST_TIMEOUT: &str = "request_timeout";
 /// The engine is starting, stopping, or its indexer stopped.
@@ -79,6 +81,7 @@ pub const ALL: &[&str] = &[
     ROUTE_NOT_FOUND,
     METHOD_NOT_ALLOWED,
     ENTITY_NOT_FOUND,
+    USER_NOT_FOUND,
     REQUEST_TIMEOUT,
     UNAVAILABLE,
     STORAGE_FULL,

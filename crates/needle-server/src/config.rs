@@ -23,6 +23,7 @@ pub const KEYS: &[&str] = &[
     "refresh_interval_ms",
     "indexer_memory_mb",
     "request_timeout_ms",
+    "half_life_days",
 ];
 
 /// Smallest and largest accepted `indexer_memory_mb` (the index writer needs at least 15 MB).
@@ -51,7 +52,7 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Largest request body accepted, bytes.
     pub max_body_bytes: usize,
-    /// Most records in one `POST /v1/catalog` batch.
+    /// Most records (or events) in one `POST /v1/catalog` (or `POST /v1/events`) batch.
     pub max_batch_records: usize,
     /// How often new writes become searchable, milliseconds.
     pub refresh_interval_ms: u64,
@@ -59,6 +60,8 @@ pub struct Config {
     pub indexer_memory_mb: u64,
     /// Requests taking longer than this are answered `503 request_timeout`, milliseconds.
     pub request_timeout_ms: u64,
+    /// Half-life of a listening event's weight in taste profiles, days.
+    pub half_life_days: f64,
 }
 
 impl Default for Config {
@@ -72,6 +75,7 @@ impl Default for Config {
             refresh_interval_ms: 500,
             indexer_memory_mb: 200,
             request_timeout_ms: 30_000,
+            half_life_days: 30.0,
         }
     }
 }
@@ -178,6 +182,12 @@ impl Config {
                 self.request_timeout_ms
             ));
         }
+        if !(self.half_life_days.is_finite() && (0.01..=36_500.0).contains(&self.half_life_days)) {
+            problems.push(format!(
+                "half_life_days: must be between 0.01 and 36500, got {}",
+                self.half_life_days
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -203,6 +213,7 @@ impl Config {
         cfg.refresh_interval = Duration::from_millis(self.refresh_interval_ms);
         cfg.indexer_memory_bytes =
             usize::try_from(self.indexer_memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        cfg.half_life_days = self.half_life_days;
         cfg
     }
 }
@@ -271,7 +282,8 @@ log_format = "text"
 # 413 payload_too_large.
 max_body_bytes = 104857600
 
-# Most records in one POST /v1/catalog batch. Larger batches get 413 batch_too_large.
+# Most records in one POST /v1/catalog (or events in one POST /v1/events) batch.
+# Larger batches get 413 batch_too_large.
 max_batch_records = 100000
 
 # How often new writes become searchable, in milliseconds.
@@ -282,6 +294,10 @@ indexer_memory_mb = 200
 
 # Requests running longer than this are answered 503 request_timeout, in milliseconds.
 request_timeout_ms = 30000
+
+# Half-life of a listening event's weight in taste profiles, in days (0.01 to 36500):
+# a play this many days old counts half as much as one now.
+half_life_days = 30.0
 "#;
 
 #[cfg(test)]
@@ -308,6 +324,7 @@ mod tests {
         let e = Config::default().engine_config();
         assert_eq!(e.indexer_memory_bytes, 200 << 20);
         assert_eq!(e.refresh_interval, Duration::from_millis(500));
+        assert_eq!(e.half_life_days, 30.0);
     }
 
     #[test]
@@ -317,10 +334,11 @@ mod tests {
             max_batch_records: 0,
             indexer_memory_mb: 1,
             request_timeout_ms: 0,
+            half_life_days: f64::NAN,
             ..Config::default()
         };
         let problems = cfg.validate().unwrap_err().problems();
-        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert_eq!(problems.len(), 5, "{problems:?}");
         assert!(
             problems[0].starts_with("http_addr: `abc` is not a socket address"),
             "{problems:?}"
@@ -328,5 +346,6 @@ mod tests {
         assert!(problems[1].starts_with("max_batch_records:"));
         assert!(problems[2].starts_with("indexer_memory_mb:"));
         assert!(problems[3].starts_with("request_timeout_ms:"));
+        assert!(problems[4].starts_with("half_life_days:"));
     }
 }

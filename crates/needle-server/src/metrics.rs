@@ -25,6 +25,11 @@ pub const CATALOG_ENTITIES: &str = "needle_catalog_entities";
 pub const CATALOG_SEARCHABLE: &str = "needle_catalog_searchable";
 /// 1 when the last `stats()` call at scrape time succeeded, else 0.
 pub const ENGINE_UP: &str = "needle_engine_up";
+/// Listening events answered by `POST /v1/events`, label `outcome`
+/// (`accepted`, `duplicate`, `rejected`).
+pub const EVENTS_TOTAL: &str = "needle_events_total";
+/// Listeners with a profile.
+pub const LISTENERS: &str = "needle_listeners";
 
 /// Route label of requests that matched no route (keeps label cardinality bounded).
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -76,6 +81,11 @@ impl Metrics {
                 ENGINE_UP,
                 "1 if the engine answered stats() at the last scrape, else 0."
             );
+            describe_counter!(
+                EVENTS_TOTAL,
+                "Listening events received over HTTP, by outcome (accepted, duplicate, rejected)."
+            );
+            describe_gauge!(LISTENERS, "Listeners with a taste profile.");
         });
         Metrics { recorder, handle }
     }
@@ -91,6 +101,24 @@ impl Metrics {
             metrics::counter!(REQUESTS_TOTAL, &labels).increment(1);
             metrics::histogram!(REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
         });
+    }
+
+    /// Count the outcome of one events batch.
+    pub fn record_events(&self, accepted: usize, duplicates: usize, rejected: usize) {
+        with_local_recorder(&self.recorder, || {
+            for (outcome, n) in [
+                ("accepted", accepted),
+                ("duplicate", duplicates),
+                ("rejected", rejected),
+            ] {
+                metrics::counter!(EVENTS_TOTAL, "outcome" => outcome).increment(n as u64);
+            }
+        });
+    }
+
+    /// Set the listeners gauge.
+    pub fn set_listeners(&self, n: usize) {
+        with_local_recorder(&self.recorder, || metrics::gauge!(LISTENERS).set(n as f64));
     }
 
     /// Set the catalog gauges from `stats` (`None`: the engine did not answer).
@@ -151,9 +179,16 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"))
 )]
 pub async fn scrape(State(state): State<AppState>) -> Response {
-    let stats = tokio::time::timeout(STATS_TIMEOUT, state.blocking(|engine| Ok(engine.stats()?))).await;
+    let stats = tokio::time::timeout(
+        STATS_TIMEOUT,
+        state.blocking(|engine| Ok((engine.stats()?, engine.listeners()))),
+    )
+    .await;
     match stats {
-        Ok(Ok(stats)) => state.metrics().set_catalog(Some(&stats)),
+        Ok(Ok((stats, listeners))) => {
+            state.metrics().set_catalog(Some(&stats));
+            state.metrics().set_listeners(listeners);
+        }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "stats unavailable for metrics");
             state.metrics().set_catalog(None);

@@ -5,8 +5,13 @@ use crate::error::{ErrorBody, ErrorType};
 use crate::routes::health::HealthStatus;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use needle_core::EntityType;
-use needle_search::{CatalogStats, Highlight, Hit, Rejection, SearchResponse, Section, WriteReport};
+use needle_core::profile::RecentEvent;
+use needle_core::{EntityType, EventType};
+use needle_search::taste::Personalization;
+use needle_search::{
+    CatalogStats, EventReport, Highlight, Hit, ProfileView, Rejection, SearchResponse, Section, TopAffinity,
+    WriteReport,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 use utoipa::OpenApi;
@@ -26,6 +31,10 @@ use utoipa::OpenApi;
         crate::routes::catalog::delete_entity,
         crate::routes::catalog::stats,
         crate::routes::search::search,
+        crate::routes::events::ingest,
+        crate::routes::users::profile,
+        crate::routes::users::history,
+        crate::routes::users::delete_user,
         crate::routes::health::live,
         crate::routes::health::ready,
         crate::metrics::scrape,
@@ -34,10 +43,14 @@ use utoipa::OpenApi;
     components(schemas(
         ErrorBody, ErrorType, EntityType, EntityDoc, DeleteRecordDoc, CatalogRecord, DeleteResponse,
         WriteReport, Rejection, SearchResponse, Hit, Highlight, Section, CatalogStats, HealthStatus,
+        Personalization, EventType, EventDoc, Timestamp, EventReport, ProfileView, TopAffinity,
+        RecentEventDoc, HistoryResponse, UserDeleted,
     )),
     tags(
         (name = "catalog", description = "Write, read and delete catalog entities"),
         (name = "search", description = "Search the catalog"),
+        (name = "events", description = "Record listening events"),
+        (name = "users", description = "Listener profiles, histories and erasure"),
         (name = "ops", description = "Health, metrics and this document"),
     )
 )]
@@ -77,6 +90,81 @@ pub struct DeleteResponse {
     pub deleted: bool,
     /// The id deleted.
     pub id: String,
+}
+
+/// Answer of `DELETE /v1/users/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UserDeleted {
+    /// The listener erased.
+    pub user_id: String,
+    /// Events removed from the log (0 when the listener had none).
+    pub deleted_events: u64,
+}
+
+/// Answer of `GET /v1/users/{id}/history`.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct HistoryResponse {
+    /// The listener.
+    pub user_id: String,
+    /// Most recent events first (by event time).
+    #[schema(value_type = Vec<RecentEventDoc>)]
+    pub events: Vec<RecentEvent>,
+}
+
+/// Schema of `needle_core::profile::RecentEvent` (which has no `ToSchema`); a test checks
+/// that the two have the same fields.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = RecentEvent)]
+pub struct RecentEventDoc {
+    /// Event type.
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    /// The item.
+    pub item_id: String,
+    /// Event time, epoch milliseconds (UTC).
+    pub ts: i64,
+    /// How many times it happened.
+    pub count: u32,
+    /// How long the item played, when given.
+    pub ms_played: Option<u64>,
+    /// Context (the query of a `search_click`), when given.
+    pub context: Option<String>,
+}
+
+/// An event time: RFC 3339 (`2024-05-01T12:00:00Z`, offsets allowed) or epoch milliseconds.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum Timestamp {
+    /// RFC 3339 date-time.
+    Rfc3339(String),
+    /// Milliseconds since 1970-01-01T00:00:00Z.
+    EpochMillis(i64),
+}
+
+/// One listening event of a `POST /v1/events` batch (the input format; validation names
+/// the field at fault).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Event)]
+pub struct EventDoc {
+    /// Client-chosen id (at most 256 bytes); an id seen before for the same listener is
+    /// counted as a duplicate, not applied twice. Without it, retries count twice.
+    pub event_id: Option<String>,
+    /// The listener (at most 256 bytes, no control characters).
+    pub user_id: String,
+    /// What happened.
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    /// The item: any entity id; it may arrive in the catalog later.
+    pub item_id: String,
+    /// When it happened; out-of-order times are fine.
+    pub ts: Timestamp,
+    /// How long the item played (plays shorter than 30 s count for less).
+    pub ms_played: Option<u64>,
+    /// How many times it happened (aggregated histories), integer >= 1, default 1.
+    #[schema(minimum = 1)]
+    pub count: Option<u32>,
+    /// Free context, at most 1024 bytes (the query of a `search_click`).
+    pub context: Option<String>,
 }
 
 /// A delete record of a catalog batch.
@@ -201,6 +289,68 @@ mod tests {
             .expect("Entity schema");
         let schema_keys: BTreeSet<String> = props.keys().cloned().collect();
         assert_eq!(entity_keys, schema_keys);
+    }
+
+    fn schema_keys(name: &str) -> BTreeSet<String> {
+        let doc = serde_json::to_value(openapi()).expect("doc serializes");
+        doc["components"]["schemas"][name]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name} schema"))
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn event_schemas_match_the_types() {
+        let recent = RecentEvent {
+            kind: EventType::Play,
+            item_id: "t".into(),
+            ts: 1,
+            count: 1,
+            ms_played: Some(1),
+            context: Some("q".into()),
+        };
+        let value = serde_json::to_value(&recent).expect("serializes");
+        let keys: BTreeSet<String> = value.as_object().expect("object").keys().cloned().collect();
+        assert_eq!(keys, schema_keys("RecentEvent"));
+        let event = needle_core::Event {
+            event_id: Some("e".into()),
+            user_id: "u".into(),
+            kind: EventType::Play,
+            item_id: "t".into(),
+            ts: 1,
+            ms_played: Some(1),
+            count: 1,
+            context: Some("q".into()),
+        };
+        let value = serde_json::to_value(&event).expect("serializes");
+        let keys: BTreeSet<String> = value.as_object().expect("object").keys().cloned().collect();
+        assert_eq!(keys, schema_keys("Event"));
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        fn walk(v: &serde_json::Value, refs: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(o) => {
+                    if let Some(r) = o.get("$ref").and_then(|r| r.as_str()) {
+                        refs.push(r.to_string());
+                    }
+                    o.values().for_each(|v| walk(v, refs));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, refs)),
+                _ => {}
+            }
+        }
+        let doc = serde_json::to_value(openapi()).expect("doc serializes");
+        let mut refs = Vec::new();
+        walk(&doc, &mut refs);
+        assert!(!refs.is_empty());
+        for r in refs {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{r}"));
+            assert!(doc["components"]["schemas"][name].is_object(), "dangling {r}");
+        }
     }
 
     #[test]

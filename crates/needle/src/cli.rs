@@ -30,6 +30,13 @@ enum Command {
     Serve(ServeArgs),
     /// Import a catalog file (.jsonl or .jsonl.gz) into the data directory.
     Import(ImportArgs),
+    /// Import listening events (.jsonl or .jsonl.gz, the `POST /v1/events` format) into
+    /// the data directory, in durable batches.
+    ///
+    /// Bad lines are rejected one by one with the line and field named; events whose
+    /// `event_id` is already stored are counted as duplicates, so a file can be imported
+    /// again safely.
+    ImportEvents(ImportArgs),
     /// Search the local data directory and print a table.
     Search(SearchArgs),
     /// Run a query file in-process and report each query's hits and latency (JSON Lines).
@@ -38,6 +45,12 @@ enum Command {
     /// `{"q", "ids": [...], "micros"}`, then a summary on stderr. Each query runs
     /// `--repeat` times; the reported latency is the last run (warm).
     BenchQueries(BenchArgs),
+    /// Measure durable event ingest: events/s in batches (in-process, or over HTTP to a
+    /// running server with `--http URL`), acknowledgement-to-profile latency and profile
+    /// memory per listener.
+    ///
+    /// In-process runs use a fresh temporary data directory unless `--data-dir` is given.
+    BenchIngest(crate::bench_ingest::BenchIngestArgs),
     /// Work with the public datasets.
     Dataset {
         #[command(subcommand)]
@@ -114,8 +127,12 @@ struct BenchArgs {
 #[derive(Subcommand, Debug)]
 enum DatasetCmd {
     /// Convert a dataset folder (or `all` with the data root) to the import format.
+    ///
+    /// `lastfm-events` converts the Last.fm plays (`user_artists.dat`) to listening events
+    /// for `needle import-events` instead: one `play` per (user, artist) with `count` =
+    /// plays, item ids matching the `lastfm` catalog.
     Convert {
-        /// billboard, lastfm, podcastindex, apple, librivox, changelog, or all.
+        /// billboard, lastfm, podcastindex, apple, librivox, changelog, all, or lastfm-events.
         name: String,
         /// Dataset folder (for `all`: the folder holding every dataset).
         path: PathBuf,
@@ -183,10 +200,39 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
             init_logs(LogFormat::Text);
-            let engine = open_engine(&cfg)?;
+            let mut engine_cfg = cfg.engine_config();
+            engine_cfg.bulk = true;
+            let engine = Engine::open(engine_cfg)
+                .with_context(|| format!("opening data directory {}", cfg.data_dir.display()))?;
             let summary = import::import_file(&engine, &a.file, a.batch, !a.quiet)?;
             engine.shutdown()?;
             summary.print(a.show_rejections);
+            Ok(())
+        }
+        Command::ImportEvents(a) => {
+            let cfg = load_config(&cli, Overrides::default())?;
+            init_logs(LogFormat::Text);
+            let engine = open_engine(&cfg)?;
+            let summary = import::import_events(&engine, &a.file, a.batch, !a.quiet)?;
+            engine.shutdown()?;
+            summary.print(a.show_rejections);
+            Ok(())
+        }
+        Command::BenchIngest(a) => {
+            let cfg = load_config(&cli, Overrides::default())?;
+            init_logs(LogFormat::Text);
+            crate::bench_ingest::run(a, cli.data_dir.clone(), cfg.engine_config())
+        }
+        Command::Dataset {
+            cmd: DatasetCmd::Convert { name, path, out, quiet },
+        } if name.trim().eq_ignore_ascii_case(dataset::LASTFM_EVENTS) => {
+            let started = std::time::Instant::now();
+            let summary = dataset::convert_lastfm_events(path, out, !quiet)?;
+            eprintln!(
+                "{summary} to {} in {:.1}s",
+                out.display(),
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Search(a) => {

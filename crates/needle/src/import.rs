@@ -1,4 +1,5 @@
-//! `needle import`: stream a JSON Lines file into the engine in durable batches.
+//! `needle import` and `needle import-events`: stream a JSON Lines file into the engine
+//! in durable batches, with a progress bar over the file's bytes.
 
 use anyhow::{Context, Result};
 use flate2::read::MultiGzDecoder;
@@ -32,25 +33,60 @@ impl ImportSummary {
             self.accepted as f64 / self.seconds.max(1e-9),
             self.rejected.len()
         );
-        for r in self.rejected.iter().take(show) {
-            eprintln!("  line {}: [{}] {}", r.index + 1, r.code, r.message);
-        }
-        if self.rejected.len() > show {
-            eprintln!("  … and {} more", self.rejected.len() - show);
-        }
+        print_rejections(&self.rejected, show);
     }
 }
 
-fn open(path: &Path) -> Result<(Box<dyn BufRead>, u64)> {
+/// What an events import did.
+pub struct EventImportSummary {
+    /// Lines read (blank lines excluded).
+    pub lines: usize,
+    /// Events stored.
+    pub accepted: usize,
+    /// Events whose `event_id` was already stored (not counted again).
+    pub duplicates: usize,
+    /// Events refused (index = line number - 1).
+    pub rejected: Vec<Rejection>,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+impl EventImportSummary {
+    /// Print the summary and the first `show` rejections to stderr.
+    pub fn print(&self, show: usize) {
+        eprintln!(
+            "imported {} of {} events in {:.1}s ({:.0} events/s); {} duplicates, {} rejected",
+            self.accepted,
+            self.lines,
+            self.seconds,
+            self.accepted as f64 / self.seconds.max(1e-9),
+            self.duplicates,
+            self.rejected.len()
+        );
+        print_rejections(&self.rejected, show);
+    }
+}
+
+fn print_rejections(rejected: &[Rejection], show: usize) {
+    for r in rejected.iter().take(show) {
+        eprintln!("  line {}: [{}] {}", r.index + 1, r.code, r.message);
+    }
+    if rejected.len() > show {
+        eprintln!("  … and {} more", rejected.len() - show);
+    }
+}
+
+/// Open a `.jsonl` or `.jsonl.gz` file; the returned reader counts the file's (compressed)
+/// bytes into `pb`, so a bar of the file's size shows the progress through it.
+fn open(path: &Path, pb: Option<ProgressBar>) -> Result<Box<dyn BufRead>> {
     let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let counted = CountingReader { inner: f, pb: None };
+    let counted = CountingReader { inner: f, pb };
     let r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
         Box::new(MultiGzDecoder::new(counted))
     } else {
         Box::new(counted)
     };
-    Ok((Box::new(BufReader::with_capacity(1 << 20, r)), size))
+    Ok(Box::new(BufReader::with_capacity(1 << 20, r)))
 }
 
 struct CountingReader<R> {
@@ -68,72 +104,146 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
-/// Import a `.jsonl` or `.jsonl.gz` file; bad lines are rejected one by one.
-pub fn import_file(engine: &Engine, path: &Path, batch: usize, progress: bool) -> Result<ImportSummary> {
-    let started = Instant::now();
-    let (reader, _size) = open(path)?;
-    let pb = if progress {
-        let pb = ProgressBar::new_spinner();
-        pb.set_style(ProgressStyle::with_template(
-            "{spinner} {pos} records {per_sec} {elapsed_precise} {msg}",
-        )?);
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
+/// A progress bar over the bytes of `path` (hidden without `progress`).
+fn file_bar(path: &Path, progress: bool) -> Result<ProgressBar> {
+    if !progress {
+        return Ok(ProgressBar::hidden());
+    }
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let pb = ProgressBar::new(size);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] [{bar:30}] {percent:>3}% {binary_bytes}/{binary_total_bytes} eta {eta} {msg}",
+        )?
+        .progress_chars("=> "),
+    );
+    pb.enable_steady_tick(std::time::Duration::from_millis(200));
+    Ok(pb)
+}
+
+/// What [`stream_batches`] saw: non-blank lines and every rejection, by line.
+struct Streamed {
+    lines: usize,
+    rejected: Vec<Rejection>,
+}
+
+/// Stream a JSON Lines file in batches of `batch` values to `sink`, which returns the
+/// rejections of its batch (indexes into the batch). Lines that are not JSON are rejected
+/// as `invalid_json`; every rejection's index is mapped to its line number - 1. `after`
+/// runs after each batch with the total of lines read so far.
+fn stream_batches(
+    reader: Box<dyn BufRead>,
+    path: &Path,
+    batch: usize,
+    mut sink: impl FnMut(Vec<serde_json::Value>) -> Result<Vec<Rejection>>,
+    mut after: impl FnMut(usize),
+) -> Result<Streamed> {
     let batch = batch.max(1);
-    let mut summary = ImportSummary {
+    let mut out = Streamed {
         lines: 0,
-        accepted: 0,
-        rejected: vec![],
-        seconds: 0.0,
+        rejected: Vec::new(),
     };
     let mut values = Vec::with_capacity(batch);
     let mut line_of = Vec::with_capacity(batch);
-    let flush = |values: &mut Vec<serde_json::Value>, line_of: &mut Vec<usize>, s: &mut ImportSummary| -> Result<()> {
+    let mut flush = |values: &mut Vec<serde_json::Value>, line_of: &mut Vec<usize>, out: &mut Streamed| -> Result<()> {
         if values.is_empty() {
             return Ok(());
         }
-        let report = engine.write_values(std::mem::take(values))?;
-        s.accepted += report.accepted;
-        s.rejected.extend(report.rejected.into_iter().map(|r| Rejection {
-            index: line_of[r.index],
+        let rejected = sink(std::mem::take(values))?;
+        out.rejected.extend(rejected.into_iter().map(|r| Rejection {
+            index: line_of.get(r.index).copied().unwrap_or(r.index),
             ..r
         }));
-        pb.inc(line_of.len() as u64);
         line_of.clear();
+        after(out.lines);
         Ok(())
     };
     for (i, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("reading {} at line {}", path.display(), i + 1))?;
-        summary.lines += 1;
         if line.trim().is_empty() {
-            summary.lines -= 1;
             continue;
         }
+        out.lines += 1;
         match serde_json::from_str::<serde_json::Value>(&line) {
             Ok(v) => {
                 values.push(v);
                 line_of.push(i);
             }
-            Err(e) => summary.rejected.push(Rejection {
+            Err(e) => out.rejected.push(Rejection {
                 index: i,
                 code: "invalid_json".into(),
                 message: format!("line {}: {e}", i + 1),
             }),
         }
         if values.len() >= batch {
-            flush(&mut values, &mut line_of, &mut summary)?;
+            flush(&mut values, &mut line_of, &mut out)?;
         }
     }
-    flush(&mut values, &mut line_of, &mut summary)?;
+    flush(&mut values, &mut line_of, &mut out)?;
+    out.rejected.sort_by_key(|r| r.index);
+    Ok(out)
+}
+
+/// Import a `.jsonl` or `.jsonl.gz` catalog file; bad lines are rejected one by one.
+pub fn import_file(engine: &Engine, path: &Path, batch: usize, progress: bool) -> Result<ImportSummary> {
+    let started = Instant::now();
+    let pb = file_bar(path, progress)?;
+    let reader = open(path, Some(pb.clone()))?;
+    let mut accepted = 0usize;
+    let streamed = stream_batches(
+        reader,
+        path,
+        batch,
+        |values| {
+            let report = engine.write_values(values)?;
+            accepted += report.accepted;
+            Ok(report.rejected)
+        },
+        |lines| pb.set_message(format!("{lines} records")),
+    )?;
     engine.refresh()?;
     pb.set_message("merging index segments");
     engine.optimize()?;
     pb.finish_and_clear();
-    summary.rejected.sort_by_key(|r| r.index);
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
+    Ok(ImportSummary {
+        lines: streamed.lines,
+        accepted,
+        rejected: streamed.rejected,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Import a `.jsonl` or `.jsonl.gz` file of listening events (the `POST /v1/events`
+/// format) in durable batches; bad lines are rejected one by one, events whose
+/// `event_id` is already stored are counted as duplicates.
+pub fn import_events(engine: &Engine, path: &Path, batch: usize, progress: bool) -> Result<EventImportSummary> {
+    let started = Instant::now();
+    let pb = file_bar(path, progress)?;
+    let reader = open(path, Some(pb.clone()))?;
+    let (mut accepted, mut duplicates) = (0usize, 0usize);
+    let streamed = stream_batches(
+        reader,
+        path,
+        batch,
+        |values| {
+            let report = engine.ingest_events(values)?;
+            accepted += report.accepted;
+            duplicates += report.duplicates;
+            Ok(report.rejected)
+        },
+        |lines| {
+            let rate = lines as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            pb.set_message(format!("{lines} events ({rate:.0}/s)"));
+        },
+    )?;
+    pb.finish_and_clear();
+    Ok(EventImportSummary {
+        lines: streamed.lines,
+        accepted,
+        duplicates,
+        rejected: streamed.rejected,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Print search hits as a table.
@@ -173,7 +283,7 @@ struct BenchQuery {
 /// Run every query of a file in-process; write ids and latency per query.
 pub fn bench_queries(engine: &Engine, file: &Path, out: Option<&Path>, repeat: usize) -> Result<()> {
     use std::io::Write;
-    let (reader, _) = open(file)?;
+    let reader = open(file, None)?;
     let mut sink: Box<dyn Write> = match out {
         Some(p) => Box::new(std::io::BufWriter::new(
             File::create(p).with_context(|| format!("cannot create {}", p.display()))?,

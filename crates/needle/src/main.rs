@@ -1,5 +1,6 @@
-//! The `needle` binary: serve, import, search, dataset convert.
+//! The `needle` binary: serve, import, import-events, search, dataset convert, benches.
 
+mod bench_ingest;
 mod cli;
 mod dataset;
 mod import;

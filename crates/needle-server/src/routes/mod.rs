@@ -2,8 +2,10 @@
 //! rejections into [`ApiError`]s.
 
 pub mod catalog;
+pub mod events;
 pub mod health;
 pub mod search;
+pub mod users;
 
 use crate::codes;
 use crate::error::{ApiError, ErrorType};
@@ -14,7 +16,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{middleware, BoxError, Router};
 use std::any::Any;
 use tower::ServiceBuilder;
@@ -41,6 +43,10 @@ pub(crate) fn build(state: AppState) -> Router {
         )
         .route("/v1/stats", get(catalog::stats))
         .route("/v1/search", get(search::search))
+        .route("/v1/events", post(events::ingest))
+        .route("/v1/users/{id}", delete(users::delete_user))
+        .route("/v1/users/{id}/profile", get(users::profile))
+        .route("/v1/users/{id}/history", get(users::history))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(crate::metrics::scrape))

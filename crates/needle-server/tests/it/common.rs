@@ -85,6 +85,12 @@ impl TestApp {
             .await
     }
 
+    /// `POST /v1/events` of a JSON array.
+    pub async fn post_events(&self, events: &Value) -> TestResponse {
+        self.post("/v1/events", Some("application/json"), events.to_string())
+            .await
+    }
+
     /// Make every acknowledged write searchable.
     pub async fn refresh(&self) {
         let engine = Arc::clone(&self.engine);

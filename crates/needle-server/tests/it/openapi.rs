@@ -28,6 +28,10 @@ async fn openapi_lists_every_route() {
         ("/v1/catalog/{id}", "delete"),
         ("/v1/stats", "get"),
         ("/v1/search", "get"),
+        ("/v1/events", "post"),
+        ("/v1/users/{id}", "delete"),
+        ("/v1/users/{id}/profile", "get"),
+        ("/v1/users/{id}/history", "get"),
         ("/health/live", "get"),
         ("/health/ready", "get"),
         ("/metrics", "get"),
@@ -44,7 +48,7 @@ async fn openapi_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        8,
+        12,
         "unexpected paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
@@ -63,6 +67,27 @@ async fn openapi_lists_every_route() {
         "{post}"
     );
 
+    let post = &doc["paths"]["/v1/events"]["post"]["requestBody"]["content"];
+    assert!(
+        post["application/json"].is_object() && post["application/x-ndjson"].is_object(),
+        "{post}"
+    );
+    let params: Vec<&str> = doc["paths"]["/v1/users/{id}/profile"]["get"]["parameters"]
+        .as_array()
+        .expect("profile parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(params, ["id", "top"]);
+    let params: Vec<&str> = doc["paths"]["/v1/users/{id}/history"]["get"]["parameters"]
+        .as_array()
+        .expect("history parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(params, ["id", "limit"]);
+    assert!(doc["paths"]["/v1/users/{id}/profile"]["get"]["responses"]["404"].is_object());
+
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     for name in [
         "Entity",
@@ -74,6 +99,15 @@ async fn openapi_lists_every_route() {
         "Hit",
         "CatalogStats",
         "EntityType",
+        "Event",
+        "EventType",
+        "EventReport",
+        "ProfileView",
+        "TopAffinity",
+        "RecentEvent",
+        "HistoryResponse",
+        "UserDeleted",
+        "Personalization",
     ] {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }

@@ -15,6 +15,7 @@ mod credits;
 mod entities;
 mod lang;
 mod lastfm;
+mod lastfm_events;
 mod librivox;
 mod podcastindex;
 mod sink;
@@ -22,6 +23,7 @@ mod text;
 mod transcript;
 
 use anyhow::{bail, Result};
+pub use lastfm_events::EventsSummary;
 use sink::Sink;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -156,6 +158,22 @@ pub fn convert(name: DatasetName, input: &Path, out: &Path, progress: bool) -> R
     let mut sink = Sink::create(out, progress)?;
     run(name, &dir, &mut sink)?;
     sink.finish()
+}
+
+/// Name of the listening-events conversion of the Last.fm dataset (not a catalog: its
+/// output is for `needle import-events` / `POST /v1/events`).
+pub const LASTFM_EVENTS: &str = "lastfm-events";
+
+/// Convert the HetRec Last.fm plays (`user_artists.dat`) to `play` events whose ids
+/// match the catalog of [`DatasetName::Lastfm`]. `input` is the dataset folder or the data
+/// root that contains it. Writes gzip JSON Lines to `out` (plain when it does not end in
+/// `.gz`).
+pub fn convert_lastfm_events(input: &Path, out: &Path, progress: bool) -> Result<EventsSummary> {
+    let dir = locate(DatasetName::Lastfm, input)?;
+    if !dir.join("user_artists.dat").is_file() {
+        bail!("{} has no user_artists.dat", dir.display());
+    }
+    lastfm_events::convert(&dir, out, progress)
 }
 
 /// Convert every dataset under `data_root` into one catalog file (about 1.1M entities

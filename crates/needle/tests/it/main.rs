@@ -2,4 +2,7 @@
 
 mod cli;
 mod convert;
+mod events_cli;
+mod events_kill9;
 mod kill9;
+mod server;

@@ -1,0 +1,74 @@
+//! `POST /v1/events`: listening events in durable batches.
+
+use super::ApiBytes;
+use crate::body::{detect_format, parse_batch};
+use crate::error::{ApiError, ErrorBody};
+use crate::openapi::EventDoc;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
+use axum::Json;
+use needle_search::EventReport;
+
+/// Record listening events (plays, skips, saves, follows, search clicks).
+///
+/// The body is a JSON array of events, or NDJSON (one event per line) when the content
+/// type is `application/x-ndjson` or the body does not start with `[`, exactly as for
+/// `POST /v1/catalog`. Events are validated one by one: bad ones are listed in `rejected`
+/// (by 0-based index; for NDJSON, line number - 1) and do not affect the others. The
+/// answer comes once the accepted events are on disk; an `event_id` already seen for the
+/// same listener is counted in `duplicates` and not applied twice.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "events",
+    request_body(
+        description = "Events `{event_id?, user_id, type, item_id, ts, ms_played?, count?, context?}`.",
+        content(
+            (Vec<EventDoc> = "application/json"),
+            (EventDoc = "application/x-ndjson"),
+        )
+    ),
+    responses(
+        (status = 200, description = "Accepted events are durable; duplicates were already stored; rejected ones are listed with reasons.", body = EventReport),
+        (status = 400, description = "`empty_batch`, `invalid_json` (JSON array body)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`, `batch_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+        (status = 503, description = "`unavailable`, `request_timeout`", body = ErrorBody),
+    )
+)]
+pub async fn ingest(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiBytes(body): ApiBytes,
+) -> Result<Json<EventReport>, ApiError> {
+    let content_type = headers.get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("invalid"));
+    let format = detect_format(content_type, &body)?;
+    let max_records = state.config().max_batch_records;
+    let report = state
+        .blocking(move |engine| {
+            let mut batch = parse_batch(&body, format, max_records)?;
+            drop(body);
+            if batch.values.is_empty() {
+                return Ok(EventReport {
+                    accepted: 0,
+                    duplicates: 0,
+                    rejected: batch.rejected,
+                });
+            }
+            // The engine's rejection indexes refer to positions in `values`.
+            let values = std::mem::take(&mut batch.values);
+            let report = engine.ingest_events(values)?;
+            Ok(EventReport {
+                accepted: report.accepted,
+                duplicates: report.duplicates,
+                rejected: batch.merge_rejections(report.rejected),
+            })
+        })
+        .await?;
+    state
+        .metrics()
+        .record_events(report.accepted, report.duplicates, report.rejected.len());
+    Ok(Json(report))
+}
