@@ -47,7 +47,14 @@ impl Affinity {
     pub fn why(&self) -> String {
         let mut parts = Vec::new();
         if self.plays > 0 {
-            parts.push(format!("{} plays across {} items", self.plays, self.items.max(1)));
+            let items = self.items.max(1);
+            parts.push(format!(
+                "{} play{} across {} item{}",
+                self.plays,
+                if self.plays == 1 { "" } else { "s" },
+                items,
+                if items == 1 { "" } else { "s" }
+            ));
         }
         if self.skips > 0 {
             parts.push(format!("{} skips", self.skips));

@@ -19,8 +19,9 @@ pub trait EventLog: Send {
     fn append(&mut self, events: &[Event]) -> Result<()>;
     /// Visit every event in log order.
     fn replay(&mut self, f: &mut dyn FnMut(Event)) -> Result<()>;
-    /// Remove every event of `user_id` for good; returns how many were removed.
-    fn erase_user(&mut self, user_id: &str) -> Result<u64>;
+    /// Remove every event of `user_id` for good, showing each removed event to
+    /// `removed`; returns how many were removed.
+    fn erase_user(&mut self, user_id: &str, removed: &mut dyn FnMut(&Event)) -> Result<u64>;
     /// Bytes on disk.
     fn size_bytes(&self) -> u64;
 }
@@ -150,7 +151,7 @@ impl EventLog for FileEventLog {
         Ok(())
     }
 
-    fn erase_user(&mut self, user_id: &str) -> Result<u64> {
+    fn erase_user(&mut self, user_id: &str, on_removed: &mut dyn FnMut(&Event)) -> Result<u64> {
         let tmp = self.path.with_extension("log.rewrite");
         let mut removed = 0u64;
         {
@@ -163,6 +164,7 @@ impl EventLog for FileEventLog {
                 let mut keep = Vec::new();
                 decode(payload, &mut |e| {
                     if e.user_id == user_id {
+                        on_removed(&e);
                         removed += 1;
                     } else {
                         keep.push(e);
@@ -271,8 +273,10 @@ mod tests {
         let mut log = FileEventLog::open(d.path()).unwrap();
         log.append(&[ev("u", "a", 1), ev("v", "b", 2)]).unwrap();
         log.append(&[ev("u", "c", 3)]).unwrap();
-        assert_eq!(log.erase_user("u").unwrap(), 2);
-        assert_eq!(log.erase_user("nobody").unwrap(), 0);
+        let mut seen = 0;
+        assert_eq!(log.erase_user("u", &mut |_| seen += 1).unwrap(), 2);
+        assert_eq!(seen, 2);
+        assert_eq!(log.erase_user("nobody", &mut |_| ()).unwrap(), 0);
         log.append(&[ev("w", "d", 4)]).unwrap();
         drop(log);
         let mut log = FileEventLog::open(d.path()).unwrap();

@@ -173,7 +173,15 @@ fn run(rx: Receiver<Msg>, mut log: Box<dyn EventLog>, profiles: Arc<dyn ProfileS
                 }
                 Msg::Erase(user, reply) => {
                     commit_group(&mut group, log.as_mut(), profiles.as_ref(), &mut seen);
-                    let res = log.erase_user(&user);
+                    let mut keys = Vec::new();
+                    let res = log.erase_user(&user, &mut |e| {
+                        if let Some(id) = &e.event_id {
+                            keys.push(dedup_key(&e.user_id, id));
+                        }
+                    });
+                    for k in keys {
+                        seen.remove(&k);
+                    }
                     if res.is_ok() {
                         profiles.remove(&user);
                     }
