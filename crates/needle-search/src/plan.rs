@@ -236,12 +236,17 @@ fn expand_word(searcher: &Searcher, f: &Fields, w: &QueryWord) -> Vec<Expansion>
         // which keeps the first keystrokes fast and their hits meaningful.
         let typed = w.text.chars().count();
         // A single character only completes the first word of a name.
-        let fields = match typed {
-            1 => 0,
-            2 => 1,
-            _ => 3,
+        // The first word of a query completes only names then (a lone `a` would match
+        // half the catalog otherwise); a later word completes any word of a name or of a
+        // related name ("kyau v" finds "Kyau vs. Albert").
+        let pf = f.prefix_fields();
+        let chosen: Vec<Weighted> = match (typed, w.first) {
+            (3.., _) => pf.to_vec(),
+            (_, false) => vec![pf[0], pf[2]],
+            (2, true) => vec![pf[0]],
+            _ => vec![],
         };
-        for wf in f.prefix_fields().into_iter().take(fields) {
+        for wf in chosen {
             push(&mut out, wf, p, Q_PREFIX);
         }
         if w.first {
@@ -265,6 +270,53 @@ fn expand_word(searcher: &Searcher, f: &Fields, w: &QueryWord) -> Vec<Expansion>
     out
 }
 
+/// Bonus factor of a name matched only without its leading article.
+pub const ALT_KEY_FACTOR: f32 = 0.6;
+/// Bonus factor of a name matched exactly after typo correction.
+pub const TYPO_KEY_FACTOR: f32 = 0.7;
+
+/// Keys of the query with each word replaced by one of its best typo corrections:
+/// "smmokey" is exactly the artist "Smokey" once corrected. At most 32 combinations.
+pub fn corrected_keys(words: &[QueryWord], per_word: &[Vec<Expansion>], name: Field) -> Vec<u64> {
+    let mut combos: Vec<Vec<String>> = vec![vec![]];
+    let mut any = false;
+    for (w, exps) in words.iter().zip(per_word) {
+        let mut cands = vec![w.text.clone()];
+        for e in exps
+            .iter()
+            .filter(|e| e.field == name && e.score < Q_EXACT && e.score != Q_PREFIX && e.term != w.text)
+        {
+            if cands.len() >= 3 {
+                break;
+            }
+            if !cands.contains(&e.term) {
+                cands.push(e.term.clone());
+                any = true;
+            }
+        }
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                cands.iter().map(move |t| {
+                    let mut c = c.clone();
+                    c.push(t.clone());
+                    c
+                })
+            })
+            .take(32)
+            .collect();
+    }
+    if !any {
+        return vec![];
+    }
+    let exact: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
+    combos
+        .into_iter()
+        .filter(|c| *c != exact)
+        .map(|c| needle_core::text::key_of_words(&c))
+        .collect()
+}
+
 /// One word's disjunction: its best-scoring expansion counts.
 fn word_query(exps: &[Expansion]) -> Box<dyn Query> {
     let disjuncts: Vec<Box<dyn Query>> = exps
@@ -280,8 +332,8 @@ fn word_query(exps: &[Expansion]) -> Box<dyn Query> {
 /// Name-key bonuses: `exact` when the whole query is a name, `complete` when a run of
 /// query words is one. Optional clauses: they add to the score, never select.
 pub struct KeyBonus {
-    /// Key of the whole query, and its bonus.
-    pub exact: (u64, f32),
+    /// Keys the whole query may be (as typed, and with typo corrections), with bonuses.
+    pub exact: Vec<(u64, f32)>,
     /// Keys of contiguous runs of query words, and their bonus.
     pub runs: (Vec<u64>, f32),
 }
@@ -291,8 +343,24 @@ fn key_query(f: &Fields, k: &KeyBonus) -> Box<dyn Query> {
         let tq = TermQuery::new(Term::from_field_u64(f.keys, key), IndexRecordOption::Basic);
         Box::new(ConstScoreQuery::new(Box::new(tq), score))
     };
-    let mut d = vec![term(k.exact.0, k.exact.1)];
-    d.extend(k.runs.0.iter().filter(|r| **r != k.exact.0).map(|r| term(*r, k.runs.1)));
+    let alt = |key: u64, score: f32| -> Box<dyn Query> {
+        let tq = TermQuery::new(Term::from_field_u64(f.alt_keys, key), IndexRecordOption::Basic);
+        Box::new(ConstScoreQuery::new(Box::new(tq), score))
+    };
+    let mut d: Vec<Box<dyn Query>> = Vec::new();
+    for (key, score) in &k.exact {
+        d.push(term(*key, *score));
+        // A name matched only without its article ("beatles" for "The Beatles") ranks just
+        // below the name that is exactly the query ("Model" above "The Model").
+        d.push(alt(*key, score * ALT_KEY_FACTOR));
+    }
+    d.extend(
+        k.runs
+            .0
+            .iter()
+            .filter(|r| !k.exact.iter().any(|e| e.0 == **r))
+            .map(|r| term(*r, k.runs.1)),
+    );
     Box::new(DisjunctionMaxQuery::new(d))
 }
 

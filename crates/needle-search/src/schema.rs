@@ -54,6 +54,8 @@ pub struct Fields {
     pub popularity: Field,
     /// Exact-match keys of the name and aliases (indexed, multi-valued).
     pub keys: Field,
+    /// Keys of names without their leading article (`beatles` for `The Beatles`).
+    pub alt_keys: Field,
     /// Folded language code (raw).
     pub language: Field,
     /// Folded tags (raw, for filters).
@@ -153,6 +155,7 @@ pub fn build_schema() -> (Schema, Fields) {
         transcript: b.add_text_field("transcript", text(WORDS)),
         popularity: b.add_f64_field("popularity", FAST),
         keys: b.add_u64_field("keys", NumericOptions::default().set_indexed()),
+        alt_keys: b.add_u64_field("alt_keys", NumericOptions::default().set_indexed()),
         language: b.add_text_field("language", STRING),
         tag: b.add_text_field("tag", STRING),
         explicit: b.add_u64_field("explicit", INDEXED | FAST),
@@ -207,14 +210,23 @@ pub fn build_document(f: &Fields, e: &Entity, names: &ResolvedNames) -> TantivyD
         d.add_text(f.transcript, x);
     }
     d.add_f64(f.popularity, e.popularity.unwrap_or(0.0));
-    let mut keys = name_keys(&e.name);
-    for a in &e.aliases {
-        keys.extend(name_keys(a));
+    let mut keys = Vec::new();
+    let mut alt = Vec::new();
+    for n in std::iter::once(&e.name).chain(e.aliases.iter()) {
+        let k = name_keys(n);
+        keys.push(k[0]);
+        alt.extend(k.into_iter().skip(1));
     }
     keys.sort_unstable();
     keys.dedup();
+    alt.sort_unstable();
+    alt.dedup();
+    alt.retain(|k| keys.binary_search(k).is_err());
     for k in keys {
         d.add_u64(f.keys, k);
+    }
+    for k in alt {
+        d.add_u64(f.alt_keys, k);
     }
     if let Some(l) = &e.language {
         d.add_text(f.language, fold(l));

@@ -4,7 +4,7 @@ use crate::collect::{RankCollector, Ranked, Scored, COMPLETE, EXACT};
 use crate::error::{Error, Result};
 use crate::filter::{check_market, market_query, parse_filter};
 use crate::highlight::highlight;
-use crate::plan::{build_query, expand, query_words, KeyBonus, QueryWord};
+use crate::plan::{build_query, corrected_keys, expand, query_words, KeyBonus, QueryWord, TYPO_KEY_FACTOR};
 use crate::schema::Fields;
 use crate::taste::{boost, Taste};
 use crate::types::*;
@@ -128,8 +128,14 @@ pub fn run(
     };
     let per_word = expand(searcher, f, &words);
     let filters = || -> Result<Vec<Box<dyn Query>>> { Ok(p.filters.iter().map(|q| q.box_clone()).collect()) };
+    let mut exact = vec![(key_of_words(&texts), EXACT)];
+    exact.extend(
+        corrected_keys(&words, &per_word, f.name)
+            .into_iter()
+            .map(|k| (k, EXACT * TYPO_KEY_FACTOR)),
+    );
     let keys = KeyBonus {
-        exact: (key_of_words(&texts), EXACT),
+        exact,
         runs: (run_keys(&words), COMPLETE),
     };
     let strict = searcher.search(&*build_query(f, &per_word, true, &keys, filters()?), &collector)?;

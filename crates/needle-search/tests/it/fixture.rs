@@ -48,6 +48,12 @@ pub fn catalog() -> Vec<Value> {
         json!({"id":"sh:changelog","type":"show","name":"The Changelog","publisher":"Changelog Media","popularity":50}),
         json!({"id":"ab:pride","type":"audiobook","name":"Pride and Prejudice","authors":["Jane Austen"],"narrators":["Karen Savage"],"popularity":5000,"language":"en"}),
         json!({"id":"ch:pride-1","type":"chapter","name":"Chapter 1","audiobook_id":"ab:pride","duration_ms":600000}),
+        json!({"id":"ar:kyau","type":"artist","name":"Kyau vs. Albert","popularity":10}),
+        json!({"id":"ar:v","type":"artist","name":"V","popularity":60}),
+        json!({"id":"sh:model","type":"show","name":"Model","popularity":1}),
+        json!({"id":"ch:the-model","type":"chapter","name":"The Model","popularity":50}),
+        json!({"id":"ar:smokey","type":"artist","name":"Smokey","popularity":1}),
+        json!({"id":"tr:smokey-sings","type":"track","name":"When Smokey Sings","popularity":90}),
         json!({"id":"ab:krieg","type":"audiobook","name":"Krieg und Frieden","authors":["Lew Tolstoi"],"language":"de","popularity":100}),
     ]
 }

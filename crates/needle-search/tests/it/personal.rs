@@ -155,7 +155,11 @@ fn events_are_idempotent_and_profiles_explain_and_erase() {
     // Right to be forgotten.
     assert_eq!(e.delete_user("u").unwrap(), 3);
     assert!(e.profile("u", 5).unwrap().is_none());
-    assert_eq!(e.ingest_events(batch[..1].to_vec()).unwrap().accepted, 1, "erased ids are forgotten at once");
+    assert_eq!(
+        e.ingest_events(batch[..1].to_vec()).unwrap().accepted,
+        1,
+        "erased ids are forgotten at once"
+    );
     assert_eq!(e.delete_user("u").unwrap(), 1);
     drop(e);
     let e = Engine::open(needle_search::EngineConfig::new(dir.path())).unwrap();

@@ -53,6 +53,11 @@ fn known_items_with_typos_prefixes_diacritics_and_scripts() {
         ("jane austen", "ab:pride"),
         ("krieg und frieden", "ab:krieg"),
         ("fearless concurrency", "ep:1"),
+        // a short last word completes any word, not just the first
+        ("kyau v", "ar:kyau"),
+        // exact name above the same name with an article; typo-corrected exact names
+        ("model", "sh:model"),
+        ("smmokey", "ar:smokey"),
     ];
     let mut failures = vec![];
     for (q, want) in cases {
