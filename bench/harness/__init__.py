@@ -1,0 +1,1 @@
+"""Needle benchmark harness (see bench/README.md)."""

@@ -1,0 +1,1 @@
+"""Engine adapters: Needle and the anchors."""
