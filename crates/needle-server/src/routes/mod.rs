@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod events;
 pub mod health;
 pub mod search;
+pub mod ui;
 pub mod users;
 
 use crate::codes;
@@ -36,6 +37,9 @@ pub struct Unmatched;
 /// The full router: routes, JSON fallbacks and middleware.
 pub(crate) fn build(state: AppState) -> Router {
     let routes = Router::new()
+        .route("/", get(ui::index))
+        .route("/ui/app.js", get(ui::app_js))
+        .route("/ui/style.css", get(ui::style_css))
         .route("/v1/catalog", post(catalog::write))
         .route(
             "/v1/catalog/{id}",

@@ -1,0 +1,234 @@
+"""The asynchronous client: the same methods as :class:`needle.Needle`, awaited."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any, AsyncIterable, Awaitable, Callable, Iterable, Optional, Sequence, TypeVar, Union
+
+import httpx
+
+from . import _api, _core
+from .client import CONNECT_ERRORS
+from .errors import NeedleConnectionError, NeedleError, from_response
+from .models import (
+    CatalogStats,
+    DeleteResponse,
+    Entity,
+    EntityType,
+    EventReport,
+    HealthStatus,
+    History,
+    Profile,
+    Recommendations,
+    SearchRequest,
+    SearchResponse,
+    UploadSummary,
+    UserDeleted,
+    WriteReport,
+)
+
+T = TypeVar("T")
+AsyncSource = Union[_core.Source, AsyncIterable[Any]]
+
+
+class AsyncNeedle:
+    """Asynchronous Needle client (``httpx.AsyncClient``); see :class:`needle.Needle`.
+
+    >>> async with AsyncNeedle("http://127.0.0.1:7700") as needle:
+    ...     res = await needle.search("helo adel")
+    """
+
+    def __init__(
+        self,
+        base_url: str = _core.DEFAULT_BASE_URL,
+        *,
+        api_key: Optional[str] = None,
+        timeout: float = 30.0,
+        retry: _core.RetryPolicy = _core.RetryPolicy(),
+        headers: Optional[dict[str, str]] = None,
+        transport: Optional[httpx.AsyncBaseTransport] = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: Optional[random.Random] = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=_core.headers(api_key, headers),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "AsyncNeedle":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def _run(self, call: _api.Call[T]) -> T:
+        attempt = 0
+        hdrs = {"content-type": call.content_type} if call.content_type else None
+        while True:
+            try:
+                resp = await self._http.request(
+                    call.method, call.path, params=call.params, content=call.content, headers=hdrs
+                )
+            except httpx.TransportError as e:
+                sent = not isinstance(e, CONNECT_ERRORS)
+                if attempt < self.retry.max_retries and (call.idempotent or not sent):
+                    await self._sleep(self.retry.delay(attempt, None, self._rng))
+                    attempt += 1
+                    continue
+                raise NeedleConnectionError(f"{call.method} {call.path}: {e!r}") from e
+            status = resp.status_code
+            if status < 400 or status in call.ok_statuses:
+                return call.parse(resp)
+            retry_after = _core.parse_retry_after(resp.headers.get("retry-after"))
+            code = _core.error_code(resp.content)
+            if _core.should_retry(self.retry, attempt, status, code, retry_after, call.idempotent):
+                await self._sleep(self.retry.delay(attempt, retry_after, self._rng))
+                attempt += 1
+                continue
+            raise from_response(status, resp.content, resp.headers, retry_after)
+
+    # catalog
+    async def write(self, records: Iterable[Any]) -> WriteReport:
+        return await self._run(_api.write(records))
+
+    async def get_entity(self, entity_id: str) -> Entity:
+        return await self._run(_api.get_entity(entity_id))
+
+    async def delete_entity(self, entity_id: str) -> DeleteResponse:
+        return await self._run(_api.delete_entity(entity_id))
+
+    async def stats(self) -> CatalogStats:
+        return await self._run(_api.stats())
+
+    async def upload_catalog(
+        self,
+        source: AsyncSource,
+        *,
+        batch_size: int = 5000,
+        max_batch_bytes: int = 16 << 20,
+        progress: Optional[_core.ProgressFn] = None,
+    ) -> UploadSummary:
+        """As :meth:`Needle.upload_catalog`; ``source`` may also be an async iterable."""
+        return await self._upload(source, batch_size, max_batch_bytes, progress, None)
+
+    # search
+    async def search(
+        self,
+        q: "str | SearchRequest" = "",
+        *,
+        types: Optional[Sequence[EntityType]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        filter: Optional[str] = None,
+        market: Optional[str] = None,
+        user_id: Optional[str] = None,
+    ) -> SearchResponse:
+        return await self._run(_api.search(q, types, limit, offset, filter, market, user_id))
+
+    # events and listeners
+    async def send_events(self, events: Iterable[Any]) -> EventReport:
+        return await self._run(_api.events(events))
+
+    async def upload_events(
+        self,
+        source: AsyncSource,
+        *,
+        batch_size: int = 10000,
+        max_batch_bytes: int = 16 << 20,
+        progress: Optional[_core.ProgressFn] = None,
+        assign_event_ids: bool = True,
+    ) -> UploadSummary:
+        """As :meth:`Needle.upload_events`; ``source`` may also be an async iterable."""
+        return await self._upload(source, batch_size, max_batch_bytes, progress, assign_event_ids)
+
+    async def profile(self, user_id: str, *, top: Optional[int] = None) -> Profile:
+        return await self._run(_api.profile(user_id, top))
+
+    async def history(self, user_id: str, *, limit: Optional[int] = None) -> History:
+        return await self._run(_api.history(user_id, limit))
+
+    async def delete_user(self, user_id: str) -> UserDeleted:
+        return await self._run(_api.delete_user(user_id))
+
+    async def recommendations(
+        self, user_id: str, *, surface: str = "home", limit: Optional[int] = None
+    ) -> Recommendations:
+        """Requires a server with recommendations; older ones raise ``NotFoundError``."""
+        return await self._run(_api.recommendations(user_id, surface, limit))
+
+    # operations
+    async def live(self) -> HealthStatus:
+        return await self._run(_api.live())
+
+    async def ready(self) -> bool:
+        return (await self._run(_api.ready())).status == "ok"
+
+    async def wait_ready(self, timeout: float = 30.0, interval: float = 0.1) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if (await self._http.get("/health/ready")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise NeedleConnectionError(f"{self.base_url} not ready after {timeout} s")
+            await asyncio.sleep(interval)
+
+    async def metrics(self) -> str:
+        return await self._run(_api.metrics())
+
+    async def openapi(self) -> dict[str, Any]:
+        return await self._run(_api.openapi())
+
+    async def _upload(
+        self,
+        source: AsyncSource,
+        batch_size: int,
+        max_bytes: int,
+        progress: Optional[_core.ProgressFn],
+        event_ids: Optional[bool],
+    ) -> UploadSummary:
+        batcher = _core.Batcher(batch_size, max_bytes)
+        tally = _core.Tally(progress)
+
+        async def send(batch: tuple[bytes, list[int]]) -> None:
+            body, indexes = batch
+            if event_ids is None:
+                report: Any = await self._run(_api.write_ndjson(body))
+            else:
+                report = await self._run(_api.events_ndjson(body, idempotent=event_ids))
+            tally.add(len(indexes), indexes, report)
+
+        async def add(index: int, line: str) -> None:
+            if event_ids:
+                line = _core.with_event_id(line)
+            for batch in batcher.add(index, line):
+                await send(batch)
+
+        try:
+            if isinstance(source, AsyncIterable):
+                index = 0
+                async for item in source:
+                    await add(index, _core.encode(item))
+                    index += 1
+            else:
+                for index, line in _core.iter_source(source):
+                    await add(index, line)
+            for batch in batcher.flush():
+                await send(batch)
+        except NeedleError as e:
+            e.summary = tally.summary  # type: ignore[attr-defined]
+            raise
+        return tally.summary

@@ -1,0 +1,268 @@
+"""The synchronous client."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Callable, Iterable, Optional, Sequence, TypeVar
+
+import httpx
+
+from . import _api, _core
+from .errors import NeedleConnectionError, NeedleError, from_response
+from .models import (
+    CatalogStats,
+    DeleteResponse,
+    Entity,
+    EntityType,
+    EventReport,
+    HealthStatus,
+    History,
+    Profile,
+    Recommendations,
+    SearchRequest,
+    SearchResponse,
+    UploadSummary,
+    UserDeleted,
+    WriteReport,
+)
+
+T = TypeVar("T")
+
+# Failures after which the request certainly never reached the server.
+CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class Needle:
+    """Synchronous Needle client.
+
+    >>> with Needle("http://127.0.0.1:7700") as needle:
+    ...     needle.search("helo adel").top_result
+
+    ``api_key`` is sent as ``Authorization: Bearer <key>``. ``retry`` controls retries on
+    429/503 and connection failures (see :class:`RetryPolicy`; ``NO_RETRIES`` disables them).
+    ``transport`` is passed to ``httpx.Client`` (tests use ``httpx.MockTransport``).
+    """
+
+    def __init__(
+        self,
+        base_url: str = _core.DEFAULT_BASE_URL,
+        *,
+        api_key: Optional[str] = None,
+        timeout: float = 30.0,
+        retry: _core.RetryPolicy = _core.RetryPolicy(),
+        headers: Optional[dict[str, str]] = None,
+        transport: Optional[httpx.BaseTransport] = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Optional[random.Random] = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=_core.headers(api_key, headers),
+            timeout=timeout,
+            transport=transport,
+        )
+
+    # ------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "Needle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _run(self, call: _api.Call[T]) -> T:
+        attempt = 0
+        hdrs = {"content-type": call.content_type} if call.content_type else None
+        while True:
+            try:
+                resp = self._http.request(
+                    call.method, call.path, params=call.params, content=call.content, headers=hdrs
+                )
+            except httpx.TransportError as e:
+                sent = not isinstance(e, CONNECT_ERRORS)
+                if attempt < self.retry.max_retries and (call.idempotent or not sent):
+                    self._sleep(self.retry.delay(attempt, None, self._rng))
+                    attempt += 1
+                    continue
+                raise NeedleConnectionError(f"{call.method} {call.path}: {e!r}") from e
+            status = resp.status_code
+            if status < 400 or status in call.ok_statuses:
+                return call.parse(resp)
+            retry_after = _core.parse_retry_after(resp.headers.get("retry-after"))
+            code = _core.error_code(resp.content)
+            if _core.should_retry(self.retry, attempt, status, code, retry_after, call.idempotent):
+                self._sleep(self.retry.delay(attempt, retry_after, self._rng))
+                attempt += 1
+                continue
+            raise from_response(status, resp.content, resp.headers, retry_after)
+
+    # ------------------------------------------------------------ catalog
+
+    def write(self, records: Iterable[Any]) -> WriteReport:
+        """Upsert or delete records in one durable batch (``POST /v1/catalog``).
+
+        Records are :class:`Entity`/:class:`Delete` models or dicts in the import format.
+        Bad records come back in ``rejected``; the others are stored.
+        """
+        return self._run(_api.write(records))
+
+    def get_entity(self, entity_id: str) -> Entity:
+        """One entity as stored; :class:`NotFoundError` (``entity_not_found``) when absent."""
+        return self._run(_api.get_entity(entity_id))
+
+    def delete_entity(self, entity_id: str) -> DeleteResponse:
+        return self._run(_api.delete_entity(entity_id))
+
+    def stats(self) -> CatalogStats:
+        return self._run(_api.stats())
+
+    def upload_catalog(
+        self,
+        source: _core.Source,
+        *,
+        batch_size: int = 5000,
+        max_batch_bytes: int = 16 << 20,
+        progress: Optional[_core.ProgressFn] = None,
+    ) -> UploadSummary:
+        """Stream records from an iterable or a ``.jsonl``/``.jsonl.gz`` file in NDJSON batches.
+
+        Rejections carry their index in the whole input (for files: line number - 1).
+        ``progress`` is called with an :class:`UploadProgress` after each batch. When a batch
+        fails, the :class:`NeedleError` raised has the ``summary`` of the batches before it.
+        """
+        return self._upload(source, batch_size, max_batch_bytes, progress, None)
+
+    # ------------------------------------------------------------ search
+
+    def search(
+        self,
+        q: "str | SearchRequest" = "",
+        *,
+        types: Optional[Sequence[EntityType]] = None,
+        limit: Optional[int] = None,
+        offset: Optional[int] = None,
+        filter: Optional[str] = None,
+        market: Optional[str] = None,
+        user_id: Optional[str] = None,
+    ) -> SearchResponse:
+        """Search (``GET /v1/search``); ``user_id`` personalizes for a listener."""
+        return self._run(_api.search(q, types, limit, offset, filter, market, user_id))
+
+    # ------------------------------------------------------------ events and listeners
+
+    def send_events(self, events: Iterable[Any]) -> EventReport:
+        """Record events in one durable batch (``POST /v1/events``).
+
+        Events without ``event_id`` are not retried after an answer that may mean they were
+        stored (``503 request_timeout``, a lost connection); give ids to make retries safe.
+        """
+        return self._run(_api.events(events))
+
+    def upload_events(
+        self,
+        source: _core.Source,
+        *,
+        batch_size: int = 10000,
+        max_batch_bytes: int = 16 << 20,
+        progress: Optional[_core.ProgressFn] = None,
+        assign_event_ids: bool = True,
+    ) -> UploadSummary:
+        """Stream events from an iterable or a ``.jsonl``/``.jsonl.gz`` file in NDJSON batches.
+
+        With ``assign_event_ids`` (default) each event without ``event_id`` gets a random
+        one, so a retried batch is never counted twice (``duplicates`` in the summary).
+        """
+        return self._upload(source, batch_size, max_batch_bytes, progress, assign_event_ids)
+
+    def profile(self, user_id: str, *, top: Optional[int] = None) -> Profile:
+        """A listener's taste profile; :class:`NotFoundError` (``user_not_found``) without events."""
+        return self._run(_api.profile(user_id, top))
+
+    def history(self, user_id: str, *, limit: Optional[int] = None) -> History:
+        """A listener's most recent events, newest first."""
+        return self._run(_api.history(user_id, limit))
+
+    def delete_user(self, user_id: str) -> UserDeleted:
+        """Erase a listener's events and profile for good (idempotent)."""
+        return self._run(_api.delete_user(user_id))
+
+    def recommendations(
+        self, user_id: str, *, surface: str = "home", limit: Optional[int] = None
+    ) -> Recommendations:
+        """Recommendations for a listener on a surface.
+
+        Requires a server with the recommendations feature; older servers raise
+        :class:`NotFoundError` with ``code == "route_not_found"``.
+        """
+        return self._run(_api.recommendations(user_id, surface, limit))
+
+    # ------------------------------------------------------------ operations
+
+    def live(self) -> HealthStatus:
+        return self._run(_api.live())
+
+    def ready(self) -> bool:
+        """Whether the server is ready to answer (``/health/ready`` is 200)."""
+        return self._run(_api.ready()).status == "ok"
+
+    def wait_ready(self, timeout: float = 30.0, interval: float = 0.1) -> None:
+        """Poll ``/health/ready`` until it is ok; :class:`NeedleConnectionError` after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self._http.get("/health/ready").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise NeedleConnectionError(f"{self.base_url} not ready after {timeout} s")
+            time.sleep(interval)
+
+    def metrics(self) -> str:
+        """The Prometheus exposition text of ``/metrics``."""
+        return self._run(_api.metrics())
+
+    def openapi(self) -> dict[str, Any]:
+        return self._run(_api.openapi())
+
+    # ------------------------------------------------------------ helpers
+
+    def _upload(
+        self,
+        source: _core.Source,
+        batch_size: int,
+        max_bytes: int,
+        progress: Optional[_core.ProgressFn],
+        event_ids: Optional[bool],
+    ) -> UploadSummary:
+        batcher = _core.Batcher(batch_size, max_bytes)
+        tally = _core.Tally(progress)
+
+        def send(batch: tuple[bytes, list[int]]) -> None:
+            body, indexes = batch
+            if event_ids is None:
+                report: Any = self._run(_api.write_ndjson(body))
+            else:
+                report = self._run(_api.events_ndjson(body, idempotent=event_ids))
+            tally.add(len(indexes), indexes, report)
+
+        try:
+            for index, line in _core.iter_source(source):
+                if event_ids:
+                    line = _core.with_event_id(line)
+                for batch in batcher.add(index, line):
+                    send(batch)
+            for batch in batcher.flush():
+                send(batch)
+        except NeedleError as e:
+            e.summary = tally.summary  # type: ignore[attr-defined]
+            raise
+        return tally.summary

@@ -1,0 +1,388 @@
+"""Typed models of every Needle request and response (stdlib dataclasses).
+
+Responses are decoded leniently: fields the server adds in a newer version are ignored, so
+an older client keeps working. Requests serialize without their unset (``None``/empty)
+fields, exactly as the import format expects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass
+from dataclasses import field as _field
+from typing import Any, Literal, Optional, TypeVar, Union, cast
+
+EntityType = Literal[
+    "artist", "album", "track", "playlist", "show", "episode", "audiobook", "chapter"
+]
+EventType = Literal["play", "skip", "save", "unsave", "follow", "unfollow", "search_click"]
+
+T = TypeVar("T")
+
+
+def from_dict(cls: type[T], data: Any) -> T:
+    """Decode ``data`` (parsed JSON) into the dataclass ``cls``, recursively."""
+    return cast(T, _decode(cls, data))
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A request model as a JSON object, without unset (``None``/empty) fields."""
+    if isinstance(obj, dict):
+        return obj
+    if not dataclasses.is_dataclass(obj):
+        raise TypeError(f"expected a dict or a needle model, got {type(obj).__name__}")
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if value is None or (isinstance(value, (list, tuple, dict)) and not value and f.name != "extra"):
+            continue
+        out[f.name] = value
+    return out
+
+
+def _decode(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _decode(args[0], value) if len(args) == 1 else value
+    if origin is Literal or tp is Any:
+        return value
+    if origin in (list, tuple):
+        items = typing.get_args(tp)
+        if origin is tuple and items and items[-1] is not Ellipsis:
+            return tuple([_decode(a, v) for a, v in zip(items, value)])
+        return [_decode(items[0] if items else Any, v) for v in value]
+    if origin is dict:
+        _, vt = typing.get_args(tp) or (str, Any)
+        return {k: _decode(vt, v) for k, v in value.items()}
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object for {tp.__name__}, got {type(value).__name__}")
+        hints = _hints(tp)
+        kwargs = {
+            f.name: _decode(hints[f.name], value[f.name])
+            for f in dataclasses.fields(tp)
+            if f.init and f.name in value
+        }
+        return tp(**kwargs)
+    if tp is float and isinstance(value, int):
+        return float(value)
+    return value
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(tp: type) -> dict[str, Any]:
+    if tp not in _HINTS:
+        _HINTS[tp] = typing.get_type_hints(tp, vars(sys.modules[tp.__module__]))
+    return _HINTS[tp]
+
+
+# ---------------------------------------------------------------- catalog
+
+
+@dataclass
+class Entity:
+    """A catalog record (the import format). Also what ``GET /v1/catalog/{id}`` returns."""
+
+    id: str
+    type: Optional[EntityType] = None
+    name: str = ""
+    popularity: Optional[float] = None
+    tags: list[str] = _field(default_factory=list)
+    language: Optional[str] = None
+    release_date: Optional[str] = None
+    description: Optional[str] = None
+    aliases: list[str] = _field(default_factory=list)
+    explicit: Optional[bool] = None
+    markets: Optional[list[str]] = None
+    extra: Optional[Any] = None
+    artist_ids: list[str] = _field(default_factory=list)
+    album_id: Optional[str] = None
+    duration_ms: Optional[int] = None
+    owner: Optional[str] = None
+    track_ids: list[str] = _field(default_factory=list)
+    publisher: Optional[str] = None
+    show_id: Optional[str] = None
+    transcript: Optional[str] = None
+    authors: list[str] = _field(default_factory=list)
+    narrators: list[str] = _field(default_factory=list)
+    audiobook_id: Optional[str] = None
+
+
+@dataclass
+class Delete:
+    """A record that deletes ``id`` when uploaded in a catalog batch."""
+
+    id: str
+    deleted: bool = True
+
+
+@dataclass
+class Rejection:
+    """A record or event refused from a batch; ``index`` is its 0-based position."""
+
+    index: int
+    code: str
+    message: str
+
+
+@dataclass
+class WriteReport:
+    """Answer of ``POST /v1/catalog``."""
+
+    accepted: int
+    rejected: list[Rejection] = _field(default_factory=list)
+
+
+@dataclass
+class DeleteResponse:
+    """Answer of ``DELETE /v1/catalog/{id}``."""
+
+    deleted: bool
+    id: str
+
+
+@dataclass
+class CatalogStats:
+    """Answer of ``GET /v1/stats``."""
+
+    entities: int
+    by_type: dict[str, int] = _field(default_factory=dict)
+    searchable: int = 0
+
+
+# ---------------------------------------------------------------- search
+
+
+@dataclass
+class SearchRequest:
+    """Parameters of ``GET /v1/search``."""
+
+    q: str = ""
+    types: Optional[list[EntityType]] = None
+    limit: Optional[int] = None
+    offset: Optional[int] = None
+    filter: Optional[str] = None
+    market: Optional[str] = None
+    user_id: Optional[str] = None
+
+    def to_params(self) -> dict[str, str]:
+        params: dict[str, str] = {"q": self.q}
+        if self.types:
+            params["types"] = ",".join(self.types)
+        for name in ("limit", "offset", "filter", "market", "user_id"):
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = str(value)
+        return params
+
+
+@dataclass
+class Highlight:
+    """A matched display field: ``snippet`` is HTML-escaped with ``<em>`` around matches."""
+
+    field: str
+    snippet: str
+    spans: list[tuple[int, int]] = _field(default_factory=list)
+
+
+@dataclass
+class Personalization:
+    """Why a hit was lifted (or lowered) for the listener."""
+
+    boost: float
+    reasons: list[str] = _field(default_factory=list)
+
+
+@dataclass
+class Hit:
+    """One search hit."""
+
+    id: str
+    type: EntityType
+    name: str
+    score: float
+    artists: list[str] = _field(default_factory=list)
+    album: Optional[str] = None
+    show: Optional[str] = None
+    audiobook: Optional[str] = None
+    authors: list[str] = _field(default_factory=list)
+    publisher: Optional[str] = None
+    release_date: Optional[str] = None
+    popularity: Optional[float] = None
+    language: Optional[str] = None
+    explicit: Optional[bool] = None
+    tags: list[str] = _field(default_factory=list)
+    extra: Optional[Any] = None
+    highlights: list[Highlight] = _field(default_factory=list)
+    personalization: Optional[Personalization] = None
+
+
+@dataclass
+class Section:
+    """The best hits of one type; ``total`` counts every match of that type."""
+
+    type: EntityType
+    total: int
+    hits: list[Hit] = _field(default_factory=list)
+
+
+@dataclass
+class SearchResponse:
+    """Answer of ``GET /v1/search``."""
+
+    hits: list[Hit]
+    total: int
+    took_ms: float
+    top_result: Optional[Hit] = None
+    sections: list[Section] = _field(default_factory=list)
+
+
+# ---------------------------------------------------------------- events and listeners
+
+
+@dataclass
+class Event:
+    """A listening event. ``ts`` is epoch milliseconds or an RFC 3339 string."""
+
+    user_id: str
+    type: EventType
+    item_id: str
+    ts: Union[int, str]
+    event_id: Optional[str] = None
+    ms_played: Optional[int] = None
+    count: Optional[int] = None
+    context: Optional[str] = None
+
+
+@dataclass
+class EventReport:
+    """Answer of ``POST /v1/events``."""
+
+    accepted: int
+    duplicates: int = 0
+    rejected: list[Rejection] = _field(default_factory=list)
+
+
+@dataclass
+class TopAffinity:
+    """One of a listener's top artists, shows, audiobooks, tags or items."""
+
+    id: str
+    name: str
+    score: float
+    why: str = ""
+
+
+@dataclass
+class Profile:
+    """Answer of ``GET /v1/users/{id}/profile``."""
+
+    user_id: str
+    events: dict[str, int] = _field(default_factory=dict)
+    last_event_ts: int = 0
+    half_life_days: float = 0.0
+    artists: list[TopAffinity] = _field(default_factory=list)
+    shows: list[TopAffinity] = _field(default_factory=list)
+    audiobooks: list[TopAffinity] = _field(default_factory=list)
+    tags: list[TopAffinity] = _field(default_factory=list)
+    items: list[TopAffinity] = _field(default_factory=list)
+    saved: list[str] = _field(default_factory=list)
+    followed: list[str] = _field(default_factory=list)
+
+
+@dataclass
+class RecentEvent:
+    """One event of a listener's history (``ts`` in epoch milliseconds)."""
+
+    type: EventType
+    item_id: str
+    ts: int
+    count: int = 1
+    ms_played: Optional[int] = None
+    context: Optional[str] = None
+
+
+@dataclass
+class History:
+    """Answer of ``GET /v1/users/{id}/history`` (newest first)."""
+
+    user_id: str
+    events: list[RecentEvent] = _field(default_factory=list)
+
+
+@dataclass
+class UserDeleted:
+    """Answer of ``DELETE /v1/users/{id}``."""
+
+    user_id: str
+    deleted_events: int = 0
+
+
+# ---------------------------------------------------------------- recommendations (future)
+
+
+@dataclass
+class Recommendation:
+    """One recommended item. Requires a server with the recommendations feature."""
+
+    id: str
+    type: Optional[EntityType] = None
+    name: str = ""
+    score: float = 0.0
+    reasons: list[str] = _field(default_factory=list)
+    artists: list[str] = _field(default_factory=list)
+    show: Optional[str] = None
+    album: Optional[str] = None
+
+
+@dataclass
+class Recommendations:
+    """Answer of ``GET /v1/users/{id}/recommendations?surface=`` (a server with that feature)."""
+
+    user_id: str
+    surface: str
+    items: list[Recommendation] = _field(default_factory=list)
+    model_version: Optional[str] = None
+
+
+# ---------------------------------------------------------------- operations and helpers
+
+
+@dataclass
+class HealthStatus:
+    """Answer of ``/health/live`` and ``/health/ready``."""
+
+    status: str
+
+
+@dataclass
+class UploadProgress:
+    """Passed to the ``progress`` callable of the upload helpers after each batch."""
+
+    batches: int
+    sent: int
+    accepted: int
+    rejected: int
+    duplicates: int = 0
+
+
+@dataclass
+class UploadSummary:
+    """Outcome of ``upload_catalog``/``upload_events``.
+
+    ``rejected`` indexes are positions in the whole input (for files: line number - 1).
+    """
+
+    batches: int = 0
+    sent: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = _field(default_factory=list)
