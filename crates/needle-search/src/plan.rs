@@ -223,10 +223,23 @@ fn expand_word(searcher: &Searcher, f: &Fields, w: &QueryWord) -> Vec<Expansion>
     {
         typos = 0;
     }
+    // A last word that still completes some name word is being typed, not misspelled:
+    // its completions outrank its typo corrections ("anniel" → "Anniela" before "Annie").
+    let typing = w.prefix
+        && searcher
+            .doc_freq(&Term::from_field_text(f.name_pre, prefix_term(&w.text)))
+            .unwrap_or(0)
+            > 0;
+    let typo_factor = if typing { 0.5 } else { 1.0 };
     if typos > 0 {
         for (term, d, _) in typo_terms(searcher, f.lexicon, &w.text, typos) {
             for wf in f.typo_fields() {
-                push(&mut out, wf, &term, if d == 1 { Q_TYPO1 } else { Q_TYPO2 });
+                push(
+                    &mut out,
+                    wf,
+                    &term,
+                    typo_factor * if d == 1 { Q_TYPO1 } else { Q_TYPO2 },
+                );
             }
         }
     }
@@ -260,7 +273,7 @@ fn expand_word(searcher: &Searcher, f: &Fields, w: &QueryWord) -> Vec<Expansion>
                 Q_PREFIX,
             );
         }
-        if typos > 0 && w.text.chars().count() <= MAX_PREFIX_CHARS {
+        if typos > 0 && !typing && w.text.chars().count() <= MAX_PREFIX_CHARS {
             let name_pre = f.prefix_fields()[0];
             for (term, _, _) in typo_terms(searcher, name_pre.field, p, 1) {
                 push(&mut out, name_pre, &term, Q_FUZZY_PREFIX);
@@ -276,15 +289,22 @@ pub const ALT_KEY_FACTOR: f32 = 0.6;
 pub const TYPO_KEY_FACTOR: f32 = 0.7;
 
 /// Keys of the query with each word replaced by one of its best typo corrections:
-/// "smmokey" is exactly the artist "Smokey" once corrected. At most 32 combinations.
-pub fn corrected_keys(words: &[QueryWord], per_word: &[Vec<Expansion>], name: Field) -> Vec<u64> {
+/// "smmokey" is exactly the artist "Smokey" once corrected. A last word still being typed
+/// (it begins some name word: "anniel" of "Anniela") is not corrected. At most 32 combinations.
+pub fn corrected_keys(searcher: &Searcher, f: &Fields, words: &[QueryWord], per_word: &[Vec<Expansion>]) -> Vec<u64> {
+    let name = f.name;
     let mut combos: Vec<Vec<String>> = vec![vec![]];
     let mut any = false;
     for (w, exps) in words.iter().zip(per_word) {
         let mut cands = vec![w.text.clone()];
+        let typing = w.prefix
+            && searcher
+                .doc_freq(&Term::from_field_text(f.name_pre, prefix_term(&w.text)))
+                .unwrap_or(0)
+                > 0;
         for e in exps
             .iter()
-            .filter(|e| e.field == name && e.score < Q_EXACT && e.score != Q_PREFIX && e.term != w.text)
+            .filter(|e| !typing && e.field == name && e.score < Q_EXACT && e.score != Q_PREFIX && e.term != w.text)
         {
             if cands.len() >= 3 {
                 break;

@@ -130,7 +130,7 @@ pub fn run(
     let filters = || -> Result<Vec<Box<dyn Query>>> { Ok(p.filters.iter().map(|q| q.box_clone()).collect()) };
     let mut exact = vec![(key_of_words(&texts), EXACT)];
     exact.extend(
-        corrected_keys(&words, &per_word, f.name)
+        corrected_keys(searcher, f, &words, &per_word)
             .into_iter()
             .map(|k| (k, EXACT * TYPO_KEY_FACTOR)),
     );

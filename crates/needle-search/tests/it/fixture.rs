@@ -54,6 +54,8 @@ pub fn catalog() -> Vec<Value> {
         json!({"id":"ch:the-model","type":"chapter","name":"The Model","popularity":50}),
         json!({"id":"ar:smokey","type":"artist","name":"Smokey","popularity":1}),
         json!({"id":"tr:smokey-sings","type":"track","name":"When Smokey Sings","popularity":90}),
+        json!({"id":"ar:anniela","type":"artist","name":"Anniela","popularity":1}),
+        json!({"id":"ar:annie","type":"artist","name":"Annie","popularity":90}),
         json!({"id":"ab:krieg","type":"audiobook","name":"Krieg und Frieden","authors":["Lew Tolstoi"],"language":"de","popularity":100}),
     ]
 }
