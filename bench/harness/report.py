@@ -133,10 +133,14 @@ def markdown(r: dict[str, Any], failures: list[dict[str, Any]], plots: list[str]
     if failures:
         lines += [f"## Needle misses that an anchor got right ({len(failures)}; first 30)", "",
                   "| cat | query | target | Needle's top 3 (rank of target) | anchors right |", "|---|---|---|---|---|"]
+        def cell(x: str) -> str:
+            return x.replace("|", "\\|").replace("\n", " ")
+
         for f in failures[:30]:
-            top = "<br>".join(f["needle_top3"]) or "(no hits)"
-            lines.append(f"| {f['cat']} | `{f['q']}` | {f['target']} | {top} ({f['needle_rank'] or '>10'}) | "
+            top = "<br>".join(cell(t) for t in f["needle_top3"]) or "(no hits)"
+            lines.append(f"| {f['cat']} | `{cell(f['q'])}` | {cell(f['target'])} | {top} ({f['needle_rank'] or '>10'}) | "
                          f"{', '.join(f['anchors_right'])} |")
+        lines += ["", f"All {len(failures)}: `bench/out/<mode>/needle_failures.md` (most instructive first)."]
     return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
 
 
