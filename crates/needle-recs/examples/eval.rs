@@ -1,0 +1,413 @@
+//! The offline evaluation runner (RecBole protocol on HetRec Last.fm, several seeds).
+//!
+//! cargo run --release -p needle-recs --example eval -- --data ../shared/data/hetrec2011-lastfm-2k --seeds 3
+//!
+//! Options:
+//!   --data DIR          hetrec2011-lastfm-2k folder (required)
+//!   --seeds N           number of split seeds (default 3; seeds 0..N)
+//!   --k K               cut-off (default 10)
+//!   --threads N         rayon threads (default: all cores)
+//!   --models LIST       comma list of als,als_log,ease,rp3beta,item_knn,popularity (default: all)
+//!   --tune              grid-search every model on the validation part of seed 0 first
+//!   --holdout           also run the listener-holdout protocol (10% unseen listeners, fold-in)
+//!   --hnsw              measure HNSW recall@k against exact search on the ALS item vectors
+//!   --write-split DIR   write split_seed{S}.tsv files (for py/implicit_baseline.py)
+//!   --json FILE         write all runs as JSON
+//!   --candidates JSON   tune these model configs (JSON array, e.g. '[{"model":"ease","lambda":300}]')
+//!                       on the validation part of seed 0 and exit
+//!   --run JSON          evaluate exactly these model configs instead of --models
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use needle_recs::datasets::{load_lastfm_artist_tags, load_lastfm_user_artists};
+use needle_recs::eval::{markdown_table, recbole_split, run_holdout, run_recbole, tune, SeedRun, PUBLISHED_LASTFM};
+use needle_recs::index::{IndexBuilder, IndexConfig, VectorIndex};
+use needle_recs::models::als::Solver;
+use needle_recs::{Als, AlsConfig, Confidence, EaseConfig, ItemKnnConfig, ModelConfig, Rp3betaConfig};
+
+struct Args {
+    data: PathBuf,
+    seeds: u64,
+    k: usize,
+    threads: usize,
+    models: Vec<String>,
+    tune: bool,
+    holdout: bool,
+    hnsw: bool,
+    write_split: Option<PathBuf>,
+    json: Option<PathBuf>,
+    candidates: Option<Vec<ModelConfig>>,
+    run: Option<Vec<ModelConfig>>,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        data: PathBuf::new(),
+        seeds: 3,
+        k: 10,
+        threads: 0,
+        models: ["als", "als_log", "ease", "rp3beta", "item_knn", "popularity"]
+            .map(String::from)
+            .to_vec(),
+        tune: false,
+        holdout: false,
+        hnsw: false,
+        write_split: None,
+        json: None,
+        candidates: None,
+        run: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut val = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        match arg.as_str() {
+            "--data" => a.data = val().into(),
+            "--seeds" => a.seeds = val().parse().expect("--seeds N"),
+            "--k" => a.k = val().parse().expect("--k K"),
+            "--threads" => a.threads = val().parse().expect("--threads N"),
+            "--models" => a.models = val().split(',').map(String::from).collect(),
+            "--tune" => a.tune = true,
+            "--holdout" => a.holdout = true,
+            "--hnsw" => a.hnsw = true,
+            "--write-split" => a.write_split = Some(val().into()),
+            "--json" => a.json = Some(val().into()),
+            "--candidates" => {
+                a.candidates = Some(serde_json::from_str(&val()).expect("--candidates: JSON array of model configs"))
+            }
+            "--run" => a.run = Some(serde_json::from_str(&val()).expect("--run: JSON array of model configs")),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    assert!(!a.data.as_os_str().is_empty(), "--data DIR is required");
+    a
+}
+
+/// The configurations reported by default: the best of the validation grid search
+/// (`--tune`) on seed 0, see docs/EVALUATION.md.
+fn default_config(name: &str) -> ModelConfig {
+    match name {
+        "als" => ModelConfig::Als(AlsConfig {
+            factors: 128,
+            regularization: 50.0,
+            alpha: 10.0,
+            iterations: 15,
+            confidence: Confidence::Binary,
+            ..Default::default()
+        }),
+        "als_log" => ModelConfig::Als(AlsConfig {
+            factors: 128,
+            regularization: 50.0,
+            alpha: 2.0,
+            iterations: 15,
+            confidence: Confidence::Log { eps: 10.0 },
+            ..Default::default()
+        }),
+        "ease" => ModelConfig::Ease(EaseConfig {
+            lambda: 100.0,
+            min_item_support: 2,
+            ..Default::default()
+        }),
+        "rp3beta" => ModelConfig::Rp3beta(Rp3betaConfig {
+            alpha: 0.75,
+            beta: 0.4,
+            k: 500,
+            normalize: false,
+        }),
+        "item_knn" => ModelConfig::ItemKnn(ItemKnnConfig {
+            k: 300,
+            shrink: 5.0,
+            ..Default::default()
+        }),
+        "popularity" => ModelConfig::Popularity,
+        other => panic!("unknown model {other}"),
+    }
+}
+
+fn grid(name: &str) -> Vec<ModelConfig> {
+    let mut g = Vec::new();
+    match name {
+        "als" | "als_log" => {
+            let confs: Vec<Confidence> = if name == "als" {
+                vec![Confidence::Binary]
+            } else {
+                vec![
+                    Confidence::Log { eps: 1.0 },
+                    Confidence::Log { eps: 10.0 },
+                    Confidence::Log { eps: 100.0 },
+                ]
+            };
+            for confidence in confs {
+                for factors in [64, 128, 256] {
+                    for regularization in [0.1, 1.0, 10.0, 50.0] {
+                        for alpha in [1.0, 5.0, 10.0, 20.0, 40.0] {
+                            g.push(ModelConfig::Als(AlsConfig {
+                                factors,
+                                regularization,
+                                alpha,
+                                iterations: 15,
+                                confidence,
+                                ..Default::default()
+                            }));
+                        }
+                    }
+                }
+            }
+        }
+        "ease" => {
+            for lambda in [50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0] {
+                g.push(ModelConfig::Ease(EaseConfig {
+                    lambda,
+                    ..Default::default()
+                }));
+            }
+        }
+        "rp3beta" => {
+            for alpha in [0.5, 0.75, 1.0, 1.25] {
+                for beta in [0.0, 0.2, 0.4, 0.6] {
+                    for k in [50, 100, 200, 500] {
+                        g.push(ModelConfig::Rp3beta(Rp3betaConfig {
+                            alpha,
+                            beta,
+                            k,
+                            normalize: false,
+                        }));
+                    }
+                }
+            }
+        }
+        "item_knn" => {
+            for k in [50, 100, 200, 500, 1000] {
+                for shrink in [0.0, 10.0, 50.0, 100.0, 200.0] {
+                    g.push(ModelConfig::ItemKnn(ItemKnnConfig {
+                        k,
+                        shrink,
+                        ..Default::default()
+                    }));
+                }
+            }
+        }
+        _ => g.push(default_config(name)),
+    }
+    g
+}
+
+fn main() {
+    let args = parse_args();
+    if args.threads > 0 {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(args.threads)
+            .build_global()
+            .expect("rayon pool");
+    }
+    let threads = rayon::current_num_threads();
+    let t = Instant::now();
+    let data = load_lastfm_user_artists(&args.data).expect("load user_artists.dat");
+    let tags = load_lastfm_artist_tags(&args.data, &data.items, 10).expect("load user_taggedartists.dat");
+    println!(
+        "# Needle recs evaluation\n\ndata: {} users, {} artists, {} pairs (loaded in {:.2}s); threads: {threads}; k = {}\n",
+        data.users.len(),
+        data.items.len(),
+        data.matrix.nnz(),
+        t.elapsed().as_secs_f64(),
+        args.k
+    );
+    let splits: Vec<_> = (0..args.seeds).map(|s| recbole_split(&data, s)).collect();
+    if let Some(dir) = &args.write_split {
+        std::fs::create_dir_all(dir).expect("create split dir");
+        for (s, split) in splits.iter().enumerate() {
+            let p = dir.join(format!("split_seed{s}.tsv"));
+            split.write_tsv(&p).expect("write split");
+            println!("wrote {}", p.display());
+        }
+    }
+    let s0 = &splits[0];
+    println!(
+        "split seed 0: train {} / valid {} / test {} pairs; {} train items\n",
+        s0.train.nnz(),
+        s0.valid.nnz(),
+        s0.test.nnz(),
+        s0.train.col_counts().iter().filter(|&&c| c > 0).count()
+    );
+
+    if let Some(c) = &args.candidates {
+        let t = Instant::now();
+        let ranked = tune(s0, c, args.k).expect("tune");
+        println!(
+            "## validation (seed 0): {} configs in {:.1}s\n",
+            c.len(),
+            t.elapsed().as_secs_f64()
+        );
+        println!(
+            "| config | valid Recall@{k} | valid NDCG@{k} | valid Hit@{k} | train s |\n|---|---|---|---|---|",
+            k = args.k
+        );
+        for (c, r) in &ranked {
+            println!(
+                "| {} | {:.4} | {:.4} | {:.4} | {:.2} |",
+                c.label(),
+                r.valid.topk.recall,
+                r.valid.topk.ndcg,
+                r.valid.topk.hit,
+                r.train_seconds
+            );
+        }
+        return;
+    }
+    let mut chosen: Vec<(String, ModelConfig)> = Vec::new();
+    if let Some(run) = &args.run {
+        chosen.extend(run.iter().map(|c| (c.label(), c.clone())));
+    }
+    for name in args.models.iter().filter(|_| args.run.is_none()) {
+        if args.tune {
+            let candidates = grid(name);
+            let t = Instant::now();
+            let ranked = tune(s0, &candidates, args.k).expect("tune");
+            println!(
+                "## tuning {name} on validation (seed 0): {} configs in {:.1}s\n",
+                candidates.len(),
+                t.elapsed().as_secs_f64()
+            );
+            println!(
+                "| config | valid Recall@{k} | valid NDCG@{k} | valid Hit@{k} | train s |\n|---|---|---|---|---|",
+                k = args.k
+            );
+            for (c, r) in ranked.iter().take(8) {
+                println!(
+                    "| {} | {:.4} | {:.4} | {:.4} | {:.2} |",
+                    c.label(),
+                    r.valid.topk.recall,
+                    r.valid.topk.ndcg,
+                    r.valid.topk.hit,
+                    r.train_seconds
+                );
+            }
+            println!();
+            chosen.push((name.clone(), ranked[0].0.clone()));
+        } else {
+            chosen.push((name.clone(), default_config(name)));
+        }
+    }
+
+    let mut rows: Vec<(String, Vec<SeedRun>)> = Vec::new();
+    for (name, config) in &chosen {
+        let mut runs = Vec::new();
+        for (s, split) in splits.iter().enumerate() {
+            let r = run_recbole(split, config, s as u64, args.k, Some(&tags)).expect("run");
+            eprintln!(
+                "{name} seed {s}: train {:.2}s, valid NDCG {:.4}, test Recall {:.4} NDCG {:.4}",
+                r.train_seconds, r.valid.topk.ndcg, r.test.topk.recall, r.test.topk.ndcg
+            );
+            runs.push(r);
+        }
+        rows.push((config.label(), runs));
+    }
+    println!(
+        "## RecBole protocol, test part (mean ± std over {} seeds)\n",
+        args.seeds
+    );
+    println!("{}", markdown_table(&rows, args.k, &PUBLISHED_LASTFM));
+
+    let mut holdout_rows = Vec::new();
+    if args.holdout {
+        for (_, config) in &chosen {
+            let runs: Vec<SeedRun> = (0..args.seeds)
+                .map(|s| run_holdout(&data, config, s, 0.1, args.k, Some(&tags)).expect("holdout"))
+                .collect();
+            holdout_rows.push((config.label(), runs));
+        }
+        println!(
+            "## Listener holdout (10% unseen listeners, half of each history known; mean ± std over {} seeds)\n",
+            args.seeds
+        );
+        println!("{}", markdown_table(&holdout_rows, args.k, &[]));
+    }
+
+    if args.hnsw {
+        hnsw_report(s0, &chosen, args.k);
+    }
+
+    if let Some(p) = &args.json {
+        let v = serde_json::json!({
+            "recbole": rows.iter().map(|(l, r)| serde_json::json!({"model": l, "runs": r})).collect::<Vec<_>>(),
+            "holdout": holdout_rows.iter().map(|(l, r)| serde_json::json!({"model": l, "runs": r})).collect::<Vec<_>>(),
+            "configs": chosen.iter().map(|(n, c)| serde_json::json!({"name": n, "config": c})).collect::<Vec<_>>(),
+        });
+        std::fs::write(p, serde_json::to_string_pretty(&v).unwrap()).expect("write json");
+    }
+}
+
+/// Recall@k of HNSW against exact search, with ALS item vectors and the trained user
+/// vectors as queries.
+fn hnsw_report(split: &needle_recs::split::Split, chosen: &[(String, ModelConfig)], k: usize) {
+    let cfg = chosen
+        .iter()
+        .find_map(|(_, c)| match c {
+            ModelConfig::Als(a) => Some(a.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| AlsConfig {
+            factors: 128,
+            regularization: 1.0,
+            alpha: 10.0,
+            solver: Solver::Cg,
+            ..Default::default()
+        });
+    let als = Als::train(&split.train, &cfg);
+    let f = als.factors();
+    let exact = {
+        let mut b = IndexBuilder::new(f, IndexConfig::default());
+        b.add_all(als.item_factors()).unwrap();
+        b.build_exact()
+    };
+    println!(
+        "## HNSW vs exact on ALS item vectors ({} items, {f} factors), queries = the {} user vectors\n",
+        exact.len(),
+        als.n_users()
+    );
+    println!("| M | ef_construction | ef_search | build s | recall@{k} | recall@{k}, filter 10% | µs/query (hnsw) | µs/query (exact) |\n|---|---|---|---|---|---|---|---|");
+    for (m, efc) in [(16, 100), (24, 200), (32, 400)] {
+        let t = Instant::now();
+        let mut b = IndexBuilder::new(
+            f,
+            IndexConfig {
+                exact_threshold: 0,
+                m,
+                ef_construction: efc,
+                ef_search: 64,
+            },
+        );
+        b.add_all(als.item_factors()).unwrap();
+        let h = b.build_hnsw();
+        let build = t.elapsed().as_secs_f64();
+        for ef in [32, 64, 128, 256] {
+            let (mut found, mut total, mut found_f, mut total_f) = (0, 0, 0, 0);
+            let (mut th, mut te) = (0f64, 0f64);
+            for u in 0..als.n_users() {
+                let q = als.user_vector(u).unwrap();
+                let t0 = Instant::now();
+                let a = h.search_ef(q, k, ef, &|_| true);
+                th += t0.elapsed().as_secs_f64();
+                let t1 = Instant::now();
+                let e = exact.search(q, k, &|_| true);
+                te += t1.elapsed().as_secs_f64();
+                found += a.iter().filter(|x| e.iter().any(|y| y.id == x.id)).count();
+                total += e.len();
+                let filt = |id: u32| id % 10 == 3;
+                let a = h.search_ef(q, k, ef, &filt);
+                let e = exact.search(q, k, &filt);
+                found_f += a.iter().filter(|x| e.iter().any(|y| y.id == x.id)).count();
+                total_f += e.len();
+            }
+            let n = als.n_users() as f64;
+            println!(
+                "| {m} | {efc} | {ef} | {build:.2} | {:.4} | {:.4} | {:.1} | {:.1} |",
+                found as f64 / total as f64,
+                found_f as f64 / total_f as f64,
+                th / n * 1e6,
+                te / n * 1e6
+            );
+        }
+    }
+    println!();
+}

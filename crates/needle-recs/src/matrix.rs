@@ -1,0 +1,380 @@
+//! Interaction data: string id maps and a compressed sparse row (CSR) matrix of `f32` values.
+//!
+//! Rows are users and columns are items in [`Interactions`]; the same [`Csr`] type holds
+//! the transpose (item x user) and sparse item-item similarity tables.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A bijection between external string ids and dense `u32` indices (in insertion order).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct IdMap {
+    ids: Vec<String>,
+    #[serde(skip)]
+    index: HashMap<String, u32>,
+}
+
+impl IdMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a map from ids in order; duplicates keep their first index.
+    pub fn from_ids<I: IntoIterator<Item = S>, S: Into<String>>(ids: I) -> Self {
+        let mut m = Self::new();
+        for id in ids {
+            m.get_or_insert(&id.into());
+        }
+        m
+    }
+
+    pub fn get_or_insert(&mut self, id: &str) -> u32 {
+        if let Some(&i) = self.index.get(id) {
+            return i;
+        }
+        let i = self.ids.len() as u32;
+        self.ids.push(id.to_owned());
+        self.index.insert(id.to_owned(), i);
+        i
+    }
+
+    pub fn get(&self, id: &str) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// The external id of index `i` (panics when out of range).
+    pub fn id(&self, i: u32) -> &str {
+        &self.ids[i as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// Rebuilds the lookup table after deserialization.
+    pub fn reindex(&mut self) {
+        self.index = self
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.clone(), i as u32))
+            .collect();
+    }
+}
+
+/// Compressed sparse rows: row `r` holds columns `indices[indptr[r]..indptr[r+1]]`
+/// (strictly increasing) with `data` values.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Csr {
+    nrows: usize,
+    ncols: usize,
+    indptr: Vec<usize>,
+    indices: Vec<u32>,
+    data: Vec<f32>,
+}
+
+impl Csr {
+    /// An all-empty `nrows x ncols` matrix.
+    pub fn empty(nrows: usize, ncols: usize) -> Self {
+        Self {
+            nrows,
+            ncols,
+            indptr: vec![0; nrows + 1],
+            indices: Vec::new(),
+            data: Vec::new(),
+        }
+    }
+
+    /// Builds from `(row, col, value)` triples; duplicates are summed.
+    /// Panics if a triple is out of range (callers build indices from an [`IdMap`]).
+    pub fn from_triplets(nrows: usize, ncols: usize, triplets: &[(u32, u32, f32)]) -> Self {
+        let mut counts = vec![0usize; nrows + 1];
+        for &(r, c, _) in triplets {
+            assert!(
+                (r as usize) < nrows && (c as usize) < ncols,
+                "triple ({r},{c}) out of range"
+            );
+            counts[r as usize + 1] += 1;
+        }
+        for i in 0..nrows {
+            counts[i + 1] += counts[i];
+        }
+        let mut fill = counts.clone();
+        let mut cols = vec![0u32; triplets.len()];
+        let mut vals = vec![0f32; triplets.len()];
+        for &(r, c, v) in triplets {
+            let p = fill[r as usize];
+            cols[p] = c;
+            vals[p] = v;
+            fill[r as usize] += 1;
+        }
+        // sort each row by column and merge duplicates
+        let mut indptr = Vec::with_capacity(nrows + 1);
+        let mut indices = Vec::with_capacity(triplets.len());
+        let mut data = Vec::with_capacity(triplets.len());
+        indptr.push(0);
+        let mut row: Vec<(u32, f32)> = Vec::new();
+        for r in 0..nrows {
+            row.clear();
+            row.extend((counts[r]..counts[r + 1]).map(|p| (cols[p], vals[p])));
+            row.sort_unstable_by_key(|e| e.0);
+            for &(c, v) in &row {
+                if indices.len() > *indptr.last().unwrap() && *indices.last().unwrap() == c {
+                    *data.last_mut().unwrap() += v;
+                } else {
+                    indices.push(c);
+                    data.push(v);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        Self {
+            nrows,
+            ncols,
+            indptr,
+            indices,
+            data,
+        }
+    }
+
+    /// Builds from per-row sorted `(col, value)` lists (used by similarity builders).
+    pub fn from_rows(ncols: usize, rows: Vec<Vec<(u32, f32)>>) -> Self {
+        let nrows = rows.len();
+        let mut indptr = Vec::with_capacity(nrows + 1);
+        indptr.push(0);
+        let nnz = rows.iter().map(Vec::len).sum();
+        let mut indices = Vec::with_capacity(nnz);
+        let mut data = Vec::with_capacity(nnz);
+        for mut row in rows {
+            row.sort_unstable_by_key(|e| e.0);
+            for (c, v) in row {
+                assert!((c as usize) < ncols);
+                indices.push(c);
+                data.push(v);
+            }
+            indptr.push(indices.len());
+        }
+        Self {
+            nrows,
+            ncols,
+            indptr,
+            indices,
+            data,
+        }
+    }
+
+    pub fn nrows(&self) -> usize {
+        self.nrows
+    }
+
+    pub fn ncols(&self) -> usize {
+        self.ncols
+    }
+
+    pub fn nnz(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// Columns and values of row `r` (empty past the last row, so callers can ask about
+    /// users that were added after a model was trained).
+    #[inline]
+    pub fn row(&self, r: usize) -> (&[u32], &[f32]) {
+        if r >= self.nrows {
+            return (&[], &[]);
+        }
+        let (a, b) = (self.indptr[r], self.indptr[r + 1]);
+        (&self.indices[a..b], &self.data[a..b])
+    }
+
+    #[inline]
+    pub fn row_len(&self, r: usize) -> usize {
+        if r >= self.nrows {
+            0
+        } else {
+            self.indptr[r + 1] - self.indptr[r]
+        }
+    }
+
+    /// The value at `(r, c)`, if stored.
+    pub fn get(&self, r: usize, c: u32) -> Option<f32> {
+        let (cols, vals) = self.row(r);
+        cols.binary_search(&c).ok().map(|p| vals[p])
+    }
+
+    pub fn indptr(&self) -> &[usize] {
+        &self.indptr
+    }
+
+    pub fn indices(&self) -> &[u32] {
+        &self.indices
+    }
+
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The transpose, with sorted rows.
+    pub fn transpose(&self) -> Csr {
+        let mut counts = vec![0usize; self.ncols + 1];
+        for &c in &self.indices {
+            counts[c as usize + 1] += 1;
+        }
+        for i in 0..self.ncols {
+            counts[i + 1] += counts[i];
+        }
+        let mut fill = counts.clone();
+        let mut indices = vec![0u32; self.nnz()];
+        let mut data = vec![0f32; self.nnz()];
+        for r in 0..self.nrows {
+            let (cols, vals) = self.row(r);
+            for (&c, &v) in cols.iter().zip(vals) {
+                let p = fill[c as usize];
+                indices[p] = r as u32;
+                data[p] = v;
+                fill[c as usize] += 1;
+            }
+        }
+        Csr {
+            nrows: self.ncols,
+            ncols: self.nrows,
+            indptr: counts,
+            indices,
+            data,
+        }
+    }
+
+    /// A copy with every stored value replaced by `f(value)`.
+    pub fn map_values(&self, f: impl Fn(f32) -> f32) -> Csr {
+        let mut m = self.clone();
+        m.data.iter_mut().for_each(|v| *v = f(*v));
+        m
+    }
+
+    /// Element-wise union (values summed); both must have the same shape.
+    pub fn union(&self, other: &Csr) -> Csr {
+        assert_eq!((self.nrows, self.ncols), (other.nrows, other.ncols));
+        let mut t = self.triplets();
+        t.extend(other.triplets());
+        Csr::from_triplets(self.nrows, self.ncols, &t)
+    }
+
+    /// All stored entries as `(row, col, value)`.
+    pub fn triplets(&self) -> Vec<(u32, u32, f32)> {
+        let mut t = Vec::with_capacity(self.nnz());
+        for r in 0..self.nrows {
+            let (cols, vals) = self.row(r);
+            t.extend(cols.iter().zip(vals).map(|(&c, &v)| (r as u32, c, v)));
+        }
+        t
+    }
+
+    /// Number of stored entries per column.
+    pub fn col_counts(&self) -> Vec<u32> {
+        let mut c = vec![0u32; self.ncols];
+        for &i in &self.indices {
+            c[i as usize] += 1;
+        }
+        c
+    }
+}
+
+/// A user x item interaction matrix with the id maps that name its rows and columns.
+#[derive(Clone, Debug, Default)]
+pub struct Interactions {
+    pub users: IdMap,
+    pub items: IdMap,
+    /// user x item; values are the summed weights (e.g. play counts).
+    pub matrix: Csr,
+}
+
+impl Interactions {
+    /// Builds from `(user, item, weight)` triples; repeated pairs are summed.
+    pub fn from_triples<'a, I>(triples: I) -> Self
+    where
+        I: IntoIterator<Item = (&'a str, &'a str, f32)>,
+    {
+        let mut b = InteractionsBuilder::default();
+        for (u, i, w) in triples {
+            b.push(u, i, w);
+        }
+        b.build()
+    }
+}
+
+/// Incremental builder for [`Interactions`].
+#[derive(Default)]
+pub struct InteractionsBuilder {
+    users: IdMap,
+    items: IdMap,
+    triplets: Vec<(u32, u32, f32)>,
+}
+
+impl InteractionsBuilder {
+    /// Starts from existing id maps (e.g. a catalog's item order), so indices stay stable.
+    pub fn with_maps(users: IdMap, items: IdMap) -> Self {
+        Self {
+            users,
+            items,
+            triplets: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, user: &str, item: &str, weight: f32) -> (u32, u32) {
+        let u = self.users.get_or_insert(user);
+        let i = self.items.get_or_insert(item);
+        self.triplets.push((u, i, weight));
+        (u, i)
+    }
+
+    pub fn build(self) -> Interactions {
+        let matrix = Csr::from_triplets(self.users.len(), self.items.len(), &self.triplets);
+        Interactions {
+            users: self.users,
+            items: self.items,
+            matrix,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csr_sums_duplicates_and_sorts() {
+        let m = Csr::from_triplets(2, 4, &[(1, 3, 1.0), (0, 2, 2.0), (1, 0, 1.0), (1, 3, 0.5)]);
+        assert_eq!(m.nnz(), 3);
+        assert_eq!(m.row(1), (&[0u32, 3][..], &[1.0f32, 1.5][..]));
+        assert_eq!(m.get(0, 2), Some(2.0));
+        assert_eq!(m.get(0, 1), None);
+        assert_eq!(m.row(7), (&[][..], &[][..]));
+    }
+
+    #[test]
+    fn transpose_round_trips() {
+        let m = Csr::from_triplets(3, 4, &[(0, 1, 1.0), (2, 1, 2.0), (2, 3, 3.0), (1, 0, 4.0)]);
+        let t = m.transpose();
+        assert_eq!(t.nrows(), 4);
+        assert_eq!(t.row(1), (&[0u32, 2][..], &[1.0f32, 2.0][..]));
+        assert_eq!(t.transpose(), m);
+        assert_eq!(m.col_counts(), vec![1, 2, 0, 1]);
+    }
+
+    #[test]
+    fn interactions_map_ids() {
+        let x = Interactions::from_triples([("u1", "a", 3.0), ("u2", "b", 1.0), ("u1", "b", 2.0)]);
+        assert_eq!(x.users.len(), 2);
+        assert_eq!(x.items.get("b"), Some(1));
+        assert_eq!(x.matrix.get(0, 1), Some(2.0));
+        assert_eq!(x.users.id(1), "u2");
+    }
+}
