@@ -1,7 +1,8 @@
 """Fixtures: a real Needle server, started from the repository's binary for the session.
 
-The binary is ``$NEEDLE_BIN`` or ``<repo>/target/debug/needle``; when it is missing it is
-built with ``cargo build -p needle`` (cargo waits for the build lock if someone else holds it).
+The binary is ``$NEEDLE_BIN`` or ``<target>/debug/needle``, where ``<target>`` is
+``$CARGO_TARGET_DIR`` or ``<repo>/target``; when it is missing it is built with
+``cargo build -p needle`` (cargo waits for the build lock if someone else holds it).
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ def _binary() -> Path:
     env = os.environ.get("NEEDLE_BIN")
     if env:
         return Path(env)
-    path = REPO / "target" / "debug" / "needle"
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+    if not target.is_absolute():
+        target = REPO / target
+    path = target / "debug" / "needle"
     if not path.exists():
         if shutil.which("cargo") is None:
             pytest.fail(f"{path} is missing and cargo is not installed to build it")
         subprocess.run(["cargo", "build", "-p", "needle"], cwd=REPO, check=True)
+    if not path.exists():
+        pytest.fail(f"built needle but {path} is missing; set NEEDLE_BIN")
     return path
 
 
