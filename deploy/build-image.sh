@@ -114,6 +114,9 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 name="needle-smoke-$$"
 volume="needle-smoke-$$"
 base="http://127.0.0.1:$port"
+# An admin key, as the Kubernetes manifests require keys (here inline in the environment).
+key="smoke-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+auth=(-H "authorization: Bearer $key")
 podman volume create "$volume" >/dev/null
 stop_container() { podman rm -f -t 10 "$name" >/dev/null 2>&1 || true; }
 trap 'stop_container; podman volume rm -f "$volume" >/dev/null 2>&1 || true; cleanup' EXIT
@@ -122,7 +125,8 @@ run_container() {
   # As the Kubernetes manifests run it: read-only root, no capabilities, tmpfs /tmp.
   podman run -d --name "$name" --network host -v "$volume:/data" \
     --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
-    -e NEEDLE_HTTP_ADDR="127.0.0.1:$port" "$tag" >/dev/null
+    -e NEEDLE_HTTP_ADDR="127.0.0.1:$port" \
+    -e "NEEDLE_AUTH__KEYS=[{name=\"smoke\", key=\"$key\", scopes=[\"admin\"]}]" "$tag" >/dev/null
   for _ in $(seq 1 150); do
     if curl -fsS "$base/health/ready" >/dev/null 2>&1; then return 0; fi
     sleep 0.2
@@ -144,13 +148,16 @@ expect() { # expect PATTERN WHAT CURL-ARGS...: the answer must contain PATTERN
   body="$(curl -fsS "$@")" || { echo "$what: request failed" >&2; return 1; }
   grep -q -- "$pattern" <<<"$body" || { echo "$what: no \`$pattern\` in the answer" >&2; return 1; }
 }
-expect '"accepted":1' "catalog write" "$base/v1/catalog" -H 'content-type: application/x-ndjson' \
+status="$(curl -s -o /dev/null -w '%{http_code}' "$base/v1/stats")"
+[ "$status" = 401 ] || { echo "a request without the API key got $status, not 401" >&2; exit 1; }
+echo "API key required: ok"
+expect '"accepted":1' "catalog write" "$base/v1/catalog" "${auth[@]}" -H 'content-type: application/x-ndjson' \
   --data-binary '{"id":"ar:smoke","type":"artist","name":"Smoke Test Band","popularity":1}'
 for _ in $(seq 1 50); do
-  expect '"id":"ar:smoke"' "search" "$base/v1/search?q=smoke%20tst&limit=1" 2>/dev/null && break
+  expect '"id":"ar:smoke"' "search" "$base/v1/search?q=smoke%20tst&limit=1" "${auth[@]}" 2>/dev/null && break
   sleep 0.1
 done
-expect '"id":"ar:smoke"' "search with a typo" "$base/v1/search?q=smoke%20tst&limit=1"
+expect '"id":"ar:smoke"' "search with a typo" "$base/v1/search?q=smoke%20tst&limit=1" "${auth[@]}"
 expect 'needle_engine_up 1' "metrics" "$base/metrics"
 echo "write, search and metrics: ok"
 
@@ -161,7 +168,7 @@ code="$(podman inspect "$name" --format '{{.State.ExitCode}}')"
 echo "clean shutdown on SIGTERM: ok"
 stop_container
 run_container
-expect '"Smoke Test Band"' "the record after a restart" "$base/v1/catalog/ar:smoke"
+expect '"Smoke Test Band"' "the record after a restart" "$base/v1/catalog/ar:smoke" "${auth[@]}"
 echo "data survived the restart: ok"
 stop_container
 log "image $tag built and smoke-tested in $((SECONDS - start)) s"

@@ -66,6 +66,10 @@ def check(docs: list[dict], path: str) -> list[str]:
                 problems.append(f"{where}: /data must be a volumeClaimTemplate")
             if spec.get("replicas") != 1:
                 problems.append(f"{where}: replicas must be 1 (single writer; read replicas are not supported)")
+            secrets = {v["name"]: v["secret"].get("secretName") for v in pod.get("volumes", []) if "secret" in v}
+            key_mounts = [m for m in server.get("volumeMounts", []) if secrets.get(m["name"]) == "needle-api-keys"]
+            if not key_mounts:
+                problems.append(f"{where}: the API keys Secret `needle-api-keys` is not mounted")
             refs = [e["configMapRef"]["name"] for e in server.get("envFrom", []) if "configMapRef" in e]
             if not any(("ConfigMap", r) in kinds for r in refs):
                 problems.append(f"{where}: envFrom names no rendered ConfigMap ({refs})")
@@ -75,6 +79,10 @@ def check(docs: list[dict], path: str) -> list[str]:
             bad = [k for k in d.get("data", {}) if not k.startswith("NEEDLE_")]
             if bad:
                 problems.append(f"{where}: keys outside NEEDLE_*: {bad}")
+            if str(d.get("data", {}).get("NEEDLE_AUTH__ALLOW_OPEN", "false")).lower() == "true":
+                problems.append(f"{where}: NEEDLE_AUTH__ALLOW_OPEN=true serves without API keys")
+            if not d.get("data", {}).get("NEEDLE_AUTH__KEYS_FILE"):
+                problems.append(f"{where}: NEEDLE_AUTH__KEYS_FILE is not set (API keys from the Secret)")
     for needed in ("StatefulSet", "Service", "PodDisruptionBudget", "ConfigMap", "CronJob"):
         if not any(k == needed for k, _ in kinds):
             problems.append(f"{path}: no {needed} rendered")

@@ -234,6 +234,7 @@ MODELS = {
     "UserDeleted": needle.UserDeleted,
     "WriteReport": needle.WriteReport,
     "Recommendations": needle.Recommendations,
+    "TokenResponse": needle.Token,
 }
 
 

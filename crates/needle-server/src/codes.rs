@@ -49,6 +49,22 @@ pub const REQUEST_TIMEOUT: &str = "request_timeout";
 pub const UNAVAILABLE: &str = "unavailable";
 /// The disk is full.
 pub const STORAGE_FULL: &str = "storage_full";
+/// The request needs an API key and has none.
+pub const MISSING_API_KEY: &str = "missing_api_key";
+/// The API key (or listener token) sent is not valid.
+pub const INVALID_API_KEY: &str = "invalid_api_key";
+/// The listener token has expired.
+pub const TOKEN_EXPIRED: &str = "token_expired";
+/// The API key (or token) lacks the scope this request needs.
+pub const FORBIDDEN_SCOPE: &str = "forbidden_scope";
+/// The listener token is for another listener.
+pub const FORBIDDEN_LISTENER: &str = "forbidden_listener";
+/// The client sent more requests than its rate limit allows.
+pub const RATE_LIMITED: &str = "rate_limited";
+/// Too many expensive requests are in flight.
+pub const OVERLOADED: &str = "overloaded";
+/// Listener tokens cannot be minted: no `auth.token_secret`.
+pub const TOKENS_NOT_CONFIGURED: &str = "tokens_not_configured";
 /// An unexpected server error.
 pub const INTERNAL: &str = "internal";
 /// The embedded catalog database failed.
@@ -85,6 +101,14 @@ pub const ALL: &[&str] = &[
     REQUEST_TIMEOUT,
     UNAVAILABLE,
     STORAGE_FULL,
+    MISSING_API_KEY,
+    INVALID_API_KEY,
+    TOKEN_EXPIRED,
+    FORBIDDEN_SCOPE,
+    FORBIDDEN_LISTENER,
+    RATE_LIMITED,
+    OVERLOADED,
+    TOKENS_NOT_CONFIGURED,
     INTERNAL,
     STORAGE_ERROR,
     DATA_CORRUPT,

@@ -1,6 +1,8 @@
 //! Server configuration, layered with figment:
 //! built-in defaults < TOML file < `NEEDLE_*` environment variables < explicit overrides.
 
+use crate::auth::AuthConfig;
+use crate::limits::{ConcurrencyConfig, RateLimitConfig};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Value};
 use figment::Figment;
@@ -13,7 +15,12 @@ use std::time::Duration;
 /// Prefix of the environment variables read by [`Config::load`] (`NEEDLE_HTTP_ADDR`, ...).
 pub const ENV_PREFIX: &str = "NEEDLE_";
 
-/// Every configuration key; only these are read from the environment.
+/// Separator of a section and its key in environment variable names:
+/// `NEEDLE_AUTH__KEYS_FILE` is `auth.keys_file`.
+pub const ENV_SECTION_SEPARATOR: &str = "__";
+
+/// Every configuration key (`section.key` inside a section); only these are read from the
+/// environment.
 pub const KEYS: &[&str] = &[
     "data_dir",
     "http_addr",
@@ -24,6 +31,16 @@ pub const KEYS: &[&str] = &[
     "indexer_memory_mb",
     "request_timeout_ms",
     "half_life_days",
+    "auth.keys",
+    "auth.keys_file",
+    "auth.allow_open",
+    "auth.token_secret",
+    "auth.token_max_ttl_s",
+    "rate_limit.requests_per_s",
+    "rate_limit.burst",
+    "concurrency.max_in_flight",
+    "concurrency.max_waiting",
+    "concurrency.max_wait_ms",
 ];
 
 /// Smallest and largest accepted `indexer_memory_mb` (the index writer needs at least 15 MB).
@@ -62,6 +79,12 @@ pub struct Config {
     pub request_timeout_ms: u64,
     /// Half-life of a listening event's weight in taste profiles, days.
     pub half_life_days: f64,
+    /// `[auth]`: API keys, listener tokens, open mode (env `NEEDLE_AUTH__<KEY>`).
+    pub auth: AuthConfig,
+    /// `[rate_limit]`: requests per second per key, token or client IP.
+    pub rate_limit: RateLimitConfig,
+    /// `[concurrency]`: expensive requests in flight and waiting.
+    pub concurrency: ConcurrencyConfig,
 }
 
 impl Default for Config {
@@ -76,6 +99,9 @@ impl Default for Config {
             indexer_memory_mb: 200,
             request_timeout_ms: 30_000,
             half_life_days: 30.0,
+            auth: AuthConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            concurrency: ConcurrencyConfig::default(),
         }
     }
 }
@@ -120,7 +146,7 @@ impl Config {
             }
             fig = fig.merge(Toml::file_exact(path));
         }
-        fig = fig.merge(Env::prefixed(ENV_PREFIX).only(KEYS));
+        fig = fig.merge(Env::prefixed(ENV_PREFIX).split(ENV_SECTION_SEPARATOR).only(KEYS));
         let overrides = Value::serialize(overrides).map_err(|e| ConfigError::Parse(vec![format!("overrides: {e}")]))?;
         match strip_empty(overrides) {
             None => {}
@@ -188,6 +214,9 @@ impl Config {
                 self.half_life_days
             ));
         }
+        problems.extend(self.auth.problems(&self.http_addr));
+        problems.extend(self.rate_limit.problems());
+        problems.extend(self.concurrency.problems());
         if problems.is_empty() {
             Ok(())
         } else {
@@ -247,7 +276,7 @@ fn figment_problems(err: figment::Error) -> ConfigError {
                 Some(md) if md.name.contains("environment") && !e.path.is_empty() => {
                     format!(
                         " (from environment variable `{ENV_PREFIX}{}`)",
-                        e.path.join("_").to_ascii_uppercase()
+                        e.path.join(ENV_SECTION_SEPARATOR).to_ascii_uppercase()
                     )
                 }
                 Some(md) => match &md.source {
@@ -256,7 +285,11 @@ fn figment_problems(err: figment::Error) -> ConfigError {
                 },
                 None => String::new(),
             };
-            format!("{key}: {}{source}", e.kind)
+            if crate::auth::is_secret_path(&e.path) {
+                format!("{key}: invalid value (not shown: it is a secret){source}")
+            } else {
+                format!("{key}: {}{source}", crate::auth::redact_snippets(&e.kind.to_string()))
+            }
         })
         .collect();
     ConfigError::Parse(problems)
@@ -298,6 +331,41 @@ request_timeout_ms = 30000
 # Half-life of a listening event's weight in taste profiles, in days (0.01 to 36500):
 # a play this many days old counts half as much as one now.
 half_life_days = 30.0
+
+# Access control (see README, "Access control"). In the environment, a key of a
+# section is NEEDLE_<SECTION>__<KEY>, e.g. NEEDLE_AUTH__KEYS_FILE=/etc/needle/keys.toml.
+[auth]
+# API keys with scopes: "admin" (everything), "ingest" (POST /v1/events), "search"
+# (search, reads, recommendations). Keys are at least 16 characters; generate them with
+# `openssl rand -hex 32`. With no key at all Needle runs open, which is allowed on a
+# loopback http_addr only (or with allow_open = true).
+#   keys = [{ name = "backend", key = "...", scopes = ["search", "ingest"] }]
+# In the environment: NEEDLE_AUTH__KEYS='[{name="backend",key="...",scopes=["search"]}]'
+keys = []
+# A TOML file with more keys, as [[keys]] tables of name, key and scopes (e.g. a
+# mounted Kubernetes Secret). Read at start.
+#   keys_file = "/etc/needle/keys/keys.toml"
+# Serve without keys on a non-loopback address (`needle serve --allow-open`).
+allow_open = false
+# Secret signing listener tokens (POST /v1/admin/tokens), at least 32 bytes, the same on
+# every replica. Without it, tokens are off. Prefer NEEDLE_AUTH__TOKEN_SECRET from a Secret.
+#   token_secret = "..."
+# Longest lifetime of a listener token, in seconds (at most 30 days).
+token_max_ttl_s = 86400
+
+# A token bucket per API key, listener token, or client IP when open; over it,
+# 429 rate_limited with Retry-After. requests_per_s = 0 turns it off.
+[rate_limit]
+requests_per_s = 0.0
+burst = 100
+
+# Expensive requests (search, recommendations, similar items, sessions, training):
+# at most max_in_flight run at once; at most max_waiting wait for a slot, each at most
+# max_wait_ms; the others get 503 overloaded with Retry-After.
+[concurrency]
+max_in_flight = 32
+max_waiting = 128
+max_wait_ms = 100
 "#;
 
 #[cfg(test)]
@@ -311,8 +379,12 @@ mod tests {
             .expect("example parses");
         assert_eq!(parsed, Config::default());
         for key in KEYS {
+            let (section, leaf) = key.split_once('.').unwrap_or(("", key));
+            let in_section = EXAMPLE_CONFIG
+                .split_once(&format!("\n[{section}]"))
+                .map_or(EXAMPLE_CONFIG, |(_, rest)| rest);
             assert!(
-                EXAMPLE_CONFIG.contains(&format!("\n{key} = ")),
+                in_section.contains(&format!("\n{leaf} = ")) || in_section.contains(&format!("\n#   {leaf} = ")),
                 "{key} missing from EXAMPLE_CONFIG"
             );
         }

@@ -9,10 +9,12 @@
 //! same JSON shape, described in `docs/errors.md` and produced by [`ApiError`].
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod body;
 pub mod codes;
 pub mod config;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -73,17 +75,21 @@ pub async fn serve(config: Config, engine: Arc<Engine>) -> Result<(), ServeError
 /// Serve `state` on an already bound `listener` until `shutdown` completes, then drain
 /// in-flight requests and shut the engine down. [`serve`] is this with the OS signals;
 /// tests and embedders can pass their own future (and bind port 0).
+///
+/// Refuses to serve without API keys on a non-loopback address unless `auth.allow_open`
+/// is set, and warns when it serves open.
 pub async fn serve_with_shutdown(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let local = listener.local_addr()?;
+    auth::startup_check(state.config(), local).map_err(|p| ServeError::Config(ConfigError::Invalid(vec![p])))?;
     tracing::info!(addr = %local, "needle HTTP API listening on http://{local}");
     let engine = state.engine().clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    // Client addresses feed the per-IP rate limit when Needle runs open.
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     tracing::info!("HTTP server stopped; shutting the engine down");
     match tokio::task::spawn_blocking(move || engine.shutdown()).await {
         Ok(Ok(())) => {

@@ -23,8 +23,10 @@ use utoipa::OpenApi;
         title = "Needle API",
         description = "Search and catalog API of Needle, a search backend for audio catalogs. \
             Every error has the shape `{code, message, type, link}`; codes are listed at \
-            https://needle.dev/docs/errors."
+            https://needle.dev/docs/errors. Send an API key as `Authorization: Bearer <key>` \
+            (or `X-Api-Key`); each operation says which scope it needs (`x-needle-scope`)."
     ),
+    modifiers(&Security),
     paths(
         crate::routes::catalog::write,
         crate::routes::catalog::get_entity,
@@ -35,6 +37,7 @@ use utoipa::OpenApi;
         crate::routes::users::profile,
         crate::routes::users::history,
         crate::routes::users::delete_user,
+        crate::routes::tokens::mint,
         crate::routes::health::live,
         crate::routes::health::ready,
         crate::metrics::scrape,
@@ -45,12 +48,14 @@ use utoipa::OpenApi;
         WriteReport, Rejection, SearchResponse, Hit, Highlight, Section, CatalogStats, HealthStatus,
         Personalization, EventType, EventDoc, Timestamp, EventReport, ProfileView, TopAffinity,
         RecentEventDoc, HistoryResponse, UserDeleted,
+        crate::routes::tokens::TokenRequest, crate::routes::tokens::TokenResponse,
     )),
     tags(
         (name = "catalog", description = "Write, read and delete catalog entities"),
         (name = "search", description = "Search the catalog"),
         (name = "events", description = "Record listening events"),
         (name = "users", description = "Listener profiles, histories and erasure"),
+        (name = "auth", description = "Listener tokens for client apps"),
         (name = "ops", description = "Health, metrics and this document"),
     )
 )]
@@ -246,6 +251,112 @@ pub struct EntityDoc {
     pub narrators: Vec<String>,
     /// Chapter: its audiobook.
     pub audiobook_id: Option<String>,
+}
+
+/// Adds the security schemes (`bearer`: an API key or listener token; `api_key`: the
+/// `X-Api-Key` header) and, on each operation, who may call it, derived from
+/// [`crate::auth::classify`] so the document and the server cannot disagree: open
+/// operations get `security: []`; the others get `x-needle-scope`,
+/// `x-needle-listener-token`, a line in their description and the `401`/`403`/`429`
+/// (and for expensive ones `503`) answers.
+pub struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use axum::http::Method;
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key, or a listener token from `POST /v1/admin/tokens`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description("X-Api-Key", "An API key"))),
+        );
+        doc.security = Some(vec![
+            SecurityRequirement::new("bearer", Vec::<String>::new()),
+            SecurityRequirement::new("api_key", Vec::<String>::new()),
+        ]);
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let ops = [
+                (Method::GET, &mut item.get),
+                (Method::POST, &mut item.post),
+                (Method::PUT, &mut item.put),
+                (Method::PATCH, &mut item.patch),
+                (Method::DELETE, &mut item.delete),
+            ];
+            for (method, op) in ops {
+                let Some(op) = op.as_mut() else { continue };
+                let class = crate::auth::classify(&method, path);
+                let Some(scope) = class.scope() else {
+                    op.security = Some(vec![SecurityRequirement::default()]);
+                    continue;
+                };
+                let mut access = if scope == crate::auth::Scope::Admin {
+                    "an API key with scope `admin`".to_string()
+                } else {
+                    format!("an API key with scope `{scope}` (or `admin`)")
+                };
+                if class.listener_token_ok() {
+                    access.push_str(", or a listener token for this listener");
+                }
+                let line = format!("**Access:** {access}.");
+                op.description = Some(match op.description.take() {
+                    Some(d) if !d.is_empty() => format!("{d}\n\n{line}"),
+                    _ => line,
+                });
+                let ext = op.extensions.get_or_insert_with(Default::default);
+                ext.insert("x-needle-scope".into(), serde_json::json!(scope.as_str()));
+                ext.insert(
+                    "x-needle-listener-token".into(),
+                    serde_json::json!(class.listener_token_ok()),
+                );
+                let responses = &mut op.responses.responses;
+                responses.insert(
+                    "401".into(),
+                    error("`missing_api_key`, `invalid_api_key`, `token_expired` (with `WWW-Authenticate`)"),
+                );
+                let forbidden = if class.listener_token_ok() {
+                    "`forbidden_scope`, `forbidden_listener`"
+                } else {
+                    "`forbidden_scope`"
+                };
+                responses.insert("403".into(), error(forbidden));
+                responses.insert("429".into(), error("`rate_limited` (with `Retry-After`)"));
+                if class.expensive {
+                    match responses.get_mut("503") {
+                        Some(RefOr::T(r)) => r.description.push_str("; `overloaded` (with `Retry-After`)"),
+                        _ => {
+                            responses.insert("503".into(), error("`overloaded` (with `Retry-After`)"));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

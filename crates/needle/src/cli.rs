@@ -66,6 +66,14 @@ struct ServeArgs {
     /// Log format: text or json.
     #[arg(long, value_parser = parse_log_format)]
     log_format: Option<LogFormat>,
+    /// TOML file of API keys (`[[keys]]` with name, key, scopes), e.g. a mounted Secret
+    /// (`auth.keys_file`).
+    #[arg(long, value_name = "PATH")]
+    keys_file: Option<PathBuf>,
+    /// Serve without API keys even on a non-loopback address (`auth.allow_open`):
+    /// anyone who can reach the address can write, read and erase.
+    #[arg(long)]
+    allow_open: bool,
 }
 
 fn parse_log_format(s: &str) -> std::result::Result<LogFormat, String> {
@@ -153,6 +161,27 @@ struct Overrides {
     http_addr: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     log_format: Option<LogFormat>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<AuthOverrides>,
+}
+
+/// Flags of the `[auth]` section; absent flags leave lower layers alone.
+#[derive(Serialize, Default)]
+struct AuthOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keys_file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_open: Option<bool>,
+}
+
+impl AuthOverrides {
+    fn from_flags(keys_file: Option<PathBuf>, allow_open: bool) -> Option<AuthOverrides> {
+        let o = AuthOverrides {
+            keys_file,
+            allow_open: allow_open.then_some(true),
+        };
+        (o.keys_file.is_some() || o.allow_open.is_some()).then_some(o)
+    }
 }
 
 fn load_config(cli: &Cli, extra: Overrides) -> Result<Config> {
@@ -188,6 +217,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 Overrides {
                     http_addr: a.http_addr.clone(),
                     log_format: a.log_format,
+                    auth: AuthOverrides::from_flags(a.keys_file.clone(), a.allow_open),
                     ..Default::default()
                 },
             )?;

@@ -5,6 +5,7 @@ The sync and async clients only differ in how they send a Call; the endpoints li
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterable, Optional, Sequence, TypeVar
 
@@ -23,6 +24,7 @@ from .models import (
     Recommendations,
     SearchRequest,
     SearchResponse,
+    Token,
     UserDeleted,
     WriteReport,
     from_dict,
@@ -147,6 +149,19 @@ def recommendations(user_id: str, surface: str, limit: Optional[int]) -> Call[Re
         return from_dict(Recommendations, data)
 
     return Call("GET", f"/v1/users/{_core.seg(user_id)}/recommendations", parse, params=params)
+
+
+def create_token(user_id: str, ttl_s: Optional[int]) -> Call[Token]:
+    body: dict[str, Any] = {"user_id": user_id}
+    if ttl_s is not None:
+        body["ttl_s"] = ttl_s
+    return Call(
+        "POST",
+        "/v1/admin/tokens",
+        _json(Token),
+        content=json.dumps(body).encode("utf-8"),
+        content_type="application/json",
+    )
 
 
 def live() -> Call[HealthStatus]:

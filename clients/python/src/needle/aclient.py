@@ -24,6 +24,7 @@ from .models import (
     Recommendations,
     SearchRequest,
     SearchResponse,
+    Token,
     UploadSummary,
     UserDeleted,
     WriteReport,
@@ -166,6 +167,11 @@ class AsyncNeedle:
     ) -> Recommendations:
         """Requires a server with recommendations; older ones raise ``NotFoundError``."""
         return await self._run(_api.recommendations(user_id, surface, limit))
+
+    # access
+    async def create_token(self, user_id: str, *, ttl_s: Optional[int] = None) -> Token:
+        """As :meth:`Needle.create_token`."""
+        return await self._run(_api.create_token(user_id, ttl_s))
 
     # operations
     async def live(self) -> HealthStatus:

@@ -22,6 +22,7 @@ from .models import (
     Recommendations,
     SearchRequest,
     SearchResponse,
+    Token,
     UploadSummary,
     UserDeleted,
     WriteReport,
@@ -203,6 +204,17 @@ class Needle:
         :class:`NotFoundError` with ``code == "route_not_found"``.
         """
         return self._run(_api.recommendations(user_id, surface, limit))
+
+    # ------------------------------------------------------------ access
+
+    def create_token(self, user_id: str, *, ttl_s: Optional[int] = None) -> Token:
+        """A listener token for ``user_id`` (``POST /v1/admin/tokens``; needs an ``admin`` key).
+
+        The token reads only that listener's profile, history, recommendations and
+        sessions until ``expires_at`` (``ttl_s`` seconds, default 3600). Mint it in your
+        backend and hand it to the client app; never ship the admin key.
+        """
+        return self._run(_api.create_token(user_id, ttl_s))
 
     # ------------------------------------------------------------ operations
 

@@ -353,6 +353,18 @@ class Recommendations:
     model_version: Optional[str] = None
 
 
+@dataclass
+class Token:
+    """Answer of ``POST /v1/admin/tokens``: a listener token and when it expires.
+
+    Hand ``token`` to a client app; it reads only that listener's profile, history,
+    recommendations and sessions (``Needle(url, api_key=token.token)``).
+    """
+
+    token: str
+    expires_at: str
+
+
 # ---------------------------------------------------------------- operations and helpers
 
 

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod events;
 pub mod health;
 pub mod search;
+pub mod tokens;
 pub mod ui;
 pub mod users;
 
@@ -51,6 +52,7 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/v1/users/{id}", delete(users::delete_user))
         .route("/v1/users/{id}/profile", get(users::profile))
         .route("/v1/users/{id}/history", get(users::history))
+        .route("/v1/admin/tokens", post(tokens::mint))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(crate::metrics::scrape))
@@ -62,7 +64,7 @@ pub(crate) fn build(state: AppState) -> Router {
 
 /// Wrap every route of `router` (and its fallbacks) in the middleware stack, outermost
 /// first: request id, tracing, request-id propagation, metrics, error normalization,
-/// panic catching, timeout, body limit.
+/// panic catching, access control and limits ([`crate::auth::enforce`]), timeout, body limit.
 pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let trace = TraceLayer::new_for_http()
@@ -95,6 +97,10 @@ pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Rou
                 .layer(HandleErrorLayer::new(handle_layer_error))
                 .timeout(timeout),
         )
+        .layer(middleware::from_fn_with_state(
+            std::sync::Arc::new(crate::auth::Guard::from_config(state.config())),
+            crate::auth::enforce,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::map_response(normalize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), crate::metrics::track))

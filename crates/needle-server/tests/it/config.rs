@@ -49,7 +49,8 @@ fn layers_override_in_order() {
     jail(|j| {
         j.create_file(
             "needle.toml",
-            "http_addr = \"0.0.0.0:1111\"\ndata_dir = \"/file\"\nlog_format = \"json\"\nrefresh_interval_ms = 100\n",
+            "http_addr = \"0.0.0.0:1111\"\ndata_dir = \"/file\"\nlog_format = \"json\"\nrefresh_interval_ms = 100\n\
+             [auth]\nallow_open = true\n",
         )
         .expect("file");
         let file = Some(Path::new("needle.toml"));
@@ -159,5 +160,92 @@ fn overrides_must_be_a_map() {
     jail(|_| {
         let msg = problems(Config::load(None, 42).unwrap_err());
         assert!(msg.starts_with("overrides:"), "{msg}");
+    });
+}
+
+#[test]
+fn auth_and_limits_from_file_env_and_keys_file() {
+    use needle_server::auth::Scope;
+    jail(|j| {
+        // No keys on a public address: refused, naming the way out.
+        j.set_env("NEEDLE_HTTP_ADDR", "0.0.0.0:7700");
+        let msg = problems(Config::load(None, ()).unwrap_err());
+        assert!(msg.starts_with("auth.keys: no API key is configured"), "{msg}");
+        assert!(
+            msg.contains("NEEDLE_AUTH__ALLOW_OPEN") && msg.contains("--allow-open"),
+            "{msg}"
+        );
+
+        j.set_env("NEEDLE_AUTH__ALLOW_OPEN", "true");
+        let c = Config::load(None, ()).expect("open on purpose");
+        assert!(c.auth.allow_open);
+
+        // Keys inline in the environment (figment's TOML-like values).
+        j.set_env("NEEDLE_AUTH__ALLOW_OPEN", "false");
+        j.set_env(
+            "NEEDLE_AUTH__KEYS",
+            r#"[{name="ops", key="env-admin-key-0123456789", scopes=["admin"]}]"#,
+        );
+        j.set_env("NEEDLE_AUTH__TOKEN_SECRET", "env-token-secret-0123456789-0123456789");
+        j.set_env("NEEDLE_RATE_LIMIT__REQUESTS_PER_S", "5.5");
+        j.set_env("NEEDLE_RATE_LIMIT__BURST", "11");
+        j.set_env("NEEDLE_CONCURRENCY__MAX_IN_FLIGHT", "3");
+        let c = Config::load(None, ()).expect("keys from env");
+        assert_eq!(c.auth.keys.len(), 1);
+        assert_eq!(c.auth.keys[0].name, "ops");
+        assert_eq!(c.auth.keys[0].key.expose(), "env-admin-key-0123456789");
+        assert_eq!(c.auth.keys[0].scopes, [Scope::Admin]);
+        assert_eq!(
+            c.auth.token_secret.as_ref().map(|s| s.expose()),
+            Some("env-token-secret-0123456789-0123456789")
+        );
+        assert_eq!((c.rate_limit.requests_per_s, c.rate_limit.burst), (5.5, 11));
+        assert_eq!(c.concurrency.max_in_flight, 3);
+
+        // Keys from a file (a mounted Secret), next to the config file's.
+        j.set_env("NEEDLE_AUTH__KEYS", "[]");
+        j.create_file(
+            "keys.toml",
+            "[[keys]]\nname = \"app\"\nkey = \"file-search-key-0123456789\"\nscopes = [\"search\", \"ingest\"]\n",
+        )
+        .expect("file");
+        j.set_env("NEEDLE_AUTH__KEYS_FILE", "keys.toml");
+        let c = Config::load(None, ()).expect("keys file");
+        let keys = c.auth.all_keys().expect("readable");
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].scopes, [Scope::Search, Scope::Ingest]);
+
+        // Problems name the key and the variable, never a secret.
+        j.set_env("NEEDLE_AUTH__KEYS_FILE", "missing.toml");
+        let msg = problems(Config::load(None, ()).unwrap_err());
+        assert!(msg.contains("auth.keys_file: `missing.toml` does not exist"), "{msg}");
+        j.set_env("NEEDLE_AUTH__KEYS_FILE", "keys.toml");
+        j.set_env("NEEDLE_AUTH__TOKEN_SECRET", "1234567890");
+        let msg = problems(Config::load(None, ()).unwrap_err());
+        assert!(msg.contains("auth.token_secret: invalid value (not shown"), "{msg}");
+        assert!(msg.contains("NEEDLE_AUTH__TOKEN_SECRET"), "{msg}");
+        assert!(!msg.contains("1234567890"), "{msg}");
+        j.set_env("NEEDLE_AUTH__TOKEN_SECRET", "short");
+        j.set_env("NEEDLE_RATE_LIMIT__BURST", "0");
+        let msg = problems(Config::load(None, ()).unwrap_err());
+        assert!(msg.contains("auth.token_secret: must be 32"), "{msg}");
+        assert!(msg.contains("rate_limit.burst: must be between 1"), "{msg}");
+        assert!(!msg.contains("short"), "{msg}");
+    });
+    // The flags' shape: nested, absent values skipped.
+    #[derive(Serialize)]
+    struct ServeFlags {
+        auth: AuthFlags,
+    }
+    #[derive(Serialize)]
+    struct AuthFlags {
+        allow_open: Option<bool>,
+    }
+    jail(|j| {
+        j.set_env("NEEDLE_HTTP_ADDR", "0.0.0.0:7700");
+        let flags = ServeFlags {
+            auth: AuthFlags { allow_open: Some(true) },
+        };
+        assert!(Config::load(None, flags).expect("--allow-open").auth.allow_open);
     });
 }

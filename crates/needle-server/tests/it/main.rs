@@ -5,6 +5,7 @@
 //! search); the others cover what the server does on its own. Run only the latter with
 //! `cargo test -p needle-server -- --skip needs_engine`.
 
+mod auth;
 mod catalog;
 mod common;
 mod config;

@@ -32,6 +32,7 @@ async fn openapi_lists_every_route() {
         ("/v1/users/{id}", "delete"),
         ("/v1/users/{id}/profile", "get"),
         ("/v1/users/{id}/history", "get"),
+        ("/v1/admin/tokens", "post"),
         ("/health/live", "get"),
         ("/health/ready", "get"),
         ("/metrics", "get"),
@@ -48,7 +49,7 @@ async fn openapi_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        12,
+        13,
         "unexpected paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

@@ -82,3 +82,45 @@ fn bad_config_is_reported_with_the_key() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn serve_refuses_a_public_address_without_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    // Refused by validation, before anything is bound.
+    let out = Command::new(env!("CARGO_BIN_EXE_needle"))
+        .args(["serve", "--http-addr", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("NEEDLE_AUTH__ALLOW_OPEN")
+        .env_remove("NEEDLE_AUTH__KEYS")
+        .env_remove("NEEDLE_AUTH__KEYS_FILE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("auth.keys") && err.contains("--allow-open"), "{err}");
+    // A keys file that does not exist is named.
+    let out = Command::new(env!("CARGO_BIN_EXE_needle"))
+        .args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--keys-file",
+            "/nonexistent/keys.toml",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("auth.keys_file") && err.contains("/nonexistent/keys.toml"),
+        "{err}"
+    );
+    let help = Command::new(env!("CARGO_BIN_EXE_needle"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--allow-open") && help.contains("--keys-file"), "{help}");
+}

@@ -1,0 +1,178 @@
+//! `POST /v1/admin/tokens`: mint a listener token (logic in [`crate::auth`]).
+
+use super::ApiBytes;
+use crate::auth::{now_ms, Access, Principal};
+use crate::codes;
+use crate::error::{ApiError, ErrorBody};
+use axum::extract::Extension;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Body of `POST /v1/admin/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TokenRequest {
+    /// The listener whose data the token reads.
+    pub user_id: String,
+    /// Lifetime in seconds, 1 to `auth.token_max_ttl_s` (default 86400); default 3600.
+    #[schema(minimum = 1)]
+    pub ttl_s: Option<u64>,
+}
+
+/// Answer of `POST /v1/admin/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    /// The token: send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// When it stops working (RFC 3339, UTC).
+    pub expires_at: String,
+}
+
+/// Mint a listener token.
+///
+/// The token lets its bearer (a client app) read only this listener's profile, history
+/// and recommendations and start and step their sessions, until it expires. It is
+/// signed with `auth.token_secret`, so any replica sharing the secret accepts it. Mint
+/// tokens from your backend with an `admin` key; never ship that key to clients.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/tokens",
+    tag = "auth",
+    request_body(content = TokenRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The token and its expiry", body = TokenResponse),
+        (status = 400, description = "`invalid_json`, `unknown_field`, `missing_field`, `invalid_field`, `invalid_id`", body = ErrorBody),
+        (status = 501, description = "`tokens_not_configured`: no `auth.token_secret`", body = ErrorBody),
+    )
+)]
+pub async fn mint(
+    access: Option<Extension<Arc<Access>>>,
+    principal: Option<Extension<Principal>>,
+    ApiBytes(body): ApiBytes,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let Some(Extension(access)) = access else {
+        return Err(ApiError::internal(
+            codes::INTERNAL,
+            &"the access middleware is not installed",
+        ));
+    };
+    let req = parse_request(&body)?;
+    let minted = access.mint(&req.user_id, req.ttl_s, now_ms())?;
+    let by = match principal {
+        Some(Extension(Principal::Key { name, .. })) => name.to_string(),
+        _ => "open".to_string(),
+    };
+    tracing::info!(key = %by, user_id = %req.user_id, expires_at_ms = minted.expires_at_ms, "listener token minted");
+    Ok(Json(TokenResponse {
+        token: minted.token,
+        expires_at: format_rfc3339(minted.expires_at_ms),
+    }))
+}
+
+/// Parse the body; errors name the field.
+pub fn parse_request(body: &[u8]) -> Result<TokenRequest, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(codes::INVALID_JSON, format!("the body is not valid JSON: {e}")))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(ApiError::bad_request(
+            codes::INVALID_JSON,
+            "the body must be a JSON object: {\"user_id\": \"...\", \"ttl_s\": 3600}",
+        ));
+    };
+    if let Some(unknown) = map.keys().find(|k| !matches!(k.as_str(), "user_id" | "ttl_s")) {
+        return Err(ApiError::bad_request(
+            codes::UNKNOWN_FIELD,
+            format!("field `{unknown}` is not a field of a token request (user_id, ttl_s)"),
+        ));
+    }
+    let user_id = match map.get("user_id") {
+        None | Some(serde_json::Value::Null) => {
+            return Err(ApiError::bad_request(
+                codes::MISSING_FIELD,
+                "field `user_id` is required",
+            ))
+        }
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                codes::INVALID_FIELD,
+                "field `user_id` must be a string",
+            ))
+        }
+    };
+    let ttl_s = match map.get("ttl_s") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(v.as_u64().ok_or_else(|| {
+            ApiError::bad_request(
+                codes::INVALID_FIELD,
+                format!("field `ttl_s` must be a positive integer of seconds, got {v}"),
+            )
+        })?),
+    };
+    Ok(TokenRequest { user_id, ttl_s })
+}
+
+/// Epoch milliseconds as RFC 3339 UTC with second precision (`2024-05-01T12:00:00Z`).
+pub fn format_rfc3339(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use needle_core::event::parse_rfc3339;
+
+    #[test]
+    fn rfc3339_round_trips() {
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(format_rfc3339(1_714_564_800_999), "2024-05-01T12:00:00Z");
+        for ms in [0_i64, 86_399_000, 951_782_400_000, 1_714_564_800_000, 4_102_444_799_000] {
+            assert_eq!(parse_rfc3339(&format_rfc3339(ms)), Some(ms), "{ms}");
+        }
+    }
+
+    #[test]
+    fn request_errors_name_the_field() {
+        let ok = parse_request(br#"{"user_id":"u1","ttl_s":60}"#).expect("ok");
+        assert_eq!(
+            ok,
+            TokenRequest {
+                user_id: "u1".into(),
+                ttl_s: Some(60)
+            }
+        );
+        assert_eq!(parse_request(br#"{"user_id":"u1"}"#).expect("ok").ttl_s, None);
+        let cases: [(&[u8], &str, &str); 7] = [
+            (b"", "invalid_json", "JSON"),
+            (b"[1]", "invalid_json", "object"),
+            (br#"{"ttl_s":60}"#, "missing_field", "`user_id`"),
+            (br#"{"user_id":7}"#, "invalid_field", "`user_id`"),
+            (br#"{"user_id":"u","ttl_s":-1}"#, "invalid_field", "`ttl_s`"),
+            (br#"{"user_id":"u","ttl_s":"60"}"#, "invalid_field", "`ttl_s`"),
+            (br#"{"user_id":"u","scope":"admin"}"#, "unknown_field", "`scope`"),
+        ];
+        for (body, code, needle) in cases {
+            let e = parse_request(body).unwrap_err();
+            assert_eq!(e.code, code, "{}", String::from_utf8_lossy(body));
+            assert!(e.message.contains(needle), "{}", e.message);
+        }
+    }
+}
