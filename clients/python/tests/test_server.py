@@ -191,14 +191,6 @@ def test_upload_events_assigns_ids_and_maps_rejections(client, uid, tmp_path):
     client.delete_user(user)
 
 
-def test_recommendations_absent_is_route_not_found(client, server):
-    if "/v1/users/{id}/recommendations" in server.paths():
-        pytest.skip("this server has recommendations; covered by its own tests")
-    with pytest.raises(NotFoundError) as e:
-        client.recommendations("anyone", surface="home")
-    assert e.value.code == "route_not_found"
-
-
 def test_api_key_is_accepted_by_an_open_server(server, uid):
     with Needle(server.url, api_key="dev-key-not-secret") as c:
         assert c.stats().entities >= 0
@@ -250,3 +242,33 @@ def test_models_cover_the_servers_openapi_schemas(client):
             missing[name] = sorted(props - fields)
     assert not missing, f"the server has fields the SDK models lack: {missing}"
     assert {"Hit", "SearchResponse", "Entity", "WriteReport"} <= set(schemas)
+
+
+def test_recommendations_after_training(client):
+    import time
+
+    client.write(
+        [{"id": f"sdk-a{i}", "type": "artist", "name": f"SDK artist {i}", "tags": ["g" + str(i % 2)]} for i in range(6)]
+    )
+    client.send_events(
+        [
+            {"user_id": f"sdk-u{u}", "type": "play", "item_id": f"sdk-a{(u + k) % 6}", "ts": 1_700_000_000_000}
+            for u in range(12)
+            for k in range(3)
+        ]
+    )
+    job = client.train()
+    assert job["job_id"].startswith("train-")
+    for _ in range(600):
+        j = client.job(job["job_id"])
+        if j["status"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert j["status"] == "done", j
+    recs = client.recommendations("sdk-u1", types=["artist"], limit=3)
+    assert recs.surface == "for_you"
+    assert recs.model_version == j["model_version"]
+    assert 1 <= len(recs.items) <= 3
+    played = {f"sdk-a{(1 + k) % 6}" for k in range(3)}
+    assert all(i.id not in played for i in recs.items)
+    assert all(i.reason for i in recs.items)

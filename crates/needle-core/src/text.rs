@@ -73,7 +73,15 @@ fn fold_char(c: char, out: &mut String) {
         return;
     }
     if !strips_marks(c) {
-        out.extend(c.to_lowercase());
+        for l in c.to_lowercase() {
+            // A sign outside the Latin blocks can lowercase into them (U+212B ANGSTROM SIGN
+            // → å): fold that too, so folding stays idempotent.
+            if l != c && strips_marks(l) {
+                fold_char(l, out);
+            } else {
+                out.push(l);
+            }
+        }
         return;
     }
     decompose_compatible(c, |d| {

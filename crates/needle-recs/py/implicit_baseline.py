@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Python `implicit` library on the SAME split files that Needle's runner writes.
 
-    cargo run --release -p needle-recs --example eval -- --data DIR --seeds 3 --write-split /tmp/needle-splits
+    needle eval --data DIR --seeds 3 --write-split /tmp/needle-splits
     crates/needle-recs/py/.venv/bin/python crates/needle-recs/py/implicit_baseline.py \
         --splits /tmp/needle-splits --factors 128 --regularization 1.0 --alpha 10 --iterations 15 --threads 2
 

@@ -12,6 +12,7 @@ pub mod index;
 pub mod matrix;
 pub mod metrics;
 pub mod models;
+pub mod serve;
 pub mod split;
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,15 @@ pub enum RecsError {
     InvalidInput(String),
     #[error("numeric: {0}")]
     Numeric(String),
+    /// A named thing (item, session, job) does not exist (the caller's fault).
+    #[error("{what} `{id}` not found")]
+    NotFound { what: &'static str, id: String },
+    /// No model is trained yet, or a training job is already running.
+    #[error("{0}")]
+    NotReady(String),
+    /// The catalog or event store failed (internal).
+    #[error("source: {0}")]
+    Source(String),
 }
 
 /// Every hyper-parameter of the recommendation layer, for a `[recs]` config section.

@@ -376,6 +376,39 @@ impl Engine {
         Ok(n)
     }
 
+    /// A copy of a listener's raw profile (what recommendations fold in).
+    pub fn raw_profile(&self, user: &str) -> Option<needle_core::profile::Profile> {
+        self.events.profile(user)
+    }
+
+    /// Visit every listener's raw profile (for training).
+    pub fn for_each_profile(&self, f: &mut dyn FnMut(&str, &needle_core::profile::Profile)) {
+        self.events.for_each_profile(f)
+    }
+
+    /// The decay settings of profiles.
+    pub fn profile_config(&self) -> ProfileConfig {
+        self.events.config()
+    }
+
+    /// Visit every catalog entity (without transcripts), in id order.
+    pub fn for_each_entity(&self, f: impl FnMut(Entity)) -> Result<()> {
+        Ok(self.shared.store.for_each_entity(f)?)
+    }
+
+    /// Several entities by id from one consistent snapshot (display form: no transcript),
+    /// `None` where an id is unknown.
+    pub fn get_many(&self, ids: &[&str]) -> Result<Vec<Option<Entity>>> {
+        let snap = self.shared.store.snapshot()?;
+        ids.iter().map(|id| Ok(snap.get_display(id)?)).collect()
+    }
+
+    /// Ids of the entities referencing `id` (an artist's tracks and albums, a show's
+    /// episodes, an audiobook's chapters).
+    pub fn referrers(&self, id: &str) -> Result<Vec<String>> {
+        Ok(self.shared.store.snapshot()?.referrers(id)?)
+    }
+
     /// Listeners with a profile.
     pub fn listeners(&self) -> usize {
         self.events.users()

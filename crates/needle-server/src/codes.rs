@@ -76,6 +76,17 @@ pub const IO_ERROR: &str = "io_error";
 /// The search index failed.
 pub const INDEX_ERROR: &str = "index_error";
 
+/// The item named in the path is not in the catalog (recommendations).
+pub const ITEM_NOT_FOUND: &str = "item_not_found";
+/// The session does not exist or expired.
+pub const SESSION_NOT_FOUND: &str = "session_not_found";
+/// The job does not exist (or was forgotten).
+pub const JOB_NOT_FOUND: &str = "job_not_found";
+/// No recommendation model is trained yet.
+pub const MODEL_NOT_READY: &str = "model_not_ready";
+/// A model file could not be read or written, or training failed.
+pub const MODEL_ERROR: &str = "model_error";
+
 /// Every code above.
 pub const ALL: &[&str] = &[
     INVALID_JSON,
@@ -114,6 +125,11 @@ pub const ALL: &[&str] = &[
     DATA_CORRUPT,
     IO_ERROR,
     INDEX_ERROR,
+    ITEM_NOT_FOUND,
+    SESSION_NOT_FOUND,
+    JOB_NOT_FOUND,
+    MODEL_NOT_READY,
+    MODEL_ERROR,
 ];
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub const ENV_PREFIX: &str = "NEEDLE_";
 pub const ENV_SECTION_SEPARATOR: &str = "__";
 
 /// Every configuration key (`section.key` inside a section); only these are read from the
-/// environment.
+/// environment by the first env layer (`[recs]` has its own).
 pub const KEYS: &[&str] = &[
     "data_dir",
     "http_addr",
@@ -79,6 +79,9 @@ pub struct Config {
     pub request_timeout_ms: u64,
     /// Half-life of a listening event's weight in taste profiles, days.
     pub half_life_days: f64,
+    /// Recommendations: model hyper-parameters and surface rules (`[recs]`; env
+    /// `NEEDLE_RECS__<KEY>`, nested with `__`, e.g. `NEEDLE_RECS__ALS__FACTORS=64`).
+    pub recs: needle_recs::serve::ServeConfig,
     /// `[auth]`: API keys, listener tokens, open mode (env `NEEDLE_AUTH__<KEY>`).
     pub auth: AuthConfig,
     /// `[rate_limit]`: requests per second per key, token or client IP.
@@ -99,6 +102,7 @@ impl Default for Config {
             indexer_memory_mb: 200,
             request_timeout_ms: 30_000,
             half_life_days: 30.0,
+            recs: needle_recs::serve::ServeConfig::default(),
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
             concurrency: ConcurrencyConfig::default(),
@@ -147,6 +151,11 @@ impl Config {
             fig = fig.merge(Toml::file_exact(path));
         }
         fig = fig.merge(Env::prefixed(ENV_PREFIX).split(ENV_SECTION_SEPARATOR).only(KEYS));
+        fig = fig.merge(
+            Env::prefixed(ENV_PREFIX)
+                .filter(|k| k.as_str().to_ascii_lowercase().starts_with("recs__"))
+                .split("__"),
+        );
         let overrides = Value::serialize(overrides).map_err(|e| ConfigError::Parse(vec![format!("overrides: {e}")]))?;
         match strip_empty(overrides) {
             None => {}
@@ -214,6 +223,7 @@ impl Config {
                 self.half_life_days
             ));
         }
+        problems.extend(self.recs.problems());
         problems.extend(self.auth.problems(&self.http_addr));
         problems.extend(self.rate_limit.problems());
         problems.extend(self.concurrency.problems());
@@ -331,6 +341,41 @@ request_timeout_ms = 30000
 # Half-life of a listening event's weight in taste profiles, in days (0.01 to 36500):
 # a play this many days old counts half as much as one now.
 half_life_days = 30.0
+
+# Recommendations. Environment: NEEDLE_RECS__<KEY>, nested keys joined by "__"
+# (NEEDLE_RECS__ALS__FACTORS=64).
+[recs]
+# Train a first model in the background at start when none exists yet.
+train_on_start = true
+# discover: at most this many tracks per artist.
+discover_per_artist = 2
+# release_radar: releases at most this many days old.
+release_window_days = 28
+# podcasts: episodes at most this many days old.
+episode_window_days = 30
+# daily_mix: at most this many mixes.
+daily_mixes = 4
+# Sessions idle this long are forgotten, in seconds.
+session_idle_s = 14400
+
+# Implicit ALS (defaults: the best of the HetRec Last.fm validation grid,
+# docs/EVALUATION.md). regularization scales with the data: re-tune it.
+[recs.als]
+factors = 128
+regularization = 50.0
+alpha = 10.0
+iterations = 15
+confidence = { kind = "binary" }
+solver = "cg"
+cg_steps = 3
+seed = 42
+
+# Item vector index: exact scan below exact_threshold vectors, HNSW above.
+[recs.index]
+exact_threshold = 20000
+m = 24
+ef_construction = 200
+ef_search = 128
 
 # Access control (see README, "Access control"). In the environment, a key of a
 # section is NEEDLE_<SECTION>__<KEY>, e.g. NEEDLE_AUTH__KEYS_FILE=/etc/needle/keys.toml.

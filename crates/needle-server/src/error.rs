@@ -244,6 +244,44 @@ impl From<needle_search::Error> for ApiError {
     }
 }
 
+impl From<needle_recs::RecsError> for ApiError {
+    fn from(err: needle_recs::RecsError) -> Self {
+        use needle_recs::RecsError as R;
+        // Exhaustive on purpose: a new recommendation error must get a deliberate code.
+        match err {
+            R::InvalidInput(message) => ApiError::bad_request(codes::INVALID_PARAMETER, message),
+            R::NotFound { what, id } => {
+                let code = match what {
+                    "session" => codes::SESSION_NOT_FOUND,
+                    "job" => codes::JOB_NOT_FOUND,
+                    _ => codes::ITEM_NOT_FOUND,
+                };
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    code,
+                    ErrorType::NotFound,
+                    format!("no {what} has id `{id}`"),
+                )
+            }
+            R::NotReady(message) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::MODEL_NOT_READY,
+                ErrorType::System,
+                message,
+            ),
+            R::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                codes::STORAGE_FULL,
+                ErrorType::System,
+                "the server's disk is full; retry after space is freed",
+            ),
+            R::Io(e) => ApiError::internal(codes::MODEL_ERROR, &e),
+            R::Parse(m) | R::Numeric(m) => ApiError::internal(codes::MODEL_ERROR, &m),
+            R::Source(m) => ApiError::internal(codes::STORAGE_ERROR, &m),
+        }
+    }
+}
+
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
         ApiError::bad_request(

@@ -17,6 +17,7 @@ pub mod error;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod recs_source;
 pub mod routes;
 pub mod state;
 
@@ -68,7 +69,24 @@ pub async fn serve(config: Config, engine: Arc<Engine>) -> Result<(), ServeError
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
+    let train_on_start = config.recs.train_on_start;
     let state = AppState::new(engine, config);
+    if train_on_start && needle_recs::serve::model::latest_version(state.recs().dir()) == 0 {
+        let engine = state.engine().clone();
+        let has_data = tokio::task::spawn_blocking(move || {
+            engine.listeners() > 0 || engine.stats().map(|s| s.entities > 0).unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false);
+        if has_data {
+            match state.recs().start_training(std::sync::Arc::new(state.source())) {
+                Ok(job) => {
+                    tracing::info!(job = %job.job_id, "no recommendation model yet; training one in the background")
+                }
+                Err(e) => tracing::error!(error = %e, "cannot start training"),
+            }
+        }
+    }
     serve_with_shutdown(listener, state, shutdown_signal()).await
 }
 

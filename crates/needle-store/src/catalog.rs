@@ -220,6 +220,17 @@ impl CatalogStore {
         Ok((total, by_type))
     }
 
+    /// Visit every stored entity (without transcripts), in id order.
+    pub fn for_each_entity(&self, mut f: impl FnMut(Entity)) -> Result<()> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(ENTITIES)?;
+        for row in t.iter()? {
+            let (k, v) = row?;
+            f(decode(k.value(), v.value())?);
+        }
+        Ok(())
+    }
+
     /// Visit every stored entity id, in key order (for full index rebuilds).
     pub fn for_each_id(&self, mut f: impl FnMut(&str)) -> Result<()> {
         let tx = self.db.begin_read()?;
@@ -255,6 +266,17 @@ impl Snapshot {
             Some(v) => Ok(Some(decode(id, v.value())?)),
             None => Ok(None),
         }
+    }
+
+    /// Ids of the entities that reference `id` (its tracks and albums for an artist, its
+    /// episodes for a show, its chapters for an audiobook), in id order.
+    pub fn referrers(&self, id: &str) -> Result<Vec<String>> {
+        let t = self.tx.open_multimap_table(REFS)?;
+        let mut out = Vec::new();
+        for v in t.get(id)? {
+            out.push(v?.value().to_string());
+        }
+        Ok(out)
     }
 
     /// The name of one entity, if it exists.

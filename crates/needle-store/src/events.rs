@@ -124,6 +124,11 @@ impl EventStore {
         out
     }
 
+    /// Visit every listener's profile (for training; one shard locked at a time).
+    pub fn for_each_profile(&self, f: &mut dyn FnMut(&str, &Profile)) {
+        self.profiles.for_each(f)
+    }
+
     /// Listeners with a profile.
     pub fn users(&self) -> usize {
         self.profiles.users()

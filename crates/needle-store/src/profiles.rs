@@ -18,6 +18,8 @@ pub trait ProfileStore: Send + Sync {
     fn remove(&self, user_id: &str) -> bool;
     /// Number of listeners.
     fn users(&self) -> usize;
+    /// Visit every listener's profile (for training); the order is unspecified.
+    fn for_each(&self, f: &mut dyn FnMut(&str, &Profile));
 }
 
 const SHARDS: usize = 64;
@@ -74,5 +76,14 @@ impl ProfileStore for MemoryProfiles {
 
     fn users(&self) -> usize {
         self.shards.iter().map(|s| s.read().len()).sum()
+    }
+
+    fn for_each(&self, f: &mut dyn FnMut(&str, &Profile)) {
+        // One shard locked at a time: ingestion into the other shards goes on.
+        for shard in &self.shards {
+            for (user, p) in shard.read().iter() {
+                f(user, p);
+            }
+        }
     }
 }

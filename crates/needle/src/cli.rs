@@ -24,6 +24,14 @@ pub struct Cli {
     cmd: Command,
 }
 
+/// Options of `needle train`.
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the HTTP API.
@@ -37,6 +45,23 @@ enum Command {
     /// `event_id` is already stored are counted as duplicates, so a file can be imported
     /// again safely.
     ImportEvents(ImportArgs),
+    /// Train the recommendation model from the stored events and catalog, save it as the
+    /// next version under `<data_dir>/models` and print the training figures (JSON).
+    ///
+    /// Run it while no server uses the data directory (a running server trains with
+    /// `POST /v1/admin/train` instead).
+    Train(TrainArgs),
+    /// Offline evaluation on HetRec Last.fm: the RecBole protocol (8:1:1 split, full
+    /// ranking; Recall/NDCG/Hit/Precision@10 next to the published BPR and LightGCN), the
+    /// listener-holdout protocol, grids and HNSW recall. Arguments: `--data DIR` (the
+    /// hetrec2011-lastfm-2k folder), `--seeds N`, `--k K`, `--threads N`, `--models LIST`
+    /// (als,als_log,ease,rp3beta,item_knn,popularity), `--tune`, `--holdout`, `--hnsw`,
+    /// `--write-split DIR`, `--json FILE`, `--candidates JSON`, `--run JSON`.
+    Eval {
+        /// The arguments above.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Search the local data directory and print a table.
     Search(SearchArgs),
     /// Run a query file in-process and report each query's hits and latency (JSON Lines).
@@ -248,6 +273,33 @@ pub fn run(cli: Cli) -> Result<()> {
             summary.print(a.show_rejections);
             Ok(())
         }
+        Command::Train(a) => {
+            let cfg = load_config(&cli, Overrides::default())?;
+            init_logs(LogFormat::Text);
+            let engine = Arc::new(open_engine(&cfg)?);
+            let recs = needle_recs::serve::Recs::open(&cfg.data_dir.join("models"), cfg.recs.clone())?;
+            let source = needle_server::recs_source::EngineSource(engine.clone());
+            let bar = if a.quiet {
+                indicatif::ProgressBar::hidden()
+            } else {
+                indicatif::ProgressBar::new(1000)
+            };
+            let started = std::time::Instant::now();
+            let stats = recs.train_now(&source, &mut |p| bar.set_position((p * 1000.0) as u64))?;
+            bar.finish_and_clear();
+            let version = recs.model().map(|m| m.version).unwrap_or(0);
+            engine.shutdown()?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "model_version": version,
+                    "seconds": started.elapsed().as_secs_f64(),
+                    "stats": stats,
+                })
+            );
+            Ok(())
+        }
+        Command::Eval { args } => crate::eval_cmd::run(args.clone()),
         Command::BenchIngest(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
             init_logs(LogFormat::Text);

@@ -3,6 +3,7 @@
 mod bench_ingest;
 mod cli;
 mod dataset;
+mod eval_cmd;
 mod import;
 
 use clap::Parser;

@@ -137,10 +137,23 @@ def delete_user(user_id: str) -> Call[UserDeleted]:
     return Call("DELETE", f"/v1/users/{_core.seg(user_id)}", _json(UserDeleted))
 
 
-def recommendations(user_id: str, surface: str, limit: Optional[int]) -> Call[Recommendations]:
+def recommendations(
+    user_id: str,
+    surface: str,
+    limit: Optional[int],
+    types: Optional[Sequence[str]] = None,
+    market: Optional[str] = None,
+    explicit: Optional[bool] = None,
+) -> Call[Recommendations]:
     params = {"surface": surface}
     if limit is not None:
         params["limit"] = str(limit)
+    if types:
+        params["types"] = ",".join(types)
+    if market:
+        params["market"] = market
+    if explicit is not None:
+        params["explicit"] = "true" if explicit else "false"
 
     def parse(r: httpx.Response) -> Recommendations:
         data = r.json()
@@ -179,3 +192,8 @@ def metrics() -> Call[str]:
 
 def openapi() -> Call[dict[str, Any]]:
     return Call("GET", "/openapi.json", lambda r: r.json())
+
+
+def raw(method: str, path: str) -> Call[dict[str, Any]]:
+    """A call answered with plain JSON (admin endpoints)."""
+    return Call(method, path, lambda r: r.json(), idempotent=method == "GET")

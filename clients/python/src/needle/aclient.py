@@ -163,10 +163,25 @@ class AsyncNeedle:
         return await self._run(_api.delete_user(user_id))
 
     async def recommendations(
-        self, user_id: str, *, surface: str = "home", limit: Optional[int] = None
+        self,
+        user_id: str,
+        *,
+        surface: str = "for_you",
+        limit: Optional[int] = None,
+        types: Optional[Sequence[str]] = None,
+        market: Optional[str] = None,
+        explicit: Optional[bool] = None,
     ) -> Recommendations:
-        """Requires a server with recommendations; older ones raise ``NotFoundError``."""
-        return await self._run(_api.recommendations(user_id, surface, limit))
+        """See :meth:`needle.Needle.recommendations`."""
+        return await self._run(_api.recommendations(user_id, surface, limit, types, market, explicit))
+
+    async def train(self) -> dict[str, Any]:
+        """Start training a recommendation model; returns ``{"job_id", "status"}``."""
+        return await self._run(_api.raw("POST", "/v1/admin/train"))
+
+    async def job(self, job_id: str) -> dict[str, Any]:
+        """A training job: ``status``, ``progress``, ``model_version``, timings."""
+        return await self._run(_api.raw("GET", f"/v1/admin/jobs/{job_id}"))
 
     # access
     async def create_token(self, user_id: str, *, ttl_s: Optional[int] = None) -> Token:

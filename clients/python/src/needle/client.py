@@ -196,14 +196,30 @@ class Needle:
         return self._run(_api.delete_user(user_id))
 
     def recommendations(
-        self, user_id: str, *, surface: str = "home", limit: Optional[int] = None
+        self,
+        user_id: str,
+        *,
+        surface: str = "for_you",
+        limit: Optional[int] = None,
+        types: Optional[Sequence[str]] = None,
+        market: Optional[str] = None,
+        explicit: Optional[bool] = None,
     ) -> Recommendations:
-        """Recommendations for a listener on a surface.
+        """Recommendations for a listener on a surface (``for_you``, ``discover``,
+        ``release_radar``, ``podcasts``, ``daily_mix``); each item has a ``reason``.
 
-        Requires a server with the recommendations feature; older servers raise
-        :class:`NotFoundError` with ``code == "route_not_found"``.
+        Before the first training the server answers ``503 model_not_ready``
+        (:class:`ServerError` after the retries); train with :meth:`train`.
         """
-        return self._run(_api.recommendations(user_id, surface, limit))
+        return self._run(_api.recommendations(user_id, surface, limit, types, market, explicit))
+
+    def train(self) -> dict[str, Any]:
+        """Start training a recommendation model; returns ``{"job_id", "status"}``."""
+        return self._run(_api.raw("POST", "/v1/admin/train"))
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """A training job: ``status``, ``progress``, ``model_version``, timings."""
+        return self._run(_api.raw("GET", f"/v1/admin/jobs/{job_id}"))
 
     # ------------------------------------------------------------ access
 

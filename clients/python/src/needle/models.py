@@ -331,26 +331,36 @@ class UserDeleted:
 
 @dataclass
 class Recommendation:
-    """One recommended item. Requires a server with the recommendations feature."""
+    """One recommended item with why (``reason``)."""
 
     id: str
     type: Optional[EntityType] = None
     name: str = ""
     score: float = 0.0
-    reasons: list[str] = _field(default_factory=list)
-    artists: list[str] = _field(default_factory=list)
-    show: Optional[str] = None
-    album: Optional[str] = None
+    reason: str = ""
+    by: list[str] = _field(default_factory=list)
+    release_date: Optional[str] = None
+    mix: Optional[int] = None
+
+
+@dataclass
+class Mix:
+    """One daily mix: its number, name and the favourites it is built around."""
+
+    mix: int
+    name: str = ""
+    seed_ids: list[str] = _field(default_factory=list)
 
 
 @dataclass
 class Recommendations:
-    """Answer of ``GET /v1/users/{id}/recommendations?surface=`` (a server with that feature)."""
+    """Answer of the recommendation endpoints (surfaces, similar, continue, sessions)."""
 
-    user_id: str
     surface: str
     items: list[Recommendation] = _field(default_factory=list)
-    model_version: Optional[str] = None
+    model_version: Optional[int] = None
+    mixes: Optional[list[Mix]] = None
+    user_id: Optional[str] = None
 
 
 @dataclass

@@ -144,6 +144,21 @@ impl Als {
         self.config.factors
     }
 
+    /// A model for serving only: trained item factors (row-major, `config.factors` wide)
+    /// without user factors; listeners are folded in.
+    pub fn from_item_factors(config: AlsConfig, item_factors: Vec<f32>) -> Als {
+        let f = config.factors.max(1);
+        let yty = regularized_gram(&item_factors, f, config.regularization);
+        Als {
+            n_users: 0,
+            n_items: item_factors.len() / f,
+            config: AlsConfig { factors: f, ..config },
+            user_factors: Vec::new(),
+            item_factors,
+            yty,
+        }
+    }
+
     pub fn n_users(&self) -> usize {
         self.n_users
     }

@@ -1,9 +1,11 @@
 //! Routing table, fallbacks, middleware stack and the extractors that turn axum's
 //! rejections into [`ApiError`]s.
 
+pub mod admin;
 pub mod catalog;
 pub mod events;
 pub mod health;
+pub mod recs;
 pub mod search;
 pub mod tokens;
 pub mod ui;
@@ -52,6 +54,15 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/v1/users/{id}", delete(users::delete_user))
         .route("/v1/users/{id}/profile", get(users::profile))
         .route("/v1/users/{id}/history", get(users::history))
+        .route("/v1/users/{id}/recommendations", get(recs::recommendations))
+        .route("/v1/users/{id}/sessions", post(recs::start_session))
+        .route("/v1/sessions/{sid}/next", get(recs::session_next))
+        .route("/v1/items/{id}/similar", get(recs::similar))
+        .route("/v1/recommendations/continue", post(recs::continue_from))
+        .route("/v1/admin/train", post(admin::train))
+        .route("/v1/admin/jobs", get(admin::jobs))
+        .route("/v1/admin/jobs/{id}", get(admin::job))
+        .route("/v1/admin/model", get(admin::model))
         .route("/v1/admin/tokens", post(tokens::mint))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))

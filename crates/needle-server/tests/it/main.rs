@@ -14,6 +14,7 @@ mod events;
 mod health;
 mod metrics;
 mod openapi;
+mod recs;
 mod search;
 mod serve;
 mod users;

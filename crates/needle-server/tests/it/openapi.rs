@@ -33,6 +33,13 @@ async fn openapi_lists_every_route() {
         ("/v1/users/{id}/profile", "get"),
         ("/v1/users/{id}/history", "get"),
         ("/v1/admin/tokens", "post"),
+        ("/v1/users/{id}/recommendations", "get"),
+        ("/v1/items/{id}/similar", "get"),
+        ("/v1/recommendations/continue", "post"),
+        ("/v1/sessions/{sid}/next", "get"),
+        ("/v1/admin/jobs", "get"),
+        ("/v1/admin/jobs/{id}", "get"),
+        ("/v1/admin/model", "get"),
         ("/health/live", "get"),
         ("/health/ready", "get"),
         ("/metrics", "get"),
@@ -49,7 +56,7 @@ async fn openapi_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        13,
+        22,
         "unexpected paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
@@ -88,6 +95,8 @@ async fn openapi_lists_every_route() {
         .collect();
     assert_eq!(params, ["id", "limit"]);
     assert!(doc["paths"]["/v1/users/{id}/profile"]["get"]["responses"]["404"].is_object());
+    assert!(doc["paths"]["/v1/admin/train"]["post"]["responses"]["202"].is_object());
+    assert!(doc["paths"]["/v1/users/{id}/sessions"]["post"]["responses"]["201"].is_object());
 
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     for name in [

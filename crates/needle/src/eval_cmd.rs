@@ -1,6 +1,7 @@
-//! The offline evaluation runner (RecBole protocol on HetRec Last.fm, several seeds).
+//! `needle eval`: the offline evaluation runner (RecBole protocol on HetRec Last.fm,
+//! several seeds).
 //!
-//! cargo run --release -p needle-recs --example eval -- --data ../shared/data/hetrec2011-lastfm-2k --seeds 3
+//! needle eval --data ../shared/data/hetrec2011-lastfm-2k --seeds 3
 //!
 //! Options:
 //!   --data DIR          hetrec2011-lastfm-2k folder (required)
@@ -17,6 +18,7 @@
 //!                       on the validation part of seed 0 and exit
 //!   --run JSON          evaluate exactly these model configs instead of --models
 
+use anyhow::{anyhow, bail, Context, Result};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -41,7 +43,7 @@ struct Args {
     run: Option<Vec<ModelConfig>>,
 }
 
-fn parse_args() -> Args {
+fn parse_args(argv: Vec<String>) -> Result<Args> {
     let mut a = Args {
         data: PathBuf::new(),
         seeds: 3,
@@ -58,30 +60,40 @@ fn parse_args() -> Args {
         candidates: None,
         run: None,
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = argv.into_iter();
     while let Some(arg) = it.next() {
-        let mut val = || it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        let mut val = || it.next().ok_or_else(|| anyhow!("{arg} needs a value"));
         match arg.as_str() {
-            "--data" => a.data = val().into(),
-            "--seeds" => a.seeds = val().parse().expect("--seeds N"),
-            "--k" => a.k = val().parse().expect("--k K"),
-            "--threads" => a.threads = val().parse().expect("--threads N"),
-            "--models" => a.models = val().split(',').map(String::from).collect(),
+            "--data" => a.data = val()?.into(),
+            "--seeds" => a.seeds = val()?.parse().with_context(|| "--seeds N: a number")?,
+            "--k" => a.k = val()?.parse().with_context(|| "--k K: a number")?,
+            "--threads" => a.threads = val()?.parse().with_context(|| "--threads N: a number")?,
+            "--models" => a.models = val()?.split(',').map(String::from).collect(),
             "--tune" => a.tune = true,
             "--holdout" => a.holdout = true,
             "--hnsw" => a.hnsw = true,
-            "--write-split" => a.write_split = Some(val().into()),
-            "--json" => a.json = Some(val().into()),
+            "--write-split" => a.write_split = Some(val()?.into()),
+            "--json" => a.json = Some(val()?.into()),
             "--candidates" => {
-                a.candidates = Some(serde_json::from_str(&val()).expect("--candidates: JSON array of model configs"))
+                a.candidates =
+                    Some(serde_json::from_str(&val()?).context("--candidates: a JSON array of model configs")?)
             }
-            "--run" => a.run = Some(serde_json::from_str(&val()).expect("--run: JSON array of model configs")),
-            other => panic!("unknown argument {other}"),
+            "--run" => a.run = Some(serde_json::from_str(&val()?).context("--run: a JSON array of model configs")?),
+            other => bail!("unknown argument {other} (see `needle eval --help`)"),
         }
     }
-    assert!(!a.data.as_os_str().is_empty(), "--data DIR is required");
-    a
+    if a.data.as_os_str().is_empty() {
+        bail!("--data DIR is required (the hetrec2011-lastfm-2k folder)");
+    }
+    for m in &a.models {
+        if !KNOWN.contains(&m.as_str()) {
+            bail!("--models: unknown model `{m}`; expected some of {}", KNOWN.join(","));
+        }
+    }
+    Ok(a)
 }
+
+const KNOWN: [&str; 6] = ["als", "als_log", "ease", "rp3beta", "item_knn", "popularity"];
 
 /// The configurations reported by default: the best of the validation grid search
 /// (`--tune`) on seed 0, see docs/EVALUATION.md.
@@ -120,7 +132,8 @@ fn default_config(name: &str) -> ModelConfig {
             ..Default::default()
         }),
         "popularity" => ModelConfig::Popularity,
-        other => panic!("unknown model {other}"),
+        // `parse_args` accepts only the names above.
+        other => unreachable!("unknown model {other}"),
     }
 }
 
@@ -192,18 +205,19 @@ fn grid(name: &str) -> Vec<ModelConfig> {
     g
 }
 
-fn main() {
-    let args = parse_args();
+/// Run `needle eval` with its arguments (everything after `eval`).
+pub fn run(argv: Vec<String>) -> Result<()> {
+    let args = parse_args(argv)?;
     if args.threads > 0 {
         rayon::ThreadPoolBuilder::new()
             .num_threads(args.threads)
             .build_global()
-            .expect("rayon pool");
+            .context("rayon pool")?;
     }
     let threads = rayon::current_num_threads();
     let t = Instant::now();
-    let data = load_lastfm_user_artists(&args.data).expect("load user_artists.dat");
-    let tags = load_lastfm_artist_tags(&args.data, &data.items, 10).expect("load user_taggedartists.dat");
+    let data = load_lastfm_user_artists(&args.data).context("load user_artists.dat")?;
+    let tags = load_lastfm_artist_tags(&args.data, &data.items, 10).context("load user_taggedartists.dat")?;
     println!(
         "# Needle recs evaluation\n\ndata: {} users, {} artists, {} pairs (loaded in {:.2}s); threads: {threads}; k = {}\n",
         data.users.len(),
@@ -214,10 +228,10 @@ fn main() {
     );
     let splits: Vec<_> = (0..args.seeds).map(|s| recbole_split(&data, s)).collect();
     if let Some(dir) = &args.write_split {
-        std::fs::create_dir_all(dir).expect("create split dir");
+        std::fs::create_dir_all(dir).context("create split dir")?;
         for (s, split) in splits.iter().enumerate() {
             let p = dir.join(format!("split_seed{s}.tsv"));
-            split.write_tsv(&p).expect("write split");
+            split.write_tsv(&p).context("write split")?;
             println!("wrote {}", p.display());
         }
     }
@@ -232,7 +246,7 @@ fn main() {
 
     if let Some(c) = &args.candidates {
         let t = Instant::now();
-        let ranked = tune(s0, c, args.k).expect("tune");
+        let ranked = tune(s0, c, args.k).context("tune")?;
         println!(
             "## validation (seed 0): {} configs in {:.1}s\n",
             c.len(),
@@ -252,7 +266,7 @@ fn main() {
                 r.train_seconds
             );
         }
-        return;
+        return Ok(());
     }
     let mut chosen: Vec<(String, ModelConfig)> = Vec::new();
     if let Some(run) = &args.run {
@@ -262,7 +276,7 @@ fn main() {
         if args.tune {
             let candidates = grid(name);
             let t = Instant::now();
-            let ranked = tune(s0, &candidates, args.k).expect("tune");
+            let ranked = tune(s0, &candidates, args.k).context("tune")?;
             println!(
                 "## tuning {name} on validation (seed 0): {} configs in {:.1}s\n",
                 candidates.len(),
@@ -293,7 +307,7 @@ fn main() {
     for (name, config) in &chosen {
         let mut runs = Vec::new();
         for (s, split) in splits.iter().enumerate() {
-            let r = run_recbole(split, config, s as u64, args.k, Some(&tags)).expect("run");
+            let r = run_recbole(split, config, s as u64, args.k, Some(&tags)).context("run")?;
             eprintln!(
                 "{name} seed {s}: train {:.2}s, valid NDCG {:.4}, test Recall {:.4} NDCG {:.4}",
                 r.train_seconds, r.valid.topk.ndcg, r.test.topk.recall, r.test.topk.ndcg
@@ -312,8 +326,9 @@ fn main() {
     if args.holdout {
         for (_, config) in &chosen {
             let runs: Vec<SeedRun> = (0..args.seeds)
-                .map(|s| run_holdout(&data, config, s, 0.1, args.k, Some(&tags)).expect("holdout"))
-                .collect();
+                .map(|s| run_holdout(&data, config, s, 0.1, args.k, Some(&tags)))
+                .collect::<Result<_, _>>()
+                .context("holdout")?;
             holdout_rows.push((config.label(), runs));
         }
         println!(
@@ -333,8 +348,9 @@ fn main() {
             "holdout": holdout_rows.iter().map(|(l, r)| serde_json::json!({"model": l, "runs": r})).collect::<Vec<_>>(),
             "configs": chosen.iter().map(|(n, c)| serde_json::json!({"name": n, "config": c})).collect::<Vec<_>>(),
         });
-        std::fs::write(p, serde_json::to_string_pretty(&v).unwrap()).expect("write json");
+        std::fs::write(p, serde_json::to_string_pretty(&v)?).context("write json")?;
     }
+    Ok(())
 }
 
 /// Recall@k of HNSW against exact search, with ALS item vectors and the trained user

@@ -1,0 +1,207 @@
+//! `daily_mix`: the listener's liked items clustered (k-means on unit item vectors), one mix
+//! per cluster, each alternating favourites from the cluster with discoveries near its
+//! centre.
+
+use std::collections::HashSet;
+
+use needle_core::EntityType;
+
+use super::model::ServingModel;
+use super::pick::Rules;
+use super::surfaces::{xxhash, Listener, Mix, Reason, RecRequest, Scored};
+use super::Recs;
+use crate::dense::dot;
+
+fn unit(v: &[f32]) -> Vec<f32> {
+    let n = dot(v, v).sqrt().max(1e-12);
+    v.iter().map(|x| x / n).collect()
+}
+
+/// k-means on unit vectors (cosine), k-means++ seeded from `seed`; returns the cluster of
+/// every point.
+pub(crate) fn kmeans(points: &[Vec<f32>], k: usize, seed: u64, iterations: usize) -> Vec<usize> {
+    let n = points.len();
+    if n == 0 || k <= 1 {
+        return vec![0; n];
+    }
+    let k = k.min(n);
+    let mut state = seed | 1;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut centres: Vec<Vec<f32>> = vec![points[(next() * n as f64) as usize % n].clone()];
+    while centres.len() < k {
+        let d: Vec<f64> = points
+            .iter()
+            .map(|p| {
+                centres
+                    .iter()
+                    .map(|c| (1.0 - dot(p, c)).max(0.0) as f64)
+                    .fold(f64::MAX, f64::min)
+            })
+            .collect();
+        let total: f64 = d.iter().sum();
+        if total <= 0.0 {
+            break;
+        }
+        let mut r = next() * total;
+        let mut pick = n - 1;
+        for (i, x) in d.iter().enumerate() {
+            if r < *x {
+                pick = i;
+                break;
+            }
+            r -= x;
+        }
+        centres.push(points[pick].clone());
+    }
+    let mut assign = vec![0usize; n];
+    for _ in 0..iterations {
+        let mut changed = false;
+        for (i, p) in points.iter().enumerate() {
+            let best = (0..centres.len())
+                .max_by(|&a, &b| dot(p, &centres[a]).total_cmp(&dot(p, &centres[b])))
+                .unwrap_or(0);
+            if best != assign[i] {
+                assign[i] = best;
+                changed = true;
+            }
+        }
+        for (c, centre) in centres.iter_mut().enumerate() {
+            let mut sum = vec![0f32; centre.len()];
+            for (p, _) in points.iter().zip(&assign).filter(|(_, &a)| a == c) {
+                for (s, x) in sum.iter_mut().zip(p) {
+                    *s += x;
+                }
+            }
+            if sum.iter().any(|x| *x != 0.0) {
+                *centre = unit(&sum);
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    assign
+}
+
+impl Recs {
+    /// Candidates tagged with their mix, the mixes, and the favourites used (played items
+    /// the caller must not exclude).
+    pub(crate) fn daily_mix(
+        &self,
+        model: &ServingModel,
+        user: &str,
+        l: &Listener,
+        types: &[EntityType],
+        req: &RecRequest,
+        limit: usize,
+    ) -> (Vec<Scored>, Vec<Mix>, Vec<String>) {
+        let top: Vec<(u32, f32)> = l
+            .top_items(60)
+            .into_iter()
+            .filter(|(i, _)| model.meta[*i as usize].kind.is_some_and(|k| types.contains(&k)))
+            .collect();
+        let k = self.config.daily_mixes.min(top.len().div_ceil(5)).max(1);
+        let points: Vec<Vec<f32>> = top.iter().map(|(i, _)| unit(model.vector(*i).unwrap_or(&[]))).collect();
+        let assign = kmeans(&points, k, xxhash(&[user, "daily_mix"]), 20);
+        let rules = Rules {
+            types,
+            market: req.market.as_deref(),
+            explicit: req.explicit,
+            exclude: &l.seen,
+            per_creator: None,
+        };
+        let mut clusters: Vec<(f32, Vec<(u32, f32)>)> = vec![(0.0, Vec::new()); k];
+        for ((i, w), &c) in top.iter().zip(&assign) {
+            clusters[c].0 += w;
+            clusters[c].1.push((*i, *w));
+        }
+        clusters.retain(|c| !c.1.is_empty());
+        clusters.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut used: HashSet<u32> = HashSet::new();
+        let (mut out, mut mixes, mut favourites) = (Vec::new(), Vec::new(), Vec::new());
+        for (m, (_, members)) in clusters.iter().enumerate() {
+            let mut centre = vec![0f32; model.factors()];
+            for (i, w) in members {
+                if let Some(v) = model.vector(*i) {
+                    for (c, x) in centre.iter_mut().zip(v) {
+                        *c += w * x;
+                    }
+                }
+            }
+            let discoveries: Vec<u32> = model
+                .index
+                .search(&centre, limit + 10, &|i| !used.contains(&i) && rules.admits(model, i))
+                .into_iter()
+                .map(|h| h.id)
+                .collect();
+            let favs: Vec<u32> = members.iter().map(|x| x.0).filter(|i| !used.contains(i)).collect();
+            let anchor = members[0].0;
+            let (mut f, mut d) = (favs.iter(), discoveries.iter());
+            let mut rank = 0;
+            loop {
+                let (a, b) = (f.next(), d.next());
+                if a.is_none() && b.is_none() {
+                    break;
+                }
+                if let Some(&i) = a {
+                    used.insert(i);
+                    favourites.push(model.items.id(i).to_string());
+                    out.push(Scored {
+                        id: model.items.id(i).to_string(),
+                        score: 1.0 / (rank as f32 + 1.0),
+                        reason: Reason::Favourite,
+                        mix: Some(m + 1),
+                    });
+                    rank += 1;
+                }
+                if let Some(&i) = b {
+                    used.insert(i);
+                    out.push(Scored {
+                        id: model.items.id(i).to_string(),
+                        score: 1.0 / (rank as f32 + 1.0),
+                        reason: Reason::BecauseYouPlay(model.items.id(anchor).to_string()),
+                        mix: Some(m + 1),
+                    });
+                    rank += 1;
+                }
+            }
+            mixes.push(Mix {
+                mix: m + 1,
+                name: format!("Daily Mix {}", m + 1),
+                seed_ids: members
+                    .iter()
+                    .take(3)
+                    .map(|x| model.items.id(x.0).to_string())
+                    .collect(),
+            });
+        }
+        (out, mixes, favourites)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kmeans_separates_two_directions() {
+        let pts: Vec<Vec<f32>> = (0..10)
+            .map(|i| {
+                if i % 2 == 0 {
+                    unit(&[1.0, 0.05 * i as f32])
+                } else {
+                    unit(&[0.05 * i as f32, 1.0])
+                }
+            })
+            .collect();
+        let a = kmeans(&pts, 2, 7, 10);
+        for i in 0..10 {
+            assert_eq!(a[i] == a[0], i % 2 == 0, "{a:?}");
+        }
+    }
+}

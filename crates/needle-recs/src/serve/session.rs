@@ -1,0 +1,275 @@
+//! DJ-style sessions: each `next` hands tracks alternating familiar favourites with
+//! discoveries. The query is the listener's folded-in vector steered by the session itself:
+//! towards what was played since the session started, away from what was skipped, so a
+//! skip posted as an event changes the very next answer.
+
+use std::collections::{HashMap, HashSet};
+
+use needle_core::{EntityType, EventType};
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use super::model::{is_unwanted, now_ms};
+use super::pick::{pick, Rules};
+use super::surfaces::{popular, Listener, Reason, Recommendations, Scored};
+use super::{Recs, Source};
+use crate::dense::dot;
+use crate::RecsError;
+
+/// A started session as reported.
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct SessionInfo {
+    pub session_id: String,
+    pub user_id: String,
+    pub started_at_ms: i64,
+    pub types: Vec<EntityType>,
+}
+
+struct Session {
+    info: SessionInfo,
+    market: Option<String>,
+    explicit: bool,
+    last_ms: i64,
+    served: HashSet<String>,
+    turn: usize,
+}
+
+/// Live sessions, in memory; idle ones are dropped.
+pub struct Sessions {
+    idle_ms: i64,
+    map: Mutex<HashMap<String, Session>>,
+}
+
+impl Sessions {
+    pub fn new(idle_s: u64) -> Self {
+        Sessions {
+            idle_ms: (idle_s as i64).saturating_mul(1000),
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The listener a session belongs to (for access checks).
+    pub fn owner(&self, sid: &str) -> Option<String> {
+        self.map.lock().get(sid).map(|s| s.info.user_id.clone())
+    }
+}
+
+fn unit(v: &[f32]) -> Vec<f32> {
+    let n = dot(v, v).sqrt();
+    if n == 0.0 {
+        return v.to_vec();
+    }
+    v.iter().map(|x| x / n).collect()
+}
+
+impl Recs {
+    /// Start a session for `user` (types default to tracks).
+    pub fn start_session(
+        &self,
+        user: &str,
+        types: Option<Vec<EntityType>>,
+        market: Option<String>,
+        explicit: bool,
+    ) -> SessionInfo {
+        let now = now_ms();
+        let info = SessionInfo {
+            session_id: format!("s-{:032x}", rand::random::<u128>()),
+            user_id: user.to_string(),
+            started_at_ms: now,
+            types: types.unwrap_or_else(|| vec![EntityType::Track]),
+        };
+        let mut map = self.sessions.map.lock();
+        let idle = self.sessions.idle_ms;
+        map.retain(|_, s| now - s.last_ms < idle);
+        if map.len() >= 100_000 {
+            // Bounded memory: the least recently used session goes first.
+            if let Some(k) = map.iter().min_by_key(|(_, s)| s.last_ms).map(|(k, _)| k.clone()) {
+                map.remove(&k);
+            }
+        }
+        map.insert(
+            info.session_id.clone(),
+            Session {
+                info: info.clone(),
+                market,
+                explicit,
+                last_ms: now,
+                served: HashSet::new(),
+                turn: 0,
+            },
+        );
+        info
+    }
+
+    /// The next `limit` items of a session.
+    pub fn session_next(&self, source: &dyn Source, sid: &str, limit: usize) -> Result<Recommendations, RecsError> {
+        let model = self
+            .model()
+            .ok_or_else(|| RecsError::NotReady("no recommendation model yet".into()))?;
+        let not_found = || RecsError::NotFound {
+            what: "session",
+            id: sid.to_string(),
+        };
+        let (info, market, explicit, served, turn) = {
+            let map = self.sessions.map.lock();
+            let s = map.get(sid).ok_or_else(not_found)?;
+            if now_ms() - s.last_ms >= self.sessions.idle_ms {
+                return Err(not_found());
+            }
+            (s.info.clone(), s.market.clone(), s.explicit, s.served.clone(), s.turn)
+        };
+        let limit = limit.max(1);
+        let types = info.types.clone();
+        let listener = source.profile(&info.user_id).map(|p| Listener::of(&model, p));
+        let mut exclude: HashSet<String> = served.clone();
+        let mut candidates = Vec::new();
+        if let Some(l) = &listener {
+            // What happened in this session, from the listener's recent events.
+            let (mut played, mut skipped) = (Vec::new(), Vec::new());
+            for r in l.profile.recent.iter().filter(|r| r.ts >= info.started_at_ms) {
+                let Some(v) = model.items.get(&r.item_id).and_then(|i| model.vector(i)) else {
+                    continue;
+                };
+                match r.kind {
+                    EventType::Play | EventType::Save => played.push((r.item_id.clone(), unit(v))),
+                    EventType::Skip => {
+                        skipped.push(unit(v));
+                        exclude.insert(r.item_id.clone());
+                    }
+                    _ => {}
+                }
+            }
+            for (id, st) in &l.profile.items {
+                if is_unwanted(st) {
+                    exclude.insert(id.clone());
+                }
+            }
+            let mut q = unit(&l.vector);
+            if q.is_empty() {
+                q = vec![0.0; model.factors()];
+            }
+            for (_, v) in &played {
+                for (x, y) in q.iter_mut().zip(v) {
+                    *x += 0.5 * y / played.len() as f32;
+                }
+            }
+            for v in &skipped {
+                for (x, y) in q.iter_mut().zip(v) {
+                    *x -= 0.7 * y / skipped.len() as f32;
+                }
+            }
+            let rules = Rules {
+                types: &types,
+                market: market.as_deref(),
+                explicit,
+                exclude: &exclude,
+                per_creator: None,
+            };
+            // Familiar: liked items closest to where the session is heading.
+            let mut familiar: Vec<(u32, f32)> = l
+                .top_items(200)
+                .into_iter()
+                .filter(|(i, _)| rules.admits(&model, *i))
+                .filter_map(|(i, w)| Some((i, dot(&unit(model.vector(i)?), &q) * w.sqrt())))
+                .collect();
+            familiar.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let mut new_rules_exclude = exclude.clone();
+            new_rules_exclude.extend(l.seen.iter().cloned());
+            let discover_rules = Rules {
+                exclude: &new_rules_exclude,
+                ..Rules {
+                    types: &types,
+                    market: market.as_deref(),
+                    explicit,
+                    exclude: &exclude,
+                    per_creator: None,
+                }
+            };
+            let discoveries = model
+                .index
+                .search(&q, limit * 3 + 10, &|i| discover_rules.admits(&model, i));
+            let (mut f, mut d) = (familiar.into_iter(), discoveries.into_iter());
+            let mut rank = 0f32;
+            let mut familiar_turn = turn % 2 == 0;
+            loop {
+                let next = if familiar_turn {
+                    f.next().map(|(i, _)| (i, Reason::Favourite))
+                } else {
+                    d.next().map(|h| {
+                        let why = played
+                            .iter()
+                            .max_by(|a, b| {
+                                let v = model.vector(h.id).unwrap_or(&[]);
+                                dot(&a.1, v).total_cmp(&dot(&b.1, v))
+                            })
+                            .map(|p| Reason::BecauseYouRecentlyPlayed(p.0.clone()))
+                            .or_else(|| {
+                                l.explain(&model, h.id)
+                                    .map(|x| Reason::BecauseYouPlay(model.items.id(x).to_string()))
+                            })
+                            .unwrap_or(Reason::Popular(None));
+                        (h.id, why)
+                    })
+                };
+                familiar_turn = !familiar_turn;
+                match next {
+                    Some((i, reason)) => {
+                        candidates.push(Scored {
+                            id: model.items.id(i).to_string(),
+                            score: 1.0 / (1.0 + rank),
+                            reason,
+                            mix: None,
+                        });
+                        rank += 1.0;
+                    }
+                    None => {
+                        // One side ran dry: take the rest from the other.
+                        if f.len() == 0 && d.len() == 0 {
+                            break;
+                        }
+                    }
+                }
+                if candidates.len() >= limit * 3 {
+                    break;
+                }
+            }
+        }
+        let rules = Rules {
+            types: &types,
+            market: market.as_deref(),
+            explicit,
+            exclude: &exclude,
+            per_creator: None,
+        };
+        let mut items = pick(source, candidates, &rules, limit)?;
+        if items.len() < limit {
+            let mut taken = exclude.clone();
+            taken.extend(items.iter().map(|i| i.id.clone()));
+            if let Some(l) = &listener {
+                taken.extend(l.seen.iter().cloned());
+            }
+            let fill = Rules {
+                exclude: &taken,
+                ..rules
+            };
+            items.extend(pick(
+                source,
+                popular(&model, &types, market.as_deref()),
+                &fill,
+                limit - items.len(),
+            )?);
+        }
+        let mut map = self.sessions.map.lock();
+        if let Some(s) = map.get_mut(sid) {
+            s.served.extend(items.iter().map(|i| i.id.clone()));
+            s.turn += items.len();
+            s.last_ms = now_ms();
+        }
+        Ok(Recommendations {
+            items,
+            surface: "session".into(),
+            model_version: model.version,
+            mixes: None,
+        })
+    }
+}

@@ -1,0 +1,133 @@
+//! Training jobs and model information: `POST /v1/admin/train`, `GET /v1/admin/jobs`,
+//! `GET /v1/admin/jobs/{id}`, `GET /v1/admin/model`.
+
+use super::ApiPath;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use needle_recs::serve::{Job, TrainStats};
+use needle_recs::RecsError;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// The answer of `POST /v1/admin/train`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TrainAccepted {
+    /// Poll `GET /v1/admin/jobs/{job_id}`.
+    pub job_id: String,
+    /// `queued` or `running`.
+    #[schema(value_type = String)]
+    pub status: needle_recs::serve::JobStatus,
+}
+
+/// Train a new recommendation model from every listener's events and the catalog, in the
+/// background. The new model is swapped in atomically when done; requests in flight finish
+/// on the old one. One job runs at a time; a second request while one is queued returns
+/// that job.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/train",
+    tag = "admin",
+    responses(
+        (status = 202, description = "Training queued", body = TrainAccepted),
+    )
+)]
+pub async fn train(State(state): State<AppState>) -> Result<(StatusCode, Json<TrainAccepted>), ApiError> {
+    let job = state.recs().start_training(Arc::new(state.source()))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(TrainAccepted {
+            job_id: job.job_id,
+            status: job.status,
+        }),
+    ))
+}
+
+/// One job: `status` (`queued`, `running`, `done`, `failed`), `progress` (0 to 1), times,
+/// the model version it produced and per-phase timings.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/jobs/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "Job id (`train-N`)")),
+    responses(
+        (status = 200, description = "The job", body = Object),
+        (status = 404, description = "`job_not_found`", body = ErrorBody),
+    )
+)]
+pub async fn job(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<Job>, ApiError> {
+    state
+        .recs()
+        .jobs()
+        .get(&id)
+        .map(Json)
+        .ok_or_else(|| RecsError::NotFound { what: "job", id }.into())
+}
+
+/// Every kept job (the newest 100), newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/jobs",
+    tag = "admin",
+    responses((status = 200, description = "Jobs", body = Object))
+)]
+pub async fn jobs(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "jobs": state.recs().jobs().list() }))
+}
+
+/// The model serving now.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ModelInfo {
+    /// Version (files `models/model-NNNNNN.bin`); `null` before the first training.
+    pub model_version: Option<u64>,
+    /// When it was trained, epoch ms.
+    pub created_at_ms: Option<i64>,
+    /// Items with an ALS vector (they had listeners at training time).
+    pub trained_items: usize,
+    /// Items without listeners whose vector comes from their creators and tags.
+    pub content_items: usize,
+    /// Items without a vector, in the popularity lists only.
+    pub popular_only_items: usize,
+    /// `exact` or `hnsw`.
+    pub index: Option<&'static str>,
+    /// Factors per vector.
+    pub factors: Option<usize>,
+    /// Sizes and timings of the training run.
+    #[schema(value_type = Object)]
+    pub stats: Option<TrainStats>,
+}
+
+/// The model serving now.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/model",
+    tag = "admin",
+    responses((status = 200, description = "Model information", body = ModelInfo))
+)]
+pub async fn model(State(state): State<AppState>) -> Json<ModelInfo> {
+    let m = state.recs().model();
+    Json(match m {
+        None => ModelInfo {
+            model_version: None,
+            created_at_ms: None,
+            trained_items: 0,
+            content_items: 0,
+            popular_only_items: 0,
+            index: None,
+            factors: None,
+            stats: None,
+        },
+        Some(m) => ModelInfo {
+            model_version: Some(m.version),
+            created_at_ms: Some(m.created_ms),
+            trained_items: m.n_trained,
+            content_items: m.n_vec - m.n_trained,
+            popular_only_items: m.items.len() - m.n_vec,
+            index: Some(m.index.kind()),
+            factors: Some(m.factors()),
+            stats: Some(m.stats.clone()),
+        },
+    })
+}
