@@ -275,7 +275,7 @@ fn solve_rows(c: &Csr, x: &mut [f32], y: &[f32], yty: &[f32], config: &AlsConfig
 fn cg_row_dispatch(x: &mut [f32], cols: &[u32], conf: &[f32], y: &[f32], yty: &[f32], steps: usize, buf: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx2")]
+        #[target_feature(enable = "avx2,fma")]
         unsafe fn avx2(
             x: &mut [f32],
             cols: &[u32],
@@ -287,8 +287,8 @@ fn cg_row_dispatch(x: &mut [f32], cols: &[u32], conf: &[f32], y: &[f32], yty: &[
         ) {
             cg_row(x, cols, conf, y, yty, steps, buf)
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
+        if crate::dense::has_fma() {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
             return unsafe { avx2(x, cols, conf, y, yty, steps, buf) };
         }
     }

@@ -325,7 +325,7 @@ impl Recs {
             exclude: &l.seen,
             per_creator: None,
         };
-        let k = limit * 4 + 20;
+        let k = limit * 3 + 20;
         let admit = |i: u32| rules.admits(model, i);
         let mut fused: HashMap<u32, (f32, Reason)> = HashMap::new();
         for (rank, h) in model.index.search(&l.vector, k, &admit).into_iter().enumerate() {
@@ -343,13 +343,13 @@ impl Recs {
             if liked && model.vector(i).is_some() && !recent.contains(&i) {
                 recent.push(i);
             }
-            if recent.len() == 5 {
+            if recent.len() == 3 {
                 break;
             }
         }
         for &f in &recent {
             let Some(q) = model.vector(f) else { continue };
-            for (rank, h) in model.index.search(q, limit * 2 + 10, &admit).into_iter().enumerate() {
+            for (rank, h) in model.index.search(q, limit + 10, &admit).into_iter().enumerate() {
                 let s = 0.4 / recent.len() as f32 / (rank as f32 + 10.0);
                 let e = fused
                     .entry(h.id)
