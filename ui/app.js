@@ -1,13 +1,15 @@
-// Needle search page: search-as-you-type, listener picker, recommendations, status.
-// Plain browser JavaScript, no framework, no build step.
+// Needle search page: search-as-you-type, listener picker, recommendation surfaces with
+// their reasons, similar items, training, status. Plain browser JavaScript, no framework,
+// no build step; works under the server's CSP (`default-src 'self'`: no inline code or styles).
 //
 // The API is the page's own origin, or `?api=http://host:port` (that server must then allow
-// CORS). `?user=ID` preselects a listener.
+// CORS). `?user=ID` preselects a listener, `?surface=NAME` a recommendation surface.
 'use strict';
 
 (() => {
   const DEBOUNCE_MS = 80;
   const STATUS_EVERY_MS = 5000;
+  const JOB_POLL_MS = 400;
   const RECENT_KEY = 'needle.recentListeners';
   const RECENT_MAX = 6;
   const KEY_KEY = 'needle.apiKey';
@@ -15,6 +17,14 @@
     track: 'Tracks', artist: 'Artists', album: 'Albums', playlist: 'Playlists',
     show: 'Podcasts', episode: 'Episodes', audiobook: 'Audiobooks', chapter: 'Chapters',
   };
+  const SURFACES = {
+    for_you: { label: 'For you', limit: 12, empty: 'Nothing new to recommend to this listener.' },
+    discover: { label: 'Discover', limit: 12, empty: 'No never-played tracks to discover this week.' },
+    release_radar: { label: 'Release radar', limit: 12, empty: 'No recent releases from the creators this listener loves.' },
+    podcasts: { label: 'Podcasts', limit: 12, empty: 'No new episodes or shows to suggest.' },
+    daily_mix: { label: 'Daily mix', limit: 8, empty: 'Not enough listening history for a daily mix yet.' },
+  };
+  const SIMILAR_LIMIT = 10;
   // Snippets are HTML-escaped by the server; they are inserted as HTML only when the only
   // markup in them is <em>/</em> (anything else falls back to plain text).
   const SAFE_SNIPPET = /^(?:[^<>]|<em>|<\/em>)*$/;
@@ -23,8 +33,11 @@
   const API = apiBase(params.get('api'));
   const $ = (id) => document.getElementById(id);
   const state = {
-    listener: null, seq: 0, ctrl: null, timer: null, surface: 'home',
-    lastMetrics: null, requests: { sent: 0, aborted: 0 },
+    listener: null, seq: 0, ctrl: null, timer: null,
+    surface: SURFACES[params.get('surface')] ? params.get('surface') : 'for_you',
+    recsSeq: 0, similar: null, similarSeq: 0,
+    training: null, modelVersion: null, statusBusy: false, statusAgain: false,
+    lastMetrics: null, auth: null, requests: { sent: 0, aborted: 0 },
   };
   window.needleUI = { state, API };
 
@@ -54,23 +67,85 @@
     }
   }
 
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const enc = encodeURIComponent;
+  const fmt = (n) => Number(n).toLocaleString('en-US');
+
+  // ------------------------------------------------------------------ API and keys
+
   function apiKey() {
     try { return sessionStorage.getItem(KEY_KEY) || ''; } catch (_) { return ''; }
   }
 
+  function setApiKey(key) {
+    try {
+      if (key) sessionStorage.setItem(KEY_KEY, key); else sessionStorage.removeItem(KEY_KEY);
+    } catch (_) { /* storage disabled: the key cannot be kept */ }
+    renderKeyState();
+  }
+
   // Every API call: the API base, and the API key (if one was entered) as a bearer token.
-  function call(path, signal) {
+  function call(path, { method = 'GET', signal, json } = {}) {
     const headers = { accept: 'application/json' };
     const key = apiKey();
     if (key) headers.authorization = `Bearer ${key}`;
-    return fetch(API + path, { signal, headers });
+    const init = { method, signal, headers };
+    if (json !== undefined) {
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(json);
+    }
+    return fetch(API + path, init);
   }
 
-  async function fetchJSON(path, signal) {
-    const res = await call(path, signal);
+  // `{status, ok, body}`; a 401 asks for a key, an answer that passed access control
+  // clears that request.
+  async function fetchJSON(path, opts) {
+    const sentWith = apiKey();
+    const res = await call(path, opts);
     let body = null;
     try { body = await res.json(); } catch (_) { body = null; }
+    if (sentWith === apiKey()) { // answers to a key since replaced say nothing of the new one
+      if (res.status === 401) needKey(body);
+      else if (res.status !== 403 && path.startsWith('/v1/')) keyAccepted();
+    }
     return { status: res.status, ok: res.ok, body };
+  }
+
+  // A short sentence for an error answer, with its code.
+  function describe(r) {
+    const b = r.body && typeof r.body === 'object' ? r.body : {};
+    const code = b.code || `HTTP ${r.status}`;
+    let msg = b.message || 'The server answered with an error';
+    if (r.status === 401) msg = `An API key is needed: ${msg}`;
+    else if (r.status === 403 && code === 'forbidden_scope') msg = `This API key may not do that: ${msg}`;
+    return `${msg} (${code})`;
+  }
+
+  function needKey(body) {
+    const code = (body && body.code) || 'unauthorized';
+    const why = {
+      missing_api_key: 'This Needle server needs an API key.',
+      invalid_api_key: apiKey() ? 'The saved API key was refused.' : 'This Needle server needs an API key.',
+      token_expired: 'The saved listener token has expired.',
+    }[code] || 'This Needle server refused the request.';
+    state.auth = { code, message: (body && body.message) || '' };
+    $('auth-message').textContent = `${why} Paste a key with the scopes you need (${code}).`;
+    $('auth-needed').hidden = false;
+    document.body.dataset.auth = 'needed';
+    $('key-box').open = true;
+  }
+
+  function keyAccepted() {
+    if (!state.auth) return;
+    state.auth = null;
+    $('auth-needed').hidden = true;
+    document.body.dataset.auth = 'ok';
+  }
+
+  function renderKeyState() {
+    const has = Boolean(apiKey());
+    $('key-state').textContent = has ? '· saved for this tab' : '';
+    $('key-forget').hidden = !has;
   }
 
   function showError(err) {
@@ -91,7 +166,7 @@
     const text = $('q').value;
     if (state.ctrl) { state.ctrl.abort(); state.requests.aborted += 1; state.ctrl = null; }
     const seq = ++state.seq;
-    if (!text.trim()) { renderResults(null, ''); return; }
+    if (!text.trim()) { showError(null); renderResults(null, ''); return; }
     const ctrl = new AbortController();
     state.ctrl = ctrl;
     const query = new URLSearchParams({ q: text, limit: '30' });
@@ -99,12 +174,12 @@
     document.body.dataset.search = 'loading';
     state.requests.sent += 1;
     try {
-      const r = await fetchJSON(`/v1/search?${query}`, ctrl.signal);
+      const r = await fetchJSON(`/v1/search?${query}`, { signal: ctrl.signal });
       if (seq !== state.seq) return; // a newer search owns the page
       state.ctrl = null;
       if (!r.ok) {
-        const hint = r.status === 401 || r.status === 403 ? ' Enter an API key under Status.' : '';
         const err = r.body || { message: `HTTP ${r.status}` };
+        const hint = r.status === 401 || r.status === 403 ? ' Enter an API key under Status.' : '';
         showError({ ...err, message: `${err.message}${hint}` });
         document.body.dataset.search = 'error';
         return;
@@ -131,10 +206,18 @@
     return parts;
   }
 
+  function similarButton(name) {
+    const b = el('button', 'similar-btn ghost', 'similar');
+    b.type = 'button';
+    b.setAttribute('aria-label', `Items similar to ${name}`);
+    return b;
+  }
+
   function renderHit(hit, big) {
     const item = el(big ? 'div' : 'li', big ? 'hit hit-top' : 'hit');
     item.dataset.id = hit.id;
     item.dataset.type = hit.type;
+    item.dataset.name = hit.name;
     const highlights = {};
     for (const h of hit.highlights || []) highlights[h.field] = h.snippet;
     const head = el('div', 'hit-head');
@@ -142,6 +225,7 @@
     setSnippet(name, highlights.name, hit.name);
     head.append(name, el('span', `badge type-${hit.type}`, hit.type));
     if (hit.explicit) head.append(el('span', 'badge explicit', 'E'));
+    head.append(similarButton(hit.name));
     item.append(head);
     const sub = subtitle(hit);
     if (sub.length) {
@@ -223,6 +307,13 @@
     return id.length > 0 && new TextEncoder().encode(id).length <= 256 && !/[\u0000-\u001f\u007f]/.test(id);
   }
 
+  function syncUrl() {
+    const url = new URL(location.href);
+    if (state.listener) url.searchParams.set('user', state.listener); else url.searchParams.delete('user');
+    if (state.surface !== 'for_you') url.searchParams.set('surface', state.surface); else url.searchParams.delete('surface');
+    history.replaceState(null, '', url);
+  }
+
   function setListener(id) {
     id = (id || '').trim();
     if (id && !validListener(id)) {
@@ -231,9 +322,7 @@
     }
     state.listener = id || null;
     $('listener').value = id;
-    const url = new URL(location.href);
-    if (id) url.searchParams.set('user', id); else url.searchParams.delete('user');
-    history.replaceState(null, '', url);
+    syncUrl();
     $('listener-status').textContent = id ? `Personalized for ${id}.` : 'Not personalized.';
     document.body.dataset.listener = id;
     if (id) remember(id); else renderRecent();
@@ -249,10 +338,13 @@
     const id = state.listener;
     if (!id) return;
     let r;
-    try { r = await fetchJSON(`/v1/users/${encodeURIComponent(id)}/profile?top=3`); } catch (_) { return; }
+    try { r = await fetchJSON(`/v1/users/${enc(id)}/profile?top=3`); } catch (_) { return; }
     if (id !== state.listener) return;
     box.hidden = false;
-    if (!r.ok) { box.append(el('p', 'muted', r.status === 404 ? 'No listening history yet.' : 'Profile unavailable.')); return; }
+    if (!r.ok) {
+      box.append(el('p', 'muted', r.status === 404 ? 'No listening history yet.' : `Profile unavailable: ${describe(r)}`));
+      return;
+    }
     const groups = [['artists', 'Top artists'], ['shows', 'Top shows'], ['audiobooks', 'Top audiobooks'], ['tags', 'Top tags']];
     for (const [key, label] of groups) {
       const items = (r.body[key] || []).filter((a) => a.score > 0);
@@ -271,61 +363,363 @@
 
   // ------------------------------------------------------------------ recommendations
 
+  // One recommended (or similar) item: name, type, creators, release date, and its reason.
+  function renderRec(item) {
+    const li = el('li', 'hit rec');
+    li.dataset.id = item.id;
+    li.dataset.type = item.type;
+    li.dataset.name = item.name;
+    if (typeof item.score === 'number') li.title = `score ${item.score.toFixed(3)}`;
+    const head = el('div', 'hit-head');
+    head.append(el('span', 'hit-name', item.name), el('span', `badge type-${item.type}`, item.type));
+    if (item.explicit) head.append(el('span', 'badge explicit', 'E'));
+    head.append(similarButton(item.name));
+    li.append(head);
+    const sub = [];
+    if (Array.isArray(item.by) && item.by.length) sub.push(item.by.join(', '));
+    if (item.release_date) sub.push(item.release_date);
+    if (sub.length) li.append(el('div', 'hit-sub', sub.join(' · ')));
+    if (item.reason) {
+      const why = el('ul', 'reasons up');
+      why.append(el('li', 'reason', item.reason));
+      li.append(why);
+    }
+    return li;
+  }
+
+  function recList(items) {
+    const list = el('ol', 'recs');
+    for (const item of items) list.append(renderRec(item));
+    return list;
+  }
+
+  // Daily mixes: one titled list per mix, in the order of `mixes`.
+  function renderMixes(body) {
+    const out = document.createDocumentFragment();
+    const names = new Map(body.items.map((i) => [i.id, i.name]));
+    const mixes = Array.isArray(body.mixes) ? body.mixes : [];
+    const known = new Set(mixes.map((m) => m.mix));
+    for (const mix of mixes) {
+      const items = body.items.filter((i) => i.mix === mix.mix);
+      if (!items.length) continue;
+      const box = el('section', 'mix');
+      box.dataset.mix = String(mix.mix);
+      box.append(el('h3', 'mini mix-name', mix.name || `Mix ${mix.mix}`));
+      const seeds = (mix.seed_ids || []).map((id) => names.get(id)).filter(Boolean);
+      if (seeds.length) box.append(el('p', 'muted small mix-seeds', `around ${seeds.join(', ')}`));
+      box.append(recList(items));
+      out.append(box);
+    }
+    const rest = body.items.filter((i) => !known.has(i.mix));
+    if (rest.length) {
+      const box = el('section', 'mix');
+      box.append(el('h3', 'mini mix-name', mixes.length ? 'More' : 'Mix'), recList(rest));
+      out.append(box);
+    }
+    return out;
+  }
+
+  function notice(text, cls = 'notice') {
+    const box = el('div', cls);
+    box.append(el('p', null, text));
+    return box;
+  }
+
+  // "No model yet" with the button that trains one.
+  function notReady(what) {
+    const box = notice(`No recommendation model has been trained yet, so ${what} cannot be shown (model_not_ready).`, 'notice not-ready');
+    box.append(trainBox());
+    followRunningJob();
+    return box;
+  }
+
+  function renderTabs() {
+    for (const tab of $('recs-surfaces').querySelectorAll('[data-surface]')) {
+      const on = tab.dataset.surface === state.surface;
+      tab.classList.toggle('active', on);
+      tab.setAttribute('aria-selected', on ? 'true' : 'false');
+    }
+  }
+
   async function loadRecommendations() {
     const panel = $('recs');
     const id = state.listener;
-    if (!id) { panel.hidden = true; return; }
+    const seq = ++state.recsSeq;
+    if (!id) { panel.hidden = true; panel.dataset.state = 'off'; return; }
+    const surface = state.surface;
+    const spec = SURFACES[surface];
+    panel.hidden = false;
+    panel.dataset.state = 'loading';
+    panel.dataset.listener = id;
+    panel.dataset.surface = surface;
+    panel.setAttribute('aria-busy', 'true');
+    $('recs-for').textContent = `for ${id}`;
+    renderTabs();
+    const body = $('recs-body');
+    const finish = (st, content, meta) => {
+      if (seq !== state.recsSeq) return;
+      body.replaceChildren(content);
+      $('recs-meta').textContent = meta || '';
+      panel.dataset.state = st;
+      panel.removeAttribute('aria-busy');
+    };
     let r;
     try {
-      const q = new URLSearchParams({ surface: state.surface });
-      r = await fetchJSON(`/v1/users/${encodeURIComponent(id)}/recommendations?${q}`);
-    } catch (_) { panel.hidden = true; return; }
-    if (id !== state.listener) return;
-    // 404: the server has no recommendations (or none for this listener): hide the panel.
-    if (!r.ok || !r.body) { panel.hidden = true; return; }
-    const body = r.body;
-    const items = body.items || body.recommendations || [];
-    const tabs = $('recs-surfaces');
-    tabs.replaceChildren();
-    for (const s of Array.isArray(body.surfaces) ? body.surfaces : []) {
-      const tab = el('button', s === state.surface ? 'chip active' : 'chip', s);
-      tab.type = 'button';
-      tab.setAttribute('role', 'tab');
-      tab.addEventListener('click', () => { state.surface = s; loadRecommendations(); });
-      tabs.append(tab);
+      const q = new URLSearchParams({ surface, limit: String(spec.limit) });
+      r = await fetchJSON(`/v1/users/${enc(id)}/recommendations?${q}`);
+    } catch (_) {
+      finish('error', notice('Cannot reach the Needle server (network).', 'notice bad'), spec.label);
+      return;
     }
-    $('recs-meta').textContent = [body.surface || state.surface, body.model_version && `model ${body.model_version}`]
-      .filter(Boolean).join(' · ');
-    const list = $('recs-list');
-    list.replaceChildren();
-    for (const item of items) {
-      const li = renderHit({ ...item, highlights: [], personalization: null }, false);
-      if (Array.isArray(item.reasons) && item.reasons.length) {
-        const why = el('ul', 'reasons up');
-        for (const reason of item.reasons) why.append(el('li', 'reason', reason));
-        li.append(why);
-      }
-      list.append(li);
+    if (seq !== state.recsSeq) return;
+    if (r.status === 503 && r.body && r.body.code === 'model_not_ready') {
+      finish('not-ready', notReady(`${spec.label.toLowerCase()} recommendations`), spec.label);
+      return;
     }
+    if (!r.ok || !r.body) { finish('error', notice(describe(r), 'notice bad'), spec.label); return; }
+    const items = Array.isArray(r.body.items) ? r.body.items : [];
+    noteModelVersion(r.body.model_version);
+    const meta = [spec.label, r.body.model_version != null && `model v${r.body.model_version}`,
+      `${items.length} item${items.length === 1 ? '' : 's'}`].filter(Boolean).join(' · ');
+    if (!items.length) { finish('empty', notice(spec.empty, 'notice'), meta); return; }
+    finish('ready', surface === 'daily_mix' ? renderMixes(r.body) : recList(items), meta);
+  }
+
+  // ------------------------------------------------------------------ similar items
+
+  async function openSimilar(item) {
+    if (!item || !item.id) return;
+    const panel = $('similar');
+    const seq = ++state.similarSeq;
+    state.similar = item;
     panel.hidden = false;
+    panel.dataset.state = 'loading';
+    panel.dataset.item = item.id;
+    $('similar-name').textContent = item.name || item.id;
+    $('similar-meta').textContent = 'loading…';
+    panel.scrollIntoView({ block: 'nearest' });
+    const finish = (st, content, meta) => {
+      if (seq !== state.similarSeq) return;
+      $('similar-body').replaceChildren(content);
+      $('similar-meta').textContent = meta || '';
+      panel.dataset.state = st;
+    };
+    let r;
+    try {
+      r = await fetchJSON(`/v1/items/${enc(item.id)}/similar?limit=${SIMILAR_LIMIT}`);
+    } catch (_) {
+      finish('error', notice('Cannot reach the Needle server (network).', 'notice bad'));
+      return;
+    }
+    if (seq !== state.similarSeq) return;
+    if (r.status === 503 && r.body && r.body.code === 'model_not_ready') {
+      finish('not-ready', notReady('similar items'));
+      return;
+    }
+    if (!r.ok || !r.body) { finish('error', notice(describe(r), 'notice bad')); return; }
+    const items = Array.isArray(r.body.items) ? r.body.items : [];
+    noteModelVersion(r.body.model_version);
+    const kind = { track: 'radio from this track', artist: 'related artists', show: 'similar shows' }[item.type] || 'similar items';
+    const meta = [kind, r.body.model_version != null && `model v${r.body.model_version}`].filter(Boolean).join(' · ');
+    if (!items.length) { finish('empty', notice('Nothing similar found.'), meta); return; }
+    finish('ready', recList(items), meta);
+  }
+
+  function closeSimilar() {
+    state.similarSeq += 1;
+    state.similar = null;
+    $('similar').hidden = true;
+    $('similar').dataset.state = 'off';
+  }
+
+  // A click on a search hit, a recommendation or a similar item opens its similar items
+  // (unless the click ended a text selection).
+  function onHitClick(e) {
+    const hit = e.target.closest('.hit');
+    if (!hit || !hit.dataset.id) return;
+    const sel = window.getSelection && window.getSelection();
+    if (sel && !sel.isCollapsed && !e.target.closest('button')) return;
+    openSimilar({ id: hit.dataset.id, name: hit.dataset.name, type: hit.dataset.type });
+  }
+
+  // ------------------------------------------------------------------ training
+
+  function trainBox() {
+    const box = el('div', 'train-box');
+    const button = el('button', 'train', 'Train model');
+    button.type = 'button';
+    const progress = el('progress', 'train-progress');
+    progress.max = 1;
+    progress.value = 0;
+    progress.hidden = true;
+    const text = el('span', 'train-text muted small');
+    text.setAttribute('aria-live', 'polite');
+    box.append(button, progress, text);
+    paintTrainBox(box);
+    return box;
+  }
+
+  const busy = (t) => t && (t.status === 'starting' || t.status === 'queued' || t.status === 'running');
+
+  function paintTrainBox(box) {
+    const t = state.training;
+    const button = box.querySelector('.train');
+    const progress = box.querySelector('.train-progress');
+    const text = box.querySelector('.train-text');
+    box.dataset.status = t ? t.status : 'idle';
+    button.disabled = busy(t);
+    button.textContent = state.modelVersion != null && !busy(t) ? 'Train again' : 'Train model';
+    progress.hidden = !busy(t);
+    progress.value = t && typeof t.progress === 'number' ? t.progress : 0;
+    if (!t) { text.textContent = ''; return; }
+    const pct = Math.round((t.progress || 0) * 100);
+    text.textContent = {
+      starting: 'starting…',
+      queued: `${t.job_id} queued…`,
+      running: `${t.job_id} training… ${pct}%`,
+      done: `${t.job_id || 'training'} done: model v${t.model_version}`,
+      failed: `training failed: ${t.error || 'unknown error'}`,
+    }[t.status] || `${t.status}`;
+  }
+
+  function renderTraining() {
+    for (const box of document.querySelectorAll('.train-box')) paintTrainBox(box);
+  }
+
+  async function startTraining() {
+    if (busy(state.training)) return;
+    state.training = { status: 'starting', progress: 0 };
+    renderTraining();
+    let r;
+    try {
+      r = await fetchJSON('/v1/admin/train', { method: 'POST' });
+    } catch (_) {
+      state.training = { status: 'failed', error: 'cannot reach the Needle server (network)' };
+      renderTraining();
+      return;
+    }
+    if (!r.ok || !r.body || !r.body.job_id) {
+      state.training = { status: 'failed', error: describe(r) };
+      renderTraining();
+      return;
+    }
+    followJob(r.body.job_id, r.body.status);
+  }
+
+  // Poll `GET /v1/admin/jobs/{id}` until the job is done or failed.
+  async function followJob(jobId, status) {
+    if (state.training && state.training.job_id === jobId && busy(state.training)) return;
+    state.training = { job_id: jobId, status: status || 'queued', progress: 0 };
+    renderTraining();
+    let misses = 0;
+    while (state.training && state.training.job_id === jobId && busy(state.training)) {
+      await sleep(JOB_POLL_MS);
+      let r;
+      try {
+        r = await fetchJSON(`/v1/admin/jobs/${enc(jobId)}`);
+      } catch (_) {
+        if (++misses < 10) continue;
+        state.training = { job_id: jobId, status: 'failed', error: 'lost the server while polling (network)' };
+        break;
+      }
+      if (!r.ok || !r.body) {
+        state.training = { job_id: jobId, status: 'failed', error: describe(r) };
+        break;
+      }
+      state.training = r.body;
+      renderTraining();
+    }
+    renderTraining();
+    if (state.training && state.training.status === 'done') modelChanged();
+  }
+
+  // When a surface says there is no model, a job may already be on its way (training on
+  // start, a CronJob, another tab): follow it instead of offering to start one. Needs a key
+  // that may read /v1/admin/jobs; without one the button stays.
+  async function followRunningJob() {
+    if (busy(state.training)) return;
+    let r;
+    try { r = await fetchJSON('/v1/admin/jobs'); } catch (_) { return; }
+    if (!r.ok || !r.body || !Array.isArray(r.body.jobs)) return;
+    const job = r.body.jobs.find((j) => j.status === 'queued' || j.status === 'running');
+    if (job) followJob(job.job_id, job.status);
+  }
+
+  function noteModelVersion(v) {
+    if (v === undefined || v === null) return;
+    const changed = v !== state.modelVersion;
+    state.modelVersion = v;
+    if (changed) renderTraining();
+  }
+
+  // A new model serves: show it everywhere.
+  function modelChanged() {
+    refreshStatus();
+    if (state.listener) loadRecommendations();
+    if (state.similar) openSimilar(state.similar);
   }
 
   // ------------------------------------------------------------------ status
 
   function parseMetrics(text) {
     const out = {};
+    const types = {};
     for (const line of text.split('\n')) {
+      const t = /^# TYPE ([a-zA-Z_:][\w:]*) (\w+)/.exec(line);
+      if (t) { types[t[1]] = t[2]; continue; }
       const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
       if (!m) continue;
       (out[m[1]] = out[m[1]] || []).push({ labels: m[2] || '', value: Number(m[3]) });
     }
-    return out;
+    return { rows: out, types };
   }
 
   const sum = (rows, pred = () => true) => (rows || []).filter((r) => pred(r.labels)).reduce((a, r) => a + r.value, 0);
-  const fmt = (n) => Number(n).toLocaleString('en-US');
 
+  function ago(ms) {
+    const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+    if (s < 60) return `${s} s ago`;
+    if (s < 3600) return `${Math.round(s / 60)} min ago`;
+    if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+    return `${Math.round(s / 86400)} d ago`;
+  }
+
+  function renderModel(m) {
+    const cell = $('stat-model');
+    const sizes = $('stat-model-sizes');
+    if (m.model_version === null || m.model_version === undefined) {
+      cell.textContent = 'none trained';
+      delete cell.dataset.version;
+      sizes.textContent = '';
+      return;
+    }
+    noteModelVersion(m.model_version);
+    cell.dataset.version = String(m.model_version);
+    cell.textContent = `v${m.model_version}`;
+    if (m.created_at_ms) cell.title = `trained ${new Date(m.created_at_ms).toISOString()} (${ago(m.created_at_ms)})`;
+    sizes.textContent = [
+      `${fmt(m.trained_items)} trained items`,
+      `${fmt(m.content_items)} from content`,
+      m.popular_only_items ? `${fmt(m.popular_only_items)} popular only` : null,
+      m.index && `${m.index} index`,
+      m.factors && `${m.factors} factors`,
+      m.created_at_ms && `trained ${ago(m.created_at_ms)}`,
+    ].filter(Boolean).join(' · ');
+  }
+
+  // One sample at a time; asked for during one, another follows it (a new key, a refresh).
   async function refreshStatus() {
+    if (state.statusBusy) { state.statusAgain = true; return; }
+    state.statusBusy = true;
+    try {
+      do {
+        state.statusAgain = false;
+        await sampleStatus();
+      } while (state.statusAgain);
+    } finally { state.statusBusy = false; }
+  }
+
+  async function sampleStatus() {
     const dot = $('ready');
     try {
       const ready = await call('/health/ready');
@@ -339,36 +733,60 @@
         $('stat-searchable').textContent = fmt(s.body.searchable);
         $('stat-types').textContent = Object.entries(s.body.by_type || {})
           .filter(([, n]) => n > 0).map(([t, n]) => `${t} ${fmt(n)}`).join(' · ');
-        if (s.body.model_version) $('stat-model').textContent = s.body.model_version;
+      } else if (s.status === 401 || s.status === 403) {
+        $('stat-entities').textContent = 'key needed';
       }
     } catch (_) { /* keep the last figures */ }
     try {
+      const m = await fetchJSON('/v1/admin/model');
+      if (m.ok && m.body) {
+        renderModel(m.body);
+      } else if (m.status === 401 || m.status === 403) {
+        // Model details need an admin key; the version is still known from any surface.
+        $('stat-model').textContent = state.modelVersion != null ? `v${state.modelVersion}` : '–';
+        $('stat-model-sizes').textContent = m.status === 401 ? '' : 'Sizes need an admin key.';
+      }
+    } catch (_) { /* keep */ }
+    document.body.dataset.statusAt = String(Date.now());
+    try {
       const res = await call('/metrics');
       if (!res.ok) return;
-      const m = parseMetrics(await res.text());
+      const { rows, types } = parseMetrics(await res.text());
       const now = performance.now();
-      if (m.needle_listeners) $('stat-listeners').textContent = fmt(sum(m.needle_listeners));
-      const events = sum(m.needle_events_total, (l) => l.includes('outcome="accepted"'));
-      const entities = sum(m.needle_catalog_entities);
+      if (rows.needle_listeners) $('stat-listeners').textContent = fmt(sum(rows.needle_listeners));
+      // The counter appears with the first events batch; a server that has the listeners
+      // gauge but no counter yet has received none since it started.
+      const exposed = Boolean(rows.needle_events_total || types.needle_events_total);
+      const known = exposed || Boolean(rows.needle_listeners);
+      const events = sum(rows.needle_events_total, (l) => l.includes('outcome="accepted"'));
+      const entities = sum(rows.needle_catalog_entities);
       const prev = state.lastMetrics;
-      if (prev && now > prev.at) {
+      const cell = $('stat-ingest');
+      if (!known) {
+        cell.textContent = 'not exposed';
+      } else if (prev && now > prev.at) {
         const dt = (now - prev.at) / 1000;
-        const ev = Math.max(0, events - prev.events) / dt;
+        const n = Math.max(0, events - prev.events);
+        const ev = n / dt;
         const rec = Math.max(0, entities - prev.entities) / dt;
-        $('stat-ingest').textContent = `${ev.toFixed(1)} events/s · ${rec.toFixed(1)} records/s`;
+        cell.textContent = `${ev.toFixed(1)} events/s · ${rec.toFixed(1)} records/s`;
+        cell.title = `${fmt(n)} events accepted in the last ${dt.toFixed(1)} s (${fmt(events)} since start)`;
       } else {
-        $('stat-ingest').textContent = 'measuring…';
+        cell.textContent = 'measuring…';
       }
       state.lastMetrics = { at: now, events, entities };
-      const model = (m.needle_model_info || [])[0];
-      const version = model && /version="([^"]*)"/.exec(model.labels);
-      if (version) $('stat-model').textContent = version[1];
-      else if (m.needle_model_version) $('stat-model').textContent = String(m.needle_model_version[0].value);
-      else if ($('stat-model').textContent === '–') $('stat-model').textContent = 'none trained';
     } catch (_) { /* metrics are optional */ }
+    document.body.dataset.statusAt = String(Date.now());
   }
 
   // ------------------------------------------------------------------ wiring
+
+  function reloadAll() {
+    refreshStatus();
+    if (state.listener) { loadProfile(); loadRecommendations(); }
+    if (state.similar) openSimilar(state.similar);
+    if ($('q').value.trim()) runSearch();
+  }
 
   function init() {
     $('q').addEventListener('input', scheduleSearch);
@@ -378,13 +796,29 @@
     $('search-form').addEventListener('submit', (e) => { e.preventDefault(); clearTimeout(state.timer); runSearch(); });
     $('listener-form').addEventListener('submit', (e) => { e.preventDefault(); setListener($('listener').value); });
     $('listener-clear').addEventListener('click', () => setListener(''));
+    $('recs-surfaces').addEventListener('click', (e) => {
+      const tab = e.target.closest('[data-surface]');
+      if (!tab || !SURFACES[tab.dataset.surface]) return;
+      state.surface = tab.dataset.surface;
+      syncUrl();
+      loadRecommendations();
+    });
+    for (const id of ['sections', 'top-result', 'recs-body', 'similar-body']) $(id).addEventListener('click', onHitClick);
+    $('similar-close').addEventListener('click', closeSimilar);
+    // Every "Train model" button, now or later.
+    document.addEventListener('click', (e) => { if (e.target.closest('.train-box .train')) startTraining(); });
+    $('status-refresh').addEventListener('click', () => refreshStatus());
+    $('auth-enter').addEventListener('click', () => { $('key-box').open = true; $('api-key').focus(); });
     $('key-form').addEventListener('submit', (e) => {
       e.preventDefault();
-      try { sessionStorage.setItem(KEY_KEY, $('api-key').value.trim()); } catch (_) { /* private mode */ }
+      setApiKey($('api-key').value.trim());
       $('api-key').value = '';
-      refreshStatus();
-      if ($('q').value.trim()) runSearch();
+      reloadAll();
     });
+    $('key-forget').addEventListener('click', () => { setApiKey(''); reloadAll(); });
+    renderKeyState();
+    renderTabs();
+    renderTraining();
     renderRecent();
     const preset = params.get('user');
     if (preset) setListener(preset);

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Serve the search page and forward the API to a Needle server, on one origin.
 
-Stands in for the route that will serve ui/ from the Needle binary itself (until then, a
-page on another origin would need CORS, which the server does not send):
+Used when the running needle binary serves an older copy of ui/ than the files on disk
+(needle compiles ui/ in; the tests then check the files being edited, not a stale build).
+A page on another origin would need CORS, which the server does not send:
 
     /                      -> ui/index.html
     /ui/<file>             -> ui/<file> (index.html, app.js, style.css)
@@ -22,6 +23,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 FILES = {"index.html", "app.js", "style.css"}
+# The headers needle sends with the page (crates/needle-server/src/routes/ui.rs), so that a
+# page tested through the proxy meets the same Content-Security-Policy.
+PAGE_HEADERS = {
+    "content-security-policy": "default-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+}
 FORWARD = ("/v1/", "/health/", "/metrics", "/openapi.json")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-authorization", "proxy-authenticate", "host", "content-length"}
@@ -54,7 +61,7 @@ def make_handler(ui_dir: Path, upstream: str):
             ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
             if ctype.startswith("text/") or ctype.endswith("javascript"):
                 ctype += "; charset=utf-8"
-            self._send(200, body, {"content-type": ctype, "cache-control": "no-store"})
+            self._send(200, body, {"content-type": ctype, "cache-control": "no-store", **PAGE_HEADERS})
 
         def _forward(self) -> None:
             length = int(self.headers.get("content-length") or 0)
