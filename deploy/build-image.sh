@@ -66,7 +66,9 @@ export CONTAINERS_CONF="$work/containers.conf"
 if [ -z "$binary" ]; then
   log "cargo build --release -p needle"
   (cd "$repo" && cargo build --release -p needle)
-  binary="$repo/target/release/needle"
+  target="${CARGO_TARGET_DIR:-$repo/target}"
+  case "$target" in /*) ;; *) target="$repo/$target" ;; esac
+  binary="$target/release/needle"
 fi
 [ -x "$binary" ] || { echo "no executable at $binary" >&2; exit 1; }
 
