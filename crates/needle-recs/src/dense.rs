@@ -100,6 +100,12 @@ mod x86 {
     }
 }
 
+/// `v / ‖v‖` (the zero vector stays zero).
+pub fn unit(v: &[f32]) -> Vec<f32> {
+    let n = dot(v, v).sqrt().max(1e-12);
+    v.iter().map(|x| x / n).collect()
+}
+
 /// `y += alpha * x`.
 #[inline(always)]
 pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {

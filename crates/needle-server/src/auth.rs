@@ -890,7 +890,7 @@ fn unauthorized(code: &'static str, message: impl Into<String>, challenge: Strin
     }
 }
 
-fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
+pub(crate) fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, code, ErrorType::InvalidRequest, message)
 }
 

@@ -339,7 +339,7 @@ pub fn run(argv: Vec<String>) -> Result<()> {
     }
 
     if args.hnsw {
-        hnsw_report(s0, &chosen, args.k);
+        hnsw_report(s0, &chosen, args.k)?;
     }
 
     if let Some(p) = &args.json {
@@ -355,7 +355,7 @@ pub fn run(argv: Vec<String>) -> Result<()> {
 
 /// Recall@k of HNSW against exact search, with ALS item vectors and the trained user
 /// vectors as queries.
-fn hnsw_report(split: &needle_recs::split::Split, chosen: &[(String, ModelConfig)], k: usize) {
+fn hnsw_report(split: &needle_recs::split::Split, chosen: &[(String, ModelConfig)], k: usize) -> Result<()> {
     let cfg = chosen
         .iter()
         .find_map(|(_, c)| match c {
@@ -373,7 +373,7 @@ fn hnsw_report(split: &needle_recs::split::Split, chosen: &[(String, ModelConfig
     let f = als.factors();
     let exact = {
         let mut b = IndexBuilder::new(f, IndexConfig::default());
-        b.add_all(als.item_factors()).unwrap();
+        b.add_all(als.item_factors()).context("ALS item vectors")?;
         b.build_exact()
     };
     println!(
@@ -393,14 +393,14 @@ fn hnsw_report(split: &needle_recs::split::Split, chosen: &[(String, ModelConfig
                 ef_search: 64,
             },
         );
-        b.add_all(als.item_factors()).unwrap();
+        b.add_all(als.item_factors()).context("ALS item vectors")?;
         let h = b.build_hnsw();
         let build = t.elapsed().as_secs_f64();
         for ef in [32, 64, 128, 256] {
             let (mut found, mut total, mut found_f, mut total_f) = (0, 0, 0, 0);
             let (mut th, mut te) = (0f64, 0f64);
             for u in 0..als.n_users() {
-                let q = als.user_vector(u).unwrap();
+                let Some(q) = als.user_vector(u) else { continue };
                 let t0 = Instant::now();
                 let a = h.search_ef(q, k, ef, &|_| true);
                 th += t0.elapsed().as_secs_f64();
@@ -426,4 +426,5 @@ fn hnsw_report(split: &needle_recs::split::Split, chosen: &[(String, ModelConfig
         }
     }
     println!();
+    Ok(())
 }

@@ -8,14 +8,9 @@ use needle_core::EntityType;
 
 use super::model::ServingModel;
 use super::pick::Rules;
-use super::surfaces::{xxhash, Listener, Mix, Reason, RecRequest, Scored};
+use super::surfaces::{fnv1a, Listener, Mix, Reason, RecRequest, Scored};
 use super::Recs;
-use crate::dense::dot;
-
-fn unit(v: &[f32]) -> Vec<f32> {
-    let n = dot(v, v).sqrt().max(1e-12);
-    v.iter().map(|x| x / n).collect()
-}
+use crate::dense::{dot, unit};
 
 /// k-means on unit vectors (cosine), k-means++ seeded from `seed`; returns the cluster of
 /// every point.
@@ -107,7 +102,7 @@ impl Recs {
             .collect();
         let k = self.config.daily_mixes.min(top.len().div_ceil(5)).max(1);
         let points: Vec<Vec<f32>> = top.iter().map(|(i, _)| unit(model.vector(*i).unwrap_or(&[]))).collect();
-        let assign = kmeans(&points, k, xxhash(&[user, "daily_mix"]), 20);
+        let assign = kmeans(&points, k, fnv1a(&[user, "daily_mix"]), 20);
         let rules = Rules {
             types,
             market: req.market.as_deref(),

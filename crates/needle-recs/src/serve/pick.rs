@@ -89,6 +89,7 @@ pub struct RecItem {
 }
 
 /// The rules every surface applies.
+#[derive(Clone, Copy)]
 pub struct Rules<'a> {
     pub types: &'a [EntityType],
     pub market: Option<&'a str>,
@@ -207,4 +208,29 @@ pub fn pick(
             }
         })
         .collect())
+}
+
+/// Top `items` up to `limit` from `fallback` (what is popular) under the same `rules`,
+/// never repeating an item already in `items` nor one in `also_exclude`.
+pub fn fill(
+    source: &dyn Source,
+    items: &mut Vec<RecItem>,
+    fallback: Vec<Scored>,
+    rules: &Rules<'_>,
+    also_exclude: &HashSet<String>,
+    limit: usize,
+) -> Result<(), RecsError> {
+    if items.len() >= limit {
+        return Ok(());
+    }
+    let mut taken = rules.exclude.clone();
+    taken.extend(also_exclude.iter().cloned());
+    taken.extend(items.iter().map(|i| i.id.clone()));
+    let rules = Rules {
+        exclude: &taken,
+        ..*rules
+    };
+    let more = pick(source, fallback, &rules, limit - items.len())?;
+    items.extend(more);
+    Ok(())
 }

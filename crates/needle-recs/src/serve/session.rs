@@ -10,10 +10,10 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 use super::model::{is_unwanted, now_ms};
-use super::pick::{pick, Rules};
+use super::pick::{fill, pick, Rules};
 use super::surfaces::{popular, Listener, Reason, Recommendations, Scored};
 use super::{Recs, Source};
-use crate::dense::dot;
+use crate::dense::{dot, unit};
 use crate::RecsError;
 
 /// A started session as reported.
@@ -52,14 +52,6 @@ impl Sessions {
     pub fn owner(&self, sid: &str) -> Option<String> {
         self.map.lock().get(sid).map(|s| s.info.user_id.clone())
     }
-}
-
-fn unit(v: &[f32]) -> Vec<f32> {
-    let n = dot(v, v).sqrt();
-    if n == 0.0 {
-        return v.to_vec();
-    }
-    v.iter().map(|x| x / n).collect()
 }
 
 impl Recs {
@@ -122,10 +114,9 @@ impl Recs {
         let types = info.types.clone();
         let listener = source.profile(&info.user_id).map(|p| Listener::of(&model, p));
         let mut exclude: HashSet<String> = served.clone();
-        let mut candidates = Vec::new();
+        // What happened in this session, from the listener's recent events.
+        let (mut played, mut skipped) = (Vec::new(), Vec::new());
         if let Some(l) = &listener {
-            // What happened in this session, from the listener's recent events.
-            let (mut played, mut skipped) = (Vec::new(), Vec::new());
             for r in l.profile.recent.iter().filter(|r| r.ts >= info.started_at_ms) {
                 let Some(v) = model.items.get(&r.item_id).and_then(|i| model.vector(i)) else {
                     continue;
@@ -144,10 +135,17 @@ impl Recs {
                     exclude.insert(id.clone());
                 }
             }
+        }
+        let rules = Rules {
+            types: &types,
+            market: market.as_deref(),
+            explicit,
+            exclude: &exclude,
+            per_creator: None,
+        };
+        let mut candidates = Vec::new();
+        if let Some(l) = &listener {
             let mut q = unit(&l.vector);
-            if q.is_empty() {
-                q = vec![0.0; model.factors()];
-            }
             for (_, v) in &played {
                 for (x, y) in q.iter_mut().zip(v) {
                     *x += 0.5 * y / played.len() as f32;
@@ -158,13 +156,6 @@ impl Recs {
                     *x -= 0.7 * y / skipped.len() as f32;
                 }
             }
-            let rules = Rules {
-                types: &types,
-                market: market.as_deref(),
-                explicit,
-                exclude: &exclude,
-                per_creator: None,
-            };
             // Familiar: liked items closest to where the session is heading.
             let mut familiar: Vec<(u32, f32)> = l
                 .top_items(200)
@@ -173,17 +164,11 @@ impl Recs {
                 .filter_map(|(i, w)| Some((i, dot(&unit(model.vector(i)?), &q) * w.sqrt())))
                 .collect();
             familiar.sort_by(|a, b| b.1.total_cmp(&a.1));
-            let mut new_rules_exclude = exclude.clone();
-            new_rules_exclude.extend(l.seen.iter().cloned());
+            let mut new_to_them = exclude.clone();
+            new_to_them.extend(l.seen.iter().cloned());
             let discover_rules = Rules {
-                exclude: &new_rules_exclude,
-                ..Rules {
-                    types: &types,
-                    market: market.as_deref(),
-                    explicit,
-                    exclude: &exclude,
-                    per_creator: None,
-                }
+                exclude: &new_to_them,
+                ..rules
             };
             let discoveries = model
                 .index
@@ -234,31 +219,10 @@ impl Recs {
                 }
             }
         }
-        let rules = Rules {
-            types: &types,
-            market: market.as_deref(),
-            explicit,
-            exclude: &exclude,
-            per_creator: None,
-        };
         let mut items = pick(source, candidates, &rules, limit)?;
-        if items.len() < limit {
-            let mut taken = exclude.clone();
-            taken.extend(items.iter().map(|i| i.id.clone()));
-            if let Some(l) = &listener {
-                taken.extend(l.seen.iter().cloned());
-            }
-            let fill = Rules {
-                exclude: &taken,
-                ..rules
-            };
-            items.extend(pick(
-                source,
-                popular(&model, &types, market.as_deref()),
-                &fill,
-                limit - items.len(),
-            )?);
-        }
+        let seen = listener.map(|l| l.seen).unwrap_or_default();
+        let fallback = popular(&model, &types, market.as_deref());
+        fill(source, &mut items, fallback, &rules, &seen, limit)?;
         let mut map = self.sessions.map.lock();
         if let Some(s) = map.get_mut(sid) {
             s.served.extend(items.iter().map(|i| i.id.clone()));

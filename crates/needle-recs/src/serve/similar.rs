@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use needle_core::EntityType;
 
-use super::pick::{pick, Rules};
+use super::pick::{fill, pick, Rules};
 use super::surfaces::{popular, Reason, Recommendations, Scored};
 use super::{Recs, Source};
 use crate::dense::dot;
@@ -79,20 +79,8 @@ impl Recs {
             candidates = hits;
         }
         let mut items = pick(source, candidates, &rules, limit)?;
-        if items.len() < limit {
-            let mut taken = exclude.clone();
-            taken.extend(items.iter().map(|i| i.id.clone()));
-            let fill = Rules {
-                exclude: &taken,
-                ..rules
-            };
-            items.extend(pick(
-                source,
-                popular(&model, &types, req.market.as_deref()),
-                &fill,
-                limit - items.len(),
-            )?);
-        }
+        let fallback = popular(&model, &types, req.market.as_deref());
+        fill(source, &mut items, fallback, &rules, &HashSet::new(), limit)?;
         Ok(Recommendations {
             items,
             surface: "similar".into(),
@@ -179,20 +167,8 @@ impl Recs {
                 .collect()
         };
         let mut items = pick(source, candidates, &rules, limit)?;
-        if items.len() < limit {
-            let mut taken = exclude.clone();
-            taken.extend(items.iter().map(|i| i.id.clone()));
-            let fill = Rules {
-                exclude: &taken,
-                ..rules
-            };
-            items.extend(pick(
-                source,
-                popular(&model, &types, req.market.as_deref()),
-                &fill,
-                limit - items.len(),
-            )?);
-        }
+        let fallback = popular(&model, &types, req.market.as_deref());
+        fill(source, &mut items, fallback, &rules, &HashSet::new(), limit)?;
         Ok(Recommendations {
             items,
             surface: "continue".into(),

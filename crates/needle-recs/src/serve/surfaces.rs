@@ -10,7 +10,7 @@ use needle_core::EntityType;
 use serde::Serialize;
 
 use super::model::{interaction_weight, is_unwanted, now_ms, release_day, ServingModel};
-use super::pick::{pick, Rules};
+use super::pick::{fill, pick, Rules};
 use super::{Recs, Source};
 use crate::dense::dot;
 use crate::RecsError;
@@ -155,12 +155,12 @@ pub(crate) fn days(now_ms: i64) -> i32 {
 
 /// Uniform in `[0, 1)` from a key: deterministic jitter.
 pub(crate) fn hash01(parts: &[&str]) -> f32 {
-    let mut h = xxhash(parts);
+    let mut h = fnv1a(parts);
     h ^= h >> 33;
     (h >> 40) as f32 / (1u64 << 24) as f32
 }
 
-pub(crate) fn xxhash(parts: &[&str]) -> u64 {
+pub(crate) fn fnv1a(parts: &[&str]) -> u64 {
     // FNV-1a: small, stable across platforms and releases.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
@@ -193,7 +193,9 @@ impl Recs {
         let candidates = match (&listener, req.surface) {
             (Some(l), Surface::ForYou) if l.has_signal() => self.for_you(&model, l, &types, req, limit),
             (Some(l), Surface::Discover) if l.has_signal() => self.discover(&model, user, l, &types, req, now, limit),
-            (Some(l), Surface::ReleaseRadar) => release_radar(source, &model, l, &types, now, &self.config)?,
+            (Some(l), Surface::ReleaseRadar) => {
+                new_from_creators(source, &model, l, &types, now, self.config.release_window_days, false)?
+            }
             (Some(l), Surface::Podcasts) => self.podcasts(source, &model, l, &types, req, now)?,
             (Some(l), Surface::DailyMix) if l.has_signal() => {
                 let (c, m, favourites) = self.daily_mix(&model, user, l, &types, req, limit);
@@ -233,18 +235,12 @@ impl Recs {
             Surface::ReleaseRadar => cold,
             Surface::DailyMix => cold,
         };
-        if items.len() < limit && fills {
-            let mut taken: HashSet<String> = exclude.clone();
-            taken.extend(items.iter().map(|i| i.id.clone()));
-            let fill_rules = Rules {
-                exclude: &taken,
-                ..rules
-            };
-            let mut fill = popular(&model, &types, req.market.as_deref());
+        if fills {
+            let mut fallback = popular(&model, &types, req.market.as_deref());
             if req.surface == Surface::ReleaseRadar {
                 // Only new releases: what is popular among them.
                 let (today, window) = (days(now), self.config.release_window_days as i32);
-                fill.retain(|c| {
+                fallback.retain(|c| {
                     model
                         .items
                         .get(&c.id)
@@ -252,8 +248,7 @@ impl Recs {
                         .is_some_and(|d| (0..=window).contains(&(today - d)))
                 });
             }
-            let more = pick(source, fill, &fill_rules, limit - items.len())?;
-            items.extend(more);
+            fill(source, &mut items, fallback, &rules, &HashSet::new(), limit)?;
         }
         Ok(Recommendations {
             items,
@@ -502,15 +497,4 @@ fn new_from_creators(
     }
     out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
     Ok(out)
-}
-
-fn release_radar(
-    source: &dyn Source,
-    model: &ServingModel,
-    l: &Listener,
-    types: &[EntityType],
-    now: i64,
-    config: &super::ServeConfig,
-) -> Result<Vec<Scored>, RecsError> {
-    new_from_creators(source, model, l, types, now, config.release_window_days, false)
 }

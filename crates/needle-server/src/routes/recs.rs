@@ -3,12 +3,13 @@
 //! (`POST /v1/users/{id}/sessions`, `GET /v1/sessions/{sid}/next`).
 
 use super::{ApiBytes, ApiPath};
+use crate::auth::Principal;
 use crate::codes;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use needle_core::validate::check_id;
 use needle_core::EntityType;
 use needle_recs::serve::session::SessionInfo;
@@ -347,11 +348,25 @@ pub async fn start_session(
 )]
 pub async fn session_next(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     ApiPath(sid): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Recommendations>, ApiError> {
     check_id(&sid, "session_id")?;
     let p = parse_params(raw.as_deref(), &["limit"])?;
+    // The auth layer cannot see whose session this is; a listener token reads only its own.
+    if let Some(Extension(Principal::Listener(claims))) = &principal {
+        if state
+            .recs()
+            .session_owner(&sid)
+            .is_some_and(|owner| owner != claims.user_id)
+        {
+            return Err(crate::auth::forbidden(
+                codes::FORBIDDEN_LISTENER,
+                "this listener token reads only its own listener's sessions",
+            ));
+        }
+    }
     state
         .recs_blocking(move |recs, source| Ok(Json(recs.session_next(source, &sid, p.limit)?)))
         .await

@@ -299,6 +299,26 @@ async fn a_listener_token_reads_only_its_listener() {
             res.text()
         );
     }
+    // A session of another listener: 403, even with its id.
+    let res = call(
+        &app,
+        Method::POST,
+        "/v1/users/u2/sessions",
+        Cred::Bearer(ADMIN),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.text());
+    let sid = res.json()["session_id"].as_str().unwrap().to_string();
+    call(
+        &app,
+        Method::GET,
+        &format!("/v1/sessions/{sid}/next"),
+        Cred::Bearer(&token),
+        None,
+    )
+    .await
+    .assert_error(403, "forbidden_listener");
     // Another listener: 403.
     for uri in [
         "/v1/users/u2/profile",
