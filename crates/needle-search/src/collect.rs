@@ -13,7 +13,7 @@ use needle_core::EntityType;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::Column;
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 /// Bonus when the whole query is the name (or an alias).
@@ -104,12 +104,23 @@ pub struct Ranked {
 
 /// Per-segment ranking columns, decoded once into dense arrays (segments are immutable,
 /// so they are cached by segment id for the segment's lifetime).
-#[derive(Debug)]
 pub struct SegmentData {
     /// Type code per doc.
     pub kind: Vec<u8>,
     /// `ln(1 + popularity)` per doc.
     pub log_pop: Vec<f32>,
+    /// The entity id column, opened once: opening a column decodes its block index,
+    /// which costs more than a whole hit when done per hit.
+    pub ids: Option<StrColumn>,
+}
+
+impl std::fmt::Debug for SegmentData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentData")
+            .field("docs", &self.kind.len())
+            .field("ids", &self.ids.is_some())
+            .finish()
+    }
 }
 
 impl SegmentData {
@@ -124,7 +135,22 @@ impl SegmentData {
             kind.push(kind_col.first(doc).unwrap_or(0).min(NTYPES as u64 - 1) as u8);
             log_pop.push(pop_col.first(doc).unwrap_or(0.0).max(0.0).ln_1p() as f32);
         }
-        Ok(SegmentData { kind, log_pop })
+        Ok(SegmentData {
+            kind,
+            log_pop,
+            ids: ff.str("id")?,
+        })
+    }
+
+    /// The entity id of a document of this segment.
+    pub fn id(&self, doc: DocId) -> tantivy::Result<Option<String>> {
+        let Some(col) = &self.ids else { return Ok(None) };
+        let Some(ord) = col.term_ords(doc).next() else {
+            return Ok(None);
+        };
+        let mut s = String::new();
+        col.ord_to_str(ord, &mut s)?;
+        Ok(Some(s))
     }
 }
 

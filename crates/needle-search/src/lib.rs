@@ -13,6 +13,7 @@ pub mod schema;
 mod search;
 pub mod taste;
 pub mod types;
+pub mod union;
 
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};

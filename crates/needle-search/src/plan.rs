@@ -7,11 +7,12 @@
 
 use crate::analysis::{prefix_term, MAX_PREFIX_CHARS};
 use crate::schema::{Fields, Weighted};
+use crate::union::{Combine, LeanUnion};
 use levenshtein_automata::{Distance, LevenshteinAutomatonBuilder, DFA, SINK_STATE};
 use needle_core::text::{tokenize_query, TokenKind};
 use std::collections::HashMap;
 use std::sync::OnceLock;
-use tantivy::query::{BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, EmptyQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{Searcher, Term};
 
@@ -337,8 +338,9 @@ pub fn corrected_keys(searcher: &Searcher, f: &Fields, words: &[QueryWord], per_
         .collect()
 }
 
-/// One word's disjunction: its best-scoring expansion counts.
-fn word_query(exps: &[Expansion]) -> Box<dyn Query> {
+/// One word's disjunction: its best-scoring expansion counts. `lean` when the word will
+/// be seeked inside an intersection rather than walked (see [`crate::union`]).
+fn word_query(exps: &[Expansion], lean: bool) -> Box<dyn Query> {
     let disjuncts: Vec<Box<dyn Query>> = exps
         .iter()
         .map(|e| {
@@ -346,7 +348,11 @@ fn word_query(exps: &[Expansion]) -> Box<dyn Query> {
             Box::new(ConstScoreQuery::new(Box::new(tq), e.score)) as Box<dyn Query>
         })
         .collect();
-    Box::new(DisjunctionMaxQuery::new(disjuncts))
+    if lean {
+        Box::new(LeanUnion::new(disjuncts, Combine::Max))
+    } else {
+        Box::new(DisjunctionMaxQuery::new(disjuncts))
+    }
 }
 
 /// Name-key bonuses: `exact` when the whole query is a name, `complete` when a run of
@@ -381,24 +387,150 @@ fn key_query(f: &Fields, k: &KeyBonus) -> Box<dyn Query> {
             .filter(|r| !k.exact.iter().any(|e| e.0 == **r))
             .map(|r| term(*r, k.runs.1)),
     );
-    Box::new(DisjunctionMaxQuery::new(d))
+    Box::new(LeanUnion::new(d, Combine::Max))
 }
 
-/// The full query: all words required (`require_all`) or any word, the name-key
-/// bonuses, and the filters.
+/// Documents a word may match as typed (summed over the word fields), from which the
+/// word stops selecting documents when the query has a rarer word: it only adds to the
+/// score of the documents the rarer words select (see [`selective_words`]).
+pub const COMMON_WORD_MATCHES: u64 = 20_000;
+
+/// Which words select documents. A word that, as typed, matches more than
+/// `max(COMMON_WORD_MATCHES, docs / 50)` documents ("the", "podcast", "of") would make
+/// the engine walk hundreds of thousands of postings to intersect or union them, while
+/// the query's rarer words already pin the candidates down: such a word is made optional
+/// (it still scores where it matches). Typo and prefix variants do not make a word
+/// common ("worls" is rare even though its variant "world" is not). When every word is
+/// common, all select.
+pub fn selective_words(searcher: &Searcher, f: &Fields, words: &[QueryWord]) -> Vec<bool> {
+    selective_words_within(searcher, f, words, COMMON_WORD_MATCHES.max(searcher.num_docs() / 50))
+}
+
+/// [`selective_words`] with an explicit limit of matches.
+pub fn selective_words_within(searcher: &Searcher, f: &Fields, words: &[QueryWord], limit: u64) -> Vec<bool> {
+    let sel: Vec<bool> = words
+        .iter()
+        .map(|w| {
+            let mut df = 0u64;
+            for wf in f.word_fields() {
+                df += searcher
+                    .doc_freq(&Term::from_field_text(wf.field, &w.text))
+                    .unwrap_or(0);
+                if df > limit {
+                    return false;
+                }
+            }
+            true
+        })
+        .collect();
+    if sel.iter().any(|s| *s) {
+        sel
+    } else {
+        vec![true; words.len()]
+    }
+}
+
+/// Postings a word's expansions hold (summed document frequencies): what walking the
+/// word would cost. Used to keep fallback passes from walking a word that matches a large
+/// part of the catalog ("e" while typing, a typo of "podcast").
+pub fn word_cost(searcher: &Searcher, exps: &[Expansion]) -> u64 {
+    exps.iter()
+        .map(|e| searcher.doc_freq(&Term::from_field_text(e.field, &e.term)).unwrap_or(0))
+        .sum()
+}
+
+/// Postings from which a fallback pass will not walk a word (or a group of words led by
+/// it): with this many candidates, a word alone says little about what was meant.
+pub const MAX_FALLBACK_COST: u64 = 50_000;
+
+/// How many of the selective words a document must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    /// Every selective word.
+    All,
+    /// All but at most one (one misspelled or absent word anywhere in the query).
+    /// Alternatives whose rarest word costs more than [`MAX_FALLBACK_COST`] are left out;
+    /// the costs are per query word (see [`word_cost`]).
+    AllButOne,
+    /// At least one, leaving out words that cost more than [`MAX_FALLBACK_COST`].
+    Any,
+}
+
+/// The full query: the selective words as `mode` requires, the common words optional,
+/// the name-key bonuses, and the filters.
 pub fn build_query(
     f: &Fields,
     per_word: &[Vec<Expansion>],
-    require_all: bool,
+    selective: &[bool],
+    mode: Match,
+    costs: &[u64],
     keys: &KeyBonus,
     filters: Vec<Box<dyn Query>>,
 ) -> Box<dyn Query> {
-    let occur = if require_all { Occur::Must } else { Occur::Should };
-    let mut text: Vec<(Occur, Box<dyn Query>)> = per_word.iter().map(|e| (occur, word_query(e))).collect();
-    if !require_all {
-        text = vec![(Occur::Must, Box::new(BooleanQuery::new(text)) as Box<dyn Query>)];
+    let is_selective = |i: usize| selective.get(i).copied().unwrap_or(true);
+    let n_required = (0..per_word.len()).filter(|i| is_selective(*i)).count();
+    // Walked (one word, or any word) or seeked (every word of an intersection).
+    let lean = mode != Match::Any && n_required > 1;
+    let mut required: Vec<Box<dyn Query>> = Vec::new();
+    // Optional clauses, summed into one lean union so that each required candidate
+    // costs one seek per clause (several `Should` clauses would become a buffered union).
+    let mut optional: Vec<Box<dyn Query>> = Vec::new();
+    for (i, e) in per_word.iter().enumerate() {
+        if is_selective(i) {
+            required.push(word_query(e, lean));
+        } else {
+            optional.push(word_query(e, true));
+        }
     }
-    text.push((Occur::Should, key_query(f, keys)));
+    optional.push(key_query(f, keys));
+    let any_of = |qs: Vec<Box<dyn Query>>| -> Box<dyn Query> {
+        Box::new(BooleanQuery::new(qs.into_iter().map(|q| (Occur::Should, q)).collect()))
+    };
+    // Cost of each required word, in `required` order (unknown costs count as cheap).
+    let costs: Vec<u64> = (0..per_word.len())
+        .filter(|i| is_selective(*i))
+        .map(|i| costs.get(i).copied().unwrap_or(0))
+        .collect();
+    let mut text: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    match mode {
+        Match::All => text.extend(required.into_iter().map(|q| (Occur::Must, q))),
+        // Each alternative is an intersection led by its rarest word, so this stays cheap
+        // where a plain union of the words would walk every posting of every word.
+        Match::AllButOne if required.len() > 2 => {
+            let alternatives: Vec<Box<dyn Query>> = (0..required.len())
+                .filter(|skip| {
+                    let lead = (0..required.len()).filter(|i| i != skip).map(|i| costs[i]).min();
+                    lead.unwrap_or(0) <= MAX_FALLBACK_COST
+                })
+                .map(|skip| {
+                    let all: Vec<(Occur, Box<dyn Query>)> = required
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != skip)
+                        .map(|(_, q)| (Occur::Must, q.box_clone()))
+                        .collect();
+                    Box::new(BooleanQuery::new(all)) as Box<dyn Query>
+                })
+                .collect();
+            if alternatives.is_empty() {
+                return Box::new(EmptyQuery);
+            }
+            text.push((Occur::Must, any_of(alternatives)));
+        }
+        Match::AllButOne | Match::Any => {
+            let cheap: Vec<Box<dyn Query>> = required
+                .into_iter()
+                .zip(&costs)
+                .filter(|(_, c)| **c <= MAX_FALLBACK_COST)
+                .map(|(q, _)| q)
+                .collect();
+            if cheap.is_empty() {
+                return Box::new(EmptyQuery);
+            }
+            text.push((Occur::Must, any_of(cheap)));
+        }
+    }
+    text.push((Occur::Should, Box::new(LeanUnion::new(optional, Combine::Sum))));
     for fq in filters {
         text.push((Occur::Must, Box::new(ConstScoreQuery::new(fq, 0.0))));
     }
@@ -424,6 +556,41 @@ mod tests {
         assert_eq!(max_typos("abc"), 0);
         assert_eq!(max_typos("adele"), 1);
         assert_eq!(max_typos("beyoncee"), 2);
+    }
+
+    fn searcher_with_names(names: &[&str]) -> (Searcher, Fields) {
+        use crate::analysis::{FirstPrefixTokenizer, PrefixTokenizer, WordTokenizer, FIRST_PREFIXES, PREFIXES, WORDS};
+        let (schema, f) = crate::schema::build_schema();
+        let index = tantivy::Index::create_in_ram(schema);
+        index.tokenizers().register(WORDS, WordTokenizer::default());
+        index.tokenizers().register(PREFIXES, PrefixTokenizer::default());
+        index
+            .tokenizers()
+            .register(FIRST_PREFIXES, FirstPrefixTokenizer::default());
+        let mut w: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
+        for n in names {
+            let mut d = tantivy::TantivyDocument::default();
+            d.add_text(f.name, n);
+            w.add_document(d).unwrap();
+        }
+        w.commit().unwrap();
+        (index.reader().unwrap().searcher(), f)
+    }
+
+    #[test]
+    fn common_words_stop_selecting_unless_all_are_common() {
+        let (searcher, f) = searcher_with_names(&["The Doors", "The Who", "The Band", "Doors of the Sea"]);
+        // "the" is in 4 names, "doors" in 2: with a limit of 3, only "doors" selects.
+        let sel = selective_words_within(&searcher, &f, &query_words("the doors "), 3);
+        assert_eq!(sel, vec![false, true]);
+        // A query of common words only keeps them all required.
+        let sel = selective_words_within(&searcher, &f, &query_words("the the "), 3);
+        assert_eq!(sel, vec![true, true]);
+        // Under the default limit a small catalog has no common word.
+        assert_eq!(
+            selective_words(&searcher, &f, &query_words("the doors ")),
+            vec![true, true]
+        );
     }
 
     #[test]

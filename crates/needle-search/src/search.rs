@@ -1,10 +1,13 @@
 //! Executing a search: plan, collect, fall back, and turn documents into hits.
 
-use crate::collect::{RankCollector, Ranked, Scored, COMPLETE, EXACT};
+use crate::collect::{RankCollector, Ranked, Scored, SegmentData, COMPLETE, EXACT};
 use crate::error::{Error, Result};
 use crate::filter::{check_market, market_query, parse_filter};
 use crate::highlight::highlight;
-use crate::plan::{build_query, corrected_keys, expand, query_words, KeyBonus, QueryWord, TYPO_KEY_FACTOR};
+use crate::plan::{
+    build_query, corrected_keys, expand, query_words, selective_words, word_cost, KeyBonus, Match, QueryWord,
+    TYPO_KEY_FACTOR,
+};
 use crate::schema::Fields;
 use crate::taste::{boost, Taste};
 use crate::types::*;
@@ -12,6 +15,7 @@ use needle_core::text::key_of_words;
 use needle_core::EntityType;
 use needle_store::CatalogSnapshot;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 use tantivy::query::{Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
@@ -97,7 +101,7 @@ pub fn run(
     f: &Fields,
     snap: &CatalogSnapshot,
     log_max_pop: [f64; 8],
-    segments: Vec<std::sync::Arc<crate::collect::SegmentData>>,
+    segments: Vec<Arc<SegmentData>>,
     taste: Option<&Taste>,
     req: &SearchRequest,
 ) -> Result<SearchResponse> {
@@ -138,16 +142,37 @@ pub fn run(
         exact,
         runs: (run_keys(&words), COMPLETE),
     };
-    let strict = searcher.search(&*build_query(f, &per_word, true, &keys, filters()?), &collector)?;
-    let mut ranked = strict;
-    let strict_total: u64 = ranked.counts.iter().sum();
-    if words.len() > 1 && (strict_total as usize) < pool {
-        let loose = searcher.search(&*build_query(f, &per_word, false, &keys, filters()?), &collector)?;
+    let selective = selective_words(searcher, f, &words);
+    let n_selective = selective.iter().filter(|s| **s).count();
+    let query = |mode, costs: &[u64]| -> Result<Box<dyn Query>> {
+        Ok(build_query(f, &per_word, &selective, mode, costs, &keys, filters()?))
+    };
+    let mut ranked = searcher.search(&*query(Match::All, &[])?, &collector)?;
+    // Too few documents have every word: fill the page with those missing one word, and
+    // only when even that finds nothing, with those having any word (a union of every
+    // word's postings: the most expensive query there is, so the last resort).
+    if n_selective > 1 && (total_of(&ranked) as usize) < pool {
+        // Word costs matter where a pass would walk single words: all-but-one of two
+        // words, and any word. They take a dictionary lookup per expansion, so only then.
+        let costs = || -> Vec<u64> { per_word.iter().map(|e| word_cost(searcher, e)).collect() };
+        let loose_costs = if n_selective == 2 { costs() } else { vec![] };
+        let loose = searcher.search(&*query(Match::AllButOne, &loose_costs)?, &collector)?;
         ranked = merge_fallback(ranked, loose, pool);
+        if n_selective > 2 && total_of(&ranked) == 0 {
+            ranked = searcher.search(&*query(Match::Any, &costs())?, &collector)?;
+        }
     }
     let total: u64 = ranked.counts.iter().sum();
     let mut cache: HashMap<DocAddress, Option<Hit>> = HashMap::new();
-    let mut hits = to_hits(searcher, snap, &ranked.top, &words, taste, &mut cache)?;
+    let mut hits = to_hits(
+        searcher,
+        &collector.segments,
+        snap,
+        &ranked.top,
+        &words,
+        taste,
+        &mut cache,
+    )?;
     if taste.is_some() {
         personal_order(&mut hits);
         hits.truncate(window);
@@ -166,7 +191,7 @@ pub fn run(
     let sections = sections
         .into_iter()
         .map(|(_, kind, total, docs)| {
-            let mut hits = to_hits(searcher, snap, &docs, &words, taste, &mut cache)?;
+            let mut hits = to_hits(searcher, &collector.segments, snap, &docs, &words, taste, &mut cache)?;
             personal_order(&mut hits);
             Ok(Section {
                 kind,
@@ -182,6 +207,10 @@ pub fn run(
         top_result,
         sections,
     })
+}
+
+fn total_of(r: &Ranked) -> u64 {
+    r.counts.iter().sum()
 }
 
 fn ms(t: Instant) -> f64 {
@@ -214,7 +243,10 @@ fn merge_fallback(strict: Ranked, loose: Ranked, window: usize) -> Ranked {
     }
 }
 
-fn doc_id(searcher: &Searcher, addr: DocAddress) -> Result<Option<String>> {
+fn doc_id(searcher: &Searcher, segs: &[Arc<SegmentData>], addr: DocAddress) -> Result<Option<String>> {
+    if let Some(d) = segs.get(addr.segment_ord as usize) {
+        return d.id(addr.doc_id).map_err(Error::Index);
+    }
     let seg = searcher.segment_reader(addr.segment_ord);
     let Some(col) = seg.fast_fields().str("id")? else {
         return Ok(None);
@@ -243,6 +275,7 @@ fn personal_order(hits: &mut [Hit]) {
 
 fn to_hits(
     searcher: &Searcher,
+    segs: &[Arc<SegmentData>],
     snap: &CatalogSnapshot,
     docs: &[Scored],
     words: &[QueryWord],
@@ -252,7 +285,7 @@ fn to_hits(
     let mut out = Vec::with_capacity(docs.len());
     for s in docs {
         if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(s.addr) {
-            slot.insert(build_hit(searcher, snap, s, words, taste)?);
+            slot.insert(build_hit(searcher, segs, snap, s, words, taste)?);
         }
         if let Some(Some(h)) = cache.get(&s.addr) {
             let mut h = h.clone();
@@ -265,13 +298,14 @@ fn to_hits(
 
 fn build_hit(
     searcher: &Searcher,
+    segs: &[Arc<SegmentData>],
     snap: &CatalogSnapshot,
     s: &Scored,
     words: &[QueryWord],
     taste: Option<&Taste>,
 ) -> Result<Option<Hit>> {
     {
-        let Some(id) = doc_id(searcher, s.addr)? else {
+        let Some(id) = doc_id(searcher, segs, s.addr)? else {
             return Ok(None);
         };
         let Some(e) = snap.get_display(&id)? else {

@@ -197,3 +197,16 @@ fn references_resolve_when_the_target_arrives_later() {
         .unwrap();
     assert_eq!(r.hits[0].artists, vec!["Coldplay UK"]);
 }
+
+#[test]
+fn a_word_that_matches_nothing_does_not_empty_the_page() {
+    let (_d, e) = engine();
+    // Three words, one of them in no document: the items with the other two come first.
+    assert_eq!(first(&e, "hello lionel zzyzzx "), "tr:hello-lionel");
+    assert_eq!(first(&e, "love story qqxqqxq swift "), "tr:love-story");
+    // Two words, one unknown: the other still finds its item.
+    assert_eq!(first(&e, "halo qqxqqxq "), "tr:halo");
+    // Items matching every word stay above those missing one.
+    let ids = top_ids(&e, "hello lionel richie", 10);
+    assert_eq!(ids.first().map(String::as_str), Some("tr:hello-lionel"));
+}
