@@ -42,8 +42,12 @@ pub struct EngineConfig {
     /// Half-life of listening events in taste profiles, days.
     pub half_life_days: f64,
     /// Bulk loading: no background segment merges until [`Engine::optimize`] merges
-    /// everything once at the end (each document is merged once, not once per level).
+    /// everything once at the end (each document is merged once, not once per level), and
+    /// catalog batches are made durable at each index commit rather than one by one
+    /// (an acknowledged batch is durable after [`Engine::refresh`] or [`Engine::shutdown`]).
     pub bulk: bool,
+    /// Indexing threads (default: the available cores, at most 4).
+    pub indexer_threads: Option<usize>,
 }
 
 impl EngineConfig {
@@ -55,7 +59,35 @@ impl EngineConfig {
             indexer_memory_bytes: 200 << 20,
             half_life_days: 30.0,
             bulk: false,
+            indexer_threads: None,
         }
+    }
+}
+
+/// A batch queued by [`Engine::submit_values`].
+#[must_use = "a write is only known to be durable once waited for"]
+pub struct PendingWrite {
+    reply: Option<Receiver<Result<Applied>>>,
+    report: WriteReport,
+}
+
+impl PendingWrite {
+    /// Records of the batch that passed validation.
+    pub fn accepted(&self) -> usize {
+        self.report.accepted
+    }
+
+    /// Take the batch's rejections (known at submission) out of the report.
+    pub fn take_rejected(&mut self) -> Vec<Rejection> {
+        std::mem::take(&mut self.report.rejected)
+    }
+
+    /// Wait until the batch is durable; its report (rejections were known at submission).
+    pub fn wait(self) -> Result<WriteReport> {
+        if let Some(rx) = self.reply {
+            rx.recv().map_err(|_| closed())??;
+        }
+        Ok(self.report)
     }
 }
 
@@ -142,14 +174,17 @@ impl Engine {
         index
             .tokenizers()
             .register(FIRST_PREFIXES, FirstPrefixTokenizer::default());
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .clamp(1, 4);
+        let threads = cfg.indexer_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+                .clamp(1, 4)
+        });
         let writer: IndexWriter =
             index.writer_with_num_threads(threads, cfg.indexer_memory_bytes.max((threads * 16) << 20))?;
         if cfg.bulk {
             writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+            store.defer_durability(true);
         }
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let shared = Arc::new(Shared {
@@ -192,6 +227,13 @@ impl Engine {
     /// Validate and durably store a batch of raw records; bad records are rejected one
     /// by one (their `index` is the position in `values`), good ones are kept.
     pub fn write_values(&self, values: Vec<serde_json::Value>) -> Result<WriteReport> {
+        self.submit_values(values)?.wait()
+    }
+
+    /// Validate `values` and queue them for the writer without waiting: bulk loaders keep
+    /// the next batch queued while the writer stores the last one, so it never idles.
+    /// The batch is durable once [`PendingWrite::wait`] returns `Ok`.
+    pub fn submit_values(&self, values: Vec<serde_json::Value>) -> Result<PendingWrite> {
         let mut records = Vec::with_capacity(values.len());
         let mut rejected = Vec::new();
         for (index, v) in values.iter().enumerate() {
@@ -205,10 +247,17 @@ impl Engine {
             }
         }
         let accepted = records.len();
-        if !records.is_empty() {
-            self.write_records(records)?;
-        }
-        Ok(WriteReport { accepted, rejected })
+        let reply = if records.is_empty() {
+            None
+        } else {
+            let (tx, rx) = bounded(1);
+            self.tx.send(Msg::Write(records, tx)).map_err(|_| closed())?;
+            Some(rx)
+        };
+        Ok(PendingWrite {
+            reply,
+            report: WriteReport { accepted, rejected },
+        })
     }
 
     /// Durably store validated records (returns once they are fsync'd).
@@ -651,6 +700,9 @@ impl Writer {
         if !self.dirty {
             return Ok(());
         }
+        // The index must never be ahead of the durable catalog (recovery replays the
+        // catalog's changes after the index's sequence number).
+        self.shared.store.sync()?;
         let mut prepared = self.writer.prepare_commit()?;
         prepared.set_payload(&self.last_seq.to_string());
         prepared.commit()?;

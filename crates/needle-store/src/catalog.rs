@@ -25,6 +25,8 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// The durable catalog.
 pub struct CatalogStore {
     db: Database,
+    /// Bulk loading: batches commit without fsync until [`CatalogStore::sync`].
+    deferred: std::sync::atomic::AtomicBool,
 }
 
 /// What one committed batch changed.
@@ -75,13 +77,38 @@ impl CatalogStore {
             tx.open_table(NAMES)?;
         }
         tx.commit()?;
-        Ok(CatalogStore { db })
+        Ok(CatalogStore {
+            db,
+            deferred: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
-    /// Apply validated records in one durable transaction (fsync before returning).
+    /// Bulk loading: from now on [`CatalogStore::apply`] commits without waiting for the
+    /// disk, and a batch is durable only after the next [`CatalogStore::sync`] (a crash
+    /// before it loses those batches, never a part of one). For loaders that acknowledge
+    /// at the end, such as `needle import`; never for the HTTP API.
+    pub fn defer_durability(&self, on: bool) {
+        self.deferred.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Make every batch applied so far durable (an empty durable commit; nothing to do
+    /// unless durability is deferred).
+    pub fn sync(&self) -> Result<()> {
+        if self.deferred.load(std::sync::atomic::Ordering::Relaxed) {
+            self.db.begin_write()?.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Apply validated records in one durable transaction (fsync before returning, unless
+    /// durability is deferred: see [`CatalogStore::defer_durability`]).
     /// Later records win over earlier ones with the same id.
     pub fn apply(&self, records: &[Record]) -> Result<Applied> {
-        let tx = self.db.begin_write()?;
+        let mut tx = self.db.begin_write()?;
+        if self.deferred.load(std::sync::atomic::Ordering::Relaxed) {
+            tx.set_durability(redb::Durability::None)
+                .map_err(|e| Error::Storage(e.to_string()))?;
+        }
         let mut changed: BTreeMap<String, bool> = BTreeMap::new();
         let mut seq;
         {
@@ -307,3 +334,33 @@ impl Snapshot {
 }
 
 pub use self::Snapshot as CatalogSnapshot;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use needle_core::validate::parse_record;
+
+    fn record(id: &str, name: &str) -> Record {
+        parse_record(&serde_json::json!({"id": id, "type": "artist", "name": name})).unwrap()
+    }
+
+    #[test]
+    fn deferred_batches_are_durable_after_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = CatalogStore::open(dir.path()).unwrap();
+            store.defer_durability(true);
+            let a = store.apply(&[record("ar:1", "One"), record("ar:2", "Two")]).unwrap();
+            assert_eq!(a.changed.len(), 2);
+            // Applied batches are readable at once, before the sync.
+            assert_eq!(store.get("ar:2").unwrap().map(|e| e.name), Some("Two".to_string()));
+            store.apply(&[record("ar:1", "Uno")]).unwrap();
+            store.sync().unwrap();
+        }
+        let store = CatalogStore::open(dir.path()).unwrap();
+        assert_eq!(store.get("ar:1").unwrap().map(|e| e.name), Some("Uno".to_string()));
+        assert_eq!(store.last_seq().unwrap(), 3);
+        // Without deferral, sync has nothing to do and apply is durable by itself.
+        store.sync().unwrap();
+    }
+}

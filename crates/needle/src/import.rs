@@ -78,10 +78,10 @@ fn print_rejections(rejected: &[Rejection], show: usize) {
 
 /// Open a `.jsonl` or `.jsonl.gz` file; the returned reader counts the file's (compressed)
 /// bytes into `pb`, so a bar of the file's size shows the progress through it.
-fn open(path: &Path, pb: Option<ProgressBar>) -> Result<Box<dyn BufRead>> {
+fn open(path: &Path, pb: Option<ProgressBar>) -> Result<Box<dyn BufRead + Send>> {
     let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let counted = CountingReader { inner: f, pb };
-    let r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+    let r: Box<dyn Read + Send> = if path.extension().is_some_and(|e| e == "gz") {
         Box::new(MultiGzDecoder::new(counted))
     } else {
         Box::new(counted)
@@ -132,7 +132,7 @@ struct Streamed {
 /// as `invalid_json`; every rejection's index is mapped to its line number - 1. `after`
 /// runs after each batch with the total of lines read so far.
 fn stream_batches(
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
     path: &Path,
     batch: usize,
     mut sink: impl FnMut(Vec<serde_json::Value>) -> Result<Vec<Rejection>>,
@@ -143,67 +143,131 @@ fn stream_batches(
         lines: 0,
         rejected: Vec::new(),
     };
-    let mut values = Vec::with_capacity(batch);
-    let mut line_of = Vec::with_capacity(batch);
-    let mut flush = |values: &mut Vec<serde_json::Value>, line_of: &mut Vec<usize>, out: &mut Streamed| -> Result<()> {
-        if values.is_empty() {
-            return Ok(());
+    // Reading, gunzipping and parsing run on their own thread, one batch ahead of the
+    // sink, so the next batch is ready when the engine has stored the last one.
+    std::thread::scope(|scope| -> Result<()> {
+        // Created in the scope so that an early return drops the receiver, which stops the
+        // reader thread before the scope waits for it.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Parsed>>(2);
+        let reader_thread = scope.spawn(move || parse_batches(reader, path, batch, &tx));
+        for parsed in rx.iter() {
+            let parsed = parsed?;
+            out.lines += parsed.lines;
+            out.rejected.extend(parsed.invalid);
+            if parsed.values.is_empty() {
+                continue;
+            }
+            let line_of = parsed.line_of;
+            let rejected = sink(parsed.values)?;
+            out.rejected.extend(rejected.into_iter().map(|r| Rejection {
+                index: line_of.get(r.index).copied().unwrap_or(r.index),
+                ..r
+            }));
+            after(out.lines);
         }
-        let rejected = sink(std::mem::take(values))?;
-        out.rejected.extend(rejected.into_iter().map(|r| Rejection {
-            index: line_of.get(r.index).copied().unwrap_or(r.index),
-            ..r
-        }));
-        line_of.clear();
-        after(out.lines);
+        // The reader stops early only when the sink side hung up (after an error above).
+        let _ = reader_thread.join();
         Ok(())
-    };
+    })?;
+    out.rejected.sort_by_key(|r| r.index);
+    Ok(out)
+}
+
+/// One parsed batch: values with their line indexes, lines that were not JSON, and the
+/// count of non-blank lines read for it.
+struct Parsed {
+    values: Vec<serde_json::Value>,
+    line_of: Vec<usize>,
+    invalid: Vec<Rejection>,
+    lines: usize,
+}
+
+impl Parsed {
+    fn with_capacity(n: usize) -> Self {
+        Parsed {
+            values: Vec::with_capacity(n),
+            line_of: Vec::with_capacity(n),
+            invalid: Vec::new(),
+            lines: 0,
+        }
+    }
+}
+
+/// The reader thread of [`stream_batches`]: sends batches until the file ends, an IO
+/// error (sent on), or the receiver is gone.
+fn parse_batches(
+    reader: Box<dyn BufRead + Send>,
+    path: &Path,
+    batch: usize,
+    tx: &std::sync::mpsc::SyncSender<Result<Parsed>>,
+) {
+    let mut cur = Parsed::with_capacity(batch);
     for (i, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("reading {} at line {}", path.display(), i + 1))?;
+        let line = match line.with_context(|| format!("reading {} at line {}", path.display(), i + 1)) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
-        out.lines += 1;
+        cur.lines += 1;
         match serde_json::from_str::<serde_json::Value>(&line) {
             Ok(v) => {
-                values.push(v);
-                line_of.push(i);
+                cur.values.push(v);
+                cur.line_of.push(i);
             }
-            Err(e) => out.rejected.push(Rejection {
+            Err(e) => cur.invalid.push(Rejection {
                 index: i,
                 code: "invalid_json".into(),
                 message: format!("line {}: {e}", i + 1),
             }),
         }
-        if values.len() >= batch {
-            flush(&mut values, &mut line_of, &mut out)?;
+        if cur.values.len() >= batch
+            && tx
+                .send(Ok(std::mem::replace(&mut cur, Parsed::with_capacity(batch))))
+                .is_err()
+        {
+            return;
         }
     }
-    flush(&mut values, &mut line_of, &mut out)?;
-    out.rejected.sort_by_key(|r| r.index);
-    Ok(out)
+    let _ = tx.send(Ok(cur));
 }
 
 /// Import a `.jsonl` or `.jsonl.gz` catalog file; bad lines are rejected one by one.
-pub fn import_file(engine: &Engine, path: &Path, batch: usize, progress: bool) -> Result<ImportSummary> {
+pub fn import_file(engine: &Engine, path: &Path, batch: usize, progress: bool, merge: bool) -> Result<ImportSummary> {
     let started = Instant::now();
     let pb = file_bar(path, progress)?;
     let reader = open(path, Some(pb.clone()))?;
     let mut accepted = 0usize;
+    // One batch stays queued behind the one being written: validation of the next batch
+    // and the writer's work overlap. Rejections are known at submission.
+    let mut pending: Option<needle_search::PendingWrite> = None;
     let streamed = stream_batches(
         reader,
         path,
         batch,
         |values| {
-            let report = engine.write_values(values)?;
-            accepted += report.accepted;
-            Ok(report.rejected)
+            let next = engine.submit_values(values)?;
+            if let Some(p) = pending.replace(next) {
+                p.wait()?;
+            }
+            let queued = pending.as_mut().map(|p| p.take_rejected()).unwrap_or_default();
+            accepted += pending.as_ref().map_or(0, |p| p.accepted());
+            Ok(queued)
         },
         |lines| pb.set_message(format!("{lines} records")),
     )?;
+    if let Some(p) = pending.take() {
+        p.wait()?;
+    }
     engine.refresh()?;
-    pb.set_message("merging index segments");
-    engine.optimize()?;
+    if merge {
+        pb.set_message("merging index segments");
+        engine.optimize()?;
+    }
     pb.finish_and_clear();
     Ok(ImportSummary {
         lines: streamed.lines,

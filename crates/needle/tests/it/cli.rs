@@ -31,17 +31,21 @@ fn import_then_search() {
         ),
     )
     .unwrap();
-    let data = dir.path().join("data");
-    let out = needle(&data, &["import", file.to_str().unwrap(), "--quiet"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
-    assert!(err.contains("imported 2 of 5 records"), "{err}");
-    assert!(err.contains("line 3: [invalid_json]"), "{err}");
-    assert!(
-        err.contains("line 4: [invalid_field] field `name` must not be empty"),
-        "{err}"
-    );
-    assert!(err.contains("line 6: [unknown_field] field `bogus`"), "{err}");
+    // Batches of 2 queue one batch behind another: rejections must still name their lines.
+    for batch in ["10000", "2"] {
+        let data = dir.path().join(format!("data-{batch}"));
+        let out = needle(&data, &["import", file.to_str().unwrap(), "--quiet", "--batch", batch]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains("imported 2 of 5 records"), "{err}");
+        assert!(err.contains("line 3: [invalid_json]"), "{err}");
+        assert!(
+            err.contains("line 4: [invalid_field] field `name` must not be empty"),
+            "{err}"
+        );
+        assert!(err.contains("line 6: [unknown_field] field `bogus`"), "{err}");
+    }
+    let data = dir.path().join("data-2");
     let out = needle(&data, &["search", "halo beyonse", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
