@@ -72,6 +72,19 @@ fn fold_char(c: char, out: &mut String) {
         out.push(c.to_ascii_lowercase());
         return;
     }
+    // Typographic apostrophes and hyphens (General Punctuation, outside the blocks whose
+    // marks are stripped below) read as their ASCII forms: "You’ll" is "you'll" → "youll".
+    match c {
+        '\u{2019}' | '\u{2018}' | '\u{02BC}' => {
+            out.push('\'');
+            return;
+        }
+        '\u{2010}'..='\u{2015}' => {
+            out.push('-');
+            return;
+        }
+        _ => {}
+    }
     if !strips_marks(c) {
         for l in c.to_lowercase() {
             // A sign outside the Latin blocks can lowercase into them (U+212B ANGSTROM SIGN
@@ -339,6 +352,10 @@ mod tests {
         assert_eq!(toks("Simon & Garfunkel"), vec!["simon", "and", "garfunkel"]);
         assert_eq!(toks("Guns N' Roses"), vec!["guns", "and", "roses"]);
         assert_eq!(toks("Don't Stop"), vec!["dont", "stop"]);
+        // Typographic apostrophes and hyphens fold like the ASCII ones.
+        assert_eq!(toks("You’ll Understand"), vec!["youll", "understand"]);
+        assert_eq!(toks("Rock ʼn’ Roll"), toks("Rock 'n' Roll"));
+        assert_eq!(toks("Jay\u{2010}Z"), toks("Jay-Z"));
         assert_eq!(toks("Ke$ha"), vec!["kesha"]);
         assert_eq!(toks("P!nk"), vec!["pink"]);
         assert_eq!(toks("AC/DC"), vec!["ac", "dc", "acdc"]);
