@@ -22,6 +22,12 @@ pub const EXACT: f32 = 1.5;
 pub const COMPLETE: f32 = 0.6;
 /// Weight of the popularity prior.
 pub const PRIOR: f32 = 0.5;
+/// Weight of name coverage: `min(1, query words / name words)`, for queries of two words
+/// or more. Among equal matches the name the query covers best comes first ("tramp abroa":
+/// "Tramp Abroad" before "A Tramp Abroad by Mark Twain"), which is what a length-normalized
+/// score gives the anchors. A single word is most often the start of a longer query, so it
+/// does not prefer one-word names ("su" still finds "Sunflower" before "Sucker").
+pub const COVER: f32 = 0.1;
 
 const NTYPES: usize = EntityType::ALL.len();
 
@@ -109,6 +115,8 @@ pub struct SegmentData {
     pub kind: Vec<u8>,
     /// `ln(1 + popularity)` per doc.
     pub log_pop: Vec<f32>,
+    /// Words in the name per doc (tantivy's field norm, exact below 40).
+    pub name_len: Vec<u8>,
     /// The entity id column, opened once: opening a column decodes its block index,
     /// which costs more than a whole hit when done per hit.
     pub ids: Option<StrColumn>,
@@ -128,16 +136,20 @@ impl SegmentData {
     pub fn load(reader: &SegmentReader) -> tantivy::Result<SegmentData> {
         let ff = reader.fast_fields();
         let (kind_col, pop_col): (Column<u64>, Column<f64>) = (ff.u64("kind")?, ff.f64("popularity")?);
+        let norms = reader.get_fieldnorms_reader(reader.schema().get_field("name")?)?;
         let n = reader.max_doc();
         let mut kind = Vec::with_capacity(n as usize);
         let mut log_pop = Vec::with_capacity(n as usize);
+        let mut name_len = Vec::with_capacity(n as usize);
         for doc in 0..n {
             kind.push(kind_col.first(doc).unwrap_or(0).min(NTYPES as u64 - 1) as u8);
             log_pop.push(pop_col.first(doc).unwrap_or(0.0).max(0.0).ln_1p() as f32);
+            name_len.push(norms.fieldnorm(doc).min(255) as u8);
         }
         Ok(SegmentData {
             kind,
             log_pop,
+            name_len,
             ids: ff.str("id")?,
         })
     }
@@ -164,6 +176,8 @@ pub struct RankCollector {
     pub log_max_pop: [f64; NTYPES],
     /// Decoded columns per segment ordinal (see [`SegmentData`]).
     pub segments: Vec<std::sync::Arc<SegmentData>>,
+    /// Words in the query (for name coverage; 0 or 1 turns coverage off).
+    pub query_words: usize,
 }
 
 /// Per-segment state.
@@ -174,6 +188,7 @@ pub struct RankSegment {
     top: TopK,
     by_type: Vec<TopK>,
     counts: Vec<u64>,
+    query_words: f32,
 }
 
 impl Collector for RankCollector {
@@ -192,6 +207,7 @@ impl Collector for RankCollector {
             top: TopK::new(self.window),
             by_type: (0..NTYPES).map(|_| TopK::new(self.section_size)).collect(),
             counts: vec![0; NTYPES],
+            query_words: self.query_words as f32,
         })
     }
 
@@ -227,14 +243,20 @@ impl SegmentCollector for RankSegment {
         let kind = self.data.kind.get(doc as usize).copied().unwrap_or(0) as usize;
         self.counts[kind] += 1;
         // Skip the popularity read when even the largest prior cannot get this doc in.
-        let bound = text + PRIOR;
+        let bound = text + PRIOR + COVER;
         if self.top.rejects(bound) && self.by_type[kind].rejects(bound) {
             return;
         }
         let lp = self.data.log_pop.get(doc as usize).copied().unwrap_or(0.0);
         let prior = (lp * self.inv_log_max_pop[kind]).min(1.0);
+        let name_len = f32::from(self.data.name_len.get(doc as usize).copied().unwrap_or(0).max(1));
+        let cover = if self.query_words >= 2.0 {
+            (self.query_words / name_len).min(1.0)
+        } else {
+            0.0
+        };
         let s = Scored {
-            score: text + PRIOR * prior,
+            score: text + PRIOR * prior + COVER * cover,
             addr: DocAddress::new(self.seg, doc),
         };
         self.top.push(s);

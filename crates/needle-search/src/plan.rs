@@ -294,6 +294,14 @@ pub const TYPO_KEY_FACTOR: f32 = 0.7;
 /// (it begins some name word: "anniel" of "Anniela") is not corrected. At most 32 combinations.
 pub fn corrected_keys(searcher: &Searcher, f: &Fields, words: &[QueryWord], per_word: &[Vec<Expansion>]) -> Vec<u64> {
     let name = f.name;
+    // Corrections tried per word (the word itself included): a lone word can afford many
+    // key lookups, and its best correction by dictionary frequency is often not the meant
+    // one ("dezree": "degree" is more frequent than "desree", the artist Des'ree).
+    let per_word_cands = match words.len() {
+        1 => 9,
+        2 => 5,
+        _ => 3,
+    };
     let mut combos: Vec<Vec<String>> = vec![vec![]];
     let mut any = false;
     for (w, exps) in words.iter().zip(per_word) {
@@ -307,7 +315,7 @@ pub fn corrected_keys(searcher: &Searcher, f: &Fields, words: &[QueryWord], per_
             .iter()
             .filter(|e| !typing && e.field == name && e.score < Q_EXACT && e.score != Q_PREFIX && e.term != w.text)
         {
-            if cands.len() >= 3 {
+            if cands.len() >= per_word_cands {
                 break;
             }
             if !cands.contains(&e.term) {

@@ -129,6 +129,7 @@ pub fn run(
         section_size: SECTION_SIZE,
         log_max_pop,
         segments,
+        query_words: words.iter().filter(|w| !w.cjk).count(),
     };
     let per_word = expand(searcher, f, &words);
     let filters = || -> Result<Vec<Box<dyn Query>>> { Ok(p.filters.iter().map(|q| q.box_clone()).collect()) };

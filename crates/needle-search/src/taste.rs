@@ -236,12 +236,12 @@ pub fn boost(t: &Taste, e: &Entity) -> Option<Personalization> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::{EXACT, PRIOR};
+    use crate::collect::{COVER, EXACT, PRIOR};
 
     #[test]
     fn a_boost_can_never_carry_a_non_exact_match_past_an_exact_one() {
         // The worst case: the exact match has no prior and no boost, the other has both.
-        const { assert!(PERSONAL_WEIGHT + PRIOR < EXACT) };
+        const { assert!(PERSONAL_WEIGHT + PRIOR + COVER < EXACT) };
         // Among equal text matches, a favourite beats any popularity difference.
         const { assert!(PERSONAL_WEIGHT > PRIOR) };
     }

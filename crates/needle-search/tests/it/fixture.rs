@@ -56,6 +56,8 @@ pub fn catalog() -> Vec<Value> {
         json!({"id":"tr:smokey-sings","type":"track","name":"When Smokey Sings","popularity":90}),
         json!({"id":"ar:anniela","type":"artist","name":"Anniela","popularity":1}),
         json!({"id":"ar:annie","type":"artist","name":"Annie","popularity":90}),
+        json!({"id":"sh:tramp","type":"show","name":"Tramp Abroad","popularity":10}),
+        json!({"id":"sh:tramp-twain","type":"show","name":"A Tramp Abroad by Mark Twain","popularity":12}),
         json!({"id":"ab:krieg","type":"audiobook","name":"Krieg und Frieden","authors":["Lew Tolstoi"],"language":"de","popularity":100}),
     ]
 }

@@ -210,3 +210,12 @@ fn a_word_that_matches_nothing_does_not_empty_the_page() {
     let ids = top_ids(&e, "hello lionel richie", 10);
     assert_eq!(ids.first().map(String::as_str), Some("tr:hello-lionel"));
 }
+
+#[test]
+fn among_equal_matches_the_name_the_query_covers_best_comes_first() {
+    let (_d, e) = engine();
+    // Both names hold both words; the shorter one is what was typed (the longer is a
+    // little more popular, which alone would put it first).
+    assert_eq!(first(&e, "tramp abroa"), "sh:tramp");
+    assert_eq!(first(&e, "tramp abroad"), "sh:tramp");
+}
