@@ -48,6 +48,8 @@ pub struct EngineConfig {
     pub bulk: bool,
     /// Indexing threads (default: the available cores, at most 4).
     pub indexer_threads: Option<usize>,
+    /// Page cache of the catalog store, bytes.
+    pub store_cache_bytes: usize,
 }
 
 impl EngineConfig {
@@ -60,6 +62,7 @@ impl EngineConfig {
             half_life_days: 30.0,
             bulk: false,
             indexer_threads: None,
+            store_cache_bytes: needle_store::DEFAULT_CACHE_BYTES,
         }
     }
 }
@@ -162,7 +165,7 @@ pub struct Engine {
 impl Engine {
     /// Open (or create) the engine in `cfg.data_dir`, catching the index up with the store.
     pub fn open(cfg: EngineConfig) -> Result<Engine> {
-        let store = CatalogStore::open(&cfg.data_dir)?;
+        let store = CatalogStore::open_with_cache(&cfg.data_dir, cfg.store_cache_bytes)?;
         let index_dir = cfg.data_dir.join("index");
         std::fs::create_dir_all(&index_dir)
             .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", index_dir.display())))?;

@@ -29,6 +29,7 @@ pub const KEYS: &[&str] = &[
     "max_batch_records",
     "refresh_interval_ms",
     "indexer_memory_mb",
+    "store_cache_mb",
     "request_timeout_ms",
     "half_life_days",
     "auth.keys",
@@ -45,6 +46,8 @@ pub const KEYS: &[&str] = &[
 
 /// Smallest and largest accepted `indexer_memory_mb` (the index writer needs at least 15 MB).
 pub const INDEXER_MEMORY_MB_RANGE: (u64, u64) = (15, 4095);
+/// Smallest and largest accepted `store_cache_mb`.
+pub const STORE_CACHE_MB_RANGE: (u64, u64) = (16, 65536);
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -75,6 +78,8 @@ pub struct Config {
     pub refresh_interval_ms: u64,
     /// Memory budget of the index writer, MiB.
     pub indexer_memory_mb: u64,
+    /// Page cache of the catalog store, MiB (part of the server's resident memory).
+    pub store_cache_mb: u64,
     /// Requests taking longer than this are answered `503 request_timeout`, milliseconds.
     pub request_timeout_ms: u64,
     /// Half-life of a listening event's weight in taste profiles, days.
@@ -100,6 +105,7 @@ impl Default for Config {
             max_batch_records: 100_000,
             refresh_interval_ms: 500,
             indexer_memory_mb: 200,
+            store_cache_mb: 256,
             request_timeout_ms: 30_000,
             half_life_days: 30.0,
             recs: needle_recs::serve::ServeConfig::default(),
@@ -211,6 +217,13 @@ impl Config {
                 self.indexer_memory_mb
             ));
         }
+        let (lo, hi) = STORE_CACHE_MB_RANGE;
+        if !(lo..=hi).contains(&self.store_cache_mb) {
+            problems.push(format!(
+                "store_cache_mb: must be between {lo} and {hi}, got {}",
+                self.store_cache_mb
+            ));
+        }
         if !(1..=3_600_000).contains(&self.request_timeout_ms) {
             problems.push(format!(
                 "request_timeout_ms: must be between 1 and 3600000, got {}",
@@ -253,6 +266,7 @@ impl Config {
         cfg.indexer_memory_bytes =
             usize::try_from(self.indexer_memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         cfg.half_life_days = self.half_life_days;
+        cfg.store_cache_bytes = usize::try_from(self.store_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         cfg
     }
 }
@@ -334,6 +348,10 @@ refresh_interval_ms = 500
 
 # Memory budget of the index writer, in MiB (15 to 4095).
 indexer_memory_mb = 200
+
+# Page cache of the catalog store, in MiB (16 to 65536): the display records of search hits
+# and recommendations are read through it. Count it in the container's memory limit.
+store_cache_mb = 256
 
 # Requests running longer than this are answered 503 request_timeout, in milliseconds.
 request_timeout_ms = 30000
@@ -436,10 +454,19 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_in_the_repository_is_the_example_config() {
+        // README links to it; regenerate with the constant's text when keys change.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config.example.toml");
+        let file = std::fs::read_to_string(path).expect("config.example.toml at the repository root");
+        assert_eq!(file, EXAMPLE_CONFIG, "config.example.toml differs from EXAMPLE_CONFIG");
+    }
+
+    #[test]
     fn defaults_are_valid() {
         Config::default().validate().expect("defaults valid");
         let e = Config::default().engine_config();
         assert_eq!(e.indexer_memory_bytes, 200 << 20);
+        assert_eq!(e.store_cache_bytes, 256 << 20);
         assert_eq!(e.refresh_interval, Duration::from_millis(500));
         assert_eq!(e.half_life_days, 30.0);
     }
@@ -450,19 +477,21 @@ mod tests {
             http_addr: "abc".into(),
             max_batch_records: 0,
             indexer_memory_mb: 1,
+            store_cache_mb: 1,
             request_timeout_ms: 0,
             half_life_days: f64::NAN,
             ..Config::default()
         };
         let problems = cfg.validate().unwrap_err().problems();
-        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert_eq!(problems.len(), 6, "{problems:?}");
         assert!(
             problems[0].starts_with("http_addr: `abc` is not a socket address"),
             "{problems:?}"
         );
         assert!(problems[1].starts_with("max_batch_records:"));
         assert!(problems[2].starts_with("indexer_memory_mb:"));
-        assert!(problems[3].starts_with("request_timeout_ms:"));
-        assert!(problems[4].starts_with("half_life_days:"));
+        assert!(problems[3].starts_with("store_cache_mb:"));
+        assert!(problems[4].starts_with("request_timeout_ms:"));
+        assert!(problems[5].starts_with("half_life_days:"));
     }
 }

@@ -22,6 +22,9 @@ const NAMES: TableDefinition<&str, &str> = TableDefinition::new("names");
 /// counters: `seq`, `count:<type>`.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
+/// Default page cache of the catalog store, bytes.
+pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
+
 /// The durable catalog.
 pub struct CatalogStore {
     db: Database,
@@ -60,13 +63,22 @@ fn decode(id: &str, bytes: &[u8]) -> Result<Entity> {
 }
 
 impl CatalogStore {
-    /// Open (or create) the store in `dir/catalog.redb`.
+    /// Open (or create) the store in `dir/catalog.redb` with the default page cache
+    /// ([`DEFAULT_CACHE_BYTES`]).
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Open (or create) the store with a page cache of at most `cache_bytes` (redb's own
+    /// default is 1 GiB, which a busy server fills with the display records of its hits).
+    pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             path: dir.display().to_string(),
             source,
         })?;
-        let db = Database::create(dir.join("catalog.redb"))?;
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(dir.join("catalog.redb"))?;
         let tx = db.begin_write()?;
         {
             tx.open_table(ENTITIES)?;

@@ -13,7 +13,7 @@ pub mod eventlog;
 pub mod events;
 pub mod profiles;
 
-pub use catalog::{Applied, CatalogSnapshot, CatalogStore, ResolvedNames};
+pub use catalog::{Applied, CatalogSnapshot, CatalogStore, ResolvedNames, DEFAULT_CACHE_BYTES};
 pub use error::{Error, Result};
 pub use eventlog::{EventLog, FileEventLog};
 pub use events::{EventStore, Ingested};
