@@ -378,6 +378,8 @@ test('switching listener personalizes results and shows the reasons', async () =
   await pickListener(page, 'u-lionel');
   await page.waitForFunction(() => document.querySelector('#top-result .hit')?.dataset.id === 'tr:hello-lionel');
   assert.match(await page.textContent('#top-result .reasons'), /you play Lionel Richie/);
+  // The profile panel loads on its own request: wait for it instead of racing it.
+  await page.waitForFunction(() => /Lionel Richie/.test(document.querySelector('#profile')?.textContent ?? ''));
   assert.match(await page.textContent('#profile'), /Lionel Richie/);
   assert.match(page.url(), /user=u-lionel/);
   await page.screenshot({ path: join(ARTIFACTS, 'listener-lionel.png'), fullPage: true });
