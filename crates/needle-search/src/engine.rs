@@ -700,12 +700,13 @@ impl Writer {
     }
 
     fn commit(&mut self) -> Result<()> {
+        // Deferred (bulk) catalog batches become durable here even when no document
+        // changed; and the index must never be ahead of the durable catalog (recovery
+        // replays the catalog's changes after the index's sequence number).
+        self.shared.store.sync()?;
         if !self.dirty {
             return Ok(());
         }
-        // The index must never be ahead of the durable catalog (recovery replays the
-        // catalog's changes after the index's sequence number).
-        self.shared.store.sync()?;
         let mut prepared = self.writer.prepare_commit()?;
         prepared.set_payload(&self.last_seq.to_string());
         prepared.commit()?;

@@ -165,15 +165,7 @@ pub fn run(
     }
     let total: u64 = ranked.counts.iter().sum();
     let mut cache: HashMap<DocAddress, Option<Hit>> = HashMap::new();
-    let mut hits = to_hits(
-        searcher,
-        &collector.segments,
-        snap,
-        &ranked.top,
-        &words,
-        taste,
-        &mut cache,
-    )?;
+    let mut hits = to_hits(&collector.segments, snap, &ranked.top, &words, taste, &mut cache)?;
     if taste.is_some() {
         personal_order(&mut hits);
         hits.truncate(window);
@@ -192,7 +184,7 @@ pub fn run(
     let sections = sections
         .into_iter()
         .map(|(_, kind, total, docs)| {
-            let mut hits = to_hits(searcher, &collector.segments, snap, &docs, &words, taste, &mut cache)?;
+            let mut hits = to_hits(&collector.segments, snap, &docs, &words, taste, &mut cache)?;
             personal_order(&mut hits);
             Ok(Section {
                 kind,
@@ -244,20 +236,12 @@ fn merge_fallback(strict: Ranked, loose: Ranked, window: usize) -> Ranked {
     }
 }
 
-fn doc_id(searcher: &Searcher, segs: &[Arc<SegmentData>], addr: DocAddress) -> Result<Option<String>> {
-    if let Some(d) = segs.get(addr.segment_ord as usize) {
-        return d.id(addr.doc_id).map_err(Error::Index);
+/// The entity id of a hit, from its segment's cached id column.
+fn doc_id(segs: &[Arc<SegmentData>], addr: DocAddress) -> Result<Option<String>> {
+    match segs.get(addr.segment_ord as usize) {
+        Some(d) => d.id(addr.doc_id).map_err(Error::Index),
+        None => Ok(None),
     }
-    let seg = searcher.segment_reader(addr.segment_ord);
-    let Some(col) = seg.fast_fields().str("id")? else {
-        return Ok(None);
-    };
-    let Some(ord) = col.term_ords(addr.doc_id).next() else {
-        return Ok(None);
-    };
-    let mut s = String::new();
-    col.ord_to_str(ord, &mut s).map_err(|e| Error::Index(e.into()))?;
-    Ok(Some(s))
 }
 
 /// Apply personalization boosts to scores and re-sort (stable: ties keep text order).
@@ -275,7 +259,6 @@ fn personal_order(hits: &mut [Hit]) {
 }
 
 fn to_hits(
-    searcher: &Searcher,
     segs: &[Arc<SegmentData>],
     snap: &CatalogSnapshot,
     docs: &[Scored],
@@ -286,7 +269,7 @@ fn to_hits(
     let mut out = Vec::with_capacity(docs.len());
     for s in docs {
         if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(s.addr) {
-            slot.insert(build_hit(searcher, segs, snap, s, words, taste)?);
+            slot.insert(build_hit(segs, snap, s, words, taste)?);
         }
         if let Some(Some(h)) = cache.get(&s.addr) {
             let mut h = h.clone();
@@ -298,7 +281,6 @@ fn to_hits(
 }
 
 fn build_hit(
-    searcher: &Searcher,
     segs: &[Arc<SegmentData>],
     snap: &CatalogSnapshot,
     s: &Scored,
@@ -306,7 +288,7 @@ fn build_hit(
     taste: Option<&Taste>,
 ) -> Result<Option<Hit>> {
     {
-        let Some(id) = doc_id(searcher, segs, s.addr)? else {
+        let Some(id) = doc_id(segs, s.addr)? else {
             return Ok(None);
         };
         let Some(e) = snap.get_display(&id)? else {

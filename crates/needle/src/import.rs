@@ -250,13 +250,13 @@ pub fn import_file(engine: &Engine, path: &Path, batch: usize, progress: bool, m
         path,
         batch,
         |values| {
-            let next = engine.submit_values(values)?;
+            let mut next = engine.submit_values(values)?;
+            accepted += next.accepted();
+            let rejected = next.take_rejected();
             if let Some(p) = pending.replace(next) {
                 p.wait()?;
             }
-            let queued = pending.as_mut().map(|p| p.take_rejected()).unwrap_or_default();
-            accepted += pending.as_ref().map_or(0, |p| p.accepted());
-            Ok(queued)
+            Ok(rejected)
         },
         |lines| pb.set_message(format!("{lines} records")),
     )?;
