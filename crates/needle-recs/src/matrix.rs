@@ -335,6 +335,20 @@ impl InteractionsBuilder {
         (u, i)
     }
 
+    /// Like [`build`](Self::build), with users and items numbered in id order rather than
+    /// in order of first appearance: the same interactions give the same matrix however
+    /// they were enumerated (profiles live in hash maps), hence the same seeded model.
+    pub fn build_sorted(self) -> Interactions {
+        let (users, user_rank) = sorted(self.users);
+        let (items, item_rank) = sorted(self.items);
+        let triplets: Vec<(u32, u32, f32)> = self
+            .triplets
+            .into_iter()
+            .map(|(u, i, w)| (user_rank[u as usize], item_rank[i as usize], w))
+            .collect();
+        InteractionsBuilder { users, items, triplets }.build()
+    }
+
     pub fn build(self) -> Interactions {
         let matrix = Csr::from_triplets(self.users.len(), self.items.len(), &self.triplets);
         Interactions {
@@ -343,6 +357,18 @@ impl InteractionsBuilder {
             matrix,
         }
     }
+}
+
+/// `map` renumbered in id order, and the new index of every old one.
+fn sorted(map: IdMap) -> (IdMap, Vec<u32>) {
+    let mut order: Vec<u32> = (0..map.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| map.id(a).cmp(map.id(b)));
+    let mut rank = vec![0u32; order.len()];
+    for (new, &old) in order.iter().enumerate() {
+        rank[old as usize] = new as u32;
+    }
+    let ids = order.iter().map(|&old| map.id(old));
+    (IdMap::from_ids(ids), rank)
 }
 
 #[cfg(test)]
@@ -367,6 +393,26 @@ mod tests {
         assert_eq!(t.row(1), (&[0u32, 2][..], &[1.0f32, 2.0][..]));
         assert_eq!(t.transpose(), m);
         assert_eq!(m.col_counts(), vec![1, 2, 0, 1]);
+    }
+
+    #[test]
+    fn sorted_build_ignores_enumeration_order() {
+        let triples = [("u2", "b", 1.0), ("u1", "c", 3.0), ("u2", "a", 2.0), ("u1", "b", 0.5)];
+        let build = |order: &[usize]| {
+            let mut b = InteractionsBuilder::default();
+            for &k in order {
+                let (u, i, w) = triples[k];
+                b.push(u, i, w);
+            }
+            b.build_sorted()
+        };
+        let x = build(&[0, 1, 2, 3]);
+        let y = build(&[3, 2, 1, 0]);
+        assert_eq!(x.matrix, y.matrix);
+        assert_eq!((x.users.id(0), x.items.id(0), x.items.id(2)), ("u1", "a", "c"));
+        assert_eq!(x.items.get("c"), Some(2));
+        assert_eq!(x.matrix.get(1, 0), Some(2.0));
+        assert_eq!(x.matrix.get(0, 1), Some(0.5));
     }
 
     #[test]

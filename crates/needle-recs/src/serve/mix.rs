@@ -1,6 +1,6 @@
 //! `daily_mix`: the listener's liked items clustered (k-means on unit item vectors), one mix
 //! per cluster, each alternating favourites from the cluster with discoveries near its
-//! centre.
+//! centre (and nearer to it than to any other mix's).
 
 use std::collections::HashSet;
 
@@ -117,22 +117,38 @@ impl Recs {
         }
         clusters.retain(|c| !c.1.is_empty());
         clusters.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let centres: Vec<Vec<f32>> = clusters
+            .iter()
+            .map(|(_, members)| {
+                let mut centre = vec![0f32; model.factors()];
+                for (i, w) in members {
+                    if let Some(v) = model.vector(*i) {
+                        for (c, x) in centre.iter_mut().zip(v) {
+                            *c += w * x;
+                        }
+                    }
+                }
+                unit(&centre)
+            })
+            .collect();
+        // A discovery joins a mix only if that mix's centre is the nearest: near one taste
+        // can still be nearer another, and a mix must not drift into it.
+        let nearest = |i: u32| -> Option<usize> {
+            let v = unit(model.vector(i)?);
+            (0..centres.len()).max_by(|&a, &b| dot(&v, &centres[a]).total_cmp(&dot(&v, &centres[b])))
+        };
         let mut used: HashSet<u32> = HashSet::new();
         let (mut out, mut mixes, mut favourites) = (Vec::new(), Vec::new(), Vec::new());
         for (m, (_, members)) in clusters.iter().enumerate() {
-            let mut centre = vec![0f32; model.factors()];
-            for (i, w) in members {
-                if let Some(v) = model.vector(*i) {
-                    for (c, x) in centre.iter_mut().zip(v) {
-                        *c += w * x;
-                    }
-                }
-            }
             let discoveries: Vec<u32> = model
                 .index
-                .search(&centre, limit + 10, &|i| !used.contains(&i) && rules.admits(model, i))
+                .search(&centres[m], 2 * limit + 10, &|i| {
+                    !used.contains(&i) && rules.admits(model, i)
+                })
                 .into_iter()
                 .map(|h| h.id)
+                .filter(|&i| nearest(i) == Some(m))
+                .take(limit)
                 .collect();
             let favs: Vec<u32> = members.iter().map(|x| x.0).filter(|i| !used.contains(i)).collect();
             let anchor = members[0].0;

@@ -212,7 +212,7 @@ impl ServingModel {
                 stats.listeners += 1;
             }
         });
-        let data = b.build();
+        let data = b.build_sorted();
         stats.interactions = data.matrix.nnz();
         stats.snapshot_ms = t.elapsed().as_millis() as u64;
         progress(0.05);

@@ -6,6 +6,10 @@ use needle_recs::serve::mem::MemorySource;
 use needle_recs::serve::{RecRequest, Recs, ServeConfig, ServingModel, Surface};
 
 fn source() -> MemorySource {
+    source_of(&events())
+}
+
+fn source_of(events: &[Event]) -> MemorySource {
     let mut s = MemorySource::default();
     for g in 0..3 {
         for i in 0..20 {
@@ -18,10 +22,18 @@ fn source() -> MemorySource {
             });
         }
     }
+    for e in events {
+        s.apply(e);
+    }
+    s
+}
+
+fn events() -> Vec<Event> {
+    let mut v = Vec::new();
     for u in 0..60usize {
         let g = u % 3;
         for k in 0..8usize {
-            s.apply(&Event {
+            v.push(Event {
                 event_id: None,
                 user_id: format!("u{u}"),
                 kind: EventType::Play,
@@ -33,7 +45,7 @@ fn source() -> MemorySource {
             });
         }
     }
-    s
+    v
 }
 
 fn config() -> ServeConfig {
@@ -92,4 +104,20 @@ fn a_damaged_model_file_is_an_error_not_a_panic() {
     assert!(ServingModel::load_current(dir.path()).is_err());
     std::fs::write(&path, b"garbage").unwrap();
     assert!(ServingModel::load_current(dir.path()).is_err());
+}
+
+#[test]
+fn the_same_listening_gives_the_same_model() {
+    // Same events, applied in another order: profiles are hash maps, so listeners and items
+    // are enumerated differently; the model must not depend on that.
+    let mut events = events();
+    let a = source_of(&events);
+    events.reverse();
+    let b = source_of(&events);
+    let ma = ServingModel::train(&a, &config(), 1, &mut |_| {}).unwrap();
+    let mb = ServingModel::train(&b, &config(), 1, &mut |_| {}).unwrap();
+    assert_eq!(ma.items.ids(), mb.items.ids());
+    for i in 0..ma.n_vec as u32 {
+        assert_eq!(ma.vector(i), mb.vector(i), "item {}", ma.items.id(i));
+    }
 }
