@@ -9,6 +9,18 @@ pub const WORDS: &str = "needle_words";
 pub const PREFIXES: &str = "needle_prefixes";
 /// Name of the tokenizer that indexes prefixes of a field's first word only.
 pub const FIRST_PREFIXES: &str = "needle_first_prefixes";
+/// Name of the word tokenizer that emits each distinct word of a text once (descriptions,
+/// transcripts: their postings record documents only, so a repeat is work without effect).
+pub const DISTINCT_WORDS: &str = "needle_distinct_words";
+
+/// Register every Needle tokenizer on `index` (before opening a writer or a reader).
+pub fn register(index: &tantivy::Index) {
+    let t = index.tokenizers();
+    t.register(WORDS, WordTokenizer::default());
+    t.register(PREFIXES, PrefixTokenizer::default());
+    t.register(FIRST_PREFIXES, FirstPrefixTokenizer::default());
+    t.register(DISTINCT_WORDS, DistinctWordTokenizer::default());
+}
 /// Longest indexed prefix, in characters. Longer query prefixes are truncated to it.
 pub const MAX_PREFIX_CHARS: usize = 12;
 
@@ -16,6 +28,34 @@ pub const MAX_PREFIX_CHARS: usize = 12;
 #[derive(Clone, Default)]
 pub struct WordTokenizer {
     buf: Vec<Token>,
+}
+
+/// Words as [`WordTokenizer`] makes them, each distinct text once (first occurrence).
+#[derive(Clone, Default)]
+pub struct DistinctWordTokenizer {
+    buf: Vec<Token>,
+}
+
+impl Tokenizer for DistinctWordTokenizer {
+    type TokenStream<'a> = VecStream<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> VecStream<'a> {
+        self.buf.clear();
+        let tokens = tokenize(text);
+        let keep: Vec<bool> = {
+            let mut seen: rustc_hash::FxHashSet<&str> = Default::default();
+            seen.reserve(tokens.len() / 2);
+            tokens.iter().map(|t| seen.insert(t.text.as_str())).collect()
+        };
+        for (i, (t, keep)) in tokens.into_iter().zip(keep).enumerate() {
+            if keep {
+                self.buf.push(tantivy_token(t.text, t.start, t.end, i));
+            }
+        }
+        VecStream {
+            tokens: &mut self.buf,
+            pos: 0,
+        }
+    }
 }
 
 /// Every prefix (1..=12 characters) of every word and joined form; CJK n-grams as is.
@@ -138,6 +178,30 @@ mod tests {
             prefix_term("abcdefghijklmnopqrstuvwxyz").chars().count(),
             MAX_PREFIX_CHARS
         );
+    }
+
+    fn texts<T: Tokenizer>(t: &mut T, s: &str) -> Vec<String> {
+        let mut st = t.token_stream(s);
+        let mut out = vec![];
+        while st.advance() {
+            out.push(st.token().text.clone());
+        }
+        out
+    }
+
+    #[test]
+    fn distinct_words_are_the_words_once_in_first_seen_order() {
+        let text = "The cat, the Hat and THE cat's hat-trick: hattrick";
+        let words = texts(&mut WordTokenizer::default(), text);
+        let distinct = texts(&mut DistinctWordTokenizer::default(), text);
+        let mut expected: Vec<String> = Vec::new();
+        for w in &words {
+            if !expected.contains(w) {
+                expected.push(w.clone());
+            }
+        }
+        assert_eq!(distinct, expected);
+        assert!(words.len() > distinct.len(), "{words:?}");
     }
 
     #[test]

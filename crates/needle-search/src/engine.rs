@@ -7,10 +7,9 @@
 //! start, changes after that number are replayed, so the index never misses an
 //! acknowledged write.
 
-use crate::analysis::{FirstPrefixTokenizer, PrefixTokenizer, WordTokenizer, FIRST_PREFIXES, PREFIXES, WORDS};
 use crate::collect::SegmentData;
 use crate::error::{Error, Result};
-use crate::schema::{build_document, build_schema, Fields};
+use crate::schema::{build_document, build_schema, Analysis, Fields};
 use crate::taste::{self, Taste};
 use crate::types::*;
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
@@ -18,7 +17,7 @@ use needle_core::event::parse_event;
 use needle_core::profile::{ProfileConfig, RecentEvent};
 use needle_core::validate::{check_id, parse_record};
 use needle_core::{Entity, EntityType, EventType, Record};
-use needle_store::{Applied, CatalogStore, EventStore, Ingested};
+use needle_store::{CatalogStore, EventStore, Ingested};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -70,7 +69,7 @@ impl EngineConfig {
 /// A batch queued by [`Engine::submit_values`].
 #[must_use = "a write is only known to be durable once waited for"]
 pub struct PendingWrite {
-    reply: Option<Receiver<Result<Applied>>>,
+    reply: Option<Receiver<Result<u64>>>,
     report: WriteReport,
 }
 
@@ -94,8 +93,28 @@ impl PendingWrite {
     }
 }
 
+/// Validated records with the analysis of each upsert (computed by the submitting thread).
+struct Batch {
+    records: Vec<Record>,
+    analyses: Vec<Option<Analysis>>,
+}
+
+impl Batch {
+    fn new(records: Vec<Record>) -> Batch {
+        let analyses = records
+            .iter()
+            .map(|r| match r {
+                Record::Upsert(e) => Some(Analysis::of(e)),
+                Record::Delete(_) => None,
+            })
+            .collect();
+        Batch { records, analyses }
+    }
+}
+
 enum Msg {
-    Write(Vec<Record>, Sender<Result<Applied>>),
+    /// Replies with the sequence number of the batch's last change (0: nothing changed).
+    Write(Batch, Sender<Result<u64>>),
     Refresh(Sender<Result<()>>),
     Optimize(Sender<Result<()>>),
     Shutdown(Sender<Result<()>>),
@@ -172,11 +191,7 @@ impl Engine {
         let (schema, fields) = build_schema();
         let dir = MmapDirectory::open(&index_dir).map_err(|e| Error::Unavailable(e.to_string()))?;
         let index = Index::open_or_create(dir, schema)?;
-        index.tokenizers().register(WORDS, WordTokenizer::default());
-        index.tokenizers().register(PREFIXES, PrefixTokenizer::default());
-        index
-            .tokenizers()
-            .register(FIRST_PREFIXES, FirstPrefixTokenizer::default());
+        crate::analysis::register(&index);
         let threads = cfg.indexer_threads.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -254,7 +269,9 @@ impl Engine {
             None
         } else {
             let (tx, rx) = bounded(1);
-            self.tx.send(Msg::Write(records, tx)).map_err(|_| closed())?;
+            self.tx
+                .send(Msg::Write(Batch::new(records), tx))
+                .map_err(|_| closed())?;
             Some(rx)
         };
         Ok(PendingWrite {
@@ -263,10 +280,13 @@ impl Engine {
         })
     }
 
-    /// Durably store validated records (returns once they are fsync'd).
-    pub fn write_records(&self, records: Vec<Record>) -> Result<Applied> {
+    /// Durably store validated records (returns once they are fsync'd) and the sequence
+    /// number of their last change (0 when nothing changed).
+    pub fn write_records(&self, records: Vec<Record>) -> Result<u64> {
         let (tx, rx) = bounded(1);
-        self.tx.send(Msg::Write(records, tx)).map_err(|_| closed())?;
+        self.tx
+            .send(Msg::Write(Batch::new(records), tx))
+            .map_err(|_| closed())?;
         rx.recv().map_err(|_| closed())?
     }
 
@@ -560,15 +580,15 @@ impl Writer {
                 }
             };
             match msg {
-                Msg::Write(records, reply) => {
-                    let mut group = vec![(records, reply)];
-                    let mut n: usize = group[0].0.len();
+                Msg::Write(batch, reply) => {
+                    let mut n: usize = batch.records.len();
+                    let mut group = vec![(batch, reply)];
                     let mut pending = None;
                     while n < MAX_GROUP_RECORDS {
                         match rx.try_recv() {
-                            Ok(Msg::Write(r, s)) => {
-                                n += r.len();
-                                group.push((r, s));
+                            Ok(Msg::Write(b, s)) => {
+                                n += b.records.len();
+                                group.push((b, s));
                             }
                             Ok(other) => {
                                 pending = Some(other);
@@ -620,34 +640,44 @@ impl Writer {
         }
     }
 
-    fn write_group(&mut self, group: Vec<(Vec<Record>, Sender<Result<Applied>>)>) {
+    fn write_group(&mut self, group: Vec<(Batch, Sender<Result<u64>>)>) {
         let mut replies = Vec::with_capacity(group.len());
-        let mut all: Vec<Record> = Vec::new();
-        for (records, reply) in group {
-            all.extend(records);
+        let mut all = Batch {
+            records: Vec::new(),
+            analyses: Vec::new(),
+        };
+        for (batch, reply) in group {
+            all.records.extend(batch.records);
+            all.analyses.extend(batch.analyses);
             replies.push(reply);
         }
-        let result = self.shared.store.apply(&all).map_err(Error::from).and_then(|applied| {
-            // The batch's own entities are at hand: only dependents are read back.
-            let mut latest: HashMap<&str, Option<&Entity>> = HashMap::with_capacity(all.len());
-            for r in &all {
-                latest.insert(
-                    r.id(),
-                    match r {
-                        Record::Upsert(e) => Some(e.as_ref()),
-                        Record::Delete(_) => None,
-                    },
-                );
-            }
-            self.index_with(&applied.changed, &latest)?;
-            if applied.seq > 0 {
-                self.last_seq = applied.seq;
-            }
-            Ok(applied)
-        });
+        let result = self
+            .shared
+            .store
+            .apply(&all.records)
+            .map_err(Error::from)
+            .and_then(|applied| {
+                // The batch's own entities are at hand: only dependents are read back.
+                let mut latest: HashMap<&str, Option<(&Entity, Option<&Analysis>)>> =
+                    HashMap::with_capacity(all.records.len());
+                for (r, a) in all.records.iter().zip(&all.analyses) {
+                    latest.insert(
+                        r.id(),
+                        match r {
+                            Record::Upsert(e) => Some((e.as_ref(), a.as_ref())),
+                            Record::Delete(_) => None,
+                        },
+                    );
+                }
+                self.index_with(&applied.changed, &latest)?;
+                if applied.seq > 0 {
+                    self.last_seq = applied.seq;
+                }
+                Ok(applied.seq)
+            });
         for reply in replies {
             let _ = reply.send(match &result {
-                Ok(a) => Ok(a.clone()),
+                Ok(seq) => Ok(*seq),
                 Err(e) => Err(Error::Unavailable(format!("write failed: {e}"))),
             });
         }
@@ -658,8 +688,13 @@ impl Writer {
         self.index_with(changed, &HashMap::new())
     }
 
-    /// Re-derive index documents; entities found in `known` are not read back.
-    fn index_with(&mut self, changed: &[(String, bool)], known: &HashMap<&str, Option<&Entity>>) -> Result<()> {
+    /// Re-derive index documents; entities found in `known` are not read back (nor
+    /// re-analysed when their analysis came with them).
+    fn index_with(
+        &mut self,
+        changed: &[(String, bool)],
+        known: &HashMap<&str, Option<(&Entity, Option<&Analysis>)>>,
+    ) -> Result<()> {
         let snap = self.shared.store.snapshot()?;
         let f = &self.shared.fields;
         for (id, existed) in changed {
@@ -667,17 +702,22 @@ impl Writer {
                 self.writer.delete_term(Term::from_field_text(f.id, id));
             }
             let read;
-            let entity = match known.get(id.as_str()) {
-                Some(e) => *e,
+            let (entity, analysis) = match known.get(id.as_str()) {
+                Some(Some((e, a))) => (Some(*e), *a),
+                Some(None) => (None, None),
                 None => {
                     read = snap.get(id)?;
-                    read.as_ref()
+                    (read.as_ref(), None)
                 }
             };
             if let Some(e) = entity {
                 let names = snap.resolve(e)?;
                 self.shared.observe_popularity(e);
-                self.writer.add_document(build_document(f, e, &names))?;
+                let doc = match analysis {
+                    Some(a) => build_document(f, e, &names, a),
+                    None => build_document(f, e, &names, &Analysis::of(e)),
+                };
+                self.writer.add_document(doc)?;
             }
             self.dirty = true;
         }

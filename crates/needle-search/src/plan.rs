@@ -567,14 +567,9 @@ mod tests {
     }
 
     fn searcher_with_names(names: &[&str]) -> (Searcher, Fields) {
-        use crate::analysis::{FirstPrefixTokenizer, PrefixTokenizer, WordTokenizer, FIRST_PREFIXES, PREFIXES, WORDS};
         let (schema, f) = crate::schema::build_schema();
         let index = tantivy::Index::create_in_ram(schema);
-        index.tokenizers().register(WORDS, WordTokenizer::default());
-        index.tokenizers().register(PREFIXES, PrefixTokenizer::default());
-        index
-            .tokenizers()
-            .register(FIRST_PREFIXES, FirstPrefixTokenizer::default());
+        crate::analysis::register(&index);
         let mut w: tantivy::IndexWriter = index.writer(15_000_000).unwrap();
         for n in names {
             let mut d = tantivy::TantivyDocument::default();

@@ -1,6 +1,6 @@
 //! The index schema and how an entity becomes a document.
 
-use crate::analysis::{FIRST_PREFIXES, PREFIXES, WORDS};
+use crate::analysis::{DISTINCT_WORDS, FIRST_PREFIXES, PREFIXES, WORDS};
 use needle_core::text::{fold, name_keys, words};
 use needle_core::Entity;
 use needle_store::ResolvedNames;
@@ -131,7 +131,17 @@ impl Fields {
 /// Build the schema.
 pub fn build_schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
+    // Postings record documents only, and every query scores with a constant, so norms are
+    // kept for `name` alone (its word count is the `name_len` ranking column).
     let text = |tok: &str| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tok)
+                .set_index_option(IndexRecordOption::Basic)
+                .set_fieldnorms(false),
+        )
+    };
+    let normed = |tok: &str| {
         TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer(tok)
@@ -141,7 +151,7 @@ pub fn build_schema() -> (Schema, Fields) {
     let fields = Fields {
         id: b.add_text_field("id", STRING | STORED | FAST),
         kind: b.add_u64_field("kind", INDEXED | FAST),
-        name: b.add_text_field("name", text(WORDS)),
+        name: b.add_text_field("name", normed(WORDS)),
         name_pre: b.add_text_field("name_pre", text(PREFIXES)),
         name_start: b.add_text_field("name_start", text(FIRST_PREFIXES)),
         aliases: b.add_text_field("aliases", text(WORDS)),
@@ -151,8 +161,8 @@ pub fn build_schema() -> (Schema, Fields) {
         lexicon: b.add_text_field("lexicon", text(WORDS)),
         album: b.add_text_field("album", text(WORDS)),
         tags: b.add_text_field("tags", text(WORDS)),
-        description: b.add_text_field("description", text(WORDS)),
-        transcript: b.add_text_field("transcript", text(WORDS)),
+        description: b.add_text_field("description", text(DISTINCT_WORDS)),
+        transcript: b.add_text_field("transcript", text(DISTINCT_WORDS)),
         popularity: b.add_f64_field("popularity", FAST),
         keys: b.add_u64_field("keys", NumericOptions::default().set_indexed()),
         alt_keys: b.add_u64_field("alt_keys", NumericOptions::default().set_indexed()),
@@ -177,8 +187,42 @@ pub fn related_names(e: &Entity, names: &ResolvedNames) -> Vec<String> {
     out
 }
 
+/// What an entity's document derives from the entity's own texts (exact-match keys, folded
+/// tags). Computed where the record is validated — request threads, the import's reader —
+/// so the single writer thread only stores and assembles.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Analysis {
+    keys: Vec<u64>,
+    alt_keys: Vec<u64>,
+    tags: Vec<String>,
+}
+
+impl Analysis {
+    /// Analyse `e`.
+    pub fn of(e: &Entity) -> Analysis {
+        let mut keys = Vec::new();
+        let mut alt = Vec::new();
+        for n in std::iter::once(&e.name).chain(e.aliases.iter()) {
+            let k = name_keys(n);
+            keys.push(k[0]);
+            alt.extend(k.into_iter().skip(1));
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        alt.sort_unstable();
+        alt.dedup();
+        alt.retain(|k| keys.binary_search(k).is_err());
+        Analysis {
+            keys,
+            alt_keys: alt,
+            tags: e.tags.iter().map(|t| words(t).join(" ")).collect(),
+        }
+    }
+}
+
 /// Turn an entity and the names it refers to into an index document.
-pub fn build_document(f: &Fields, e: &Entity, names: &ResolvedNames) -> TantivyDocument {
+/// `analysis` must be [`Analysis::of`] this entity.
+pub fn build_document(f: &Fields, e: &Entity, names: &ResolvedNames, analysis: &Analysis) -> TantivyDocument {
     let mut d = TantivyDocument::default();
     d.add_text(f.id, &e.id);
     d.add_u64(f.kind, e.entity_type().code());
@@ -199,9 +243,9 @@ pub fn build_document(f: &Fields, e: &Entity, names: &ResolvedNames) -> TantivyD
     if let Some(a) = &names.album {
         d.add_text(f.album, a);
     }
-    for t in &e.tags {
+    for (t, folded) in e.tags.iter().zip(&analysis.tags) {
         d.add_text(f.tags, t);
-        d.add_text(f.tag, words(t).join(" "));
+        d.add_text(f.tag, folded);
     }
     if let Some(x) = &e.description {
         d.add_text(f.description, x);
@@ -210,22 +254,10 @@ pub fn build_document(f: &Fields, e: &Entity, names: &ResolvedNames) -> TantivyD
         d.add_text(f.transcript, x);
     }
     d.add_f64(f.popularity, e.popularity.unwrap_or(0.0));
-    let mut keys = Vec::new();
-    let mut alt = Vec::new();
-    for n in std::iter::once(&e.name).chain(e.aliases.iter()) {
-        let k = name_keys(n);
-        keys.push(k[0]);
-        alt.extend(k.into_iter().skip(1));
-    }
-    keys.sort_unstable();
-    keys.dedup();
-    alt.sort_unstable();
-    alt.dedup();
-    alt.retain(|k| keys.binary_search(k).is_err());
-    for k in keys {
+    for &k in &analysis.keys {
         d.add_u64(f.keys, k);
     }
-    for k in alt {
+    for &k in &analysis.alt_keys {
         d.add_u64(f.alt_keys, k);
     }
     if let Some(l) = &e.language {

@@ -135,6 +135,11 @@ struct ImportArgs {
     /// segment until a later merge).
     #[arg(long)]
     no_merge: bool,
+    /// Catalog store page cache for the import, MiB (at least the configured
+    /// `store_cache_mb`): every record inserts into B-trees keyed by id, and pages evicted
+    /// between batches are read back (1.1M records: 69.6 s with 256, 56.6-66.3 s with more).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(16..=65_536))]
+    store_cache_mb: u64,
 }
 
 #[derive(Args, Debug)]
@@ -280,6 +285,9 @@ pub fn run(cli: Cli) -> Result<()> {
                 .indexer_memory_bytes
                 .max((a.indexer_memory_mb as usize) << 20);
             engine_cfg.indexer_threads = Some(usize::from(a.indexer_threads));
+            engine_cfg.store_cache_bytes = engine_cfg
+                .store_cache_bytes
+                .max(usize::try_from(a.store_cache_mb << 20).unwrap_or(usize::MAX));
             let engine = Engine::open(engine_cfg)
                 .with_context(|| format!("opening data directory {}", cfg.data_dir.display()))?;
             let summary = import::import_file(&engine, &a.file, a.batch, !a.quiet, !a.no_merge)?;

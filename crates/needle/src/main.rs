@@ -8,6 +8,12 @@ mod import;
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: import and search allocate many small,
+/// short-lived strings and vectors across threads, where glibc's malloc took ~19% of an
+/// import's CPU (BENCHMARKS.md §0).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     match cli::run(args) {
