@@ -130,7 +130,11 @@ pub fn fold(s: &str) -> String {
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || (is_combining_mark(c) && !c.is_ascii())
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric()
+    } else {
+        c.is_alphanumeric() || is_combining_mark(c)
+    }
 }
 
 /// Words that carry no meaning in a title credit and are dropped on both sides.
@@ -164,6 +168,8 @@ pub fn tokenize_query(s: &str) -> Vec<Token> {
 fn tokenize_inner(s: &str, index_side: bool) -> Vec<Token> {
     let chars = folded_chars(s);
     let mut tokens = Vec::new();
+    // Word parts of the current compound; reused from word to word.
+    let mut parts: Vec<Token> = Vec::new();
     let mut i = 0;
     while i < chars.len() {
         let (c, start, _) = chars[i];
@@ -191,13 +197,13 @@ fn tokenize_inner(s: &str, index_side: bool) -> Vec<Token> {
             continue;
         }
         // A compound: word parts joined by single inner punctuation, no spaces.
-        let mut parts: Vec<Token> = Vec::new();
+        parts.clear();
         let mut cur = String::new();
         let (mut cur_start, mut cur_end) = (start, start);
         let mut joined_any = false;
         while i < chars.len() {
             let (c, cs, ce) = chars[i];
-            let next_is_word = chars.get(i + 1).is_some_and(|n| is_word_char(n.0) && !is_cjk(n.0));
+            let next_is_word = || chars.get(i + 1).is_some_and(|n| is_word_char(n.0) && !is_cjk(n.0));
             let prev_is_word = !cur.is_empty();
             if is_word_char(c) && !is_cjk(c) {
                 if cur.is_empty() {
@@ -207,10 +213,10 @@ fn tokenize_inner(s: &str, index_side: bool) -> Vec<Token> {
                 cur_end = ce;
             } else if c == '\'' && prev_is_word {
                 // apostrophes vanish inside and at the end of words
-            } else if (c == '$' || c == '!') && prev_is_word && (next_is_word || c == '$') {
+            } else if (c == '$' || c == '!') && prev_is_word && (c == '$' || next_is_word()) {
                 cur.push(if c == '$' { 's' } else { 'i' });
                 cur_end = ce;
-            } else if matches!(c, '-' | '.' | '/' | '_') && prev_is_word && next_is_word {
+            } else if matches!(c, '-' | '.' | '/' | '_') && prev_is_word && next_is_word() {
                 parts.push(word(std::mem::take(&mut cur), cur_start, cur_end));
                 joined_any = true;
             } else {
@@ -224,7 +230,7 @@ fn tokenize_inner(s: &str, index_side: bool) -> Vec<Token> {
         if index_side && joined_any && parts.len() > 1 {
             let text: String = parts.iter().map(|p| p.text.as_str()).collect();
             let (s0, e0) = (parts[0].start, parts[parts.len() - 1].end);
-            tokens.extend(parts);
+            tokens.append(&mut parts);
             tokens.push(Token {
                 text,
                 start: s0,
@@ -232,7 +238,7 @@ fn tokenize_inner(s: &str, index_side: bool) -> Vec<Token> {
                 kind: TokenKind::Joined,
             });
         } else {
-            tokens.extend(parts);
+            tokens.append(&mut parts);
         }
     }
     tokens.retain(|t| !(t.kind == TokenKind::Word && is_dropped(&t.text)));

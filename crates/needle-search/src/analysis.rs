@@ -1,7 +1,41 @@
 //! tantivy tokenizers wrapping Needle's own text analysis (`needle_core::text`).
 
-use needle_core::text::{tokenize, TokenKind};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use needle_core::text::{tokenize, Token as Analyzed, TokenKind};
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+
+/// Texts at most this long are remembered by [`analyzed`].
+const RECENT_MAX_LEN: usize = 256;
+/// How many recent texts [`analyzed`] remembers (per thread).
+const RECENT: usize = 4;
+
+thread_local! {
+    static RECENT_TEXTS: RefCell<Vec<(String, Rc<Vec<Analyzed>>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `tokenize(text)`, remembered for the last few short texts of this thread: a document's
+/// name is indexed by four fields (`name`, `name_pre`, `name_start`, `lexicon`) and a
+/// related name by three, one after the other on the same indexing thread, and the
+/// analysis is the same for all of them.
+fn analyzed(text: &str) -> Rc<Vec<Analyzed>> {
+    if text.len() > RECENT_MAX_LEN {
+        return Rc::new(tokenize(text));
+    }
+    RECENT_TEXTS.with(|r| {
+        let mut r = r.borrow_mut();
+        if let Some((_, t)) = r.iter().find(|(s, _)| s == text) {
+            return Rc::clone(t);
+        }
+        let t = Rc::new(tokenize(text));
+        if r.len() == RECENT {
+            r.remove(0);
+        }
+        r.push((text.to_string(), Rc::clone(&t)));
+        t
+    })
+}
 
 /// Name of the word tokenizer registered on the index.
 pub const WORDS: &str = "needle_words";
@@ -74,7 +108,7 @@ impl Tokenizer for FirstPrefixTokenizer {
     type TokenStream<'a> = VecStream<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecStream<'a> {
         self.buf.clear();
-        if let Some(t) = tokenize(text).into_iter().next() {
+        if let Some(t) = analyzed(text).first() {
             if matches!(t.kind, TokenKind::Word | TokenKind::Joined) {
                 for p in prefixes(&t.text) {
                     self.buf.push(tantivy_token(p.to_string(), t.start, t.end, 0));
@@ -121,8 +155,8 @@ impl Tokenizer for WordTokenizer {
     type TokenStream<'a> = VecStream<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecStream<'a> {
         self.buf.clear();
-        for (i, t) in tokenize(text).into_iter().enumerate() {
-            self.buf.push(tantivy_token(t.text, t.start, t.end, i));
+        for (i, t) in analyzed(text).iter().enumerate() {
+            self.buf.push(tantivy_token(t.text.clone(), t.start, t.end, i));
         }
         VecStream {
             tokens: &mut self.buf,
@@ -147,14 +181,16 @@ impl Tokenizer for PrefixTokenizer {
     type TokenStream<'a> = VecStream<'a>;
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecStream<'a> {
         self.buf.clear();
-        for (i, t) in tokenize(text).into_iter().enumerate() {
+        for (i, t) in analyzed(text).iter().enumerate() {
             match t.kind {
                 TokenKind::Word | TokenKind::Joined => {
                     for p in prefixes(&t.text) {
                         self.buf.push(tantivy_token(p.to_string(), t.start, t.end, i));
                     }
                 }
-                TokenKind::CjkUnigram | TokenKind::CjkBigram => self.buf.push(tantivy_token(t.text, t.start, t.end, i)),
+                TokenKind::CjkUnigram | TokenKind::CjkBigram => {
+                    self.buf.push(tantivy_token(t.text.clone(), t.start, t.end, i))
+                }
             }
         }
         VecStream {
@@ -180,7 +216,7 @@ mod tests {
         );
     }
 
-    fn texts<T: Tokenizer>(t: &mut T, s: &str) -> Vec<String> {
+    fn texts_of<T: Tokenizer>(t: &mut T, s: &str) -> Vec<String> {
         let mut st = t.token_stream(s);
         let mut out = vec![];
         while st.advance() {
@@ -190,10 +226,36 @@ mod tests {
     }
 
     #[test]
+    fn remembered_analysis_is_the_analysis() {
+        // Interleaved, repeated and evicted texts, and one too long to remember.
+        let long = "word ".repeat(100);
+        let texts = [
+            "AC/DC",
+            "Beyoncé",
+            "AC/DC",
+            "東京事変",
+            "a",
+            "b",
+            "c",
+            "AC/DC",
+            long.as_str(),
+            "Beyoncé",
+            long.as_str(),
+        ];
+        for t in texts {
+            let fresh: Vec<String> = tokenize(t).into_iter().map(|x| x.text).collect();
+            let remembered: Vec<String> = analyzed(t).iter().map(|x| x.text.clone()).collect();
+            assert_eq!(remembered, fresh, "{t}");
+        }
+        RECENT_TEXTS
+            .with(|r| assert!(r.borrow().len() <= RECENT && r.borrow().iter().all(|(s, _)| s.len() <= RECENT_MAX_LEN)));
+    }
+
+    #[test]
     fn distinct_words_are_the_words_once_in_first_seen_order() {
         let text = "The cat, the Hat and THE cat's hat-trick: hattrick";
-        let words = texts(&mut WordTokenizer::default(), text);
-        let distinct = texts(&mut DistinctWordTokenizer::default(), text);
+        let words = texts_of(&mut WordTokenizer::default(), text);
+        let distinct = texts_of(&mut DistinctWordTokenizer::default(), text);
         let mut expected: Vec<String> = Vec::new();
         for w in &words {
             if !expected.contains(w) {
