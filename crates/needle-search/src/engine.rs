@@ -189,8 +189,7 @@ impl Engine {
         std::fs::create_dir_all(&index_dir)
             .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", index_dir.display())))?;
         let (schema, fields) = build_schema();
-        let dir = MmapDirectory::open(&index_dir).map_err(|e| Error::Unavailable(e.to_string()))?;
-        let index = Index::open_or_create(dir, schema)?;
+        let index = open_index(&index_dir, schema)?;
         crate::analysis::register(&index);
         let threads = cfg.indexer_threads.unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -219,7 +218,15 @@ impl Engine {
             dirty: false,
             last_seq: committed,
         };
-        w.catch_up(committed)?;
+        // A new index over a catalog that has entities (the index was deleted, or was built
+        // by a version with another schema): the change feed is trimmed after every index
+        // commit, so rebuild from every stored entity rather than from the feed.
+        let fresh = committed == 0 && index.searchable_segment_ids()?.is_empty();
+        if fresh && w.shared.store.counts()?.0 > 0 {
+            w.rebuild()?;
+        } else {
+            w.catch_up(committed)?;
+        }
         w.init_popularity()?;
         let (tx, rx) = unbounded();
         let interval = cfg.refresh_interval;
@@ -534,6 +541,30 @@ impl Drop for Engine {
     }
 }
 
+/// Open the index in `index_dir`, or create it. An index whose schema is not `schema`
+/// (written by an older version) is discarded: it is derived data, and [`Engine::open`]
+/// rebuilds it from the catalog store.
+fn open_index(index_dir: &std::path::Path, schema: tantivy::schema::Schema) -> Result<Index> {
+    let open_dir = || MmapDirectory::open(index_dir).map_err(|e| Error::Unavailable(e.to_string()));
+    let dir = open_dir()?;
+    if Index::exists(&dir).map_err(|e| Error::Unavailable(e.to_string()))? {
+        let existing = Index::open(dir)?;
+        if existing.schema() == schema {
+            return Ok(existing);
+        }
+        tracing::warn!(
+            path = %index_dir.display(),
+            "the search index was built with another schema (an older version); rebuilding it from the catalog"
+        );
+        drop(existing);
+        let unavailable = |e: std::io::Error| Error::Unavailable(format!("cannot reset {}: {e}", index_dir.display()));
+        std::fs::remove_dir_all(index_dir).map_err(unavailable)?;
+        std::fs::create_dir_all(index_dir).map_err(unavailable)?;
+        return Ok(Index::create(open_dir()?, schema, Default::default())?);
+    }
+    Ok(Index::create(dir, schema, Default::default())?)
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -753,6 +784,26 @@ impl Writer {
         self.shared.reader.reload()?;
         self.dirty = false;
         self.shared.store.trim_changes(self.last_seq)?;
+        Ok(())
+    }
+
+    /// Index every entity of the store (into an empty index) and commit.
+    fn rebuild(&mut self) -> Result<()> {
+        let started = Instant::now();
+        let mut ids: Vec<(String, bool)> = Vec::new();
+        self.shared.store.for_each_id(|id| ids.push((id.to_string(), false)))?;
+        tracing::info!(entities = ids.len(), "rebuilding the search index from the catalog");
+        for chunk in ids.chunks(10_000) {
+            self.index_changes(chunk)?;
+        }
+        self.last_seq = self.shared.store.last_seq()?;
+        self.dirty = true;
+        self.commit()?;
+        tracing::info!(
+            entities = ids.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "search index rebuilt"
+        );
         Ok(())
     }
 
