@@ -62,6 +62,10 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Rebuild the search index from the catalog store (one segment), e.g. after changing
+    /// analysis settings. Stop the server first: the data directory must not be in use.
+    /// (A server also rebuilds by itself when it finds no index or one of another schema.)
+    Reindex,
     /// Search the local data directory and print a table.
     Search(SearchArgs),
     /// Run a query file in-process and report each query's hits and latency (JSON Lines).
@@ -344,6 +348,34 @@ pub fn run(cli: Cli) -> Result<()> {
             eprintln!(
                 "{summary} to {} in {:.1}s",
                 out.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Reindex => {
+            let cfg = load_config(&cli, Overrides::default())?;
+            init_logs(LogFormat::Text);
+            let started = std::time::Instant::now();
+            // Opening the store first fails while another process (a server) has it open,
+            // before anything is deleted.
+            drop(
+                needle_store::CatalogStore::open(&cfg.data_dir)
+                    .with_context(|| format!("opening data directory {}", cfg.data_dir.display()))?,
+            );
+            let index_dir = cfg.data_dir.join("index");
+            if index_dir.exists() {
+                std::fs::remove_dir_all(&index_dir).with_context(|| format!("removing {}", index_dir.display()))?;
+            }
+            // As an import: one indexing thread with 1 GiB builds one segment.
+            let mut engine_cfg = cfg.engine_config();
+            engine_cfg.indexer_memory_bytes = engine_cfg.indexer_memory_bytes.max(1 << 30);
+            engine_cfg.indexer_threads = Some(1);
+            let engine = Engine::open(engine_cfg)
+                .with_context(|| format!("opening data directory {}", cfg.data_dir.display()))?;
+            let entities = engine.stats()?.entities;
+            engine.shutdown()?;
+            eprintln!(
+                "reindexed {entities} entities in {:.1}s",
                 started.elapsed().as_secs_f64()
             );
             Ok(())

@@ -54,6 +54,29 @@ fn import_then_search() {
     let out = needle(&data, &["search", "beyon"]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("Beyoncé"), "{table}");
+
+    // `reindex` rebuilds the index from the store: a stale file in the old index is gone,
+    // and search answers as before (related names resolved again).
+    let stale = data.join("index").join("stale-file");
+    std::fs::write(&stale, b"x").unwrap();
+    let out = needle(&data, &["reindex"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("reindexed 2 entities"), "{err}");
+    assert!(!stale.exists());
+    let out = needle(&data, &["search", "halo beyonse", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["hits"][0]["id"], "t1");
+    assert_eq!(v["hits"][0]["artists"][0], "Beyoncé");
+
+    // While another process holds the data directory, `reindex` refuses and deletes nothing.
+    let held = needle_store::CatalogStore::open(&data).unwrap();
+    let out = needle(&data, &["reindex"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("opening data directory"), "{err}");
+    assert!(data.join("index").join("meta.json").exists());
+    drop(held);
 }
 
 #[test]
@@ -63,6 +86,7 @@ fn help_for_every_command() {
         vec!["serve", "--help"],
         vec!["import", "--help"],
         vec!["search", "--help"],
+        vec!["reindex", "--help"],
         vec!["dataset", "convert", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_needle")).args(&cmd).output().unwrap();
