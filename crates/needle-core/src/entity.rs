@@ -183,8 +183,10 @@ impl Entity {
     }
 }
 
-/// One validated line of an import: an upsert or a delete.
-#[derive(Debug, Clone, PartialEq)]
+/// One validated line of an import: an upsert or a delete. Serialized (for the write
+/// log) as `{"upsert": {entity}}` or `{"delete": "id"}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Record {
     /// Insert or replace the entity with this id (last write wins).
     Upsert(Box<Entity>),

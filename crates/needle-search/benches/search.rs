@@ -52,7 +52,11 @@ fn bench(c: &mut Criterion) {
         .map(|(i, name)| json!({"id": format!("t{i}"), "type": "track", "name": name, "popularity": (i % 1000) as f64}))
         .collect();
     for chunk in docs.chunks(20_000) {
-        engine.write_values(chunk.to_vec()).unwrap();
+        let records = chunk
+            .iter()
+            .map(|v| needle_core::validate::parse_record(v).unwrap())
+            .collect();
+        engine.apply(needle_search::Batch::new(records), 0).unwrap();
     }
     engine.refresh().unwrap();
 
@@ -93,10 +97,13 @@ fn bench(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("needle", cat), q, |b, q| {
             b.iter(|| {
                 engine
-                    .search(&SearchRequest {
-                        q: q.clone(),
-                        ..Default::default()
-                    })
+                    .search(
+                        &SearchRequest {
+                            q: q.clone(),
+                            ..Default::default()
+                        },
+                        None,
+                    )
                     .unwrap()
             })
         });

@@ -1,8 +1,10 @@
-//! The engine facade: the durable catalog plus the search index derived from it.
+//! The catalog engine: the catalog store plus the search index derived from it.
 //!
-//! Writes go through one writer thread that does group commit: every batch waiting
-//! when it wakes is stored in one fsync'd store transaction, then handed to the tantivy
-//! writer. Only then is each caller answered. The index is committed every
+//! Catalog batches come from the write log, in order, through the service's applier
+//! ([`Engine::apply`] with the entry's sequence number). One writer thread stores each
+//! batch in one store transaction (not fsync'd by itself when the write log makes it
+//! durable: see [`EngineConfig::log_durable`]), then hands documents to the tantivy
+//! writer. Only then is the caller answered. The index is committed every
 //! `refresh_interval` with the store's change sequence number as commit payload; on
 //! start, changes after that number are replayed, so the index never misses an
 //! acknowledged write.
@@ -13,11 +15,9 @@ use crate::schema::{build_document, build_schema, Analysis, Fields};
 use crate::taste::{self, Taste};
 use crate::types::*;
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
-use needle_core::event::parse_event;
-use needle_core::profile::{ProfileConfig, RecentEvent};
-use needle_core::validate::{check_id, parse_record};
-use needle_core::{Entity, EntityType, EventType, Record};
-use needle_store::{CatalogStore, EventStore, Ingested};
+use needle_core::profile::{Profile, ProfileConfig};
+use needle_core::{Entity, EntityType, Record};
+use needle_store::CatalogStore;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -38,8 +38,10 @@ pub struct EngineConfig {
     pub refresh_interval: Duration,
     /// Memory budget of the index writer, bytes.
     pub indexer_memory_bytes: usize,
-    /// Half-life of listening events in taste profiles, days.
-    pub half_life_days: f64,
+    /// The write log makes each batch durable before it is applied, so store transactions
+    /// commit without fsync and become durable at [`Engine::sync`] (and before every index
+    /// commit). Off only for embedders that apply batches without a log.
+    pub log_durable: bool,
     /// Bulk loading: no background segment merges until [`Engine::optimize`] merges
     /// everything once at the end (each document is merged once, not once per level), and
     /// catalog batches are made durable at each index commit rather than one by one
@@ -58,7 +60,7 @@ impl EngineConfig {
             data_dir: data_dir.into(),
             refresh_interval: Duration::from_millis(500),
             indexer_memory_bytes: 200 << 20,
-            half_life_days: 30.0,
+            log_durable: true,
             bulk: false,
             indexer_threads: None,
             store_cache_bytes: needle_store::DEFAULT_CACHE_BYTES,
@@ -66,41 +68,30 @@ impl EngineConfig {
     }
 }
 
-/// A batch queued by [`Engine::submit_values`].
-#[must_use = "a write is only known to be durable once waited for"]
+/// A catalog batch queued by [`Engine::submit`].
+#[must_use = "a batch is only known to be applied once waited for"]
 pub struct PendingWrite {
-    reply: Option<Receiver<Result<u64>>>,
-    report: WriteReport,
+    reply: Receiver<Result<u64>>,
 }
 
 impl PendingWrite {
-    /// Records of the batch that passed validation.
-    pub fn accepted(&self) -> usize {
-        self.report.accepted
-    }
-
-    /// Take the batch's rejections (known at submission) out of the report.
-    pub fn take_rejected(&mut self) -> Vec<Rejection> {
-        std::mem::take(&mut self.report.rejected)
-    }
-
-    /// Wait until the batch is durable; its report (rejections were known at submission).
-    pub fn wait(self) -> Result<WriteReport> {
-        if let Some(rx) = self.reply {
-            rx.recv().map_err(|_| closed())??;
-        }
-        Ok(self.report)
+    /// Wait until the batch is applied; the change-feed sequence number of its last change
+    /// (0 when nothing changed).
+    pub fn wait(self) -> Result<u64> {
+        self.reply.recv().map_err(|_| closed())?
     }
 }
 
-/// Validated records with the analysis of each upsert (computed by the submitting thread).
-struct Batch {
+/// Validated records with the analysis of each upsert (computed by the submitting thread,
+/// so the writer thread only stores and indexes).
+pub struct Batch {
     records: Vec<Record>,
     analyses: Vec<Option<Analysis>>,
 }
 
 impl Batch {
-    fn new(records: Vec<Record>) -> Batch {
+    /// Analyse the upserts of `records`.
+    pub fn new(records: Vec<Record>) -> Batch {
         let analyses = records
             .iter()
             .map(|r| match r {
@@ -110,11 +101,42 @@ impl Batch {
             .collect();
         Batch { records, analyses }
     }
+
+    /// Records with their analyses already computed (`None` for deletes; one per record).
+    pub fn with_analyses(records: Vec<Record>, mut analyses: Vec<Option<Analysis>>) -> Batch {
+        if analyses.len() != records.len() {
+            return Batch::new(records);
+        }
+        for (r, a) in records.iter().zip(analyses.iter_mut()) {
+            if let (Record::Upsert(e), None) = (r, &a) {
+                *a = Some(Analysis::of(e));
+            }
+        }
+        Batch { records, analyses }
+    }
+
+    /// Each record's analysis (`None` for deletes), for callers that keep the records
+    /// elsewhere (the write log) and rebuild the batch with [`Batch::with_analyses`].
+    pub fn analyses_of(records: &[Record]) -> Vec<Option<Analysis>> {
+        records
+            .iter()
+            .map(|r| match r {
+                Record::Upsert(e) => Some(Analysis::of(e)),
+                Record::Delete(_) => None,
+            })
+            .collect()
+    }
+
+    /// The records.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
 }
 
 enum Msg {
-    /// Replies with the sequence number of the batch's last change (0: nothing changed).
-    Write(Batch, Sender<Result<u64>>),
+    /// A batch and its write-log sequence number; replies with the change-feed sequence
+    /// number of the batch's last change (0: nothing changed).
+    Write(Batch, u64, Sender<Result<u64>>),
     Refresh(Sender<Result<()>>),
     Optimize(Sender<Result<()>>),
     Shutdown(Sender<Result<()>>),
@@ -168,15 +190,9 @@ impl Shared {
     }
 }
 
-/// A derived taste with the profile version and catalog sequence number it was built at.
-type CachedTaste = (u64, u64, Arc<Taste>);
-
 /// The search engine. Share it behind an `Arc`; all methods block.
 pub struct Engine {
     shared: Arc<Shared>,
-    events: EventStore,
-    /// Derived tastes by listener: (profile version, catalog seq) they were built at.
-    tastes: Mutex<HashMap<String, CachedTaste>>,
     tx: Sender<Msg>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -201,8 +217,8 @@ impl Engine {
             index.writer_with_num_threads(threads, cfg.indexer_memory_bytes.max((threads * 16) << 20))?;
         if cfg.bulk {
             writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
-            store.defer_durability(true);
         }
+        store.defer_durability(cfg.bulk || cfg.log_durable);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let shared = Arc::new(Shared {
             store,
@@ -234,240 +250,60 @@ impl Engine {
             .name("needle-writer".into())
             .spawn(move || w.run(rx, interval))
             .map_err(|e| Error::Unavailable(e.to_string()))?;
-        let events = EventStore::open(
-            &cfg.data_dir.join("events"),
-            ProfileConfig {
-                half_life_days: cfg.half_life_days,
-            },
-        )?;
         Ok(Engine {
             shared,
-            events,
-            tastes: Mutex::new(HashMap::new()),
             tx,
             thread: Mutex::new(Some(thread)),
         })
     }
 
-    /// Validate and durably store a batch of raw records; bad records are rejected one
-    /// by one (their `index` is the position in `values`), good ones are kept.
-    pub fn write_values(&self, values: Vec<serde_json::Value>) -> Result<WriteReport> {
-        self.submit_values(values)?.wait()
+    /// Apply a batch from write-log entry `log_seq` (0: no log) and wait; returns the
+    /// change-feed sequence number of its last change (0 when nothing changed).
+    pub fn apply(&self, batch: Batch, log_seq: u64) -> Result<u64> {
+        self.submit(batch, log_seq)?.wait()
     }
 
-    /// Validate `values` and queue them for the writer without waiting: bulk loaders keep
-    /// the next batch queued while the writer stores the last one, so it never idles.
-    /// The batch is durable once [`PendingWrite::wait`] returns `Ok`.
-    pub fn submit_values(&self, values: Vec<serde_json::Value>) -> Result<PendingWrite> {
-        let mut records = Vec::with_capacity(values.len());
-        let mut rejected = Vec::new();
-        for (index, v) in values.iter().enumerate() {
-            match parse_record(v) {
-                Ok(r) => records.push(r),
-                Err(e) => rejected.push(Rejection {
-                    index,
-                    code: e.code.to_string(),
-                    message: e.message,
-                }),
-            }
-        }
-        let accepted = records.len();
-        let reply = if records.is_empty() {
-            None
-        } else {
-            let (tx, rx) = bounded(1);
-            self.tx
-                .send(Msg::Write(Batch::new(records), tx))
-                .map_err(|_| closed())?;
-            Some(rx)
-        };
-        Ok(PendingWrite {
-            reply,
-            report: WriteReport { accepted, rejected },
-        })
-    }
-
-    /// Durably store validated records (returns once they are fsync'd) and the sequence
-    /// number of their last change (0 when nothing changed).
-    pub fn write_records(&self, records: Vec<Record>) -> Result<u64> {
+    /// Queue a batch for the writer without waiting (bulk loaders keep the next batch
+    /// queued while the writer stores the last one, so it never idles).
+    pub fn submit(&self, batch: Batch, log_seq: u64) -> Result<PendingWrite> {
         let (tx, rx) = bounded(1);
-        self.tx
-            .send(Msg::Write(Batch::new(records), tx))
-            .map_err(|_| closed())?;
-        rx.recv().map_err(|_| closed())?
+        self.tx.send(Msg::Write(batch, log_seq, tx)).map_err(|_| closed())?;
+        Ok(PendingWrite { reply: rx })
     }
 
-    /// Delete one entity; `Ok(false)` when it did not exist.
-    pub fn delete(&self, id: &str) -> Result<bool> {
-        check_id(id, "id")?;
-        if self.shared.store.get(id)?.is_none() {
-            return Ok(false);
-        }
-        self.write_records(vec![Record::Delete(id.to_string())])?;
-        Ok(true)
+    /// The last write-log sequence number the catalog store holds.
+    pub fn applied_seq(&self) -> Result<u64> {
+        Ok(self.shared.store.applied_seq()?)
+    }
+
+    /// Make every applied batch durable in the catalog store (a checkpoint of the log).
+    pub fn sync(&self) -> Result<()> {
+        Ok(self.shared.store.sync()?)
+    }
+
+    /// The catalog's change-feed sequence number (changes whenever any entity does).
+    pub fn catalog_seq(&self) -> Result<u64> {
+        Ok(self.shared.store.last_seq()?)
     }
 
     /// Fetch one entity as stored.
     pub fn get(&self, id: &str) -> Result<Option<Entity>> {
-        check_id(id, "id")?;
         Ok(self.shared.store.get(id)?)
     }
 
-    /// Run a search (personalized when `user_id` names a listener with history).
-    pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse> {
+    /// Run a search, personalized by `taste` when given.
+    pub fn search(&self, req: &SearchRequest, taste: Option<&Taste>) -> Result<SearchResponse> {
         let searcher = self.shared.reader.searcher();
         let snap = self.shared.store.snapshot()?;
         let segments = self.shared.segment_data(&searcher)?;
-        let taste = match req.user_id.as_deref().filter(|u| !u.is_empty()) {
-            Some(u) => {
-                check_id(u, "user_id")?;
-                self.taste(u, &snap)?
-            }
-            None => None,
-        };
         let log_max_pop = self.shared.log_max_pop();
-        crate::search::run(
-            &searcher,
-            &self.shared.fields,
-            &snap,
-            log_max_pop,
-            segments,
-            taste.as_deref(),
-            req,
-        )
+        crate::search::run(&searcher, &self.shared.fields, &snap, log_max_pop, segments, taste, req)
     }
 
-    /// Validate and durably store listening events; bad ones are rejected one by one.
-    pub fn ingest_events(&self, values: Vec<serde_json::Value>) -> Result<EventReport> {
-        let mut events = Vec::with_capacity(values.len());
-        let mut rejected = Vec::new();
-        for (index, v) in values.iter().enumerate() {
-            match parse_event(v) {
-                Ok(e) => events.push(e),
-                Err(e) => rejected.push(Rejection {
-                    index,
-                    code: e.code.to_string(),
-                    message: e.message,
-                }),
-            }
-        }
-        let got = if events.is_empty() {
-            Ingested::default()
-        } else {
-            self.events.ingest(events)?
-        };
-        Ok(EventReport {
-            accepted: got.accepted,
-            duplicates: got.duplicates,
-            rejected,
-        })
-    }
-
-    /// A listener's derived taste, rebuilt when their profile or the catalog changed.
-    fn taste(&self, user: &str, snap: &needle_store::CatalogSnapshot) -> Result<Option<Arc<Taste>>> {
-        let catalog_seq = self.shared.store.last_seq()?;
-        let Some(version) = self.events.with_profile(user, &mut |p| p.version) else {
-            return Ok(None);
-        };
-        if let Some((v, c, t)) = self.tastes.lock().get(user) {
-            if *v == version && *c == catalog_seq {
-                return Ok(Some(t.clone()));
-            }
-        }
-        let cfg = self.events.config();
-        let now = now_ms();
-        let derived = self
-            .events
-            .with_profile(user, &mut |p| taste::derive(p, &cfg, snap, now))
-            .transpose()?;
-        let Some(t) = derived.map(Arc::new) else {
-            return Ok(None);
-        };
-        let mut cache = self.tastes.lock();
-        if cache.len() > 100_000 {
-            cache.clear();
-        }
-        cache.insert(user.to_string(), (version, catalog_seq, t.clone()));
-        Ok(Some(t))
-    }
-
-    /// A listener's profile: top affinities with scores and why; `None` without history.
-    pub fn profile(&self, user: &str, top: usize) -> Result<Option<ProfileView>> {
-        check_id(user, "user_id")?;
+    /// A listener's profile projected onto the catalog (creators, tags), as of `now_ms`.
+    pub fn derive_taste(&self, profile: &Profile, cfg: &ProfileConfig, now_ms: i64) -> Result<Taste> {
         let snap = self.shared.store.snapshot()?;
-        let Some(t) = self.taste(user, &snap)? else {
-            return Ok(None);
-        };
-        let Some((counts, last_ts)) = self.events.with_profile(user, &mut |p| (p.counts, p.last_ts)) else {
-            return Ok(None);
-        };
-        let pick = |m: &HashMap<String, taste::Affinity>, keep: &dyn Fn(&str) -> bool| {
-            let mut v: Vec<&taste::Affinity> = m.values().filter(|a| keep(&a.id)).collect();
-            v.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-            v.into_iter()
-                .take(top)
-                .map(|a| TopAffinity {
-                    id: a.id.clone(),
-                    name: a.name.clone(),
-                    score: (a.score * 1e4).round() / 1e4,
-                    why: a.why(),
-                })
-                .collect::<Vec<_>>()
-        };
-        let kinds = &t.creator_kind;
-        let kind_is = |k: EntityType| move |id: &str| kinds.get(id) == Some(&k);
-        let mut saved: Vec<String> = t.saved.iter().cloned().collect();
-        let mut followed: Vec<String> = t.followed.iter().cloned().collect();
-        saved.sort();
-        followed.sort();
-        Ok(Some(ProfileView {
-            user_id: user.to_string(),
-            events: EventType::ALL
-                .iter()
-                .filter(|k| counts[k.code() as usize] > 0)
-                .map(|k| (k.to_string(), counts[k.code() as usize]))
-                .collect(),
-            last_event_ts: last_ts,
-            half_life_days: self.events.config().half_life_days,
-            artists: pick(&t.creators, &kind_is(EntityType::Artist)),
-            shows: pick(&t.creators, &kind_is(EntityType::Show)),
-            audiobooks: pick(&t.creators, &kind_is(EntityType::Audiobook)),
-            tags: pick(&t.tags, &|_| true),
-            items: pick(&t.items, &|_| true),
-            saved,
-            followed,
-        }))
-    }
-
-    /// A listener's most recent events, newest first; `None` without history.
-    pub fn history(&self, user: &str, limit: usize) -> Result<Option<Vec<RecentEvent>>> {
-        check_id(user, "user_id")?;
-        Ok(self
-            .events
-            .with_profile(user, &mut |p| p.recent.iter().rev().take(limit).cloned().collect()))
-    }
-
-    /// Erase a listener's events and profile for good; returns how many events were removed.
-    pub fn delete_user(&self, user: &str) -> Result<u64> {
-        check_id(user, "user_id")?;
-        let n = self.events.erase_user(user)?;
-        self.tastes.lock().remove(user);
-        Ok(n)
-    }
-
-    /// A copy of a listener's raw profile (what recommendations fold in).
-    pub fn raw_profile(&self, user: &str) -> Option<needle_core::profile::Profile> {
-        self.events.profile(user)
-    }
-
-    /// Visit every listener's raw profile (for training).
-    pub fn for_each_profile(&self, f: &mut dyn FnMut(&str, &needle_core::profile::Profile)) {
-        self.events.for_each_profile(f)
-    }
-
-    /// The decay settings of profiles.
-    pub fn profile_config(&self) -> ProfileConfig {
-        self.events.config()
+        Ok(taste::derive(profile, cfg, &snap, now_ms)?)
     }
 
     /// Visit every catalog entity (without transcripts), in id order.
@@ -486,11 +322,6 @@ impl Engine {
     /// episodes, an audiobook's chapters).
     pub fn referrers(&self, id: &str) -> Result<Vec<String>> {
         Ok(self.shared.store.snapshot()?.referrers(id)?)
-    }
-
-    /// Listeners with a profile.
-    pub fn listeners(&self) -> usize {
-        self.events.users()
     }
 
     /// Catalog counts.
@@ -530,7 +361,6 @@ impl Engine {
             Err(_) => Err(closed()),
         };
         let _ = handle.join();
-        self.events.shutdown();
         res
     }
 }
@@ -563,13 +393,6 @@ fn open_index(index_dir: &std::path::Path, schema: tantivy::schema::Schema) -> R
         return Ok(Index::create(open_dir()?, schema, Default::default())?);
     }
     Ok(Index::create(dir, schema, Default::default())?)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn closed() -> Error {
@@ -611,15 +434,15 @@ impl Writer {
                 }
             };
             match msg {
-                Msg::Write(batch, reply) => {
+                Msg::Write(batch, seq, reply) => {
                     let mut n: usize = batch.records.len();
-                    let mut group = vec![(batch, reply)];
+                    let mut group = vec![(batch, seq, reply)];
                     let mut pending = None;
                     while n < MAX_GROUP_RECORDS {
                         match rx.try_recv() {
-                            Ok(Msg::Write(b, s)) => {
+                            Ok(Msg::Write(b, q, s)) => {
                                 n += b.records.len();
-                                group.push((b, s));
+                                group.push((b, q, s));
                             }
                             Ok(other) => {
                                 pending = Some(other);
@@ -671,13 +494,15 @@ impl Writer {
         }
     }
 
-    fn write_group(&mut self, group: Vec<(Batch, Sender<Result<u64>>)>) {
+    fn write_group(&mut self, group: Vec<(Batch, u64, Sender<Result<u64>>)>) {
         let mut replies = Vec::with_capacity(group.len());
         let mut all = Batch {
             records: Vec::new(),
             analyses: Vec::new(),
         };
-        for (batch, reply) in group {
+        let mut log_seq = 0;
+        for (batch, seq, reply) in group {
+            log_seq = log_seq.max(seq);
             all.records.extend(batch.records);
             all.analyses.extend(batch.analyses);
             replies.push(reply);
@@ -685,7 +510,7 @@ impl Writer {
         let result = self
             .shared
             .store
-            .apply(&all.records)
+            .apply(&all.records, log_seq)
             .map_err(Error::from)
             .and_then(|applied| {
                 // The batch's own entities are at hand: only dependents are read back.

@@ -15,6 +15,6 @@ pub mod taste;
 pub mod types;
 pub mod union;
 
-pub use engine::{Engine, EngineConfig, PendingWrite};
+pub use engine::{Batch, Engine, EngineConfig, PendingWrite};
 pub use error::{Error, Result};
 pub use types::*;

@@ -7,6 +7,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Value};
 use figment::Figment;
 use needle_search::EngineConfig;
+use needle_service::ServiceConfig;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -265,8 +266,17 @@ impl Config {
         cfg.refresh_interval = Duration::from_millis(self.refresh_interval_ms);
         cfg.indexer_memory_bytes =
             usize::try_from(self.indexer_memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
-        cfg.half_life_days = self.half_life_days;
         cfg.store_cache_bytes = usize::try_from(self.store_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        cfg
+    }
+
+    /// The service settings this configuration implies (the engine's, decay, the
+    /// recommendation service); `load_model` loads the served model in the background.
+    pub fn service_config(&self, load_model: bool) -> ServiceConfig {
+        let mut cfg = ServiceConfig::new(self.engine_config());
+        cfg.half_life_days = self.half_life_days;
+        cfg.recs = self.recs.clone();
+        cfg.load_model = load_model;
         cfg
     }
 }
@@ -468,7 +478,7 @@ mod tests {
         assert_eq!(e.indexer_memory_bytes, 200 << 20);
         assert_eq!(e.store_cache_bytes, 256 << 20);
         assert_eq!(e.refresh_interval, Duration::from_millis(500));
-        assert_eq!(e.half_life_days, 30.0);
+        assert_eq!(Config::default().service_config(false).half_life_days, 30.0);
     }
 
     #[test]

@@ -244,6 +244,20 @@ impl From<needle_search::Error> for ApiError {
     }
 }
 
+impl From<needle_service::Error> for ApiError {
+    fn from(err: needle_service::Error) -> Self {
+        use needle_service::Error as E;
+        // Exhaustive on purpose: each service error keeps the code its engine error has.
+        match err {
+            E::Invalid(e) => e.into(),
+            E::Search(e) => e.into(),
+            E::Recs(e) => e.into(),
+            E::Store(e) => needle_search::Error::Store(e).into(),
+            E::Unavailable(m) => needle_search::Error::Unavailable(m).into(),
+        }
+    }
+}
+
 impl From<needle_recs::RecsError> for ApiError {
     fn from(err: needle_recs::RecsError) -> Self {
         use needle_recs::RecsError as R;

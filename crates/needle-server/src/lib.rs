@@ -17,7 +17,6 @@ pub mod error;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
-pub mod recs_source;
 pub mod routes;
 pub mod state;
 
@@ -25,7 +24,7 @@ pub use config::{Config, ConfigError, LogFormat, EXAMPLE_CONFIG};
 pub use error::{ApiError, ErrorBody, ErrorType};
 pub use state::AppState;
 
-use needle_search::Engine;
+use needle_service::Service;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,30 +55,30 @@ pub enum ServeError {
     /// Accepting connections failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
-    /// The engine failed to shut down cleanly.
-    #[error("engine shutdown failed: {0}")]
+    /// The service failed to shut down cleanly.
+    #[error("service shutdown failed: {0}")]
     Shutdown(String),
 }
 
 /// Validate `config`, bind `config.http_addr`, log the address and serve until SIGTERM or
-/// ctrl-c. In-flight requests are drained, then [`Engine::shutdown`] is called.
-pub async fn serve(config: Config, engine: Arc<Engine>) -> Result<(), ServeError> {
+/// ctrl-c. In-flight requests are drained, then [`Service::shutdown`] is called.
+pub async fn serve(config: Config, service: Arc<Service>) -> Result<(), ServeError> {
     config.validate()?;
     let addr = config.socket_addr()?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
     let train_on_start = config.recs.train_on_start;
-    let state = AppState::new(engine, config);
+    let state = AppState::new(service, config);
     if train_on_start && needle_recs::serve::model::latest_version(state.recs().dir()) == 0 {
-        let engine = state.engine().clone();
+        let service = state.service().clone();
         let has_data = tokio::task::spawn_blocking(move || {
-            engine.listeners() > 0 || engine.stats().map(|s| s.entities > 0).unwrap_or(false)
+            service.listeners() > 0 || service.stats().map(|s| s.entities > 0).unwrap_or(false)
         })
         .await
         .unwrap_or(false);
         if has_data {
-            match state.recs().start_training(std::sync::Arc::new(state.source())) {
+            match state.service().start_training() {
                 Ok(job) => {
                     tracing::info!(job = %job.job_id, "no recommendation model yet; training one in the background")
                 }
@@ -91,7 +90,7 @@ pub async fn serve(config: Config, engine: Arc<Engine>) -> Result<(), ServeError
 }
 
 /// Serve `state` on an already bound `listener` until `shutdown` completes, then drain
-/// in-flight requests and shut the engine down. [`serve`] is this with the OS signals;
+/// in-flight requests and shut the service down. [`serve`] is this with the OS signals;
 /// tests and embedders can pass their own future (and bind port 0).
 ///
 /// Refuses to serve without API keys on a non-loopback address unless `auth.allow_open`
@@ -104,14 +103,14 @@ pub async fn serve_with_shutdown(
     let local = listener.local_addr()?;
     auth::startup_check(state.config(), local).map_err(|p| ServeError::Config(ConfigError::Invalid(vec![p])))?;
     tracing::info!(addr = %local, "needle HTTP API listening on http://{local}");
-    let engine = state.engine().clone();
+    let service = state.service().clone();
     // Client addresses feed the per-IP rate limit when Needle runs open.
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
-    tracing::info!("HTTP server stopped; shutting the engine down");
-    match tokio::task::spawn_blocking(move || engine.shutdown()).await {
+    tracing::info!("HTTP server stopped; shutting the service down");
+    match tokio::task::spawn_blocking(move || service.shutdown()).await {
         Ok(Ok(())) => {
-            tracing::info!("engine shut down");
+            tracing::info!("service shut down");
             Ok(())
         }
         Ok(Err(e)) => Err(ServeError::Shutdown(e.to_string())),

@@ -4,78 +4,39 @@ use crate::codes;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::recs_source::EngineSource;
 use needle_recs::serve::Recs;
-use needle_search::Engine;
+use needle_service::Service;
 use std::sync::Arc;
 
-/// What every handler can reach: the engine, the configuration and this router's metrics.
-/// Cheap to clone.
+/// What every handler can reach: the service, the configuration and this router's
+/// metrics. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    engine: Arc<Engine>,
+    service: Arc<Service>,
     config: Arc<Config>,
     metrics: Arc<Metrics>,
-    recs: Arc<Recs>,
 }
 
 impl AppState {
     /// State for one router. `config` is used as given (call [`Config::validate`] first;
     /// [`crate::serve`] does). Each state has its own metrics registry, so many can
     /// coexist in one process.
-    ///
-    /// The recommendation model is loaded from `data_dir/models` on a background thread
-    /// (its vector index is rebuilt, minutes for millions of items): until it is in,
-    /// recommendation requests answer `503 model_not_ready`. An unreadable model file is
-    /// logged and stays out until the next training.
-    pub fn new(engine: Arc<Engine>, config: Config) -> AppState {
-        let dir = config.data_dir.join("models");
-        let recs = Arc::new(Recs::empty(&dir, config.recs.clone()));
-        if needle_recs::serve::model::latest_version(&dir) > 0 {
-            let bg = Arc::clone(&recs);
-            let spawned = std::thread::Builder::new()
-                .name("needle-model-load".into())
-                .spawn(move || bg.load_current_in_background());
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start the model loader");
-            }
-        }
+    pub fn new(service: Arc<Service>, config: Config) -> AppState {
         AppState {
-            engine,
+            service,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
-            recs,
         }
     }
 
-    /// The recommendation service.
+    /// The recommendation service (model status, jobs, session owners: cheap reads).
     pub fn recs(&self) -> &Arc<Recs> {
-        &self.recs
+        self.service.recs()
     }
 
-    /// The engine as the recommendation layer's data source.
-    pub fn source(&self) -> EngineSource {
-        EngineSource(self.engine.clone())
-    }
-
-    /// Run `f` on the recommendation service in tokio's blocking pool.
-    pub async fn recs_blocking<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        F: FnOnce(&Recs, &EngineSource) -> Result<T, ApiError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let recs = Arc::clone(&self.recs);
-        let source = self.source();
-        match tokio::task::spawn_blocking(move || f(&recs, &source)).await {
-            Ok(result) => result,
-            Err(join) if join.is_panic() => Err(ApiError::internal(codes::INTERNAL, &"recommendation call panicked")),
-            Err(join) => Err(ApiError::internal(codes::INTERNAL, &join)),
-        }
-    }
-
-    /// The engine.
-    pub fn engine(&self) -> &Arc<Engine> {
-        &self.engine
+    /// The service.
+    pub fn service(&self) -> &Arc<Service> {
+        &self.service
     }
 
     /// The configuration.
@@ -88,17 +49,17 @@ impl AppState {
         &self.metrics
     }
 
-    /// Run `f` on the engine in tokio's blocking pool (every engine call blocks).
+    /// Run `f` on the service in tokio's blocking pool (every service call blocks).
     /// A panic in `f` becomes a logged `500 internal`.
     pub async fn blocking<T, F>(&self, f: F) -> Result<T, ApiError>
     where
-        F: FnOnce(&Engine) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Service) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let engine = Arc::clone(&self.engine);
-        match tokio::task::spawn_blocking(move || f(&engine)).await {
+        let service = Arc::clone(&self.service);
+        match tokio::task::spawn_blocking(move || f(&service)).await {
             Ok(result) => result,
-            Err(join) if join.is_panic() => Err(ApiError::internal(codes::INTERNAL, &"engine call panicked")),
+            Err(join) if join.is_panic() => Err(ApiError::internal(codes::INTERNAL, &"service call panicked")),
             Err(join) => Err(ApiError::internal(codes::INTERNAL, &join)),
         }
     }

@@ -19,7 +19,7 @@ const CHANGES: TableDefinition<u64, &str> = TableDefinition::new("changes");
 const TEXTS: TableDefinition<&str, &str> = TableDefinition::new("texts");
 /// id -> display name, so resolving references never decodes whole entities.
 const NAMES: TableDefinition<&str, &str> = TableDefinition::new("names");
-/// counters: `seq`, `count:<type>`.
+/// counters: `seq` (the change feed), `applied_seq` (the write log), `count:<type>`.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Default page cache of the catalog store, bytes.
@@ -103,6 +103,13 @@ impl CatalogStore {
         self.deferred.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// The last write-log sequence number applied (0: none).
+    pub fn applied_seq(&self) -> Result<u64> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        Ok(meta.get("applied_seq")?.map(|v| v.value()).unwrap_or(0))
+    }
+
     /// Make every batch applied so far durable (an empty durable commit; nothing to do
     /// unless durability is deferred).
     pub fn sync(&self) -> Result<()> {
@@ -114,8 +121,10 @@ impl CatalogStore {
 
     /// Apply validated records in one durable transaction (fsync before returning, unless
     /// durability is deferred: see [`CatalogStore::defer_durability`]).
-    /// Later records win over earlier ones with the same id.
-    pub fn apply(&self, records: &[Record]) -> Result<Applied> {
+    /// Later records win over earlier ones with the same id. `log_seq` is the write-log
+    /// sequence number the batch comes from (0: none); it is stored in the same
+    /// transaction and read back by [`CatalogStore::applied_seq`].
+    pub fn apply(&self, records: &[Record], log_seq: u64) -> Result<Applied> {
         let mut tx = self.db.begin_write()?;
         if self.deferred.load(std::sync::atomic::Ordering::Relaxed) {
             tx.set_durability(redb::Durability::None)
@@ -189,6 +198,9 @@ impl CatalogStore {
                 changes.insert(seq, id.as_str())?;
             }
             meta.insert("seq", seq)?;
+            if log_seq > 0 {
+                meta.insert("applied_seq", log_seq)?;
+            }
             for (t, delta) in counts {
                 let key = format!("count:{t}");
                 let cur = meta.get(key.as_str())?.map(|v| v.value()).unwrap_or(0) as i64;
@@ -362,11 +374,12 @@ mod tests {
         {
             let store = CatalogStore::open(dir.path()).unwrap();
             store.defer_durability(true);
-            let a = store.apply(&[record("ar:1", "One"), record("ar:2", "Two")]).unwrap();
+            let a = store.apply(&[record("ar:1", "One"), record("ar:2", "Two")], 0).unwrap();
             assert_eq!(a.changed.len(), 2);
             // Applied batches are readable at once, before the sync.
             assert_eq!(store.get("ar:2").unwrap().map(|e| e.name), Some("Two".to_string()));
-            store.apply(&[record("ar:1", "Uno")]).unwrap();
+            store.apply(&[record("ar:1", "Uno")], 7).unwrap();
+            assert_eq!(store.applied_seq().unwrap(), 7);
             store.sync().unwrap();
         }
         let store = CatalogStore::open(dir.path()).unwrap();

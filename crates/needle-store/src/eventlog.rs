@@ -1,10 +1,15 @@
-//! The durable, append-only event log (embedded implementation of [`EventLog`]).
+//! The event file: every stored listening event, in log order (the events part of the
+//! derived state; profiles are rebuilt from it on start).
 //!
-//! File format: a sequence of frames `[len: u32 LE][crc32: u32 LE][payload: len bytes]`;
-//! one frame per group commit, its payload the batch's events as JSON lines. A frame is
-//! acknowledged only after `fdatasync`, so after `kill -9` the file holds every
-//! acknowledged frame and at most one torn frame at the tail, which [`FileEventLog::open`]
-//! detects (short read or CRC mismatch) and cuts off.
+//! File format: a sequence of frames `[len: u32 LE][crc32: u32 LE][payload: len bytes]`.
+//! A payload written since the write log exists is `#`, the sequence number (u64 LE) of the
+//! log entry it applies, then the entry's new events as JSON lines (none for a mark that
+//! only records the sequence number); older payloads are bare JSON lines (sequence 0).
+//! Frames are appended without fsync ([`FileEventLog::sync`] makes them durable; the write
+//! log holds the entries until then), so after `kill -9` the file may end in a torn frame,
+//! which [`FileEventLog::open`] cuts off; the write log re-applies what it held. A failed
+//! append truncates back to the last good frame, so a full disk never leaves a partial
+//! frame in front of later ones.
 
 use crate::error::{Error, Result};
 use needle_core::Event;
@@ -12,25 +17,12 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-/// A durable log of listening events. Implementations: [`FileEventLog`] (embedded, the
-/// default); a replicated log (NATS JetStream, Kafka) can implement the same trait.
-pub trait EventLog: Send {
-    /// Append a batch; durable when this returns.
-    fn append(&mut self, events: &[Event]) -> Result<()>;
-    /// Visit every event in log order.
-    fn replay(&mut self, f: &mut dyn FnMut(Event)) -> Result<()>;
-    /// Remove every event of `user_id` for good, showing each removed event to
-    /// `removed`; returns how many were removed.
-    fn erase_user(&mut self, user_id: &str, removed: &mut dyn FnMut(&Event)) -> Result<u64>;
-    /// Bytes on disk.
-    fn size_bytes(&self) -> u64;
-}
-
-/// The embedded event log: one file, fsync'd per batch.
+/// The event file of one data directory.
 pub struct FileEventLog {
     path: PathBuf,
     file: File,
     len: u64,
+    applied_seq: u64,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -41,7 +33,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 }
 
 /// Read frames from `r`, calling `f` per payload; returns the offset after the last good frame.
-fn scan(r: &mut impl Read, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<(u64, bool)> {
+pub(crate) fn scan(r: &mut impl Read, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<(u64, bool)> {
     let mut offset = 0u64;
     let mut header = [0u8; 8];
     let mut buf = Vec::new();
@@ -81,8 +73,11 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-fn encode(events: &[Event]) -> Result<Vec<u8>> {
-    let mut payload = Vec::with_capacity(events.len() * 128);
+/// A tagged payload: `#`, `seq`, then `events` as JSON lines.
+fn encode(seq: u64, events: &[Event]) -> Result<Vec<u8>> {
+    let mut payload = Vec::with_capacity(9 + events.len() * 128);
+    payload.push(b'#');
+    payload.extend_from_slice(&seq.to_le_bytes());
     for e in events {
         serde_json::to_writer(&mut payload, e).map_err(|e| Error::Storage(e.to_string()))?;
         payload.push(b'\n');
@@ -90,14 +85,30 @@ fn encode(events: &[Event]) -> Result<Vec<u8>> {
     Ok(payload)
 }
 
-fn write_frame(w: &mut impl Write, payload: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_frame(w: &mut impl Write, payload: &[u8]) -> std::io::Result<()> {
     w.write_all(&(payload.len() as u32).to_le_bytes())?;
     w.write_all(&crc32fast::hash(payload).to_le_bytes())?;
     w.write_all(payload)
 }
 
-fn decode(payload: &[u8], f: &mut dyn FnMut(Event)) -> Result<()> {
-    for line in payload.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+/// Split a payload into its sequence number (0 for an untagged, older one) and its lines.
+fn split(payload: &[u8]) -> Result<(u64, &[u8])> {
+    match payload.first() {
+        Some(b'#') if payload.len() >= 9 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&payload[1..9]);
+            Ok((u64::from_le_bytes(b), &payload[9..]))
+        }
+        Some(b'#') => Err(Error::Corrupt {
+            id: "event log".into(),
+            message: "frame shorter than its sequence number".into(),
+        }),
+        _ => Ok((0, payload)),
+    }
+}
+
+fn decode(lines: &[u8], f: &mut dyn FnMut(Event)) -> Result<()> {
+    for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let e: Event = serde_json::from_slice(line).map_err(|e| Error::Corrupt {
             id: "event log".into(),
             message: e.to_string(),
@@ -114,44 +125,76 @@ impl FileEventLog {
         let path = dir.join("events.log");
         let mut file = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create(true)
+            .truncate(false)
             .open(&path)
             .map_err(io(&path))?;
-        let (good, torn) = scan(&mut BufReader::new(&mut file), |_| Ok(()))?;
+        let mut applied_seq = 0;
+        let (good, torn) = scan(&mut BufReader::new(&mut file), |p| {
+            applied_seq = applied_seq.max(split(p)?.0);
+            Ok(())
+        })?;
         let len = file.metadata().map_err(io(&path))?.len();
         if torn || good < len {
             tracing::warn!(path = %path.display(), kept = good, dropped = len - good, "cutting a torn tail off the event log");
             file.set_len(good).map_err(io(&path))?;
             file.sync_all().map_err(io(&path))?;
         }
-        Ok(FileEventLog { path, file, len: good })
+        Ok(FileEventLog {
+            path,
+            file,
+            len: good,
+            applied_seq,
+        })
     }
-}
 
-impl EventLog for FileEventLog {
-    fn append(&mut self, events: &[Event]) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let payload = encode(events)?;
+    /// The sequence number of the last write-log entry this file covers.
+    pub fn applied_seq(&self) -> u64 {
+        self.applied_seq
+    }
+
+    /// Append the events of log entry `seq` (an empty slice records `seq` only). Not
+    /// durable until [`FileEventLog::sync`]; on failure the file is left as it was.
+    pub fn append(&mut self, seq: u64, events: &[Event]) -> Result<()> {
+        let payload = encode(seq, events)?;
         let mut frame = Vec::with_capacity(payload.len() + 8);
         write_frame(&mut frame, &payload).map_err(io(&self.path))?;
-        self.file.write_all(&frame).map_err(io(&self.path))?;
-        self.file.sync_data().map_err(io(&self.path))?;
+        let written = self
+            .file
+            .seek(SeekFrom::Start(self.len))
+            .and_then(|_| self.file.write_all(&frame));
+        if let Err(e) = written {
+            if let Err(cut) = self.file.set_len(self.len) {
+                tracing::error!(error = %cut, path = %self.path.display(), "cannot cut a failed append off the event log");
+            }
+            return Err(Error::Io {
+                path: self.path.display().to_string(),
+                source: e,
+            });
+        }
         self.len += frame.len() as u64;
+        self.applied_seq = self.applied_seq.max(seq);
         Ok(())
     }
 
-    fn replay(&mut self, f: &mut dyn FnMut(Event)) -> Result<()> {
+    /// Make every append so far durable.
+    pub fn sync(&mut self) -> Result<()> {
+        self.file.sync_data().map_err(io(&self.path))
+    }
+
+    /// Visit every event in log order.
+    pub fn replay(&mut self, f: &mut dyn FnMut(Event)) -> Result<()> {
         let mut file = File::open(&self.path).map_err(io(&self.path))?;
         file.seek(SeekFrom::Start(0)).map_err(io(&self.path))?;
         let mut r = BufReader::with_capacity(1 << 20, file.take(self.len));
-        scan(&mut r, |p| decode(p, f))?;
+        scan(&mut r, |p| decode(split(p)?.1, f))?;
         Ok(())
     }
 
-    fn erase_user(&mut self, user_id: &str, on_removed: &mut dyn FnMut(&Event)) -> Result<u64> {
+    /// Remove every event of `user_id` for good (rewrite, fsync, rename), showing each
+    /// removed event to `removed`, and record `seq`; returns how many were removed.
+    pub fn erase_user(&mut self, seq: u64, user_id: &str, on_removed: &mut dyn FnMut(&Event)) -> Result<u64> {
         let tmp = self.path.with_extension("log.rewrite");
         let mut removed = 0u64;
         {
@@ -161,8 +204,9 @@ impl EventLog for FileEventLog {
             let mut r = BufReader::with_capacity(1 << 20, src.take(self.len));
             let mut err: Option<Error> = None;
             scan(&mut r, |payload| {
+                let (frame_seq, lines) = split(payload)?;
                 let mut keep = Vec::new();
-                decode(payload, &mut |e| {
+                decode(lines, &mut |e| {
                     if e.user_id == user_id {
                         on_removed(&e);
                         removed += 1;
@@ -171,7 +215,7 @@ impl EventLog for FileEventLog {
                     }
                 })?;
                 if !keep.is_empty() {
-                    if let Err(e) = encode(&keep).and_then(|p| write_frame(&mut w, &p).map_err(io(&tmp))) {
+                    if let Err(e) = encode(frame_seq, &keep).and_then(|p| write_frame(&mut w, &p).map_err(io(&tmp))) {
                         err = Some(e);
                     }
                 }
@@ -180,12 +224,15 @@ impl EventLog for FileEventLog {
             if let Some(e) = err {
                 return Err(e);
             }
+            if removed == 0 {
+                drop(w);
+                let _ = std::fs::remove_file(&tmp);
+                self.append(seq, &[])?;
+                return Ok(0);
+            }
+            encode(seq.max(self.applied_seq), &[]).and_then(|p| write_frame(&mut w, &p).map_err(io(&tmp)))?;
             let out = w.into_inner().map_err(|e| Error::Storage(e.to_string()))?;
             out.sync_all().map_err(io(&tmp))?;
-        }
-        if removed == 0 {
-            let _ = std::fs::remove_file(&tmp);
-            return Ok(0);
         }
         std::fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
         if let Some(dir) = self.path.parent() {
@@ -193,14 +240,16 @@ impl EventLog for FileEventLog {
         }
         self.file = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .open(&self.path)
             .map_err(io(&self.path))?;
         self.len = self.file.metadata().map_err(io(&self.path))?.len();
+        self.applied_seq = self.applied_seq.max(seq);
         Ok(removed)
     }
 
-    fn size_bytes(&self) -> u64 {
+    /// Bytes on disk.
+    pub fn size_bytes(&self) -> u64 {
         self.len
     }
 }
@@ -233,8 +282,8 @@ mod tests {
     fn append_replay_reopen() {
         let d = tempfile::tempdir().unwrap();
         let mut log = FileEventLog::open(d.path()).unwrap();
-        log.append(&[ev("u", "a", 1), ev("v", "b", 2)]).unwrap();
-        log.append(&[ev("u", "c", 3)]).unwrap();
+        log.append(1, &[ev("u", "a", 1), ev("v", "b", 2)]).unwrap();
+        log.append(2, &[ev("u", "c", 3)]).unwrap();
         drop(log);
         let mut log = FileEventLog::open(d.path()).unwrap();
         assert_eq!(all(&mut log).len(), 3);
@@ -245,9 +294,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let path = d.path().join("events.log");
         let mut log = FileEventLog::open(d.path()).unwrap();
-        log.append(&[ev("u", "a", 1)]).unwrap();
+        log.append(1, &[ev("u", "a", 1)]).unwrap();
         let good = log.size_bytes();
-        log.append(&[ev("u", "b", 2), ev("u", "c", 3)]).unwrap();
+        log.append(2, &[ev("u", "b", 2), ev("u", "c", 3)]).unwrap();
+        log.sync().unwrap();
         let full = std::fs::read(&path).unwrap();
         drop(log);
         for cut in good as usize..full.len() {
@@ -255,7 +305,7 @@ mod tests {
             let mut log = FileEventLog::open(d.path()).unwrap();
             assert_eq!(all(&mut log).len(), 1, "cut at {cut}");
             assert_eq!(log.size_bytes(), good);
-            log.append(&[ev("u", "d", 4)]).unwrap();
+            log.append(3, &[ev("u", "d", 4)]).unwrap();
             assert_eq!(all(&mut log).len(), 2);
         }
         // A flipped bit in the last frame is a torn frame too.
@@ -271,13 +321,14 @@ mod tests {
     fn erase_user_rewrites_without_them() {
         let d = tempfile::tempdir().unwrap();
         let mut log = FileEventLog::open(d.path()).unwrap();
-        log.append(&[ev("u", "a", 1), ev("v", "b", 2)]).unwrap();
-        log.append(&[ev("u", "c", 3)]).unwrap();
+        log.append(1, &[ev("u", "a", 1), ev("v", "b", 2)]).unwrap();
+        log.append(2, &[ev("u", "c", 3)]).unwrap();
         let mut seen = 0;
-        assert_eq!(log.erase_user("u", &mut |_| seen += 1).unwrap(), 2);
+        assert_eq!(log.erase_user(3, "u", &mut |_| seen += 1).unwrap(), 2);
         assert_eq!(seen, 2);
-        assert_eq!(log.erase_user("nobody", &mut |_| ()).unwrap(), 0);
-        log.append(&[ev("w", "d", 4)]).unwrap();
+        assert_eq!(log.erase_user(4, "nobody", &mut |_| ()).unwrap(), 0);
+        log.append(5, &[ev("w", "d", 4)]).unwrap();
+        assert_eq!(log.applied_seq(), 5);
         drop(log);
         let mut log = FileEventLog::open(d.path()).unwrap();
         let users: Vec<String> = all(&mut log).into_iter().map(|e| e.user_id).collect();

@@ -1,16 +1,19 @@
-//! Event ingestion: dedup, durable append with group commit, and live profiles.
+//! The event store: every stored listening event (the event file) and the live profiles
+//! derived from them, with dedup by (`user_id`, `event_id`).
+//!
+//! It is derived state of the write log: the service's applier calls [`EventStore::apply`]
+//! and [`EventStore::erase`] in log order with each entry's sequence number, and
+//! [`EventStore::sync`] at checkpoints. Reads (profiles) may come from any thread.
 
-use crate::error::{Error, Result};
-use crate::eventlog::{EventLog, FileEventLog};
+use crate::error::Result;
+use crate::eventlog::FileEventLog;
 use crate::profiles::{MemoryProfiles, ProfileStore};
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use needle_core::profile::{Profile, ProfileConfig};
 use needle_core::Event;
 use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 /// Outcome of one ingested batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -21,17 +24,17 @@ pub struct Ingested {
     pub duplicates: usize,
 }
 
-enum Msg {
-    Ingest(Vec<Event>, Sender<Result<Ingested>>),
-    Erase(String, Sender<Result<u64>>),
+/// The event store: the event file plus a [`ProfileStore`].
+pub struct EventStore {
+    inner: Mutex<Inner>,
+    profiles: Arc<dyn ProfileStore>,
+    config: ProfileConfig,
 }
 
-/// The event store: an [`EventLog`] plus a [`ProfileStore`], fed by one writer thread.
-pub struct EventStore {
-    tx: Mutex<Option<Sender<Msg>>>,
-    profiles: Arc<dyn ProfileStore>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-    config: ProfileConfig,
+struct Inner {
+    file: FileEventLog,
+    /// Dedup keys of every stored event with an `event_id`.
+    seen: HashSet<u64>,
 }
 
 fn dedup_key(user: &str, event_id: &str) -> u64 {
@@ -42,28 +45,16 @@ fn dedup_key(user: &str, event_id: &str) -> u64 {
     h.digest()
 }
 
-/// Most events merged into one group commit.
-const MAX_GROUP_EVENTS: usize = 100_000;
-
 impl EventStore {
-    /// Open the embedded store in `dir` (the log at `dir/events.log`), replaying the log
-    /// into fresh in-memory profiles.
+    /// Open the embedded store in `dir` (the file `dir/events.log`), replaying it into
+    /// fresh in-memory profiles.
     pub fn open(dir: &Path, config: ProfileConfig) -> Result<EventStore> {
-        let log = FileEventLog::open(dir)?;
+        let mut file = FileEventLog::open(dir)?;
         let profiles: Arc<dyn ProfileStore> = Arc::new(MemoryProfiles::new(config));
-        Self::with_parts(Box::new(log), profiles, config)
-    }
-
-    /// Assemble from any log and profile store implementations.
-    pub fn with_parts(
-        mut log: Box<dyn EventLog>,
-        profiles: Arc<dyn ProfileStore>,
-        config: ProfileConfig,
-    ) -> Result<EventStore> {
         let mut seen = HashSet::new();
         let mut batch = Vec::with_capacity(4096);
         let mut n = 0u64;
-        log.replay(&mut |e| {
+        file.replay(&mut |e| {
             if let Some(id) = &e.event_id {
                 seen.insert(dedup_key(&e.user_id, id));
             }
@@ -82,34 +73,79 @@ impl EventStore {
                 "profiles rebuilt from the event log"
             );
         }
-        let (tx, rx) = unbounded();
-        let p = profiles.clone();
-        let thread = std::thread::Builder::new()
-            .name("needle-events".into())
-            .spawn(move || run(rx, log, p, seen))
-            .map_err(|e| Error::Storage(e.to_string()))?;
         Ok(EventStore {
-            tx: Mutex::new(Some(tx)),
+            inner: Mutex::new(Inner { file, seen }),
             profiles,
-            thread: Mutex::new(Some(thread)),
             config,
         })
     }
 
-    /// Store a batch of validated events durably and fold them into profiles.
-    pub fn ingest(&self, events: Vec<Event>) -> Result<Ingested> {
-        let (tx, rx) = bounded(1);
-        self.sender()?.send(Msg::Ingest(events, tx)).map_err(|_| stopped())?;
-        rx.recv().map_err(|_| stopped())?
+    /// The sequence number of the last write-log entry applied here.
+    pub fn applied_seq(&self) -> u64 {
+        self.inner.lock().file.applied_seq()
     }
 
-    /// Erase a listener's events and profile for good; returns how many events were removed.
-    pub fn erase_user(&self, user_id: &str) -> Result<u64> {
-        let (tx, rx) = bounded(1);
-        self.sender()?
-            .send(Msg::Erase(user_id.to_string(), tx))
-            .map_err(|_| stopped())?;
-        rx.recv().map_err(|_| stopped())?
+    /// Apply log entry `seq`: store the events not seen before and fold them into
+    /// profiles. An entry at or below [`EventStore::applied_seq`] is skipped. Durable at
+    /// the next [`EventStore::sync`]. On failure nothing of the entry is kept.
+    pub fn apply(&self, seq: u64, events: &[Event]) -> Result<Ingested> {
+        let mut inner = self.inner.lock();
+        if seq <= inner.file.applied_seq() {
+            return Ok(Ingested::default());
+        }
+        let mut out = Ingested::default();
+        let mut fresh_keys = Vec::new();
+        let mut fresh: Vec<Event> = Vec::with_capacity(events.len());
+        for e in events {
+            if let Some(id) = &e.event_id {
+                let k = dedup_key(&e.user_id, id);
+                if !inner.seen.insert(k) {
+                    out.duplicates += 1;
+                    continue;
+                }
+                fresh_keys.push(k);
+            }
+            out.accepted += 1;
+            fresh.push(e.clone());
+        }
+        if let Err(e) = inner.file.append(seq, &fresh) {
+            for k in fresh_keys {
+                inner.seen.remove(&k);
+            }
+            return Err(e);
+        }
+        self.profiles.apply(&fresh);
+        Ok(out)
+    }
+
+    /// Apply log entry `seq`: erase a listener's events and profile for good (durable when
+    /// this returns); returns how many events were removed.
+    pub fn erase(&self, seq: u64, user_id: &str) -> Result<u64> {
+        let mut inner = self.inner.lock();
+        if seq <= inner.file.applied_seq() {
+            return Ok(0);
+        }
+        let mut keys = Vec::new();
+        let n = inner.file.erase_user(seq, user_id, &mut |e| {
+            if let Some(id) = &e.event_id {
+                keys.push(dedup_key(&e.user_id, id));
+            }
+        })?;
+        for k in keys {
+            inner.seen.remove(&k);
+        }
+        self.profiles.remove(user_id);
+        Ok(n)
+    }
+
+    /// Make every applied entry durable.
+    pub fn sync(&self) -> Result<()> {
+        self.inner.lock().file.sync()
+    }
+
+    /// Bytes of the event file.
+    pub fn size_bytes(&self) -> u64 {
+        self.inner.lock().file.size_bytes()
     }
 
     /// A listener's profile.
@@ -137,107 +173,5 @@ impl EventStore {
     /// The decay settings.
     pub fn config(&self) -> ProfileConfig {
         self.config
-    }
-
-    /// Stop the writer thread (batches already queued are finished first).
-    pub fn shutdown(&self) {
-        self.tx.lock().take();
-        if let Some(h) = self.thread.lock().take() {
-            let _ = h.join();
-        }
-    }
-
-    fn sender(&self) -> Result<Sender<Msg>> {
-        self.tx.lock().as_ref().cloned().ok_or_else(stopped)
-    }
-}
-
-impl Drop for EventStore {
-    fn drop(&mut self) {
-        self.shutdown();
-    }
-}
-
-fn stopped() -> Error {
-    Error::Storage("the event store is shut down".into())
-}
-
-fn run(rx: Receiver<Msg>, mut log: Box<dyn EventLog>, profiles: Arc<dyn ProfileStore>, mut seen: HashSet<u64>) {
-    while let Ok(first) = rx.recv() {
-        let mut group = Vec::new();
-        let mut pending = Some(first);
-        let mut n = 0;
-        while let Some(msg) = pending.take() {
-            match msg {
-                Msg::Ingest(events, reply) => {
-                    n += events.len();
-                    group.push((events, reply));
-                    if n < MAX_GROUP_EVENTS {
-                        pending = rx.try_recv().ok();
-                    }
-                }
-                Msg::Erase(user, reply) => {
-                    commit_group(&mut group, log.as_mut(), profiles.as_ref(), &mut seen);
-                    let mut keys = Vec::new();
-                    let res = log.erase_user(&user, &mut |e| {
-                        if let Some(id) = &e.event_id {
-                            keys.push(dedup_key(&e.user_id, id));
-                        }
-                    });
-                    for k in keys {
-                        seen.remove(&k);
-                    }
-                    if res.is_ok() {
-                        profiles.remove(&user);
-                    }
-                    let _ = reply.send(res);
-                }
-            }
-        }
-        commit_group(&mut group, log.as_mut(), profiles.as_ref(), &mut seen);
-    }
-}
-
-fn commit_group(
-    group: &mut Vec<(Vec<Event>, Sender<Result<Ingested>>)>,
-    log: &mut dyn EventLog,
-    profiles: &dyn ProfileStore,
-    seen: &mut HashSet<u64>,
-) {
-    if group.is_empty() {
-        return;
-    }
-    let mut fresh_keys = Vec::new();
-    let mut outcomes = Vec::with_capacity(group.len());
-    let mut all = Vec::new();
-    for (events, _) in group.iter_mut() {
-        let mut out = Ingested::default();
-        for e in events.drain(..) {
-            if let Some(id) = &e.event_id {
-                let k = dedup_key(&e.user_id, id);
-                if !seen.insert(k) {
-                    out.duplicates += 1;
-                    continue;
-                }
-                fresh_keys.push(k);
-            }
-            out.accepted += 1;
-            all.push(e);
-        }
-        outcomes.push(out);
-    }
-    let res = log.append(&all);
-    if res.is_ok() {
-        profiles.apply(&all);
-    } else {
-        for k in fresh_keys {
-            seen.remove(&k);
-        }
-    }
-    for ((_, reply), out) in group.drain(..).zip(outcomes) {
-        let _ = reply.send(match &res {
-            Ok(()) => Ok(out),
-            Err(e) => Err(Error::Storage(format!("event log append failed: {e}"))),
-        });
     }
 }

@@ -5,16 +5,22 @@
 //! rebuilt or caught up from its change feed (see [`CatalogStore::changes_since`]).
 //! The embedded implementation uses `redb` (a copy-on-write B-tree with checksummed
 //! commits), so a `kill -9` at any moment leaves the last committed state intact.
+//!
+//! [`Log`] is the write log every state change goes through first ([`FileLog`] standalone);
+//! the catalog store and the [`EventStore`] are derived from it and record the last
+//! sequence number they cover.
 #![warn(missing_docs)]
 
 mod catalog;
 mod error;
 pub mod eventlog;
 pub mod events;
+pub mod log;
 pub mod profiles;
 
 pub use catalog::{Applied, CatalogSnapshot, CatalogStore, ResolvedNames, DEFAULT_CACHE_BYTES};
 pub use error::{Error, Result};
-pub use eventlog::{EventLog, FileEventLog};
+pub use eventlog::FileEventLog;
 pub use events::{EventStore, Ingested};
+pub use log::{Entry, FileLog, Log};
 pub use profiles::{MemoryProfiles, ProfileStore};

@@ -1,5 +1,5 @@
 //! `needle bench-ingest`: sustained durable ingest of listening events, in-process through
-//! [`Engine::ingest_events`] or over HTTP (`POST /v1/events`) to a running server, plus
+//! [`Service::ingest_events`] or over HTTP (`POST /v1/events`) to a running server, plus
 //! the time from acknowledgement to profile visibility and the memory of a profile.
 //!
 //! The events are synthetic and deterministic for a given `--seed`: event `i` has a user
@@ -12,7 +12,7 @@
 
 use anyhow::{bail, Context, Result};
 use needle_core::profile::ProfileConfig;
-use needle_search::{Engine, EngineConfig};
+use needle_service::{Service, ServiceConfig};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -197,7 +197,7 @@ fn rss_bytes(pid: Option<u32>) -> Option<u64> {
 
 /// Run the benchmark. `data_dir`: where the in-process engine lives (a fresh temporary
 /// directory when `None`); `engine_cfg` gives the other engine settings.
-pub fn run(args: &BenchIngestArgs, data_dir: Option<PathBuf>, engine_cfg: EngineConfig) -> Result<()> {
+pub fn run(args: &BenchIngestArgs, data_dir: Option<PathBuf>, engine_cfg: ServiceConfig) -> Result<()> {
     if args.batch == 0 || args.connections == 0 || args.users == 0 || args.items == 0 {
         bail!("--batch, --connections, --users and --items must be at least 1");
     }
@@ -275,7 +275,7 @@ fn run_in_process(
     args: &BenchIngestArgs,
     bodies: Vec<Vec<u8>>,
     data_dir: Option<PathBuf>,
-    mut engine_cfg: EngineConfig,
+    mut engine_cfg: ServiceConfig,
 ) -> Result<()> {
     let temp = data_dir.is_none();
     let dir =
@@ -283,10 +283,10 @@ fn run_in_process(
     if temp && dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     }
-    engine_cfg.data_dir = dir.clone();
+    engine_cfg.engine.data_dir = dir.clone();
     let half_life_days = engine_cfg.half_life_days;
     let result = (|| -> Result<()> {
-        let engine = Engine::open(engine_cfg).with_context(|| format!("opening {}", dir.display()))?;
+        let engine = Service::open(engine_cfg).with_context(|| format!("opening {}", dir.display()))?;
         let parsed: Option<Vec<Mutex<Option<Vec<serde_json::Value>>>>> = if args.pre_parse {
             Some(
                 bodies
@@ -381,7 +381,7 @@ fn run_in_process(
             }
         }
         let n = store.users();
-        store.shutdown();
+        drop(store);
         let log_bytes = std::fs::metadata(dir.join("events").join("events.log"))
             .map(|m| m.len())
             .unwrap_or(0);

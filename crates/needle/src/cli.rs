@@ -4,8 +4,9 @@ use crate::dataset::{self, DatasetName};
 use crate::import;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use needle_search::{Engine, SearchRequest};
+use needle_search::SearchRequest;
 use needle_server::config::{Config, LogFormat};
+use needle_service::{Service, ServiceConfig};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -251,8 +252,12 @@ fn init_logs(format: LogFormat) {
     }
 }
 
-fn open_engine(cfg: &Config) -> Result<Engine> {
-    Engine::open(cfg.engine_config()).with_context(|| format!("opening data directory {}", cfg.data_dir.display()))
+fn open_service(cfg: &Config, load_model: bool) -> Result<Service> {
+    open_with(cfg, cfg.service_config(load_model))
+}
+
+fn open_with(cfg: &Config, service_cfg: ServiceConfig) -> Result<Service> {
+    Service::open(service_cfg).with_context(|| format!("opening data directory {}", cfg.data_dir.display()))
 }
 
 /// Run a parsed command line.
@@ -269,9 +274,9 @@ pub fn run(cli: Cli) -> Result<()> {
                 },
             )?;
             init_logs(cfg.log_format);
-            let engine = Arc::new(open_engine(&cfg)?);
+            let service = Arc::new(open_service(&cfg, true)?);
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            rt.block_on(needle_server::serve(cfg, engine))
+            rt.block_on(needle_server::serve(cfg, service))
                 .map_err(|e| anyhow::anyhow!("{e}"))
         }
         Command::Import(a) => {
@@ -292,38 +297,39 @@ pub fn run(cli: Cli) -> Result<()> {
             engine_cfg.store_cache_bytes = engine_cfg
                 .store_cache_bytes
                 .max(usize::try_from(a.store_cache_mb << 20).unwrap_or(usize::MAX));
-            let engine = Engine::open(engine_cfg)
-                .with_context(|| format!("opening data directory {}", cfg.data_dir.display()))?;
-            let summary = import::import_file(&engine, &a.file, a.batch, !a.quiet, !a.no_merge)?;
-            engine.shutdown()?;
+            let mut service_cfg = cfg.service_config(false);
+            service_cfg.engine = engine_cfg;
+            let service = open_with(&cfg, service_cfg)?;
+            let summary = import::import_file(&service, &a.file, a.batch, !a.quiet, !a.no_merge)?;
+            service.shutdown()?;
             summary.print(a.show_rejections);
             Ok(())
         }
         Command::ImportEvents(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
             init_logs(LogFormat::Text);
-            let engine = open_engine(&cfg)?;
-            let summary = import::import_events(&engine, &a.file, a.batch, !a.quiet)?;
-            engine.shutdown()?;
+            let service = open_service(&cfg, false)?;
+            let summary = import::import_events(&service, &a.file, a.batch, !a.quiet)?;
+            service.shutdown()?;
             summary.print(a.show_rejections);
             Ok(())
         }
         Command::Train(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
             init_logs(LogFormat::Text);
-            let engine = Arc::new(open_engine(&cfg)?);
-            let recs = needle_recs::serve::Recs::open(&cfg.data_dir.join("models"), cfg.recs.clone())?;
-            let source = needle_server::recs_source::EngineSource(engine.clone());
+            // The served model is not loaded: training starts from the listeners and the
+            // catalog, and numbers its model after the newest file.
+            let service = open_service(&cfg, false)?;
             let bar = if a.quiet {
                 indicatif::ProgressBar::hidden()
             } else {
                 indicatif::ProgressBar::new(1000)
             };
             let started = std::time::Instant::now();
-            let stats = recs.train_now(&source, &mut |p| bar.set_position((p * 1000.0) as u64))?;
+            let stats = service.train_now(&mut |p| bar.set_position((p * 1000.0) as u64))?;
             bar.finish_and_clear();
-            let version = recs.model().map(|m| m.version).unwrap_or(0);
-            engine.shutdown()?;
+            let version = service.recs().model().map(|m| m.version).unwrap_or(0);
+            service.shutdown()?;
             println!(
                 "{}",
                 serde_json::json!({
@@ -338,7 +344,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::BenchIngest(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
             init_logs(LogFormat::Text);
-            crate::bench_ingest::run(a, cli.data_dir.clone(), cfg.engine_config())
+            crate::bench_ingest::run(a, cli.data_dir.clone(), cfg.service_config(false))
         }
         Command::Dataset {
             cmd: DatasetCmd::Convert { name, path, out, quiet },
@@ -370,10 +376,11 @@ pub fn run(cli: Cli) -> Result<()> {
             let mut engine_cfg = cfg.engine_config();
             engine_cfg.indexer_memory_bytes = engine_cfg.indexer_memory_bytes.max(1 << 30);
             engine_cfg.indexer_threads = Some(1);
-            let engine = Engine::open(engine_cfg)
-                .with_context(|| format!("opening data directory {}", cfg.data_dir.display()))?;
-            let entities = engine.stats()?.entities;
-            engine.shutdown()?;
+            let mut service_cfg = cfg.service_config(false);
+            service_cfg.engine = engine_cfg;
+            let service = open_with(&cfg, service_cfg)?;
+            let entities = service.stats()?.entities;
+            service.shutdown()?;
             eprintln!(
                 "reindexed {entities} entities in {:.1}s",
                 started.elapsed().as_secs_f64()
@@ -382,7 +389,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Search(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
-            let engine = open_engine(&cfg)?;
+            let service = open_service(&cfg, false)?;
             let types = match &a.types {
                 Some(t) => t
                     .split(',')
@@ -399,20 +406,20 @@ pub fn run(cli: Cli) -> Result<()> {
                 market: a.market.clone(),
                 ..Default::default()
             };
-            let res = engine.search(&req)?;
+            let res = service.search(&req)?;
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&res)?);
             } else {
                 import::print_table(&res);
             }
-            engine.shutdown()?;
+            service.shutdown()?;
             Ok(())
         }
         Command::BenchQueries(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
-            let engine = open_engine(&cfg)?;
-            import::bench_queries(&engine, &a.file, a.out.as_deref(), a.repeat.max(1))?;
-            engine.shutdown()?;
+            let service = open_service(&cfg, false)?;
+            import::bench_queries(&service, &a.file, a.out.as_deref(), a.repeat.max(1))?;
+            service.shutdown()?;
             Ok(())
         }
         Command::Dataset {

@@ -4,7 +4,8 @@
 use anyhow::{Context, Result};
 use flate2::read::MultiGzDecoder;
 use indicatif::{ProgressBar, ProgressStyle};
-use needle_search::{Engine, Rejection, SearchResponse};
+use needle_search::{Rejection, SearchResponse};
+use needle_service::Service;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -237,14 +238,14 @@ fn parse_batches(
 }
 
 /// Import a `.jsonl` or `.jsonl.gz` catalog file; bad lines are rejected one by one.
-pub fn import_file(engine: &Engine, path: &Path, batch: usize, progress: bool, merge: bool) -> Result<ImportSummary> {
+pub fn import_file(engine: &Service, path: &Path, batch: usize, progress: bool, merge: bool) -> Result<ImportSummary> {
     let started = Instant::now();
     let pb = file_bar(path, progress)?;
     let reader = open(path, Some(pb.clone()))?;
     let mut accepted = 0usize;
     // One batch stays queued behind the one being written: validation of the next batch
     // and the writer's work overlap. Rejections are known at submission.
-    let mut pending: Option<needle_search::PendingWrite> = None;
+    let mut pending: Option<needle_service::PendingWrite> = None;
     let streamed = stream_batches(
         reader,
         path,
@@ -280,7 +281,7 @@ pub fn import_file(engine: &Engine, path: &Path, batch: usize, progress: bool, m
 /// Import a `.jsonl` or `.jsonl.gz` file of listening events (the `POST /v1/events`
 /// format) in durable batches; bad lines are rejected one by one, events whose
 /// `event_id` is already stored are counted as duplicates.
-pub fn import_events(engine: &Engine, path: &Path, batch: usize, progress: bool) -> Result<EventImportSummary> {
+pub fn import_events(engine: &Service, path: &Path, batch: usize, progress: bool) -> Result<EventImportSummary> {
     let started = Instant::now();
     let pb = file_bar(path, progress)?;
     let reader = open(path, Some(pb.clone()))?;
@@ -345,7 +346,7 @@ struct BenchQuery {
 }
 
 /// Run every query of a file in-process; write ids and latency per query.
-pub fn bench_queries(engine: &Engine, file: &Path, out: Option<&Path>, repeat: usize) -> Result<()> {
+pub fn bench_queries(engine: &Service, file: &Path, out: Option<&Path>, repeat: usize) -> Result<()> {
     use std::io::Write;
     let reader = open(file, None)?;
     let mut sink: Box<dyn Write> = match out {

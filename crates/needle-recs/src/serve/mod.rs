@@ -132,7 +132,15 @@ pub struct Recs {
     /// Discover lists by (listener, ISO week, model version): stable through the week.
     pub(crate) discover_cache: Mutex<HashMap<DiscoverKey, Arc<Vec<surfaces::Scored>>>>,
     jobs: Jobs,
+    /// Makes a saved model the served one (the service routes this through its write log);
+    /// `None`: [`Recs::activate`] directly.
+    activator: RwLock<Option<Activator>>,
+    /// A trained model waiting for its activation (saves reloading its file).
+    pending: Mutex<Option<Arc<ServingModel>>>,
 }
+
+/// What activates a saved model version (see [`Recs::set_activator`]).
+pub type Activator = Arc<dyn Fn(u64) -> Result<(), RecsError> + Send + Sync>;
 
 impl Recs {
     /// Open the service on `dir` (the data directory's `models/`), loading the current model
@@ -155,6 +163,8 @@ impl Recs {
             model: RwLock::new(model),
             discover_cache: Mutex::new(HashMap::new()),
             jobs: Jobs::default(),
+            activator: RwLock::new(None),
+            pending: Mutex::new(None),
         })
     }
 
@@ -167,6 +177,8 @@ impl Recs {
             model: RwLock::new(None),
             discover_cache: Mutex::new(HashMap::new()),
             jobs: Jobs::default(),
+            activator: RwLock::new(None),
+            pending: Mutex::new(None),
         }
     }
 
@@ -213,6 +225,39 @@ impl Recs {
         self.discover_cache.lock().clear();
     }
 
+    /// Route activations of trained models through `f` (the service appends a write-log
+    /// entry whose application calls [`Recs::activate`]).
+    pub fn set_activator(&self, f: Activator) {
+        *self.activator.write() = Some(f);
+    }
+
+    /// Serve model `version` (applying a write-log entry): point `CURRENT` at its file and
+    /// swap it in (the model just trained, or the file loaded). Applying the same entry
+    /// twice is harmless.
+    pub fn activate(&self, version: u64) -> Result<(), RecsError> {
+        let name = format!("model-{version:06}.bin");
+        let pending = {
+            let mut slot = self.pending.lock();
+            match slot.as_ref() {
+                Some(m) if m.version == version => slot.take(),
+                _ => None,
+            }
+        };
+        let m = match pending {
+            Some(m) => m,
+            None if self.model().is_some_and(|m| m.version == version) => {
+                model::point_current(&self.dir, &name)?;
+                return Ok(());
+            }
+            None => Arc::new(ServingModel::load(&self.dir.join(&name))?),
+        };
+        model::point_current(&self.dir, &name)?;
+        *self.model.write() = Some(m);
+        self.discover_cache.lock().clear();
+        model::prune(&self.dir, version, 3);
+        Ok(())
+    }
+
     /// The listener a live session belongs to (for access checks).
     pub fn session_owner(&self, sid: &str) -> Option<String> {
         self.sessions.owner(sid)
@@ -229,7 +274,12 @@ impl Recs {
         let mut m = ServingModel::train(source, &self.config, version, progress)?;
         m.save(&self.dir)?;
         let stats = m.stats.clone();
-        self.install(m);
+        *self.pending.lock() = Some(Arc::new(m));
+        let activator = self.activator.read().clone();
+        match activator {
+            Some(f) => f(version)?,
+            None => self.activate(version)?,
+        }
         Ok(stats)
     }
 }

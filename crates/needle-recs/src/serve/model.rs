@@ -473,8 +473,9 @@ impl ServingModel {
         self.als.fold_in(History::new(items, weights))
     }
 
-    /// Write to `dir/model-{version}.bin` (fsync'd), then point `dir/CURRENT` at it
-    /// atomically. Returns the file written.
+    /// Write to `dir/model-{version}.bin` (fsync'd, then renamed into place). It is served
+    /// once activated ([`super::Recs::activate`] points `dir/CURRENT` at it). Returns the
+    /// file written.
     pub fn save(&mut self, dir: &Path) -> Result<PathBuf, RecsError> {
         let t = std::time::Instant::now();
         std::fs::create_dir_all(dir)?;
@@ -514,13 +515,6 @@ impl ServingModel {
             file.sync_all()?;
         }
         std::fs::rename(&tmp, &path)?;
-        let cur_tmp = dir.join(".CURRENT.tmp");
-        {
-            let mut f = std::fs::File::create(&cur_tmp)?;
-            f.write_all(name.as_bytes())?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&cur_tmp, dir.join("CURRENT"))?;
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
@@ -618,7 +612,7 @@ fn keep_top(list: &mut Vec<(String, f64)>, n: usize) {
 }
 
 /// Keep the newest `keep` model files.
-fn prune(dir: &Path, current: u64, keep: u64) {
+pub(crate) fn prune(dir: &Path, current: u64, keep: u64) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
@@ -633,6 +627,21 @@ fn prune(dir: &Path, current: u64, keep: u64) {
             let _ = std::fs::remove_file(e.path());
         }
     }
+}
+
+/// Point `dir/CURRENT` at the model file `name` atomically (fsync'd, then renamed).
+pub fn point_current(dir: &Path, name: &str) -> Result<(), RecsError> {
+    let cur_tmp = dir.join(".CURRENT.tmp");
+    {
+        let mut f = std::fs::File::create(&cur_tmp)?;
+        f.write_all(name.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&cur_tmp, dir.join("CURRENT"))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 /// The newest model version in `dir` (0 when none).

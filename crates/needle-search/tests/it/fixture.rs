@@ -65,19 +65,25 @@ pub fn catalog() -> Vec<Value> {
 pub fn engine() -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(EngineConfig::new(dir.path())).unwrap();
-    let report = engine.write_values(catalog()).unwrap();
-    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    let records = catalog()
+        .iter()
+        .map(|v| needle_core::validate::parse_record(v).unwrap())
+        .collect();
+    engine.apply(needle_search::Batch::new(records), 0).unwrap();
     engine.refresh().unwrap();
     (dir, engine)
 }
 
 pub fn top_ids(engine: &Engine, q: &str, n: usize) -> Vec<String> {
     let r = engine
-        .search(&SearchRequest {
-            q: q.into(),
-            limit: Some(n),
-            ..Default::default()
-        })
+        .search(
+            &SearchRequest {
+                q: q.into(),
+                limit: Some(n),
+                ..Default::default()
+            },
+            None,
+        )
         .unwrap();
     r.hits.into_iter().map(|h| h.id).collect()
 }
@@ -87,4 +93,26 @@ pub fn first(engine: &Engine, q: &str) -> String {
         .into_iter()
         .next()
         .unwrap_or_else(|| format!("<no hit for {q}>"))
+}
+
+/// Unpersonalized search and unlogged writes, as the relevance tests use the engine.
+pub trait Plain {
+    /// Search without a taste.
+    fn search_plain(&self, req: &SearchRequest) -> needle_search::Result<needle_search::SearchResponse>;
+    /// Parse and apply records (they must all be valid).
+    fn write_values(&self, values: Vec<Value>);
+}
+
+impl Plain for Engine {
+    fn search_plain(&self, req: &SearchRequest) -> needle_search::Result<needle_search::SearchResponse> {
+        self.search(req, None)
+    }
+
+    fn write_values(&self, values: Vec<Value>) {
+        let records = values
+            .iter()
+            .map(|v| needle_core::validate::parse_record(v).unwrap())
+            .collect();
+        self.apply(needle_search::Batch::new(records), 0).unwrap();
+    }
 }

@@ -1,6 +1,6 @@
 //! Known-item relevance on the fixture: each query must put its target first.
 
-use crate::fixture::{engine, first, top_ids};
+use crate::fixture::{engine, first, top_ids, Plain};
 use needle_core::EntityType;
 use needle_search::SearchRequest;
 
@@ -100,7 +100,14 @@ fn filters_types_and_markets() {
         market: market.map(str::to_string),
         ..Default::default()
     };
-    let ids = |r: SearchRequest| e.search(&r).unwrap().hits.into_iter().map(|h| h.id).collect::<Vec<_>>();
+    let ids = |r: SearchRequest| {
+        e.search_plain(&r)
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| h.id)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
         ids(req("hello", None, vec![EntityType::Artist], None)),
         vec!["ar:obscure"]
@@ -122,7 +129,7 @@ fn filters_types_and_markets() {
         vec!["ab:pride"]
     );
     assert!(matches!(
-        e.search(&req("x", Some("colour:red"), vec![], None)),
+        e.search_plain(&req("x", Some("colour:red"), vec![], None)),
         Err(needle_search::Error::InvalidFilter(_))
     ));
 }
@@ -131,7 +138,7 @@ fn filters_types_and_markets() {
 fn hits_carry_related_names_sections_and_highlights() {
     let (_d, e) = engine();
     let r = e
-        .search(&SearchRequest {
+        .search_plain(&SearchRequest {
             q: "hello adel".into(),
             ..Default::default()
         })
@@ -147,7 +154,7 @@ fn hits_carry_related_names_sections_and_highlights() {
     assert!(r.sections.iter().any(|s| s.kind == EntityType::Artist));
     assert!(r.sections.iter().all(|s| s.hits.iter().all(|h| h.kind == s.kind)));
     let ep = e
-        .search(&SearchRequest {
+        .search_plain(&SearchRequest {
             q: "rust in production".into(),
             ..Default::default()
         })
@@ -161,11 +168,10 @@ fn references_resolve_when_the_target_arrives_later() {
     let e = needle_search::Engine::open(needle_search::EngineConfig::new(dir.path())).unwrap();
     e.write_values(vec![
         serde_json::json!({"id":"t","type":"track","name":"Yellow","artist_ids":["a"]}),
-    ])
-    .unwrap();
+    ]);
     e.refresh().unwrap();
     assert!(e
-        .search(&SearchRequest {
+        .search_plain(&SearchRequest {
             q: "yellow coldplay".into(),
             ..Default::default()
         })
@@ -173,11 +179,10 @@ fn references_resolve_when_the_target_arrives_later() {
         .hits[0]
         .artists
         .is_empty());
-    e.write_values(vec![serde_json::json!({"id":"a","type":"artist","name":"Coldplay"})])
-        .unwrap();
+    e.write_values(vec![serde_json::json!({"id":"a","type":"artist","name":"Coldplay"})]);
     e.refresh().unwrap();
     let r = e
-        .search(&SearchRequest {
+        .search_plain(&SearchRequest {
             q: "yellow coldplay".into(),
             ..Default::default()
         })
@@ -185,11 +190,10 @@ fn references_resolve_when_the_target_arrives_later() {
     assert_eq!(r.hits[0].id, "t");
     assert_eq!(r.hits[0].artists, vec!["Coldplay"]);
     // Renaming the artist re-indexes the track under the new name.
-    e.write_values(vec![serde_json::json!({"id":"a","type":"artist","name":"Coldplay UK"})])
-        .unwrap();
+    e.write_values(vec![serde_json::json!({"id":"a","type":"artist","name":"Coldplay UK"})]);
     e.refresh().unwrap();
     let r = e
-        .search(&SearchRequest {
+        .search_plain(&SearchRequest {
             q: "yellow coldplay uk".into(),
             limit: Some(1),
             ..Default::default()

@@ -10,7 +10,6 @@ use axum::Json;
 use needle_recs::serve::{Job, TrainStats};
 use needle_recs::RecsError;
 use serde::Serialize;
-use std::sync::Arc;
 
 /// The answer of `POST /v1/admin/train`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -35,7 +34,7 @@ pub struct TrainAccepted {
     )
 )]
 pub async fn train(State(state): State<AppState>) -> Result<(StatusCode, Json<TrainAccepted>), ApiError> {
-    let job = state.recs().start_training(Arc::new(state.source()))?;
+    let job = state.blocking(|svc| Ok(svc.start_training()?)).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(TrainAccepted {

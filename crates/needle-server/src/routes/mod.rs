@@ -235,12 +235,13 @@ pub(crate) const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_m
 mod tests {
     use super::*;
     use crate::config::Config;
-    use needle_search::{Engine, EngineConfig};
+    use needle_search::EngineConfig;
+    use needle_service::{Service, ServiceConfig};
     use std::sync::Arc;
     use tower::ServiceExt;
 
     fn state(dir: &tempfile::TempDir) -> AppState {
-        let engine = Engine::open(EngineConfig::new(dir.path())).expect("engine opens");
+        let engine = Service::open(ServiceConfig::new(EngineConfig::new(dir.path()))).expect("service opens");
         let config = Config {
             request_timeout_ms: TEST_TIMEOUT.as_millis() as u64,
             ..Config::default()

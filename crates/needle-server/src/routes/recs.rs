@@ -175,9 +175,7 @@ pub async fn recommendations(
         explicit: p.explicit,
         now_ms: None,
     };
-    state
-        .recs_blocking(move |recs, source| Ok(Json(recs.recommend(source, &id, &req)?)))
-        .await
+    state.blocking(move |svc| Ok(Json(svc.recommend(&id, &req)?))).await
 }
 
 /// Items like this one: radio from a track, related artists from an artist, similar shows
@@ -207,9 +205,7 @@ pub async fn similar(
         market: p.market,
         explicit: p.explicit,
     };
-    state
-        .recs_blocking(move |recs, source| Ok(Json(recs.similar(source, &id, &req)?)))
-        .await
+    state.blocking(move |svc| Ok(Json(svc.similar(&id, &req)?))).await
 }
 
 /// Body of `POST /v1recommendations/continue`.
@@ -286,7 +282,7 @@ pub async fn continue_from(
     };
     let seeds = body.seed_ids;
     state
-        .recs_blocking(move |recs, source| Ok(Json(recs.continue_from(source, &seeds, &req)?)))
+        .blocking(move |svc| Ok(Json(svc.continue_from(&seeds, &req)?)))
         .await
 }
 
@@ -368,7 +364,7 @@ pub async fn session_next(
         }
     }
     state
-        .recs_blocking(move |recs, source| Ok(Json(recs.session_next(source, &sid, p.limit)?)))
+        .blocking(move |svc| Ok(Json(svc.session_next(&sid, p.limit)?)))
         .await
 }
 

@@ -684,7 +684,6 @@ async fn the_openapi_document_describes_access() {
 
 #[tokio::test]
 async fn keys_and_client_ips_work_over_a_real_socket() {
-    use needle_search::Engine;
     use needle_server::{serve_with_shutdown, AppState};
     use std::io::{Read, Write};
     use std::sync::Arc;
@@ -698,7 +697,7 @@ async fn keys_and_client_ips_work_over_a_real_socket() {
     config.auth.keys = keys();
     config.rate_limit.requests_per_s = 0.1;
     config.rate_limit.burst = 1;
-    let engine = Arc::new(Engine::open(config.engine_config()).expect("engine"));
+    let engine = Arc::new(needle_service::Service::open(config.service_config(true)).expect("engine"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -3,8 +3,8 @@
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
-use needle_search::Engine;
 use needle_server::{router, AppState, Config};
+use needle_service::Service as Engine;
 use serde_json::Value;
 use std::sync::Arc;
 use tempfile::TempDir;
@@ -31,7 +31,7 @@ impl TestApp {
             ..Config::default()
         };
         f(&mut config);
-        let engine = Arc::new(Engine::open(config.engine_config()).expect("engine opens"));
+        let engine = Arc::new(needle_service::Service::open(config.service_config(true)).expect("engine opens"));
         let router = router(AppState::new(Arc::clone(&engine), config));
         TestApp {
             router,

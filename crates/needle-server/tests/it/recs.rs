@@ -474,14 +474,14 @@ mod needs_engine {
     }
 
     /// A router over `dir` (no temp dir of its own), for restarts.
-    fn open_at(dir: &std::path::Path) -> (axum::Router, std::sync::Arc<needle_search::Engine>) {
+    fn open_at(dir: &std::path::Path) -> (axum::Router, std::sync::Arc<needle_service::Service>) {
         let mut config = needle_server::Config {
             data_dir: dir.to_path_buf(),
             ..needle_server::Config::default()
         };
         config.recs.als.factors = 16;
         config.recs.als.regularization = 0.05;
-        let engine = std::sync::Arc::new(needle_search::Engine::open(config.engine_config()).expect("engine"));
+        let engine = std::sync::Arc::new(needle_service::Service::open(config.service_config(true)).expect("engine"));
         let state = needle_server::AppState::new(engine.clone(), config);
         (needle_server::router(state), engine)
     }

@@ -1,6 +1,5 @@
 //! `serve_with_shutdown` on a real socket (127.0.0.1, port 0).
 
-use needle_search::Engine;
 use needle_server::{serve_with_shutdown, AppState, Config};
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -14,7 +13,7 @@ async fn serves_and_shuts_down_gracefully() {
         http_addr: "127.0.0.1:0".into(),
         ..Config::default()
     };
-    let engine = Arc::new(Engine::open(config.engine_config()).expect("engine"));
+    let engine = Arc::new(needle_service::Service::open(config.service_config(true)).expect("engine"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -1,9 +1,10 @@
 //! Writes survive reopening; deletes and upserts behave; the index catches up from the store.
 
-use needle_search::{Engine, EngineConfig, SearchRequest};
+use needle_search::SearchRequest;
+use needle_service::Service;
 use serde_json::json;
 
-fn ids(e: &Engine, q: &str) -> Vec<String> {
+fn ids(e: &Service, q: &str) -> Vec<String> {
     e.search(&SearchRequest {
         q: q.into(),
         ..Default::default()
@@ -19,7 +20,7 @@ fn ids(e: &Engine, q: &str) -> Vec<String> {
 fn upsert_delete_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let e = Engine::open(EngineConfig::new(dir.path())).unwrap();
+        let e = crate::fixture::open(dir.path());
         let r = e
             .write_values(vec![
                 json!({"id":"1","type":"track","name":"First Song"}),
@@ -43,9 +44,9 @@ fn upsert_delete_and_reopen() {
         // store's fsync and the index commit): the engine must replay it on open.
         let store = needle_store::CatalogStore::open(dir.path()).unwrap();
         let rec = needle_core::validate::parse_record(&json!({"id":"4","type":"artist","name":"Late Artist"})).unwrap();
-        store.apply(&[rec]).unwrap();
+        store.apply(&[rec], 0).unwrap();
     }
-    let e = Engine::open(EngineConfig::new(dir.path())).unwrap();
+    let e = crate::fixture::open(dir.path());
     assert_eq!(e.get("4").unwrap().unwrap().name, "Late Artist");
     assert_eq!(ids(&e, "late artist"), vec!["4"]);
     assert!(ids(&e, "third").is_empty());
@@ -53,7 +54,7 @@ fn upsert_delete_and_reopen() {
 }
 
 fn catalog_of_three(dir: &std::path::Path) {
-    let e = Engine::open(EngineConfig::new(dir)).unwrap();
+    let e = crate::fixture::open(dir);
     let r = e
         .write_values(vec![
             json!({"id":"a1","type":"artist","name":"Gloria Gaynor"}),
@@ -70,7 +71,7 @@ fn a_deleted_index_is_rebuilt_from_the_catalog() {
     let dir = tempfile::tempdir().unwrap();
     catalog_of_three(dir.path());
     std::fs::remove_dir_all(dir.path().join("index")).unwrap();
-    let e = Engine::open(EngineConfig::new(dir.path())).unwrap();
+    let e = crate::fixture::open(dir.path());
     assert_eq!(ids(&e, "i will survive"), vec!["t1"]);
     // Related names are resolved again: the track is found by its artist.
     assert!(ids(&e, "gaynor survive").contains(&"t1".to_string()));
@@ -84,7 +85,7 @@ fn a_deleted_index_is_rebuilt_from_the_catalog() {
     .unwrap();
     e.shutdown().unwrap();
     drop(e);
-    let e = Engine::open(EngineConfig::new(dir.path())).unwrap();
+    let e = crate::fixture::open(dir.path());
     assert_eq!(ids(&e, "never can say goodbye"), vec!["t2"]);
     assert_eq!(ids(&e, "i will survive"), vec!["t1"]);
 }
@@ -105,7 +106,7 @@ fn an_index_with_another_schema_is_rebuilt_not_an_error() {
         w.add_document(tantivy::doc!(f => "stale")).unwrap();
         w.commit().unwrap();
     }
-    let e = Engine::open(EngineConfig::new(dir.path())).unwrap();
+    let e = crate::fixture::open(dir.path());
     assert_eq!(ids(&e, "i will survive"), vec!["t1"]);
     assert!(ids(&e, "stale").is_empty());
     assert_eq!(e.stats().unwrap().entities, 3);

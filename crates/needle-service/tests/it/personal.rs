@@ -1,10 +1,11 @@
 //! Personalized search: the lift, its reasons and its guard rails.
 
 use crate::fixture::engine;
-use needle_search::{Engine, SearchRequest};
+use needle_search::SearchRequest;
+use needle_service::Service;
 use serde_json::json;
 
-fn search(e: &Engine, q: &str, user: Option<&str>) -> Vec<needle_search::Hit> {
+fn search(e: &Service, q: &str, user: Option<&str>) -> Vec<needle_search::Hit> {
     e.search(&SearchRequest {
         q: q.into(),
         user_id: user.map(str::to_string),
@@ -21,7 +22,7 @@ fn ids(hits: &[needle_search::Hit]) -> Vec<String> {
 
 const NOW: &str = "2026-11-20T12:00:00Z";
 
-fn plays(e: &Engine, user: &str, item: &str, n: u32) {
+fn plays(e: &Service, user: &str, item: &str, n: u32) {
     let r = e
         .ingest_events(vec![
             json!({"user_id": user, "type": "play", "item_id": item, "ts": NOW, "count": n}),
@@ -149,7 +150,7 @@ fn events_are_idempotent_and_profiles_explain_and_erase() {
     assert_eq!(e.history("u", 10).unwrap().unwrap().len(), 3);
     // Profiles are rebuilt from the log on restart, duplicates still recognised.
     drop(e);
-    let e = Engine::open(needle_search::EngineConfig::new(dir.path())).unwrap();
+    let e = crate::fixture::open(dir.path());
     assert_eq!(e.profile("u", 5).unwrap().unwrap().events.get("play"), Some(&4));
     assert_eq!(e.ingest_events(batch[..1].to_vec()).unwrap().duplicates, 1);
     // Right to be forgotten.
@@ -162,7 +163,7 @@ fn events_are_idempotent_and_profiles_explain_and_erase() {
     );
     assert_eq!(e.delete_user("u").unwrap(), 1);
     drop(e);
-    let e = Engine::open(needle_search::EngineConfig::new(dir.path())).unwrap();
+    let e = crate::fixture::open(dir.path());
     assert!(e.profile("u", 5).unwrap().is_none());
     assert_eq!(
         e.ingest_events(batch[..1].to_vec()).unwrap().accepted,

@@ -1,0 +1,163 @@
+//! The catalog: validated writes through the log, reads and search from the engine.
+
+use crate::applier::Op;
+use crate::error::{Error, Result};
+use crate::{rejection, Service};
+use needle_core::validate::{check_id, parse_record};
+use needle_core::{Entity, Record};
+use needle_search::{Batch, CatalogStats, Rejection, SearchRequest, SearchResponse, WriteReport};
+use needle_store::Entry;
+
+/// A validated catalog batch on its way (see [`Service::submit_values`]).
+#[must_use = "a write is only known to be durable once waited for"]
+pub struct PendingWrite {
+    pending: Option<needle_search::PendingWrite>,
+    report: WriteReport,
+    seq: u64,
+}
+
+impl PendingWrite {
+    /// Records of the batch that passed validation.
+    pub fn accepted(&self) -> usize {
+        self.report.accepted
+    }
+
+    /// Take the batch's rejections (known at submission) out of the report.
+    pub fn take_rejected(&mut self) -> Vec<Rejection> {
+        std::mem::take(&mut self.report.rejected)
+    }
+
+    /// Wait until the batch is applied; its report and write-log sequence number (0 for
+    /// a bulk load, which bypasses the log, or when nothing was accepted).
+    pub fn wait(self) -> Result<(WriteReport, u64)> {
+        if let Some(p) = self.pending {
+            p.wait()?;
+        }
+        Ok((self.report, self.seq))
+    }
+}
+
+/// Validate records one by one: the good ones, and a rejection per bad one.
+fn validate(values: &[serde_json::Value]) -> (Vec<Record>, Vec<Rejection>) {
+    let mut records = Vec::with_capacity(values.len());
+    let mut rejected = Vec::new();
+    for (index, v) in values.iter().enumerate() {
+        match parse_record(v) {
+            Ok(r) => records.push(r),
+            Err(e) => rejected.push(rejection(index, e)),
+        }
+    }
+    (records, rejected)
+}
+
+impl Service {
+    /// Validate and durably store a batch of raw records; bad records are rejected one
+    /// by one (their `index` is the position in `values`), good ones are kept.
+    pub fn write_values(&self, values: Vec<serde_json::Value>) -> Result<WriteReport> {
+        Ok(self.submit_values(values)?.wait()?.0)
+    }
+
+    /// Validate `values` and write them. Through the log (durable and applied when this
+    /// returns) unless the service was opened for a bulk load: then the batch goes
+    /// straight to the catalog engine, queued behind the one it is storing, and is
+    /// durable only after [`Service::shutdown`] (the loader acknowledges at the end).
+    pub fn submit_values(&self, values: Vec<serde_json::Value>) -> Result<PendingWrite> {
+        let (records, rejected) = validate(&values);
+        drop(values);
+        let report = WriteReport {
+            accepted: records.len(),
+            rejected,
+        };
+        if records.is_empty() {
+            return Ok(PendingWrite {
+                pending: None,
+                report,
+                seq: 0,
+            });
+        }
+        if self.bulk {
+            let pending = self.engine.submit(Batch::new(records), 0)?;
+            return Ok(PendingWrite {
+                pending: Some(pending),
+                report,
+                seq: 0,
+            });
+        }
+        let analyses = Batch::analyses_of(&records);
+        let (seq, _) = self.applier.write(Op {
+            entry: Entry::Catalog { records },
+            analyses: Some(analyses),
+        })?;
+        Ok(PendingWrite {
+            pending: None,
+            report,
+            seq,
+        })
+    }
+
+    /// Durably store records validated elsewhere; the entry's sequence number.
+    pub fn write_records(&self, records: Vec<Record>) -> Result<u64> {
+        let analyses = Batch::analyses_of(&records);
+        let (seq, _) = self.applier.write(Op {
+            entry: Entry::Catalog { records },
+            analyses: Some(analyses),
+        })?;
+        Ok(seq)
+    }
+
+    /// Delete one entity; `Ok(false)` when it did not exist.
+    pub fn delete(&self, id: &str) -> Result<bool> {
+        check_id(id, "id")?;
+        if self.engine.get(id)?.is_none() {
+            return Ok(false);
+        }
+        self.write_records(vec![Record::Delete(id.to_string())])?;
+        Ok(true)
+    }
+
+    /// Fetch one entity as stored.
+    pub fn get(&self, id: &str) -> Result<Option<Entity>> {
+        check_id(id, "id")?;
+        Ok(self.engine.get(id)?)
+    }
+
+    /// Run a search, personalized when `user_id` names a listener with history.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse> {
+        let taste = match req.user_id.as_deref().filter(|u| !u.is_empty()) {
+            Some(u) => {
+                check_id(u, "user_id")?;
+                self.taste(u)?
+            }
+            None => None,
+        };
+        Ok(self.engine.search(req, taste.as_deref())?)
+    }
+
+    /// Catalog counts.
+    pub fn stats(&self) -> Result<CatalogStats> {
+        Ok(self.engine.stats()?)
+    }
+
+    /// Make every acknowledged write searchable now.
+    pub fn refresh(&self) -> Result<()> {
+        Ok(self.engine.refresh()?)
+    }
+
+    /// Merge the index into as few segments as possible (after a bulk load).
+    pub fn optimize(&self) -> Result<()> {
+        Ok(self.engine.optimize()?)
+    }
+
+    /// The write-log sequence number of the last applied entry.
+    pub fn applied_seq(&self) -> u64 {
+        self.applier.applied_seq()
+    }
+
+    /// Make every applied entry durable in the stores and trim the log now.
+    pub fn checkpoint(&self) -> Result<()> {
+        if self.bulk {
+            return Err(Error::Unavailable("a bulk load has no write log".into()));
+        }
+        self.applier.checkpoint()
+    }
+}

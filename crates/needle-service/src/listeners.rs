@@ -1,0 +1,184 @@
+//! Listeners: listening events in, profiles, history and erasure out, and the taste each
+//! profile projects onto the catalog (cached per profile version and catalog state).
+
+use crate::applier::{Op, Outcome};
+use crate::error::Result;
+use crate::{rejection, Service};
+use needle_core::event::parse_event;
+use needle_core::profile::RecentEvent;
+use needle_core::validate::check_id;
+use needle_core::{EntityType, EventType};
+use needle_search::taste::{Affinity, Taste};
+use needle_search::{EventReport, ProfileView, TopAffinity};
+use needle_store::Entry;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A derived taste with the profile version and catalog sequence number it was built at.
+type CachedTaste = (u64, u64, Arc<Taste>);
+
+/// Derived tastes by listener.
+#[derive(Default)]
+pub(crate) struct Tastes(Mutex<HashMap<String, CachedTaste>>);
+
+/// Most tastes cached before the cache starts over.
+const MAX_TASTES: usize = 100_000;
+
+impl Tastes {
+    /// Forget a listener's taste (erasure).
+    pub fn forget(&self, user: &str) {
+        self.0.lock().remove(user);
+    }
+}
+
+/// What erasing a listener removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Erased {
+    /// Events removed.
+    pub events: u64,
+    /// The write-log sequence number of the erasure.
+    pub seq: u64,
+}
+
+impl Service {
+    /// Validate listening events one by one and store the good ones durably (one log
+    /// entry); bad ones are rejected with their index and field.
+    pub fn ingest_events(&self, values: Vec<serde_json::Value>) -> Result<EventReport> {
+        let mut events = Vec::with_capacity(values.len());
+        let mut rejected = Vec::new();
+        for (index, v) in values.iter().enumerate() {
+            match parse_event(v) {
+                Ok(e) => events.push(e),
+                Err(e) => rejected.push(rejection(index, e)),
+            }
+        }
+        let mut report = EventReport {
+            accepted: 0,
+            duplicates: 0,
+            rejected,
+        };
+        if events.is_empty() {
+            return Ok(report);
+        }
+        let (_, outcome) = self.applier.write(Op {
+            entry: Entry::Events { events },
+            analyses: None,
+        })?;
+        if let Outcome::Events(got) = outcome {
+            report.accepted = got.accepted;
+            report.duplicates = got.duplicates;
+        }
+        Ok(report)
+    }
+
+    /// Erase a listener's events and profile for good.
+    pub fn delete_user(&self, user: &str) -> Result<u64> {
+        Ok(self.erase_listener(user)?.events)
+    }
+
+    /// Erase a listener's events and profile for good, with the erasure's log position.
+    pub fn erase_listener(&self, user: &str) -> Result<Erased> {
+        check_id(user, "user_id")?;
+        let (seq, outcome) = self.applier.write(Op {
+            entry: Entry::EraseListener {
+                user_id: user.to_string(),
+            },
+            analyses: None,
+        })?;
+        let events = match outcome {
+            Outcome::Erased(n) => n,
+            _ => 0,
+        };
+        Ok(Erased { events, seq })
+    }
+
+    /// A listener's most recent events, newest first; `None` without history.
+    pub fn history(&self, user: &str, limit: usize) -> Result<Option<Vec<RecentEvent>>> {
+        check_id(user, "user_id")?;
+        Ok(self
+            .events
+            .with_profile(user, &mut |p| p.recent.iter().rev().take(limit).cloned().collect()))
+    }
+
+    /// Listeners with a profile.
+    pub fn listeners(&self) -> usize {
+        self.events.users()
+    }
+
+    /// A listener's derived taste, rebuilt when their profile or the catalog changed;
+    /// `None` without history.
+    pub(crate) fn taste(&self, user: &str) -> Result<Option<Arc<Taste>>> {
+        let catalog_seq = self.engine.catalog_seq()?;
+        let Some(version) = self.events.with_profile(user, &mut |p| p.version) else {
+            return Ok(None);
+        };
+        if let Some((v, c, t)) = self.tastes.0.lock().get(user) {
+            if *v == version && *c == catalog_seq {
+                return Ok(Some(t.clone()));
+            }
+        }
+        let cfg = self.events.config();
+        let now = self.clock_ms();
+        let derived = self
+            .events
+            .with_profile(user, &mut |p| self.engine.derive_taste(p, &cfg, now))
+            .transpose()?;
+        let Some(t) = derived.map(Arc::new) else {
+            return Ok(None);
+        };
+        let mut cache = self.tastes.0.lock();
+        if cache.len() > MAX_TASTES {
+            cache.clear();
+        }
+        cache.insert(user.to_string(), (version, catalog_seq, t.clone()));
+        Ok(Some(t))
+    }
+
+    /// A listener's profile: top affinities with scores and why; `None` without history.
+    pub fn profile(&self, user: &str, top: usize) -> Result<Option<ProfileView>> {
+        check_id(user, "user_id")?;
+        let Some(t) = self.taste(user)? else {
+            return Ok(None);
+        };
+        let Some((counts, last_ts)) = self.events.with_profile(user, &mut |p| (p.counts, p.last_ts)) else {
+            return Ok(None);
+        };
+        let pick = |m: &HashMap<String, Affinity>, keep: &dyn Fn(&str) -> bool| {
+            let mut v: Vec<&Affinity> = m.values().filter(|a| keep(&a.id)).collect();
+            v.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+            v.into_iter()
+                .take(top)
+                .map(|a| TopAffinity {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                    score: (a.score * 1e4).round() / 1e4,
+                    why: a.why(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let kinds = &t.creator_kind;
+        let kind_is = |k: EntityType| move |id: &str| kinds.get(id) == Some(&k);
+        let mut saved: Vec<String> = t.saved.iter().cloned().collect();
+        let mut followed: Vec<String> = t.followed.iter().cloned().collect();
+        saved.sort();
+        followed.sort();
+        Ok(Some(ProfileView {
+            user_id: user.to_string(),
+            events: EventType::ALL
+                .iter()
+                .filter(|k| counts[k.code() as usize] > 0)
+                .map(|k| (k.to_string(), counts[k.code() as usize]))
+                .collect(),
+            last_event_ts: last_ts,
+            half_life_days: self.events.config().half_life_days,
+            artists: pick(&t.creators, &kind_is(EntityType::Artist)),
+            shows: pick(&t.creators, &kind_is(EntityType::Show)),
+            audiobooks: pick(&t.creators, &kind_is(EntityType::Audiobook)),
+            tags: pick(&t.tags, &|_| true),
+            items: pick(&t.items, &|_| true),
+            saved,
+            followed,
+        }))
+    }
+}

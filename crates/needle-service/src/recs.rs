@@ -1,0 +1,97 @@
+//! Recommendations: the service is the recommendation layer's [`Source`] (listeners from
+//! the event store, entities and references from the catalog), privately; callers see
+//! only the service's methods.
+
+use crate::error::Result;
+use crate::Service;
+use needle_core::profile::{Profile, ProfileConfig};
+use needle_core::validate::check_id;
+use needle_core::Entity;
+use needle_recs::serve::{Job, RecRequest, Recommendations, SeedRequest, Source, TrainStats};
+use needle_recs::RecsError;
+use needle_search::Engine;
+use needle_store::EventStore;
+use std::sync::Arc;
+
+/// The catalog and the event store as the recommendation layer's data source.
+#[derive(Clone)]
+pub(crate) struct ServiceSource {
+    pub engine: Arc<Engine>,
+    pub events: Arc<EventStore>,
+}
+
+fn source_error(e: needle_search::Error) -> RecsError {
+    RecsError::Source(e.to_string())
+}
+
+impl Source for ServiceSource {
+    fn for_each_listener(&self, f: &mut dyn FnMut(&str, &Profile)) {
+        self.events.for_each_profile(f)
+    }
+
+    fn for_each_entity(&self, f: &mut dyn FnMut(&Entity)) -> std::result::Result<(), RecsError> {
+        self.engine.for_each_entity(|e| f(&e)).map_err(source_error)
+    }
+
+    fn profile(&self, user: &str) -> Option<Profile> {
+        self.events.profile(user)
+    }
+
+    fn entities(&self, ids: &[&str]) -> std::result::Result<Vec<Option<Entity>>, RecsError> {
+        self.engine.get_many(ids).map_err(source_error)
+    }
+
+    fn referrers(&self, id: &str) -> std::result::Result<Vec<String>, RecsError> {
+        self.engine.referrers(id).map_err(source_error)
+    }
+
+    fn profile_config(&self) -> ProfileConfig {
+        self.events.config()
+    }
+}
+
+impl Service {
+    fn source(&self) -> ServiceSource {
+        ServiceSource {
+            engine: self.engine.clone(),
+            events: self.events.clone(),
+        }
+    }
+
+    /// Recommendations of a surface for a listener.
+    pub fn recommend(&self, user: &str, req: &RecRequest) -> Result<Recommendations> {
+        check_id(user, "user_id")?;
+        Ok(self.recs.recommend(&self.source(), user, req)?)
+    }
+
+    /// Items like `item_id`.
+    pub fn similar(&self, item_id: &str, req: &SeedRequest) -> Result<Recommendations> {
+        check_id(item_id, "id")?;
+        Ok(self.recs.similar(&self.source(), item_id, req)?)
+    }
+
+    /// What goes well after `seeds`.
+    pub fn continue_from(&self, seeds: &[String], req: &SeedRequest) -> Result<Recommendations> {
+        Ok(self.recs.continue_from(&self.source(), seeds, req)?)
+    }
+
+    /// The next items of a DJ session.
+    pub fn session_next(&self, sid: &str, limit: usize) -> Result<Recommendations> {
+        Ok(self.recs.session_next(&self.source(), sid, limit)?)
+    }
+
+    /// Queue a training job (one runs at a time).
+    pub fn start_training(&self) -> Result<Job> {
+        Ok(self.recs.start_training(Arc::new(self.source()))?)
+    }
+
+    /// Train a model on this thread and serve it.
+    pub fn train_now(&self, progress: &mut dyn FnMut(f32)) -> Result<TrainStats> {
+        Ok(self.recs.train_now(&self.source(), progress)?)
+    }
+
+    /// The recommendation service (model status, jobs, session owners).
+    pub fn recs(&self) -> &Arc<needle_recs::serve::Recs> {
+        &self.recs
+    }
+}

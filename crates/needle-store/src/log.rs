@@ -1,0 +1,337 @@
+//! The write log: every state change is an [`Entry`] with a sequence number, appended
+//! durably before it is applied (see ARCHITECTURE.md, "The log is the truth").
+//!
+//! [`Log`] is the seam between a single process and a cluster: standalone Needle uses
+//! [`FileLog`], a local file fsync'd per group commit; a replicated log (NATS JetStream)
+//! implements the same trait. Derived state (catalog store, search index, event store,
+//! profiles, the active model) records the last sequence number it covers, so replaying
+//! the log from there after a crash re-applies exactly what was missing.
+//!
+//! File format of [`FileLog`]: the frames of the event log (`[len u32][crc32 u32][payload]`),
+//! one per group commit; a payload is the first entry's sequence number (u64 LE) followed
+//! by one JSON line per entry. A failed append truncates the file back to its last good
+//! frame, so a full disk never leaves a partial frame in front of later acknowledged ones.
+
+use crate::error::{Error, Result};
+use crate::eventlog::{scan, write_frame};
+use needle_core::{Event, Record};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// One state change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Entry {
+    /// Catalog upserts and deletes (validated), applied in order.
+    Catalog {
+        /// The records.
+        records: Vec<Record>,
+    },
+    /// Listening events (validated; duplicates are dropped when applied).
+    Events {
+        /// The events.
+        events: Vec<Event>,
+    },
+    /// Erase a listener's events and profile.
+    EraseListener {
+        /// The listener.
+        user_id: String,
+    },
+    /// Serve this recommendation model version (its file is already written).
+    ActivateModel {
+        /// The model version.
+        version: u64,
+    },
+}
+
+impl Entry {
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Entry::Catalog { .. } => "catalog",
+            Entry::Events { .. } => "events",
+            Entry::EraseListener { .. } => "erase_listener",
+            Entry::ActivateModel { .. } => "activate_model",
+        }
+    }
+}
+
+/// An ordered, durable log of [`Entry`]s.
+pub trait Log: Send {
+    /// Append `entries` durably; they get consecutive sequence numbers, and the first one's
+    /// is returned. Nothing is appended when this fails.
+    fn append(&mut self, entries: &[Entry]) -> Result<u64>;
+    /// Visit every entry with a sequence number above `after`, in order.
+    fn replay_after(&mut self, after: u64, f: &mut dyn FnMut(u64, Entry) -> Result<()>) -> Result<()>;
+    /// The sequence number of the last entry appended (or the floor given at open).
+    fn last_seq(&self) -> u64;
+    /// Drop entries up to `through`: every state derived from them is durable.
+    fn trim(&mut self, through: u64) -> Result<()>;
+    /// Bytes held.
+    fn size_bytes(&self) -> u64;
+}
+
+/// The standalone log: one local file, fsync'd per append.
+pub struct FileLog {
+    path: PathBuf,
+    file: File,
+    len: u64,
+    last_seq: u64,
+    /// Appends are durable (`fdatasync`) before they return; off only for bulk loaders that
+    /// acknowledge at the end.
+    sync: bool,
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn corrupt(message: impl ToString) -> Error {
+    Error::Corrupt {
+        id: "write log".into(),
+        message: message.to_string(),
+    }
+}
+
+fn first_seq(payload: &[u8]) -> Result<(u64, &[u8])> {
+    if payload.len() < 8 {
+        return Err(corrupt("frame shorter than its sequence number"));
+    }
+    let (head, rest) = payload.split_at(8);
+    let mut b = [0u8; 8];
+    b.copy_from_slice(head);
+    Ok((u64::from_le_bytes(b), rest))
+}
+
+fn decode(payload: &[u8], f: &mut dyn FnMut(u64, Entry) -> Result<()>) -> Result<u64> {
+    let (mut seq, body) = first_seq(payload)?;
+    let mut last = 0;
+    for line in body.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let e: Entry = serde_json::from_slice(line).map_err(corrupt)?;
+        f(seq, e)?;
+        last = seq;
+        seq += 1;
+    }
+    Ok(last)
+}
+
+/// A frame's payload for `entries` starting at `seq`.
+fn encode(seq: u64, entries: &[Entry]) -> Result<Vec<u8>> {
+    let mut payload = Vec::with_capacity(8 + entries.len() * 256);
+    payload.extend_from_slice(&seq.to_le_bytes());
+    for e in entries {
+        serde_json::to_writer(&mut payload, e).map_err(|e| Error::Storage(e.to_string()))?;
+        payload.push(b'\n');
+    }
+    Ok(payload)
+}
+
+impl FileLog {
+    /// Open (or create) `dir/wal.log`, cutting a torn tail. `floor` is the highest sequence
+    /// number any derived state covers: after a trim the file is empty, and numbering
+    /// continues above it.
+    pub fn open(dir: &Path, floor: u64) -> Result<FileLog> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let path = dir.join("wal.log");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(&path))?;
+        let mut last_seq = floor;
+        let (good, torn) = scan(&mut BufReader::new(&mut file), |p| {
+            let (seq, body) = first_seq(p)?;
+            let n = body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
+            if n > 0 {
+                last_seq = last_seq.max(seq + n - 1);
+            }
+            Ok(())
+        })?;
+        let len = file.metadata().map_err(io(&path))?.len();
+        if torn || good < len {
+            tracing::warn!(path = %path.display(), kept = good, dropped = len - good, "cutting a torn tail off the write log");
+            file.set_len(good).map_err(io(&path))?;
+            file.sync_all().map_err(io(&path))?;
+        }
+        file.seek(SeekFrom::Start(good)).map_err(io(&path))?;
+        Ok(FileLog {
+            path,
+            file,
+            len: good,
+            last_seq,
+            sync: true,
+        })
+    }
+
+    /// Bulk loading: appends are not fsync'd (a crash loses the unsynced tail of the load,
+    /// which the loader has not acknowledged).
+    pub fn set_sync(&mut self, sync: bool) {
+        self.sync = sync;
+    }
+
+    fn write_at_end(&mut self, frame: &[u8]) -> std::io::Result<()> {
+        self.file.seek(SeekFrom::Start(self.len))?;
+        self.file.write_all(frame)?;
+        if self.sync {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+impl Log for FileLog {
+    fn append(&mut self, entries: &[Entry]) -> Result<u64> {
+        let first = self.last_seq + 1;
+        if entries.is_empty() {
+            return Ok(first);
+        }
+        let payload = encode(first, entries)?;
+        let mut frame = Vec::with_capacity(payload.len() + 8);
+        write_frame(&mut frame, &payload).map_err(io(&self.path))?;
+        if let Err(e) = self.write_at_end(&frame) {
+            // Leave the file as it was: a partial frame here would hide every later
+            // acknowledged frame behind a "torn tail" at the next open.
+            if let Err(cut) = self.file.set_len(self.len).and_then(|()| self.file.sync_all()) {
+                tracing::error!(error = %cut, path = %self.path.display(), "cannot cut a failed append off the write log");
+            }
+            return Err(Error::Io {
+                path: self.path.display().to_string(),
+                source: e,
+            });
+        }
+        self.len += frame.len() as u64;
+        self.last_seq += entries.len() as u64;
+        Ok(first)
+    }
+
+    fn replay_after(&mut self, after: u64, f: &mut dyn FnMut(u64, Entry) -> Result<()>) -> Result<()> {
+        let mut file = File::open(&self.path).map_err(io(&self.path))?;
+        file.seek(SeekFrom::Start(0)).map_err(io(&self.path))?;
+        let mut r = BufReader::with_capacity(1 << 20, file.take(self.len));
+        scan(&mut r, |p| {
+            decode(p, &mut |seq, e| if seq > after { f(seq, e) } else { Ok(()) })?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    fn trim(&mut self, through: u64) -> Result<()> {
+        if self.len == 0 {
+            return Ok(());
+        }
+        if through >= self.last_seq {
+            self.file.set_len(0).map_err(io(&self.path))?;
+            self.file.sync_all().map_err(io(&self.path))?;
+            self.len = 0;
+            return Ok(());
+        }
+        // Partial trim: keep the entries above `through` (rare: the applier trims only
+        // what it has applied, and it applies everything it appends).
+        let mut keep: Vec<(u64, Entry)> = Vec::new();
+        self.replay_after(through, &mut |s, e| {
+            keep.push((s, e));
+            Ok(())
+        })?;
+        let tmp = self.path.with_extension("log.trim");
+        {
+            let mut out = File::create(&tmp).map_err(io(&tmp))?;
+            if let Some(&(first, _)) = keep.first() {
+                let entries: Vec<Entry> = keep.into_iter().map(|(_, e)| e).collect();
+                let payload = encode(first, &entries)?;
+                write_frame(&mut out, &payload).map_err(io(&tmp))?;
+            }
+            out.sync_all().map_err(io(&tmp))?;
+        }
+        std::fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
+        self.file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(io(&self.path))?;
+        self.len = self.file.metadata().map_err(io(&self.path))?.len();
+        Ok(())
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn erase(u: &str) -> Entry {
+        Entry::EraseListener { user_id: u.into() }
+    }
+
+    fn all(log: &mut FileLog, after: u64) -> Vec<(u64, Entry)> {
+        let mut v = vec![];
+        log.replay_after(after, &mut |s, e| {
+            v.push((s, e));
+            Ok(())
+        })
+        .unwrap();
+        v
+    }
+
+    #[test]
+    fn sequence_numbers_continue_across_reopen_and_trim() {
+        let d = tempfile::tempdir().unwrap();
+        let mut log = FileLog::open(d.path(), 0).unwrap();
+        assert_eq!(log.append(&[erase("a"), erase("b")]).unwrap(), 1);
+        assert_eq!(log.append(&[erase("c")]).unwrap(), 3);
+        drop(log);
+        let mut log = FileLog::open(d.path(), 0).unwrap();
+        assert_eq!(log.last_seq(), 3);
+        let got = all(&mut log, 1);
+        assert_eq!(got, vec![(2, erase("b")), (3, erase("c"))]);
+        log.trim(2).unwrap();
+        assert_eq!(all(&mut log, 0), vec![(3, erase("c"))]);
+        log.trim(3).unwrap();
+        assert_eq!(log.size_bytes(), 0);
+        drop(log);
+        // An empty log numbers on from the floor its derived state reports.
+        let mut log = FileLog::open(d.path(), 3).unwrap();
+        assert_eq!(log.append(&[erase("d")]).unwrap(), 4);
+    }
+
+    #[test]
+    fn torn_tail_is_cut_and_numbering_resumes() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("wal.log");
+        let mut log = FileLog::open(d.path(), 0).unwrap();
+        log.append(&[erase("a")]).unwrap();
+        let good = log.size_bytes() as usize;
+        log.append(&[erase("b")]).unwrap();
+        drop(log);
+        let full = std::fs::read(&path).unwrap();
+        for cut in good..full.len() {
+            std::fs::write(&path, &full[..cut]).unwrap();
+            let mut log = FileLog::open(d.path(), 0).unwrap();
+            assert_eq!(all(&mut log, 0).len(), 1, "cut at {cut}");
+            assert_eq!(log.append(&[erase("c")]).unwrap(), 2);
+        }
+    }
+
+    #[test]
+    fn entries_round_trip_as_json() {
+        let e = Entry::Catalog {
+            records: vec![Record::Delete("tr:1".into())],
+        };
+        let s = serde_json::to_string(&e).unwrap();
+        assert_eq!(s, r#"{"op":"catalog","records":[{"delete":"tr:1"}]}"#);
+        assert_eq!(serde_json::from_str::<Entry>(&s).unwrap(), e);
+    }
+}
