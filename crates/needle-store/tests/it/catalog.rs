@@ -319,10 +319,12 @@ fn run(dir: &Path, ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    // Every batch is an fsync'd commit: 48 sequences of up to 40 steps take about a
+    // second on an idle disk, a few under load.
+    #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
-    fn catalog_store_agrees_with_a_map(ops in prop::collection::vec(op(), 1..60)) {
+    fn catalog_store_agrees_with_a_map(ops in prop::collection::vec(op(), 1..40)) {
         let dir = tempfile::tempdir().unwrap();
         run(dir.path(), ops)?;
     }
