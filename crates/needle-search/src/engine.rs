@@ -566,10 +566,7 @@ fn open_index(index_dir: &std::path::Path, schema: tantivy::schema::Schema) -> R
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    needle_core::time::now_ms()
 }
 
 fn closed() -> Error {
