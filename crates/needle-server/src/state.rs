@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::recs_source::EngineSource;
+use needle_core::time::Clock;
 use needle_recs::serve::Recs;
 use needle_search::Engine;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ pub struct AppState {
     config: Arc<Config>,
     metrics: Arc<Metrics>,
     recs: Arc<Recs>,
+    clock: Arc<dyn Clock>,
 }
 
 impl AppState {
@@ -29,8 +31,14 @@ impl AppState {
     /// recommendation requests answer `503 model_not_ready`. An unreadable model file is
     /// logged and stays out until the next training.
     pub fn new(engine: Arc<Engine>, config: Config) -> AppState {
+        AppState::with_clock(engine, config, needle_core::time::system())
+    }
+
+    /// [`AppState::new`], with what token expiry, rate limits and session expiry read the
+    /// time from (tests pass a [`needle_core::time::ManualClock`]).
+    pub fn with_clock(engine: Arc<Engine>, config: Config, clock: Arc<dyn Clock>) -> AppState {
         let dir = config.data_dir.join("models");
-        let recs = Arc::new(Recs::empty(&dir, config.recs.clone()));
+        let recs = Arc::new(Recs::empty(&dir, config.recs.clone()).with_clock(Arc::clone(&clock)));
         if needle_recs::serve::model::latest_version(&dir) > 0 {
             let bg = Arc::clone(&recs);
             let spawned = std::thread::Builder::new()
@@ -45,7 +53,13 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
             recs,
+            clock,
         }
+    }
+
+    /// What this router reads the time from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The recommendation service.
