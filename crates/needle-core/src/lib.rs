@@ -1,5 +1,6 @@
-//! Needle's domain core: entity types, the import contract and its validation, and
-//! text normalization shared by indexing and querying. This crate does no IO.
+//! Needle's domain core: entity types, the import contract and its validation, text
+//! normalization shared by indexing and querying, and the injectable clock ([`time`]).
+//! This crate does no IO (beyond reading the system clock).
 #![warn(missing_docs)]
 
 pub mod entity;
@@ -7,6 +8,7 @@ pub mod error;
 pub mod event;
 pub mod profile;
 pub mod text;
+pub mod time;
 pub mod validate;
 
 pub use entity::{Entity, EntityType, Record};

@@ -413,7 +413,9 @@ mod tests {
         assert!(gate.enter().await.is_ok(), "a freed slot is reused");
     }
 
-    #[tokio::test]
+    // Tokio's clock is paused: it moves only when every task waits on a timer (then to the
+    // next timer), so the waits below are exact and take no real time.
+    #[tokio::test(start_paused = true)]
     async fn gate_waits_briefly_then_refuses() {
         let gate = Arc::new(Gate::new(&ConcurrencyConfig {
             max_in_flight: 1,
@@ -421,11 +423,9 @@ mod tests {
             max_wait_ms: 50,
         }));
         let held = gate.enter().await.expect("slot");
-        let started = Instant::now();
+        let started = tokio::time::Instant::now();
         assert_eq!(gate.enter().await.unwrap_err(), Overloaded);
-        let waited = started.elapsed();
-        assert!(waited >= Duration::from_millis(45), "{waited:?}");
-        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        assert_eq!(started.elapsed(), Duration::from_millis(50), "waited max_wait_ms");
 
         // A waiter gets the slot when it frees in time; a second waiter is refused at once.
         let g = Arc::clone(&gate);
@@ -433,16 +433,17 @@ mod tests {
         while gate.waiting() == 0 {
             tokio::task::yield_now().await;
         }
-        let started = Instant::now();
+        let started = tokio::time::Instant::now();
         assert_eq!(gate.enter().await.unwrap_err(), Overloaded);
-        assert!(started.elapsed() < Duration::from_millis(45), "refused without waiting");
+        assert_eq!(started.elapsed(), Duration::ZERO, "refused without waiting");
+        tokio::time::advance(Duration::from_millis(49)).await;
         drop(held);
-        assert!(waiter.await.expect("join").is_ok());
+        assert!(waiter.await.expect("join").is_ok(), "the slot freed within max_wait_ms");
         assert_eq!(gate.waiting(), 0);
         assert_eq!(gate.available(), 1);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_cancelled_waiter_leaves_the_queue() {
         let gate = Gate::new(&ConcurrencyConfig {
             max_in_flight: 1,

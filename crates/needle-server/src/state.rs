@@ -4,6 +4,7 @@ use crate::codes;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use needle_core::time::Clock;
 use needle_recs::serve::Recs;
 use needle_service::Service;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ pub struct AppState {
     service: Arc<Service>,
     config: Arc<Config>,
     metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
 }
 
 impl AppState {
@@ -22,11 +24,23 @@ impl AppState {
     /// [`crate::serve`] does). Each state has its own metrics registry, so many can
     /// coexist in one process.
     pub fn new(service: Arc<Service>, config: Config) -> AppState {
+        AppState::with_clock(service, config, needle_core::time::system())
+    }
+
+    /// [`AppState::new`], with what token expiry and rate limits read the time from (tests
+    /// pass a [`needle_core::time::ManualClock`]; open the service with the same clock).
+    pub fn with_clock(service: Arc<Service>, config: Config, clock: Arc<dyn Clock>) -> AppState {
         AppState {
             service,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
+            clock,
         }
+    }
+
+    /// What this router reads the time from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The recommendation service (model status, jobs, session owners: cheap reads).

@@ -21,6 +21,7 @@ pub use listeners::Erased;
 use applier::{Applier, Targets};
 use listeners::Tastes;
 use needle_core::profile::ProfileConfig;
+use needle_core::time::Clock;
 use needle_recs::serve::{Recs, ServeConfig};
 use needle_search::{Engine, EngineConfig, Rejection};
 use needle_store::{EventStore, FileLog};
@@ -70,12 +71,19 @@ pub struct Service {
     /// Opened for a bulk load: catalog batches bypass the log (see
     /// [`Service::submit_values`]).
     bulk: bool,
+    clock: Arc<dyn Clock>,
 }
 
 impl Service {
     /// Open the data directory: the catalog engine, the event store, the recommendation
     /// service, then the write log, replaying what it holds beyond the stores.
     pub fn open(cfg: ServiceConfig) -> Result<Service> {
+        Service::open_with_clock(cfg, needle_core::time::system())
+    }
+
+    /// [`Service::open`], reading the time (taste decay, DJ session expiry) from `clock`
+    /// (tests pass a [`needle_core::time::ManualClock`]).
+    pub fn open_with_clock(cfg: ServiceConfig, clock: Arc<dyn Clock>) -> Result<Service> {
         let dir = cfg.data_dir().clone();
         let bulk = cfg.engine.bulk;
         let engine = Arc::new(Engine::open(cfg.engine.clone())?);
@@ -86,7 +94,7 @@ impl Service {
             },
         )?);
         let models = dir.join("models");
-        let recs = Arc::new(Recs::empty(&models, cfg.recs.clone()));
+        let recs = Arc::new(Recs::empty(&models, cfg.recs.clone()).with_clock(Arc::clone(&clock)));
         if cfg.load_model && needle_recs::serve::model::latest_version(&models) > 0 {
             let bg = Arc::clone(&recs);
             let spawned = std::thread::Builder::new()
@@ -131,6 +139,7 @@ impl Service {
             tastes,
             applier,
             bulk,
+            clock,
         })
     }
 
@@ -144,10 +153,7 @@ impl Service {
 
     /// The current time, epoch milliseconds (taste decay).
     pub(crate) fn clock_ms(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
+        self.clock.now_ms()
     }
 }
 

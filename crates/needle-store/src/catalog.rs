@@ -131,6 +131,9 @@ impl CatalogStore {
                 .map_err(|e| Error::Storage(e.to_string()))?;
         }
         let mut changed: BTreeMap<String, bool> = BTreeMap::new();
+        // Whether each id a record of this batch is about was in the catalog before the
+        // batch (what the first record about it found).
+        let mut existed_before: BTreeMap<String, bool> = BTreeMap::new();
         let mut seq;
         {
             let mut entities = tx.open_table(ENTITIES)?;
@@ -184,11 +187,15 @@ impl CatalogStore {
                         name_table.remove(id)?;
                     }
                 }
-                let existed = old.is_some() || changed.get(id).copied().unwrap_or(false);
+                let existed = *existed_before.entry(id.to_string()).or_insert(old.is_some());
                 changed.insert(id.to_string(), existed);
                 if name_changed {
                     for dep in refs.get(id)? {
-                        changed.insert(dep?.value().to_string(), true);
+                        let dep = dep?.value().to_string();
+                        // A dependent is in the catalog now; it was before the batch unless
+                        // a record of this batch created it (possibly this very one).
+                        let existed = existed_before.get(&dep).copied().unwrap_or(true);
+                        changed.insert(dep, existed);
                     }
                 }
             }

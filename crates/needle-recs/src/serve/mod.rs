@@ -182,6 +182,13 @@ impl Recs {
         }
     }
 
+    /// Read the time for sessions (start, idle expiry) from `clock` instead of the system
+    /// clock (tests pass a [`needle_core::time::ManualClock`]).
+    pub fn with_clock(mut self, clock: Arc<dyn needle_core::time::Clock>) -> Recs {
+        self.sessions.clock = clock;
+        self
+    }
+
     /// Load the model `CURRENT` names and install it, unless a newer one was installed
     /// meanwhile (a training finished first). Errors are logged.
     pub fn load_current_in_background(&self) {

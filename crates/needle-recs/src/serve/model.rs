@@ -661,10 +661,7 @@ pub fn latest_version(dir: &Path) -> u64 {
 
 /// Now, epoch milliseconds.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    needle_core::time::now_ms()
 }
 
 #[cfg(test)]

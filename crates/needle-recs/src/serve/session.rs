@@ -4,12 +4,14 @@
 //! skip posted as an event changes the very next answer.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
+use needle_core::time::Clock;
 use needle_core::{EntityType, EventType};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use super::model::{is_unwanted, now_ms};
+use super::model::is_unwanted;
 use super::pick::{fill, pick, Rules};
 use super::surfaces::{popular, Listener, Reason, Recommendations, Scored};
 use super::{Recs, Source};
@@ -38,6 +40,8 @@ struct Session {
 pub struct Sessions {
     idle_ms: i64,
     map: Mutex<HashMap<String, Session>>,
+    /// What session start and idleness read the time from.
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl Sessions {
@@ -45,6 +49,7 @@ impl Sessions {
         Sessions {
             idle_ms: (idle_s as i64).saturating_mul(1000),
             map: Mutex::new(HashMap::new()),
+            clock: needle_core::time::system(),
         }
     }
 
@@ -63,7 +68,7 @@ impl Recs {
         market: Option<String>,
         explicit: bool,
     ) -> SessionInfo {
-        let now = now_ms();
+        let now = self.sessions.clock.now_ms();
         let info = SessionInfo {
             session_id: format!("s-{:032x}", rand::random::<u128>()),
             user_id: user.to_string(),
@@ -105,7 +110,7 @@ impl Recs {
         let (info, market, explicit, served, turn) = {
             let map = self.sessions.map.lock();
             let s = map.get(sid).ok_or_else(not_found)?;
-            if now_ms() - s.last_ms >= self.sessions.idle_ms {
+            if self.sessions.clock.now_ms() - s.last_ms >= self.sessions.idle_ms {
                 return Err(not_found());
             }
             (s.info.clone(), s.market.clone(), s.explicit, s.served.clone(), s.turn)
@@ -227,7 +232,7 @@ impl Recs {
         if let Some(s) = map.get_mut(sid) {
             s.served.extend(items.iter().map(|i| i.id.clone()));
             s.turn += items.len();
-            s.last_ms = now_ms();
+            s.last_ms = self.sessions.clock.now_ms();
         }
         Ok(Recommendations {
             items,

@@ -1,9 +1,11 @@
 //! The serving layer on an in-memory source: training, the model file round trip, and
 //! loading the current version after a restart.
 
+use needle_core::time::{Clock, ManualClock};
 use needle_core::{Entity, EntityType, Event, EventType};
 use needle_recs::serve::mem::MemorySource;
 use needle_recs::serve::{RecRequest, Recs, ServeConfig, ServingModel, Surface};
+use needle_recs::RecsError;
 
 fn source() -> MemorySource {
     source_of(&events())
@@ -120,4 +122,32 @@ fn the_same_listening_gives_the_same_model() {
     for i in 0..ma.n_vec as u32 {
         assert_eq!(ma.vector(i), mb.vector(i), "item {}", ma.items.id(i));
     }
+}
+
+#[test]
+fn sessions_expire_after_being_idle_for_session_idle_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source();
+    let clock = ManualClock::at_system_time();
+    let config = ServeConfig {
+        session_idle_s: 60,
+        ..config()
+    };
+    let recs = Recs::open(dir.path(), config).unwrap().with_clock(clock.clone());
+    recs.train_now(&src, &mut |_| {}).unwrap();
+    let info = recs.start_session("u4", None, None, true);
+    assert_eq!(info.started_at_ms, clock.now_ms());
+    let sid = info.session_id;
+    // Idleness counts from the last `next`, not from the start.
+    for _ in 0..3 {
+        clock.advance_ms(59_999);
+        assert!(recs.session_next(&src, &sid, 3).is_ok());
+    }
+    assert_eq!(recs.session_owner(&sid).as_deref(), Some("u4"));
+    clock.advance_ms(60_000);
+    let err = recs.session_next(&src, &sid, 3).unwrap_err();
+    assert!(matches!(err, RecsError::NotFound { what: "session", .. }), "{err:?}");
+    // Expired sessions are dropped when the next one starts.
+    recs.start_session("u5", None, None, true);
+    assert_eq!(recs.session_owner(&sid), None);
 }

@@ -8,12 +8,21 @@ pub struct Guard {
     access: Arc<Access>,
     rate: RateLimiter,
     gate: Gate,
+    /// What token expiry and rate-limit refills read the time from.
+    clock: Arc<dyn Clock>,
 }
 
 impl Guard {
-    /// The guard for `config`. Never fails: keys that cannot be loaded (the file vanished
-    /// after validation) lock every protected route, with the cause logged.
+    /// The guard for `config`, on the system clock. Never fails: keys that cannot be
+    /// loaded (the file vanished after validation) lock every protected route, with the
+    /// cause logged.
     pub fn from_config(config: &Config) -> Guard {
+        Guard::with_clock(config, needle_core::time::system())
+    }
+
+    /// The guard for `config`, reading the time from `clock` (tests pass a
+    /// [`needle_core::time::ManualClock`]).
+    pub fn with_clock(config: &Config, clock: Arc<dyn Clock>) -> Guard {
         let access = match Access::from_config(&config.auth) {
             Ok(access) => access,
             Err(problem) => {
@@ -25,6 +34,7 @@ impl Guard {
             access: Arc::new(access),
             rate: RateLimiter::new(&config.rate_limit),
             gate: Gate::new(&config.concurrency),
+            clock,
         }
     }
 
@@ -43,11 +53,11 @@ pub async fn enforce(State(guard): State<Arc<Guard>>, mut req: Request, next: Ne
         return next.run(req).await;
     }
     let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let principal = match guard.access.authenticate(req.headers(), now_ms()) {
+    let principal = match guard.access.authenticate(req.headers(), guard.clock.now_ms()) {
         Ok(p) => p,
         Err(refusal) => {
             // Failed attempts count against the client's IP: guessing keys is slow.
-            if let Err(wait) = guard.rate.check(&RateKey::Ip(ip), Instant::now()) {
+            if let Err(wait) = guard.rate.check(&RateKey::Ip(ip), guard.clock.instant()) {
                 return rate_limited(wait);
             }
             return refusal.into_response();
@@ -64,7 +74,7 @@ pub async fn enforce(State(guard): State<Arc<Guard>>, mut req: Request, next: Ne
         Principal::Key { name, .. } => RateKey::Key(Arc::clone(name)),
         Principal::Listener(claims) => RateKey::Listener(claims.user_id.clone()),
     };
-    if let Err(wait) = guard.rate.check(&rate_key, Instant::now()) {
+    if let Err(wait) = guard.rate.check(&rate_key, guard.clock.instant()) {
         return rate_limited(wait);
     }
     let _slot = if class.expensive {

@@ -1,10 +1,11 @@
 //! `POST /v1/admin/tokens`: mint a listener token (logic in [`crate::auth`]).
 
 use super::ApiBytes;
-use crate::auth::{now_ms, Access, Principal};
+use crate::auth::{Access, Principal};
 use crate::codes;
 use crate::error::{ApiError, ErrorBody};
-use axum::extract::Extension;
+use crate::state::AppState;
+use axum::extract::{Extension, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub struct TokenResponse {
     )
 )]
 pub async fn mint(
+    State(state): State<AppState>,
     access: Option<Extension<Arc<Access>>>,
     principal: Option<Extension<Principal>>,
     ApiBytes(body): ApiBytes,
@@ -57,7 +59,7 @@ pub async fn mint(
         ));
     };
     let req = parse_request(&body)?;
-    let minted = access.mint(&req.user_id, req.ttl_s, now_ms())?;
+    let minted = access.mint(&req.user_id, req.ttl_s, state.clock().now_ms())?;
     let by = match principal {
         Some(Extension(Principal::Key { name, .. })) => name.to_string(),
         _ => "open".to_string(),

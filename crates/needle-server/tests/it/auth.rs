@@ -5,10 +5,12 @@ use crate::common::{TestApp, TestResponse};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, Method, Request};
+use needle_core::time::{Clock, ManualClock};
 use needle_server::auth::{AuthConfig, KeyConfig, Scope};
 use needle_server::Config;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 const ADMIN: &str = "admin-key-0123456789abcdef";
@@ -33,7 +35,12 @@ fn keys() -> Vec<KeyConfig> {
 
 /// A server with the four keys and a token secret, changed by `f`.
 fn secured(f: impl FnOnce(&mut Config)) -> TestApp {
-    TestApp::with(|c| {
+    secured_at(needle_core::time::system(), f)
+}
+
+/// [`secured`], reading the time from `clock`.
+fn secured_at(clock: Arc<dyn Clock>, f: impl FnOnce(&mut Config)) -> TestApp {
+    TestApp::with_clock(clock, |c| {
         c.auth = AuthConfig {
             keys: keys(),
             token_secret: Some(SECRET.into()),
@@ -377,7 +384,8 @@ async fn a_listener_token_reads_only_its_listener() {
 
 #[tokio::test]
 async fn tokens_expire() {
-    let app = secured(|_| {});
+    let clock = ManualClock::at_system_time();
+    let app = secured_at(clock.clone(), |_| {});
     call(
         &app,
         Method::POST,
@@ -389,7 +397,10 @@ async fn tokens_expire() {
     let token = mint(&app, "u1", 1).await;
     let res = call(&app, Method::GET, "/v1/users/u1/profile", Cred::Bearer(&token), None).await;
     assert_eq!(res.status, 200, "{}", res.text());
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance_ms(999);
+    let res = call(&app, Method::GET, "/v1/users/u1/profile", Cred::Bearer(&token), None).await;
+    assert_eq!(res.status, 200, "valid until its last millisecond: {}", res.text());
+    clock.advance_ms(1);
     let res = call(&app, Method::GET, "/v1/users/u1/profile", Cred::Bearer(&token), None).await;
     res.assert_error(401, "token_expired");
     let challenge = header_of(&res, "www-authenticate");
@@ -439,8 +450,9 @@ async fn minting_checks_its_input_and_needs_a_secret() {
 
 #[tokio::test]
 async fn rate_limits_answer_429_with_retry_after_per_key() {
-    // One request per 10 s sustained, bursts of 2.
-    let app = secured(|c| {
+    // One request per 10 s sustained, bursts of 2; the clock moves only when told.
+    let clock = ManualClock::at_system_time();
+    let app = secured_at(clock.clone(), |c| {
         c.rate_limit.requests_per_s = 0.1;
         c.rate_limit.burst = 2;
     });
@@ -468,6 +480,17 @@ async fn rate_limits_answer_429_with_retry_after_per_key() {
         .assert_error(429, "rate_limited");
     // Probes are never limited.
     assert_eq!(app.get("/health/ready").await.status, 200);
+    // The bucket refills at the configured rate: one request after 10 s, not before.
+    clock.advance_ms(9_000);
+    let res = call(&app, Method::GET, "/v1/stats", Cred::Bearer(SEARCH), None).await;
+    res.assert_error(429, "rate_limited");
+    assert_eq!(header_of(&res, "retry-after"), "1");
+    clock.advance_ms(1_000);
+    let res = call(&app, Method::GET, "/v1/stats", Cred::Bearer(SEARCH), None).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    call(&app, Method::GET, "/v1/stats", Cred::Bearer(SEARCH), None)
+        .await
+        .assert_error(429, "rate_limited");
 }
 
 fn from_ip(mut req: Request<Body>, ip: &str) -> Request<Body> {
@@ -478,7 +501,9 @@ fn from_ip(mut req: Request<Body>, ip: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn open_servers_limit_per_client_ip_and_failed_keys_count_too() {
-    let app = TestApp::with(|c| {
+    // The clock stands still: no bucket refills during the test, however slow it runs.
+    let clock = ManualClock::at_system_time();
+    let app = TestApp::with_clock(clock.clone(), |c| {
         c.rate_limit.requests_per_s = 0.1;
         c.rate_limit.burst = 1;
     });
@@ -488,7 +513,7 @@ async fn open_servers_limit_per_client_ip_and_failed_keys_count_too() {
     assert_eq!(app.send(get("127.0.0.3")).await.status, 200);
 
     // With keys, wrong guesses from one IP are slowed down.
-    let app = secured(|c| {
+    let app = secured_at(clock, |c| {
         c.rate_limit.requests_per_s = 0.1;
         c.rate_limit.burst = 2;
     });
@@ -686,7 +711,6 @@ async fn the_openapi_document_describes_access() {
 async fn keys_and_client_ips_work_over_a_real_socket() {
     use needle_server::{serve_with_shutdown, AppState};
     use std::io::{Read, Write};
-    use std::sync::Arc;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config {
@@ -701,7 +725,9 @@ async fn keys_and_client_ips_work_over_a_real_socket() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_with_shutdown(listener, AppState::new(engine, config), async {
+    // The clock stands still: the client's bucket does not refill during the test.
+    let state = AppState::with_clock(engine, config, ManualClock::at_system_time());
+    let server = tokio::spawn(serve_with_shutdown(listener, state, async {
         let _ = rx.await;
     }));
     let exchange = move |extra: &'static str| {

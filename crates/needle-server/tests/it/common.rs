@@ -3,6 +3,7 @@
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
+use needle_core::time::Clock;
 use needle_server::{router, AppState, Config};
 use needle_service::Service as Engine;
 use serde_json::Value;
@@ -25,14 +26,22 @@ impl TestApp {
 
     /// Default configuration changed by `f` (`data_dir` is set to a fresh temp dir first).
     pub fn with(f: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::with_clock(needle_core::time::system(), f)
+    }
+
+    /// [`TestApp::with`], reading the time from `clock` (a `ManualClock` the test advances).
+    pub fn with_clock(clock: Arc<dyn Clock>, f: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config {
             data_dir: dir.path().join("data"),
             ..Config::default()
         };
         f(&mut config);
-        let engine = Arc::new(needle_service::Service::open(config.service_config(true)).expect("engine opens"));
-        let router = router(AppState::new(Arc::clone(&engine), config));
+        let engine = Arc::new(
+            needle_service::Service::open_with_clock(config.service_config(true), Arc::clone(&clock))
+                .expect("engine opens"),
+        );
+        let router = router(AppState::with_clock(Arc::clone(&engine), config, clock));
         TestApp {
             router,
             engine,

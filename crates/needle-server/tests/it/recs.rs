@@ -3,16 +3,13 @@
 
 mod needs_engine {
     use crate::common::TestApp;
+    use needle_core::time::now_ms;
     use serde_json::{json, Value};
     use std::collections::HashSet;
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use std::time::Duration;
 
     const ARTISTS: usize = 4;
     const TRACKS: usize = 6;
-
-    fn now_ms() -> i64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-    }
 
     fn day(offset_days: i64) -> String {
         let secs = now_ms() / 1000 + offset_days * 86_400;

@@ -4,9 +4,9 @@
 
 use crate::server::{get_json, http, Server};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const USERS: usize = 13;
 const BATCH: usize = 200;
@@ -45,7 +45,14 @@ fn batch(round: usize, writer: usize, b: usize) -> Vec<Sent> {
 
 /// Stream batches until one fails; returns the acknowledged batches and the one in
 /// flight when the server died (its events may or may not be stored).
-fn stream(port: u16, round: usize, writer: usize, stop: Arc<AtomicBool>) -> (Vec<Sent>, Vec<Sent>) {
+/// `batches` counts the acknowledged batches of every writer.
+fn stream(
+    port: u16,
+    round: usize,
+    writer: usize,
+    stop: Arc<AtomicBool>,
+    batches: Arc<AtomicUsize>,
+) -> (Vec<Sent>, Vec<Sent>) {
     let mut acked = Vec::new();
     for b in 0..100_000 {
         let events = batch(round, writer, b);
@@ -54,6 +61,7 @@ fn stream(port: u16, round: usize, writer: usize, stop: Arc<AtomicBool>) -> (Vec
             Ok((200, resp)) => panic!("batch not fully accepted: {resp}"),
             _ => return (acked, events),
         }
+        batches.fetch_add(1, Ordering::Release);
         if stop.load(Ordering::Relaxed) {
             return (acked, Vec::new());
         }
@@ -70,13 +78,21 @@ fn acknowledged_events_survive_kill_9() {
         let server = Server::start(dir.path());
         let port = server.port;
         let stop = Arc::new(AtomicBool::new(false));
+        let batches = Arc::new(AtomicUsize::new(0));
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {
-                let stop = stop.clone();
-                std::thread::spawn(move || stream(port, round, w, stop))
+                let (stop, batches) = (stop.clone(), batches.clone());
+                std::thread::spawn(move || stream(port, round, w, stop, batches))
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(400 + 150 * round as u64));
+        // Strike mid-stream, after a number of acknowledged batches that differs from
+        // round to round (bounded wait; a writer that stopped ends it too).
+        let target = 4 + 8 * round;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while batches.load(Ordering::Acquire) < target && !writers.iter().any(|w| w.is_finished()) {
+            assert!(Instant::now() < deadline, "{target} batches not acknowledged in time");
+            std::thread::sleep(Duration::from_millis(2));
+        }
         server.kill(); // SIGKILL mid-stream
         stop.store(true, Ordering::Relaxed);
         let mut got = 0;

@@ -3,6 +3,8 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
@@ -50,6 +52,15 @@ fn start(dir: &std::path::Path, port: u16) -> Child {
     panic!("server did not become ready");
 }
 
+/// Wait (bounded) until `batches` have been acknowledged, or the writer stopped.
+fn wait_for_batches<T>(batches: &AtomicUsize, target: usize, writer: &std::thread::JoinHandle<T>) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while batches.load(Ordering::Acquire) < target && !writer.is_finished() {
+        assert!(Instant::now() < deadline, "{target} batches not acknowledged in time");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 #[test]
 fn acknowledged_writes_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
@@ -57,7 +68,10 @@ fn acknowledged_writes_survive_kill_9() {
     for round in 0..3 {
         let port = free_port();
         let mut child = start(dir.path(), port);
-        // Writers stream batches; the killer strikes mid-stream.
+        // Writers stream batches; the killer strikes mid-stream, after a number of
+        // acknowledged batches that differs from round to round.
+        let batches = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&batches);
         let writer = std::thread::spawn(move || {
             let mut ok = Vec::new();
             for b in 0..1000 {
@@ -70,10 +84,11 @@ fn acknowledged_writes_survive_kill_9() {
                     Ok((200, resp)) if resp.contains("\"accepted\":50") => ok.extend(ids),
                     _ => break,
                 }
+                counter.fetch_add(1, Ordering::Release);
             }
             ok
         });
-        std::thread::sleep(Duration::from_millis(300 + 200 * round as u64));
+        wait_for_batches(&batches, 5 + 20 * round, &writer);
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let got = writer.join().unwrap();

@@ -1,0 +1,3 @@
+//! Integration tests of the stores (one test binary for the crate).
+
+mod catalog;
