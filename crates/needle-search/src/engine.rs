@@ -320,7 +320,7 @@ impl Engine {
         let segments = self.shared.segment_data(&searcher)?;
         let taste = match req.user_id.as_deref().filter(|u| !u.is_empty()) {
             Some(u) => {
-                check_id(u, "user_id")?;
+                needle_core::validate::param_id("user_id", u)?;
                 self.taste(u, &snap)?
             }
             None => None,

@@ -4,7 +4,7 @@
 
 use super::{ApiBytes, ApiPath};
 use crate::auth::Principal;
-use crate::codes;
+use crate::codes::Code;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
@@ -61,8 +61,8 @@ fn parse_params(raw: Option<&str>, allowed: &[&'static str]) -> Result<Common, A
     let mut seen: Vec<String> = Vec::new();
     for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         let Some(&name) = allowed.iter().find(|p| **p == key) else {
-            return Err(ApiError::bad_request(
-                codes::INVALID_PARAMETER,
+            return Err(ApiError::new(
+                Code::InvalidParameter,
                 format!("unknown parameter `{key}`; expected one of {}", allowed.join(", ")),
             ));
         };
@@ -237,14 +237,14 @@ fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8], allow_empty: bool) -> 
         if allow_empty {
             return Ok(None);
         }
-        return Err(ApiError::bad_request(
-            codes::INVALID_BODY,
+        return Err(ApiError::new(
+            Code::InvalidBody,
             "the request body is empty; expected a JSON object",
         ));
     }
     serde_json::from_slice(bytes)
         .map(Some)
-        .map_err(|e| ApiError::bad_request(codes::INVALID_JSON, format!("invalid JSON body: {e}")))
+        .map_err(|e| ApiError::new(Code::InvalidJson, format!("invalid JSON body: {e}")))
 }
 
 /// Continue a playlist or a session from seed items; works for anonymous listeners.
@@ -362,7 +362,7 @@ pub async fn session_next(
             .is_some_and(|owner| owner != claims.user_id)
         {
             return Err(crate::auth::forbidden(
-                codes::FORBIDDEN_LISTENER,
+                Code::ForbiddenListener,
                 "this listener token reads only its own listener's sessions",
             ));
         }

@@ -1,7 +1,7 @@
 //! `GET /v1/search`: query-string parsing (strict, with errors naming the parameter) and
 //! the engine call.
 
-use crate::codes;
+use crate::codes::Code;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
@@ -60,8 +60,8 @@ pub fn parse_query(raw: &str) -> Result<SearchRequest, ApiError> {
     let mut values: [Option<String>; 7] = Default::default();
     for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
         let Some(pos) = PARAMS.iter().position(|p| *p == key) else {
-            return Err(ApiError::bad_request(
-                codes::INVALID_PARAMETER,
+            return Err(ApiError::new(
+                Code::InvalidParameter,
                 format!("unknown parameter `{key}`; expected one of {}", PARAMS.join(", ")),
             ));
         };
@@ -78,8 +78,8 @@ pub fn parse_query(raw: &str) -> Result<SearchRequest, ApiError> {
 
     let q = q.unwrap_or_default();
     if q.len() > MAX_QUERY_BYTES {
-        return Err(ApiError::bad_request(
-            codes::QUERY_TOO_LONG,
+        return Err(ApiError::new(
+            Code::QueryTooLong,
             format!(
                 "parameter `q` is {} bytes long; the limit is {MAX_QUERY_BYTES}",
                 q.len()
@@ -135,8 +135,7 @@ pub fn parse_query(raw: &str) -> Result<SearchRequest, ApiError> {
         }
     };
     if let Some(id) = &user_id {
-        needle_core::validate::check_id(id, "user_id")
-            .map_err(|e| ApiError::bad_request(codes::INVALID_PARAMETER, e.message))?;
+        needle_core::validate::check_id(id, "user_id").map_err(|e| ApiError::new(Code::InvalidParameter, e.message))?;
     }
     Ok(SearchRequest {
         q,

@@ -2,7 +2,7 @@
 
 use super::ApiBytes;
 use crate::auth::{now_ms, Access, Principal};
-use crate::codes;
+use crate::codes::Code;
 use crate::error::{ApiError, ErrorBody};
 use axum::extract::Extension;
 use axum::Json;
@@ -52,7 +52,7 @@ pub async fn mint(
 ) -> Result<Json<TokenResponse>, ApiError> {
     let Some(Extension(access)) = access else {
         return Err(ApiError::internal(
-            codes::INTERNAL,
+            Code::Internal,
             &"the access middleware is not installed",
         ));
     };
@@ -72,39 +72,31 @@ pub async fn mint(
 /// Parse the body; errors name the field.
 pub fn parse_request(body: &[u8]) -> Result<TokenRequest, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(codes::INVALID_JSON, format!("the body is not valid JSON: {e}")))?;
+        .map_err(|e| ApiError::new(Code::InvalidJson, format!("the body is not valid JSON: {e}")))?;
     let serde_json::Value::Object(map) = value else {
-        return Err(ApiError::bad_request(
-            codes::INVALID_JSON,
+        return Err(ApiError::new(
+            Code::InvalidJson,
             "the body must be a JSON object: {\"user_id\": \"...\", \"ttl_s\": 3600}",
         ));
     };
     if let Some(unknown) = map.keys().find(|k| !matches!(k.as_str(), "user_id" | "ttl_s")) {
-        return Err(ApiError::bad_request(
-            codes::UNKNOWN_FIELD,
+        return Err(ApiError::new(
+            Code::UnknownField,
             format!("field `{unknown}` is not a field of a token request (user_id, ttl_s)"),
         ));
     }
     let user_id = match map.get("user_id") {
         None | Some(serde_json::Value::Null) => {
-            return Err(ApiError::bad_request(
-                codes::MISSING_FIELD,
-                "field `user_id` is required",
-            ))
+            return Err(ApiError::new(Code::MissingField, "field `user_id` is required"))
         }
         Some(serde_json::Value::String(s)) => s.clone(),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                codes::INVALID_FIELD,
-                "field `user_id` must be a string",
-            ))
-        }
+        Some(_) => return Err(ApiError::new(Code::InvalidField, "field `user_id` must be a string")),
     };
     let ttl_s = match map.get("ttl_s") {
         None | Some(serde_json::Value::Null) => None,
         Some(v) => Some(v.as_u64().ok_or_else(|| {
-            ApiError::bad_request(
-                codes::INVALID_FIELD,
+            ApiError::new(
+                Code::InvalidField,
                 format!("field `ttl_s` must be a positive integer of seconds, got {v}"),
             )
         })?),

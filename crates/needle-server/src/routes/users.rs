@@ -1,7 +1,7 @@
 //! `GET /v1/users/{id}/profile`, `GET /v1/users/{id}/history`, `DELETE /v1/users/{id}`.
 
 use super::ApiPath;
-use crate::codes;
+use crate::codes::Code;
 use crate::error::{ApiError, ErrorBody};
 use crate::openapi::{HistoryResponse, UserDeleted};
 use crate::state::AppState;
@@ -131,12 +131,7 @@ pub async fn delete_user(
 
 /// `404 user_not_found`.
 pub fn user_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::NOT_FOUND,
-        codes::USER_NOT_FOUND,
-        crate::error::ErrorType::NotFound,
-        format!("listener `{id}` has no events"),
-    )
+    ApiError::new(Code::UserNotFound, format!("listener `{id}` has no events"))
 }
 
 /// Parse a query string that may carry only `name` (a count in `1..=max`); unknown and
@@ -146,8 +141,8 @@ pub fn single_count(raw: Option<&str>, name: &'static str, default: usize, max: 
     let mut seen = false;
     for (key, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         if key != name {
-            return Err(ApiError::bad_request(
-                codes::INVALID_PARAMETER,
+            return Err(ApiError::new(
+                Code::InvalidParameter,
                 format!("unknown parameter `{key}`; expected `{name}`"),
             ));
         }
@@ -191,7 +186,7 @@ mod tests {
             ("limit=5", "`limit`"),
         ] {
             let e = single_count(Some(raw), "top", 10, 100).unwrap_err();
-            assert_eq!(e.code, codes::INVALID_PARAMETER, "{raw}");
+            assert_eq!(e.code, Code::InvalidParameter, "{raw}");
             assert!(e.message.contains(needle), "{raw}: {}", e.message);
         }
     }
