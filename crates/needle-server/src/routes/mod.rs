@@ -5,6 +5,8 @@ pub mod admin;
 pub mod catalog;
 pub mod events;
 pub mod health;
+pub mod json;
+pub mod query;
 pub mod recs;
 pub mod search;
 pub mod tokens;
