@@ -1,6 +1,6 @@
 //! Listening events: what a listener did with an item, and their validation.
 
-use crate::error::ValidationError;
+use crate::error::{ValidationError, ValidationKind as K};
 use crate::validate::check_id;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -113,16 +113,16 @@ const FIELDS: &[&str] = &[
 /// Longest `context`, bytes.
 pub const MAX_CONTEXT_BYTES: usize = 1024;
 
-fn err(code: &'static str, field: &str, msg: &str) -> ValidationError {
+fn err(code: K, field: &str, msg: &str) -> ValidationError {
     ValidationError::new(code, Some(field.to_string()), &format!("field `{field}` {msg}"))
 }
 
 fn str_field<'a>(o: &'a Map<String, Value>, f: &str, required: bool) -> Result<Option<&'a str>, ValidationError> {
     match o.get(f) {
-        None | Some(Value::Null) if required => Err(err("missing_field", f, "is required")),
+        None | Some(Value::Null) if required => Err(err(K::MissingField, f, "is required")),
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(err("invalid_field", f, "must be a string")),
+        Some(_) => Err(err(K::InvalidField, f, "must be a string")),
     }
 }
 
@@ -132,21 +132,21 @@ pub fn parse_ts(v: &Value) -> Result<i64, ValidationError> {
         Value::Number(n) => {
             let ms = n
                 .as_i64()
-                .ok_or_else(|| err("invalid_field", "ts", "must be integer epoch milliseconds"))?;
+                .ok_or_else(|| err(K::InvalidField, "ts", "must be integer epoch milliseconds"))?;
             if !(0..=32_503_680_000_000).contains(&ms) {
-                return Err(err("invalid_field", "ts", "is outside years 1970..3000"));
+                return Err(err(K::InvalidField, "ts", "is outside years 1970..3000"));
             }
             Ok(ms)
         }
         Value::String(s) => parse_rfc3339(s).ok_or_else(|| {
             err(
-                "invalid_field",
+                K::InvalidField,
                 "ts",
                 &format!("`{s}` is neither RFC 3339 nor epoch milliseconds"),
             )
         }),
         _ => Err(err(
-            "invalid_field",
+            K::InvalidField,
             "ts",
             "must be an RFC 3339 string or epoch milliseconds",
         )),
@@ -219,9 +219,9 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 pub fn parse_event(v: &Value) -> Result<Event, ValidationError> {
     let o = v
         .as_object()
-        .ok_or_else(|| ValidationError::new("invalid_record", None, "an event must be a JSON object"))?;
+        .ok_or_else(|| ValidationError::new(K::InvalidRecord, None, "an event must be a JSON object"))?;
     if let Some(k) = o.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(err("unknown_field", k, "is not a field of an event"));
+        return Err(err(K::UnknownField, k, "is not a field of an event"));
     }
     let user_id = str_field(o, "user_id", true)?.unwrap_or_default().to_string();
     check_id(&user_id, "user_id")?;
@@ -230,9 +230,9 @@ pub fn parse_event(v: &Value) -> Result<Event, ValidationError> {
     let kind: EventType = str_field(o, "type", true)?
         .unwrap_or_default()
         .parse()
-        .map_err(|m: String| err("invalid_field", "type", &m))?;
+        .map_err(|m: String| err(K::InvalidField, "type", &m))?;
     let ts = match o.get("ts") {
-        None | Some(Value::Null) => return Err(err("missing_field", "ts", "is required")),
+        None | Some(Value::Null) => return Err(err(K::MissingField, "ts", "is required")),
         Some(t) => parse_ts(t)?,
     };
     let event_id = str_field(o, "event_id", false)?.map(str::to_string);
@@ -243,20 +243,20 @@ pub fn parse_event(v: &Value) -> Result<Event, ValidationError> {
         None | Some(Value::Null) => None,
         Some(v) => Some(
             v.as_u64()
-                .ok_or_else(|| err("invalid_field", "ms_played", "must be a non-negative integer"))?,
+                .ok_or_else(|| err(K::InvalidField, "ms_played", "must be a non-negative integer"))?,
         ),
     };
     let count = match o.get("count") {
         None | Some(Value::Null) => 1,
         Some(v) => match v.as_u64() {
             Some(n) if (1..=u32::MAX as u64).contains(&n) => n as u32,
-            _ => return Err(err("invalid_field", "count", "must be an integer >= 1")),
+            _ => return Err(err(K::InvalidField, "count", "must be an integer >= 1")),
         },
     };
     let context = str_field(o, "context", false)?.map(str::to_string);
     if context.as_ref().is_some_and(|c| c.len() > MAX_CONTEXT_BYTES) {
         return Err(err(
-            "invalid_field",
+            K::InvalidField,
             "context",
             &format!("is longer than {MAX_CONTEXT_BYTES} bytes"),
         ));

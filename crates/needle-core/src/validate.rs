@@ -5,7 +5,7 @@
 //! record never affects its neighbours in a batch.
 
 use crate::entity::{Entity, EntityType, Record, MAX_ID_BYTES};
-use crate::error::ValidationError;
+use crate::error::{ValidationError, ValidationKind as K};
 use serde_json::{Map, Value};
 
 /// Fields every entity may carry.
@@ -62,15 +62,15 @@ const ALL_TYPED: &[&str] = &[
 pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
     let obj = value
         .as_object()
-        .ok_or_else(|| ValidationError::new("invalid_record", None, "a record must be a JSON object"))?;
+        .ok_or_else(|| ValidationError::new(K::InvalidRecord, None, "a record must be a JSON object"))?;
     let id = parse_id(obj.get("id"), "id")?;
     if let Some(deleted) = obj.get("deleted") {
         if deleted != &Value::Bool(true) {
-            return Err(field_err("invalid_field", "deleted", "must be `true` when present"));
+            return Err(field_err(K::InvalidField, "deleted", "must be `true` when present"));
         }
         if let Some(extra) = obj.keys().find(|k| *k != "id" && *k != "deleted") {
             return Err(field_err(
-                "unknown_field",
+                K::UnknownField,
                 extra,
                 "a delete record carries only `id` and `deleted`",
             ));
@@ -78,9 +78,9 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
         return Ok(Record::Delete(id));
     }
     let kind: EntityType = match obj.get("type") {
-        None | Some(Value::Null) => return Err(field_err("missing_field", "type", "is required")),
-        Some(Value::String(s)) => s.parse().map_err(|m: String| field_err("invalid_field", "type", &m))?,
-        Some(_) => return Err(field_err("invalid_field", "type", "must be a string")),
+        None | Some(Value::Null) => return Err(field_err(K::MissingField, "type", "is required")),
+        Some(Value::String(s)) => s.parse().map_err(|m: String| field_err(K::InvalidField, "type", &m))?,
+        Some(_) => return Err(field_err(K::InvalidField, "type", "must be a string")),
     };
     let allowed = type_fields(kind);
     for key in obj.keys() {
@@ -89,27 +89,27 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
         }
         if ALL_TYPED.contains(&key.as_str()) {
             return Err(field_err(
-                "field_not_allowed",
+                K::FieldNotAllowed,
                 key,
                 &format!("does not apply to type `{kind}`"),
             ));
         }
-        return Err(field_err("unknown_field", key, "is not a field of the import format"));
+        return Err(field_err(K::UnknownField, key, "is not a field of the import format"));
     }
     let name = match obj.get("name") {
-        None | Some(Value::Null) => return Err(field_err("missing_field", "name", "is required")),
+        None | Some(Value::Null) => return Err(field_err(K::MissingField, "name", "is required")),
         Some(Value::String(s)) if s.trim().is_empty() => {
-            return Err(field_err("invalid_field", "name", "must not be empty"))
+            return Err(field_err(K::InvalidField, "name", "must not be empty"))
         }
         Some(Value::String(s)) if s.len() > MAX_NAME_BYTES => {
             return Err(field_err(
-                "invalid_field",
+                K::InvalidField,
                 "name",
                 &format!("is longer than {MAX_NAME_BYTES} bytes"),
             ))
         }
         Some(Value::String(s)) => s.trim().to_string(),
-        Some(_) => return Err(field_err("invalid_field", "name", "must be a string")),
+        Some(_) => return Err(field_err(K::InvalidField, "name", "must be a string")),
     };
     let popularity = match obj.get("popularity") {
         None | Some(Value::Null) => None,
@@ -117,13 +117,13 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
             let f = n
                 .as_f64()
                 .filter(|f| f.is_finite())
-                .ok_or_else(|| field_err("invalid_field", "popularity", "must be a finite number"))?;
+                .ok_or_else(|| field_err(K::InvalidField, "popularity", "must be a finite number"))?;
             if f < 0.0 {
-                return Err(field_err("invalid_field", "popularity", "must be >= 0"));
+                return Err(field_err(K::InvalidField, "popularity", "must be >= 0"));
             }
             Some(f)
         }
-        Some(_) => return Err(field_err("invalid_field", "popularity", "must be a finite number >= 0")),
+        Some(_) => return Err(field_err(K::InvalidField, "popularity", "must be a finite number >= 0")),
     };
     let release_date = opt_string(obj, "release_date")?;
     if let Some(d) = &release_date {
@@ -135,14 +135,8 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
             let list = string_list(obj, "markets")?;
             let mut out = Vec::with_capacity(list.len());
             for m in list {
-                if m.len() != 2 || !m.chars().all(|c| c.is_ascii_alphabetic()) {
-                    return Err(field_err(
-                        "invalid_field",
-                        "markets",
-                        &format!("`{m}` is not an ISO 3166-1 alpha-2 code"),
-                    ));
-                }
-                out.push(m.to_ascii_uppercase());
+                let code = market(&m).map_err(|why| field_err(K::InvalidField, "markets", &why))?;
+                out.push(code);
             }
             Some(out)
         }
@@ -151,7 +145,7 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
     if let Some(l) = &language {
         if l.is_empty() || l.len() > 35 {
             return Err(field_err(
-                "invalid_field",
+                K::InvalidField,
                 "language",
                 "must be a language code such as `en`",
             ));
@@ -160,22 +154,22 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
     let extra = match obj.get("extra") {
         None | Some(Value::Null) => None,
         Some(v @ Value::Object(_)) => Some(v.clone()),
-        Some(_) => return Err(field_err("invalid_field", "extra", "must be an object")),
+        Some(_) => return Err(field_err(K::InvalidField, "extra", "must be an object")),
     };
     let explicit = match obj.get("explicit") {
         None | Some(Value::Null) => None,
         Some(Value::Bool(b)) => Some(*b),
-        Some(_) => return Err(field_err("invalid_field", "explicit", "must be a boolean")),
+        Some(_) => return Err(field_err(K::InvalidField, "explicit", "must be a boolean")),
     };
     let duration_ms = match obj.get("duration_ms") {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => Some(
             n.as_u64()
-                .ok_or_else(|| field_err("invalid_field", "duration_ms", "must be a non-negative integer"))?,
+                .ok_or_else(|| field_err(K::InvalidField, "duration_ms", "must be a non-negative integer"))?,
         ),
         Some(_) => {
             return Err(field_err(
-                "invalid_field",
+                K::InvalidField,
                 "duration_ms",
                 "must be a non-negative integer",
             ))
@@ -208,36 +202,106 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
     })))
 }
 
-fn field_err(code: &'static str, field: &str, msg: &str) -> ValidationError {
+fn field_err(code: K, field: &str, msg: &str) -> ValidationError {
     ValidationError::new(code, Some(field.to_string()), &format!("field `{field}` {msg}"))
 }
 
-/// Validate an entity id (also used for path parameters).
+/// Validate an entity id (also used for path parameters): [`K::InvalidId`].
 pub fn check_id(id: &str, field: &str) -> Result<(), ValidationError> {
+    match id_problem(id) {
+        Some(why) => Err(field_err(K::InvalidId, field, &why)),
+        None => Ok(()),
+    }
+}
+
+/// What is wrong with an id, if anything: empty, too long, or with control characters.
+fn id_problem(id: &str) -> Option<String> {
     if id.is_empty() {
-        return Err(field_err("invalid_id", field, "must not be empty"));
+        Some("must not be empty".to_string())
+    } else if id.len() > MAX_ID_BYTES {
+        Some(format!("is longer than {MAX_ID_BYTES} bytes"))
+    } else if id.chars().any(char::is_control) {
+        Some("must not contain control characters".to_string())
+    } else {
+        None
     }
-    if id.len() > MAX_ID_BYTES {
-        return Err(field_err(
-            "invalid_id",
-            field,
-            &format!("is longer than {MAX_ID_BYTES} bytes"),
-        ));
+}
+
+// Request parameters. Each check lives here once; the engine or the server (whichever
+// owns the request) calls it, never both.
+
+fn param_err(param: &str, msg: impl std::fmt::Display) -> ValidationError {
+    ValidationError::new(
+        K::InvalidParameter,
+        Some(param.to_string()),
+        &format!("parameter `{param}`: {msg}"),
+    )
+}
+
+/// An id given as a request parameter (`user_id` of a search): [`K::InvalidParameter`].
+pub fn param_id(param: &str, id: &str) -> Result<(), ValidationError> {
+    match id_problem(id) {
+        Some(why) => Err(param_err(param, why)),
+        None => Ok(()),
     }
-    if id.chars().any(char::is_control) {
-        return Err(field_err("invalid_id", field, "must not contain control characters"));
+}
+
+/// Check an ISO 3166-1 alpha-2 market code (`se`, `US`): the code upper-cased, or why not.
+/// Record fields, the `market` parameter and `market:` filter clauses all use it.
+pub fn market(m: &str) -> Result<String, String> {
+    if m.len() == 2 && m.bytes().all(|b| b.is_ascii_alphabetic()) {
+        Ok(m.to_ascii_uppercase())
+    } else {
+        Err(format!("`{m}` is not an ISO 3166-1 alpha-2 country code (e.g. `US`)"))
     }
-    Ok(())
+}
+
+/// The `market` request parameter, upper-cased: [`K::InvalidParameter`].
+pub fn market_param(m: &str) -> Result<String, ValidationError> {
+    market(m).map_err(|why| param_err("market", why))
+}
+
+/// A count parameter (`limit`, `top`) in `1..=max`: [`K::InvalidParameter`].
+pub fn limit(param: &str, n: usize, max: usize) -> Result<usize, ValidationError> {
+    if (1..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(param_err(param, format!("must be between 1 and {max}, got {n}")))
+    }
+}
+
+/// A page `offset` whose window `offset + limit` must stay within `max`: [`K::InvalidParameter`].
+pub fn window(offset: usize, limit: usize, max: usize) -> Result<(), ValidationError> {
+    if offset.checked_add(limit).is_some_and(|end| end <= max) {
+        Ok(())
+    } else {
+        Err(param_err(
+            "offset",
+            format!("offset + limit must be at most {max} (got offset {offset}, limit {limit})"),
+        ))
+    }
+}
+
+/// The search text `q`, at most `max` bytes: [`K::QueryTooLong`].
+pub fn query_text(q: &str, max: usize) -> Result<(), ValidationError> {
+    if q.len() <= max {
+        return Ok(());
+    }
+    Err(ValidationError::new(
+        K::QueryTooLong,
+        Some("q".to_string()),
+        &format!("parameter `q` is {} bytes long; the limit is {max}", q.len()),
+    ))
 }
 
 fn parse_id(v: Option<&Value>, field: &str) -> Result<String, ValidationError> {
     match v {
-        None | Some(Value::Null) => Err(field_err("missing_field", field, "is required")),
+        None | Some(Value::Null) => Err(field_err(K::MissingField, field, "is required")),
         Some(Value::String(s)) => {
             check_id(s, field)?;
             Ok(s.clone())
         }
-        Some(_) => Err(field_err("invalid_id", field, "must be a string")),
+        Some(_) => Err(field_err(K::InvalidId, field, "must be a string")),
     }
 }
 
@@ -252,7 +316,7 @@ fn opt_string(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, V
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(field_err("invalid_field", field, "must be a string")),
+        Some(_) => Err(field_err(K::InvalidField, field, "must be a string")),
     }
 }
 
@@ -262,7 +326,7 @@ fn string_list(obj: &Map<String, Value>, field: &str) -> Result<Vec<String>, Val
         Some(Value::Array(items)) => {
             if items.len() > MAX_LIST_LEN {
                 return Err(field_err(
-                    "invalid_field",
+                    K::InvalidField,
                     field,
                     &format!("has more than {MAX_LIST_LEN} entries"),
                 ));
@@ -272,11 +336,11 @@ fn string_list(obj: &Map<String, Value>, field: &str) -> Result<Vec<String>, Val
                 .enumerate()
                 .map(|(i, v)| match v {
                     Value::String(s) => Ok(s.clone()),
-                    _ => Err(field_err("invalid_field", &format!("{field}[{i}]"), "must be a string")),
+                    _ => Err(field_err(K::InvalidField, &format!("{field}[{i}]"), "must be a string")),
                 })
                 .collect()
         }
-        Some(_) => Err(field_err("invalid_field", field, "must be an array of strings")),
+        Some(_) => Err(field_err(K::InvalidField, field, "must be an array of strings")),
     }
 }
 
@@ -292,7 +356,7 @@ fn id_list(obj: &Map<String, Value>, field: &str) -> Result<Vec<String>, Validat
 fn check_date(d: &str) -> Result<(), ValidationError> {
     let bad = || {
         field_err(
-            "invalid_field",
+            K::InvalidField,
             "release_date",
             &format!("`{d}` is not a date of the form YYYY, YYYY-MM or YYYY-MM-DD"),
         )
@@ -366,51 +430,51 @@ mod tests {
             (
                 json!({"id":"x","type":"track","name":"a","foo":1}),
                 "foo",
-                "unknown_field",
+                K::UnknownField,
             ),
             (
                 json!({"id":"x","type":"track","name":"a","show_id":"s"}),
                 "show_id",
-                "field_not_allowed",
+                K::FieldNotAllowed,
             ),
-            (json!({"id":"x","type":"track","name":"  "}), "name", "invalid_field"),
-            (json!({"id":"x","type":"track"}), "name", "missing_field"),
-            (json!({"id":"x","type":"song","name":"a"}), "type", "invalid_field"),
+            (json!({"id":"x","type":"track","name":"  "}), "name", K::InvalidField),
+            (json!({"id":"x","type":"track"}), "name", K::MissingField),
+            (json!({"id":"x","type":"song","name":"a"}), "type", K::InvalidField),
             (
                 json!({"id":"x","type":"track","name":"a","popularity":-1}),
                 "popularity",
-                "invalid_field",
+                K::InvalidField,
             ),
             (
                 json!({"id":"x","type":"track","name":"a","release_date":"2015-02-30"}),
                 "release_date",
-                "invalid_field",
+                K::InvalidField,
             ),
             (
                 json!({"id":"x","type":"track","name":"a","release_date":"15"}),
                 "release_date",
-                "invalid_field",
+                K::InvalidField,
             ),
             (
                 json!({"id":"x","type":"track","name":"a","tags":["a",1]}),
                 "tags[1]",
-                "invalid_field",
+                K::InvalidField,
             ),
             (
                 json!({"id":"x","type":"track","name":"a","markets":["USA"]}),
                 "markets",
-                "invalid_field",
+                K::InvalidField,
             ),
             (
                 json!({"id":"x".repeat(300),"type":"track","name":"a"}),
                 "id",
-                "invalid_id",
+                K::InvalidId,
             ),
-            (json!({"id":7,"type":"track","name":"a"}), "id", "invalid_id"),
+            (json!({"id":7,"type":"track","name":"a"}), "id", K::InvalidId),
             (
                 json!({"id":"x","type":"track","name":"a","duration_ms":-5}),
                 "duration_ms",
-                "invalid_field",
+                K::InvalidField,
             ),
         ];
         for (v, field, code) in cases {
@@ -419,6 +483,30 @@ mod tests {
             assert_eq!(e.code, code, "{v}");
             assert!(e.message.contains(field), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn parameter_checks() {
+        assert_eq!(market("se"), Ok("SE".to_string()));
+        for bad in ["USA", "1x", "", "s"] {
+            let e = market_param(bad).unwrap_err();
+            assert_eq!(
+                (e.code, e.field.as_deref()),
+                (K::InvalidParameter, Some("market")),
+                "{bad}"
+            );
+        }
+        assert_eq!(limit("top", 3, 100), Ok(3));
+        let e = limit("top", 0, 100).unwrap_err();
+        assert_eq!(e.message, "parameter `top`: must be between 1 and 100, got 0");
+        assert!(limit("limit", 101, 100).is_err());
+        assert!(window(990, 10, 1000).is_ok());
+        assert!(window(991, 10, 1000).is_err());
+        assert!(window(usize::MAX, 10, 1000).is_err());
+        assert!(query_text(&"a".repeat(512), 512).is_ok());
+        assert_eq!(query_text(&"a".repeat(513), 512).unwrap_err().code, K::QueryTooLong);
+        assert_eq!(param_id("user_id", "a\u{1}b").unwrap_err().code, K::InvalidParameter);
+        assert_eq!(check_id("", "id").unwrap_err().code, K::InvalidId);
     }
 
     #[test]

@@ -30,12 +30,3 @@ pub enum Error {
 
 /// Result alias of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
-
-impl Error {
-    pub(crate) fn param(param: &str, message: impl Into<String>) -> Self {
-        Error::InvalidParameter {
-            param: param.to_string(),
-            message: message.into(),
-        }
-    }
-}

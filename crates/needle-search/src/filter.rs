@@ -65,7 +65,7 @@ pub fn parse_filter(f: &Fields, expr: &str) -> Result<Vec<Box<dyn Query>>> {
             "market" => {
                 let mut qs = vec![term_q(Term::from_field_text(f.market, "*"))];
                 for a in alts {
-                    check_market(a).map_err(|m| Error::InvalidFilter(format!("`{clause}`: {m}")))?;
+                    needle_core::validate::market(a).map_err(|m| Error::InvalidFilter(format!("`{clause}`: {m}")))?;
                     qs.push(term_q(Term::from_field_text(f.market, &a.to_ascii_uppercase())));
                 }
                 any_of(qs)
@@ -88,15 +88,6 @@ pub fn parse_filter(f: &Fields, expr: &str) -> Result<Vec<Box<dyn Query>>> {
         out.push(q);
     }
     Ok(out)
-}
-
-/// Check an ISO 3166-1 alpha-2 market code.
-pub fn check_market(m: &str) -> std::result::Result<(), String> {
-    if m.len() == 2 && m.chars().all(|c| c.is_ascii_alphabetic()) {
-        Ok(())
-    } else {
-        Err(format!("`{m}` is not an ISO 3166-1 alpha-2 market code"))
-    }
 }
 
 /// The market restriction for the `market` parameter.

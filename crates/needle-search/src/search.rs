@@ -2,7 +2,7 @@
 
 use crate::collect::{RankCollector, Ranked, Scored, SegmentData, COMPLETE, EXACT};
 use crate::error::{Error, Result};
-use crate::filter::{check_market, market_query, parse_filter};
+use crate::filter::{market_query, parse_filter};
 use crate::highlight::highlight;
 use crate::plan::{
     build_query, corrected_keys, expand, query_words, selective_words, word_cost, KeyBonus, Match, QueryWord,
@@ -12,6 +12,7 @@ use crate::schema::Fields;
 use crate::taste::{boost, Taste};
 use crate::types::*;
 use needle_core::text::key_of_words;
+use needle_core::validate;
 use needle_core::EntityType;
 use needle_store::CatalogSnapshot;
 use std::collections::{HashMap, HashSet};
@@ -34,26 +35,10 @@ struct Params {
 }
 
 fn validate(f: &Fields, req: &SearchRequest) -> Result<Params> {
-    if req.q.len() > MAX_QUERY_BYTES {
-        return Err(Error::param(
-            "q",
-            format!("query is longer than {MAX_QUERY_BYTES} bytes"),
-        ));
-    }
-    let limit = req.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(Error::param(
-            "limit",
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
+    validate::query_text(&req.q, MAX_QUERY_BYTES)?;
+    let limit = validate::limit("limit", req.limit.unwrap_or(DEFAULT_LIMIT), MAX_LIMIT)?;
     let offset = req.offset.unwrap_or(0);
-    if offset + limit > MAX_WINDOW {
-        return Err(Error::param(
-            "offset",
-            format!("offset + limit must be at most {MAX_WINDOW}"),
-        ));
-    }
+    validate::window(offset, limit, MAX_WINDOW)?;
     let mut filters: Vec<Box<dyn Query>> = Vec::new();
     if !req.types.is_empty() {
         let qs: Vec<_> = req
@@ -72,8 +57,7 @@ fn validate(f: &Fields, req: &SearchRequest) -> Result<Params> {
         filters.push(Box::new(tantivy::query::BooleanQuery::new(qs)));
     }
     if let Some(m) = req.market.as_deref().filter(|m| !m.is_empty()) {
-        check_market(m).map_err(|msg| Error::param("market", msg))?;
-        filters.push(market_query(f, m));
+        filters.push(market_query(f, &validate::market_param(m)?));
     }
     if let Some(expr) = req.filter.as_deref().filter(|e| !e.trim().is_empty()) {
         filters.extend(parse_filter(f, expr)?);

@@ -6,9 +6,8 @@
 //! is not valid JSON becomes a [`Rejection`] of its own (`invalid_json`) and the other
 //! lines go on to validation.
 
-use crate::codes;
-use crate::error::{ApiError, ErrorType};
-use axum::http::StatusCode;
+use crate::codes::Code;
+use crate::error::ApiError;
 use needle_search::Rejection;
 use serde::de::{DeserializeSeed, Error as _, SeqAccess, Visitor};
 use serde_json::Value;
@@ -84,9 +83,7 @@ pub fn detect_format(content_type: Option<&str>, body: &[u8]) -> Result<BatchFor
     }
     if !(essence.is_empty() || essence == "application/json" || essence == "text/json") {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            codes::UNSUPPORTED_MEDIA_TYPE,
-            ErrorType::InvalidRequest,
+            Code::UnsupportedMediaType,
             format!(
                 "content type `{essence}` is not supported; send `application/json` (an array of records) \
                  or `application/x-ndjson` (one record per line)"
@@ -120,14 +117,12 @@ fn strip_bom(body: &[u8]) -> &[u8] {
 }
 
 fn empty() -> ApiError {
-    ApiError::bad_request(codes::EMPTY_BATCH, "the batch has no records")
+    ApiError::new(Code::EmptyBatch, "the batch has no records")
 }
 
 fn too_large(max: usize) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        codes::BATCH_TOO_LARGE,
-        ErrorType::InvalidRequest,
+        Code::BatchTooLarge,
         format!("the batch has more than {max} records (max_batch_records); split it into smaller batches"),
     )
 }
@@ -156,7 +151,7 @@ fn parse_ndjson(body: &[u8], max: usize) -> Result<ParsedBatch, ApiError> {
             }
             Err(e) => batch.rejected.push(Rejection {
                 index: i,
-                code: codes::INVALID_JSON.to_string(),
+                code: Code::InvalidJson.as_str().to_string(),
                 message: format!("line {}, column {}: {}", i + 1, e.column(), bare_message(&e)),
             }),
         }
@@ -180,8 +175,8 @@ fn parse_array(body: &[u8], max: usize) -> Result<ParsedBatch, ApiError> {
             rejected: Vec::new(),
         }),
         Err(_) if overflow.get() => Err(too_large(max)),
-        Err(e) => Err(ApiError::bad_request(
-            codes::INVALID_JSON,
+        Err(e) => Err(ApiError::new(
+            Code::InvalidJson,
             format!(
                 "the body is not a valid JSON array: line {}, column {}: {}",
                 e.line(),
@@ -246,7 +241,7 @@ mod tests {
         );
         assert_eq!(detect_format(None, b"\xEF\xBB\xBF[").ok(), Some(BatchFormat::JsonArray));
         let e = detect_format(Some("text/csv"), b"a,b").unwrap_err();
-        assert_eq!((e.status.as_u16(), e.code), (415, "unsupported_media_type"));
+        assert_eq!((e.status().as_u16(), e.code.as_str()), (415, "unsupported_media_type"));
         assert!(e.message.contains("text/csv"));
     }
 
@@ -313,12 +308,12 @@ mod tests {
     fn limits_and_empties() {
         assert_eq!(parse(None, "[1,2,3]", 3).map(|b| b.len()).ok(), Some(3));
         let e = parse(None, "[1,2,3,4]", 3).unwrap_err();
-        assert_eq!((e.status.as_u16(), e.code), (413, "batch_too_large"));
+        assert_eq!((e.status().as_u16(), e.code.as_str()), (413, "batch_too_large"));
         let e = parse(None, "1\n2\n\n3\n4\n", 3).unwrap_err();
         assert_eq!(e.code, "batch_too_large");
         for body in ["", "  \n\n ", "[]", " [ ] ", "\n\r\n"] {
             let e = parse(None, body, 3).unwrap_err();
-            assert_eq!((e.status.as_u16(), e.code), (400, "empty_batch"), "{body:?}");
+            assert_eq!((e.status().as_u16(), e.code.as_str()), (400, "empty_batch"), "{body:?}");
         }
     }
 }

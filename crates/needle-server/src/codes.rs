@@ -1,163 +1,260 @@
-//! Stable error codes. Clients may match on them; they never change meaning.
+//! The error table: one row per [`Code`] fixes its wire string, its HTTP status and its
+//! [`ErrorType`]. Clients may match on the strings; they never change meaning.
 //!
-//! Every code is documented in `docs/errors.md`; a unit test checks that each constant
-//! has an entry there.
+//! Every code is documented in `docs/errors.md`; a unit test compares that page's table
+//! with this one row by row, in both directions.
 
-/// The request body (or a record line of it) is not valid JSON.
-pub const INVALID_JSON: &str = "invalid_json";
-/// The request body is not of a supported media type.
-pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
-/// The request body is larger than `max_body_bytes`.
-pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
-/// The batch has more records than `max_batch_records`.
-pub const BATCH_TOO_LARGE: &str = "batch_too_large";
-/// The batch has no records.
-pub const EMPTY_BATCH: &str = "empty_batch";
-/// The request body could not be read.
-pub const INVALID_BODY: &str = "invalid_body";
-/// A query or path parameter is invalid or unknown.
-pub const INVALID_PARAMETER: &str = "invalid_parameter";
-/// The query text `q` is too long.
-pub const QUERY_TOO_LONG: &str = "query_too_long";
-/// The `filter` expression is invalid.
-pub const INVALID_FILTER: &str = "invalid_filter";
-/// Any other malformed request.
-pub const BAD_REQUEST: &str = "bad_request";
-/// The record is not a JSON object (from record validation).
-pub const INVALID_RECORD: &str = "invalid_record";
-/// A field has a wrong value (from record validation).
-pub const INVALID_FIELD: &str = "invalid_field";
-/// A required field is absent (from record validation).
-pub const MISSING_FIELD: &str = "missing_field";
-/// A field is not part of the import format (from record validation).
-pub const UNKNOWN_FIELD: &str = "unknown_field";
-/// A field does not apply to the record's type (from record validation).
-pub const FIELD_NOT_ALLOWED: &str = "field_not_allowed";
-/// An entity id is invalid (from record or path validation).
-pub const INVALID_ID: &str = "invalid_id";
-/// No route has this path.
-pub const ROUTE_NOT_FOUND: &str = "route_not_found";
-/// The route exists but not for this HTTP method.
-pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
-/// No entity has this id.
-pub const ENTITY_NOT_FOUND: &str = "entity_not_found";
-/// No events are stored for this listener.
-pub const USER_NOT_FOUND: &str = "user_not_found";
-/// The request took longer than `request_timeout_ms`.
-pub const REQUEST_TIMEOUT: &str = "request_timeout";
-/// The engine is starting, stopping, or its indexer stopped.
-pub const UNAVAILABLE: &str = "unavailable";
-/// The disk is full.
-pub const STORAGE_FULL: &str = "storage_full";
-/// The request needs an API key and has none.
-pub const MISSING_API_KEY: &str = "missing_api_key";
-/// The API key (or listener token) sent is not valid.
-pub const INVALID_API_KEY: &str = "invalid_api_key";
-/// The listener token has expired.
-pub const TOKEN_EXPIRED: &str = "token_expired";
-/// The API key (or token) lacks the scope this request needs.
-pub const FORBIDDEN_SCOPE: &str = "forbidden_scope";
-/// The listener token is for another listener.
-pub const FORBIDDEN_LISTENER: &str = "forbidden_listener";
-/// The client sent more requests than its rate limit allows.
-pub const RATE_LIMITED: &str = "rate_limited";
-/// Too many expensive requests are in flight.
-pub const OVERLOADED: &str = "overloaded";
-/// Listener tokens cannot be minted: no `auth.token_secret`.
-pub const TOKENS_NOT_CONFIGURED: &str = "tokens_not_configured";
-/// An unexpected server error.
-pub const INTERNAL: &str = "internal";
-/// The embedded catalog database failed.
-pub const STORAGE_ERROR: &str = "storage_error";
-/// A stored record could not be decoded.
-pub const DATA_CORRUPT: &str = "data_corrupt";
-/// A filesystem operation failed.
-pub const IO_ERROR: &str = "io_error";
-/// The search index failed.
-pub const INDEX_ERROR: &str = "index_error";
+use crate::error::ErrorType;
+use axum::http::StatusCode;
+use std::fmt;
 
-/// The item named in the path is not in the catalog (recommendations).
-pub const ITEM_NOT_FOUND: &str = "item_not_found";
-/// The session does not exist or expired.
-pub const SESSION_NOT_FOUND: &str = "session_not_found";
-/// The job does not exist (or was forgotten).
-pub const JOB_NOT_FOUND: &str = "job_not_found";
-/// No recommendation model is trained yet.
-pub const MODEL_NOT_READY: &str = "model_not_ready";
-/// A model file could not be read or written, or training failed.
-pub const MODEL_ERROR: &str = "model_error";
+macro_rules! table {
+    ($( $(#[doc = $doc:literal])* $variant:ident => ($code:literal, $status:ident, $kind:ident), )*) => {
+        /// A stable error code of the API.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $( $(#[doc = $doc])* $variant, )*
+        }
 
-/// Every code above.
-pub const ALL: &[&str] = &[
-    INVALID_JSON,
-    UNSUPPORTED_MEDIA_TYPE,
-    PAYLOAD_TOO_LARGE,
-    BATCH_TOO_LARGE,
-    EMPTY_BATCH,
-    INVALID_BODY,
-    INVALID_PARAMETER,
-    QUERY_TOO_LONG,
-    INVALID_FILTER,
-    BAD_REQUEST,
-    INVALID_RECORD,
-    INVALID_FIELD,
-    MISSING_FIELD,
-    UNKNOWN_FIELD,
-    FIELD_NOT_ALLOWED,
-    INVALID_ID,
-    ROUTE_NOT_FOUND,
-    METHOD_NOT_ALLOWED,
-    ENTITY_NOT_FOUND,
-    USER_NOT_FOUND,
-    REQUEST_TIMEOUT,
-    UNAVAILABLE,
-    STORAGE_FULL,
-    MISSING_API_KEY,
-    INVALID_API_KEY,
-    TOKEN_EXPIRED,
-    FORBIDDEN_SCOPE,
-    FORBIDDEN_LISTENER,
-    RATE_LIMITED,
-    OVERLOADED,
-    TOKENS_NOT_CONFIGURED,
-    INTERNAL,
-    STORAGE_ERROR,
-    DATA_CORRUPT,
-    IO_ERROR,
-    INDEX_ERROR,
-    ITEM_NOT_FOUND,
-    SESSION_NOT_FOUND,
-    JOB_NOT_FOUND,
-    MODEL_NOT_READY,
-    MODEL_ERROR,
-];
+        impl Code {
+            /// Every code, in table order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            /// The row of this code: wire string, HTTP status, error type.
+            const fn row(self) -> (&'static str, StatusCode, ErrorType) {
+                match self {
+                    $( Code::$variant => ($code, StatusCode::$status, ErrorType::$kind), )*
+                }
+            }
+        }
+    };
+}
+
+table! {
+    /// The request body (or a record line of it) is not valid JSON.
+    InvalidJson => ("invalid_json", BAD_REQUEST, InvalidRequest),
+    /// The batch has no records.
+    EmptyBatch => ("empty_batch", BAD_REQUEST, InvalidRequest),
+    /// The request body could not be read.
+    InvalidBody => ("invalid_body", BAD_REQUEST, InvalidRequest),
+    /// A query or path parameter is malformed, out of range, repeated or unknown.
+    InvalidParameter => ("invalid_parameter", BAD_REQUEST, InvalidRequest),
+    /// The query text `q` is too long.
+    QueryTooLong => ("query_too_long", BAD_REQUEST, InvalidRequest),
+    /// The `filter` expression is invalid.
+    InvalidFilter => ("invalid_filter", BAD_REQUEST, InvalidRequest),
+    /// Any other malformed request (the safety net; it keeps the 4xx status received,
+    /// see [`crate::ApiError::from_status`]).
+    BadRequest => ("bad_request", BAD_REQUEST, InvalidRequest),
+    /// An id is invalid (from record or path validation).
+    InvalidId => ("invalid_id", BAD_REQUEST, InvalidRequest),
+    /// The record is not a JSON object (from record validation).
+    InvalidRecord => ("invalid_record", BAD_REQUEST, InvalidRequest),
+    /// A field has a wrong value (from record validation).
+    InvalidField => ("invalid_field", BAD_REQUEST, InvalidRequest),
+    /// A required field is absent (from record validation).
+    MissingField => ("missing_field", BAD_REQUEST, InvalidRequest),
+    /// A field is not part of the format (from record validation).
+    UnknownField => ("unknown_field", BAD_REQUEST, InvalidRequest),
+    /// A field does not apply to the record's type (from record validation).
+    FieldNotAllowed => ("field_not_allowed", BAD_REQUEST, InvalidRequest),
+    /// No route has this path.
+    RouteNotFound => ("route_not_found", NOT_FOUND, NotFound),
+    /// No entity has this id.
+    EntityNotFound => ("entity_not_found", NOT_FOUND, NotFound),
+    /// No events are stored for this listener.
+    UserNotFound => ("user_not_found", NOT_FOUND, NotFound),
+    /// The route exists but not for this HTTP method.
+    MethodNotAllowed => ("method_not_allowed", METHOD_NOT_ALLOWED, InvalidRequest),
+    /// The request body is larger than `max_body_bytes`.
+    PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE, InvalidRequest),
+    /// The batch has more records than `max_batch_records`.
+    BatchTooLarge => ("batch_too_large", PAYLOAD_TOO_LARGE, InvalidRequest),
+    /// The request body is not of a supported media type.
+    UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, InvalidRequest),
+    /// The request needs an API key and has none.
+    MissingApiKey => ("missing_api_key", UNAUTHORIZED, InvalidRequest),
+    /// The API key (or listener token) sent is not valid.
+    InvalidApiKey => ("invalid_api_key", UNAUTHORIZED, InvalidRequest),
+    /// The listener token has expired.
+    TokenExpired => ("token_expired", UNAUTHORIZED, InvalidRequest),
+    /// The API key (or token) lacks the scope this request needs.
+    ForbiddenScope => ("forbidden_scope", FORBIDDEN, InvalidRequest),
+    /// The listener token is for another listener.
+    ForbiddenListener => ("forbidden_listener", FORBIDDEN, InvalidRequest),
+    /// The client sent more requests than its rate limit allows.
+    RateLimited => ("rate_limited", TOO_MANY_REQUESTS, System),
+    /// An unexpected server error.
+    Internal => ("internal", INTERNAL_SERVER_ERROR, Internal),
+    /// The embedded catalog database failed.
+    StorageError => ("storage_error", INTERNAL_SERVER_ERROR, Internal),
+    /// A stored record could not be decoded.
+    DataCorrupt => ("data_corrupt", INTERNAL_SERVER_ERROR, Internal),
+    /// A filesystem operation failed.
+    IoError => ("io_error", INTERNAL_SERVER_ERROR, Internal),
+    /// The search index failed.
+    IndexError => ("index_error", INTERNAL_SERVER_ERROR, Internal),
+    /// Listener tokens cannot be minted: no `auth.token_secret`.
+    TokensNotConfigured => ("tokens_not_configured", NOT_IMPLEMENTED, InvalidRequest),
+    /// The item named in the path is not in the catalog (recommendations).
+    ItemNotFound => ("item_not_found", NOT_FOUND, NotFound),
+    /// The session does not exist or expired.
+    SessionNotFound => ("session_not_found", NOT_FOUND, NotFound),
+    /// The job does not exist (or was forgotten).
+    JobNotFound => ("job_not_found", NOT_FOUND, NotFound),
+    /// No recommendation model is trained yet.
+    ModelNotReady => ("model_not_ready", SERVICE_UNAVAILABLE, System),
+    /// A model file could not be read or written, or training failed.
+    ModelError => ("model_error", INTERNAL_SERVER_ERROR, Internal),
+    /// The engine is starting, stopping, or its indexer stopped.
+    Unavailable => ("unavailable", SERVICE_UNAVAILABLE, System),
+    /// The request took longer than `request_timeout_ms`.
+    RequestTimeout => ("request_timeout", SERVICE_UNAVAILABLE, System),
+    /// Too many expensive requests are in flight.
+    Overloaded => ("overloaded", SERVICE_UNAVAILABLE, System),
+    /// The disk is full.
+    StorageFull => ("storage_full", INSUFFICIENT_STORAGE, System),
+}
+
+/// `Code::Internal`, under the name older call sites use (`ApiError::internal(codes::INTERNAL, ..)`).
+pub const INTERNAL: Code = Code::Internal;
+
+impl Code {
+    /// The wire string (`invalid_parameter`).
+    pub const fn as_str(self) -> &'static str {
+        self.row().0
+    }
+
+    /// The HTTP status.
+    pub const fn status(self) -> StatusCode {
+        self.row().1
+    }
+
+    /// Who is at fault.
+    pub const fn error_type(self) -> ErrorType {
+        self.row().2
+    }
+}
+
+impl From<needle_core::error::ValidationKind> for Code {
+    fn from(kind: needle_core::error::ValidationKind) -> Self {
+        use needle_core::error::ValidationKind as K;
+        // Exhaustive on purpose: a new validation kind must get a row of its own.
+        match kind {
+            K::InvalidRecord => Code::InvalidRecord,
+            K::InvalidField => Code::InvalidField,
+            K::MissingField => Code::MissingField,
+            K::UnknownField => Code::UnknownField,
+            K::FieldNotAllowed => Code::FieldNotAllowed,
+            K::InvalidId => Code::InvalidId,
+            K::InvalidParameter => Code::InvalidParameter,
+            K::QueryTooLong => Code::QueryTooLong,
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 #[cfg(test)]
 mod tests {
-    use super::ALL;
+    use super::Code;
+    use crate::error::ErrorType;
+    use std::collections::BTreeMap;
 
     const DOCS: &str = include_str!("../../../docs/errors.md");
 
-    #[test]
-    fn every_code_is_documented() {
-        for code in ALL {
+    /// The rows of the "Codes" table of `docs/errors.md`: code → (status cell, type).
+    fn documented() -> BTreeMap<String, (String, String)> {
+        let section = DOCS
+            .split("\n## Codes\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("docs/errors.md has a `## Codes` section");
+        let mut rows = BTreeMap::new();
+        for line in section.lines().filter(|l| l.starts_with("| <a id=")) {
+            let cells: Vec<&str> = line.split(" | ").collect();
+            let code = cells[0]
+                .rsplit('`')
+                .nth(1)
+                .unwrap_or_else(|| panic!("no code in {line}"))
+                .to_string();
+            let anchor = format!("<a id=\"{code}\"></a>");
+            assert!(cells[0].contains(&anchor), "row of `{code}` lacks its anchor");
+            let status = cells[1].trim().to_string();
+            let kind = cells[2].trim().trim_matches('`').to_string();
             assert!(
-                DOCS.contains(&format!("`{code}`")),
-                "code `{code}` is missing from docs/errors.md"
-            );
-            assert!(
-                DOCS.contains(&format!("id=\"{code}\"")),
-                "code `{code}` has no anchor in docs/errors.md"
+                rows.insert(code.clone(), (status, kind)).is_none(),
+                "`{code}` is documented twice"
             );
         }
+        rows
+    }
+
+    fn type_name(t: ErrorType) -> String {
+        serde_json::to_value(t)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// `400`, `400 / per record`, `4xx as received`: does the cell allow `status`?
+    fn status_matches(cell: &str, status: u16) -> bool {
+        let first = cell.split_whitespace().next().unwrap_or("");
+        match first.strip_suffix("xx") {
+            Some(class) => class == (status / 100).to_string(),
+            None => first == status.to_string(),
+        }
+    }
+
+    #[test]
+    fn docs_table_matches_code_table_row_by_row() {
+        let docs = documented();
+        for code in Code::ALL {
+            let (status, kind) = docs
+                .get(code.as_str())
+                .unwrap_or_else(|| panic!("`{code}` is missing from the table of docs/errors.md"));
+            assert!(
+                status_matches(status, code.status().as_u16()),
+                "`{code}`: docs say status `{status}`, the table {}",
+                code.status().as_u16()
+            );
+            assert_eq!(*kind, type_name(code.error_type()), "`{code}`: type");
+        }
+        for documented in docs.keys() {
+            assert!(
+                Code::ALL.iter().any(|c| c.as_str() == documented),
+                "docs/errors.md documents `{documented}`, which the table does not have"
+            );
+        }
+        assert_eq!(docs.len(), Code::ALL.len());
     }
 
     #[test]
     fn codes_are_unique_snake_case() {
         let mut seen = std::collections::BTreeSet::new();
-        for code in ALL {
-            assert!(seen.insert(*code), "duplicate {code}");
-            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{code}");
+        for code in Code::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "duplicate {s}");
+            assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{s}");
+        }
+    }
+
+    #[test]
+    fn every_validation_kind_keeps_its_wire_name() {
+        for kind in needle_core::error::ValidationKind::ALL {
+            let code = Code::from(kind);
+            assert_eq!(code.as_str(), kind.as_str());
+            assert_eq!(code.status().as_u16(), 400);
         }
     }
 }

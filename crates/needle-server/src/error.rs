@@ -1,7 +1,7 @@
 //! The API error type and its JSON shape: `{"code","message","type","link"}`.
 //!
-//! Every code the server can emit is a constant in [`codes`] and is documented in
-//! `docs/errors.md` (a unit test checks that the two agree).
+//! Every code the server can emit is a [`Code`], whose row in [`crate::codes`] fixes its
+//! status and type; `docs/errors.md` documents the same table (a unit test compares them).
 
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::http::StatusCode;
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// Base of the documentation link of every error; the code is the fragment.
 pub const DOCS_BASE: &str = "https://needle.dev/docs/errors";
 
-use crate::codes;
+use crate::codes::Code;
 
 /// Who is at fault, as the `type` field of an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -48,113 +48,90 @@ pub struct ErrorBody {
     pub link: String,
 }
 
-/// An error answer of the API.
+/// An error answer of the API: a [`Code`] (whose row in the table fixes the status and
+/// the type) and a message naming what is at fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Stable code, one of [`codes`] (or a record-validation code).
-    pub code: &'static str,
+    /// Stable code; its row gives the status and the type.
+    pub code: Code,
     /// Human-readable explanation.
     pub message: String,
-    /// Error category.
-    pub kind: ErrorType,
 }
 
 /// Message of every internal error: details go to the log, never to the client.
 const INTERNAL_MESSAGE: &str = "internal server error; the cause was logged on the server";
 
 impl ApiError {
-    /// Build an error.
-    pub fn new(status: StatusCode, code: &'static str, kind: ErrorType, message: impl Into<String>) -> Self {
+    /// Build an error; the status and the type come from the code's row.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         ApiError {
-            status,
             code,
             message: message.into(),
-            kind,
         }
     }
 
-    /// `400 invalid_request` with `code`.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, ErrorType::InvalidRequest, message)
+    /// The HTTP status (the code's row).
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
     }
 
-    /// `400 invalid_parameter` naming `param`.
+    /// Who is at fault (the `type` field).
+    pub fn kind(&self) -> ErrorType {
+        self.code.error_type()
+    }
+
+    /// `invalid_parameter` naming `param`.
     pub fn invalid_parameter(param: &str, message: impl std::fmt::Display) -> Self {
-        Self::bad_request(codes::INVALID_PARAMETER, format!("parameter `{param}`: {message}"))
+        Self::new(Code::InvalidParameter, format!("parameter `{param}`: {message}"))
     }
 
-    /// `404 entity_not_found`.
+    /// `entity_not_found`.
     pub fn entity_not_found(id: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            codes::ENTITY_NOT_FOUND,
-            ErrorType::NotFound,
-            format!("no entity has id `{id}`"),
-        )
+        Self::new(Code::EntityNotFound, format!("no entity has id `{id}`"))
     }
 
-    /// A `500` with `code`; `cause` is logged, the client gets a generic message.
-    pub fn internal(code: &'static str, cause: &dyn std::fmt::Display) -> Self {
-        tracing::error!(code, error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            code,
-            ErrorType::Internal,
-            INTERNAL_MESSAGE,
-        )
+    /// An internal error with `code`; `cause` is logged, the client gets a generic message.
+    pub fn internal(code: Code, cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(code = code.as_str(), error = %cause, "internal error");
+        Self::new(code, INTERNAL_MESSAGE)
     }
 
     /// The error a response with this status and no JSON body should have (axum and tower
-    /// layers answer some statuses with an empty or plain-text body).
+    /// layers answer some statuses with an empty or plain-text body). The normalizing
+    /// middleware keeps the status of the response it replaces (so `bad_request` goes out
+    /// with the 4xx received); only the body comes from here.
     pub fn from_status(status: StatusCode) -> Self {
-        let (code, kind, message) = match status {
-            StatusCode::NOT_FOUND => (
-                codes::ROUTE_NOT_FOUND,
-                ErrorType::NotFound,
-                "no route matches this path".to_string(),
+        match status {
+            StatusCode::NOT_FOUND => Self::new(Code::RouteNotFound, "no route matches this path"),
+            StatusCode::METHOD_NOT_ALLOWED => Self::new(
+                Code::MethodNotAllowed,
+                "this route does not accept this HTTP method (see the `allow` header)",
             ),
-            StatusCode::METHOD_NOT_ALLOWED => (
-                codes::METHOD_NOT_ALLOWED,
-                ErrorType::InvalidRequest,
-                "this route does not accept this HTTP method (see the `allow` header)".to_string(),
-            ),
-            StatusCode::PAYLOAD_TOO_LARGE => (
-                codes::PAYLOAD_TOO_LARGE,
-                ErrorType::InvalidRequest,
-                "the request body is too large".to_string(),
-            ),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-                codes::UNSUPPORTED_MEDIA_TYPE,
-                ErrorType::InvalidRequest,
-                "unsupported content type".to_string(),
-            ),
-            StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => {
-                return Self::timeout();
-            }
-            StatusCode::SERVICE_UNAVAILABLE => (
-                codes::UNAVAILABLE,
-                ErrorType::System,
-                "the service is unavailable; retry later".to_string(),
-            ),
-            s if s.is_client_error() => (
-                codes::BAD_REQUEST,
-                ErrorType::InvalidRequest,
+            StatusCode::PAYLOAD_TOO_LARGE => Self::new(Code::PayloadTooLarge, "the request body is too large"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::new(Code::UnsupportedMediaType, "unsupported content type"),
+            StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => Self::timeout(),
+            StatusCode::SERVICE_UNAVAILABLE => Self::new(Code::Unavailable, "the service is unavailable; retry later"),
+            s if s.is_client_error() => Self::new(
+                Code::BadRequest,
                 format!("bad request ({})", s.canonical_reason().unwrap_or("client error")),
             ),
-            _ => (codes::INTERNAL, ErrorType::Internal, INTERNAL_MESSAGE.to_string()),
-        };
-        Self::new(status, code, kind, message)
+            _ => Self::new(Code::Internal, INTERNAL_MESSAGE),
+        }
     }
 
-    /// `503 request_timeout`.
+    /// `request_timeout`.
     pub fn timeout() -> Self {
         Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            codes::REQUEST_TIMEOUT,
-            ErrorType::System,
+            Code::RequestTimeout,
             "the request took longer than the server's request timeout",
+        )
+    }
+
+    /// `storage_full`.
+    fn storage_full() -> Self {
+        Self::new(
+            Code::StorageFull,
+            "the server's disk is full; retry after space is freed",
         )
     }
 
@@ -166,9 +143,9 @@ impl ApiError {
     /// The JSON body.
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
-            code: self.code.to_string(),
+            code: self.code.as_str().to_string(),
             message: self.message.clone(),
-            kind: self.kind,
+            kind: self.kind(),
             link: self.link(),
         }
     }
@@ -176,7 +153,7 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(f, "{} {}: {}", self.status().as_u16(), self.code, self.message)
     }
 }
 
@@ -184,16 +161,17 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_client_error() {
-            tracing::debug!(code = self.code, message = %self.message, "request rejected");
+        let status = self.status();
+        if status.is_client_error() {
+            tracing::debug!(code = self.code.as_str(), message = %self.message, "request rejected");
         }
-        (self.status, Json(self.body())).into_response()
+        (status, Json(self.body())).into_response()
     }
 }
 
 impl From<needle_core::ValidationError> for ApiError {
     fn from(e: needle_core::ValidationError) -> Self {
-        ApiError::bad_request(e.code, e.message)
+        ApiError::new(Code::from(e.code), e.message)
     }
 }
 
@@ -203,40 +181,25 @@ impl From<needle_search::Error> for ApiError {
         use needle_store::Error as S;
         // Exhaustive on purpose: a new engine error must get a deliberate code.
         match err {
-            E::InvalidParameter { param, message } => {
-                if message.contains(&format!("`{param}`")) || message.starts_with(&param) {
-                    ApiError::bad_request(codes::INVALID_PARAMETER, message)
-                } else {
-                    ApiError::invalid_parameter(&param, message)
-                }
-            }
-            E::InvalidFilter(message) => {
-                ApiError::bad_request(codes::INVALID_FILTER, format!("invalid filter: {message}"))
-            }
+            E::InvalidParameter { param, message } => ApiError::invalid_parameter(&param, message),
+            E::InvalidFilter(message) => ApiError::new(Code::InvalidFilter, format!("invalid filter: {message}")),
             E::Validation(e) => ApiError::from(e),
             E::Store(store) => match store {
-                S::Storage(message) => ApiError::internal(codes::STORAGE_ERROR, &message),
+                S::Storage(message) => ApiError::internal(Code::StorageError, &message),
                 S::Corrupt { id, message } => {
-                    ApiError::internal(codes::DATA_CORRUPT, &format!("corrupt record `{id}`: {message}"))
+                    ApiError::internal(Code::DataCorrupt, &format!("corrupt record `{id}`: {message}"))
                 }
                 S::Io { path, source } if source.kind() == std::io::ErrorKind::StorageFull => {
                     tracing::error!(path, error = %source, "disk full");
-                    ApiError::new(
-                        StatusCode::INSUFFICIENT_STORAGE,
-                        codes::STORAGE_FULL,
-                        ErrorType::System,
-                        "the server's disk is full; retry after space is freed",
-                    )
+                    ApiError::storage_full()
                 }
-                S::Io { path, source } => ApiError::internal(codes::IO_ERROR, &format!("io error at {path}: {source}")),
+                S::Io { path, source } => ApiError::internal(Code::IoError, &format!("io error at {path}: {source}")),
             },
-            E::Index(e) => ApiError::internal(codes::INDEX_ERROR, &e),
+            E::Index(e) => ApiError::internal(Code::IndexError, &e),
             E::Unavailable(why) => {
                 tracing::warn!(reason = %why, "engine unavailable");
                 ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    codes::UNAVAILABLE,
-                    ErrorType::System,
+                    Code::Unavailable,
                     "the engine is unavailable (starting or shutting down); retry later",
                 )
             }
@@ -263,43 +226,28 @@ impl From<needle_recs::RecsError> for ApiError {
         use needle_recs::RecsError as R;
         // Exhaustive on purpose: a new recommendation error must get a deliberate code.
         match err {
-            R::InvalidInput(message) => ApiError::bad_request(codes::INVALID_PARAMETER, message),
+            R::InvalidInput(message) => ApiError::new(Code::InvalidParameter, message),
             R::NotFound { what, id } => {
                 let code = match what {
-                    "session" => codes::SESSION_NOT_FOUND,
-                    "job" => codes::JOB_NOT_FOUND,
-                    _ => codes::ITEM_NOT_FOUND,
+                    "session" => Code::SessionNotFound,
+                    "job" => Code::JobNotFound,
+                    _ => Code::ItemNotFound,
                 };
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    code,
-                    ErrorType::NotFound,
-                    format!("no {what} has id `{id}`"),
-                )
+                ApiError::new(code, format!("no {what} has id `{id}`"))
             }
-            R::NotReady(message) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                codes::MODEL_NOT_READY,
-                ErrorType::System,
-                message,
-            ),
-            R::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => ApiError::new(
-                StatusCode::INSUFFICIENT_STORAGE,
-                codes::STORAGE_FULL,
-                ErrorType::System,
-                "the server's disk is full; retry after space is freed",
-            ),
-            R::Io(e) => ApiError::internal(codes::MODEL_ERROR, &e),
-            R::Parse(m) | R::Numeric(m) => ApiError::internal(codes::MODEL_ERROR, &m),
-            R::Source(m) => ApiError::internal(codes::STORAGE_ERROR, &m),
+            R::NotReady(message) => ApiError::new(Code::ModelNotReady, message),
+            R::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => ApiError::storage_full(),
+            R::Io(e) => ApiError::internal(Code::ModelError, &e),
+            R::Parse(m) | R::Numeric(m) => ApiError::internal(Code::ModelError, &m),
+            R::Source(m) => ApiError::internal(Code::StorageError, &m),
         }
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
-        ApiError::bad_request(
-            codes::INVALID_PARAMETER,
+        ApiError::new(
+            Code::InvalidParameter,
             format!("invalid path parameter: {}", r.body_text()),
         )
     }
@@ -310,8 +258,8 @@ impl From<BytesRejection> for ApiError {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE)
         } else {
-            ApiError::bad_request(
-                codes::INVALID_BODY,
+            ApiError::new(
+                Code::InvalidBody,
                 format!("cannot read the request body: {}", r.body_text()),
             )
         }
@@ -348,7 +296,7 @@ mod tests {
             ),
             (
                 E::Validation(needle_core::ValidationError::new(
-                    "invalid_id",
+                    needle_core::error::ValidationKind::InvalidId,
                     Some("id".into()),
                     "field `id` bad",
                 )),
@@ -387,8 +335,11 @@ mod tests {
         ];
         for (err, status, code, kind) in cases {
             let api = ApiError::from(err);
-            assert_eq!((api.status.as_u16(), api.code, api.kind), (status, code, kind), "{api}");
-            assert!(codes::ALL.contains(&api.code));
+            assert_eq!(
+                (api.status().as_u16(), api.code.as_str(), api.kind()),
+                (status, code, kind),
+                "{api}"
+            );
             if kind == ErrorType::Internal {
                 assert_eq!(api.message, INTERNAL_MESSAGE, "internal causes must not leak");
             }
@@ -398,6 +349,34 @@ mod tests {
             message: "too big".into(),
         });
         assert_eq!(p.message, "parameter `limit`: too big");
+    }
+
+    #[test]
+    fn every_status_and_type_comes_from_the_table() {
+        for &code in Code::ALL {
+            let err = ApiError::new(code, "m");
+            assert_eq!((err.status(), err.kind()), (code.status(), code.error_type()), "{code}");
+            let body = err.body();
+            assert_eq!((body.code.as_str(), body.kind), (code.as_str(), code.error_type()));
+            assert_eq!(body.link, format!("{DOCS_BASE}#{code}"));
+            let response = err.into_response();
+            assert_eq!(response.status(), code.status(), "{code}");
+        }
+        // Statuses of bodiless answers map onto the table (the middleware keeps the
+        // received status on the wire: `4xx as received` for `bad_request`).
+        for (status, code) in [
+            (404, Code::RouteNotFound),
+            (405, Code::MethodNotAllowed),
+            (413, Code::PayloadTooLarge),
+            (415, Code::UnsupportedMediaType),
+            (408, Code::RequestTimeout),
+            (503, Code::Unavailable),
+            (418, Code::BadRequest),
+            (500, Code::Internal),
+        ] {
+            let status = StatusCode::from_u16(status).expect("status");
+            assert_eq!(ApiError::from_status(status).code, code, "{status}");
+        }
     }
 
     #[test]

@@ -125,7 +125,7 @@ impl Service {
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse> {
         let taste = match req.user_id.as_deref().filter(|u| !u.is_empty()) {
             Some(u) => {
-                check_id(u, "user_id")?;
+                needle_core::validate::param_id("user_id", u)?;
                 self.taste(u)?
             }
             None => None,

@@ -105,7 +105,7 @@ impl Access {
     pub fn authenticate(&self, headers: &HeaderMap, now_ms: i64) -> Result<Principal, Refusal> {
         if self.broken {
             return Err(Refusal {
-                error: ApiError::internal(codes::INTERNAL, &"API keys could not be loaded; refusing requests"),
+                error: ApiError::internal(Code::Internal, &"API keys could not be loaded; refusing requests"),
                 challenge: None,
             });
         }
@@ -114,7 +114,7 @@ impl Access {
         }
         let Some(credential) = credential(headers)? else {
             return Err(unauthorized(
-                codes::MISSING_API_KEY,
+                Code::MissingApiKey,
                 "this request needs an API key: send `Authorization: Bearer <key>` or `X-Api-Key: <key>`",
                 REALM.to_string(),
             ));
@@ -139,7 +139,7 @@ impl Access {
                     Ok(claims) => return Ok(Principal::Listener(claims)),
                     Err(TokenError::Expired) => {
                         return Err(unauthorized(
-                            codes::TOKEN_EXPIRED,
+                            Code::TokenExpired,
                             "the listener token has expired; ask your backend for a new one",
                             format!("{REALM}, error=\"invalid_token\", error_description=\"the token has expired\""),
                         ))
@@ -149,7 +149,7 @@ impl Access {
             }
         }
         Err(unauthorized(
-            codes::INVALID_API_KEY,
+            Code::InvalidApiKey,
             "the API key (or token) is not valid",
             format!("{REALM}, error=\"invalid_token\""),
         ))
@@ -174,7 +174,7 @@ impl Access {
                     Ok(())
                 } else {
                     Err(forbidden(
-                        codes::FORBIDDEN_SCOPE,
+                        Code::ForbiddenScope,
                         format!("`{method} {path}` needs an API key with scope `{scope}`; key `{name}` has {scopes}"),
                     ))
                 }
@@ -183,11 +183,11 @@ impl Access {
                 Rule::ScopeOrAnyListener(_) => Ok(()),
                 Rule::ScopeOrListener(_, Some(id)) if *id == claims.user_id => Ok(()),
                 Rule::ScopeOrListener(..) => Err(forbidden(
-                    codes::FORBIDDEN_LISTENER,
+                    Code::ForbiddenListener,
                     "this listener token reads only its own listener; the path names another listener",
                 )),
                 _ => Err(forbidden(
-                    codes::FORBIDDEN_SCOPE,
+                    Code::ForbiddenScope,
                     format!(
                         "`{method} {path}` needs an API key with scope `{scope}`; a listener token only reads its \
                          listener's profile, history, recommendations and sessions"
@@ -202,9 +202,7 @@ impl Access {
     pub fn mint(&self, user_id: &str, ttl_s: Option<u64>, now_ms: i64) -> Result<MintedToken, ApiError> {
         let Some(signer) = &self.signer else {
             return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                codes::TOKENS_NOT_CONFIGURED,
-                ErrorType::InvalidRequest,
+                Code::TokensNotConfigured,
                 "listener tokens are off: the server has no `auth.token_secret` (NEEDLE_AUTH__TOKEN_SECRET); \
                  give every replica the same secret of at least 32 bytes",
             ));
@@ -213,8 +211,8 @@ impl Access {
         let max = self.token_max_ttl_s;
         let ttl = ttl_s.unwrap_or(DEFAULT_TOKEN_TTL_S.min(max));
         if !(1..=max).contains(&ttl) {
-            return Err(ApiError::bad_request(
-                codes::INVALID_FIELD,
+            return Err(ApiError::new(
+                Code::InvalidField,
                 format!("field `ttl_s` must be between 1 and {max} (auth.token_max_ttl_s), got {ttl}"),
             ));
         }
@@ -265,7 +263,7 @@ fn credential(headers: &HeaderMap) -> Result<Option<&str>, Refusal> {
 
 fn invalid_credential(message: &str) -> Refusal {
     unauthorized(
-        codes::INVALID_API_KEY,
+        Code::InvalidApiKey,
         message,
         format!("{REALM}, error=\"invalid_request\""),
     )
@@ -292,24 +290,22 @@ impl IntoResponse for Refusal {
 }
 
 /// A `401` with `WWW-Authenticate`.
-fn unauthorized(code: &'static str, message: impl Into<String>, challenge: String) -> Refusal {
+fn unauthorized(code: Code, message: impl Into<String>, challenge: String) -> Refusal {
     Refusal {
-        error: ApiError::new(StatusCode::UNAUTHORIZED, code, ErrorType::InvalidRequest, message),
+        error: ApiError::new(code, message),
         challenge: Some(challenge),
     }
 }
 
-pub(crate) fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, code, ErrorType::InvalidRequest, message)
+pub(crate) fn forbidden(code: Code, message: impl Into<String>) -> ApiError {
+    ApiError::new(code, message)
 }
 
 /// `429 rate_limited` with `Retry-After`.
 pub fn rate_limited(wait: std::time::Duration) -> Response {
     let secs = retry_after_secs(wait);
     let err = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        codes::RATE_LIMITED,
-        ErrorType::System,
+        Code::RateLimited,
         format!("too many requests from this client; retry in {secs} s (rate_limit.requests_per_s)"),
     );
     with_retry_after(err.into_response(), secs)
@@ -318,9 +314,7 @@ pub fn rate_limited(wait: std::time::Duration) -> Response {
 /// `503 overloaded` with `Retry-After`.
 pub fn overloaded() -> Response {
     let err = ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        codes::OVERLOADED,
-        ErrorType::System,
+        Code::Overloaded,
         format!(
             "the server is busy with other expensive requests; retry in {OVERLOADED_RETRY_AFTER_S} s \
              (concurrency.max_in_flight)"

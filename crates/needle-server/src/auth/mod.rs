@@ -15,13 +15,13 @@
 //! - With no key configured Needle runs **open**: every route answers without a key. That
 //!   is allowed on a loopback address only, unless `auth.allow_open` is set.
 
-use crate::codes;
+use crate::codes::Code;
 use crate::config::Config;
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::limits::{retry_after_secs, Gate, RateKey, RateLimiter, OVERLOADED_RETRY_AFTER_S};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

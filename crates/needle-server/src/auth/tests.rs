@@ -174,15 +174,18 @@ fn locked_access_refuses_everything() {
     let access = Access::locked();
     assert!(!access.is_open());
     let r = access.authenticate(&headers("x-api-key", KEY_A), 0).unwrap_err();
-    assert_eq!(r.error.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(r.error.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
 }
 
 #[test]
 fn scopes_are_enforced() {
     let access = Access::from_config(&config()).expect("access");
     let who = |k: &str| access.authenticate(&headers("x-api-key", k), 0).expect("known key");
-    let check =
-        |p: &Principal, m: Method, path: &str| access.authorize(p, &classify(&m, path), &m, path).map_err(|e| e.code);
+    let check = |p: &Principal, m: Method, path: &str| {
+        access
+            .authorize(p, &classify(&m, path), &m, path)
+            .map_err(|e| e.code.as_str())
+    };
     let (admin, search, ingest) = (who(KEY_A), who(KEY_S), who(KEY_I));
     for p in [&admin, &search, &ingest] {
         assert_eq!(check(p, Method::GET, "/health/live"), Ok(()));
@@ -205,7 +208,7 @@ fn scopes_are_enforced() {
         "{}",
         err.message
     );
-    assert_eq!(err.status, StatusCode::FORBIDDEN);
+    assert_eq!(err.status(), axum::http::StatusCode::FORBIDDEN);
 }
 
 #[test]
@@ -224,7 +227,11 @@ fn tokens_read_only_their_listener() {
             expires_at_ms: t0 + 60_000
         })
     );
-    let check = |m: Method, path: &str| access.authorize(&p, &classify(&m, path), &m, path).map_err(|e| e.code);
+    let check = |m: Method, path: &str| {
+        access
+            .authorize(&p, &classify(&m, path), &m, path)
+            .map_err(|e| e.code.as_str())
+    };
     assert_eq!(check(Method::GET, "/v1/users/lfm%3Auser%202/profile"), Ok(()));
     assert_eq!(check(Method::GET, "/v1/users/lfm:user%202/history"), Ok(()));
     assert_eq!(check(Method::GET, "/v1/users/lfm:user%202/recommendations"), Ok(()));
@@ -286,7 +293,7 @@ fn minting_needs_a_secret_and_checks_its_input() {
     })
     .expect("access");
     let e = no_secret.mint("u1", Some(60), 0).unwrap_err();
-    assert_eq!((e.status.as_u16(), e.code), (501, "tokens_not_configured"));
+    assert_eq!((e.status().as_u16(), e.code.as_str()), (501, "tokens_not_configured"));
     let access = Access::from_config(&config()).expect("access");
     assert_eq!(access.mint("", Some(60), 0).unwrap_err().code, "invalid_id");
     let e = access.mint("u1", Some(0), 0).unwrap_err();

@@ -9,7 +9,6 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use axum::Json;
-use needle_core::validate::check_id;
 use needle_core::Entity;
 use needle_search::{CatalogStats, WriteReport};
 
@@ -81,7 +80,7 @@ pub async fn write(
     )
 )]
 pub async fn get_entity(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<Entity>, ApiError> {
-    check_id(&id, "id")?;
+    // The engine checks the id.
     state
         .blocking(move |engine| match engine.get(&id)? {
             Some(entity) => Ok(Json(entity)),
@@ -106,7 +105,7 @@ pub async fn delete_entity(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<DeleteResponse>, ApiError> {
-    check_id(&id, "id")?;
+    // The engine checks the id.
     state
         .blocking(move |engine| {
             if engine.delete(&id)? {

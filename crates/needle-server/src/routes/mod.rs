@@ -5,14 +5,16 @@ pub mod admin;
 pub mod catalog;
 pub mod events;
 pub mod health;
+pub mod json;
+pub mod query;
 pub mod recs;
 pub mod search;
 pub mod tokens;
 pub mod ui;
 pub mod users;
 
-use crate::codes;
-use crate::error::{ApiError, ErrorType};
+use crate::codes::Code;
+use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::error_handling::HandleErrorLayer;
@@ -168,7 +170,7 @@ async fn handle_layer_error(err: BoxError) -> ApiError {
     if err.is::<tower::timeout::error::Elapsed>() {
         ApiError::timeout()
     } else {
-        ApiError::internal(codes::INTERNAL, &err)
+        ApiError::internal(Code::Internal, &err)
     }
 }
 
@@ -179,10 +181,10 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<String> {
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic payload");
-    let err = ApiError::internal(codes::INTERNAL, &format!("handler panicked: {detail}"));
+    let err = ApiError::internal(Code::Internal, &format!("handler panicked: {detail}"));
     let body = serde_json::to_string(&err.body()).unwrap_or_else(|_| String::from("{\"code\":\"internal\"}"));
     let mut response = Response::new(body);
-    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    *response.status_mut() = err.status();
     response
         .headers_mut()
         .insert(CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
@@ -215,9 +217,7 @@ impl FromRequest<AppState> for ApiBytes {
 
 fn too_large(max: usize) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        codes::PAYLOAD_TOO_LARGE,
-        ErrorType::InvalidRequest,
+        Code::PayloadTooLarge,
         format!("the request body is larger than {max} bytes (max_body_bytes)"),
     )
 }

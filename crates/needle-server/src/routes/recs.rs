@@ -2,16 +2,18 @@
 //! `GET /v1/items/{id}/similar`, `POST /v1/recommendations/continue`, and DJ-style sessions
 //! (`POST /v1/users/{id}/sessions`, `GET /v1/sessions/{sid}/next`).
 
+use super::query::{self, StrictQuery};
 use super::{ApiBytes, ApiPath};
 use crate::auth::Principal;
-use crate::codes;
+use crate::codes::Code;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use needle_core::validate::check_id;
+use needle_core::validate::{self, check_id};
 use needle_core::EntityType;
+use needle_core::ValidationError;
 use needle_recs::serve::session::SessionInfo;
 use needle_recs::serve::{RecRequest, Recommendations, SeedRequest, Surface};
 use serde::Deserialize;
@@ -23,121 +25,68 @@ pub const MAX_LIMIT: usize = 100;
 /// Most seeds in a `continue` request.
 pub const MAX_SEEDS: usize = 100;
 
-/// Query parameters of the recommendation endpoints.
-#[derive(Debug, Default, utoipa::IntoParams)]
+/// Query parameters of `GET /v1/users/{id}/recommendations`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct RecParams {
-    /// `for_you` (default), `discover`, `release_radar`, `podcasts` or `daily_mix`
-    /// (`/v1/users/{id}/recommendations` only).
-    surface: Option<String>,
+    /// `for_you` (default), `discover`, `release_radar`, `podcasts` or `daily_mix`.
+    #[serde(default, deserialize_with = "query::parsed")]
+    #[param(value_type = Option<String>)]
+    pub surface: Option<Surface>,
     /// Comma-separated entity types (default: the surface's own).
-    types: Option<String>,
+    #[serde(default, deserialize_with = "query::types")]
+    #[param(value_type = Option<String>)]
+    pub types: Option<Vec<EntityType>>,
     /// Items, 1 to 100 (default 20; per mix for `daily_mix`).
-    limit: Option<usize>,
+    #[serde(default, deserialize_with = "query::count")]
+    pub limit: Option<usize>,
     /// ISO 3166-1 alpha-2 market: only items available there.
-    market: Option<String>,
+    #[serde(default, deserialize_with = "query::trimmed")]
+    pub market: Option<String>,
     /// `false` leaves explicit items out (default `true`).
-    explicit: Option<bool>,
+    #[serde(default, deserialize_with = "query::flag")]
+    pub explicit: Option<bool>,
 }
 
-/// Parsed common parameters.
-struct Common {
-    surface: Option<Surface>,
-    types: Option<Vec<EntityType>>,
-    limit: usize,
-    market: Option<String>,
-    explicit: bool,
+/// Query parameters of `GET /v1/items/{id}/similar`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SimilarParams {
+    /// Comma-separated entity types (default: the item's own type).
+    #[serde(default, deserialize_with = "query::types")]
+    #[param(value_type = Option<String>)]
+    pub types: Option<Vec<EntityType>>,
+    /// Items, 1 to 100 (default 20).
+    #[serde(default, deserialize_with = "query::count")]
+    pub limit: Option<usize>,
+    /// ISO 3166-1 alpha-2 market: only items available there.
+    #[serde(default, deserialize_with = "query::trimmed")]
+    pub market: Option<String>,
+    /// `false` leaves explicit items out (default `true`).
+    #[serde(default, deserialize_with = "query::flag")]
+    pub explicit: Option<bool>,
 }
 
-fn parse_params(raw: Option<&str>, allowed: &[&'static str]) -> Result<Common, ApiError> {
-    let mut out = Common {
-        surface: None,
-        types: None,
-        limit: DEFAULT_LIMIT,
-        market: None,
-        explicit: true,
-    };
-    let mut seen: Vec<String> = Vec::new();
-    for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
-        let Some(&name) = allowed.iter().find(|p| **p == key) else {
-            return Err(ApiError::bad_request(
-                codes::INVALID_PARAMETER,
-                format!("unknown parameter `{key}`; expected one of {}", allowed.join(", ")),
-            ));
-        };
-        if seen.iter().any(|s| s == name) {
-            return Err(ApiError::invalid_parameter(name, "given more than once"));
-        }
-        seen.push(name.to_string());
-        let value = value.trim();
-        if value.is_empty() {
-            continue;
-        }
-        match name {
-            "surface" => {
-                out.surface = Some(
-                    value
-                        .parse()
-                        .map_err(|m: String| ApiError::invalid_parameter("surface", m))?,
-                )
-            }
-            "types" => out.types = Some(parse_types(value)?),
-            "limit" => out.limit = parse_limit(value)?,
-            "market" => out.market = Some(parse_market(value)?),
-            "explicit" => {
-                out.explicit = match value {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    other => {
-                        return Err(ApiError::invalid_parameter(
-                            "explicit",
-                            format!("`{other}` is not `true` or `false`"),
-                        ))
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
+/// Query parameters of `GET /v1/sessions/{sid}/next`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct NextParams {
+    /// Items, 1 to 100 (default 20).
+    #[serde(default, deserialize_with = "query::count")]
+    pub limit: Option<usize>,
 }
 
-fn parse_types(list: &str) -> Result<Vec<EntityType>, ApiError> {
-    let mut out = Vec::new();
-    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let t: EntityType = part
-            .to_ascii_lowercase()
-            .parse()
-            .map_err(|m: String| ApiError::invalid_parameter("types", m))?;
-        if !out.contains(&t) {
-            out.push(t);
-        }
-    }
-    Ok(out)
+/// `limit` in 1..=[`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
+fn limit(n: Option<usize>) -> Result<usize, ValidationError> {
+    n.map_or(Ok(DEFAULT_LIMIT), |n| validate::limit("limit", n, MAX_LIMIT))
 }
 
-fn parse_limit(v: &str) -> Result<usize, ApiError> {
-    let n: usize = v
-        .parse()
-        .map_err(|_| ApiError::invalid_parameter("limit", format!("`{v}` is not a non-negative integer")))?;
-    if !(1..=MAX_LIMIT).contains(&n) {
-        return Err(ApiError::invalid_parameter(
-            "limit",
-            format!("must be between 1 and {MAX_LIMIT}, got {n}"),
-        ));
-    }
-    Ok(n)
-}
-
-fn parse_market(m: &str) -> Result<String, ApiError> {
-    if m.len() != 2 || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(ApiError::invalid_parameter(
-            "market",
-            format!("`{m}` is not an ISO 3166-1 alpha-2 country code (e.g. `US`)"),
-        ));
-    }
-    Ok(m.to_ascii_uppercase())
+/// `market`, upper-cased, when given.
+fn market(m: Option<&str>) -> Result<Option<String>, ValidationError> {
+    m.map(validate::market_param).transpose()
 }
 
 /// A listener's recommendations on one surface.
@@ -163,16 +112,15 @@ fn parse_market(m: &str) -> Result<String, ApiError> {
 pub async fn recommendations(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    RawQuery(raw): RawQuery,
+    StrictQuery(p): StrictQuery<RecParams>,
 ) -> Result<Json<Recommendations>, ApiError> {
     check_id(&id, "user_id")?;
-    let p = parse_params(raw.as_deref(), &["surface", "types", "limit", "market", "explicit"])?;
     let req = RecRequest {
         surface: p.surface.unwrap_or(Surface::ForYou),
         types: p.types,
-        limit: p.limit,
-        market: p.market,
-        explicit: p.explicit,
+        limit: limit(p.limit)?,
+        market: market(p.market.as_deref())?,
+        explicit: p.explicit.unwrap_or(true),
         now_ms: None,
     };
     state.blocking(move |svc| Ok(Json(svc.recommend(&id, &req)?))).await
@@ -184,7 +132,7 @@ pub async fn recommendations(
     get,
     path = "/v1/items/{id}/similar",
     tag = "recommendations",
-    params(("id" = String, Path, description = "Catalog id"), RecParams),
+    params(("id" = String, Path, description = "Catalog id"), SimilarParams),
     responses(
         (status = 200, description = "Similar items", body = Recommendations),
         (status = 400, description = "`invalid_id`, `invalid_parameter`", body = ErrorBody),
@@ -195,15 +143,14 @@ pub async fn recommendations(
 pub async fn similar(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    RawQuery(raw): RawQuery,
+    StrictQuery(p): StrictQuery<SimilarParams>,
 ) -> Result<Json<Recommendations>, ApiError> {
     check_id(&id, "id")?;
-    let p = parse_params(raw.as_deref(), &["types", "limit", "market", "explicit"])?;
     let req = SeedRequest {
         types: p.types,
-        limit: p.limit,
-        market: p.market,
-        explicit: p.explicit,
+        limit: limit(p.limit)?,
+        market: market(p.market.as_deref())?,
+        explicit: p.explicit.unwrap_or(true),
     };
     state.blocking(move |svc| Ok(Json(svc.similar(&id, &req)?))).await
 }
@@ -233,14 +180,14 @@ fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8], allow_empty: bool) -> 
         if allow_empty {
             return Ok(None);
         }
-        return Err(ApiError::bad_request(
-            codes::INVALID_BODY,
+        return Err(ApiError::new(
+            Code::InvalidBody,
             "the request body is empty; expected a JSON object",
         ));
     }
     serde_json::from_slice(bytes)
         .map(Some)
-        .map_err(|e| ApiError::bad_request(codes::INVALID_JSON, format!("invalid JSON body: {e}")))
+        .map_err(|e| ApiError::new(Code::InvalidJson, format!("invalid JSON body: {e}")))
 }
 
 /// Continue a playlist or a session from seed items; works for anonymous listeners.
@@ -270,14 +217,10 @@ pub async fn continue_from(
     for (i, s) in body.seed_ids.iter().enumerate() {
         check_id(s, &format!("seed_ids[{i}]"))?;
     }
-    let limit = match body.limit {
-        None => DEFAULT_LIMIT,
-        Some(n) => parse_limit(&n.to_string())?,
-    };
     let req = SeedRequest {
         types: body.types.filter(|t| !t.is_empty()),
-        limit,
-        market: body.market.as_deref().map(parse_market).transpose()?,
+        limit: limit(body.limit)?,
+        market: market(body.market.as_deref())?,
         explicit: body.explicit.unwrap_or(true),
     };
     let seeds = body.seed_ids;
@@ -321,7 +264,7 @@ pub async fn start_session(
 ) -> Result<(StatusCode, Json<SessionInfo>), ApiError> {
     check_id(&id, "user_id")?;
     let body: SessionBody = parse_body(&bytes, true)?.unwrap_or_default();
-    let market = body.market.as_deref().map(parse_market).transpose()?;
+    let market = market(body.market.as_deref())?;
     let types = body.types.filter(|t| !t.is_empty());
     let info = state
         .recs()
@@ -335,7 +278,7 @@ pub async fn start_session(
     get,
     path = "/v1/sessions/{sid}/next",
     tag = "recommendations",
-    params(("sid" = String, Path, description = "Session id"), ("limit" = Option<usize>, Query, description = "Items, 1 to 100 (default 20)")),
+    params(("sid" = String, Path, description = "Session id"), NextParams),
     responses(
         (status = 200, description = "Next items", body = Recommendations),
         (status = 404, description = "`session_not_found`", body = ErrorBody),
@@ -346,10 +289,10 @@ pub async fn session_next(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
     ApiPath(sid): ApiPath<String>,
-    RawQuery(raw): RawQuery,
+    StrictQuery(p): StrictQuery<NextParams>,
 ) -> Result<Json<Recommendations>, ApiError> {
     check_id(&sid, "session_id")?;
-    let p = parse_params(raw.as_deref(), &["limit"])?;
+    let limit = limit(p.limit)?;
     // The auth layer cannot see whose session this is; a listener token reads only its own.
     if let Some(Extension(Principal::Listener(claims))) = &principal {
         if state
@@ -358,43 +301,51 @@ pub async fn session_next(
             .is_some_and(|owner| owner != claims.user_id)
         {
             return Err(crate::auth::forbidden(
-                codes::FORBIDDEN_LISTENER,
+                Code::ForbiddenListener,
                 "this listener token reads only its own listener's sessions",
             ));
         }
     }
     state
-        .blocking(move |svc| Ok(Json(svc.session_next(&sid, p.limit)?)))
+        .blocking(move |svc| Ok(Json(svc.session_next(&sid, limit)?)))
         .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codes::Code;
+    use crate::routes::query::parse_query;
 
     #[test]
     fn parameters_are_checked_by_name() {
-        let all = ["surface", "types", "limit", "market", "explicit"];
-        let p = parse_params(
-            Some("surface=discover&types=track,album&limit=5&market=se&explicit=false"),
-            &all,
-        )
-        .expect("valid");
+        let p: RecParams =
+            parse_query("surface=discover&types=track,album&limit=5&market=se&explicit=false").expect("valid");
         assert_eq!(p.surface, Some(Surface::Discover));
         assert_eq!(p.types, Some(vec![EntityType::Track, EntityType::Album]));
-        assert_eq!((p.limit, p.market.as_deref(), p.explicit), (5, Some("SE"), false));
+        assert_eq!(
+            (limit(p.limit), market(p.market.as_deref())),
+            (Ok(5), Ok(Some("SE".into())))
+        );
+        assert_eq!(p.explicit, Some(false));
+        assert_eq!((limit(None), market(None)), (Ok(DEFAULT_LIMIT), Ok(None)));
         for (raw, param) in [
             ("surface=weekly", "surface"),
             ("types=song", "types"),
-            ("limit=0", "limit"),
-            ("limit=101", "limit"),
-            ("market=SWE", "market"),
             ("explicit=maybe", "explicit"),
+            ("limit=x", "limit"),
             ("limit=1&limit=2", "limit"),
             ("colour=red", "colour"),
         ] {
-            let e = parse_params(Some(raw), &all).err().expect(raw);
+            let e = parse_query::<RecParams>(raw).expect_err(raw);
+            assert_eq!(e.code, Code::InvalidParameter, "{raw}");
             assert!(e.message.contains(&format!("`{param}`")), "{raw}: {}", e.message);
         }
+        let refused = [limit(Some(0)).err(), limit(Some(101)).err(), market(Some("SWE")).err()];
+        for e in refused.into_iter().map(|e| ApiError::from(e.expect("refused"))) {
+            assert_eq!(e.code, Code::InvalidParameter, "{}", e.message);
+        }
+        assert!(parse_query::<SimilarParams>("surface=discover").is_err());
+        assert!(parse_query::<NextParams>("market=se").is_err());
     }
 }

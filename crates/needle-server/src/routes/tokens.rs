@@ -1,19 +1,22 @@
 //! `POST /v1/admin/tokens`: mint a listener token (logic in [`crate::auth`]).
 
+use super::json::parse_object;
 use super::ApiBytes;
 use crate::auth::{Access, Principal};
-use crate::codes;
+use crate::codes::Code;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use axum::extract::{Extension, State};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::{de, Deserialize, Deserializer, Serialize};
 use std::sync::Arc;
 
 /// Body of `POST /v1/admin/tokens`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The listener whose data the token reads.
+    #[serde(deserialize_with = "user_id")]
     pub user_id: String,
     /// Lifetime in seconds, 1 to `auth.token_max_ttl_s` (default 86400); default 3600.
     #[schema(minimum = 1)]
@@ -54,7 +57,7 @@ pub async fn mint(
 ) -> Result<Json<TokenResponse>, ApiError> {
     let Some(Extension(access)) = access else {
         return Err(ApiError::internal(
-            codes::INTERNAL,
+            Code::Internal,
             &"the access middleware is not installed",
         ));
     };
@@ -71,47 +74,15 @@ pub async fn mint(
     }))
 }
 
-/// Parse the body; errors name the field.
+/// Parse the body; errors name the field (`invalid_json`, `unknown_field`,
+/// `missing_field`, `invalid_field`).
 pub fn parse_request(body: &[u8]) -> Result<TokenRequest, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(codes::INVALID_JSON, format!("the body is not valid JSON: {e}")))?;
-    let serde_json::Value::Object(map) = value else {
-        return Err(ApiError::bad_request(
-            codes::INVALID_JSON,
-            "the body must be a JSON object: {\"user_id\": \"...\", \"ttl_s\": 3600}",
-        ));
-    };
-    if let Some(unknown) = map.keys().find(|k| !matches!(k.as_str(), "user_id" | "ttl_s")) {
-        return Err(ApiError::bad_request(
-            codes::UNKNOWN_FIELD,
-            format!("field `{unknown}` is not a field of a token request (user_id, ttl_s)"),
-        ));
-    }
-    let user_id = match map.get("user_id") {
-        None | Some(serde_json::Value::Null) => {
-            return Err(ApiError::bad_request(
-                codes::MISSING_FIELD,
-                "field `user_id` is required",
-            ))
-        }
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                codes::INVALID_FIELD,
-                "field `user_id` must be a string",
-            ))
-        }
-    };
-    let ttl_s = match map.get("ttl_s") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(v) => Some(v.as_u64().ok_or_else(|| {
-            ApiError::bad_request(
-                codes::INVALID_FIELD,
-                format!("field `ttl_s` must be a positive integer of seconds, got {v}"),
-            )
-        })?),
-    };
-    Ok(TokenRequest { user_id, ttl_s })
+    parse_object(body)
+}
+
+/// `user_id`: a string; `null` counts as absent (`missing_field`).
+fn user_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Option::<String>::deserialize(d)?.ok_or_else(|| de::Error::missing_field("user_id"))
 }
 
 /// Epoch milliseconds as RFC 3339 UTC with second precision (`2024-05-01T12:00:00Z`).
@@ -162,10 +133,11 @@ mod tests {
             }
         );
         assert_eq!(parse_request(br#"{"user_id":"u1"}"#).expect("ok").ttl_s, None);
-        let cases: [(&[u8], &str, &str); 7] = [
+        let cases: [(&[u8], &str, &str); 8] = [
             (b"", "invalid_json", "JSON"),
             (b"[1]", "invalid_json", "object"),
             (br#"{"ttl_s":60}"#, "missing_field", "`user_id`"),
+            (br#"{"user_id":null}"#, "missing_field", "`user_id`"),
             (br#"{"user_id":7}"#, "invalid_field", "`user_id`"),
             (br#"{"user_id":"u","ttl_s":-1}"#, "invalid_field", "`ttl_s`"),
             (br#"{"user_id":"u","ttl_s":"60"}"#, "invalid_field", "`ttl_s`"),

@@ -1,15 +1,17 @@
 //! `GET /v1/users/{id}/profile`, `GET /v1/users/{id}/history`, `DELETE /v1/users/{id}`.
 
+use super::query::{self, StrictQuery};
 use super::ApiPath;
-use crate::codes;
+use crate::codes::Code;
 use crate::error::{ApiError, ErrorBody};
 use crate::openapi::{HistoryResponse, UserDeleted};
 use crate::state::AppState;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::Json;
 use needle_core::profile::RECENT_LEN;
-use needle_core::validate::check_id;
+use needle_core::validate;
 use needle_search::ProfileView;
+use serde::Deserialize;
 
 /// Default number of affinities per kind in a profile.
 pub const DEFAULT_TOP: usize = 10;
@@ -21,21 +23,41 @@ pub const DEFAULT_HISTORY: usize = 50;
 pub const MAX_HISTORY: usize = RECENT_LEN;
 
 /// Query parameters of `GET /v1/users/{id}/profile`.
-#[derive(Debug, Default, utoipa::IntoParams)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct ProfileParams {
     /// Affinities listed per kind (artists, shows, audiobooks, tags, items), 1 to 100 (default 10).
-    top: Option<usize>,
+    #[serde(default, deserialize_with = "query::count")]
+    pub top: Option<usize>,
+}
+
+impl ProfileParams {
+    /// `top`, checked, or the default.
+    pub fn top(&self) -> Result<usize, ApiError> {
+        Ok(self
+            .top
+            .map_or(Ok(DEFAULT_TOP), |n| validate::limit("top", n, MAX_TOP))?)
+    }
 }
 
 /// Query parameters of `GET /v1/users/{id}/history`.
-#[derive(Debug, Default, utoipa::IntoParams)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct HistoryParams {
     /// Events returned, newest first, 1 to 200 (default 50).
-    limit: Option<usize>,
+    #[serde(default, deserialize_with = "query::count")]
+    pub limit: Option<usize>,
+}
+
+impl HistoryParams {
+    /// `limit`, checked, or the default.
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        Ok(self
+            .limit
+            .map_or(Ok(DEFAULT_HISTORY), |n| validate::limit("limit", n, MAX_HISTORY))?)
+    }
 }
 
 /// A listener's taste profile: top affinities with scores and why.
@@ -58,10 +80,10 @@ pub struct HistoryParams {
 pub async fn profile(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    RawQuery(raw): RawQuery,
+    StrictQuery(params): StrictQuery<ProfileParams>,
 ) -> Result<Json<ProfileView>, ApiError> {
-    check_id(&id, "user_id")?;
-    let top = single_count(raw.as_deref(), "top", DEFAULT_TOP, MAX_TOP)?;
+    // The engine checks the listener id.
+    let top = params.top()?;
     state
         .blocking(move |engine| match engine.profile(&id, top)? {
             Some(p) => Ok(Json(p)),
@@ -86,10 +108,10 @@ pub async fn profile(
 pub async fn history(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    RawQuery(raw): RawQuery,
+    StrictQuery(params): StrictQuery<HistoryParams>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
-    check_id(&id, "user_id")?;
-    let limit = single_count(raw.as_deref(), "limit", DEFAULT_HISTORY, MAX_HISTORY)?;
+    // The engine checks the listener id.
+    let limit = params.limit()?;
     state
         .blocking(move |engine| match engine.history(&id, limit)? {
             Some(events) => Ok(Json(HistoryResponse { user_id: id, events })),
@@ -117,7 +139,7 @@ pub async fn delete_user(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserDeleted>, ApiError> {
-    check_id(&id, "user_id")?;
+    // The engine checks the listener id.
     state
         .blocking(move |engine| {
             let deleted_events = engine.delete_user(&id)?;
@@ -131,57 +153,20 @@ pub async fn delete_user(
 
 /// `404 user_not_found`.
 pub fn user_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::NOT_FOUND,
-        codes::USER_NOT_FOUND,
-        crate::error::ErrorType::NotFound,
-        format!("listener `{id}` has no events"),
-    )
-}
-
-/// Parse a query string that may carry only `name` (a count in `1..=max`); unknown and
-/// repeated parameters are refused, an empty value counts as absent.
-pub fn single_count(raw: Option<&str>, name: &'static str, default: usize, max: usize) -> Result<usize, ApiError> {
-    let mut value: Option<usize> = None;
-    let mut seen = false;
-    for (key, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
-        if key != name {
-            return Err(ApiError::bad_request(
-                codes::INVALID_PARAMETER,
-                format!("unknown parameter `{key}`; expected `{name}`"),
-            ));
-        }
-        if std::mem::replace(&mut seen, true) {
-            return Err(ApiError::invalid_parameter(name, "given more than once"));
-        }
-        let v = v.trim();
-        if v.is_empty() {
-            continue;
-        }
-        let n: usize = v
-            .parse()
-            .map_err(|_| ApiError::invalid_parameter(name, format!("`{v}` is not a non-negative integer")))?;
-        if !(1..=max).contains(&n) {
-            return Err(ApiError::invalid_parameter(
-                name,
-                format!("must be between 1 and {max}, got {n}"),
-            ));
-        }
-        value = Some(n);
-    }
-    Ok(value.unwrap_or(default))
+    ApiError::new(Code::UserNotFound, format!("listener `{id}` has no events"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routes::query::parse_query;
 
     #[test]
     fn counts() {
-        assert_eq!(single_count(None, "top", 10, 100).ok(), Some(10));
-        assert_eq!(single_count(Some(""), "top", 10, 100).ok(), Some(10));
-        assert_eq!(single_count(Some("top="), "top", 10, 100).ok(), Some(10));
-        assert_eq!(single_count(Some("top=3"), "top", 10, 100).ok(), Some(3));
+        let top = |raw: &str| parse_query::<ProfileParams>(raw).and_then(|p| p.top());
+        assert_eq!(top("").ok(), Some(DEFAULT_TOP));
+        assert_eq!(top("top=").ok(), Some(DEFAULT_TOP));
+        assert_eq!(top("top=3").ok(), Some(3));
         for (raw, needle) in [
             ("top=0", "`top`"),
             ("top=101", "`top`"),
@@ -190,9 +175,13 @@ mod tests {
             ("top=1&top=2", "`top`"),
             ("limit=5", "`limit`"),
         ] {
-            let e = single_count(Some(raw), "top", 10, 100).unwrap_err();
-            assert_eq!(e.code, codes::INVALID_PARAMETER, "{raw}");
+            let e = top(raw).unwrap_err();
+            assert_eq!(e.code, Code::InvalidParameter, "{raw}");
             assert!(e.message.contains(needle), "{raw}: {}", e.message);
         }
+        let limit = |raw: &str| parse_query::<HistoryParams>(raw).and_then(|p| p.limit());
+        assert_eq!(limit("").ok(), Some(DEFAULT_HISTORY));
+        assert_eq!(limit("limit=200").ok(), Some(200));
+        assert!(limit("limit=201").is_err() && limit("top=3").is_err());
     }
 }

@@ -565,3 +565,22 @@ mod needs_engine {
         assert!(versions.iter().all(|v| *v == 1 || *v == 2), "{versions:?}");
     }
 }
+
+#[tokio::test]
+async fn query_parameters_are_strict() {
+    let app = crate::common::TestApp::new();
+    for (uri, needle) in [
+        ("/v1/users/u1/recommendations?limit=1&limit=2", "`limit`"),
+        ("/v1/users/u1/recommendations?colour=red", "`colour`"),
+        ("/v1/users/u1/recommendations?limit=0", "`limit`"),
+        ("/v1/users/u1/recommendations?market=SWE", "`market`"),
+        ("/v1/items/t1/similar?surface=discover", "`surface`"),
+        ("/v1/items/t1/similar?explicit=maybe", "`explicit`"),
+        ("/v1/sessions/s1/next?limit=101", "`limit`"),
+        ("/v1/sessions/s1/next?market=se", "`market`"),
+    ] {
+        let body = app.get(uri).await.assert_error(400, "invalid_parameter");
+        let message = body["message"].as_str().unwrap_or("");
+        assert!(message.contains(needle), "{uri}: {message}");
+    }
+}

@@ -22,6 +22,11 @@ async fn bad_parameters_are_400_naming_the_parameter() {
         ("q=a&q=b", "`q`"),
         ("qq=a", "`qq`"),
         ("user_id=%00", "`user_id`"),
+        ("user_id=a%01b", "`user_id`"),
+        ("offset=18446744073709551615", "`offset`"),
+        ("limit=5&limit=5", "`limit`"),
+        ("q=a&Q=b", "`Q`"),
+        ("market=se&market=", "`market`"),
     ];
     for (query, needle) in cases {
         let res = app.get(&format!("/v1/search?{query}")).await;
