@@ -127,12 +127,15 @@ impl Csr {
             row.clear();
             row.extend((counts[r]..counts[r + 1]).map(|p| (cols[p], vals[p])));
             row.sort_unstable_by_key(|e| e.0);
+            let row_start = indices.len();
             for &(c, v) in &row {
-                if indices.len() > *indptr.last().unwrap() && *indices.last().unwrap() == c {
-                    *data.last_mut().unwrap() += v;
-                } else {
-                    indices.push(c);
-                    data.push(v);
+                // A repeated column within this row adds to the entry just pushed.
+                match (indices.last(), data.last_mut()) {
+                    (Some(&last), Some(d)) if indices.len() > row_start && last == c => *d += v,
+                    _ => {
+                        indices.push(c);
+                        data.push(v);
+                    }
                 }
             }
             indptr.push(indices.len());

@@ -1,4 +1,5 @@
 //! Integration tests on small synthetic listening data (never the shared datasets).
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
 
 use needle_recs::eval::{evaluate, recbole_split, run_holdout, run_recbole, EvalSet};
 use needle_recs::models::als::Solver;

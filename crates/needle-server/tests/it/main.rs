@@ -4,6 +4,7 @@
 //! Tests inside a `needs_engine` module exercise the engine end to end (writes, reads,
 //! search); the others cover what the server does on its own. Run only the latter with
 //! `cargo test -p needle-server -- --skip needs_engine`.
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
 
 mod auth;
 mod catalog;

@@ -1,4 +1,5 @@
 //! Integration tests of the `needle` binary.
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
 
 mod cli;
 mod convert;
