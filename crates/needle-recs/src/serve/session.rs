@@ -1,7 +1,8 @@
 //! DJ-style sessions: each `next` hands tracks alternating familiar favourites with
 //! discoveries. The query is the listener's folded-in vector steered by the session itself:
-//! towards what was played since the session started, away from what was skipped, so a
-//! skip posted as an event changes the very next answer.
+//! towards what was played since the session started, away from what was skipped
+//! (`recs.blend.session_played` and `session_skipped`), so a skip posted as an event changes
+//! the very next answer.
 
 use std::collections::{HashMap, HashSet};
 
@@ -148,12 +149,12 @@ impl Recs {
             let mut q = unit(&l.vector);
             for (_, v) in &played {
                 for (x, y) in q.iter_mut().zip(v) {
-                    *x += 0.5 * y / played.len() as f32;
+                    *x += self.config.blend.session_played * y / played.len() as f32;
                 }
             }
             for v in &skipped {
                 for (x, y) in q.iter_mut().zip(v) {
-                    *x -= 0.7 * y / skipped.len() as f32;
+                    *x -= self.config.blend.session_skipped * y / skipped.len() as f32;
                 }
             }
             // Familiar: liked items closest to where the session is heading.

@@ -289,8 +289,8 @@ impl Recs {
             .collect()
     }
 
-    /// Collaborative candidates fused with neighbours of recent favourites, jittered by a
-    /// per-week seed; cached per (listener, week, model) so the list is stable for the week.
+    /// Collaborative candidates fused with neighbours of recent favourites (weights
+    /// `recs.blend.discover_*`), jittered by a per-week seed; cached per (listener, week, model) so the list is stable for the week.
     #[allow(clippy::too_many_arguments)]
     fn discover(
         &self,
@@ -320,6 +320,7 @@ impl Recs {
             exclude: &l.seen,
             per_creator: None,
         };
+        let blend = &self.config.blend;
         let k = limit * 3 + 20;
         let admit = |i: u32| rules.admits(model, i);
         let mut fused: HashMap<u32, (f32, Reason)> = HashMap::new();
@@ -328,7 +329,7 @@ impl Recs {
                 .explain(model, h.id)
                 .map(|x| Reason::BecauseYouPlay(model.items.id(x).to_string()))
                 .unwrap_or(Reason::Popular(None));
-            fused.insert(h.id, (0.6 / (rank as f32 + 10.0), why));
+            fused.insert(h.id, (blend.discover_collaborative / (rank as f32 + 10.0), why));
         }
         // Recent favourites: the newest liked items with vectors.
         let mut recent = Vec::new();
@@ -345,7 +346,7 @@ impl Recs {
         for &f in &recent {
             let Some(q) = model.vector(f) else { continue };
             for (rank, h) in model.index.search(q, limit + 10, &admit).into_iter().enumerate() {
-                let s = 0.4 / recent.len() as f32 / (rank as f32 + 10.0);
+                let s = blend.discover_recent / recent.len() as f32 / (rank as f32 + 10.0);
                 let e = fused
                     .entry(h.id)
                     .or_insert((0.0, Reason::BecauseYouRecentlyPlayed(model.items.id(f).to_string())));

@@ -16,7 +16,7 @@ use needle_core::{Entity, EntityType};
 use super::{interaction_weight, now_ms, ItemMeta, Parts, ServingModel, TrainStats};
 use crate::matrix::{Csr, IdMap, Interactions, InteractionsBuilder};
 use crate::models::{Als, AlsConfig};
-use crate::serve::{ServeConfig, Source};
+use crate::serve::{BlendWeights, ServeConfig, Source};
 use crate::RecsError;
 
 /// Entries kept per type in the popularity lists.
@@ -51,13 +51,20 @@ impl ServingModel {
         let catalog = CatalogPass::read(source, &items)?;
         progress(0.85);
 
-        let centroids = Centroids::of(&als, &catalog.meta, &catalog.tags_of_trained);
+        let centroids = Centroids::of(&als, &catalog.meta, &catalog.tags_of_trained, &config.blend);
         let mut meta: Vec<ItemMeta> = catalog.meta.into_iter().map(Option::unwrap_or_default).collect();
         let (content, vectorless) = content_vectors(catalog.pending, &centroids, &mut items, &mut meta);
         let n_vec = items.len();
         stats.content_items = n_vec - n_trained;
 
-        let popular = popularity_lists(&listeners, catalog.catalog_pop, vectorless, &mut items, &mut meta);
+        let popular = popularity_lists(
+            &listeners,
+            catalog.catalog_pop,
+            vectorless,
+            &config.blend,
+            &mut items,
+            &mut meta,
+        );
         stats.popular_items = items.len() - n_vec;
         stats.catalog_ms = elapsed_ms(t);
         progress(0.9);
@@ -189,12 +196,15 @@ type Sum = (Vec<f32>, u32);
 /// Phase 4a: the centroid (mean vector) of the trained items of every creator and every tag.
 struct Centroids {
     factors: usize,
+    /// Weights of creators and tags in a content vector.
+    creators_weight: f32,
+    tags_weight: f32,
     by_creator: HashMap<u32, Sum>,
     by_tag: HashMap<u32, Sum>,
 }
 
 impl Centroids {
-    fn of(als: &Als, meta: &[Option<ItemMeta>], tags_of_trained: &[Vec<u32>]) -> Centroids {
+    fn of(als: &Als, meta: &[Option<ItemMeta>], tags_of_trained: &[Vec<u32>], blend: &BlendWeights) -> Centroids {
         let f = als.factors();
         let add = |groups: &mut HashMap<u32, Sum>, key: u32, v: &[f32]| {
             let (sum, n) = groups.entry(key).or_insert_with(|| (vec![0.0; f], 0));
@@ -218,6 +228,8 @@ impl Centroids {
         }
         Centroids {
             factors: f,
+            creators_weight: blend.content_creators,
+            tags_weight: blend.content_tags,
             by_creator,
             by_tag,
         }
@@ -238,8 +250,9 @@ impl Centroids {
         (n > 0).then(|| out.into_iter().map(|x| x / n as f32).collect())
     }
 
-    /// The content vector of an item: 0.7 × the mean of its creators' centroids + 0.3 × the
-    /// mean of its tags' centroids, either alone when the other is missing. An artist, show
+    /// The content vector of an item: `recs.blend.content_creators` (0.7) × the mean of its
+    /// creators' centroids + `recs.blend.content_tags` (0.3) × the mean of its tags'
+    /// centroids, either mean alone when the other is missing. An artist, show
     /// or audiobook is its own creator, so only its tags describe it.
     fn content_vector(&self, m: &ItemMeta, tags: &[u32]) -> Option<Vec<f32>> {
         let own = matches!(
@@ -253,7 +266,12 @@ impl Centroids {
         };
         let tv = self.mean(&self.by_tag, tags);
         match (cv, tv) {
-            (Some(c), Some(t)) => Some(c.iter().zip(&t).map(|(a, b)| 0.7 * a + 0.3 * b).collect()),
+            (Some(c), Some(t)) => Some(
+                c.iter()
+                    .zip(&t)
+                    .map(|(a, b)| self.creators_weight * a + self.tags_weight * b)
+                    .collect(),
+            ),
             (Some(c), None) => Some(c),
             (None, Some(t)) => Some(t),
             (None, None) => None,
@@ -285,8 +303,9 @@ fn content_vectors(
     (content, vectorless)
 }
 
-/// Phase 5: per type, the top [`POPULAR_PER_TYPE`] items by `0.6 · ln(1+listeners) /
-/// ln(1+max listeners) + 0.4 · ln(1+popularity) / ln(1+max popularity)`, over the trained
+/// Phase 5: per type, the top [`POPULAR_PER_TYPE`] items by `popular_listeners ·
+/// ln(1+listeners) / ln(1+max listeners) + popular_catalog · ln(1+popularity) /
+/// ln(1+max popularity)` (`recs.blend`, 0.6 and 0.4 by default), over the trained
 /// items (`listeners` per item) and the catalog's most popular items (`catalog_pop`), best
 /// first. Vectorless items that make a list are appended to `items` and `meta` (the range
 /// `[n_vec, len)`).
@@ -294,6 +313,7 @@ fn popularity_lists(
     listeners: &[u32],
     mut catalog_pop: HashMap<EntityType, Vec<(String, f64)>>,
     vectorless: Vec<Pending>,
+    blend: &BlendWeights,
     items: &mut IdMap,
     meta: &mut Vec<ItemMeta>,
 ) -> HashMap<EntityType, Vec<(u32, f32)>> {
@@ -343,7 +363,8 @@ fn popularity_lists(
         let mut ranked: Vec<(String, f32)> = list
             .into_iter()
             .map(|(id, l, p)| {
-                let s = 0.6 * norm(l, max_listeners as f64) + 0.4 * norm(p, max_pop);
+                let s =
+                    blend.popular_listeners * norm(l, max_listeners as f64) + blend.popular_catalog * norm(p, max_pop);
                 (id, s)
             })
             .collect();
