@@ -7,6 +7,7 @@
 
 mod config;
 pub mod jobs;
+mod listener;
 pub mod mem;
 mod mix;
 pub mod model;
@@ -30,7 +31,7 @@ pub use jobs::{Job, JobStatus, Jobs};
 pub use model::{ServingModel, TrainStats};
 pub use session::{SessionInfo, Sessions};
 pub use similar::SeedRequest;
-pub use surfaces::{Mix, RecItem, RecRequest, Recommendations, Surface};
+pub use surfaces::{Fallback, Mix, RecItem, RecRequest, Recommendations, Surface};
 
 /// Where training and serving read listeners and the catalog from.
 pub trait Source: Send + Sync {
