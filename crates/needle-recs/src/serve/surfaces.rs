@@ -3,7 +3,7 @@
 //! 1. **candidates**: the surface's own step ranks items (`listener.rs` for `for_you`,
 //!    `discover`, `release_radar` and `podcasts`; `mix.rs` for `daily_mix`; `similar.rs` for
 //!    `similar` and `continue`; `session.rs` for sessions) and says what must never be
-//!    returned ([`Candidates`]);
+//!    returned (`Candidates`);
 //! 2. **rules**: the business rules, checked again on the live catalog, with the surface's
 //!    per-creator cap ([`Surface::per_creator`], [`pick`]);
 //! 3. **fallback**: a short list is filled with what is popular when the surface allows it
