@@ -1,24 +1,11 @@
 //! `needle eval`: the offline evaluation runner (RecBole protocol on HetRec Last.fm,
-//! several seeds).
+//! several seeds). Flags and defaults: [`EvalArgs`] (`needle eval --help`).
 //!
 //! needle eval --data ../shared/data/hetrec2011-lastfm-2k --seeds 3
-//!
-//! Options:
-//!   --data DIR          hetrec2011-lastfm-2k folder (required)
-//!   --seeds N           number of split seeds (default 3; seeds 0..N)
-//!   --k K               cut-off (default 10)
-//!   --threads N         rayon threads (default: all cores)
-//!   --models LIST       comma list of als,als_log,ease,rp3beta,item_knn,popularity (default: all)
-//!   --tune              grid-search every model on the validation part of seed 0 first
-//!   --holdout           also run the listener-holdout protocol (10% unseen listeners, fold-in)
-//!   --hnsw              measure HNSW recall@k against exact search on the ALS item vectors
-//!   --write-split DIR   write split_seed{S}.tsv files (for py/implicit_baseline.py)
-//!   --json FILE         write all runs as JSON
-//!   --candidates JSON   tune these model configs (JSON array, e.g. '[{"model":"ease","lambda":300}]')
-//!                       on the validation part of seed 0 and exit
-//!   --run JSON          evaluate exactly these model configs instead of --models
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result};
+use clap::builder::PossibleValuesParser;
+use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -28,72 +15,67 @@ use needle_recs::index::{IndexBuilder, IndexConfig, VectorIndex};
 use needle_recs::models::als::Solver;
 use needle_recs::{Als, AlsConfig, Confidence, EaseConfig, ItemKnnConfig, ModelConfig, Rp3betaConfig};
 
-struct Args {
-    data: PathBuf,
-    seeds: u64,
-    k: usize,
-    threads: usize,
-    models: Vec<String>,
-    tune: bool,
-    holdout: bool,
-    hnsw: bool,
-    write_split: Option<PathBuf>,
-    json: Option<PathBuf>,
-    candidates: Option<Vec<ModelConfig>>,
-    run: Option<Vec<ModelConfig>>,
-}
-
-fn parse_args(argv: Vec<String>) -> Result<Args> {
-    let mut a = Args {
-        data: PathBuf::new(),
-        seeds: 3,
-        k: 10,
-        threads: 0,
-        models: ["als", "als_log", "ease", "rp3beta", "item_knn", "popularity"]
-            .map(String::from)
-            .to_vec(),
-        tune: false,
-        holdout: false,
-        hnsw: false,
-        write_split: None,
-        json: None,
-        candidates: None,
-        run: None,
-    };
-    let mut it = argv.into_iter();
-    while let Some(arg) = it.next() {
-        let mut val = || it.next().ok_or_else(|| anyhow!("{arg} needs a value"));
-        match arg.as_str() {
-            "--data" => a.data = val()?.into(),
-            "--seeds" => a.seeds = val()?.parse().with_context(|| "--seeds N: a number")?,
-            "--k" => a.k = val()?.parse().with_context(|| "--k K: a number")?,
-            "--threads" => a.threads = val()?.parse().with_context(|| "--threads N: a number")?,
-            "--models" => a.models = val()?.split(',').map(String::from).collect(),
-            "--tune" => a.tune = true,
-            "--holdout" => a.holdout = true,
-            "--hnsw" => a.hnsw = true,
-            "--write-split" => a.write_split = Some(val()?.into()),
-            "--json" => a.json = Some(val()?.into()),
-            "--candidates" => {
-                a.candidates =
-                    Some(serde_json::from_str(&val()?).context("--candidates: a JSON array of model configs")?)
-            }
-            "--run" => a.run = Some(serde_json::from_str(&val()?).context("--run: a JSON array of model configs")?),
-            other => bail!("unknown argument {other} (see `needle eval --help`)"),
-        }
-    }
-    if a.data.as_os_str().is_empty() {
-        bail!("--data DIR is required (the hetrec2011-lastfm-2k folder)");
-    }
-    for m in &a.models {
-        if !KNOWN.contains(&m.as_str()) {
-            bail!("--models: unknown model `{m}`; expected some of {}", KNOWN.join(","));
-        }
-    }
-    Ok(a)
-}
-
+/// The models `--models` knows.
 const KNOWN: [&str; 6] = ["als", "als_log", "ease", "rp3beta", "item_knn", "popularity"];
+
+/// Options of `needle eval`.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// The hetrec2011-lastfm-2k folder (user_artists.dat, user_taggedartists.dat).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Number of split seeds (seeds 0..N).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    seeds: u64,
+    /// Cut-off of the top-k metrics.
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    k: usize,
+    /// Rayon threads (0: all cores).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
+    /// Models to evaluate, comma-separated, each with its best configuration from the
+    /// validation grid (docs/EVALUATION.md).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "als,als_log,ease,rp3beta,item_knn,popularity",
+        value_parser = PossibleValuesParser::new(KNOWN)
+    )]
+    models: Vec<String>,
+    /// Grid-search every model on the validation part of seed 0 first.
+    #[arg(long)]
+    tune: bool,
+    /// Also run the listener-holdout protocol (10% unseen listeners, fold-in).
+    #[arg(long)]
+    holdout: bool,
+    /// Measure HNSW recall@k against exact search on the ALS item vectors.
+    #[arg(long)]
+    hnsw: bool,
+    /// Write the splits as DIR/split_seed{S}.tsv (for py/implicit_baseline.py).
+    #[arg(long, value_name = "DIR")]
+    write_split: Option<PathBuf>,
+    /// Write all runs as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Tune these model configs on the validation part of seed 0 and exit (a JSON array,
+    /// e.g. '[{"model":"ease","lambda":300}]').
+    #[arg(long, value_name = "JSON", value_parser = parse_configs)]
+    candidates: Option<Configs>,
+    /// Evaluate exactly these model configs (a JSON array) instead of --models.
+    #[arg(long, value_name = "JSON", value_parser = parse_configs)]
+    run: Option<Configs>,
+}
+
+/// Model configs given as JSON on the command line.
+#[derive(Clone, Debug)]
+pub struct Configs(Vec<ModelConfig>);
+
+fn parse_configs(s: &str) -> std::result::Result<Configs, String> {
+    serde_json::from_str(s)
+        .map(Configs)
+        .map_err(|e| format!("expected a JSON array of model configs: {e}"))
+}
 
 /// The configurations reported by default: the best of the validation grid search
 /// (`--tune`) on seed 0, see docs/EVALUATION.md.
@@ -132,7 +114,7 @@ fn default_config(name: &str) -> ModelConfig {
             ..Default::default()
         }),
         "popularity" => ModelConfig::Popularity,
-        // `parse_args` accepts only the names above.
+        // `--models` accepts only the names in `KNOWN`.
         other => unreachable!("unknown model {other}"),
     }
 }
@@ -205,9 +187,8 @@ fn grid(name: &str) -> Vec<ModelConfig> {
     g
 }
 
-/// Run `needle eval` with its arguments (everything after `eval`).
-pub fn run(argv: Vec<String>) -> Result<()> {
-    let args = parse_args(argv)?;
+/// Run `needle eval`.
+pub fn run(args: &EvalArgs) -> Result<()> {
     if args.threads > 0 {
         rayon::ThreadPoolBuilder::new()
             .num_threads(args.threads)
@@ -244,7 +225,7 @@ pub fn run(argv: Vec<String>) -> Result<()> {
         s0.train.col_counts().iter().filter(|&&c| c > 0).count()
     );
 
-    if let Some(c) = &args.candidates {
+    if let Some(Configs(c)) = &args.candidates {
         let t = Instant::now();
         let ranked = tune(s0, c, args.k).context("tune")?;
         println!(
@@ -269,7 +250,7 @@ pub fn run(argv: Vec<String>) -> Result<()> {
         return Ok(());
     }
     let mut chosen: Vec<(String, ModelConfig)> = Vec::new();
-    if let Some(run) = &args.run {
+    if let Some(Configs(run)) = &args.run {
         chosen.extend(run.iter().map(|c| (c.label(), c.clone())));
     }
     for name in args.models.iter().filter(|_| args.run.is_none()) {
@@ -427,4 +408,80 @@ fn hnsw_report(split: &needle_recs::split::Split, chosen: &[(String, ModelConfig
     }
     println!();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        eval: EvalArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<EvalArgs, clap::Error> {
+        Cmd::try_parse_from(std::iter::once("eval").chain(args.iter().copied())).map(|c| c.eval)
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let a = parse(&["--data", "d"]).unwrap();
+        assert_eq!(a.data, PathBuf::from("d"));
+        assert_eq!((a.seeds, a.k, a.threads), (3, 10, 0));
+        assert_eq!(a.models, KNOWN.map(String::from));
+        assert!(!a.tune && !a.holdout && !a.hnsw);
+        assert!(a.write_split.is_none() && a.json.is_none() && a.candidates.is_none() && a.run.is_none());
+    }
+
+    #[test]
+    fn every_flag_parses() {
+        let a = parse(&[
+            "--data",
+            "d",
+            "--seeds",
+            "1",
+            "--k",
+            "20",
+            "--threads",
+            "2",
+            "--models",
+            "ease,als",
+            "--tune",
+            "--holdout",
+            "--hnsw",
+            "--write-split",
+            "s",
+            "--json",
+            "out.json",
+            "--run",
+            r#"[{"model":"ease","lambda":300}]"#,
+        ])
+        .unwrap();
+        assert_eq!((a.seeds, a.k, a.threads), (1, 20, 2));
+        assert_eq!(a.models, ["ease", "als"]);
+        assert!(a.tune && a.holdout && a.hnsw);
+        assert_eq!(a.write_split, Some(PathBuf::from("s")));
+        assert_eq!(a.json, Some(PathBuf::from("out.json")));
+        assert!(matches!(&a.run, Some(Configs(c)) if matches!(c[..], [ModelConfig::Ease(_)])));
+    }
+
+    #[test]
+    fn bad_values_are_clap_errors_naming_the_flag() {
+        let e = parse(&["--data", "d", "--models", "als,nope"]).unwrap_err().to_string();
+        assert!(
+            e.contains("'nope'") && e.contains("--models") && e.contains("item_knn"),
+            "{e}"
+        );
+        let e = parse(&["--data", "d", "--candidates", "[{"]).unwrap_err().to_string();
+        assert!(
+            e.contains("--candidates") && e.contains("JSON array of model configs"),
+            "{e}"
+        );
+        let e = parse(&["--data", "d", "--seeds", "three"]).unwrap_err().to_string();
+        assert!(e.contains("--seeds"), "{e}");
+        let e = parse(&[]).unwrap_err().to_string();
+        assert!(e.contains("--data <DIR>"), "{e}");
+    }
 }
