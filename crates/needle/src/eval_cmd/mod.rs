@@ -3,6 +3,9 @@
 //!
 //! needle eval --data ../shared/data/hetrec2011-lastfm-2k --seeds 3
 
+mod configs;
+mod hnsw;
+
 use anyhow::{Context, Result};
 use clap::builder::PossibleValuesParser;
 use clap::Args;
@@ -11,9 +14,10 @@ use std::time::Instant;
 
 use needle_recs::datasets::{load_lastfm_artist_tags, load_lastfm_user_artists};
 use needle_recs::eval::{markdown_table, recbole_split, run_holdout, run_recbole, tune, SeedRun, PUBLISHED_LASTFM};
-use needle_recs::index::{IndexBuilder, IndexConfig, VectorIndex};
-use needle_recs::models::als::Solver;
-use needle_recs::{Als, AlsConfig, Confidence, EaseConfig, ItemKnnConfig, ModelConfig, Rp3betaConfig};
+use needle_recs::ModelConfig;
+
+use configs::{default_config, grid};
+use hnsw::hnsw_report;
 
 /// The models `--models` knows.
 const KNOWN: [&str; 6] = ["als", "als_log", "ease", "rp3beta", "item_knn", "popularity"];
@@ -75,116 +79,6 @@ fn parse_configs(s: &str) -> std::result::Result<Configs, String> {
     serde_json::from_str(s)
         .map(Configs)
         .map_err(|e| format!("expected a JSON array of model configs: {e}"))
-}
-
-/// The configurations reported by default: the best of the validation grid search
-/// (`--tune`) on seed 0, see docs/EVALUATION.md.
-fn default_config(name: &str) -> ModelConfig {
-    match name {
-        "als" => ModelConfig::Als(AlsConfig {
-            factors: 128,
-            regularization: 50.0,
-            alpha: 10.0,
-            iterations: 15,
-            confidence: Confidence::Binary,
-            ..Default::default()
-        }),
-        "als_log" => ModelConfig::Als(AlsConfig {
-            factors: 128,
-            regularization: 50.0,
-            alpha: 2.0,
-            iterations: 15,
-            confidence: Confidence::Log { eps: 10.0 },
-            ..Default::default()
-        }),
-        "ease" => ModelConfig::Ease(EaseConfig {
-            lambda: 100.0,
-            min_item_support: 2,
-            ..Default::default()
-        }),
-        "rp3beta" => ModelConfig::Rp3beta(Rp3betaConfig {
-            alpha: 0.75,
-            beta: 0.4,
-            k: 500,
-            normalize: false,
-        }),
-        "item_knn" => ModelConfig::ItemKnn(ItemKnnConfig {
-            k: 300,
-            shrink: 5.0,
-            ..Default::default()
-        }),
-        "popularity" => ModelConfig::Popularity,
-        // `--models` accepts only the names in `KNOWN`.
-        other => unreachable!("unknown model {other}"),
-    }
-}
-
-fn grid(name: &str) -> Vec<ModelConfig> {
-    let mut g = Vec::new();
-    match name {
-        "als" | "als_log" => {
-            let confs: Vec<Confidence> = if name == "als" {
-                vec![Confidence::Binary]
-            } else {
-                vec![
-                    Confidence::Log { eps: 1.0 },
-                    Confidence::Log { eps: 10.0 },
-                    Confidence::Log { eps: 100.0 },
-                ]
-            };
-            for confidence in confs {
-                for factors in [64, 128, 256] {
-                    for regularization in [0.1, 1.0, 10.0, 50.0] {
-                        for alpha in [1.0, 5.0, 10.0, 20.0, 40.0] {
-                            g.push(ModelConfig::Als(AlsConfig {
-                                factors,
-                                regularization,
-                                alpha,
-                                iterations: 15,
-                                confidence,
-                                ..Default::default()
-                            }));
-                        }
-                    }
-                }
-            }
-        }
-        "ease" => {
-            for lambda in [50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0] {
-                g.push(ModelConfig::Ease(EaseConfig {
-                    lambda,
-                    ..Default::default()
-                }));
-            }
-        }
-        "rp3beta" => {
-            for alpha in [0.5, 0.75, 1.0, 1.25] {
-                for beta in [0.0, 0.2, 0.4, 0.6] {
-                    for k in [50, 100, 200, 500] {
-                        g.push(ModelConfig::Rp3beta(Rp3betaConfig {
-                            alpha,
-                            beta,
-                            k,
-                            normalize: false,
-                        }));
-                    }
-                }
-            }
-        }
-        "item_knn" => {
-            for k in [50, 100, 200, 500, 1000] {
-                for shrink in [0.0, 10.0, 50.0, 100.0, 200.0] {
-                    g.push(ModelConfig::ItemKnn(ItemKnnConfig {
-                        k,
-                        shrink,
-                        ..Default::default()
-                    }));
-                }
-            }
-        }
-        _ => g.push(default_config(name)),
-    }
-    g
 }
 
 /// Run `needle eval`.
@@ -331,82 +225,6 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         });
         std::fs::write(p, serde_json::to_string_pretty(&v)?).context("write json")?;
     }
-    Ok(())
-}
-
-/// Recall@k of HNSW against exact search, with ALS item vectors and the trained user
-/// vectors as queries.
-fn hnsw_report(split: &needle_recs::split::Split, chosen: &[(String, ModelConfig)], k: usize) -> Result<()> {
-    let cfg = chosen
-        .iter()
-        .find_map(|(_, c)| match c {
-            ModelConfig::Als(a) => Some(a.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| AlsConfig {
-            factors: 128,
-            regularization: 1.0,
-            alpha: 10.0,
-            solver: Solver::Cg,
-            ..Default::default()
-        });
-    let als = Als::train(&split.train, &cfg);
-    let f = als.factors();
-    let exact = {
-        let mut b = IndexBuilder::new(f, IndexConfig::default());
-        b.add_all(als.item_factors()).context("ALS item vectors")?;
-        b.build_exact()
-    };
-    println!(
-        "## HNSW vs exact on ALS item vectors ({} items, {f} factors), queries = the {} user vectors\n",
-        exact.len(),
-        als.n_users()
-    );
-    println!("| M | ef_construction | ef_search | build s | recall@{k} | recall@{k}, filter 10% | µs/query (hnsw) | µs/query (exact) |\n|---|---|---|---|---|---|---|---|");
-    for (m, efc) in [(16, 100), (24, 200), (32, 400)] {
-        let t = Instant::now();
-        let mut b = IndexBuilder::new(
-            f,
-            IndexConfig {
-                exact_threshold: 0,
-                m,
-                ef_construction: efc,
-                ef_search: 64,
-            },
-        );
-        b.add_all(als.item_factors()).context("ALS item vectors")?;
-        let h = b.build_hnsw();
-        let build = t.elapsed().as_secs_f64();
-        for ef in [32, 64, 128, 256] {
-            let (mut found, mut total, mut found_f, mut total_f) = (0, 0, 0, 0);
-            let (mut th, mut te) = (0f64, 0f64);
-            for u in 0..als.n_users() {
-                let Some(q) = als.user_vector(u) else { continue };
-                let t0 = Instant::now();
-                let a = h.search_ef(q, k, ef, &|_| true);
-                th += t0.elapsed().as_secs_f64();
-                let t1 = Instant::now();
-                let e = exact.search(q, k, &|_| true);
-                te += t1.elapsed().as_secs_f64();
-                found += a.iter().filter(|x| e.iter().any(|y| y.id == x.id)).count();
-                total += e.len();
-                let filt = |id: u32| id % 10 == 3;
-                let a = h.search_ef(q, k, ef, &filt);
-                let e = exact.search(q, k, &filt);
-                found_f += a.iter().filter(|x| e.iter().any(|y| y.id == x.id)).count();
-                total_f += e.len();
-            }
-            let n = als.n_users() as f64;
-            println!(
-                "| {m} | {efc} | {ef} | {build:.2} | {:.4} | {:.4} | {:.1} | {:.1} |",
-                found as f64 / total as f64,
-                found_f as f64 / total_f as f64,
-                th / n * 1e6,
-                te / n * 1e6
-            );
-        }
-    }
-    println!();
     Ok(())
 }
 
