@@ -1,9 +1,21 @@
-//! Needle recommendations: interaction data, trained models (implicit ALS with fold-in,
-//! EASE^R, item-kNN, RP3beta, popularity), vector retrieval (exact scan / HNSW behind
-//! [`index::VectorIndex`]), metrics and the offline evaluation protocols.
+//! Needle recommendations, in two parts:
 //!
-//! Everything here is synchronous and IO-free except the dataset loaders and split files;
-//! the server and CLI wire it to the event store.
+//! - **Offline core**: interaction data ([`matrix`]), models ([`models`]: implicit ALS with
+//!   fold-in, EASE^R, item-kNN, RP3beta, popularity, weighted blends), vector retrieval
+//!   ([`index::VectorIndex`]: exact scan below a threshold, HNSW above), dense kernels
+//!   ([`dense`]), metrics, the RecBole split ([`split`]) and the evaluation runner behind
+//!   `needle eval` ([`eval`]), with loaders for the HetRec Last.fm files ([`datasets`]).
+//! - **Serving** ([`serve`]): training the served ALS model from listener profiles and the
+//!   catalog, model files, the model behind an atomic swap, training jobs, the listener and
+//!   item surfaces and DJ sessions.
+//!
+//! IO and threads: the crate never opens the catalog or event stores itself; it reads them
+//! through the [`serve::Source`] trait (`needle-server` implements it over its engine). It
+//! does touch the file system: [`datasets`] and [`split`] read (and `split` writes) dataset
+//! and split files, and [`serve`] creates the model directory, writes model files (fsync'd,
+//! `CURRENT` replaced atomically), reads them back and deletes old versions. Training and
+//! scoring run on the rayon pool (ALS rows, EASE^R, item similarities, evaluation), and
+//! [`serve::Jobs`] trains on a thread of its own. There is no async code and no network.
 
 pub mod datasets;
 pub mod dense;
@@ -24,21 +36,29 @@ pub use models::{
     Recommender, Rp3betaConfig,
 };
 
-/// Errors of this crate; all are the caller's input or a numeric failure, none is a bug.
+/// Errors of this crate. The caller's fault: `InvalidInput`, `NotFound`, and `Parse` of a
+/// dataset or split file; `NotReady` is a state (no model yet); `Io`, `Source`, `Numeric` and
+/// `Parse` of a model file are internal failures (disk, stores, a singular matrix, a damaged
+/// file).
 #[derive(Debug, thiserror::Error)]
 pub enum RecsError {
+    /// Reading or writing a file (datasets, splits, model files).
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// A dataset, split or model file is not what it should be.
     #[error("parse: {0}")]
     Parse(String),
+    /// Bad input: a vector of the wrong size or not finite, an empty or nested blend, a
+    /// surface that is not a listener surface passed to `Recs::recommend`.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// A numeric failure (a matrix that cannot be inverted).
     #[error("numeric: {0}")]
     Numeric(String),
     /// A named thing (item, session, job) does not exist (the caller's fault).
     #[error("{what} `{id}` not found")]
     NotFound { what: &'static str, id: String },
-    /// No model is trained yet, or a training job is already running.
+    /// No model is trained (or loaded) yet.
     #[error("{0}")]
     NotReady(String),
     /// The catalog or event store failed (internal).
@@ -46,7 +66,9 @@ pub enum RecsError {
     Source(String),
 }
 
-/// Every hyper-parameter of the recommendation layer, for a `[recs]` config section.
+/// The hyper-parameters of the offline models and the index as one serializable bundle
+/// (every field defaults). This is not the server's `[recs]` section, which is
+/// [`serve::ServeConfig`] (the served ALS model, the index, surface rules, blend weights).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct RecsConfig {

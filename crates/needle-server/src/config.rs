@@ -405,6 +405,23 @@ m = 24
 ef_construction = 200
 ef_search = 128
 
+# Weights blending two signals into one score; each a finite number >= 0. Training
+# weights (content_*, popular_*) take effect at the next training, the others at once.
+# See docs/recommendations.md.
+[recs.blend]
+# Content vector of an item nobody has played: creators' centroid vs tags' centroid.
+content_creators = 0.7
+content_tags = 0.3
+# Popularity lists (cold start, short lists): training listeners vs catalog popularity.
+popular_listeners = 0.6
+popular_catalog = 0.4
+# discover: collaborative list vs neighbours of the 3 most recent favourites.
+discover_collaborative = 0.6
+discover_recent = 0.4
+# Sessions: pull towards what was played, push away from what was skipped.
+session_played = 0.5
+session_skipped = 0.7
+
 # Access control (see README, "Access control"). In the environment, a key of a
 # section is NEEDLE_<SECTION>__<KEY>, e.g. NEEDLE_AUTH__KEYS_FILE=/etc/needle/keys.toml.
 [auth]
@@ -469,6 +486,18 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config.example.toml");
         let file = std::fs::read_to_string(path).expect("config.example.toml at the repository root");
         assert_eq!(file, EXAMPLE_CONFIG, "config.example.toml differs from EXAMPLE_CONFIG");
+    }
+
+    #[test]
+    fn a_bad_blend_weight_names_its_key() {
+        let cfg: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string("[recs.blend]\ndiscover_recent = -1.0\n"))
+            .extract()
+            .expect("parses");
+        assert_eq!(
+            cfg.validate().unwrap_err().problems(),
+            ["recs.blend.discover_recent: must be a finite number >= 0, got -1"]
+        );
     }
 
     #[test]

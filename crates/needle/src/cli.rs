@@ -53,16 +53,11 @@ enum Command {
     /// `POST /v1/admin/train` instead).
     Train(TrainArgs),
     /// Offline evaluation on HetRec Last.fm: the RecBole protocol (8:1:1 split, full
-    /// ranking; Recall/NDCG/Hit/Precision@10 next to the published BPR and LightGCN), the
-    /// listener-holdout protocol, grids and HNSW recall. Arguments: `--data DIR` (the
-    /// hetrec2011-lastfm-2k folder), `--seeds N`, `--k K`, `--threads N`, `--models LIST`
-    /// (als,als_log,ease,rp3beta,item_knn,popularity), `--tune`, `--holdout`, `--hnsw`,
-    /// `--write-split DIR`, `--json FILE`, `--candidates JSON`, `--run JSON`.
-    Eval {
-        /// The arguments above.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// ranking; Recall/NDCG/Hit/Precision@k next to the published BPR and LightGCN), the
+    /// listener-holdout protocol, grids and HNSW recall.
+    ///
+    /// Example: `needle eval --data ../shared/data/hetrec2011-lastfm-2k --seeds 3`.
+    Eval(crate::eval_cmd::EvalArgs),
     /// Rebuild the search index from the catalog store (one segment), e.g. after changing
     /// analysis settings. Stop the server first: the data directory must not be in use.
     /// (A server also rebuilds by itself when it finds no index or one of another schema.)
@@ -340,7 +335,7 @@ pub fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Eval { args } => crate::eval_cmd::run(args.clone()),
+        Command::Eval(a) => crate::eval_cmd::run(a),
         Command::BenchIngest(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
             init_logs(LogFormat::Text);

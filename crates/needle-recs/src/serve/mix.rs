@@ -4,11 +4,9 @@
 
 use std::collections::HashSet;
 
-use needle_core::EntityType;
-
+use super::listener::{fnv1a, Listener};
 use super::model::ServingModel;
-use super::pick::Rules;
-use super::surfaces::{fnv1a, Listener, Mix, Reason, RecRequest, Scored};
+use super::surfaces::{Mix, Reason, Scope, Scored};
 use super::Recs;
 use crate::dense::{dot, unit};
 
@@ -84,17 +82,16 @@ pub(crate) fn kmeans(points: &[Vec<f32>], k: usize, seed: u64, iterations: usize
 }
 
 impl Recs {
-    /// Candidates tagged with their mix, the mixes, and the favourites used (played items
-    /// the caller must not exclude).
+    /// The candidate step of `daily_mix`: candidates tagged with their mix, the mixes, and
+    /// the favourites used (played items the rules must not exclude).
     pub(crate) fn daily_mix(
         &self,
         model: &ServingModel,
         user: &str,
         l: &Listener,
-        types: &[EntityType],
-        req: &RecRequest,
-        limit: usize,
+        scope: &Scope,
     ) -> (Vec<Scored>, Vec<Mix>, Vec<String>) {
+        let (types, limit) = (&scope.types, scope.limit);
         let top: Vec<(u32, f32)> = l
             .top_items(60)
             .into_iter()
@@ -103,13 +100,7 @@ impl Recs {
         let k = self.config.daily_mixes.min(top.len().div_ceil(5)).max(1);
         let points: Vec<Vec<f32>> = top.iter().map(|(i, _)| unit(model.vector(*i).unwrap_or(&[]))).collect();
         let assign = kmeans(&points, k, fnv1a(&[user, "daily_mix"]), 20);
-        let rules = Rules {
-            types,
-            market: req.market.as_deref(),
-            explicit: req.explicit,
-            exclude: &l.seen,
-            per_creator: None,
-        };
+        let rules = scope.filter(types, &l.seen);
         let mut clusters: Vec<(f32, Vec<(u32, f32)>)> = vec![(0.0, Vec::new()); k];
         for ((i, w), &c) in top.iter().zip(&assign) {
             clusters[c].0 += w;

@@ -5,7 +5,9 @@
 //! (the server implements it over its engine), so the same code serves `needle train`
 //! offline and `POST /v1/admin/train` online.
 
+mod config;
 pub mod jobs;
+mod listener;
 pub mod mem;
 mod mix;
 pub mod model;
@@ -21,17 +23,15 @@ use std::sync::Arc;
 use needle_core::profile::{Profile, ProfileConfig};
 use needle_core::{Entity, EntityType};
 use parking_lot::{Mutex, RwLock};
-use serde::{Deserialize, Serialize};
 
-use crate::index::IndexConfig;
-use crate::models::{AlsConfig, Confidence};
 use crate::RecsError;
 
+pub use config::{BlendWeights, ServeConfig};
 pub use jobs::{Job, JobStatus, Jobs};
 pub use model::{ServingModel, TrainStats};
 pub use session::{SessionInfo, Sessions};
 pub use similar::SeedRequest;
-pub use surfaces::{Mix, RecItem, RecRequest, Recommendations, Surface};
+pub use surfaces::{Fallback, Mix, RecItem, RecRequest, Recommendations, Surface};
 
 /// Where training and serving read listeners and the catalog from.
 pub trait Source: Send + Sync {
@@ -47,76 +47,6 @@ pub trait Source: Send + Sync {
     fn referrers(&self, id: &str) -> Result<Vec<String>, RecsError>;
     /// Profile decay settings.
     fn profile_config(&self) -> ProfileConfig;
-}
-
-/// The `[recs]` configuration section: model hyper-parameters and surface rules.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServeConfig {
-    /// ALS hyper-parameters (defaults: the best of the HetRec Last.fm grid).
-    pub als: AlsConfig,
-    /// Vector index settings.
-    pub index: IndexConfig,
-    /// Train a first model in the background at start when there is none and the catalog
-    /// or listeners are not empty.
-    pub train_on_start: bool,
-    /// `discover`: at most this many items per artist.
-    pub discover_per_artist: usize,
-    /// `release_radar`: releases this many days old at most.
-    pub release_window_days: u32,
-    /// `podcasts`: episodes this many days old at most.
-    pub episode_window_days: u32,
-    /// `daily_mix`: at most this many mixes.
-    pub daily_mixes: usize,
-    /// Sessions idle this long are forgotten, seconds.
-    pub session_idle_s: u64,
-}
-
-impl Default for ServeConfig {
-    fn default() -> Self {
-        ServeConfig {
-            als: AlsConfig {
-                confidence: Confidence::Binary,
-                ..AlsConfig::default()
-            },
-            index: IndexConfig::default(),
-            train_on_start: true,
-            discover_per_artist: 2,
-            release_window_days: 28,
-            episode_window_days: 30,
-            daily_mixes: 4,
-            session_idle_s: 4 * 3600,
-        }
-    }
-}
-
-impl ServeConfig {
-    /// Problems with the values, one message per field (`recs.<field>: ...`).
-    pub fn problems(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if !(1..=1024).contains(&self.als.factors) {
-            out.push(format!("recs.als.factors: {} is outside 1..=1024", self.als.factors));
-        }
-        if !(1..=200).contains(&self.als.iterations) {
-            out.push(format!(
-                "recs.als.iterations: {} is outside 1..=200",
-                self.als.iterations
-            ));
-        }
-        if !(self.als.regularization.is_finite() && self.als.regularization >= 0.0) {
-            out.push("recs.als.regularization: must be a finite number >= 0".into());
-        }
-        if !(self.als.alpha.is_finite() && self.als.alpha >= 0.0) {
-            out.push("recs.als.alpha: must be a finite number >= 0".into());
-        }
-        if self.discover_per_artist == 0 {
-            out.push("recs.discover_per_artist: must be >= 1".into());
-        }
-        if !(1..=12).contains(&self.daily_mixes) {
-            out.push(format!("recs.daily_mixes: {} is outside 1..=12", self.daily_mixes));
-        }
-        out
-    }
 }
 
 /// (listener and request rules, ISO week, model version).

@@ -1,5 +1,6 @@
-//! From ranked candidates to the answer: business rules checked against the live catalog,
-//! per-creator caps, no duplicates, and reasons with names.
+//! The rules and fallback steps of the surface pipeline (`surfaces.rs`): from ranked
+//! candidates to the answer, business rules checked against the live catalog, per-creator
+//! caps, no duplicates, reasons with names; and the popular fill.
 
 use std::collections::{HashMap, HashSet};
 

@@ -1,7 +1,8 @@
 //! DJ-style sessions: each `next` hands tracks alternating familiar favourites with
 //! discoveries. The query is the listener's folded-in vector steered by the session itself:
-//! towards what was played since the session started, away from what was skipped, so a
-//! skip posted as an event changes the very next answer.
+//! towards what was played since the session started, away from what was skipped
+//! (`recs.blend.session_played` and `session_skipped`), so a skip posted as an event changes
+//! the very next answer.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,9 +12,10 @@ use needle_core::{EntityType, EventType};
 use parking_lot::Mutex;
 use serde::Serialize;
 
+use super::listener::Listener;
 use super::model::is_unwanted;
-use super::pick::{fill, pick, Rules};
-use super::surfaces::{popular, Listener, Reason, Recommendations, Scored};
+use super::pick::Rules;
+use super::surfaces::{Candidates, Reason, Recommendations, Scope, Scored, Surface};
 use super::{Recs, Source};
 use crate::dense::{dot, unit};
 use crate::RecsError;
@@ -73,7 +75,7 @@ impl Recs {
             session_id: format!("s-{:032x}", rand::random::<u128>()),
             user_id: user.to_string(),
             started_at_ms: now,
-            types: types.unwrap_or_else(|| vec![EntityType::Track]),
+            types: types.unwrap_or_else(|| Surface::Session.default_types()),
         };
         let mut map = self.sessions.map.lock();
         let idle = self.sessions.idle_ms;
@@ -115,8 +117,15 @@ impl Recs {
             }
             (s.info.clone(), s.market.clone(), s.explicit, s.served.clone(), s.turn)
         };
-        let limit = limit.max(1);
-        let types = info.types.clone();
+        let scope = Scope {
+            surface: Surface::Session,
+            types: info.types.clone(),
+            market,
+            explicit,
+            limit: limit.max(1),
+            now: self.sessions.clock.now_ms(),
+        };
+        let limit = scope.limit;
         let listener = source.profile(&info.user_id).map(|p| Listener::of(&model, p));
         let mut exclude: HashSet<String> = served.clone();
         // What happened in this session, from the listener's recent events.
@@ -141,24 +150,18 @@ impl Recs {
                 }
             }
         }
-        let rules = Rules {
-            types: &types,
-            market: market.as_deref(),
-            explicit,
-            exclude: &exclude,
-            per_creator: None,
-        };
+        let rules = scope.filter(&scope.types, &exclude);
         let mut candidates = Vec::new();
         if let Some(l) = &listener {
             let mut q = unit(&l.vector);
             for (_, v) in &played {
                 for (x, y) in q.iter_mut().zip(v) {
-                    *x += 0.5 * y / played.len() as f32;
+                    *x += self.config.blend.session_played * y / played.len() as f32;
                 }
             }
             for v in &skipped {
                 for (x, y) in q.iter_mut().zip(v) {
-                    *x -= 0.7 * y / skipped.len() as f32;
+                    *x -= self.config.blend.session_skipped * y / skipped.len() as f32;
                 }
             }
             // Familiar: liked items closest to where the session is heading.
@@ -224,21 +227,14 @@ impl Recs {
                 }
             }
         }
-        let mut items = pick(source, candidates, &rules, limit)?;
         let seen = listener.map(|l| l.seen).unwrap_or_default();
-        let fallback = popular(&model, &types, market.as_deref());
-        fill(source, &mut items, fallback, &rules, &seen, limit)?;
+        let out = self.run_pipeline(source, &model, &scope, Candidates::seeded(candidates, exclude, seen))?;
         let mut map = self.sessions.map.lock();
         if let Some(s) = map.get_mut(sid) {
-            s.served.extend(items.iter().map(|i| i.id.clone()));
-            s.turn += items.len();
+            s.served.extend(out.items.iter().map(|i| i.id.clone()));
+            s.turn += out.items.len();
             s.last_ms = self.sessions.clock.now_ms();
         }
-        Ok(Recommendations {
-            items,
-            surface: "session".into(),
-            model_version: model.version,
-            mixes: None,
-        })
+        Ok(out)
     }
 }

@@ -1,12 +1,13 @@
 //! Item-seeded surfaces: `similar` (radio from a track, related artists, similar shows)
 //! and `continue` (a playlist or session from seed items, for anonymous listeners too).
+//! Their candidate steps; rules and fallback are the pipeline's (`surfaces.rs`).
 
 use std::collections::HashSet;
 
 use needle_core::EntityType;
 
-use super::pick::{fill, pick, Rules};
-use super::surfaces::{popular, Reason, Recommendations, Scored};
+use super::model::now_ms;
+use super::surfaces::{Candidates, Reason, Recommendations, Scope, Scored, Surface};
 use super::{Recs, Source};
 use crate::dense::dot;
 use crate::RecsError;
@@ -35,8 +36,15 @@ impl Recs {
                 id: item_id.to_string(),
             });
         };
-        let types = req.types.clone().unwrap_or_else(|| vec![entity.entity_type()]);
-        let limit = req.limit.max(1);
+        let scope = Scope {
+            surface: Surface::Similar,
+            types: req.types.clone().unwrap_or_else(|| vec![entity.entity_type()]),
+            market: req.market.clone(),
+            explicit: req.explicit,
+            limit: req.limit.max(1),
+            now: now_ms(),
+        };
+        let limit = scope.limit;
         let query: Option<Vec<f32>> = match model.items.get(item_id).and_then(|i| model.vector(i)) {
             Some(v) => Some(v.to_vec()),
             None => {
@@ -50,13 +58,7 @@ impl Recs {
         };
         let mut exclude = HashSet::new();
         exclude.insert(item_id.to_string());
-        let rules = Rules {
-            types: &types,
-            market: req.market.as_deref(),
-            explicit: req.explicit,
-            exclude: &exclude,
-            per_creator: Some(limit.div_ceil(5).max(2)),
-        };
+        let rules = scope.filter(&scope.types, &exclude);
         let mut candidates = Vec::new();
         if let Some(q) = query {
             let qn = dot(&q, &q).sqrt().max(1e-12);
@@ -78,15 +80,8 @@ impl Recs {
             hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
             candidates = hits;
         }
-        let mut items = pick(source, candidates, &rules, limit)?;
-        let fallback = popular(&model, &types, req.market.as_deref());
-        fill(source, &mut items, fallback, &rules, &HashSet::new(), limit)?;
-        Ok(Recommendations {
-            items,
-            surface: "similar".into(),
-            model_version: model.version,
-            mixes: None,
-        })
+        let candidates = Candidates::seeded(candidates, exclude, HashSet::new());
+        self.run_pipeline(source, &model, &scope, candidates)
     }
 
     /// What goes well after `seeds`: the seeds folded in as a listener (anonymous), the
@@ -126,20 +121,22 @@ impl Recs {
                 t.sort();
                 t.dedup();
                 if t.is_empty() {
-                    vec![EntityType::Track]
+                    Surface::Continue.default_types()
                 } else {
                     t
                 }
             }
         };
-        let exclude: HashSet<String> = seeds.iter().cloned().collect();
-        let rules = Rules {
-            types: &types,
-            market: req.market.as_deref(),
+        let scope = Scope {
+            surface: Surface::Continue,
+            types,
+            market: req.market.clone(),
             explicit: req.explicit,
-            exclude: &exclude,
-            per_creator: Some(limit.div_ceil(5).max(2)),
+            limit,
+            now: now_ms(),
         };
+        let exclude: HashSet<String> = seeds.iter().cloned().collect();
+        let rules = scope.filter(&scope.types, &exclude);
         let seed_vectors: Vec<(String, &[f32])> = seeds
             .iter()
             .filter_map(|s| Some((s.clone(), model.vector(model.items.get(s)?)?)))
@@ -166,15 +163,8 @@ impl Recs {
                 })
                 .collect()
         };
-        let mut items = pick(source, candidates, &rules, limit)?;
-        let fallback = popular(&model, &types, req.market.as_deref());
-        fill(source, &mut items, fallback, &rules, &HashSet::new(), limit)?;
-        Ok(Recommendations {
-            items,
-            surface: "continue".into(),
-            model_version: model.version,
-            mixes: None,
-        })
+        let candidates = Candidates::seeded(candidates, exclude, HashSet::new());
+        self.run_pipeline(source, &model, &scope, candidates)
     }
 }
 

@@ -1,23 +1,31 @@
-//! The listener surfaces: `for_you`, `discover`, `release_radar`, `podcasts`, `daily_mix`,
-//! and the cold-start fallback every one of them shares.
+//! Every recommendation surface runs one pipeline, driven by its [`Surface`]:
+//!
+//! 1. **candidates**: the surface's own step ranks items (`listener.rs` for `for_you`,
+//!    `discover`, `release_radar` and `podcasts`; `mix.rs` for `daily_mix`; `similar.rs` for
+//!    `similar` and `continue`; `session.rs` for sessions) and says what must never be
+//!    returned (`Candidates`);
+//! 2. **rules**: the business rules, checked again on the live catalog, with the surface's
+//!    per-creator cap ([`Surface::per_creator`], [`pick`]);
+//! 3. **fallback**: a short list is filled with what is popular when the surface allows it
+//!    ([`Surface::fallback`], [`fill`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use needle_core::profile::Profile;
 use needle_core::EntityType;
 use serde::Serialize;
 
-use super::model::{interaction_weight, is_unwanted, now_ms, release_day, ServingModel};
+use super::listener::{days, Listener};
+use super::model::{now_ms, ServingModel};
 use super::pick::{fill, pick, Rules};
-use super::{Recs, Source};
-use crate::dense::dot;
+use super::{Recs, ServeConfig, Source};
 use crate::RecsError;
 
 pub use super::pick::{Reason, RecItem, Scored};
 
-/// Which surface.
+/// Which surface: the five a listener request names (`surface=`), and the item-seeded
+/// `similar` and `continue` and DJ sessions, which have their own endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Surface {
@@ -26,9 +34,13 @@ pub enum Surface {
     ReleaseRadar,
     Podcasts,
     DailyMix,
+    Similar,
+    Continue,
+    Session,
 }
 
 impl Surface {
+    /// The listener surfaces, the values `surface=` accepts.
     pub const ALL: [Surface; 5] = [
         Surface::ForYou,
         Surface::Discover,
@@ -44,18 +56,55 @@ impl Surface {
             Surface::ReleaseRadar => "release_radar",
             Surface::Podcasts => "podcasts",
             Surface::DailyMix => "daily_mix",
+            Surface::Similar => "similar",
+            Surface::Continue => "continue",
+            Surface::Session => "session",
         }
     }
 
-    /// Types returned when the request names none.
+    /// Types returned when the request names none. `similar` and `continue` use their
+    /// seeds' own types first; tracks are the last resort of `continue`.
     pub fn default_types(self) -> Vec<EntityType> {
         match self {
             Surface::ForYou => super::DEFAULT_TYPES.to_vec(),
-            Surface::Discover | Surface::DailyMix => vec![EntityType::Track],
+            Surface::Discover | Surface::DailyMix | Surface::Similar | Surface::Continue | Surface::Session => {
+                vec![EntityType::Track]
+            }
             Surface::ReleaseRadar => vec![EntityType::Album, EntityType::Track],
             Surface::Podcasts => vec![EntityType::Episode, EntityType::Show],
         }
     }
+
+    /// At most this many items per creator in a list of `limit` (`None`: no cap).
+    pub fn per_creator(self, limit: usize, config: &ServeConfig) -> Option<usize> {
+        match self {
+            Surface::Discover => Some(config.discover_per_artist),
+            Surface::DailyMix | Surface::Session => None,
+            Surface::Similar | Surface::Continue => Some(limit.div_ceil(5).max(2)),
+            Surface::ForYou | Surface::ReleaseRadar | Surface::Podcasts => Some(limit.div_ceil(4).max(2)),
+        }
+    }
+
+    /// What fills a short list. A release radar or daily mix of a listener with history
+    /// holds only what is theirs; without history, it is filled too.
+    pub fn fallback(self, has_history: bool) -> Fallback {
+        match self {
+            Surface::ReleaseRadar | Surface::DailyMix if has_history => Fallback::None,
+            Surface::ReleaseRadar => Fallback::PopularNewReleases,
+            _ => Fallback::Popular,
+        }
+    }
+}
+
+/// How a surface fills a list its candidates leave short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// Not at all.
+    None,
+    /// With the popular items of the requested types (in the market when given).
+    Popular,
+    /// With the popular items released within `recs.release_window_days`.
+    PopularNewReleases,
 }
 
 impl FromStr for Surface {
@@ -100,80 +149,63 @@ pub struct Recommendations {
     pub mixes: Option<Vec<Mix>>,
 }
 
-/// What the model knows of one listener.
-pub(crate) struct Listener {
-    /// Liked trained items, sorted by row, with weights.
-    pub items: Vec<u32>,
-    pub weights: Vec<f32>,
-    pub vector: Vec<f32>,
-    /// Every item the listener touched (never recommended as new).
-    pub seen: HashSet<String>,
-    pub profile: Profile,
+/// What every step of the pipeline knows of the request.
+pub(crate) struct Scope {
+    pub surface: Surface,
+    pub types: Vec<EntityType>,
+    pub market: Option<String>,
+    /// Explicit items allowed.
+    pub explicit: bool,
+    /// Items wanted, at least 1 (per mix for `daily_mix`).
+    pub limit: usize,
+    /// Evaluation time, epoch ms.
+    pub now: i64,
 }
 
-impl Listener {
-    pub fn of(model: &ServingModel, profile: Profile) -> Listener {
-        let (items, weights) = model.history_of(&profile.items);
-        let vector = model.fold_in(&items, &weights);
-        let seen = profile.items.keys().cloned().collect();
-        Listener {
-            items,
-            weights,
-            vector,
-            seen,
-            profile,
+impl Scope {
+    /// The rules of this request for a candidate step's filter inside the vector search
+    /// (no per-creator cap there; the pipeline applies it).
+    pub fn filter<'a>(&'a self, types: &'a [EntityType], exclude: &'a HashSet<String>) -> Rules<'a> {
+        Rules {
+            types,
+            market: self.market.as_deref(),
+            explicit: self.explicit,
+            exclude,
+            per_creator: None,
         }
     }
-
-    pub fn has_signal(&self) -> bool {
-        !self.items.is_empty() && self.vector.iter().any(|v| *v != 0.0)
-    }
-
-    /// Liked trained items, heaviest first (at most `n`).
-    pub fn top_items(&self, n: usize) -> Vec<(u32, f32)> {
-        let mut v: Vec<(u32, f32)> = self.items.iter().copied().zip(self.weights.iter().copied()).collect();
-        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        v.truncate(n);
-        v
-    }
-
-    /// The liked item that best explains candidate `c` (largest `y_h · y_c` among the
-    /// heaviest 50).
-    pub fn explain(&self, model: &ServingModel, c: u32) -> Option<u32> {
-        let yc = model.vector(c)?;
-        self.top_items(50)
-            .into_iter()
-            .filter_map(|(h, _)| Some((h, dot(model.vector(h)?, yc))))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|x| x.0)
-    }
 }
 
-pub(crate) fn days(now_ms: i64) -> i32 {
-    now_ms.div_euclid(86_400_000) as i32
+/// What a surface's candidate step hands to the rules.
+pub(crate) struct Candidates {
+    /// Ranked, best first.
+    pub list: Vec<Scored>,
+    /// Never returned (played, unwanted, seeds, served in the session).
+    pub exclude: HashSet<String>,
+    /// Also kept out of the popular fill (a session's: everything the listener touched).
+    pub fill_exclude: HashSet<String>,
+    /// `daily_mix`: the mixes.
+    pub mixes: Option<Vec<Mix>>,
+    /// The listener has usable history (see [`Surface::fallback`]).
+    pub has_history: bool,
 }
 
-/// Uniform in `[0, 1)` from a key: deterministic jitter.
-pub(crate) fn hash01(parts: &[&str]) -> f32 {
-    let mut h = fnv1a(parts);
-    h ^= h >> 33;
-    (h >> 40) as f32 / (1u64 << 24) as f32
-}
-
-pub(crate) fn fnv1a(parts: &[&str]) -> u64 {
-    // FNV-1a: small, stable across platforms and releases.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for b in p.bytes().chain([0xff]) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
+impl Candidates {
+    /// Candidates of an item-seeded surface or a session: no mixes, no listener history
+    /// that would hold back the fallback.
+    pub fn seeded(list: Vec<Scored>, exclude: HashSet<String>, fill_exclude: HashSet<String>) -> Candidates {
+        Candidates {
+            list,
+            exclude,
+            fill_exclude,
+            mixes: None,
+            has_history: false,
         }
     }
-    h
 }
 
 impl Recs {
-    fn require_model(&self) -> Result<Arc<ServingModel>, RecsError> {
+    pub(crate) fn require_model(&self) -> Result<Arc<ServingModel>, RecsError> {
         self.model().ok_or_else(|| {
             RecsError::NotReady(
                 "no recommendation model yet; train one (`needle train` or POST /v1/admin/train)".into(),
@@ -184,222 +216,66 @@ impl Recs {
     /// A listener surface.
     pub fn recommend(&self, source: &dyn Source, user: &str, req: &RecRequest) -> Result<Recommendations, RecsError> {
         let model = self.require_model()?;
-        let types = req.types.clone().unwrap_or_else(|| req.surface.default_types());
-        let now = req.now_ms.unwrap_or_else(now_ms);
-        let listener = source.profile(user).map(|p| Listener::of(&model, p));
-        let mut exclude: HashSet<String> = listener.as_ref().map(|l| l.seen.clone()).unwrap_or_default();
-        let mut mixes = None;
-        let limit = req.limit.max(1);
-        let candidates = match (&listener, req.surface) {
-            (Some(l), Surface::ForYou) if l.has_signal() => self.for_you(&model, l, &types, req, limit),
-            (Some(l), Surface::Discover) if l.has_signal() => self.discover(&model, user, l, &types, req, now, limit),
-            (Some(l), Surface::ReleaseRadar) => {
-                new_from_creators(source, &model, l, &types, now, self.config.release_window_days, false)?
-            }
-            (Some(l), Surface::Podcasts) => self.podcasts(source, &model, l, &types, req, now)?,
-            (Some(l), Surface::DailyMix) if l.has_signal() => {
-                let (c, m, favourites) = self.daily_mix(&model, user, l, &types, req, limit);
-                // Favourites are played items: allowed here, still never the unwanted ones.
-                for f in favourites {
-                    exclude.remove(&f);
-                }
-                mixes = Some(m);
-                c
-            }
-            _ => Vec::new(),
-        };
-        if let Some(l) = &listener {
-            for (id, st) in &l.profile.items {
-                if is_unwanted(st) {
-                    exclude.insert(id.clone());
-                }
-            }
+        if !Surface::ALL.contains(&req.surface) {
+            return Err(RecsError::InvalidInput(format!(
+                "`{}` is not a listener surface",
+                req.surface.as_str()
+            )));
         }
-        let rules = Rules {
-            types: &types,
-            market: req.market.as_deref(),
+        let scope = Scope {
+            surface: req.surface,
+            types: req.types.clone().unwrap_or_else(|| req.surface.default_types()),
+            market: req.market.clone(),
             explicit: req.explicit,
-            exclude: &exclude,
-            per_creator: match req.surface {
-                Surface::Discover => Some(self.config.discover_per_artist),
-                Surface::DailyMix => None,
-                _ => Some(limit.div_ceil(4).max(2)),
-            },
+            limit: req.limit.max(1),
+            now: req.now_ms.unwrap_or_else(now_ms),
         };
-        let mut items = pick(source, candidates, &rules, limit)?;
-        // Cold start and short lists: fill with what is popular. A release radar or mix of a
-        // listener with history holds only what is theirs.
-        let cold = !listener.as_ref().is_some_and(Listener::has_signal);
-        let fills = match req.surface {
-            Surface::ForYou | Surface::Discover | Surface::Podcasts => true,
-            Surface::ReleaseRadar => cold,
-            Surface::DailyMix => cold,
+        let listener = source.profile(user).map(|p| Listener::of(&model, p));
+        let candidates = self.listener_candidates(source, &model, user, listener.as_ref(), &scope)?;
+        self.run_pipeline(source, &model, &scope, candidates)
+    }
+
+    /// Rules, then fallback, over a surface's candidates.
+    pub(crate) fn run_pipeline(
+        &self,
+        source: &dyn Source,
+        model: &ServingModel,
+        scope: &Scope,
+        candidates: Candidates,
+    ) -> Result<Recommendations, RecsError> {
+        let rules = Rules {
+            types: &scope.types,
+            market: scope.market.as_deref(),
+            explicit: scope.explicit,
+            exclude: &candidates.exclude,
+            per_creator: scope.surface.per_creator(scope.limit, &self.config),
         };
-        if fills {
-            let mut fallback = popular(&model, &types, req.market.as_deref());
-            if req.surface == Surface::ReleaseRadar {
-                // Only new releases: what is popular among them.
-                let (today, window) = (days(now), self.config.release_window_days as i32);
-                fallback.retain(|c| {
+        let mut items = pick(source, candidates.list, &rules, scope.limit)?;
+        let fallback = match scope.surface.fallback(candidates.has_history) {
+            Fallback::None => None,
+            Fallback::Popular => Some(popular(model, &scope.types, scope.market.as_deref())),
+            Fallback::PopularNewReleases => {
+                let mut list = popular(model, &scope.types, scope.market.as_deref());
+                let (today, window) = (days(scope.now), self.config.release_window_days as i32);
+                list.retain(|c| {
                     model
                         .items
                         .get(&c.id)
                         .and_then(|i| model.meta[i as usize].release_day)
                         .is_some_and(|d| (0..=window).contains(&(today - d)))
                 });
+                Some(list)
             }
-            fill(source, &mut items, fallback, &rules, &HashSet::new(), limit)?;
+        };
+        if let Some(list) = fallback {
+            fill(source, &mut items, list, &rules, &candidates.fill_exclude, scope.limit)?;
         }
         Ok(Recommendations {
             items,
-            surface: req.surface.as_str().into(),
+            surface: scope.surface.as_str().into(),
             model_version: model.version,
-            mixes,
+            mixes: candidates.mixes,
         })
-    }
-
-    fn for_you(
-        &self,
-        model: &ServingModel,
-        l: &Listener,
-        types: &[EntityType],
-        req: &RecRequest,
-        limit: usize,
-    ) -> Vec<Scored> {
-        let rules = Rules {
-            types,
-            market: req.market.as_deref(),
-            explicit: req.explicit,
-            exclude: &l.seen,
-            per_creator: None,
-        };
-        let hits = model
-            .index
-            .search(&l.vector, limit * 2 + 20, &|i| rules.admits(model, i));
-        hits.into_iter()
-            .map(|h| Scored {
-                id: model.items.id(h.id).to_string(),
-                score: h.score,
-                reason: match l.explain(model, h.id) {
-                    Some(x) => Reason::BecauseYouPlay(model.items.id(x).to_string()),
-                    None => Reason::Popular(None),
-                },
-                mix: None,
-            })
-            .collect()
-    }
-
-    /// Collaborative candidates fused with neighbours of recent favourites, jittered by a
-    /// per-week seed; cached per (listener, week, model) so the list is stable for the week.
-    #[allow(clippy::too_many_arguments)]
-    fn discover(
-        &self,
-        model: &ServingModel,
-        user: &str,
-        l: &Listener,
-        types: &[EntityType],
-        req: &RecRequest,
-        now: i64,
-        limit: usize,
-    ) -> Vec<Scored> {
-        let week = (days(now) as i64 + 3).div_euclid(7);
-        let key = (
-            format!("{user}\u{0}{types:?}\u{0}{:?}\u{0}{}", req.market, req.explicit),
-            week,
-            model.version,
-        );
-        if let Some(c) = self.discover_cache.lock().get(&key) {
-            if c.len() >= limit * 3 {
-                return c.as_ref().clone();
-            }
-        }
-        let rules = Rules {
-            types,
-            market: req.market.as_deref(),
-            explicit: req.explicit,
-            exclude: &l.seen,
-            per_creator: None,
-        };
-        let k = limit * 3 + 20;
-        let admit = |i: u32| rules.admits(model, i);
-        let mut fused: HashMap<u32, (f32, Reason)> = HashMap::new();
-        for (rank, h) in model.index.search(&l.vector, k, &admit).into_iter().enumerate() {
-            let why = l
-                .explain(model, h.id)
-                .map(|x| Reason::BecauseYouPlay(model.items.id(x).to_string()))
-                .unwrap_or(Reason::Popular(None));
-            fused.insert(h.id, (0.6 / (rank as f32 + 10.0), why));
-        }
-        // Recent favourites: the newest liked items with vectors.
-        let mut recent = Vec::new();
-        for r in l.profile.recent.iter().rev() {
-            let Some(i) = model.items.get(&r.item_id) else { continue };
-            let liked = l.profile.items.get(&r.item_id).and_then(interaction_weight).is_some();
-            if liked && model.vector(i).is_some() && !recent.contains(&i) {
-                recent.push(i);
-            }
-            if recent.len() == 3 {
-                break;
-            }
-        }
-        for &f in &recent {
-            let Some(q) = model.vector(f) else { continue };
-            for (rank, h) in model.index.search(q, limit + 10, &admit).into_iter().enumerate() {
-                let s = 0.4 / recent.len() as f32 / (rank as f32 + 10.0);
-                let e = fused
-                    .entry(h.id)
-                    .or_insert((0.0, Reason::BecauseYouRecentlyPlayed(model.items.id(f).to_string())));
-                e.0 += s;
-            }
-        }
-        let wk = week.to_string();
-        let mut out: Vec<Scored> = fused
-            .into_iter()
-            .map(|(i, (s, reason))| {
-                let id = model.items.id(i).to_string();
-                let jitter = 0.75 + 0.5 * hash01(&[user, &wk, &id]);
-                Scored {
-                    score: s * jitter * 100.0,
-                    id,
-                    reason,
-                    mix: None,
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-        let mut cache = self.discover_cache.lock();
-        if cache.len() > 50_000 {
-            cache.clear();
-        }
-        cache.insert(key, Arc::new(out.clone()));
-        out
-    }
-
-    fn podcasts(
-        &self,
-        source: &dyn Source,
-        model: &ServingModel,
-        l: &Listener,
-        types: &[EntityType],
-        req: &RecRequest,
-        now: i64,
-    ) -> Result<Vec<Scored>, RecsError> {
-        let mut out = Vec::new();
-        if types.contains(&EntityType::Episode) {
-            out.extend(new_from_creators(
-                source,
-                model,
-                l,
-                &[EntityType::Episode],
-                now,
-                self.config.episode_window_days,
-                true,
-            )?);
-        }
-        if types.contains(&EntityType::Show) && l.has_signal() {
-            out.extend(self.for_you(model, l, &[EntityType::Show], req, req.limit.max(1)));
-        }
-        Ok(out)
     }
 }
 
@@ -423,78 +299,4 @@ pub(crate) fn popular(model: &ServingModel, types: &[EntityType], market: Option
         }
     }
     out
-}
-
-/// Creators (artists, shows, authors) the listener follows or loves, strongest first.
-fn loved_creators(model: &ServingModel, l: &Listener) -> Vec<(String, f32)> {
-    let mut aff: HashMap<u32, f32> = HashMap::new();
-    for (id, st) in &l.profile.items {
-        let Some(w) = interaction_weight(st) else { continue };
-        let Some(i) = model.items.get(id) else { continue };
-        for &c in &model.meta[i as usize].creators {
-            *aff.entry(c).or_default() += w;
-        }
-    }
-    let mut v: Vec<(String, f32)> = aff
-        .into_iter()
-        .map(|(c, w)| (model.creators.id(c).to_string(), w))
-        .collect();
-    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    v.truncate(30);
-    v
-}
-
-/// Releases of `types` within `window_days` by the listener's loved creators, read live
-/// from the catalog (new items need no retraining). Newest first when `newest_first`,
-/// else by creator affinity times freshness.
-fn new_from_creators(
-    source: &dyn Source,
-    model: &ServingModel,
-    l: &Listener,
-    types: &[EntityType],
-    now: i64,
-    window_days: u32,
-    newest_first: bool,
-) -> Result<Vec<Scored>, RecsError> {
-    let creators = loved_creators(model, l);
-    let top = creators.first().map(|c| c.1).unwrap_or(1.0).max(1e-6);
-    let today = days(now);
-    let mut out = Vec::new();
-    for (c, aff) in creators {
-        let mut ids = source.referrers(&c)?;
-        ids.retain(|id| !l.seen.contains(id));
-        ids.truncate(2_000);
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        for e in source.entities(&refs)?.into_iter().flatten() {
-            if !types.contains(&e.entity_type()) {
-                continue;
-            }
-            let Some(day) = e.release_date.as_deref().and_then(release_day) else {
-                continue;
-            };
-            let age = today - day;
-            if age < 0 || age > window_days as i32 {
-                continue;
-            }
-            let fresh = 1.0 - 0.5 * age as f32 / window_days.max(1) as f32;
-            let score = if newest_first {
-                1.0 + fresh + 0.01 * aff / top
-            } else {
-                aff / top * fresh
-            };
-            let reason = if e.entity_type() == EntityType::Episode {
-                Reason::NewEpisodeOf(c.clone())
-            } else {
-                Reason::NewFrom(c.clone())
-            };
-            out.push(Scored {
-                id: e.id,
-                score,
-                reason,
-                mix: None,
-            });
-        }
-    }
-    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-    Ok(out)
 }

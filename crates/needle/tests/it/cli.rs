@@ -152,3 +152,42 @@ fn serve_refuses_a_public_address_without_keys() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("--allow-open") && help.contains("--keys-file"), "{help}");
 }
+
+#[test]
+fn eval_flags_are_checked_by_clap() {
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_needle")).args(args).output().unwrap();
+    let out = run(&["eval", "--data", "nowhere", "--bogus"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("unexpected argument '--bogus'"), "{err}");
+    assert!(err.contains("Usage: needle eval"), "{err}");
+
+    let out = run(&["eval", "--data", "nowhere", "--models", "als,bpr"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("invalid value 'bpr' for '--models <LIST>'"), "{err}");
+
+    let out = run(&["eval", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{help}");
+    for flag in [
+        "--data <DIR>",
+        "--seeds <N>",
+        "--k <K>",
+        "--threads <N>",
+        "--models <LIST>",
+        "--tune",
+        "--holdout",
+        "--hnsw",
+        "--write-split <DIR>",
+        "--json <FILE>",
+        "--candidates <JSON>",
+        "--run <JSON>",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from\n{help}");
+    }
+    assert!(
+        help.contains("[default: als,als_log,ease,rp3beta,item_knn,popularity]"),
+        "{help}"
+    );
+}

@@ -1,0 +1,336 @@
+//! The listener surfaces' candidate steps: `for_you`, `discover`, `release_radar` and
+//! `podcasts` (`daily_mix` is in `mix.rs`), and [`Listener`], what the model knows of the
+//! listener they are for. The rules and the fallback are the pipeline's, in `surfaces.rs`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use needle_core::profile::Profile;
+use needle_core::EntityType;
+
+use super::model::{interaction_weight, is_unwanted, release_day, ServingModel};
+use super::surfaces::{Candidates, Reason, Scope, Scored, Surface};
+use super::{Recs, Source};
+use crate::dense::dot;
+use crate::RecsError;
+
+/// What the model knows of one listener.
+pub(crate) struct Listener {
+    /// Liked trained items, sorted by row, with weights.
+    pub items: Vec<u32>,
+    pub weights: Vec<f32>,
+    pub vector: Vec<f32>,
+    /// Every item the listener touched (never recommended as new).
+    pub seen: HashSet<String>,
+    pub profile: Profile,
+}
+
+impl Listener {
+    pub fn of(model: &ServingModel, profile: Profile) -> Listener {
+        let (items, weights) = model.history_of(&profile.items);
+        let vector = model.fold_in(&items, &weights);
+        let seen = profile.items.keys().cloned().collect();
+        Listener {
+            items,
+            weights,
+            vector,
+            seen,
+            profile,
+        }
+    }
+
+    pub fn has_signal(&self) -> bool {
+        !self.items.is_empty() && self.vector.iter().any(|v| *v != 0.0)
+    }
+
+    /// Liked trained items, heaviest first (at most `n`).
+    pub fn top_items(&self, n: usize) -> Vec<(u32, f32)> {
+        let mut v: Vec<(u32, f32)> = self.items.iter().copied().zip(self.weights.iter().copied()).collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(n);
+        v
+    }
+
+    /// The liked item that best explains candidate `c` (largest `y_h · y_c` among the
+    /// heaviest 50).
+    pub fn explain(&self, model: &ServingModel, c: u32) -> Option<u32> {
+        let yc = model.vector(c)?;
+        self.top_items(50)
+            .into_iter()
+            .filter_map(|(h, _)| Some((h, dot(model.vector(h)?, yc))))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|x| x.0)
+    }
+}
+
+pub(crate) fn days(now_ms: i64) -> i32 {
+    now_ms.div_euclid(86_400_000) as i32
+}
+
+/// Uniform in `[0, 1)` from a key: deterministic jitter.
+pub(crate) fn hash01(parts: &[&str]) -> f32 {
+    let mut h = fnv1a(parts);
+    h ^= h >> 33;
+    (h >> 40) as f32 / (1u64 << 24) as f32
+}
+
+pub(crate) fn fnv1a(parts: &[&str]) -> u64 {
+    // FNV-1a: small, stable across platforms and releases.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain([0xff]) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+impl Recs {
+    /// The candidate step of a listener surface: its ranked candidates, and what the rules
+    /// exclude (everything the listener touched, the daily mix's favourites excepted, and
+    /// every unwanted item).
+    pub(crate) fn listener_candidates(
+        &self,
+        source: &dyn Source,
+        model: &ServingModel,
+        user: &str,
+        listener: Option<&Listener>,
+        scope: &Scope,
+    ) -> Result<Candidates, RecsError> {
+        let mut exclude: HashSet<String> = listener.map(|l| l.seen.clone()).unwrap_or_default();
+        let mut mixes = None;
+        let list = match (listener, scope.surface) {
+            (Some(l), Surface::ForYou) if l.has_signal() => self.for_you(model, l, &scope.types, scope),
+            (Some(l), Surface::Discover) if l.has_signal() => self.discover(model, user, l, scope),
+            (Some(l), Surface::ReleaseRadar) => new_from_creators(
+                source,
+                model,
+                l,
+                &scope.types,
+                scope.now,
+                self.config.release_window_days,
+                false,
+            )?,
+            (Some(l), Surface::Podcasts) => self.podcasts(source, model, l, scope)?,
+            (Some(l), Surface::DailyMix) if l.has_signal() => {
+                let (c, m, favourites) = self.daily_mix(model, user, l, scope);
+                // Favourites are played items: allowed here, still never the unwanted ones.
+                for f in favourites {
+                    exclude.remove(&f);
+                }
+                mixes = Some(m);
+                c
+            }
+            _ => Vec::new(),
+        };
+        if let Some(l) = listener {
+            for (id, st) in &l.profile.items {
+                if is_unwanted(st) {
+                    exclude.insert(id.clone());
+                }
+            }
+        }
+        Ok(Candidates {
+            list,
+            exclude,
+            fill_exclude: HashSet::new(),
+            mixes,
+            has_history: listener.is_some_and(Listener::has_signal),
+        })
+    }
+
+    /// Top inner products with the listener's folded-in vector, each explained by the
+    /// liked item closest to it.
+    fn for_you(&self, model: &ServingModel, l: &Listener, types: &[EntityType], scope: &Scope) -> Vec<Scored> {
+        let rules = scope.filter(types, &l.seen);
+        let hits = model
+            .index
+            .search(&l.vector, scope.limit * 2 + 20, &|i| rules.admits(model, i));
+        hits.into_iter()
+            .map(|h| Scored {
+                id: model.items.id(h.id).to_string(),
+                score: h.score,
+                reason: match l.explain(model, h.id) {
+                    Some(x) => Reason::BecauseYouPlay(model.items.id(x).to_string()),
+                    None => Reason::Popular(None),
+                },
+                mix: None,
+            })
+            .collect()
+    }
+
+    /// Collaborative candidates fused with neighbours of recent favourites (weights
+    /// `recs.blend.discover_*`), jittered by a per-week seed; cached per (listener, week,
+    /// model) so the list is stable for the week.
+    fn discover(&self, model: &ServingModel, user: &str, l: &Listener, scope: &Scope) -> Vec<Scored> {
+        let (types, limit) = (&scope.types, scope.limit);
+        let week = (days(scope.now) as i64 + 3).div_euclid(7);
+        let key = (
+            format!("{user}\u{0}{types:?}\u{0}{:?}\u{0}{}", scope.market, scope.explicit),
+            week,
+            model.version,
+        );
+        if let Some(c) = self.discover_cache.lock().get(&key) {
+            if c.len() >= limit * 3 {
+                return c.as_ref().clone();
+            }
+        }
+        let rules = scope.filter(types, &l.seen);
+        let blend = &self.config.blend;
+        let k = limit * 3 + 20;
+        let admit = |i: u32| rules.admits(model, i);
+        let mut fused: HashMap<u32, (f32, Reason)> = HashMap::new();
+        for (rank, h) in model.index.search(&l.vector, k, &admit).into_iter().enumerate() {
+            let why = l
+                .explain(model, h.id)
+                .map(|x| Reason::BecauseYouPlay(model.items.id(x).to_string()))
+                .unwrap_or(Reason::Popular(None));
+            fused.insert(h.id, (blend.discover_collaborative / (rank as f32 + 10.0), why));
+        }
+        // Recent favourites: the newest liked items with vectors.
+        let mut recent = Vec::new();
+        for r in l.profile.recent.iter().rev() {
+            let Some(i) = model.items.get(&r.item_id) else { continue };
+            let liked = l.profile.items.get(&r.item_id).and_then(interaction_weight).is_some();
+            if liked && model.vector(i).is_some() && !recent.contains(&i) {
+                recent.push(i);
+            }
+            if recent.len() == 3 {
+                break;
+            }
+        }
+        for &f in &recent {
+            let Some(q) = model.vector(f) else { continue };
+            for (rank, h) in model.index.search(q, limit + 10, &admit).into_iter().enumerate() {
+                let s = blend.discover_recent / recent.len() as f32 / (rank as f32 + 10.0);
+                let e = fused
+                    .entry(h.id)
+                    .or_insert((0.0, Reason::BecauseYouRecentlyPlayed(model.items.id(f).to_string())));
+                e.0 += s;
+            }
+        }
+        let wk = week.to_string();
+        let mut out: Vec<Scored> = fused
+            .into_iter()
+            .map(|(i, (s, reason))| {
+                let id = model.items.id(i).to_string();
+                let jitter = 0.75 + 0.5 * hash01(&[user, &wk, &id]);
+                Scored {
+                    score: s * jitter * 100.0,
+                    id,
+                    reason,
+                    mix: None,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+        let mut cache = self.discover_cache.lock();
+        if cache.len() > 50_000 {
+            cache.clear();
+        }
+        cache.insert(key, Arc::new(out.clone()));
+        out
+    }
+
+    /// New episodes of followed or played shows, newest first, then shows from the
+    /// collaborative list.
+    fn podcasts(
+        &self,
+        source: &dyn Source,
+        model: &ServingModel,
+        l: &Listener,
+        scope: &Scope,
+    ) -> Result<Vec<Scored>, RecsError> {
+        let mut out = Vec::new();
+        if scope.types.contains(&EntityType::Episode) {
+            out.extend(new_from_creators(
+                source,
+                model,
+                l,
+                &[EntityType::Episode],
+                scope.now,
+                self.config.episode_window_days,
+                true,
+            )?);
+        }
+        if scope.types.contains(&EntityType::Show) && l.has_signal() {
+            out.extend(self.for_you(model, l, &[EntityType::Show], scope));
+        }
+        Ok(out)
+    }
+}
+
+/// Creators (artists, shows, authors) the listener follows or loves, strongest first.
+fn loved_creators(model: &ServingModel, l: &Listener) -> Vec<(String, f32)> {
+    let mut aff: HashMap<u32, f32> = HashMap::new();
+    for (id, st) in &l.profile.items {
+        let Some(w) = interaction_weight(st) else { continue };
+        let Some(i) = model.items.get(id) else { continue };
+        for &c in &model.meta[i as usize].creators {
+            *aff.entry(c).or_default() += w;
+        }
+    }
+    let mut v: Vec<(String, f32)> = aff
+        .into_iter()
+        .map(|(c, w)| (model.creators.id(c).to_string(), w))
+        .collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.truncate(30);
+    v
+}
+
+/// Releases of `types` within `window_days` by the listener's loved creators, read live
+/// from the catalog (new items need no retraining). Newest first when `newest_first`,
+/// else by creator affinity times freshness.
+fn new_from_creators(
+    source: &dyn Source,
+    model: &ServingModel,
+    l: &Listener,
+    types: &[EntityType],
+    now: i64,
+    window_days: u32,
+    newest_first: bool,
+) -> Result<Vec<Scored>, RecsError> {
+    let creators = loved_creators(model, l);
+    let top = creators.first().map(|c| c.1).unwrap_or(1.0).max(1e-6);
+    let today = days(now);
+    let mut out = Vec::new();
+    for (c, aff) in creators {
+        let mut ids = source.referrers(&c)?;
+        ids.retain(|id| !l.seen.contains(id));
+        ids.truncate(2_000);
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        for e in source.entities(&refs)?.into_iter().flatten() {
+            if !types.contains(&e.entity_type()) {
+                continue;
+            }
+            let Some(day) = e.release_date.as_deref().and_then(release_day) else {
+                continue;
+            };
+            let age = today - day;
+            if age < 0 || age > window_days as i32 {
+                continue;
+            }
+            let fresh = 1.0 - 0.5 * age as f32 / window_days.max(1) as f32;
+            let score = if newest_first {
+                1.0 + fresh + 0.01 * aff / top
+            } else {
+                aff / top * fresh
+            };
+            let reason = if e.entity_type() == EntityType::Episode {
+                Reason::NewEpisodeOf(c.clone())
+            } else {
+                Reason::NewFrom(c.clone())
+            };
+            out.push(Scored {
+                id: e.id,
+                score,
+                reason,
+                mix: None,
+            });
+        }
+    }
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+    Ok(out)
+}

@@ -1,0 +1,280 @@
+//! The serving model: what one training run produces and requests read.
+//!
+//! Items are numbered in three ranges: `[0, n_trained)` were in the training matrix and have
+//! ALS vectors; `[n_trained, n_vec)` are catalog items without plays whose vectors come from
+//! their creators' and tags' centroids (so a new release is reachable the day it lands);
+//! `[n_vec, len)` have no vector and only appear in the popularity lists (cold start).
+//! Catalog metadata needed by the business rules (type, explicit, markets, creators, release
+//! day) is kept per item, so filters run inside the vector search without catalog reads.
+//!
+//! `train.rs` builds a model from a [`Source`](super::Source), one function per phase;
+//! `file.rs` writes and reads model files.
+
+mod file;
+mod train;
+
+use std::collections::HashMap;
+
+use needle_core::profile::ItemStat;
+use needle_core::{Entity, EntityType};
+use serde::{Deserialize, Serialize};
+
+use super::ServeConfig;
+use crate::index::{IndexBuilder, VectorIndex};
+use crate::matrix::IdMap;
+use crate::models::{Als, History};
+use crate::RecsError;
+
+pub(crate) use file::prune;
+pub use file::{latest_version, point_current};
+
+/// What the business rules need to know about one item.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ItemMeta {
+    /// Entity type; `None` for items that were played but are not in the catalog.
+    #[serde(rename = "t")]
+    pub kind: Option<EntityType>,
+    #[serde(rename = "x", default, skip_serializing_if = "std::ops::Not::not")]
+    pub explicit: bool,
+    /// Upper-cased ISO codes; `None` means everywhere.
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    pub markets: Option<Vec<String>>,
+    /// Indices into [`ServingModel::creators`]: artists of a track or album, the show of an
+    /// episode, the audiobook of a chapter; an artist, show or audiobook is its own creator.
+    #[serde(rename = "c", default, skip_serializing_if = "Vec::is_empty")]
+    pub creators: Vec<u32>,
+    /// Days since 1970-01-01 of the release date.
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    pub release_day: Option<i32>,
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+}
+
+impl ItemMeta {
+    fn of(e: &Entity, creators: &mut IdMap) -> ItemMeta {
+        let kind = e.entity_type();
+        let mut cs: Vec<&str> = match kind {
+            EntityType::Artist | EntityType::Show | EntityType::Audiobook => vec![e.id.as_str()],
+            _ => e.artist_ids.iter().map(String::as_str).collect(),
+        };
+        cs.extend(e.show_id.as_deref());
+        cs.extend(e.audiobook_id.as_deref());
+        ItemMeta {
+            kind: Some(kind),
+            explicit: e.explicit.unwrap_or(false),
+            markets: e
+                .markets
+                .as_ref()
+                .map(|m| m.iter().map(|c| c.to_ascii_uppercase()).collect()),
+            creators: cs.into_iter().map(|c| creators.get_or_insert(c)).collect(),
+            release_day: e.release_date.as_deref().and_then(release_day),
+            language: e.language.clone(),
+        }
+    }
+
+    /// Available in `market` (`None`: no market constraint).
+    pub fn in_market(&self, market: Option<&str>) -> bool {
+        match (market, &self.markets) {
+            (Some(m), Some(list)) => list.iter().any(|c| c.eq_ignore_ascii_case(m)),
+            _ => true,
+        }
+    }
+}
+
+/// Days since 1970-01-01 of `YYYY`, `YYYY-MM` or `YYYY-MM-DD` (missing parts are 1).
+pub fn release_day(date: &str) -> Option<i32> {
+    let mut parts = date.split('-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next().map(str::parse).transpose().ok()?.unwrap_or(1);
+    let d: i64 = parts.next().map(str::parse).transpose().ok()?.unwrap_or(1);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    i32::try_from(era * 146_097 + doe - 719_468).ok()
+}
+
+/// The positive weight of a listener's history with one item, or `None` when the item does
+/// not count as liked (never played, or skipped/unsaved more than played).
+pub fn interaction_weight(st: &ItemStat) -> Option<f32> {
+    let w = st.plays as f64
+        + 0.5 * st.clicks as f64
+        + if st.saved { 3.0 } else { 0.0 }
+        + if st.followed { 5.0 } else { 0.0 }
+        - 0.5 * st.skips as f64;
+    (w > 0.0).then_some(w as f32)
+}
+
+/// Whether the listener marked the item unwanted: skipped at least twice and more often
+/// than played, never saved or followed.
+pub fn is_unwanted(st: &ItemStat) -> bool {
+    !st.saved && !st.followed && st.skips >= 2 && st.skips > st.plays
+}
+
+/// Timings and sizes of one training run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TrainStats {
+    pub listeners: usize,
+    pub interactions: usize,
+    pub trained_items: usize,
+    pub content_items: usize,
+    pub popular_items: usize,
+    pub snapshot_ms: u64,
+    pub train_ms: u64,
+    pub catalog_ms: u64,
+    pub index_ms: u64,
+    pub save_ms: u64,
+}
+
+/// One trained, loaded model. Immutable; swapped whole.
+pub struct ServingModel {
+    pub version: u64,
+    pub created_ms: i64,
+    pub config: ServeConfig,
+    pub stats: TrainStats,
+    pub items: IdMap,
+    pub meta: Vec<ItemMeta>,
+    pub creators: IdMap,
+    /// Training listeners per item (`n_trained` long).
+    pub listeners: Vec<u32>,
+    /// Best first, per type: (item, popularity in `[0, 1]`).
+    pub popular: HashMap<EntityType, Vec<(u32, f32)>>,
+    pub n_trained: usize,
+    pub n_vec: usize,
+    /// ALS over the trained items (fold-in).
+    pub als: Als,
+    /// Content vectors of `[n_trained, n_vec)`, row-major.
+    content: Vec<f32>,
+    /// Every item with a vector.
+    pub index: Box<dyn VectorIndex>,
+}
+
+impl ServingModel {
+    /// Factors per vector.
+    pub fn factors(&self) -> usize {
+        self.als.factors()
+    }
+
+    /// The vector of item `i` (trained or content), if it has one.
+    pub fn vector(&self, i: u32) -> Option<&[f32]> {
+        let i = i as usize;
+        let f = self.factors();
+        if i < self.n_trained {
+            self.als.item_vector(i)
+        } else if i < self.n_vec {
+            let j = i - self.n_trained;
+            self.content.get(j * f..(j + 1) * f)
+        } else {
+            None
+        }
+    }
+
+    fn assemble(p: Parts) -> Result<ServingModel, RecsError> {
+        let t = std::time::Instant::now();
+        let f = p.als.factors();
+        let mut b = IndexBuilder::new(f, p.config.index.clone());
+        b.add_all(p.als.item_factors())?;
+        for (j, v) in p.content.chunks_exact(f.max(1)).enumerate() {
+            b.add((p.n_trained + j) as u32, v)?;
+        }
+        let index = b.build();
+        let mut stats = p.stats;
+        stats.index_ms = t.elapsed().as_millis() as u64;
+        Ok(ServingModel {
+            version: p.version,
+            created_ms: p.created_ms,
+            config: p.config,
+            stats,
+            items: p.items,
+            meta: p.meta,
+            creators: p.creators,
+            listeners: p.listeners,
+            popular: p.popular,
+            n_trained: p.n_trained,
+            n_vec: p.n_vec,
+            als: p.als,
+            content: p.content,
+            index,
+        })
+    }
+
+    /// The listener's history as model rows (liked items only) with their weights.
+    pub fn history_of(&self, items: &HashMap<String, ItemStat>) -> (Vec<u32>, Vec<f32>) {
+        let mut rows: Vec<(u32, f32)> = items
+            .iter()
+            .filter_map(|(id, st)| {
+                let i = self.items.get(id)?;
+                ((i as usize) < self.n_trained).then_some(())?;
+                Some((i, interaction_weight(st)?))
+            })
+            .collect();
+        rows.sort_unstable_by_key(|r| r.0);
+        rows.into_iter().unzip()
+    }
+
+    /// A listener vector folded in from `(items, weights)`.
+    pub fn fold_in(&self, items: &[u32], weights: &[f32]) -> Vec<f32> {
+        self.als.fold_in(History::new(items, weights))
+    }
+}
+
+/// The parts of a model, before its vector index is built.
+struct Parts {
+    version: u64,
+    created_ms: i64,
+    config: ServeConfig,
+    stats: TrainStats,
+    items: IdMap,
+    meta: Vec<ItemMeta>,
+    creators: IdMap,
+    listeners: Vec<u32>,
+    popular: HashMap<EntityType, Vec<(u32, f32)>>,
+    n_trained: usize,
+    n_vec: usize,
+    als: Als,
+    content: Vec<f32>,
+}
+
+/// Now, epoch milliseconds.
+pub fn now_ms() -> i64 {
+    needle_core::time::now_ms()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_days_match_the_calendar() {
+        assert_eq!(release_day("1970-01-01"), Some(0));
+        assert_eq!(release_day("1970"), Some(0));
+        assert_eq!(release_day("2000-03-01"), Some(11_017));
+        assert_eq!(release_day("2024-02-29"), Some(19_782));
+        assert_eq!(release_day("2024-13"), None);
+        assert_eq!(release_day("nope"), None);
+    }
+
+    #[test]
+    fn weights_count_plays_saves_and_follows_and_skips_down() {
+        let st = |plays, skips, saved, followed| ItemStat {
+            plays,
+            skips,
+            saved,
+            followed,
+            ..Default::default()
+        };
+        assert_eq!(interaction_weight(&st(0, 0, false, false)), None);
+        assert_eq!(interaction_weight(&st(2, 0, false, false)), Some(2.0));
+        assert_eq!(interaction_weight(&st(0, 0, false, true)), Some(5.0));
+        assert_eq!(interaction_weight(&st(1, 4, false, false)), None);
+        assert!(is_unwanted(&st(0, 2, false, false)));
+        assert!(!is_unwanted(&st(3, 2, false, false)));
+        assert!(!is_unwanted(&st(0, 5, true, false)));
+    }
+}
