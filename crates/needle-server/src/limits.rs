@@ -6,7 +6,6 @@
 //! when Needle runs open. What counts as expensive is decided by
 //! [`crate::auth::classify`].
 
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -21,95 +20,7 @@ pub const MAX_BUCKETS: usize = 100_000;
 /// `Retry-After` of a `503 overloaded`, seconds.
 pub const OVERLOADED_RETRY_AFTER_S: u64 = 1;
 
-/// `[rate_limit]`: a token bucket per API key, per listener token, or per client IP when
-/// Needle runs without keys. Health, metrics, the OpenAPI document and the page are never
-/// limited.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RateLimitConfig {
-    /// Sustained requests per second allowed to each client; `0` turns rate limiting off.
-    pub requests_per_s: f64,
-    /// Requests a client may make at once after being idle (the bucket's size).
-    pub burst: u32,
-}
-
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        RateLimitConfig {
-            requests_per_s: 0.0,
-            burst: 100,
-        }
-    }
-}
-
-impl RateLimitConfig {
-    /// Problems with these values, each `rate_limit.<key>: why`.
-    pub fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        if !(self.requests_per_s.is_finite() && (0.0..=1_000_000.0).contains(&self.requests_per_s)) {
-            problems.push(format!(
-                "rate_limit.requests_per_s: must be between 0 (off) and 1000000, got {}",
-                self.requests_per_s
-            ));
-        }
-        if !(1..=1_000_000).contains(&self.burst) {
-            problems.push(format!(
-                "rate_limit.burst: must be between 1 and 1000000, got {}",
-                self.burst
-            ));
-        }
-        problems
-    }
-}
-
-/// `[concurrency]`: how many expensive requests (search, recommendations, similar items,
-/// sessions, training) run at once, and how many may wait, for how long, for a slot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ConcurrencyConfig {
-    /// Expensive requests running at once.
-    pub max_in_flight: usize,
-    /// Expensive requests waiting for a slot at once; more are answered `503 overloaded`.
-    pub max_waiting: usize,
-    /// Longest wait for a slot, milliseconds; then `503 overloaded`.
-    pub max_wait_ms: u64,
-}
-
-impl Default for ConcurrencyConfig {
-    fn default() -> Self {
-        ConcurrencyConfig {
-            max_in_flight: 32,
-            max_waiting: 128,
-            max_wait_ms: 100,
-        }
-    }
-}
-
-impl ConcurrencyConfig {
-    /// Problems with these values, each `concurrency.<key>: why`.
-    pub fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        if !(1..=100_000).contains(&self.max_in_flight) {
-            problems.push(format!(
-                "concurrency.max_in_flight: must be between 1 and 100000, got {}",
-                self.max_in_flight
-            ));
-        }
-        if self.max_waiting > 1_000_000 {
-            problems.push(format!(
-                "concurrency.max_waiting: must be at most 1000000, got {}",
-                self.max_waiting
-            ));
-        }
-        if self.max_wait_ms > 60_000 {
-            problems.push(format!(
-                "concurrency.max_wait_ms: must be at most 60000, got {}",
-                self.max_wait_ms
-            ));
-        }
-        problems
-    }
-}
+pub use needle_service::config::limits::{ConcurrencyConfig, RateLimitConfig};
 
 /// Who a rate-limit bucket belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -10,6 +10,7 @@
 
 mod applier;
 mod catalog;
+pub mod config;
 mod error;
 mod listeners;
 mod recs;

@@ -5,7 +5,7 @@ use crate::import;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use needle_search::SearchRequest;
-use needle_server::config::{Config, LogFormat};
+use needle_service::config::{Config, LogFormat};
 use needle_service::{Service, ServiceConfig};
 use serde::Serialize;
 use std::path::PathBuf;
