@@ -1,7 +1,7 @@
 //! Normalization and tokenization throughput.
 //!
 //! `cargo bench -p needle-core --bench text`
-#![allow(clippy::unwrap_used)] // a benchmark fails loudly on bad setup
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)] // a benchmark fails loudly on bad setup
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use needle_core::text::{fold, tokenize, tokenize_query};

@@ -11,7 +11,7 @@ use crate::RecsError;
 /// user x artist matrix; ids are kept as the files' decimal strings.
 pub fn load_lastfm_user_artists(dir: &Path) -> Result<Interactions, RecsError> {
     let path = dir.join("user_artists.dat");
-    let f = BufReader::new(std::fs::File::open(&path)?);
+    let f = BufReader::new(fs_err::File::open(&path)?);
     let mut b = InteractionsBuilder::default();
     for (n, line) in f.lines().enumerate() {
         let line = line?;
@@ -40,7 +40,7 @@ pub fn load_lastfm_user_artists(dir: &Path) -> Result<Interactions, RecsError> {
 /// (artists without tags get an empty set). Used for intra-list diversity.
 pub fn load_lastfm_artist_tags(dir: &Path, items: &IdMap, max_tags: usize) -> Result<Vec<Vec<u32>>, RecsError> {
     let path = dir.join("user_taggedartists.dat");
-    let bytes = std::fs::read(&path)?;
+    let bytes = fs_err::read(&path)?;
     let text = String::from_utf8_lossy(&bytes);
     let mut counts: Vec<HashMap<u32, u32>> = vec![HashMap::new(); items.len()];
     for (n, line) in text.lines().enumerate() {
@@ -75,12 +75,12 @@ mod tests {
     #[test]
     fn loads_small_files() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(
+        fs_err::write(
             d.path().join("user_artists.dat"),
             "userID\tartistID\tweight\n2\t51\t100\n2\t52\t3\n3\t51\t7\n",
         )
         .unwrap();
-        std::fs::write(
+        fs_err::write(
             d.path().join("user_taggedartists.dat"),
             "userID\tartistID\ttagID\tday\tmonth\tyear\n2\t51\t13\t1\t4\t2009\n3\t51\t13\t1\t4\t2009\n2\t51\t7\t1\t4\t2009\n2\t99\t1\t1\t1\t2009\n",
         )

@@ -60,7 +60,7 @@ impl Split {
     /// Writes the split as TSV `user<TAB>item<TAB>weight<TAB>part` (part = train|valid|test),
     /// the file the Python baseline reads.
     pub fn write_tsv(&self, path: &Path) -> Result<(), RecsError> {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+        let mut w = std::io::BufWriter::new(fs_err::File::create(path)?);
         writeln!(w, "user\titem\tweight\tpart")?;
         for (name, m) in [("train", &self.train), ("valid", &self.valid), ("test", &self.test)] {
             for (u, i, v) in m.triplets() {
@@ -73,7 +73,7 @@ impl Split {
 
     /// Reads a file written by [`Split::write_tsv`].
     pub fn read_tsv(path: &Path) -> Result<Split, RecsError> {
-        let f = std::io::BufReader::new(std::fs::File::open(path)?);
+        let f = std::io::BufReader::new(fs_err::File::open(path)?);
         let (mut users, mut items) = (IdMap::new(), IdMap::new());
         let mut parts: [Vec<(u32, u32, f32)>; 3] = Default::default();
         for (n, line) in f.lines().enumerate() {

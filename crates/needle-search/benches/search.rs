@@ -2,7 +2,7 @@
 //! (QueryParser, BM25, fuzzy terms) on the same documents in the same run.
 //!
 //! `cargo bench -p needle-search --bench search`
-#![allow(clippy::unwrap_used)] // a benchmark fails loudly on bad setup
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)] // a benchmark fails loudly on bad setup
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use needle_search::{Engine, EngineConfig, SearchRequest};

@@ -202,7 +202,7 @@ impl Engine {
     pub fn open(cfg: EngineConfig) -> Result<Engine> {
         let store = CatalogStore::open_with_cache(&cfg.data_dir, cfg.store_cache_bytes)?;
         let index_dir = cfg.data_dir.join("index");
-        std::fs::create_dir_all(&index_dir)
+        fs_err::create_dir_all(&index_dir)
             .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", index_dir.display())))?;
         let (schema, fields) = build_schema();
         let index = open_index(&index_dir, schema)?;
@@ -388,8 +388,8 @@ fn open_index(index_dir: &std::path::Path, schema: tantivy::schema::Schema) -> R
         );
         drop(existing);
         let unavailable = |e: std::io::Error| Error::Unavailable(format!("cannot reset {}: {e}", index_dir.display()));
-        std::fs::remove_dir_all(index_dir).map_err(unavailable)?;
-        std::fs::create_dir_all(index_dir).map_err(unavailable)?;
+        fs_err::remove_dir_all(index_dir).map_err(unavailable)?;
+        fs_err::create_dir_all(index_dir).map_err(unavailable)?;
         return Ok(Index::create(open_dir()?, schema, Default::default())?);
     }
     Ok(Index::create(dir, schema, Default::default())?)

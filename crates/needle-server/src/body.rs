@@ -218,6 +218,62 @@ impl<'de> Visitor<'de> for LimitedArray<'_> {
     }
 }
 
+/// A batch answer whose rejections can be merged with those found while parsing the body.
+pub trait BatchReport: Default + Send + 'static {
+    /// The rejections of the batch.
+    fn rejected_mut(&mut self) -> &mut Vec<Rejection>;
+}
+
+impl BatchReport for needle_search::WriteReport {
+    fn rejected_mut(&mut self) -> &mut Vec<Rejection> {
+        &mut self.rejected
+    }
+}
+
+impl BatchReport for needle_search::EventReport {
+    fn rejected_mut(&mut self) -> &mut Vec<Rejection> {
+        &mut self.rejected
+    }
+}
+
+/// The one ingest path of batch endpoints (catalog records, events): detect the body's
+/// format, parse it on the blocking pool, hand the values to `apply` (the service
+/// validates each one), and merge the body's line-level rejections with `apply`'s, every
+/// index counted in the body's lines.
+pub async fn ingest_batch<R, F>(
+    state: &crate::state::AppState,
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Bytes,
+    apply: F,
+) -> Result<R, ApiError>
+where
+    R: BatchReport,
+    F: FnOnce(&needle_service::Service, Vec<Value>) -> Result<R, ApiError> + Send + 'static,
+{
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("invalid"));
+    let format = detect_format(content_type, &body)?;
+    let max_records = state.config().max_batch_records;
+    state
+        .blocking(move |service| {
+            let mut batch = parse_batch(&body, format, max_records)?;
+            drop(body);
+            if batch.values.is_empty() {
+                let mut report = R::default();
+                *report.rejected_mut() = std::mem::take(&mut batch.rejected);
+                return Ok(report);
+            }
+            // The service's rejection indexes refer to positions in `values`.
+            let values = std::mem::take(&mut batch.values);
+            let mut report = apply(service, values)?;
+            let own = std::mem::take(report.rejected_mut());
+            *report.rejected_mut() = batch.merge_rejections(own);
+            Ok(report)
+        })
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 
 use crate::applier::Op;
 use crate::error::{Error, Result};
-use crate::{rejection, Service};
+use crate::{validate_batch, Service};
 use needle_core::validate::{check_id, parse_record};
 use needle_core::{Entity, Record};
 use needle_search::{Batch, CatalogStats, Rejection, SearchRequest, SearchResponse, WriteReport};
@@ -37,19 +37,6 @@ impl PendingWrite {
     }
 }
 
-/// Validate records one by one: the good ones, and a rejection per bad one.
-fn validate(values: &[serde_json::Value]) -> (Vec<Record>, Vec<Rejection>) {
-    let mut records = Vec::with_capacity(values.len());
-    let mut rejected = Vec::new();
-    for (index, v) in values.iter().enumerate() {
-        match parse_record(v) {
-            Ok(r) => records.push(r),
-            Err(e) => rejected.push(rejection(index, e)),
-        }
-    }
-    (records, rejected)
-}
-
 impl Service {
     /// Validate and durably store a batch of raw records; bad records are rejected one
     /// by one (their `index` is the position in `values`), good ones are kept.
@@ -62,7 +49,7 @@ impl Service {
     /// straight to the catalog engine, queued behind the one it is storing, and is
     /// durable only after [`Service::shutdown`] (the loader acknowledges at the end).
     pub fn submit_values(&self, values: Vec<serde_json::Value>) -> Result<PendingWrite> {
-        let (records, rejected) = validate(&values);
+        let (records, rejected) = validate_batch(&values, parse_record);
         drop(values);
         let report = WriteReport {
             accepted: records.len(),

@@ -164,11 +164,24 @@ impl Drop for Service {
     }
 }
 
-/// A rejection for the record or event at `index`.
-pub(crate) fn rejection(index: usize, e: needle_core::ValidationError) -> Rejection {
-    Rejection {
-        index,
-        code: e.code.to_string(),
-        message: e.message,
+/// Validate a batch one value at a time (catalog records, events): the good ones in order,
+/// and a rejection naming the index and field of each bad one. One bad value never fails
+/// the batch.
+pub(crate) fn validate_batch<T>(
+    values: &[serde_json::Value],
+    parse: impl Fn(&serde_json::Value) -> std::result::Result<T, needle_core::ValidationError>,
+) -> (Vec<T>, Vec<Rejection>) {
+    let mut good = Vec::with_capacity(values.len());
+    let mut rejected = Vec::new();
+    for (index, v) in values.iter().enumerate() {
+        match parse(v) {
+            Ok(t) => good.push(t),
+            Err(e) => rejected.push(Rejection {
+                index,
+                code: e.code.to_string(),
+                message: e.message,
+            }),
+        }
     }
+    (good, rejected)
 }

@@ -3,7 +3,7 @@
 
 use crate::applier::{Op, Outcome};
 use crate::error::Result;
-use crate::{rejection, Service};
+use crate::{validate_batch, Service};
 use needle_core::event::parse_event;
 use needle_core::profile::RecentEvent;
 use needle_core::validate::check_id;
@@ -45,14 +45,7 @@ impl Service {
     /// Validate listening events one by one and store the good ones durably (one log
     /// entry); bad ones are rejected with their index and field.
     pub fn ingest_events(&self, values: Vec<serde_json::Value>) -> Result<EventReport> {
-        let mut events = Vec::with_capacity(values.len());
-        let mut rejected = Vec::new();
-        for (index, v) in values.iter().enumerate() {
-            match parse_event(v) {
-                Ok(e) => events.push(e),
-                Err(e) => rejected.push(rejection(index, e)),
-            }
-        }
+        let (events, rejected) = validate_batch(&values, parse_event);
         let mut report = EventReport {
             accepted: 0,
             duplicates: 0,

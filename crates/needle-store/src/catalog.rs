@@ -72,7 +72,7 @@ impl CatalogStore {
     /// Open (or create) the store with a page cache of at most `cache_bytes` (redb's own
     /// default is 1 GiB, which a busy server fills with the display records of its hits).
     pub fn open_with_cache(dir: &Path, cache_bytes: usize) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        fs_err::create_dir_all(dir).map_err(|source| Error::Io {
             path: dir.display().to_string(),
             source,
         })?;

@@ -12,8 +12,8 @@
 //! frame in front of later ones.
 
 use crate::error::{Error, Result};
+use fs_err::{File, OpenOptions};
 use needle_core::Event;
-use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -121,7 +121,7 @@ fn decode(lines: &[u8], f: &mut dyn FnMut(Event)) -> Result<()> {
 impl FileEventLog {
     /// Open (or create) `dir/events.log`, cutting a torn tail if there is one.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        fs_err::create_dir_all(dir).map_err(io(dir))?;
         let path = dir.join("events.log");
         let mut file = OpenOptions::new()
             .read(true)
@@ -226,7 +226,7 @@ impl FileEventLog {
             }
             if removed == 0 {
                 drop(w);
-                let _ = std::fs::remove_file(&tmp);
+                let _ = fs_err::remove_file(&tmp);
                 self.append(seq, &[])?;
                 return Ok(0);
             }
@@ -234,7 +234,7 @@ impl FileEventLog {
             let out = w.into_inner().map_err(|e| Error::Storage(e.to_string()))?;
             out.sync_all().map_err(io(&tmp))?;
         }
-        std::fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
+        fs_err::rename(&tmp, &self.path).map_err(io(&self.path))?;
         if let Some(dir) = self.path.parent() {
             File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
         }
@@ -298,10 +298,10 @@ mod tests {
         let good = log.size_bytes();
         log.append(2, &[ev("u", "b", 2), ev("u", "c", 3)]).unwrap();
         log.sync().unwrap();
-        let full = std::fs::read(&path).unwrap();
+        let full = fs_err::read(&path).unwrap();
         drop(log);
         for cut in good as usize..full.len() {
-            std::fs::write(&path, &full[..cut]).unwrap();
+            fs_err::write(&path, &full[..cut]).unwrap();
             let mut log = FileEventLog::open(d.path()).unwrap();
             assert_eq!(all(&mut log).len(), 1, "cut at {cut}");
             assert_eq!(log.size_bytes(), good);
@@ -312,7 +312,7 @@ mod tests {
         let mut bad = full.clone();
         let n = bad.len();
         bad[n - 3] ^= 0x40;
-        std::fs::write(&path, &bad).unwrap();
+        fs_err::write(&path, &bad).unwrap();
         let mut log = FileEventLog::open(d.path()).unwrap();
         assert_eq!(all(&mut log).len(), 1);
     }
@@ -333,7 +333,7 @@ mod tests {
         let mut log = FileEventLog::open(d.path()).unwrap();
         let users: Vec<String> = all(&mut log).into_iter().map(|e| e.user_id).collect();
         assert_eq!(users, vec!["v", "w"]);
-        let raw = std::fs::read_to_string(d.path().join("events.log")).unwrap_or_default();
+        let raw = fs_err::read_to_string(d.path().join("events.log")).unwrap_or_default();
         assert!(!raw.contains("\"u\""));
     }
 }

@@ -14,9 +14,9 @@
 
 use crate::error::{Error, Result};
 use crate::eventlog::{scan, write_frame};
+use fs_err::{File, OpenOptions};
 use needle_core::{Event, Record};
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -136,7 +136,7 @@ impl FileLog {
     /// number any derived state covers: after a trim the file is empty, and numbering
     /// continues above it.
     pub fn open(dir: &Path, floor: u64) -> Result<FileLog> {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        fs_err::create_dir_all(dir).map_err(io(dir))?;
         let path = dir.join("wal.log");
         let mut file = OpenOptions::new()
             .read(true)
@@ -253,7 +253,7 @@ impl Log for FileLog {
             }
             out.sync_all().map_err(io(&tmp))?;
         }
-        std::fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
+        fs_err::rename(&tmp, &self.path).map_err(io(&self.path))?;
         self.file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -316,9 +316,9 @@ mod tests {
         let good = log.size_bytes() as usize;
         log.append(&[erase("b")]).unwrap();
         drop(log);
-        let full = std::fs::read(&path).unwrap();
+        let full = fs_err::read(&path).unwrap();
         for cut in good..full.len() {
-            std::fs::write(&path, &full[..cut]).unwrap();
+            fs_err::write(&path, &full[..cut]).unwrap();
             let mut log = FileLog::open(d.path(), 0).unwrap();
             assert_eq!(all(&mut log, 0).len(), 1, "cut at {cut}");
             assert_eq!(log.append(&[erase("c")]).unwrap(), 2);

@@ -175,7 +175,7 @@ fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
         Some(p) => format!("/proc/{p}/stat"),
         None => "/proc/self/stat".to_string(),
     };
-    let stat = std::fs::read_to_string(path).ok()?;
+    let stat = fs_err::read_to_string(path).ok()?;
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let rest = stat.rsplit_once(')')?.1;
     let f: Vec<&str> = rest.split_whitespace().collect();
@@ -189,7 +189,7 @@ fn rss_bytes(pid: Option<u32>) -> Option<u64> {
         Some(p) => format!("/proc/{p}/status"),
         None => "/proc/self/status".to_string(),
     };
-    let status = std::fs::read_to_string(path).ok()?;
+    let status = fs_err::read_to_string(path).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
@@ -281,7 +281,7 @@ fn run_in_process(
     let dir =
         data_dir.unwrap_or_else(|| std::env::temp_dir().join(format!("needle-bench-ingest-{}", std::process::id())));
     if temp && dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        fs_err::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     }
     engine_cfg.engine.data_dir = dir.clone();
     let half_life_days = engine_cfg.half_life_days;
@@ -382,7 +382,7 @@ fn run_in_process(
         }
         let n = store.users();
         drop(store);
-        let log_bytes = std::fs::metadata(dir.join("events").join("events.log"))
+        let log_bytes = fs_err::metadata(dir.join("events").join("events.log"))
             .map(|m| m.len())
             .unwrap_or(0);
         println!(
@@ -406,7 +406,7 @@ fn run_in_process(
         Ok(())
     })();
     if temp && !args.keep {
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = fs_err::remove_dir_all(&dir);
     } else {
         eprintln!("data kept in {}", dir.display());
     }

@@ -365,7 +365,7 @@ pub fn run(cli: Cli) -> Result<()> {
             );
             let index_dir = cfg.data_dir.join("index");
             if index_dir.exists() {
-                std::fs::remove_dir_all(&index_dir).with_context(|| format!("removing {}", index_dir.display()))?;
+                fs_err::remove_dir_all(&index_dir).with_context(|| format!("removing {}", index_dir.display()))?;
             }
             // As an import: one indexing thread with 1 GiB builds one segment.
             let mut engine_cfg = cfg.engine_config();

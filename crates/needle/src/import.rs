@@ -3,10 +3,10 @@
 
 use anyhow::{Context, Result};
 use flate2::read::MultiGzDecoder;
+use fs_err::File;
 use indicatif::{ProgressBar, ProgressStyle};
 use needle_search::{Rejection, SearchResponse};
 use needle_service::Service;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::time::Instant;
@@ -110,7 +110,7 @@ fn file_bar(path: &Path, progress: bool) -> Result<ProgressBar> {
     if !progress {
         return Ok(ProgressBar::hidden());
     }
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let size = fs_err::metadata(path).map(|m| m.len()).unwrap_or(0);
     let pb = ProgressBar::new(size);
     pb.set_style(
         ProgressStyle::with_template(

@@ -76,7 +76,7 @@ impl Recs {
     /// Open the service on `dir` (the data directory's `models/`), loading the current model
     /// if there is one.
     pub fn open(dir: &Path, config: ServeConfig) -> Result<Recs, RecsError> {
-        std::fs::create_dir_all(dir)?;
+        fs_err::create_dir_all(dir)?;
         let model = ServingModel::load_current(dir)?.map(Arc::new);
         if let Some(m) = &model {
             tracing::info!(

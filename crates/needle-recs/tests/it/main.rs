@@ -1,5 +1,5 @@
 //! Integration tests on small synthetic listening data (never the shared datasets).
-#![allow(clippy::unwrap_used)] // test helpers fail loudly
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)] // test helpers fail loudly; tests may use std::fs
 
 use needle_recs::eval::{evaluate, recbole_split, run_holdout, run_recbole, EvalSet};
 use needle_recs::models::als::Solver;

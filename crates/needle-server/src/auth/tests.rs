@@ -366,7 +366,7 @@ fn config_problems_name_the_key_and_never_the_secret() {
 fn keys_file_is_read_and_its_errors_are_redacted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("keys.toml");
-    std::fs::write(
+    fs_err::write(
         &path,
         format!("[[keys]]\nname = \"file-app\"\nkey = \"{KEY_S}\"\nscopes = [\"search\"]\n"),
     )
@@ -384,7 +384,7 @@ fn keys_file_is_read_and_its_errors_are_redacted() {
     assert_eq!(access.key_names(), ["ops", "file-app"]);
 
     // Problems in the file are labelled with the file.
-    std::fs::write(
+    fs_err::write(
         &path,
         "[[keys]]\nname = \"x\"\nkey = \"short\"\nscopes = [\"search\"]\n",
     )
@@ -393,17 +393,17 @@ fn keys_file_is_read_and_its_errors_are_redacted() {
     assert!(p.contains("keys.toml`: keys[0].key: must be 16"), "{p}");
 
     // Syntax and type errors never quote the file.
-    std::fs::write(&path, "[[keys]]\nname = \"x\"\nkey = secret-value-123456\n").expect("write");
+    fs_err::write(&path, "[[keys]]\nname = \"x\"\nkey = secret-value-123456\n").expect("write");
     let p = cfg.problems("127.0.0.1:1").join("\n");
     assert!(p.starts_with("auth.keys_file: `") && !p.contains("secret-value"), "{p}");
-    std::fs::write(
+    fs_err::write(
         &path,
         "[[keys]]\nname = \"x\"\nkey = 12345678901234567\nscopes = [\"search\"]\n",
     )
     .expect("write");
     let p = cfg.problems("127.0.0.1:1").join("\n");
     assert!(p.contains("not shown") && !p.contains("12345678901234567"), "{p}");
-    std::fs::write(
+    fs_err::write(
         &path,
         "[[keys]]\nname = \"x\"\nkey = \"0123456789abcdefgh\"\nscopes = [\"root\"]\n",
     )

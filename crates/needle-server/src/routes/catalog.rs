@@ -1,12 +1,11 @@
 //! `POST /v1/catalog`, `GET`/`DELETE /v1/catalog/{id}`, `GET /v1/stats`.
 
 use super::{ApiBytes, ApiPath};
-use crate::body::{detect_format, parse_batch};
+use crate::body::ingest_batch;
 use crate::error::{ApiError, ErrorBody};
 use crate::openapi::{CatalogRecord, DeleteResponse, EntityDoc};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use axum::Json;
 use needle_core::Entity;
@@ -42,28 +41,7 @@ pub async fn write(
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<WriteReport>, ApiError> {
-    let content_type = headers.get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("invalid"));
-    let format = detect_format(content_type, &body)?;
-    let max_records = state.config().max_batch_records;
-    let report = state
-        .blocking(move |engine| {
-            let mut batch = parse_batch(&body, format, max_records)?;
-            drop(body);
-            if batch.values.is_empty() {
-                return Ok(WriteReport {
-                    accepted: 0,
-                    rejected: batch.rejected,
-                });
-            }
-            // The engine's rejection indexes refer to positions in `values`.
-            let values = std::mem::take(&mut batch.values);
-            let report = engine.write_values(values)?;
-            Ok(WriteReport {
-                accepted: report.accepted,
-                rejected: batch.merge_rejections(report.rejected),
-            })
-        })
-        .await?;
+    let report: WriteReport = ingest_batch(&state, &headers, body, |svc, values| Ok(svc.write_values(values)?)).await?;
     Ok(Json(report))
 }
 

@@ -1,12 +1,11 @@
 //! `POST /v1/events`: listening events in durable batches.
 
 use super::ApiBytes;
-use crate::body::{detect_format, parse_batch};
+use crate::body::ingest_batch;
 use crate::error::{ApiError, ErrorBody};
 use crate::openapi::EventDoc;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use axum::Json;
 use needle_search::EventReport;
@@ -43,30 +42,8 @@ pub async fn ingest(
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<EventReport>, ApiError> {
-    let content_type = headers.get(CONTENT_TYPE).map(|v| v.to_str().unwrap_or("invalid"));
-    let format = detect_format(content_type, &body)?;
-    let max_records = state.config().max_batch_records;
-    let report = state
-        .blocking(move |engine| {
-            let mut batch = parse_batch(&body, format, max_records)?;
-            drop(body);
-            if batch.values.is_empty() {
-                return Ok(EventReport {
-                    accepted: 0,
-                    duplicates: 0,
-                    rejected: batch.rejected,
-                });
-            }
-            // The engine's rejection indexes refer to positions in `values`.
-            let values = std::mem::take(&mut batch.values);
-            let report = engine.ingest_events(values)?;
-            Ok(EventReport {
-                accepted: report.accepted,
-                duplicates: report.duplicates,
-                rejected: batch.merge_rejections(report.rejected),
-            })
-        })
-        .await?;
+    let report: EventReport =
+        ingest_batch(&state, &headers, body, |svc, values| Ok(svc.ingest_events(values)?)).await?;
     state
         .metrics()
         .record_events(report.accepted, report.duplicates, report.rejected.len());

@@ -4,7 +4,7 @@
 //! Tests inside a `needs_engine` module exercise the engine end to end (writes, reads,
 //! search); the others cover what the server does on its own. Run only the latter with
 //! `cargo test -p needle-server -- --skip needs_engine`.
-#![allow(clippy::unwrap_used)] // test helpers fail loudly
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)] // test helpers fail loudly; tests may use std::fs
 
 mod auth;
 mod catalog;

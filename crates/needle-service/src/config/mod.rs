@@ -487,7 +487,7 @@ mod tests {
     fn the_example_file_in_the_repository_is_the_example_config() {
         // README links to it; regenerate with the constant's text when keys change.
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config.example.toml");
-        let file = std::fs::read_to_string(path).expect("config.example.toml at the repository root");
+        let file = fs_err::read_to_string(path).expect("config.example.toml at the repository root");
         assert_eq!(file, EXAMPLE_CONFIG, "config.example.toml differs from EXAMPLE_CONFIG");
     }
 

@@ -1,6 +1,6 @@
 //! Integration tests of the service facade: the write path (log, applier, stores),
 //! durability across reopening, and personalization.
-#![allow(clippy::unwrap_used)] // test helpers fail loudly
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)] // test helpers fail loudly; tests may use std::fs
 
 mod durability;
 mod fixture;

@@ -17,11 +17,11 @@ use super::text::Lines;
 use anyhow::{Context, Result};
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use fs_err::File;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -180,7 +180,7 @@ enum Writer {
 impl Writer {
     fn create(path: &Path) -> Result<Writer> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            fs_err::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
         Ok(if path.extension().is_some_and(|e| e == "gz") {

@@ -7,11 +7,11 @@ use super::ConvertSummary;
 use anyhow::{Context, Result};
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use fs_err::File;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -118,7 +118,7 @@ impl Sink {
     /// Create (truncate) `path`.
     pub(crate) fn create(path: &Path, progress: bool) -> Result<Sink> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            fs_err::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
         let out = if path.extension().is_some_and(|e| e == "gz") {
@@ -313,11 +313,11 @@ mod tests {
             .unwrap());
         let summary = sink.finish().unwrap();
         assert_eq!((summary.written, summary.skipped), (1, 3));
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = fs_err::read_to_string(&path).unwrap();
         assert_eq!(
             text,
             "{\"id\":\"a:1\",\"type\":\"artist\",\"name\":\"Some Name\",\"tags\":[\"rock\",\"pop\"],\"aliases\":[\"SN\"]}\n"
         );
-        std::fs::remove_dir_all(dir).unwrap();
+        fs_err::remove_dir_all(dir).unwrap();
     }
 }

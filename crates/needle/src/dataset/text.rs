@@ -4,8 +4,8 @@
 use super::entities;
 use anyhow::{Context, Result};
 use flate2::read::MultiGzDecoder;
+use fs_err::File;
 use std::borrow::Cow;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 

@@ -103,7 +103,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     );
     let splits: Vec<_> = (0..args.seeds).map(|s| recbole_split(&data, s)).collect();
     if let Some(dir) = &args.write_split {
-        std::fs::create_dir_all(dir).context("create split dir")?;
+        fs_err::create_dir_all(dir).context("create split dir")?;
         for (s, split) in splits.iter().enumerate() {
             let p = dir.join(format!("split_seed{s}.tsv"));
             split.write_tsv(&p).context("write split")?;
@@ -223,7 +223,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             "holdout": holdout_rows.iter().map(|(l, r)| serde_json::json!({"model": l, "runs": r})).collect::<Vec<_>>(),
             "configs": chosen.iter().map(|(n, c)| serde_json::json!({"name": n, "config": c})).collect::<Vec<_>>(),
         });
-        std::fs::write(p, serde_json::to_string_pretty(&v)?).context("write json")?;
+        fs_err::write(p, serde_json::to_string_pretty(&v)?).context("write json")?;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Integration tests of the `needle` binary.
-#![allow(clippy::unwrap_used)] // test helpers fail loudly
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)] // test helpers fail loudly; tests may use std::fs
 
 mod cli;
 mod convert;

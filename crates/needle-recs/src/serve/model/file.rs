@@ -39,7 +39,7 @@ impl ServingModel {
     /// Returns the file written.
     pub fn save(&mut self, dir: &Path) -> Result<PathBuf, RecsError> {
         let t = std::time::Instant::now();
-        std::fs::create_dir_all(dir)?;
+        fs_err::create_dir_all(dir)?;
         let name = format!("model-{:06}.bin", self.version);
         let path = dir.join(&name);
         let tmp = dir.join(format!(".{name}.tmp"));
@@ -63,7 +63,7 @@ impl ServingModel {
         };
         let json = serde_json::to_vec(&header).map_err(|e| RecsError::Parse(e.to_string()))?;
         {
-            let file = std::fs::File::create(&tmp)?;
+            let file = fs_err::File::create(&tmp)?;
             let mut w = std::io::BufWriter::new(&file);
             w.write_all(MAGIC)?;
             w.write_all(&(json.len() as u64).to_le_bytes())?;
@@ -75,8 +75,8 @@ impl ServingModel {
             drop(w);
             file.sync_all()?;
         }
-        std::fs::rename(&tmp, &path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
+        fs_err::rename(&tmp, &path)?;
+        if let Ok(d) = fs_err::File::open(dir) {
             let _ = d.sync_all();
         }
         self.stats.save_ms = t.elapsed().as_millis() as u64;
@@ -86,7 +86,7 @@ impl ServingModel {
 
     /// Load the model `dir/CURRENT` points at; `None` when there is none yet.
     pub fn load_current(dir: &Path) -> Result<Option<ServingModel>, RecsError> {
-        let name = match std::fs::read_to_string(dir.join("CURRENT")) {
+        let name = match fs_err::read_to_string(dir.join("CURRENT")) {
             Ok(s) => s.trim().to_string(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -97,7 +97,7 @@ impl ServingModel {
     /// Load one model file.
     pub fn load(path: &Path) -> Result<ServingModel, RecsError> {
         let bad = |what: &str| RecsError::Parse(format!("{}: {what}", path.display()));
-        let file = std::fs::File::open(path)?;
+        let file = fs_err::File::open(path)?;
         let file_len = file.metadata()?.len();
         let mut r = std::io::BufReader::new(file);
         let mut magic = [0u8; 8];
@@ -155,12 +155,12 @@ impl ServingModel {
 pub fn point_current(dir: &Path, name: &str) -> Result<(), RecsError> {
     let cur_tmp = dir.join(".CURRENT.tmp");
     {
-        let mut f = std::fs::File::create(&cur_tmp)?;
+        let mut f = fs_err::File::create(&cur_tmp)?;
         f.write_all(name.as_bytes())?;
         f.sync_all()?;
     }
-    std::fs::rename(&cur_tmp, dir.join("CURRENT"))?;
-    if let Ok(d) = std::fs::File::open(dir) {
+    fs_err::rename(&cur_tmp, dir.join("CURRENT"))?;
+    if let Ok(d) = fs_err::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
@@ -168,7 +168,7 @@ pub fn point_current(dir: &Path, name: &str) -> Result<(), RecsError> {
 
 /// Keep the newest `keep` model files.
 pub(crate) fn prune(dir: &Path, current: u64, keep: u64) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = fs_err::read_dir(dir) else { return };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
         let Some(v) = name
@@ -179,14 +179,14 @@ pub(crate) fn prune(dir: &Path, current: u64, keep: u64) {
             continue;
         };
         if v + keep <= current {
-            let _ = std::fs::remove_file(e.path());
+            let _ = fs_err::remove_file(e.path());
         }
     }
 }
 
 /// The newest model version in `dir` (0 when none).
 pub fn latest_version(dir: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(rd) = fs_err::read_dir(dir) else { return 0 };
     rd.flatten()
         .filter_map(|e| {
             e.file_name()
