@@ -4,9 +4,23 @@
 //! Every code is documented in `docs/errors.md`; a unit test compares that page's table
 //! with this one row by row, in both directions.
 
-use crate::error::ErrorType;
 use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// Who is at fault, as the `type` field of an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorType {
+    /// The request is wrong; fix it before retrying.
+    InvalidRequest,
+    /// The thing asked for does not exist.
+    NotFound,
+    /// A bug or a damaged data directory; retrying will not help.
+    Internal,
+    /// The server cannot answer right now (overload, shutdown, full disk); retry later.
+    System,
+}
 
 macro_rules! table {
     ($( $(#[doc = $doc:literal])* $variant:ident => ($code:literal, $status:ident, $kind:ident), )*) => {
@@ -168,7 +182,7 @@ impl PartialEq<&str> for Code {
 #[cfg(test)]
 mod tests {
     use super::Code;
-    use crate::error::ErrorType;
+    use super::ErrorType;
     use std::collections::BTreeMap;
 
     const DOCS: &str = include_str!("../../../docs/errors.md");

@@ -13,20 +13,7 @@ use serde::{Deserialize, Serialize};
 pub const DOCS_BASE: &str = "https://needle.dev/docs/errors";
 
 use crate::codes::Code;
-
-/// Who is at fault, as the `type` field of an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorType {
-    /// The request is wrong; fix it before retrying.
-    InvalidRequest,
-    /// The thing asked for does not exist.
-    NotFound,
-    /// A bug or a damaged data directory; retrying will not help.
-    Internal,
-    /// The server cannot answer right now (overload, shutdown, full disk); retry later.
-    System,
-}
+pub use crate::codes::ErrorType;
 
 /// The JSON body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

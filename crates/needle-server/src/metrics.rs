@@ -2,18 +2,14 @@
 //! catalog gauges refreshed from `engine.stats()` at every scrape.
 //!
 //! Each [`Metrics`] owns its own recorder (no global recorder is installed), so any number
-//! of routers can live in one process.
+//! of routers can live in one process. The middleware and the scrape endpoint that feed and
+//! read it are in `routes/observe.rs`.
 
-use crate::state::AppState;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use metrics::{describe_counter, describe_gauge, describe_histogram, with_local_recorder, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use needle_core::EntityType;
 use needle_search::CatalogStats;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Request latency histogram, labels `method`, `route`, `status`.
 pub const REQUEST_DURATION: &str = "needle_http_request_duration_seconds";
@@ -40,7 +36,7 @@ const BUCKETS: &[f64] = &[
 ];
 
 /// Longest wait for `engine.stats()` during a scrape.
-const STATS_TIMEOUT: Duration = Duration::from_secs(5);
+pub const STATS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A router's metrics registry.
 pub struct Metrics {
@@ -146,61 +142,4 @@ impl Metrics {
     pub fn render(&self) -> String {
         self.handle.render()
     }
-}
-
-/// Middleware recording every request under its matched route template.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str())
-        .filter(|p| !p.contains("__private__"))
-        .unwrap_or(UNMATCHED_ROUTE)
-        .to_string();
-    let response = next.run(req).await;
-    let route = if response.extensions().get::<crate::routes::Unmatched>().is_some() {
-        UNMATCHED_ROUTE
-    } else {
-        &route
-    };
-    state
-        .metrics()
-        .record_request(method.as_str(), route, response.status().as_u16(), start.elapsed());
-    response
-}
-
-/// Prometheus scrape endpoint.
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "ops",
-    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"))
-)]
-pub async fn scrape(State(state): State<AppState>) -> Response {
-    let stats = tokio::time::timeout(
-        STATS_TIMEOUT,
-        state.blocking(|engine| Ok((engine.stats()?, engine.listeners()))),
-    )
-    .await;
-    match stats {
-        Ok(Ok((stats, listeners))) => {
-            state.metrics().set_catalog(Some(&stats));
-            state.metrics().set_listeners(listeners);
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "stats unavailable for metrics");
-            state.metrics().set_catalog(None);
-        }
-        Err(_) => {
-            tracing::warn!("stats timed out for metrics");
-            state.metrics().set_catalog(None);
-        }
-    }
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics().render(),
-    )
-        .into_response()
 }

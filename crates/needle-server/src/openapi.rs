@@ -49,7 +49,7 @@ use utoipa::OpenApi;
         crate::routes::admin::model,
         crate::routes::health::live,
         crate::routes::health::ready,
-        crate::metrics::scrape,
+        crate::routes::observe::scrape,
         openapi_json,
     ),
     components(schemas(

@@ -28,7 +28,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Checkpoint early when the log holds more than this.
-pub const MAX_LOG_BYTES: u64 = 64 << 20;
+pub const MAX_LOG_BYTES: u64 = 256 << 20;
 /// Most records and events merged into one group commit.
 const MAX_GROUP_ITEMS: usize = 200_000;
 
@@ -76,7 +76,15 @@ impl Targets {
         Ok(self.engine.applied_seq()?.min(self.events.applied_seq()))
     }
 
-    fn apply(&self, seq: u64, entry: Entry, analyses: Option<Vec<Option<Analysis>>>) -> Result<Outcome> {
+    /// Apply entry `seq`; `encoded` is the entry as the log holds it (the event store keeps
+    /// those bytes rather than encoding the events again).
+    fn apply(
+        &self,
+        seq: u64,
+        entry: Entry,
+        analyses: Option<Vec<Option<Analysis>>>,
+        encoded: Option<&[u8]>,
+    ) -> Result<Outcome> {
         match entry {
             Entry::Catalog { records } => {
                 if seq > self.engine.applied_seq()? {
@@ -88,7 +96,7 @@ impl Targets {
                 }
                 Ok(Outcome::Catalog)
             }
-            Entry::Events { events } => Ok(Outcome::Events(self.events.apply(seq, &events)?)),
+            Entry::Events { events } => Ok(Outcome::Events(self.events.apply(seq, events, encoded)?)),
             Entry::EraseListener { user_id } => {
                 let n = self.events.erase(seq, &user_id)?;
                 self.tastes.forget(&user_id);
@@ -262,12 +270,21 @@ impl Worker {
             }
         }
         let mut entries = Vec::with_capacity(group.len());
+        let mut encoded = Vec::with_capacity(group.len());
         let mut rest = Vec::with_capacity(group.len());
         for (op, reply) in group {
-            entries.push(op.entry);
-            rest.push((op.analyses, reply));
+            match op.entry.encode() {
+                Ok(bytes) => {
+                    encoded.push(bytes);
+                    entries.push(op.entry);
+                    rest.push((op.analyses, reply));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            }
         }
-        let first = match self.log.append(&entries) {
+        let first = match self.log.append(&encoded) {
             Ok(first) => first,
             Err(e) => {
                 let msg = e.to_string();
@@ -278,7 +295,7 @@ impl Worker {
             }
         };
         self.dirty = true;
-        for (i, (entry, (analyses, reply))) in entries.into_iter().zip(rest).enumerate() {
+        for (i, ((entry, bytes), (analyses, reply))) in entries.into_iter().zip(&encoded).zip(rest).enumerate() {
             let seq = first + i as u64;
             if self.failed {
                 let _ = reply.send(Err(Error::Unavailable(format!(
@@ -286,7 +303,7 @@ impl Worker {
                 ))));
                 continue;
             }
-            match self.targets.apply(seq, entry, analyses) {
+            match self.targets.apply(seq, entry, analyses, Some(bytes)) {
                 Ok(outcome) => {
                     self.applied.store(seq, Ordering::Release);
                     let _ = reply.send(Ok((seq, outcome)));
@@ -310,7 +327,7 @@ impl Worker {
         let mut err = None;
         self.log.replay_after(floor, &mut |seq, entry| {
             if err.is_none() {
-                match targets.apply(seq, entry, None) {
+                match targets.apply(seq, entry, None, None) {
                     Ok(_) => {
                         n += 1;
                         last = seq;
@@ -347,7 +364,7 @@ impl Worker {
         // The event store records the checkpoint too, so numbering continues above it
         // after the log is trimmed empty (the catalog store may be further behind).
         if self.targets.events.applied_seq() < applied {
-            self.targets.events.apply(applied, &[])?;
+            self.targets.events.apply(applied, Vec::new(), None)?;
         }
         self.targets.events.sync()?;
         self.targets.engine.sync()?;

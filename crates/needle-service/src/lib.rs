@@ -53,7 +53,7 @@ impl ServiceConfig {
             half_life_days: 30.0,
             recs: ServeConfig::default(),
             load_model: false,
-            checkpoint_interval: Duration::from_secs(1),
+            checkpoint_interval: Duration::from_secs(5),
         }
     }
 

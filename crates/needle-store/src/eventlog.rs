@@ -73,6 +73,15 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// The dedup key of a listener's event id.
+pub(crate) fn dedup_key(user: &str, event_id: &str) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(user.as_bytes());
+    h.update(&[0]);
+    h.update(event_id.as_bytes());
+    h.digest()
+}
+
 /// A tagged payload: `#`, `seq`, then `events` as JSON lines.
 fn encode(seq: u64, events: &[Event]) -> Result<Vec<u8>> {
     let mut payload = Vec::with_capacity(9 + events.len() * 128);
@@ -91,23 +100,55 @@ pub(crate) fn write_frame(w: &mut impl Write, payload: &[u8]) -> std::io::Result
     w.write_all(payload)
 }
 
-/// Split a payload into its sequence number (0 for an untagged, older one) and its lines.
-fn split(payload: &[u8]) -> Result<(u64, &[u8])> {
+/// How a frame's events are written.
+#[derive(Clone, Copy)]
+enum Body {
+    /// One event per JSON line.
+    Lines,
+    /// The write-log entry as the log encoded it (`{"op":"events",...}`): written without
+    /// re-encoding; may hold events that were duplicates when applied (skipped on replay).
+    Entry,
+}
+
+/// Split a payload into its sequence number (0 for an untagged, older one), how its body is
+/// written, and the body.
+fn split(payload: &[u8]) -> Result<(u64, Body, &[u8])> {
     match payload.first() {
-        Some(b'#') if payload.len() >= 9 => {
+        Some(&tag @ (b'#' | b'E')) if payload.len() >= 9 => {
+            let body = if tag == b'E' { Body::Entry } else { Body::Lines };
             let mut b = [0u8; 8];
             b.copy_from_slice(&payload[1..9]);
-            Ok((u64::from_le_bytes(b), &payload[9..]))
+            Ok((u64::from_le_bytes(b), body, &payload[9..]))
         }
-        Some(b'#') => Err(Error::Corrupt {
+        Some(b'#' | b'E') => Err(Error::Corrupt {
             id: "event log".into(),
             message: "frame shorter than its sequence number".into(),
         }),
-        _ => Ok((0, payload)),
+        _ => Ok((0, Body::Lines, payload)),
     }
 }
 
-fn decode(lines: &[u8], f: &mut dyn FnMut(Event)) -> Result<()> {
+fn decode(body: Body, bytes: &[u8], f: &mut dyn FnMut(Event)) -> Result<()> {
+    match body {
+        Body::Lines => decode_lines(bytes, f),
+        Body::Entry => match serde_json::from_slice::<crate::log::Entry>(bytes) {
+            Ok(crate::log::Entry::Events { events }) => {
+                events.into_iter().for_each(f);
+                Ok(())
+            }
+            Ok(other) => Err(Error::Corrupt {
+                id: "event log".into(),
+                message: format!("a `{}` entry in the event file", other.kind()),
+            }),
+            Err(e) => Err(Error::Corrupt {
+                id: "event log".into(),
+                message: e.to_string(),
+            }),
+        },
+    }
+}
+
+fn decode_lines(lines: &[u8], f: &mut dyn FnMut(Event)) -> Result<()> {
     for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let e: Event = serde_json::from_slice(line).map_err(|e| Error::Corrupt {
             id: "event log".into(),
@@ -158,8 +199,12 @@ impl FileEventLog {
     /// durable until [`FileEventLog::sync`]; on failure the file is left as it was.
     pub fn append(&mut self, seq: u64, events: &[Event]) -> Result<()> {
         let payload = encode(seq, events)?;
+        self.append_payload(seq, &payload)
+    }
+
+    fn append_payload(&mut self, seq: u64, payload: &[u8]) -> Result<()> {
         let mut frame = Vec::with_capacity(payload.len() + 8);
-        write_frame(&mut frame, &payload).map_err(io(&self.path))?;
+        write_frame(&mut frame, payload).map_err(io(&self.path))?;
         let written = self
             .file
             .seek(SeekFrom::Start(self.len))
@@ -178,6 +223,16 @@ impl FileEventLog {
         Ok(())
     }
 
+    /// Append log entry `seq` as the log encoded it (an `events` entry, duplicates
+    /// included: they are skipped on replay). Not durable until [`FileEventLog::sync`].
+    pub fn append_entry(&mut self, seq: u64, entry: &[u8]) -> Result<()> {
+        let mut payload = Vec::with_capacity(9 + entry.len());
+        payload.push(b'E');
+        payload.extend_from_slice(&seq.to_le_bytes());
+        payload.extend_from_slice(entry);
+        self.append_payload(seq, &payload)
+    }
+
     /// Make every append so far durable.
     pub fn sync(&mut self) -> Result<()> {
         self.file.sync_data().map_err(io(&self.path))
@@ -188,7 +243,10 @@ impl FileEventLog {
         let mut file = File::open(&self.path).map_err(io(&self.path))?;
         file.seek(SeekFrom::Start(0)).map_err(io(&self.path))?;
         let mut r = BufReader::with_capacity(1 << 20, file.take(self.len));
-        scan(&mut r, |p| decode(split(p)?.1, f))?;
+        scan(&mut r, |p| {
+            let (_, body, bytes) = split(p)?;
+            decode(body, bytes, f)
+        })?;
         Ok(())
     }
 
@@ -197,6 +255,9 @@ impl FileEventLog {
     pub fn erase_user(&mut self, seq: u64, user_id: &str, on_removed: &mut dyn FnMut(&Event)) -> Result<u64> {
         let tmp = self.path.with_extension("log.rewrite");
         let mut removed = 0u64;
+        // Entry frames may hold events that were duplicates when applied: they were never
+        // counted as stored, so they are neither counted as removed nor kept.
+        let mut seen = std::collections::HashSet::new();
         {
             let out = File::create(&tmp).map_err(io(&tmp))?;
             let mut w = BufWriter::new(out);
@@ -204,9 +265,14 @@ impl FileEventLog {
             let mut r = BufReader::with_capacity(1 << 20, src.take(self.len));
             let mut err: Option<Error> = None;
             scan(&mut r, |payload| {
-                let (frame_seq, lines) = split(payload)?;
+                let (frame_seq, body, bytes) = split(payload)?;
                 let mut keep = Vec::new();
-                decode(lines, &mut |e| {
+                decode(body, bytes, &mut |e| {
+                    if let Some(id) = &e.event_id {
+                        if !seen.insert(dedup_key(&e.user_id, id)) {
+                            return;
+                        }
+                    }
                     if e.user_id == user_id {
                         on_removed(&e);
                         removed += 1;

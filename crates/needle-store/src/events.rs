@@ -37,13 +37,7 @@ struct Inner {
     seen: HashSet<u64>,
 }
 
-fn dedup_key(user: &str, event_id: &str) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(user.as_bytes());
-    h.update(&[0]);
-    h.update(event_id.as_bytes());
-    h.digest()
-}
+use crate::eventlog::dedup_key;
 
 impl EventStore {
     /// Open the embedded store in `dir` (the file `dir/events.log`), replaying it into
@@ -56,7 +50,11 @@ impl EventStore {
         let mut n = 0u64;
         file.replay(&mut |e| {
             if let Some(id) = &e.event_id {
-                seen.insert(dedup_key(&e.user_id, id));
+                // Entries are stored as the log encoded them: a repeated id was a
+                // duplicate when applied, and is skipped again.
+                if !seen.insert(dedup_key(&e.user_id, id)) {
+                    return;
+                }
             }
             batch.push(e);
             n += 1;
@@ -87,8 +85,9 @@ impl EventStore {
 
     /// Apply log entry `seq`: store the events not seen before and fold them into
     /// profiles. An entry at or below [`EventStore::applied_seq`] is skipped. Durable at
-    /// the next [`EventStore::sync`]. On failure nothing of the entry is kept.
-    pub fn apply(&self, seq: u64, events: &[Event]) -> Result<Ingested> {
+    /// the next [`EventStore::sync`]. On failure nothing of the entry is kept. `encoded` is
+    /// the entry as the write log encoded it: stored as is, saving a second encoding.
+    pub fn apply(&self, seq: u64, events: Vec<Event>, encoded: Option<&[u8]>) -> Result<Ingested> {
         let mut inner = self.inner.lock();
         if seq <= inner.file.applied_seq() {
             return Ok(Ingested::default());
@@ -106,9 +105,13 @@ impl EventStore {
                 fresh_keys.push(k);
             }
             out.accepted += 1;
-            fresh.push(e.clone());
+            fresh.push(e);
         }
-        if let Err(e) = inner.file.append(seq, &fresh) {
+        let stored = match encoded {
+            Some(bytes) if !fresh.is_empty() => inner.file.append_entry(seq, bytes),
+            _ => inner.file.append(seq, &fresh),
+        };
+        if let Err(e) = stored {
             for k in fresh_keys {
                 inner.seen.remove(&k);
             }

@@ -47,6 +47,11 @@ pub enum Entry {
 }
 
 impl Entry {
+    /// The entry as the log stores it: one line of JSON.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(|e| Error::Storage(format!("cannot encode a {} entry: {e}", self.kind())))
+    }
+
     /// A short name for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -60,9 +65,9 @@ impl Entry {
 
 /// An ordered, durable log of [`Entry`]s.
 pub trait Log: Send {
-    /// Append `entries` durably; they get consecutive sequence numbers, and the first one's
-    /// is returned. Nothing is appended when this fails.
-    fn append(&mut self, entries: &[Entry]) -> Result<u64>;
+    /// Append entries ([`Entry::encode`]d) durably; they get consecutive sequence numbers,
+    /// and the first one's is returned. Nothing is appended when this fails.
+    fn append(&mut self, entries: &[Vec<u8>]) -> Result<u64>;
     /// Visit every entry with a sequence number above `after`, in order.
     fn replay_after(&mut self, after: u64, f: &mut dyn FnMut(u64, Entry) -> Result<()>) -> Result<()>;
     /// The sequence number of the last entry appended (or the floor given at open).
@@ -120,15 +125,15 @@ fn decode(payload: &[u8], f: &mut dyn FnMut(u64, Entry) -> Result<()>) -> Result
     Ok(last)
 }
 
-/// A frame's payload for `entries` starting at `seq`.
-fn encode(seq: u64, entries: &[Entry]) -> Result<Vec<u8>> {
-    let mut payload = Vec::with_capacity(8 + entries.len() * 256);
+/// A frame's payload for encoded `entries` starting at `seq`.
+fn frame_payload(seq: u64, entries: &[Vec<u8>]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(8 + entries.iter().map(|e| e.len() + 1).sum::<usize>());
     payload.extend_from_slice(&seq.to_le_bytes());
     for e in entries {
-        serde_json::to_writer(&mut payload, e).map_err(|e| Error::Storage(e.to_string()))?;
+        payload.extend_from_slice(e);
         payload.push(b'\n');
     }
-    Ok(payload)
+    payload
 }
 
 impl FileLog {
@@ -187,12 +192,12 @@ impl FileLog {
 }
 
 impl Log for FileLog {
-    fn append(&mut self, entries: &[Entry]) -> Result<u64> {
+    fn append(&mut self, entries: &[Vec<u8>]) -> Result<u64> {
         let first = self.last_seq + 1;
         if entries.is_empty() {
             return Ok(first);
         }
-        let payload = encode(first, entries)?;
+        let payload = frame_payload(first, entries);
         let mut frame = Vec::with_capacity(payload.len() + 8);
         write_frame(&mut frame, &payload).map_err(io(&self.path))?;
         if let Err(e) = self.write_at_end(&frame) {
@@ -247,8 +252,8 @@ impl Log for FileLog {
         {
             let mut out = File::create(&tmp).map_err(io(&tmp))?;
             if let Some(&(first, _)) = keep.first() {
-                let entries: Vec<Entry> = keep.into_iter().map(|(_, e)| e).collect();
-                let payload = encode(first, &entries)?;
+                let entries = keep.iter().map(|(_, e)| e.encode()).collect::<Result<Vec<_>>>()?;
+                let payload = frame_payload(first, &entries);
                 write_frame(&mut out, &payload).map_err(io(&tmp))?;
             }
             out.sync_all().map_err(io(&tmp))?;
@@ -272,6 +277,10 @@ impl Log for FileLog {
 mod tests {
     use super::*;
 
+    fn enc(e: Entry) -> Vec<u8> {
+        e.encode().unwrap()
+    }
+
     fn erase(u: &str) -> Entry {
         Entry::EraseListener { user_id: u.into() }
     }
@@ -290,8 +299,8 @@ mod tests {
     fn sequence_numbers_continue_across_reopen_and_trim() {
         let d = tempfile::tempdir().unwrap();
         let mut log = FileLog::open(d.path(), 0).unwrap();
-        assert_eq!(log.append(&[erase("a"), erase("b")]).unwrap(), 1);
-        assert_eq!(log.append(&[erase("c")]).unwrap(), 3);
+        assert_eq!(log.append(&[enc(erase("a")), enc(erase("b"))]).unwrap(), 1);
+        assert_eq!(log.append(&[enc(erase("c"))]).unwrap(), 3);
         drop(log);
         let mut log = FileLog::open(d.path(), 0).unwrap();
         assert_eq!(log.last_seq(), 3);
@@ -304,7 +313,7 @@ mod tests {
         drop(log);
         // An empty log numbers on from the floor its derived state reports.
         let mut log = FileLog::open(d.path(), 3).unwrap();
-        assert_eq!(log.append(&[erase("d")]).unwrap(), 4);
+        assert_eq!(log.append(&[enc(erase("d"))]).unwrap(), 4);
     }
 
     #[test]
@@ -312,16 +321,16 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let path = d.path().join("wal.log");
         let mut log = FileLog::open(d.path(), 0).unwrap();
-        log.append(&[erase("a")]).unwrap();
+        log.append(&[enc(erase("a"))]).unwrap();
         let good = log.size_bytes() as usize;
-        log.append(&[erase("b")]).unwrap();
+        log.append(&[enc(erase("b"))]).unwrap();
         drop(log);
         let full = fs_err::read(&path).unwrap();
         for cut in good..full.len() {
             fs_err::write(&path, &full[..cut]).unwrap();
             let mut log = FileLog::open(d.path(), 0).unwrap();
             assert_eq!(all(&mut log, 0).len(), 1, "cut at {cut}");
-            assert_eq!(log.append(&[erase("c")]).unwrap(), 2);
+            assert_eq!(log.append(&[enc(erase("c"))]).unwrap(), 2);
         }
     }
 

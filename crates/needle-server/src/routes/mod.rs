@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod events;
 pub mod health;
 pub mod json;
+pub mod observe;
 pub mod query;
 pub mod recs;
 pub mod search;
@@ -68,7 +69,7 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/v1/admin/tokens", post(tokens::mint))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .route("/metrics", get(crate::metrics::scrape))
+        .route("/metrics", get(observe::scrape))
         .route("/openapi.json", get(crate::openapi::openapi_json))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(route_not_found);
@@ -116,7 +117,7 @@ pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Rou
         ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::map_response(normalize_errors))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::metrics::track))
+        .layer(middleware::from_fn_with_state(state.clone(), observe::track))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(trace)
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

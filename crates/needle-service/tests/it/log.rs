@@ -46,19 +46,21 @@ fn entries_the_stores_missed_are_replayed_on_open() {
     {
         let mut log = FileLog::open(&dir.path().join("log"), 1).unwrap();
         let rec = parse_record(&json!({"id":"ar:late","type":"artist","name":"Late Artist"})).unwrap();
-        let first = log
-            .append(&[
-                Entry::Catalog { records: vec![rec] },
-                Entry::Events {
-                    events: vec![
-                        needle_core::event::parse_event(&play("u", "ar:late", "e1")).unwrap(),
-                        // Already stored: dropped as a duplicate when replayed.
-                        needle_core::event::parse_event(&play("u", "ar:x", "e0")).unwrap(),
-                    ],
-                },
-                Entry::EraseListener { user_id: "gone".into() },
-            ])
-            .unwrap();
+        let entries = [
+            Entry::Catalog { records: vec![rec] },
+            Entry::Events {
+                events: vec![
+                    needle_core::event::parse_event(&play("u", "ar:late", "e1")).unwrap(),
+                    // Already stored: dropped as a duplicate when replayed.
+                    needle_core::event::parse_event(&play("u", "ar:x", "e0")).unwrap(),
+                ],
+            },
+            Entry::EraseListener { user_id: "gone".into() },
+        ]
+        .iter()
+        .map(|e| e.encode().unwrap())
+        .collect::<Vec<_>>();
+        let first = log.append(&entries).unwrap();
         assert_eq!(first, 2);
     }
     for _ in 0..2 {
