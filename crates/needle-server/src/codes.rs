@@ -151,6 +151,7 @@ impl Code {
 }
 
 impl From<needle_core::error::ValidationKind> for Code {
+    #[deny(clippy::wildcard_enum_match_arm)]
     fn from(kind: needle_core::error::ValidationKind) -> Self {
         use needle_core::error::ValidationKind as K;
         // Exhaustive on purpose: a new validation kind must get a row of its own.

@@ -163,6 +163,7 @@ impl From<needle_core::ValidationError> for ApiError {
 }
 
 impl From<needle_search::Error> for ApiError {
+    #[deny(clippy::wildcard_enum_match_arm)]
     fn from(err: needle_search::Error) -> Self {
         use needle_search::Error as E;
         use needle_store::Error as S;
@@ -195,6 +196,7 @@ impl From<needle_search::Error> for ApiError {
 }
 
 impl From<needle_service::Error> for ApiError {
+    #[deny(clippy::wildcard_enum_match_arm)]
     fn from(err: needle_service::Error) -> Self {
         use needle_service::Error as E;
         // Exhaustive on purpose: each service error keeps the code its engine error has.
@@ -209,6 +211,7 @@ impl From<needle_service::Error> for ApiError {
 }
 
 impl From<needle_recs::RecsError> for ApiError {
+    #[deny(clippy::wildcard_enum_match_arm)]
     fn from(err: needle_recs::RecsError) -> Self {
         use needle_recs::RecsError as R;
         // Exhaustive on purpose: a new recommendation error must get a deliberate code.
