@@ -12,9 +12,10 @@
 //! frame in front of later ones.
 
 use crate::error::{Error, Result};
+use crate::frames::{self, io, scan, write_frame};
 use fs_err::{File, OpenOptions};
 use needle_core::Event;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// The event file of one data directory.
@@ -23,54 +24,6 @@ pub struct FileEventLog {
     file: File,
     len: u64,
     applied_seq: u64,
-}
-
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
-/// Read frames from `r`, calling `f` per payload; returns the offset after the last good frame.
-pub(crate) fn scan(r: &mut impl Read, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<(u64, bool)> {
-    let mut offset = 0u64;
-    let mut header = [0u8; 8];
-    let mut buf = Vec::new();
-    loop {
-        match read_full(r, &mut header) {
-            Ok(0) => return Ok((offset, false)),
-            Ok(8) => {}
-            Ok(_) => return Ok((offset, true)),
-            Err(e) => return Err(Error::Storage(e.to_string())),
-        }
-        let len = u32::from_le_bytes(header[..4].try_into().unwrap_or_default()) as usize;
-        let crc = u32::from_le_bytes(header[4..].try_into().unwrap_or_default());
-        buf.resize(len, 0);
-        match read_full(r, &mut buf) {
-            Ok(n) if n == len => {}
-            Ok(_) => return Ok((offset, true)),
-            Err(e) => return Err(Error::Storage(e.to_string())),
-        }
-        if crc32fast::hash(&buf) != crc {
-            return Ok((offset, true));
-        }
-        f(&buf)?;
-        offset += 8 + len as u64;
-    }
-}
-
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// The dedup key of a listener's event id.
@@ -92,12 +45,6 @@ fn encode(seq: u64, events: &[Event]) -> Result<Vec<u8>> {
         payload.push(b'\n');
     }
     Ok(payload)
-}
-
-pub(crate) fn write_frame(w: &mut impl Write, payload: &[u8]) -> std::io::Result<()> {
-    w.write_all(&(payload.len() as u32).to_le_bytes())?;
-    w.write_all(&crc32fast::hash(payload).to_le_bytes())?;
-    w.write_all(payload)
 }
 
 /// How a frame's events are written.
@@ -162,26 +109,12 @@ fn decode_lines(lines: &[u8], f: &mut dyn FnMut(Event)) -> Result<()> {
 impl FileEventLog {
     /// Open (or create) `dir/events.log`, cutting a torn tail if there is one.
     pub fn open(dir: &Path) -> Result<Self> {
-        fs_err::create_dir_all(dir).map_err(io(dir))?;
         let path = dir.join("events.log");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io(&path))?;
         let mut applied_seq = 0;
-        let (good, torn) = scan(&mut BufReader::new(&mut file), |p| {
+        let (file, good) = frames::open(&path, "event log", |p| {
             applied_seq = applied_seq.max(split(p)?.0);
             Ok(())
         })?;
-        let len = file.metadata().map_err(io(&path))?.len();
-        if torn || good < len {
-            tracing::warn!(path = %path.display(), kept = good, dropped = len - good, "cutting a torn tail off the event log");
-            file.set_len(good).map_err(io(&path))?;
-            file.sync_all().map_err(io(&path))?;
-        }
         Ok(FileEventLog {
             path,
             file,
@@ -203,22 +136,7 @@ impl FileEventLog {
     }
 
     fn append_payload(&mut self, seq: u64, payload: &[u8]) -> Result<()> {
-        let mut frame = Vec::with_capacity(payload.len() + 8);
-        write_frame(&mut frame, payload).map_err(io(&self.path))?;
-        let written = self
-            .file
-            .seek(SeekFrom::Start(self.len))
-            .and_then(|_| self.file.write_all(&frame));
-        if let Err(e) = written {
-            if let Err(cut) = self.file.set_len(self.len) {
-                tracing::error!(error = %cut, path = %self.path.display(), "cannot cut a failed append off the event log");
-            }
-            return Err(Error::Io {
-                path: self.path.display().to_string(),
-                source: e,
-            });
-        }
-        self.len += frame.len() as u64;
+        self.len += frames::append(&mut self.file, &self.path, self.len, payload, false)?;
         self.applied_seq = self.applied_seq.max(seq);
         Ok(())
     }

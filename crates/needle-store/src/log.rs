@@ -13,11 +13,11 @@
 //! frame, so a full disk never leaves a partial frame in front of later acknowledged ones.
 
 use crate::error::{Error, Result};
-use crate::eventlog::{scan, write_frame};
+use crate::frames::{self, io, scan, write_frame};
 use fs_err::{File, OpenOptions};
 use needle_core::{Event, Record};
 use serde::{Deserialize, Serialize};
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// One state change.
@@ -89,13 +89,6 @@ pub struct FileLog {
     sync: bool,
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
 fn corrupt(message: impl ToString) -> Error {
     Error::Corrupt {
         id: "write log".into(),
@@ -141,17 +134,9 @@ impl FileLog {
     /// number any derived state covers: after a trim the file is empty, and numbering
     /// continues above it.
     pub fn open(dir: &Path, floor: u64) -> Result<FileLog> {
-        fs_err::create_dir_all(dir).map_err(io(dir))?;
         let path = dir.join("wal.log");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io(&path))?;
         let mut last_seq = floor;
-        let (good, torn) = scan(&mut BufReader::new(&mut file), |p| {
+        let (file, good) = frames::open(&path, "write log", |p| {
             let (seq, body) = first_seq(p)?;
             let n = body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
             if n > 0 {
@@ -159,13 +144,6 @@ impl FileLog {
             }
             Ok(())
         })?;
-        let len = file.metadata().map_err(io(&path))?.len();
-        if torn || good < len {
-            tracing::warn!(path = %path.display(), kept = good, dropped = len - good, "cutting a torn tail off the write log");
-            file.set_len(good).map_err(io(&path))?;
-            file.sync_all().map_err(io(&path))?;
-        }
-        file.seek(SeekFrom::Start(good)).map_err(io(&path))?;
         Ok(FileLog {
             path,
             file,
@@ -180,15 +158,6 @@ impl FileLog {
     pub fn set_sync(&mut self, sync: bool) {
         self.sync = sync;
     }
-
-    fn write_at_end(&mut self, frame: &[u8]) -> std::io::Result<()> {
-        self.file.seek(SeekFrom::Start(self.len))?;
-        self.file.write_all(frame)?;
-        if self.sync {
-            self.file.sync_data()?;
-        }
-        Ok(())
-    }
 }
 
 impl Log for FileLog {
@@ -198,20 +167,7 @@ impl Log for FileLog {
             return Ok(first);
         }
         let payload = frame_payload(first, entries);
-        let mut frame = Vec::with_capacity(payload.len() + 8);
-        write_frame(&mut frame, &payload).map_err(io(&self.path))?;
-        if let Err(e) = self.write_at_end(&frame) {
-            // Leave the file as it was: a partial frame here would hide every later
-            // acknowledged frame behind a "torn tail" at the next open.
-            if let Err(cut) = self.file.set_len(self.len).and_then(|()| self.file.sync_all()) {
-                tracing::error!(error = %cut, path = %self.path.display(), "cannot cut a failed append off the write log");
-            }
-            return Err(Error::Io {
-                path: self.path.display().to_string(),
-                source: e,
-            });
-        }
-        self.len += frame.len() as u64;
+        self.len += frames::append(&mut self.file, &self.path, self.len, &payload, self.sync)?;
         self.last_seq += entries.len() as u64;
         Ok(first)
     }

@@ -1,0 +1,111 @@
+//! CRC-framed append-only files, shared by the write log and the event file.
+//!
+//! A file is a sequence of frames `[len: u32 LE][crc32: u32 LE][payload: len bytes]`. A
+//! crash mid-append leaves at most one torn frame at the tail, which [`open`] detects (short
+//! read or CRC mismatch) and cuts off; a failed [`append`] truncates back to the last good
+//! frame, so a full disk never leaves a partial frame in front of later ones.
+
+use crate::error::{Error, Result};
+use fs_err::{File, OpenOptions};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+/// An IO error naming `path`.
+pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Read frames from `r`, calling `f` per payload; returns the offset after the last good frame.
+pub(crate) fn scan(r: &mut impl Read, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<(u64, bool)> {
+    let mut offset = 0u64;
+    let mut header = [0u8; 8];
+    let mut buf = Vec::new();
+    loop {
+        match read_full(r, &mut header) {
+            Ok(0) => return Ok((offset, false)),
+            Ok(8) => {}
+            Ok(_) => return Ok((offset, true)),
+            Err(e) => return Err(Error::Storage(e.to_string())),
+        }
+        let len = u32::from_le_bytes(header[..4].try_into().unwrap_or_default()) as usize;
+        let crc = u32::from_le_bytes(header[4..].try_into().unwrap_or_default());
+        buf.resize(len, 0);
+        match read_full(r, &mut buf) {
+            Ok(n) if n == len => {}
+            Ok(_) => return Ok((offset, true)),
+            Err(e) => return Err(Error::Storage(e.to_string())),
+        }
+        if crc32fast::hash(&buf) != crc {
+            return Ok((offset, true));
+        }
+        f(&buf)?;
+        offset += 8 + len as u64;
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+pub(crate) fn write_frame(w: &mut impl Write, payload: &[u8]) -> std::io::Result<()> {
+    w.write_all(&(payload.len() as u32).to_le_bytes())?;
+    w.write_all(&crc32fast::hash(payload).to_le_bytes())?;
+    w.write_all(payload)
+}
+
+/// Open (or create) the framed file `path`, showing each good frame's payload to `f` and
+/// cutting a torn tail (`what` names the file in the warning). Returns the file and the
+/// length of its good frames.
+pub(crate) fn open(path: &Path, what: &str, f: impl FnMut(&[u8]) -> Result<()>) -> Result<(File, u64)> {
+    if let Some(dir) = path.parent() {
+        fs_err::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io(path))?;
+    let (good, torn) = scan(&mut BufReader::new(&mut file), f)?;
+    let len = file.metadata().map_err(io(path))?.len();
+    if torn || good < len {
+        tracing::warn!(path = %path.display(), kept = good, dropped = len - good, "cutting a torn tail off the {what}");
+        file.set_len(good).map_err(io(path))?;
+        file.sync_all().map_err(io(path))?;
+    }
+    Ok((file, good))
+}
+
+/// Append one frame of `payload` at `len` (the end of the good frames), fdatasync'd when
+/// `sync`; on failure the file is cut back to `len`. Returns the frame's size.
+pub(crate) fn append(file: &mut File, path: &Path, len: u64, payload: &[u8], sync: bool) -> Result<u64> {
+    let mut frame = Vec::with_capacity(payload.len() + 8);
+    write_frame(&mut frame, payload).map_err(io(path))?;
+    let written = file
+        .seek(SeekFrom::Start(len))
+        .and_then(|_| file.write_all(&frame))
+        .and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+    if let Err(e) = written {
+        if let Err(cut) = file.set_len(len).and_then(|()| file.sync_all()) {
+            tracing::error!(error = %cut, path = %path.display(), "cannot cut a failed append off");
+        }
+        return Err(Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        });
+    }
+    Ok(frame.len() as u64)
+}
