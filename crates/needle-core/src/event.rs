@@ -126,30 +126,44 @@ fn str_field<'a>(o: &'a Map<String, Value>, f: &str, required: bool) -> Result<O
     }
 }
 
-/// Parse a timestamp: RFC 3339 (`2024-05-01T12:00:00Z`, offsets allowed) or epoch milliseconds.
+/// Latest accepted timestamp: 3000-01-01T00:00:00Z, epoch milliseconds.
+pub const MAX_TS_MS: i64 = 32_503_680_000_000;
+
+/// Parse a timestamp: RFC 3339 (`2024-05-01T12:00:00Z`, offsets allowed) or epoch
+/// milliseconds; either way within years 1970..3000 (the same instant is accepted or
+/// refused whatever its spelling).
 pub fn parse_ts(v: &Value) -> Result<i64, ValidationError> {
-    match v {
-        Value::Number(n) => {
-            let ms = n
-                .as_i64()
-                .ok_or_else(|| err(K::InvalidField, "ts", "must be integer epoch milliseconds"))?;
-            if !(0..=32_503_680_000_000).contains(&ms) {
-                return Err(err(K::InvalidField, "ts", "is outside years 1970..3000"));
-            }
-            Ok(ms)
-        }
+    let ms = match v {
+        Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| err(K::InvalidField, "ts", "must be integer epoch milliseconds"))?,
         Value::String(s) => parse_rfc3339(s).ok_or_else(|| {
             err(
                 K::InvalidField,
                 "ts",
-                &format!("`{s}` is neither RFC 3339 nor epoch milliseconds"),
+                &format!("`{s}` is neither a valid RFC 3339 date-time nor epoch milliseconds"),
             )
-        }),
-        _ => Err(err(
-            K::InvalidField,
-            "ts",
-            "must be an RFC 3339 string or epoch milliseconds",
-        )),
+        })?,
+        _ => {
+            return Err(err(
+                K::InvalidField,
+                "ts",
+                "must be an RFC 3339 string or epoch milliseconds",
+            ))
+        }
+    };
+    if !(0..=MAX_TS_MS).contains(&ms) {
+        return Err(err(K::InvalidField, "ts", "is outside years 1970..3000"));
+    }
+    Ok(ms)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 31,
     }
 }
 
@@ -186,7 +200,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         num(14..16)?,
         num(17..19)?,
     );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+    if !(1..=12).contains(&mo) || !(1..=days_in_month(y, mo)).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
     let mut i = 19;
@@ -250,7 +264,7 @@ pub fn parse_event(v: &Value) -> Result<Event, ValidationError> {
         None | Some(Value::Null) => 1,
         Some(v) => match v.as_u64() {
             Some(n) if (1..=u32::MAX as u64).contains(&n) => n as u32,
-            _ => return Err(err(K::InvalidField, "count", "must be an integer >= 1")),
+            _ => return Err(err(K::InvalidField, "count", "must be an integer from 1 to 4294967295")),
         },
     };
     let context = str_field(o, "context", false)?.map(str::to_string);
@@ -287,6 +301,15 @@ mod tests {
         assert_eq!(parse_rfc3339("2024-13-01T00:00:00Z"), None);
         assert_eq!(parse_ts(&json!(1_714_564_800_000i64)).unwrap(), 1_714_564_800_000);
         assert!(parse_ts(&json!(-5)).is_err());
+        // The range holds for both spellings of an instant.
+        assert!(parse_ts(&json!("9999-12-31T00:00:00Z")).is_err());
+        assert!(parse_ts(&json!(253_402_214_400_000i64)).is_err());
+        assert_eq!(parse_ts(&json!("2999-12-31T23:59:59Z")).unwrap(), MAX_TS_MS - 1000);
+        // Days that do not exist are refused, not rolled over.
+        assert!(parse_ts(&json!("2024-02-30T00:00:00Z")).is_err());
+        assert!(parse_ts(&json!("2023-02-29T00:00:00Z")).is_err());
+        assert!(parse_ts(&json!("2024-02-29T00:00:00Z")).is_ok());
+        assert!(parse_ts(&json!("2024-04-31T00:00:00Z")).is_err());
     }
 
     #[test]

@@ -4,10 +4,11 @@
 use crate::applier::{Op, Outcome};
 use crate::error::Result;
 use crate::{validate_batch, Service};
+use needle_core::error::ValidationKind;
 use needle_core::event::parse_event;
 use needle_core::profile::RecentEvent;
 use needle_core::validate::check_id;
-use needle_core::{EntityType, EventType};
+use needle_core::{EntityType, EventType, ValidationError};
 use needle_search::taste::{Affinity, Taste};
 use needle_search::{EventReport, ProfileView, TopAffinity};
 use needle_store::Entry;
@@ -21,6 +22,9 @@ type CachedTaste = (u64, u64, Arc<Taste>);
 /// Derived tastes by listener.
 #[derive(Default)]
 pub(crate) struct Tastes(Mutex<HashMap<String, CachedTaste>>);
+
+/// How far past the server's clock an event's `ts` may be.
+pub const MAX_FUTURE_MS: i64 = 24 * 3600 * 1000;
 
 /// Most tastes cached before the cache starts over.
 const MAX_TASTES: usize = 100_000;
@@ -45,7 +49,20 @@ impl Service {
     /// Validate listening events one by one and store the good ones durably (one log
     /// entry); bad ones are rejected with their index and field.
     pub fn ingest_events(&self, values: Vec<serde_json::Value>) -> Result<EventReport> {
-        let (events, rejected) = validate_batch(&values, parse_event);
+        // An event from the future would outweigh a listener's whole history in the decayed
+        // profile (its weight grows with time); clocks drift, so a day of slack.
+        let latest = self.clock_ms().saturating_add(MAX_FUTURE_MS);
+        let (events, rejected) = validate_batch(&values, |v| {
+            let e = parse_event(v)?;
+            if e.ts > latest {
+                return Err(ValidationError::new(
+                    ValidationKind::InvalidField,
+                    Some("ts".into()),
+                    "field `ts` is more than a day in the future",
+                ));
+            }
+            Ok(e)
+        });
         let mut report = EventReport {
             accepted: 0,
             duplicates: 0,

@@ -119,3 +119,34 @@ fn a_model_is_activated_by_a_log_entry() {
     let current = std::fs::read_to_string(dir.path().join("models").join("CURRENT")).unwrap();
     assert_eq!(current.trim(), "model-000001.bin");
 }
+
+#[test]
+fn events_from_the_future_are_rejected_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = needle_core::time::ManualClock::new(1_764_000_000_000);
+    let s = needle_service::Service::open_with_clock(
+        needle_service::ServiceConfig::new(needle_search::EngineConfig::new(dir.path())),
+        clock.clone(),
+    )
+    .unwrap();
+    let at = |ts: i64, id: &str| json!({"user_id": "u", "type": "play", "item_id": "t", "ts": ts, "event_id": id});
+    let r = s
+        .ingest_events(vec![
+            at(1_764_000_000_000, "now"),
+            at(1_764_000_000_000 + 23 * 3600 * 1000, "within-a-day"),
+            at(1_764_000_000_000 + 25 * 3600 * 1000, "tomorrow-and-more"),
+        ])
+        .unwrap();
+    assert_eq!(r.accepted, 2);
+    assert_eq!(r.rejected.len(), 1);
+    assert_eq!((r.rejected[0].index, r.rejected[0].code.as_str()), (2, "invalid_field"));
+    assert!(r.rejected[0].message.contains("`ts`"), "{}", r.rejected[0].message);
+    // Once the clock has moved on, the same event is accepted.
+    clock.advance_ms(2 * 3600 * 1000);
+    assert_eq!(
+        s.ingest_events(vec![at(1_764_000_000_000 + 25 * 3600 * 1000, "later")])
+            .unwrap()
+            .accepted,
+        1
+    );
+}
