@@ -3,14 +3,6 @@
 /// Errors of the search engine.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A request parameter is invalid (the caller's fault).
-    #[error("{message}")]
-    InvalidParameter {
-        /// The parameter at fault (`q`, `limit`, `filter` ...).
-        param: String,
-        /// What is wrong with it.
-        message: String,
-    },
     /// The filter expression cannot be parsed or names an unknown field.
     #[error("invalid filter: {0}")]
     InvalidFilter(String),

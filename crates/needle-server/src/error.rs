@@ -169,7 +169,6 @@ impl From<needle_search::Error> for ApiError {
         use needle_store::Error as S;
         // Exhaustive on purpose: a new engine error must get a deliberate code.
         match err {
-            E::InvalidParameter { param, message } => ApiError::invalid_parameter(&param, message),
             E::InvalidFilter(message) => ApiError::new(Code::InvalidFilter, format!("invalid filter: {message}")),
             E::Validation(e) => ApiError::from(e),
             E::Store(store) => match store {
@@ -270,15 +269,6 @@ mod tests {
         };
         let cases: Vec<(E, u16, &str, ErrorType)> = vec![
             (
-                E::InvalidParameter {
-                    param: "limit".into(),
-                    message: "too big".into(),
-                },
-                400,
-                "invalid_parameter",
-                ErrorType::InvalidRequest,
-            ),
-            (
                 E::InvalidFilter("bad".into()),
                 400,
                 "invalid_filter",
@@ -334,10 +324,7 @@ mod tests {
                 assert_eq!(api.message, INTERNAL_MESSAGE, "internal causes must not leak");
             }
         }
-        let p = ApiError::from(E::InvalidParameter {
-            param: "limit".into(),
-            message: "too big".into(),
-        });
+        let p = ApiError::invalid_parameter("limit", "too big");
         assert_eq!(p.message, "parameter `limit`: too big");
     }
 

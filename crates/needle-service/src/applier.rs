@@ -112,10 +112,8 @@ impl Targets {
 
 type Reply = Sender<Result<(u64, Outcome)>>;
 
-enum Msg {
-    Write(Op, Reply),
-    Checkpoint(Sender<Result<()>>),
-}
+/// A write and where its answer goes.
+struct Msg(Op, Reply);
 
 /// Handle of the applier thread.
 pub(crate) struct Applier {
@@ -152,14 +150,7 @@ impl Applier {
     /// Append `op` to the log, apply it, and return its sequence number and outcome.
     pub fn write(&self, op: Op) -> Result<(u64, Outcome)> {
         let (tx, rx) = bounded(1);
-        self.sender()?.send(Msg::Write(op, tx)).map_err(|_| stopped())?;
-        rx.recv().map_err(|_| stopped())?
-    }
-
-    /// Make everything applied so far durable in the stores and trim the log.
-    pub fn checkpoint(&self) -> Result<()> {
-        let (tx, rx) = bounded(1);
-        self.sender()?.send(Msg::Checkpoint(tx)).map_err(|_| stopped())?;
+        self.sender()?.send(Msg(op, tx)).map_err(|_| stopped())?;
         rx.recv().map_err(|_| stopped())?
     }
 
@@ -210,27 +201,17 @@ impl Worker {
             } else {
                 Duration::from_secs(3600)
             };
-            let mut pending = None;
             match rx.recv_timeout(wait) {
-                Ok(Msg::Write(op, reply)) => {
+                Ok(Msg(op, reply)) => {
                     let mut n = op.size();
                     let mut group = vec![(op, reply)];
                     while n < MAX_GROUP_ITEMS {
-                        match rx.try_recv() {
-                            Ok(Msg::Write(op, reply)) => {
-                                n += op.size();
-                                group.push((op, reply));
-                            }
-                            Ok(other) => {
-                                pending = Some(other);
-                                break;
-                            }
-                            Err(_) => break,
-                        }
+                        let Ok(Msg(op, reply)) = rx.try_recv() else { break };
+                        n += op.size();
+                        group.push((op, reply));
                     }
                     self.commit_group(group);
                 }
-                Ok(other) => pending = Some(other),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     if let Err(e) = self.checkpoint() {
@@ -238,10 +219,6 @@ impl Worker {
                     }
                     return;
                 }
-            }
-            if let Some(Msg::Checkpoint(reply)) = pending {
-                let _ = reply.send(self.checkpoint());
-                last_checkpoint = Instant::now();
             }
             let due = last_checkpoint.elapsed() >= interval || self.log.size_bytes() > MAX_LOG_BYTES;
             if self.dirty && due {

@@ -1,7 +1,7 @@
 //! The catalog: validated writes through the log, reads and search from the engine.
 
 use crate::applier::Op;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::{validate_batch, Service};
 use needle_core::validate::{check_id, parse_record};
 use needle_core::{Entity, Record};
@@ -138,13 +138,5 @@ impl Service {
     /// The write-log sequence number of the last applied entry.
     pub fn applied_seq(&self) -> u64 {
         self.applier.applied_seq()
-    }
-
-    /// Make every applied entry durable in the stores and trim the log now.
-    pub fn checkpoint(&self) -> Result<()> {
-        if self.bulk {
-            return Err(Error::Unavailable("a bulk load has no write log".into()));
-        }
-        self.applier.checkpoint()
     }
 }

@@ -13,9 +13,9 @@
 
 use crate::error::{Error, Result};
 use crate::frames::{self, io, scan, write_frame};
-use fs_err::{File, OpenOptions};
+use fs_err::File;
 use needle_core::Event;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
+use std::io::{BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
 /// The event file of one data directory.
@@ -158,14 +158,10 @@ impl FileEventLog {
 
     /// Visit every event in log order.
     pub fn replay(&mut self, f: &mut dyn FnMut(Event)) -> Result<()> {
-        let mut file = File::open(&self.path).map_err(io(&self.path))?;
-        file.seek(SeekFrom::Start(0)).map_err(io(&self.path))?;
-        let mut r = BufReader::with_capacity(1 << 20, file.take(self.len));
-        scan(&mut r, |p| {
+        frames::read(&self.path, self.len, |p| {
             let (_, body, bytes) = split(p)?;
             decode(body, bytes, f)
-        })?;
-        Ok(())
+        })
     }
 
     /// Remove every event of `user_id` for good (rewrite, fsync, rename), showing each
@@ -218,16 +214,7 @@ impl FileEventLog {
             let out = w.into_inner().map_err(|e| Error::Storage(e.to_string()))?;
             out.sync_all().map_err(io(&tmp))?;
         }
-        fs_err::rename(&tmp, &self.path).map_err(io(&self.path))?;
-        if let Some(dir) = self.path.parent() {
-            File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
-        }
-        self.file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&self.path)
-            .map_err(io(&self.path))?;
-        self.len = self.file.metadata().map_err(io(&self.path))?.len();
+        (self.file, self.len) = frames::replace(&self.path, &tmp)?;
         self.applied_seq = self.applied_seq.max(seq);
         Ok(removed)
     }

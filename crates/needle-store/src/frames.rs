@@ -109,3 +109,23 @@ pub(crate) fn append(file: &mut File, path: &Path, len: u64, payload: &[u8], syn
     }
     Ok(frame.len() as u64)
 }
+
+/// Show the payload of every frame in the first `len` bytes of `path` to `f`, in order.
+pub(crate) fn read(path: &Path, len: u64, f: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    let file = File::open(path).map_err(io(path))?;
+    let mut r = BufReader::with_capacity(1 << 20, file.take(len));
+    scan(&mut r, f)?;
+    Ok(())
+}
+
+/// Put the rewritten file `tmp` (already fsync'd) in place of `path` atomically (rename,
+/// then fsync of the directory), and reopen it; returns the file and its length.
+pub(crate) fn replace(path: &Path, tmp: &Path) -> Result<(File, u64)> {
+    fs_err::rename(tmp, path).map_err(io(path))?;
+    if let Some(dir) = path.parent() {
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+    }
+    let file = OpenOptions::new().read(true).write(true).open(path).map_err(io(path))?;
+    let len = file.metadata().map_err(io(path))?.len();
+    Ok((file, len))
+}

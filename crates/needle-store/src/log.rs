@@ -13,11 +13,10 @@
 //! frame, so a full disk never leaves a partial frame in front of later acknowledged ones.
 
 use crate::error::{Error, Result};
-use crate::frames::{self, io, scan, write_frame};
-use fs_err::{File, OpenOptions};
+use crate::frames::{self, io, write_frame};
+use fs_err::File;
 use needle_core::{Event, Record};
 use serde::{Deserialize, Serialize};
-use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// One state change.
@@ -84,9 +83,6 @@ pub struct FileLog {
     file: File,
     len: u64,
     last_seq: u64,
-    /// Appends are durable (`fdatasync`) before they return; off only for bulk loaders that
-    /// acknowledge at the end.
-    sync: bool,
 }
 
 fn corrupt(message: impl ToString) -> Error {
@@ -149,14 +145,7 @@ impl FileLog {
             file,
             len: good,
             last_seq,
-            sync: true,
         })
-    }
-
-    /// Bulk loading: appends are not fsync'd (a crash loses the unsynced tail of the load,
-    /// which the loader has not acknowledged).
-    pub fn set_sync(&mut self, sync: bool) {
-        self.sync = sync;
     }
 }
 
@@ -167,20 +156,16 @@ impl Log for FileLog {
             return Ok(first);
         }
         let payload = frame_payload(first, entries);
-        self.len += frames::append(&mut self.file, &self.path, self.len, &payload, self.sync)?;
+        self.len += frames::append(&mut self.file, &self.path, self.len, &payload, true)?;
         self.last_seq += entries.len() as u64;
         Ok(first)
     }
 
     fn replay_after(&mut self, after: u64, f: &mut dyn FnMut(u64, Entry) -> Result<()>) -> Result<()> {
-        let mut file = File::open(&self.path).map_err(io(&self.path))?;
-        file.seek(SeekFrom::Start(0)).map_err(io(&self.path))?;
-        let mut r = BufReader::with_capacity(1 << 20, file.take(self.len));
-        scan(&mut r, |p| {
+        frames::read(&self.path, self.len, |p| {
             decode(p, &mut |seq, e| if seq > after { f(seq, e) } else { Ok(()) })?;
             Ok(())
-        })?;
-        Ok(())
+        })
     }
 
     fn last_seq(&self) -> u64 {
@@ -214,13 +199,7 @@ impl Log for FileLog {
             }
             out.sync_all().map_err(io(&tmp))?;
         }
-        fs_err::rename(&tmp, &self.path).map_err(io(&self.path))?;
-        self.file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&self.path)
-            .map_err(io(&self.path))?;
-        self.len = self.file.metadata().map_err(io(&self.path))?.len();
+        (self.file, self.len) = frames::replace(&self.path, &tmp)?;
         Ok(())
     }
 

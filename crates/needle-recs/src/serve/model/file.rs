@@ -80,7 +80,6 @@ impl ServingModel {
             let _ = d.sync_all();
         }
         self.stats.save_ms = t.elapsed().as_millis() as u64;
-        prune(dir, self.version, 3);
         Ok(path)
     }
 
