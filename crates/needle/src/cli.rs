@@ -99,6 +99,20 @@ struct ServeArgs {
     /// anyone who can reach the address can write, read and erase.
     #[arg(long)]
     allow_open: bool,
+    /// NATS servers with JetStream, comma-separated: run as a replica of a cluster whose
+    /// write log is replicated there (`cluster.nats`). Without it, standalone.
+    #[arg(long, value_name = "URLS")]
+    nats: Option<String>,
+    /// Redis Cluster nodes, comma-separated: shared sessions, rate limits, job status
+    /// (`cluster.redis`).
+    #[arg(long, value_name = "URLS")]
+    redis: Option<String>,
+    /// This replica's name in the cluster (`cluster.node_id`; default: the host name).
+    #[arg(long, value_name = "ID")]
+    node_id: Option<String>,
+    /// Directory shared by the replicas for snapshots and models (`cluster.shared_dir`).
+    #[arg(long, value_name = "PATH")]
+    shared_dir: Option<String>,
 }
 
 fn parse_log_format(s: &str) -> std::result::Result<LogFormat, String> {
@@ -206,6 +220,33 @@ struct Overrides {
     log_format: Option<LogFormat>,
     #[serde(skip_serializing_if = "Option::is_none")]
     auth: Option<AuthOverrides>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<ClusterOverrides>,
+}
+
+/// Flags of the `[cluster]` section; absent flags leave lower layers alone.
+#[derive(Serialize, Default)]
+struct ClusterOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nats: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared_dir: Option<String>,
+}
+
+impl ClusterOverrides {
+    fn from_flags(a: &ServeArgs) -> Option<ClusterOverrides> {
+        let o = ClusterOverrides {
+            nats: a.nats.clone(),
+            redis: a.redis.clone(),
+            node_id: a.node_id.clone(),
+            shared_dir: a.shared_dir.clone(),
+        };
+        (o.nats.is_some() || o.redis.is_some() || o.node_id.is_some() || o.shared_dir.is_some()).then_some(o)
+    }
 }
 
 /// Flags of the `[auth]` section; absent flags leave lower layers alone.
@@ -265,6 +306,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     http_addr: a.http_addr.clone(),
                     log_format: a.log_format,
                     auth: AuthOverrides::from_flags(a.keys_file.clone(), a.allow_open),
+                    cluster: ClusterOverrides::from_flags(a),
                     ..Default::default()
                 },
             )?;

@@ -2,10 +2,12 @@
 //! built-in defaults < TOML file < `NEEDLE_*` environment variables < explicit overrides.
 
 pub mod auth;
+pub mod cluster;
 pub mod limits;
 
 use crate::ServiceConfig;
 use auth::AuthConfig;
+use cluster::ClusterConfig;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Value};
 use figment::Figment;
@@ -46,6 +48,16 @@ pub const KEYS: &[&str] = &[
     "concurrency.max_in_flight",
     "concurrency.max_waiting",
     "concurrency.max_wait_ms",
+    "cluster.nats",
+    "cluster.redis",
+    "cluster.node_id",
+    "cluster.shared_dir",
+    "cluster.stream",
+    "cluster.log_replicas",
+    "cluster.log_max_age_hours",
+    "cluster.log_max_mb",
+    "cluster.read_wait_ms",
+    "cluster.write_timeout_ms",
 ];
 
 /// Smallest and largest accepted `indexer_memory_mb` (the index writer needs at least 15 MB).
@@ -97,6 +109,8 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// `[concurrency]`: expensive requests in flight and waiting.
     pub concurrency: ConcurrencyConfig,
+    /// `[cluster]`: replicated log, shared state, snapshots (env `NEEDLE_CLUSTER__<KEY>`).
+    pub cluster: ClusterConfig,
 }
 
 impl Default for Config {
@@ -116,6 +130,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
             concurrency: ConcurrencyConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -244,6 +259,7 @@ impl Config {
         problems.extend(self.auth.problems(&self.http_addr));
         problems.extend(self.rate_limit.problems());
         problems.extend(self.concurrency.problems());
+        problems.extend(self.cluster.problems());
         if problems.is_empty() {
             Ok(())
         } else {
@@ -459,6 +475,33 @@ burst = 100
 max_in_flight = 32
 max_waiting = 128
 max_wait_ms = 100
+
+# A cluster of replicas (docs/cluster.md). Without nats, Needle is standalone: the write
+# log is a local file. In the environment: NEEDLE_CLUSTER__NATS=nats://a:4222,... and so on.
+[cluster]
+# NATS servers with JetStream, comma-separated: the replicated write log.
+nats = ""
+# Redis Cluster nodes, comma-separated: DJ sessions, rate limits and training-job status
+# shared by the replicas. Empty: they stay in this process.
+redis = ""
+# This replica's name, unique in the cluster (the pod name on Kubernetes). Empty: the
+# host name.
+node_id = ""
+# Directory shared by the replicas for snapshots and trained models. Empty:
+# <data_dir>/snapshots.
+shared_dir = ""
+# JetStream stream holding the write log.
+stream = "NEEDLE"
+# Copies of each log entry kept by JetStream (1, 3 or 5).
+log_replicas = 3
+# Log retention: entries older than this (hours) or beyond this size (MiB) are dropped;
+# a replica further behind restores a snapshot first.
+log_max_age_hours = 168
+log_max_mb = 10240
+# Longest a read with min_seq waits for this replica to apply it, in milliseconds.
+read_wait_ms = 5000
+# Longest a write waits for the log's acknowledgement and its local apply, in milliseconds.
+write_timeout_ms = 10000
 "#;
 
 #[cfg(test)]
