@@ -2,7 +2,8 @@
 # Validate the Kubernetes manifests offline: render the base and every overlay with
 # `kubectl kustomize`, validate each rendered resource strictly against the Kubernetes
 # schemas (PyPI kubernetes-validate --strict, unknown fields rejected), check deployment
-# policy (deploy/check-policy.py) and lint sources and output with yamllint.
+# policy (deploy/check-policy.py), syntax-check the shell scripts the manifests ship
+# (Redis Cluster start and creation) and lint sources and output with yamllint.
 # Rendered manifests are kept in deploy/out/ for review. Exit 0 when everything passes.
 #   K8S_VERSIONS="1.30.0 1.37.0" deploy/validate.sh   (versions to validate against)
 set -euo pipefail
@@ -58,6 +59,17 @@ for version in $versions; do
 done
 log "deployment policy (check-policy.py)"
 "$venv/bin/python" check-policy.py "${rendered[@]}"
+# ... and it must refuse replicas that do not replicate (the cluster overlay without NATS).
+if [ -f out/cluster.yaml ]; then
+  grep -v '^  NEEDLE_CLUSTER__NATS: ' out/cluster.yaml > out/.broken.yaml
+  if "$venv/bin/python" check-policy.py out/.broken.yaml >/dev/null 2>&1; then
+    echo "check-policy.py accepted 3 Needle replicas without NATS: the policy is not working" >&2
+    exit 1
+  fi
+  rm -f out/.broken.yaml
+fi
+log "sh -n (scripts shipped in ConfigMaps)"
+while IFS= read -r script; do sh -n "$script"; done < <(find k8s -name '*.sh')
 log "yamllint"
 "$venv/bin/yamllint" --strict -c .yamllint.yaml k8s "${rendered[@]}"
 log "manifests valid: ${#rendered[@]} renders x $(wc -w <<<"$versions") Kubernetes versions in $((SECONDS - start)) s"
