@@ -20,7 +20,7 @@ use needle_core::{Entity, EntityType, Record};
 use needle_store::CatalogStore;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -140,9 +140,12 @@ enum Msg {
     Refresh(Sender<Result<()>>),
     Optimize(Sender<Result<()>>),
     Shutdown(Sender<Result<()>>),
+    /// Commit, then copy the catalog store and the index into this directory.
+    Snapshot(PathBuf, Sender<Result<()>>),
 }
 
 struct Shared {
+    data_dir: PathBuf,
     store: CatalogStore,
     reader: IndexReader,
     fields: Fields,
@@ -221,6 +224,7 @@ impl Engine {
         store.defer_durability(cfg.bulk || cfg.log_durable);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let shared = Arc::new(Shared {
+            data_dir: cfg.data_dir.clone(),
             store,
             reader,
             fields,
@@ -279,6 +283,12 @@ impl Engine {
     /// Make every applied batch durable in the catalog store (a checkpoint of the log).
     pub fn sync(&self) -> Result<()> {
         Ok(self.shared.store.sync()?)
+    }
+
+    /// A consistent read view of the catalog store (its digest, its applied sequence
+    /// number).
+    pub fn view(&self) -> Result<needle_store::CatalogSnapshot> {
+        Ok(self.shared.store.snapshot()?)
     }
 
     /// The catalog's change-feed sequence number (changes whenever any entity does).
@@ -347,6 +357,18 @@ impl Engine {
     pub fn optimize(&self) -> Result<()> {
         let (tx, rx) = bounded(1);
         self.tx.send(Msg::Optimize(tx)).map_err(|_| closed())?;
+        rx.recv().map_err(|_| closed())?
+    }
+
+    /// Commit the index and copy the catalog store (`catalog.redb`) and the index
+    /// (`index/`) into `dest` (which must exist), consistently: nothing is written to
+    /// either while they are copied. The copy's index may be behind its store (a later
+    /// open catches it up from the store's change feed), never ahead.
+    pub fn snapshot_to(&self, dest: &Path) -> Result<()> {
+        let (tx, rx) = bounded(1);
+        self.tx
+            .send(Msg::Snapshot(dest.to_path_buf(), tx))
+            .map_err(|_| closed())?;
         rx.recv().map_err(|_| closed())?
     }
 
@@ -490,6 +512,10 @@ impl Writer {
                 let _ = reply.send(self.optimize());
                 false
             }
+            Msg::Snapshot(dest, reply) => {
+                let _ = reply.send(self.commit().and_then(|()| self.copy_to(&dest)));
+                false
+            }
             Msg::Write(..) => false,
         }
     }
@@ -610,6 +636,45 @@ impl Writer {
         self.dirty = false;
         self.shared.store.trim_changes(self.last_seq)?;
         Ok(())
+    }
+
+    /// Copy the store file and the index files into `dest` (on the writer thread, so no
+    /// write or commit runs meanwhile). Background merges may still finish and replace
+    /// `meta.json`: the index is copied again until a whole pass saw one `meta.json`.
+    fn copy_to(&mut self, dest: &Path) -> Result<()> {
+        let io = |what: &str, e: std::io::Error| Error::Unavailable(format!("snapshot: {what}: {e}"));
+        let dir = self.shared.data_dir.clone();
+        fs_err::copy(dir.join("catalog.redb"), dest.join("catalog.redb")).map_err(|e| io("catalog store", e))?;
+        let src = dir.join("index");
+        let out = dest.join("index");
+        for attempt in 1..=10 {
+            let _ = fs_err::remove_dir_all(&out);
+            fs_err::create_dir_all(&out).map_err(|e| io("index directory", e))?;
+            let meta = fs_err::read(src.join("meta.json")).map_err(|e| io("index meta", e))?;
+            let mut whole = true;
+            for entry in fs_err::read_dir(&src).map_err(|e| io("index directory", e))? {
+                let entry = entry.map_err(|e| io("index directory", e))?;
+                let name = entry.file_name();
+                let n = name.to_string_lossy();
+                if n == "meta.json" || n.ends_with(".lock") || !entry.path().is_file() {
+                    continue;
+                }
+                match fs_err::copy(entry.path(), out.join(&name)) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => whole = false,
+                    Err(e) => return Err(io("index file", e)),
+                }
+            }
+            let after = fs_err::read(src.join("meta.json")).map_err(|e| io("index meta", e))?;
+            if whole && after == meta {
+                fs_err::write(out.join("meta.json"), &meta).map_err(|e| io("index meta", e))?;
+                return Ok(());
+            }
+            tracing::debug!(attempt, "index changed while copied (a merge ended); copying again");
+        }
+        Err(Error::Unavailable(
+            "snapshot: the index kept changing while copied".into(),
+        ))
     }
 
     /// Index every entity of the store (into an empty index) and commit.

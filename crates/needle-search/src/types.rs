@@ -144,6 +144,14 @@ pub struct WriteReport {
     pub accepted: usize,
     /// Records refused, with reasons.
     pub rejected: Vec<Rejection>,
+    /// The write-log sequence number of this write (absent when nothing was written):
+    /// pass it as `min_seq` to read it back from any replica.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub seq: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Catalog counts.
@@ -206,4 +214,8 @@ pub struct EventReport {
     pub duplicates: usize,
     /// Events refused, with reasons.
     pub rejected: Vec<Rejection>,
+    /// The write-log sequence number of this write (absent when nothing was written):
+    /// pass it as `min_seq` to read it back from any replica.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub seq: u64,
 }

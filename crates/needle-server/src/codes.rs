@@ -128,6 +128,12 @@ table! {
     Overloaded => ("overloaded", SERVICE_UNAVAILABLE, System),
     /// The disk is full.
     StorageFull => ("storage_full", INSUFFICIENT_STORAGE, System),
+    /// A read's `min_seq` was not applied on this replica within `cluster.read_wait_ms`.
+    NotCaughtUp => ("not_caught_up", SERVICE_UNAVAILABLE, System),
+    /// Another replica holds the lease this needs (training: one replica at a time).
+    LeaseHeld => ("lease_held", CONFLICT, System),
+    /// A read's `min_seq` is beyond the last entry of the write log.
+    MinSeqAhead => ("min_seq_ahead", CONFLICT, InvalidRequest),
 }
 
 /// `Code::Internal`, under the name older call sites use (`ApiError::internal(codes::INTERNAL, ..)`).

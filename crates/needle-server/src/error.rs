@@ -204,7 +204,13 @@ impl From<needle_service::Error> for ApiError {
             E::Search(e) => e.into(),
             E::Recs(e) => e.into(),
             E::Store(e) => needle_search::Error::Store(e).into(),
-            E::Unavailable(m) => needle_search::Error::Unavailable(m).into(),
+            E::Unavailable(m) => {
+                tracing::warn!(reason = %m, "service unavailable");
+                ApiError::new(Code::Unavailable, format!("the service is unavailable: {m}"))
+            }
+            E::LeaseHeld(m) => ApiError::new(Code::LeaseHeld, m),
+            e @ E::NotCaughtUp { .. } => ApiError::new(Code::NotCaughtUp, e.to_string()),
+            e @ E::MinSeqAhead { .. } => ApiError::new(Code::MinSeqAhead, e.to_string()),
         }
     }
 }

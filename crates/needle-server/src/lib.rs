@@ -78,7 +78,12 @@ pub async fn serve(config: Config, service: Arc<Service>) -> Result<(), ServeErr
         .await
         .unwrap_or(false);
         if has_data {
-            match state.service().start_training() {
+            // Blocking: in a cluster it takes the training lease from NATS first.
+            let service = state.service().clone();
+            let started = tokio::task::spawn_blocking(move || service.start_training())
+                .await
+                .unwrap_or_else(|e| Err(needle_service::Error::Unavailable(e.to_string())));
+            match started {
                 Ok(job) => {
                     tracing::info!(job = %job.job_id, "no recommendation model yet; training one in the background")
                 }

@@ -26,6 +26,14 @@ pub const ENGINE_UP: &str = "needle_engine_up";
 pub const EVENTS_TOTAL: &str = "needle_events_total";
 /// Listeners with a profile.
 pub const LISTENERS: &str = "needle_listeners";
+/// Gauge: the last write-log entry applied on this replica.
+pub const LOG_APPLIED_SEQ: &str = "needle_log_applied_seq";
+/// Gauge: the last write-log entry known to exist.
+pub const LOG_SEQ: &str = "needle_log_seq";
+/// Gauge: entries in the log not yet applied here (`log_seq - applied_seq`).
+pub const LOG_LAG: &str = "needle_log_lag";
+/// Counter: write-log entries applied since start (its rate is the apply rate).
+pub const LOG_APPLIED_TOTAL: &str = "needle_log_applied_entries_total";
 
 /// Route label of requests that matched no route (keeps label cardinality bounded).
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -82,6 +90,10 @@ impl Metrics {
                 "Listening events received over HTTP, by outcome (accepted, duplicate, rejected)."
             );
             describe_gauge!(LISTENERS, "Listeners with a taste profile.");
+            describe_gauge!(LOG_APPLIED_SEQ, "The last write-log entry applied on this replica.");
+            describe_gauge!(LOG_SEQ, "The last write-log entry known to exist.");
+            describe_gauge!(LOG_LAG, "Write-log entries not yet applied on this replica.");
+            describe_counter!(LOG_APPLIED_TOTAL, "Write-log entries applied since start.");
         });
         Metrics { recorder, handle }
     }
@@ -109,6 +121,16 @@ impl Metrics {
             ] {
                 metrics::counter!(EVENTS_TOTAL, "outcome" => outcome).increment(n as u64);
             }
+        });
+    }
+
+    /// Set the write-log gauges: applied and known sequence numbers, entries applied.
+    pub fn set_log(&self, applied: u64, log_seq: u64, applied_entries: u64) {
+        with_local_recorder(&self.recorder, || {
+            metrics::gauge!(LOG_APPLIED_SEQ).set(applied as f64);
+            metrics::gauge!(LOG_SEQ).set(log_seq as f64);
+            metrics::gauge!(LOG_LAG).set(log_seq.saturating_sub(applied) as f64);
+            metrics::counter!(LOG_APPLIED_TOTAL).absolute(applied_entries);
         });
     }
 

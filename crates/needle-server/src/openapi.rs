@@ -47,6 +47,9 @@ use utoipa::OpenApi;
         crate::routes::admin::jobs,
         crate::routes::admin::job,
         crate::routes::admin::model,
+        crate::routes::cluster::status,
+        crate::routes::cluster::create_snapshot,
+        crate::routes::cluster::list_snapshots,
         crate::routes::health::live,
         crate::routes::health::ready,
         crate::routes::observe::scrape,
@@ -61,6 +64,7 @@ use utoipa::OpenApi;
         needle_recs::serve::Recommendations, needle_recs::serve::RecItem, needle_recs::serve::Mix,
         needle_recs::serve::SessionInfo, crate::routes::recs::ContinueBody, crate::routes::recs::SessionBody,
         crate::routes::admin::TrainAccepted, crate::routes::admin::ModelInfo,
+        needle_service::ClusterStatus, needle_service::Manifest, needle_service::snapshot::SnapshotFile,
     )),
     tags(
         (name = "catalog", description = "Write, read and delete catalog entities"),

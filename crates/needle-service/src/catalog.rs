@@ -41,7 +41,16 @@ impl Service {
     /// Validate and durably store a batch of raw records; bad records are rejected one
     /// by one (their `index` is the position in `values`), good ones are kept.
     pub fn write_values(&self, values: Vec<serde_json::Value>) -> Result<WriteReport> {
-        Ok(self.submit_values(values)?.wait()?.0)
+        self.write_values_keyed(values, None)
+    }
+
+    /// [`Service::write_values`] with the caller's idempotency key: in a cluster, a
+    /// request retried with the same key (within the log's duplicate window, 2 minutes)
+    /// is one entry.
+    pub fn write_values_keyed(&self, values: Vec<serde_json::Value>, key: Option<String>) -> Result<WriteReport> {
+        let (mut report, seq) = self.submit_keyed(values, key)?.wait()?;
+        report.seq = seq;
+        Ok(report)
     }
 
     /// Validate `values` and write them. Through the log (durable and applied when this
@@ -49,11 +58,16 @@ impl Service {
     /// straight to the catalog engine, queued behind the one it is storing, and is
     /// durable only after [`Service::shutdown`] (the loader acknowledges at the end).
     pub fn submit_values(&self, values: Vec<serde_json::Value>) -> Result<PendingWrite> {
+        self.submit_keyed(values, None)
+    }
+
+    fn submit_keyed(&self, values: Vec<serde_json::Value>, key: Option<String>) -> Result<PendingWrite> {
         let (records, rejected) = validate_batch(&values, parse_record);
         drop(values);
         let report = WriteReport {
             accepted: records.len(),
             rejected,
+            seq: 0,
         };
         if records.is_empty() {
             return Ok(PendingWrite {
@@ -74,6 +88,7 @@ impl Service {
         let (seq, _) = self.applier.write(Op {
             entry: Entry::Catalog { records },
             analyses: Some(analyses),
+            key,
         })?;
         Ok(PendingWrite {
             pending: None,
@@ -88,6 +103,7 @@ impl Service {
         let (seq, _) = self.applier.write(Op {
             entry: Entry::Catalog { records },
             analyses: Some(analyses),
+            key: None,
         })?;
         Ok(seq)
     }

@@ -18,6 +18,29 @@ pub enum Error {
     /// The service is starting or shutting down, or its applier stopped.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Another replica holds the lease this needs (one replica trains at a time).
+    #[error("{0}")]
+    LeaseHeld(String),
+    /// A read's `min_seq` was not applied on this replica within the bound (it is behind;
+    /// retry, or read from another replica).
+    #[error("this replica ({node}) has applied the write log up to {applied}, not yet min_seq {min_seq}; retry shortly or read from another replica")]
+    NotCaughtUp {
+        /// This replica.
+        node: String,
+        /// The sequence number asked for.
+        min_seq: u64,
+        /// The last applied here.
+        applied: u64,
+    },
+    /// A read's `min_seq` is beyond every entry the log holds (not a `seq` this cluster
+    /// answered).
+    #[error("min_seq {min_seq} is beyond the last entry of the write log ({log_seq}); pass the seq a write answered")]
+    MinSeqAhead {
+        /// The sequence number asked for.
+        min_seq: u64,
+        /// The last entry known.
+        log_seq: u64,
+    },
 }
 
 /// Result alias of this crate.

@@ -10,14 +10,22 @@
 
 mod applier;
 mod catalog;
+pub mod cluster;
 pub mod config;
 mod error;
 mod listeners;
+mod ops;
 mod recs;
+pub mod snapshot;
+#[doc(hidden)]
+pub mod testkit;
 
+pub use applier::FollowState;
 pub use catalog::PendingWrite;
+pub use cluster::ClusterStatus;
 pub use error::{Error, Result};
 pub use listeners::Erased;
+pub use snapshot::Manifest;
 
 use applier::{Applier, Targets};
 use listeners::Tastes;
@@ -43,6 +51,8 @@ pub struct ServiceConfig {
     pub load_model: bool,
     /// How often applied entries are made durable in the stores and the log trimmed.
     pub checkpoint_interval: Duration,
+    /// `[cluster]`: with `nats` set, the write log is the cluster's JetStream stream.
+    pub cluster: config::cluster::ClusterConfig,
 }
 
 impl ServiceConfig {
@@ -54,11 +64,34 @@ impl ServiceConfig {
             recs: ServeConfig::default(),
             load_model: false,
             checkpoint_interval: Duration::from_secs(5),
+            cluster: config::cluster::ClusterConfig::default(),
         }
     }
 
     fn data_dir(&self) -> &PathBuf {
         &self.engine.data_dir
+    }
+
+    /// Where trained models are shared in a cluster: `<shared_dir>/models` (or
+    /// `<data_dir>/shared-models` without a shared directory: one replica only).
+    pub fn shared_models_dir(&self) -> PathBuf {
+        let shared = self.cluster.shared_dir.trim();
+        if shared.is_empty() {
+            self.data_dir().join("shared-models")
+        } else {
+            PathBuf::from(shared).join("models")
+        }
+    }
+
+    /// Where snapshots are written and looked for: `<shared_dir>/snapshots`, or
+    /// `<data_dir>/snapshots` without a shared directory.
+    pub fn snapshots_dir(&self) -> PathBuf {
+        let shared = self.cluster.shared_dir.trim();
+        if shared.is_empty() {
+            self.data_dir().join("snapshots")
+        } else {
+            PathBuf::from(shared).join("snapshots")
+        }
     }
 }
 
@@ -73,6 +106,12 @@ pub struct Service {
     /// [`Service::submit_values`]).
     bulk: bool,
     clock: Arc<dyn Clock>,
+    node_id: String,
+    snapshots_dir: PathBuf,
+    read_wait: Duration,
+    stream: Option<String>,
+    /// The state digest last computed, by sequence number.
+    digest_cache: parking_lot::Mutex<Option<(u64, String)>>,
 }
 
 impl Service {
@@ -87,6 +126,24 @@ impl Service {
     pub fn open_with_clock(cfg: ServiceConfig, clock: Arc<dyn Clock>) -> Result<Service> {
         let dir = cfg.data_dir().clone();
         let bulk = cfg.engine.bulk;
+        let node_id = cfg.cluster.node_name();
+        let clustered = cfg.cluster.is_clustered();
+        let snapshots_dir = cfg.snapshots_dir();
+        if clustered && snapshot::is_empty_data_dir(&dir) {
+            // A new or wiped replica starts from the newest snapshot and replays the tail.
+            if let Some((path, m)) = snapshot::list(&snapshots_dir)?.into_iter().next() {
+                let started = std::time::Instant::now();
+                fs_err::create_dir_all(&dir).map_err(|e| Error::Unavailable(format!("{}: {e}", dir.display())))?;
+                snapshot::restore(&path, &dir)?;
+                tracing::info!(
+                    snapshot = %path.display(),
+                    applied_seq = m.applied_seq,
+                    bytes = m.bytes(),
+                    seconds = started.elapsed().as_secs_f64(),
+                    "empty data directory: restored the newest snapshot"
+                );
+            }
+        }
         let engine = Arc::new(Engine::open(cfg.engine.clone())?);
         let events = Arc::new(EventStore::open(
             &dir.join("events"),
@@ -105,31 +162,54 @@ impl Service {
                 tracing::error!(error = %e, "cannot start the model loader");
             }
         }
-        let floor = engine.applied_seq()?.max(events.applied_seq());
-        let log = FileLog::open(&dir.join("log"), floor)?;
         let tastes = Arc::new(Tastes::default());
-        let applier = Applier::start(
-            Box::new(log),
-            Targets {
-                engine: engine.clone(),
-                events: events.clone(),
-                recs: recs.clone(),
-                tastes: tastes.clone(),
-            },
-            cfg.checkpoint_interval,
-        )?;
-        let applier = Arc::new(applier);
+        let targets = Targets {
+            engine: engine.clone(),
+            events: events.clone(),
+            recs: recs.clone(),
+            tastes: tastes.clone(),
+            node_id: node_id.clone(),
+            shared_models: clustered.then(|| cfg.shared_models_dir()),
+        };
+        let applier = if clustered {
+            let log = Arc::new(cluster::jetstream::JetStreamLog::connect(&cfg.cluster, &node_id)?);
+            let (tx, rx) = crossbeam_channel::bounded(1024);
+            let restart = Arc::new(tokio::sync::Notify::new());
+            let applier = Arc::new(Applier::start_replicated(
+                targets,
+                log.clone(),
+                rx,
+                restart.clone(),
+                cfg.checkpoint_interval,
+                Duration::from_millis(cfg.cluster.write_timeout_ms),
+            )?);
+            let weak = Arc::downgrade(&applier);
+            let start = move || weak.upgrade().map_or(1, |a| a.applied_seq() + 1);
+            log.spawn_follower(start, restart, tx)?;
+            applier
+        } else {
+            let floor = engine.applied_seq()?.max(events.applied_seq());
+            let log = FileLog::open(&dir.join("log"), floor)?;
+            Arc::new(Applier::start(Box::new(log), targets, cfg.checkpoint_interval)?)
+        };
         // A trained model is served from the moment its activation entry is applied.
         let weak = Arc::downgrade(&applier);
+        let share = clustered.then(|| (recs.dir().to_path_buf(), cfg.shared_models_dir()));
         recs.set_activator(Arc::new(move |version| {
             let applier = weak
                 .upgrade()
                 .ok_or_else(|| needle_recs::RecsError::NotReady("the service is shut down".into()))?;
             applier
-                .write(applier::Op {
-                    entry: needle_store::Entry::ActivateModel { version },
-                    analyses: None,
-                })
+                .write(applier::Op::new(needle_store::Entry::ActivateModel {
+                    version,
+                    hash: match &share {
+                        Some((models, shared)) => Some(
+                            cluster::models::publish(models, shared, version)
+                                .map_err(|e| needle_recs::RecsError::Source(format!("sharing model {version}: {e}")))?,
+                        ),
+                        None => None,
+                    },
+                }))
                 .map(|_| ())
                 .map_err(|e| needle_recs::RecsError::Source(format!("activating model {version}: {e}")))
         }));
@@ -141,6 +221,11 @@ impl Service {
             applier,
             bulk,
             clock,
+            node_id,
+            snapshots_dir,
+            read_wait: Duration::from_millis(cfg.cluster.read_wait_ms),
+            stream: clustered.then(|| cfg.cluster.stream.clone()),
+            digest_cache: parking_lot::Mutex::new(None),
         })
     }
 

@@ -49,6 +49,12 @@ impl Service {
     /// Validate listening events one by one and store the good ones durably (one log
     /// entry); bad ones are rejected with their index and field.
     pub fn ingest_events(&self, values: Vec<serde_json::Value>) -> Result<EventReport> {
+        self.ingest_events_keyed(values, None)
+    }
+
+    /// [`Service::ingest_events`] with the caller's idempotency key (see
+    /// [`Service::write_values_keyed`]).
+    pub fn ingest_events_keyed(&self, values: Vec<serde_json::Value>, key: Option<String>) -> Result<EventReport> {
         // An event from the future would outweigh a listener's whole history in the decayed
         // profile (its weight grows with time); clocks drift, so a day of slack.
         let latest = self.clock_ms().saturating_add(MAX_FUTURE_MS);
@@ -67,14 +73,17 @@ impl Service {
             accepted: 0,
             duplicates: 0,
             rejected,
+            seq: 0,
         };
         if events.is_empty() {
             return Ok(report);
         }
-        let (_, outcome) = self.applier.write(Op {
+        let (seq, outcome) = self.applier.write(Op {
             entry: Entry::Events { events },
             analyses: None,
+            key,
         })?;
+        report.seq = seq;
         if let Outcome::Events(got) = outcome {
             report.accepted = got.accepted;
             report.duplicates = got.duplicates;
@@ -90,12 +99,9 @@ impl Service {
     /// Erase a listener's events and profile for good, with the erasure's log position.
     pub fn erase_listener(&self, user: &str) -> Result<Erased> {
         check_id(user, "user_id")?;
-        let (seq, outcome) = self.applier.write(Op {
-            entry: Entry::EraseListener {
-                user_id: user.to_string(),
-            },
-            analyses: None,
-        })?;
+        let (seq, outcome) = self.applier.write(Op::new(Entry::EraseListener {
+            user_id: user.to_string(),
+        }))?;
         let events = match outcome {
             Outcome::Erased(n) => n,
             _ => 0,

@@ -2,16 +2,19 @@
 //! the event store, entities and references from the catalog), privately; callers see
 //! only the service's methods.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::Service;
 use needle_core::profile::{Profile, ProfileConfig};
 use needle_core::validate::check_id;
 use needle_core::Entity;
-use needle_recs::serve::{Job, RecRequest, Recommendations, SeedRequest, Source, TrainStats};
+use needle_recs::serve::{Job, JobStatus, RecRequest, Recommendations, SeedRequest, Source, TrainStats};
 use needle_recs::RecsError;
 use needle_search::Engine;
 use needle_store::EventStore;
 use std::sync::Arc;
+
+/// The lease one replica holds while it trains.
+const TRAIN_LEASE: &str = "train";
 
 /// The catalog and the event store as the recommendation layer's data source.
 #[derive(Clone)]
@@ -80,9 +83,51 @@ impl Service {
         Ok(self.recs.session_next(&self.source(), sid, limit)?)
     }
 
-    /// Queue a training job (one runs at a time).
+    /// Queue a training job (one runs at a time; in a cluster, on one replica at a time:
+    /// the `train` lease, released when the job ends).
     pub fn start_training(&self) -> Result<Job> {
-        Ok(self.recs.start_training(Arc::new(self.source()))?)
+        let Some(log) = self.applier.replicated_log() else {
+            return Ok(self.recs.start_training(Arc::new(self.source()))?);
+        };
+        match log.try_lease(TRAIN_LEASE, &self.node_id)? {
+            None => {}
+            // This replica holds it: its queue answers (the running or queued job).
+            Some(holder) if holder == self.node_id => {
+                return Ok(self.recs.start_training(Arc::new(self.source()))?);
+            }
+            Some(holder) => {
+                return Err(Error::LeaseHeld(format!(
+                    "replica `{holder}` is training a model; one replica trains at a time (see its GET /v1/admin/jobs)"
+                )))
+            }
+        }
+        let job = match self.recs.start_training(Arc::new(self.source())) {
+            Ok(job) => job,
+            Err(e) => {
+                let _ = log.release(TRAIN_LEASE);
+                return Err(e.into());
+            }
+        };
+        let (log, recs, id) = (log.clone(), self.recs.clone(), job.job_id.clone());
+        let watcher = std::thread::Builder::new()
+            .name("needle-train-lease".into())
+            .spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                let done = recs
+                    .jobs()
+                    .get(&id)
+                    .is_none_or(|j| matches!(j.status, JobStatus::Done | JobStatus::Failed));
+                if done {
+                    if let Err(e) = log.release(TRAIN_LEASE) {
+                        tracing::warn!(error = %e, "cannot release the training lease (it expires by itself)");
+                    }
+                    return;
+                }
+            });
+        if let Err(e) = watcher {
+            tracing::warn!(error = %e, "cannot watch the training job; its lease expires by itself");
+        }
+        Ok(job)
     }
 
     /// Train a model on this thread and serve it.

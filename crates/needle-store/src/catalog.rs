@@ -317,6 +317,34 @@ impl Snapshot {
         Ok(Some(e))
     }
 
+    /// The write-log sequence number this view covers (0: none).
+    pub fn applied_seq(&self) -> Result<u64> {
+        let meta = self.tx.open_table(META)?;
+        Ok(meta.get("applied_seq")?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    /// A hash of every stored entity and transcript (their stored bytes, in key order):
+    /// equal for two stores holding the same catalog (replicas compare it).
+    pub fn digest(&self) -> Result<u128> {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        let mut add = |k: &str, v: &[u8]| {
+            h.update(&(k.len() as u64).to_le_bytes());
+            h.update(k.as_bytes());
+            h.update(&(v.len() as u64).to_le_bytes());
+            h.update(v);
+        };
+        for row in self.tx.open_table(ENTITIES)?.iter()? {
+            let (k, v) = row?;
+            add(k.value(), v.value());
+        }
+        add("\u{0}texts", &[]);
+        for row in self.tx.open_table(TEXTS)?.iter()? {
+            let (k, v) = row?;
+            add(k.value(), v.value().as_bytes());
+        }
+        Ok(h.digest128())
+    }
+
     /// Fetch one entity without its transcript (cheap; what search hits show).
     pub fn get_display(&self, id: &str) -> Result<Option<Entity>> {
         let t = self.tx.open_table(ENTITIES)?;

@@ -219,6 +219,14 @@ impl FileEventLog {
         Ok(removed)
     }
 
+    /// Copy the file's good frames (its first `len` bytes) to `to`.
+    pub fn copy_to(&self, to: &Path) -> Result<()> {
+        let src = File::open(&self.path).map_err(io(&self.path))?;
+        let mut out = File::create(to).map_err(io(to))?;
+        std::io::copy(&mut src.take(self.len), &mut out).map_err(io(to))?;
+        out.sync_all().map_err(io(to))
+    }
+
     /// Bytes on disk.
     pub fn size_bytes(&self) -> u64 {
         self.len

@@ -35,6 +35,29 @@ struct Inner {
     file: FileEventLog,
     /// Dedup keys of every stored event with an `event_id`.
     seen: HashSet<u64>,
+    /// Stored events and the wrapping sum of their hashes: an order-free digest of the
+    /// store, kept as events come and go.
+    count: u64,
+    digest: u64,
+}
+
+/// The hash of one stored event in [`EventStore::digest`].
+fn event_hash(e: &Event) -> u64 {
+    match serde_json::to_vec(e) {
+        Ok(bytes) => xxhash_rust::xxh3::xxh3_64(&bytes),
+        Err(_) => 0,
+    }
+}
+
+/// What the event store holds, summarized (replicas compare it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventDigest {
+    /// The last write-log entry applied.
+    pub applied_seq: u64,
+    /// Stored events.
+    pub count: u64,
+    /// Wrapping sum of the stored events' hashes.
+    pub digest: u64,
 }
 
 use crate::eventlog::dedup_key;
@@ -48,6 +71,7 @@ impl EventStore {
         let mut seen = HashSet::new();
         let mut batch = Vec::with_capacity(4096);
         let mut n = 0u64;
+        let mut digest = 0u64;
         file.replay(&mut |e| {
             if let Some(id) = &e.event_id {
                 // Entries are stored as the log encoded them: a repeated id was a
@@ -56,6 +80,7 @@ impl EventStore {
                     return;
                 }
             }
+            digest = digest.wrapping_add(event_hash(&e));
             batch.push(e);
             n += 1;
             if batch.len() >= 4096 {
@@ -72,7 +97,12 @@ impl EventStore {
             );
         }
         Ok(EventStore {
-            inner: Mutex::new(Inner { file, seen }),
+            inner: Mutex::new(Inner {
+                file,
+                seen,
+                count: n,
+                digest,
+            }),
             profiles,
             config,
         })
@@ -117,6 +147,10 @@ impl EventStore {
             }
             return Err(e);
         }
+        for e in &fresh {
+            inner.digest = inner.digest.wrapping_add(event_hash(e));
+        }
+        inner.count += fresh.len() as u64;
         self.profiles.apply(&fresh);
         Ok(out)
     }
@@ -129,16 +163,39 @@ impl EventStore {
             return Ok(0);
         }
         let mut keys = Vec::new();
+        let mut removed_hash = 0u64;
         let n = inner.file.erase_user(seq, user_id, &mut |e| {
+            removed_hash = removed_hash.wrapping_add(event_hash(e));
             if let Some(id) = &e.event_id {
                 keys.push(dedup_key(&e.user_id, id));
             }
         })?;
+        inner.digest = inner.digest.wrapping_sub(removed_hash);
+        inner.count = inner.count.saturating_sub(n);
         for k in keys {
             inner.seen.remove(&k);
         }
         self.profiles.remove(user_id);
         Ok(n)
+    }
+
+    /// The store summarized at its last applied entry: equal on two stores holding the same
+    /// events.
+    pub fn digest(&self) -> EventDigest {
+        let inner = self.inner.lock();
+        EventDigest {
+            applied_seq: inner.file.applied_seq(),
+            count: inner.count,
+            digest: inner.digest,
+        }
+    }
+
+    /// Make every applied entry durable and copy the event file into `dir` (a snapshot;
+    /// the caller makes sure no entry is applied meanwhile).
+    pub fn copy_to(&self, dir: &Path) -> Result<()> {
+        let mut inner = self.inner.lock();
+        inner.file.sync()?;
+        inner.file.copy_to(&dir.join("events.log"))
     }
 
     /// Make every applied entry durable.

@@ -22,6 +22,6 @@ pub mod profiles;
 pub use catalog::{Applied, CatalogSnapshot, CatalogStore, ResolvedNames, DEFAULT_CACHE_BYTES};
 pub use error::{Error, Result};
 pub use eventlog::FileEventLog;
-pub use events::{EventStore, Ingested};
+pub use events::{EventDigest, EventStore, Ingested};
 pub use log::{Entry, FileLog, Log};
 pub use profiles::{MemoryProfiles, ProfileStore};

@@ -42,6 +42,10 @@ pub enum Entry {
     ActivateModel {
         /// The model version.
         version: u64,
+        /// In a cluster: the xxh3-128 (hex) of the model file, which the training replica
+        /// put in `<shared_dir>/models/<hash>/`; replicas without that file fetch it there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hash: Option<String>,
     },
 }
 

@@ -76,6 +76,15 @@ enum Command {
     ///
     /// In-process runs use a fresh temporary data directory unless `--data-dir` is given.
     BenchIngest(crate::bench_ingest::BenchIngestArgs),
+    /// Write a consistent snapshot of the data directory (catalog store, index, events,
+    /// served model, `applied_seq`) into `<shared_dir>/snapshots` (default
+    /// `<data_dir>/snapshots`) and print its manifest (JSON). Stop the server first, or
+    /// use `POST /v1/admin/snapshots` on a running one.
+    Snapshot,
+    /// Restore a snapshot into an empty data directory (every file's size and hash
+    /// checked): the one given with `--from`, else the newest in the snapshots directory.
+    /// A cluster replica then replays the log after the snapshot's `applied_seq`.
+    Restore(RestoreArgs),
     /// Work with the public datasets.
     Dataset {
         #[command(subcommand)]
@@ -121,6 +130,13 @@ fn parse_log_format(s: &str) -> std::result::Result<LogFormat, String> {
         "json" => Ok(LogFormat::Json),
         other => Err(format!("`{other}` is not a log format; use text or json")),
     }
+}
+
+#[derive(Args, Debug)]
+struct RestoreArgs {
+    /// The snapshot directory (`.../snapshots/snapshot-<seq>-<node>`).
+    #[arg(long, value_name = "DIR")]
+    from: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -292,6 +308,18 @@ fn open_service(cfg: &Config, load_model: bool) -> Result<Service> {
     open_with(cfg, cfg.service_config(load_model))
 }
 
+/// Offline commands that write bypass the cluster's log, so a replica would diverge from
+/// the others: refuse them there.
+fn standalone_only(cfg: &Config, what: &str) -> Result<()> {
+    if cfg.cluster.is_clustered() {
+        anyhow::bail!(
+            "`needle {what}` writes to this data directory only, but it is a cluster replica (cluster.nats is set): \
+             write through the API of any replica (POST /v1/catalog, POST /v1/events, POST /v1/admin/train) so every replica gets it"
+        );
+    }
+    Ok(())
+}
+
 fn open_with(cfg: &Config, service_cfg: ServiceConfig) -> Result<Service> {
     Service::open(service_cfg).with_context(|| format!("opening data directory {}", cfg.data_dir.display()))
 }
@@ -318,6 +346,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Import(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
+            standalone_only(&cfg, "import")?;
             init_logs(LogFormat::Text);
             let mut engine_cfg = cfg.engine_config();
             engine_cfg.bulk = true;
@@ -344,6 +373,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::ImportEvents(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
+            standalone_only(&cfg, "import-events")?;
             init_logs(LogFormat::Text);
             let service = open_service(&cfg, false)?;
             let summary = import::import_events(&service, &a.file, a.batch, !a.quiet)?;
@@ -353,6 +383,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Train(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
+            standalone_only(&cfg, "train")?;
             init_logs(LogFormat::Text);
             // The served model is not loaded: training starts from the listeners and the
             // catalog, and numbers its model after the newest file.
@@ -378,6 +409,53 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Eval(a) => crate::eval_cmd::run(a),
+        Command::Snapshot => {
+            let cfg = load_config(&cli, Overrides::default())?;
+            init_logs(LogFormat::Text);
+            // Offline: the local state as it is (a cluster replica's log is not followed).
+            let mut service_cfg = cfg.service_config(false);
+            service_cfg.cluster.nats.clear();
+            let service = open_with(&cfg, service_cfg)?;
+            let started = std::time::Instant::now();
+            let m = service.snapshot()?;
+            service.shutdown()?;
+            eprintln!(
+                "snapshot at applied_seq {} ({} files, {} bytes) in {:.1}s",
+                m.applied_seq,
+                m.files.len(),
+                m.bytes(),
+                started.elapsed().as_secs_f64()
+            );
+            println!("{}", serde_json::to_string_pretty(&m)?);
+            Ok(())
+        }
+        Command::Restore(a) => {
+            let cfg = load_config(&cli, Overrides::default())?;
+            init_logs(LogFormat::Text);
+            let src = match &a.from {
+                Some(p) => p.clone(),
+                None => {
+                    let root = cfg.service_config(false).snapshots_dir();
+                    needle_service::snapshot::list(&root)?
+                        .into_iter()
+                        .next()
+                        .map(|(p, _)| p)
+                        .ok_or_else(|| anyhow::anyhow!("no snapshot in {}", root.display()))?
+                }
+            };
+            let started = std::time::Instant::now();
+            let m = Service::restore(&src, &cfg.data_dir)
+                .with_context(|| format!("restoring {} into {}", src.display(), cfg.data_dir.display()))?;
+            eprintln!(
+                "restored {} (applied_seq {}, {} bytes) into {} in {:.1}s",
+                src.display(),
+                m.applied_seq,
+                m.bytes(),
+                cfg.data_dir.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::BenchIngest(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
             init_logs(LogFormat::Text);

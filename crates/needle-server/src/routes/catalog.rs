@@ -41,7 +41,11 @@ pub async fn write(
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<WriteReport>, ApiError> {
-    let report: WriteReport = ingest_batch(&state, &headers, body, |svc, values| Ok(svc.write_values(values)?)).await?;
+    let key = super::cluster::idempotency_key(&headers)?;
+    let report: WriteReport = ingest_batch(&state, &headers, body, move |svc, values| {
+        Ok(svc.write_values_keyed(values, key)?)
+    })
+    .await?;
     Ok(Json(report))
 }
 

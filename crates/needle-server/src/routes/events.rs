@@ -42,8 +42,11 @@ pub async fn ingest(
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<EventReport>, ApiError> {
-    let report: EventReport =
-        ingest_batch(&state, &headers, body, |svc, values| Ok(svc.ingest_events(values)?)).await?;
+    let key = super::cluster::idempotency_key(&headers)?;
+    let report: EventReport = ingest_batch(&state, &headers, body, move |svc, values| {
+        Ok(svc.ingest_events_keyed(values, key)?)
+    })
+    .await?;
     state
         .metrics()
         .record_events(report.accepted, report.duplicates, report.rejected.len());

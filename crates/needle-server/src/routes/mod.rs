@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod catalog;
+pub mod cluster;
 pub mod events;
 pub mod health;
 pub mod json;
@@ -67,6 +68,11 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/v1/admin/jobs/{id}", get(admin::job))
         .route("/v1/admin/model", get(admin::model))
         .route("/v1/admin/tokens", post(tokens::mint))
+        .route("/v1/admin/cluster", get(cluster::status))
+        .route(
+            "/v1/admin/snapshots",
+            get(cluster::list_snapshots).post(cluster::create_snapshot),
+        )
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(observe::scrape))
@@ -106,6 +112,7 @@ pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Rou
     // `Router::layer` wraps what is already there: the last layer added runs first.
     router
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), cluster::min_seq))
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(handle_layer_error))

@@ -40,6 +40,8 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"))
 )]
 pub async fn scrape(State(state): State<AppState>) -> Response {
+    let (applied, log_seq, applied_entries) = state.service().log_position();
+    state.metrics().set_log(applied, log_seq, applied_entries);
     let stats = tokio::time::timeout(
         STATS_TIMEOUT,
         state.blocking(|engine| Ok((engine.stats()?, engine.listeners()))),

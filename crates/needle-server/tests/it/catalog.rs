@@ -107,7 +107,7 @@ mod needs_engine {
         let app = TestApp::new();
         let res = app.post_json(&sample_catalog()).await;
         assert_eq!(res.status, 200, "{}", res.text());
-        assert_eq!(res.json(), json!({"accepted": 8, "rejected": []}));
+        assert_eq!(res.json(), json!({"accepted": 8, "rejected": [], "seq": 1}));
 
         let res = app.get("/v1/catalog/t1").await;
         assert_eq!(res.status, 200, "{}", res.text());

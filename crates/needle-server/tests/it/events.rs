@@ -64,7 +64,10 @@ mod needs_engine {
             ]))
             .await;
         assert_eq!(res.status, 200, "{}", res.text());
-        assert_eq!(res.json(), json!({"accepted": 7, "duplicates": 0, "rejected": []}));
+        assert_eq!(
+            res.json(),
+            json!({"accepted": 7, "duplicates": 0, "rejected": [], "seq": 1})
+        );
         let profile = app.get("/v1/users/u1/profile").await;
         assert_eq!(profile.status, 200, "{}", profile.text());
         assert_eq!(
@@ -240,11 +243,14 @@ mod needs_engine {
         assert_eq!(res.status, 200, "{}", res.text());
         let report = res.json();
         insta::assert_json_snapshot!("events_duplicates", report);
-        assert_eq!(report, json!({"accepted": 4, "duplicates": 1, "rejected": []}));
+        assert_eq!(
+            report,
+            json!({"accepted": 4, "duplicates": 1, "rejected": [], "seq": 1})
+        );
         // The whole batch again: every event with an id is a duplicate, the one without
         // an id counts again.
         let again = app.post_events(&batch).await.json();
-        assert_eq!(again, json!({"accepted": 1, "duplicates": 4, "rejected": []}));
+        assert_eq!(again, json!({"accepted": 1, "duplicates": 4, "rejected": [], "seq": 2}));
         let profile = app.get("/v1/users/u1/profile").await.json();
         assert_eq!(profile["events"]["play"], 4, "{profile}");
         let u2 = app.get("/v1/users/u2/profile").await.json();
@@ -252,7 +258,10 @@ mod needs_engine {
         // And over NDJSON too.
         let line = r#"{"event_id":"e1","user_id":"u1","type":"play","item_id":"t1","ts":1000}"#;
         let res = app.post("/v1/events", Some("application/x-ndjson"), line).await;
-        assert_eq!(res.json(), json!({"accepted": 0, "duplicates": 1, "rejected": []}));
+        assert_eq!(
+            res.json(),
+            json!({"accepted": 0, "duplicates": 1, "rejected": [], "seq": 3})
+        );
     }
 
     #[tokio::test]

@@ -40,6 +40,8 @@ async fn openapi_lists_every_route() {
         ("/v1/admin/jobs", "get"),
         ("/v1/admin/jobs/{id}", "get"),
         ("/v1/admin/model", "get"),
+        ("/v1/admin/cluster", "get"),
+        ("/v1/admin/snapshots", "get"),
         ("/health/live", "get"),
         ("/health/ready", "get"),
         ("/metrics", "get"),
@@ -56,7 +58,7 @@ async fn openapi_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        22,
+        24,
         "unexpected paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

@@ -105,7 +105,7 @@ mod needs_engine {
         let res = app.post_events(&events()).await;
         assert_eq!(
             res.json(),
-            json!({"accepted": 8, "duplicates": 0, "rejected": []}),
+            json!({"accepted": 8, "duplicates": 0, "rejected": [], "seq": 2}),
             "{}",
             res.text()
         );

@@ -2,6 +2,7 @@
 //! durability across reopening, and personalization.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // test helpers fail loudly; tests may use std::fs
 
+mod cluster;
 mod durability;
 mod fixture;
 mod log;

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // test helpers fail loudly; tests may use std::fs
 
 mod cli;
+mod cluster;
 mod convert;
 mod events_cli;
 mod events_kill9;

@@ -1,0 +1,367 @@
+//! The applier thread: standalone, it group-commits writes to the local log and applies
+//! them; replicated, it applies the cluster log's entries as the follower delivers them.
+//! Both checkpoint, answer probes and write snapshots between two entries.
+
+use super::{Follow, Msg, Probe, Reply, Shared, Targets, MAX_LOG_BYTES};
+use super::{FollowState, Op};
+use crate::cluster::jetstream::Delivered;
+use crate::error::{Error, Result};
+use crossbeam_channel::{select, Receiver};
+use needle_store::{Entry, Log};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most records and events merged into one group commit.
+const MAX_GROUP_ITEMS: usize = 200_000;
+/// After a failed apply in a cluster, wait this long before reading the log again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+pub(super) struct Worker {
+    /// Standalone: the local log. `None` in a cluster (entries arrive from the follower).
+    log: Option<Box<dyn Log>>,
+    targets: Targets,
+    shared: Arc<Shared>,
+    /// Replicated: asks the follower to start again after the last applied entry.
+    restart: Option<Arc<tokio::sync::Notify>>,
+    /// An apply failed: the stores are behind the log until a replay succeeds.
+    failed: bool,
+    /// Replicated: when to read the log again after a failure.
+    retry_at: Option<Instant>,
+    /// Applied entries not yet checkpointed.
+    dirty: bool,
+}
+
+impl Worker {
+    pub(super) fn new(
+        log: Option<Box<dyn Log>>,
+        targets: Targets,
+        shared: Arc<Shared>,
+        restart: Option<Arc<tokio::sync::Notify>>,
+    ) -> Worker {
+        Worker {
+            log,
+            targets,
+            shared,
+            restart,
+            failed: false,
+            retry_at: None,
+            dirty: false,
+        }
+    }
+
+    fn applied(&self) -> u64 {
+        self.shared.applied.load(Ordering::Acquire)
+    }
+
+    pub(super) fn run(mut self, rx: Receiver<Msg>, entries: Receiver<Follow>, interval: Duration) {
+        let mut last_checkpoint = Instant::now();
+        let mut entries_open = true;
+        loop {
+            let mut wait = if self.dirty {
+                interval.saturating_sub(last_checkpoint.elapsed())
+            } else {
+                Duration::from_secs(3600)
+            };
+            if let Some(at) = self.retry_at {
+                wait = wait.min(at.saturating_duration_since(Instant::now()));
+            }
+            let never = crossbeam_channel::never();
+            let entries_rx = if entries_open { &entries } else { &never };
+            select! {
+                recv(rx) -> m => match m {
+                    Ok(Msg::Write(op, reply)) => {
+                        let mut n = op.size();
+                        let mut group = vec![(op, reply)];
+                        let mut other = None;
+                        while n < MAX_GROUP_ITEMS {
+                            match rx.try_recv() {
+                                Ok(Msg::Write(op, reply)) => {
+                                    n += op.size();
+                                    group.push((op, reply));
+                                }
+                                Ok(m) => {
+                                    other = Some(m);
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        self.commit_group(group);
+                        if let Some(m) = other {
+                            self.control(m);
+                        }
+                    }
+                    Ok(m) => self.control(m),
+                    Err(_) => {
+                        if let Err(e) = self.checkpoint() {
+                            tracing::error!(error = %e, "final checkpoint failed");
+                        }
+                        return;
+                    }
+                },
+                recv(entries_rx) -> m => match m {
+                    Ok(Follow::Entry(d)) => self.apply_delivered(d),
+                    Ok(Follow::Gap { applied, first_seq }) => {
+                        tracing::error!(
+                            applied,
+                            first_seq,
+                            "the write log no longer holds the entries this replica needs: restore a newer snapshot"
+                        );
+                        *self.shared.state.lock() = FollowState::BehindLog { first_seq };
+                    }
+                    Err(_) => entries_open = false,
+                },
+                default(wait) => {}
+            }
+            if let Some(at) = self.retry_at {
+                if Instant::now() >= at {
+                    self.retry_at = None;
+                    self.failed = false;
+                    if let Some(r) = &self.restart {
+                        tracing::info!(
+                            from = self.applied() + 1,
+                            "reading the write log again after a failed apply"
+                        );
+                        r.notify_one();
+                    }
+                }
+            }
+            let big = self.log.as_ref().is_some_and(|l| l.size_bytes() > MAX_LOG_BYTES);
+            if self.dirty && (last_checkpoint.elapsed() >= interval || big) {
+                if let Err(e) = self.checkpoint() {
+                    tracing::error!(error = %e, "checkpoint failed");
+                }
+                last_checkpoint = Instant::now();
+            }
+        }
+    }
+
+    /// Probes and snapshots, between two entries.
+    fn control(&mut self, m: Msg) {
+        match m {
+            Msg::Write(op, reply) => self.commit_group(vec![(op, reply)]),
+            Msg::Probe(reply) => {
+                let _ = reply.send(self.probe());
+            }
+            Msg::Snapshot(dir, reply) => {
+                let _ = reply.send(self.snapshot(&dir));
+            }
+        }
+    }
+
+    fn probe(&self) -> Result<Probe> {
+        Ok(Probe {
+            applied_seq: self.applied(),
+            events: self.targets.events.digest(),
+            catalog: self.targets.engine.view()?,
+            model_version: self.targets.recs.model().map_or(0, |m| m.version),
+        })
+    }
+
+    /// Checkpoint, then copy the state into a new snapshot in `root` (or answer the one
+    /// already there for this sequence number).
+    fn snapshot(&mut self, root: &Path) -> Result<crate::snapshot::Manifest> {
+        if self.failed {
+            return Err(Error::Unavailable(
+                "an entry failed to apply; a snapshot now would not be consistent".into(),
+            ));
+        }
+        self.checkpoint()?;
+        let seq = self.applied();
+        let dir = crate::snapshot::path_for(root, seq, &self.targets.node_id);
+        if dir.exists() {
+            return crate::snapshot::read_manifest(&dir);
+        }
+        let now = needle_core::time::system().now_ms();
+        crate::snapshot::write(&self.targets, &dir, seq, &self.targets.node_id, now)
+    }
+
+    /// Replicated: apply one delivered entry, in order.
+    fn apply_delivered(&mut self, d: Delivered) {
+        let applied = self.applied();
+        self.shared.log_seq.fetch_max(d.seq + d.pending, Ordering::AcqRel);
+        if d.seq <= applied || self.failed {
+            return;
+        }
+        if d.seq > applied + 1 {
+            tracing::warn!(
+                seq = d.seq,
+                applied,
+                "write-log entry out of order; reading the log again"
+            );
+            self.fail_and_retry(format!("entry {} arrived before entry {}", d.seq, applied + 1));
+            return;
+        }
+        let entry: Entry = match serde_json::from_slice(&d.payload) {
+            Ok(e) => e,
+            Err(e) => {
+                let msg = format!("entry {} cannot be decoded (written by a newer Needle?): {e}", d.seq);
+                tracing::error!("{msg}");
+                self.shared.applied(d.seq, Err(msg.clone()));
+                *self.shared.state.lock() = FollowState::Stalled { error: msg };
+                self.failed = true;
+                return;
+            }
+        };
+        match self.targets.apply(d.seq, entry, None, Some(&d.payload)) {
+            Ok(outcome) => {
+                self.dirty = true;
+                self.shared.applied(d.seq, Ok(outcome));
+                let mut st = self.shared.state.lock();
+                if *st != FollowState::Following {
+                    *st = FollowState::Following;
+                }
+            }
+            Err(e) => {
+                tracing::error!(seq = d.seq, error = %e, "applying a write-log entry failed");
+                self.shared.applied(d.seq, Err(e.to_string()));
+                self.fail_and_retry(e.to_string());
+            }
+        }
+    }
+
+    fn fail_and_retry(&mut self, error: String) {
+        self.failed = true;
+        self.retry_at = Some(Instant::now() + RETRY_AFTER);
+        *self.shared.state.lock() = FollowState::Stalled { error };
+    }
+
+    fn commit_group(&mut self, group: Vec<(Op, Reply)>) {
+        let Some(_) = self.log.as_ref() else {
+            for (_, reply) in group {
+                let _ = reply.send(Err(Error::Unavailable("writes go through the cluster's log".into())));
+            }
+            return;
+        };
+        if self.failed {
+            match self.replay() {
+                Ok(()) => {
+                    tracing::info!("the stores caught up with the write log again");
+                    self.failed = false;
+                }
+                Err(e) => {
+                    let msg = format!("the stores are behind the write log and cannot catch up: {e}");
+                    for (_, reply) in group {
+                        let _ = reply.send(Err(Error::Unavailable(msg.clone())));
+                    }
+                    return;
+                }
+            }
+        }
+        let mut entries = Vec::with_capacity(group.len());
+        let mut encoded = Vec::with_capacity(group.len());
+        let mut rest = Vec::with_capacity(group.len());
+        for (op, reply) in group {
+            match op.entry.encode() {
+                Ok(bytes) => {
+                    encoded.push(bytes);
+                    entries.push(op.entry);
+                    rest.push((op.analyses, reply));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            }
+        }
+        let appended = match self.log.as_mut() {
+            Some(log) => log.append(&encoded),
+            None => Err(needle_store::Error::Storage("no local log".into())),
+        };
+        let first = match appended {
+            Ok(first) => first,
+            Err(e) => {
+                let msg = e.to_string();
+                for (_, reply) in rest {
+                    let _ = reply.send(Err(Error::Store(needle_store::Error::Storage(msg.clone()))));
+                }
+                return;
+            }
+        };
+        self.dirty = true;
+        for (i, ((entry, bytes), (analyses, reply))) in entries.into_iter().zip(&encoded).zip(rest).enumerate() {
+            let seq = first + i as u64;
+            if self.failed {
+                let _ = reply.send(Err(Error::Unavailable(format!(
+                    "entry {seq} is in the write log but an earlier entry failed to apply; it is applied when the stores recover"
+                ))));
+                continue;
+            }
+            match self.targets.apply(seq, entry, analyses, Some(bytes)) {
+                Ok(outcome) => {
+                    self.shared.set_applied(seq);
+                    self.shared.applied_count.fetch_add(1, Ordering::Relaxed);
+                    let _ = reply.send(Ok((seq, outcome)));
+                }
+                Err(e) => {
+                    tracing::error!(seq, error = %e, "applying a write-log entry failed");
+                    self.failed = true;
+                    let _ = reply.send(Err(e));
+                }
+            }
+        }
+    }
+
+    /// Standalone: apply every log entry the stores do not hold yet.
+    pub(super) fn replay(&mut self) -> Result<()> {
+        let Some(log) = self.log.as_mut() else {
+            return Ok(());
+        };
+        let floor = self.targets.floor()?;
+        let started = Instant::now();
+        let mut n = 0u64;
+        let mut last = floor;
+        let targets = &self.targets;
+        let mut err = None;
+        log.replay_after(floor, &mut |seq, entry| {
+            if err.is_none() {
+                match targets.apply(seq, entry, None, None) {
+                    Ok(_) => {
+                        n += 1;
+                        last = seq;
+                    }
+                    Err(e) => err = Some(e),
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let last = last.max(log.last_seq());
+        self.shared.set_applied(last);
+        if n > 0 {
+            self.dirty = true;
+            tracing::info!(
+                entries = n,
+                from = floor,
+                to = last,
+                seconds = started.elapsed().as_secs_f64(),
+                "write log replayed"
+            );
+        }
+        Ok(())
+    }
+
+    /// Make the stores durable up to the last applied entry, then (standalone) trim the
+    /// log.
+    pub(super) fn checkpoint(&mut self) -> Result<()> {
+        if self.failed {
+            return Ok(());
+        }
+        let applied = self.applied();
+        // The event store records the checkpoint too, so numbering continues above it
+        // after the log is trimmed empty (the catalog store may be further behind).
+        if self.targets.events.applied_seq() < applied {
+            self.targets.events.apply(applied, Vec::new(), None)?;
+        }
+        self.targets.events.sync()?;
+        self.targets.engine.sync()?;
+        if let Some(log) = self.log.as_mut() {
+            log.trim(applied)?;
+        }
+        self.dirty = false;
+        Ok(())
+    }
+}

@@ -1,0 +1,377 @@
+//! The replicated write log on NATS JetStream: one stream, one total order.
+//!
+//! Every entry is one message of the stream `cluster.stream` (subjects
+//! `<stream>.catalog`, `<stream>.events`, `<stream>.control`); its stream sequence number is
+//! the entry's `seq`. Publishing waits for JetStream's acknowledgement (with R3, a quorum of
+//! servers holds it) and carries a message id, so a retried publish inside the stream's
+//! duplicate window is one entry. Each replica reads the stream with an ordered consumer
+//! from its own `applied_seq + 1` (see [`follow`]).
+//!
+//! The NATS client is async; this module owns a small runtime and exposes blocking calls
+//! (the service's methods block; they run on the server's blocking threads).
+
+use crate::config::cluster::{urls, ClusterConfig};
+use crate::error::{Error, Result};
+use async_nats::jetstream::{self, consumer, stream};
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Headroom kept under the server's `max_payload` for headers and subject.
+const PAYLOAD_HEADROOM: usize = 4096;
+/// How long JetStream remembers message ids for deduplication.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// The stream's identity and bounds as last seen.
+#[derive(Debug, Clone, Default)]
+pub struct StreamState {
+    /// First sequence number the stream still holds (older entries were dropped by
+    /// retention).
+    pub first_seq: u64,
+    /// Last sequence number in the stream.
+    pub last_seq: u64,
+    /// When the stream was created (epoch ns): tells one log from another with the same
+    /// name.
+    pub created_ns: i128,
+}
+
+/// A connection to the cluster's log.
+pub struct JetStreamLog {
+    rt: Option<tokio::runtime::Runtime>,
+    js: jetstream::Context,
+    client: async_nats::Client,
+    cfg: ClusterConfig,
+    ensured: Mutex<bool>,
+    /// Highest sequence number seen (acks and deliveries).
+    pub(crate) log_seq: Arc<AtomicU64>,
+    /// Tells the follower to stop (before the runtime goes away).
+    stop: tokio::sync::watch::Sender<bool>,
+    follower: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+fn nats_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Unavailable(format!("NATS JetStream: {what}: {e}"))
+}
+
+impl JetStreamLog {
+    /// Connect (in the background: a cluster may start before NATS is up) to `cfg.nats`.
+    pub fn connect(cfg: &ClusterConfig, node: &str) -> Result<JetStreamLog> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("needle-nats")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Unavailable(format!("cannot start the NATS runtime: {e}")))?;
+        let servers = urls(&cfg.nats);
+        let client = rt
+            .block_on(
+                async_nats::ConnectOptions::new()
+                    .name(format!("needle-{node}"))
+                    .retry_on_initial_connect()
+                    .connection_timeout(Duration::from_secs(5))
+                    .max_reconnects(None)
+                    .connect(servers.clone()),
+            )
+            .map_err(|e| nats_error(&format!("connecting to {}", servers.join(",")), e))?;
+        let mut js = {
+            let _runtime = rt.enter();
+            jetstream::new(client.clone())
+        };
+        js.set_timeout(Duration::from_millis(cfg.write_timeout_ms.clamp(100, 5_000)));
+        Ok(JetStreamLog {
+            rt: Some(rt),
+            js,
+            client,
+            cfg: cfg.clone(),
+            ensured: Mutex::new(false),
+            log_seq: Arc::new(AtomicU64::new(0)),
+            stop: tokio::sync::watch::channel(false).0,
+            follower: Mutex::new(None),
+        })
+    }
+
+    /// Start the thread following the stream into `tx` from `start()` on (see [`follow`]).
+    pub(crate) fn spawn_follower(
+        &self,
+        start: impl Fn() -> u64 + Send + 'static,
+        restart: Arc<tokio::sync::Notify>,
+        tx: crossbeam_channel::Sender<Follow>,
+    ) -> Result<()> {
+        let handle = self.rt()?.handle().clone();
+        let (js, stream, stop) = (self.js.clone(), self.cfg.stream.clone(), self.stop.subscribe());
+        let thread = std::thread::Builder::new()
+            .name("needle-follower".into())
+            .spawn(move || {
+                handle.block_on(follow(js, stream, start, restart, stop, move |f| tx.send(f).is_ok()));
+            })
+            .map_err(|e| Error::Unavailable(format!("cannot start the log follower: {e}")))?;
+        *self.follower.lock() = Some(thread);
+        Ok(())
+    }
+
+    fn rt(&self) -> Result<&tokio::runtime::Runtime> {
+        self.rt
+            .as_ref()
+            .ok_or_else(|| Error::Unavailable("the NATS client is shut down".into()))
+    }
+
+    /// The JetStream context.
+    pub(crate) fn context(&self) -> jetstream::Context {
+        self.js.clone()
+    }
+
+    /// The stream's name.
+    pub(crate) fn stream_name(&self) -> &str {
+        &self.cfg.stream
+    }
+
+    /// Copies JetStream keeps.
+    pub(crate) fn replicas(&self) -> usize {
+        self.cfg.log_replicas
+    }
+
+    /// Run a future on the log's runtime (from a thread that is not a runtime worker).
+    pub(crate) fn block_on<F: std::future::Future>(&self, f: F) -> Result<F::Output> {
+        Ok(self.rt()?.block_on(f))
+    }
+
+    /// The stream's configuration from `[cluster]`.
+    pub(crate) fn stream_config(cfg: &ClusterConfig) -> stream::Config {
+        let s = &cfg.stream;
+        stream::Config {
+            name: s.clone(),
+            subjects: vec![format!("{s}.catalog"), format!("{s}.events"), format!("{s}.control")],
+            storage: stream::StorageType::File,
+            num_replicas: cfg.log_replicas,
+            max_age: Duration::from_secs(cfg.log_max_age_hours * 3600),
+            max_bytes: i64::try_from(cfg.log_max_mb.saturating_mul(1 << 20)).unwrap_or(i64::MAX),
+            discard: stream::DiscardPolicy::Old,
+            duplicate_window: DUPLICATE_WINDOW,
+            ..Default::default()
+        }
+    }
+
+    /// Create the stream if it does not exist (idempotent; every replica may try).
+    pub(crate) fn ensure_stream(&self) -> Result<()> {
+        if *self.ensured.lock() {
+            return Ok(());
+        }
+        let cfg = JetStreamLog::stream_config(&self.cfg);
+        self.block_on(async { self.js.get_or_create_stream(cfg).await })?
+            .map_err(|e| nats_error(&format!("creating stream {}", self.cfg.stream), e))?;
+        *self.ensured.lock() = true;
+        Ok(())
+    }
+
+    /// The stream's bounds.
+    pub fn state(&self) -> Result<StreamState> {
+        let name = self.cfg.stream.clone();
+        self.block_on(async {
+            let mut s = self
+                .js
+                .get_stream(&name)
+                .await
+                .map_err(|e| nats_error("stream info", e))?;
+            let info = s.info().await.map_err(|e| nats_error("stream info", e))?;
+            Ok(StreamState {
+                first_seq: info.state.first_sequence,
+                last_seq: info.state.last_sequence,
+                created_ns: info.created.unix_timestamp_nanos(),
+            })
+        })?
+    }
+
+    /// Largest entry that fits one message.
+    pub fn max_entry_bytes(&self) -> usize {
+        self.client
+            .server_info()
+            .max_payload
+            .saturating_sub(PAYLOAD_HEADROOM)
+            .max(1024)
+    }
+
+    /// Publish encoded entries in order (`subjects[i]` for `entries[i]`) and wait for each
+    /// acknowledgement; `ids[i]` is the message id JetStream deduplicates on. A publish
+    /// that times out is retried with the same id until `write_timeout_ms`. Returns each
+    /// entry's sequence number (a duplicate answers with the original's).
+    pub fn publish(&self, entries: &[(String, Vec<u8>, String)]) -> Result<Vec<u64>> {
+        self.ensure_stream()?;
+        let deadline = Instant::now() + Duration::from_millis(self.cfg.write_timeout_ms);
+        let stream = self.cfg.stream.clone();
+        let seqs = self.block_on(async {
+            let mut seqs = Vec::with_capacity(entries.len());
+            for (kind, payload, id) in entries {
+                let subject = format!("{stream}.{kind}");
+                let payload = Bytes::from(payload.clone());
+                let mut attempt = 0u32;
+                let ack = loop {
+                    attempt += 1;
+                    let mut headers = HeaderMap::new();
+                    headers.insert("Nats-Msg-Id", id.as_str());
+                    let res = match self.js.publish_with_headers(subject.clone(), headers, payload.clone()).await {
+                        Ok(fut) => fut.await.map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    match res {
+                        Ok(ack) => break ack,
+                        Err(e) if Instant::now() < deadline => {
+                            tracing::warn!(attempt, error = %e, "publish to the write log failed; retrying with the same id");
+                            tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt.min(10)))).await;
+                        }
+                        Err(e) => {
+                            return Err(Error::Unavailable(format!(
+                                "the write log (NATS JetStream) did not acknowledge within {} ms: {e}; retry the request with the same Idempotency-Key",
+                                self.cfg.write_timeout_ms
+                            )))
+                        }
+                    }
+                };
+                seqs.push(ack.sequence);
+            }
+            Ok(seqs)
+        })??;
+        if let Some(&last) = seqs.iter().max() {
+            self.log_seq.fetch_max(last, Ordering::AcqRel);
+        }
+        Ok(seqs)
+    }
+
+    /// Delete every consumer of the stream (a test of recovery: followers recreate theirs).
+    pub fn delete_consumers(&self) -> Result<usize> {
+        let name = self.cfg.stream.clone();
+        self.block_on(async {
+            let s = self.js.get_stream(&name).await.map_err(|e| nats_error("stream", e))?;
+            let mut names = s.consumer_names();
+            let mut all = Vec::new();
+            while let Some(n) = names.next().await {
+                all.push(n.map_err(|e| nats_error("consumer names", e))?);
+            }
+            for n in &all {
+                s.delete_consumer(n)
+                    .await
+                    .map_err(|e| nats_error("delete consumer", e))?;
+            }
+            Ok(all.len())
+        })?
+    }
+}
+
+impl Drop for JetStreamLog {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+        if let Some(t) = self.follower.lock().take() {
+            let _ = t.join();
+        }
+        if let Some(rt) = self.rt.take() {
+            // Dropping a runtime inside another one's context panics; this never blocks.
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// One entry as delivered by the log.
+pub(crate) struct Delivered {
+    pub seq: u64,
+    pub payload: Bytes,
+    /// Entries after this one in the stream at delivery time.
+    pub pending: u64,
+}
+
+/// What the follower tells the applier besides entries.
+pub(crate) enum Follow {
+    Entry(Delivered),
+    /// The log no longer holds the entries after `applied` (retention dropped them):
+    /// this replica needs a newer snapshot.
+    Gap {
+        applied: u64,
+        first_seq: u64,
+    },
+}
+
+/// Read the stream in order from `start()` on, forever: an ordered consumer (no acks; it
+/// recreates itself on a sequence mismatch or lost heartbeats) wrapped in a loop that
+/// recreates it from the next needed entry when it ends or fails (stream or consumer
+/// deleted, NATS down). `start` is asked at each (re)creation; `send` blocks while the
+/// applier is busy (back-pressure) and returns false when the applier is gone.
+pub(crate) async fn follow(
+    js: jetstream::Context,
+    stream_name: String,
+    start: impl Fn() -> u64,
+    restart: Arc<tokio::sync::Notify>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    send: impl Fn(Follow) -> bool,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let from = start();
+        let mut got_any = false;
+        let delivered = &mut got_any;
+        let result: std::result::Result<(), String> = async {
+            let s = js.get_stream(&stream_name).await.map_err(|e| e.to_string())?;
+            let first = s.cached_info().state.first_sequence;
+            if first > 1 && from < first {
+                let gap = Follow::Gap {
+                    applied: from.saturating_sub(1),
+                    first_seq: first,
+                };
+                if !send(gap) {
+                    return Ok(());
+                }
+                return Err(format!("entries {from}..{first} are no longer in the log"));
+            }
+            let consumer = s
+                .create_consumer(consumer::pull::OrderedConfig {
+                    deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: from },
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
+            tracing::info!(from, "following the write log");
+            loop {
+                tokio::select! {
+                    m = messages.next() => match m {
+                        Some(Ok(m)) => {
+                            let info = m.info().map_err(|e| e.to_string())?;
+                            let d = Delivered {
+                                seq: info.stream_sequence,
+                                pending: info.pending,
+                                payload: m.payload.clone(),
+                            };
+                            if !send(Follow::Entry(d)) {
+                                return Ok(());
+                            }
+                            *delivered = true;
+                        }
+                        Some(Err(e)) => return Err(e.to_string()),
+                        None => return Err("the consumer ended".into()),
+                    },
+                    () = restart.notified() => return Err("restart requested".into()),
+                    _ = stop.changed() => return Ok(()),
+                }
+            }
+        }
+        .await;
+        match result {
+            Ok(()) => return,
+            Err(e) => {
+                if got_any {
+                    backoff = Duration::from_millis(100);
+                }
+                tracing::warn!(error = %e, "write-log consumer stopped; recreating it");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}

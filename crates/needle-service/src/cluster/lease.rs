@@ -1,0 +1,64 @@
+//! Leases in a JetStream key-value bucket (`<stream>_LEASES`): one replica at a time
+//! holds a named lease (e.g. `train`), until it releases it or the bucket's age limit
+//! drops it (a crashed holder).
+
+use super::jetstream::JetStreamLog;
+use crate::error::{Error, Result};
+use async_nats::jetstream::kv;
+use std::time::Duration;
+
+/// How long a lease lives when its holder never releases it (crashed).
+pub const LEASE_TTL: Duration = Duration::from_secs(3600);
+
+impl JetStreamLog {
+    async fn leases(&self) -> Result<kv::Store> {
+        let js = self.context();
+        let bucket = format!("{}_LEASES", self.stream_name());
+        if let Ok(store) = js.get_key_value(&bucket).await {
+            return Ok(store);
+        }
+        js.create_key_value(kv::Config {
+            bucket: bucket.clone(),
+            history: 1,
+            max_age: LEASE_TTL,
+            storage: async_nats::jetstream::stream::StorageType::File,
+            num_replicas: self.replicas(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| Error::Unavailable(format!("NATS JetStream: lease bucket {bucket}: {e}")))
+    }
+
+    /// Take lease `name` for `holder`; `Ok(None)` when taken, `Ok(Some(other))` when
+    /// `other` holds it.
+    pub fn try_lease(&self, name: &str, holder: &str) -> Result<Option<String>> {
+        self.block_on(async {
+            let store = self.leases().await?;
+            match store.create(name, holder.as_bytes().to_vec().into()).await {
+                Ok(_) => Ok(None),
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                    let other = store
+                        .get(name)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|b| String::from_utf8_lossy(&b).to_string())
+                        .unwrap_or_else(|| "another replica".into());
+                    Ok(Some(other))
+                }
+                Err(e) => Err(Error::Unavailable(format!("NATS JetStream: lease {name}: {e}"))),
+            }
+        })?
+    }
+
+    /// Give lease `name` back.
+    pub fn release(&self, name: &str) -> Result<()> {
+        self.block_on(async {
+            let store = self.leases().await?;
+            store
+                .delete(name)
+                .await
+                .map_err(|e| Error::Unavailable(format!("NATS JetStream: releasing lease {name}: {e}")))
+        })?
+    }
+}

@@ -1,0 +1,228 @@
+//! Replicas on a real NATS JetStream server: every write is an entry of the stream, every
+//! replica applies the stream in order, digests agree, snapshots restore, consumers are
+//! recreated, retried requests are one entry.
+
+use crate::fixture::catalog;
+use needle_search::EngineConfig;
+use needle_service::config::cluster::ClusterConfig;
+use needle_service::testkit::NatsCluster;
+use needle_service::{Service, ServiceConfig};
+use serde_json::json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn cluster_cfg(nats: &NatsCluster, node: &str, shared: &Path, stream: &str) -> ClusterConfig {
+    ClusterConfig {
+        nats: nats.urls(),
+        node_id: node.into(),
+        shared_dir: shared.display().to_string(),
+        stream: stream.into(),
+        log_replicas: 1,
+        log_max_mb: 256,
+        ..ClusterConfig::default()
+    }
+}
+
+fn replica(dir: &Path, cluster: ClusterConfig) -> Service {
+    let mut cfg = ServiceConfig::new(EngineConfig::new(dir));
+    cfg.cluster = cluster;
+    Service::open(cfg).unwrap()
+}
+
+fn play(user: &str, item: &str, id: &str) -> serde_json::Value {
+    json!({"user_id": user, "type": "play", "item_id": item, "ts": "2026-11-20T12:00:00Z", "event_id": id})
+}
+
+/// Wait until `s` has applied `seq` (bounded).
+fn caught_up(s: &Service, seq: u64) {
+    s.wait_for_seq(seq).unwrap_or_else(|e| panic!("{}: {e}", s.node_id()));
+}
+
+#[test]
+fn replicas_apply_every_write_in_order_and_agree() {
+    let nats = NatsCluster::start(1);
+    let shared = tempfile::tempdir().unwrap();
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = replica(a_dir.path(), cluster_cfg(&nats, "a", shared.path(), "T1"));
+    let b = replica(b_dir.path(), cluster_cfg(&nats, "b", shared.path(), "T1"));
+
+    let w = a.write_values(catalog()).unwrap();
+    assert!(w.rejected.is_empty(), "{:?}", w.rejected);
+    assert!(w.seq >= 1);
+    let e = b
+        .ingest_events(vec![
+            play("u1", "tr:hello-adele", "e1"),
+            play("u1", "tr:hello-adele", "e1"),
+        ])
+        .unwrap();
+    assert_eq!(
+        (e.accepted, e.duplicates),
+        (1, 1),
+        "the writer's answer comes from its own apply"
+    );
+    assert!(e.seq > w.seq, "one total order: {} then {}", w.seq, e.seq);
+    // Read-your-writes on the other replica.
+    caught_up(&b, w.seq);
+    assert!(b.get("tr:hello-adele").unwrap().is_some());
+    caught_up(&a, e.seq);
+    assert_eq!(a.history("u1", 10).unwrap().map(|h| h.len()), Some(1));
+    let erased = a.erase_listener("u1").unwrap();
+    caught_up(&b, erased.seq);
+    assert!(b.history("u1", 10).unwrap().is_none());
+
+    let (sa, sb) = (a.cluster_status().unwrap(), b.cluster_status().unwrap());
+    assert_eq!(sa.mode, "cluster");
+    assert_eq!(sa.applied_seq, erased.seq);
+    assert_eq!((sa.digest_seq, &sa.state_digest), (sb.digest_seq, &sb.state_digest));
+    assert_eq!(sa.lag, 0);
+
+    // A different state has a different digest.
+    a.write_values(vec![json!({"id":"ar:new","type":"artist","name":"New"})])
+        .unwrap();
+    let sa2 = a.cluster_status().unwrap();
+    assert_ne!(sa2.state_digest, sb.state_digest);
+    caught_up(&b, sa2.applied_seq);
+    assert_eq!(b.cluster_status().unwrap().state_digest, sa2.state_digest);
+}
+
+#[test]
+fn a_retried_request_with_the_same_key_is_one_entry() {
+    let nats = NatsCluster::start(1);
+    let shared = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let a = replica(dir.path(), cluster_cfg(&nats, "a", shared.path(), "T2"));
+    let batch = vec![play("u", "ar:x", "k1"), play("u", "ar:y", "k2")];
+    let first = a.ingest_events_keyed(batch.clone(), Some("req-42".into())).unwrap();
+    let again = a.ingest_events_keyed(batch.clone(), Some("req-42".into())).unwrap();
+    assert_eq!(first.seq, again.seq, "the retry is answered with the original entry");
+    assert_eq!(first.accepted, 2);
+    let other = a.ingest_events_keyed(batch, Some("req-43".into())).unwrap();
+    assert!(other.seq > first.seq, "another key is another entry");
+    assert_eq!((other.accepted, other.duplicates), (0, 2));
+    assert_eq!(a.cluster_status().unwrap().applied_seq, other.seq);
+}
+
+#[test]
+fn a_deleted_consumer_is_recreated_and_nothing_is_missed() {
+    let nats = NatsCluster::start(1);
+    let shared = tempfile::tempdir().unwrap();
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let cfg_b = cluster_cfg(&nats, "b", shared.path(), "T3");
+    let a = replica(a_dir.path(), cluster_cfg(&nats, "a", shared.path(), "T3"));
+    let b = replica(b_dir.path(), cfg_b.clone());
+    let first = a.write_values(catalog()).unwrap();
+    caught_up(&b, first.seq);
+    let log = needle_service::cluster::jetstream::JetStreamLog::connect(&cfg_b, "admin").unwrap();
+    assert!(
+        log.delete_consumers().unwrap() >= 2,
+        "each replica follows with its own consumer"
+    );
+    let mut last = 0;
+    for i in 0..20 {
+        last = a.ingest_events(vec![play("u", "ar:x", &format!("c{i}"))]).unwrap().seq;
+    }
+    caught_up(&b, last);
+    assert_eq!(b.history("u", 100).unwrap().map(|h| h.len()), Some(20));
+    assert_eq!(
+        a.cluster_status().unwrap().state_digest,
+        b.cluster_status().unwrap().state_digest
+    );
+}
+
+#[test]
+fn a_wiped_replica_boots_from_the_snapshot_plus_the_tail_and_equals_a_full_replay() {
+    let nats = NatsCluster::start(1);
+    let shared = tempfile::tempdir().unwrap();
+    let a_dir = tempfile::tempdir().unwrap();
+    let a = replica(a_dir.path(), cluster_cfg(&nats, "a", shared.path(), "T4"));
+    a.write_values(catalog()).unwrap();
+    a.ingest_events(
+        (0..50)
+            .map(|i| play(&format!("u{}", i % 5), "tr:hello-adele", &format!("s{i}")))
+            .collect(),
+    )
+    .unwrap();
+    let m = a.snapshot().unwrap();
+    assert!(m.applied_seq >= 2 && m.files.iter().any(|f| f.path == "catalog.redb"));
+    assert_eq!(a.snapshots().unwrap()[0].applied_seq, m.applied_seq);
+    // The tail, after the snapshot.
+    a.write_values(vec![json!({"id":"ar:tail","type":"artist","name":"Tail Artist"})])
+        .unwrap();
+    let last = a.erase_listener("u1").unwrap().seq;
+
+    // B: an empty data directory restores the snapshot, then follows the log's tail.
+    let b_dir = tempfile::tempdir().unwrap();
+    let b = replica(b_dir.path(), cluster_cfg(&nats, "b", shared.path(), "T4"));
+    caught_up(&b, last);
+    assert!(b.get("ar:tail").unwrap().is_some());
+    assert!(b.history("u1", 10).unwrap().is_none());
+    // C: no snapshot to start from (another shared directory): the whole log.
+    let other_shared = tempfile::tempdir().unwrap();
+    let c_dir = tempfile::tempdir().unwrap();
+    let c = replica(c_dir.path(), cluster_cfg(&nats, "c", other_shared.path(), "T4"));
+    caught_up(&c, last);
+    let (sa, sb, sc) = (
+        a.cluster_status().unwrap(),
+        b.cluster_status().unwrap(),
+        c.cluster_status().unwrap(),
+    );
+    assert!(sb.applied_entries < sc.applied_entries, "b replayed only the tail");
+    assert_eq!(sa.state_digest, sb.state_digest);
+    assert_eq!(sa.state_digest, sc.state_digest);
+    // Searchable too (the snapshot's index, caught up with the tail).
+    b.refresh().unwrap();
+    let hits = b
+        .search(&needle_search::SearchRequest {
+            q: "tail artist".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(hits.hits.first().map(|h| h.id.as_str()), Some("ar:tail"));
+}
+
+#[test]
+fn a_read_with_a_min_seq_not_yet_in_the_log_is_refused_after_the_bound() {
+    let nats = NatsCluster::start(1);
+    let shared = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = cluster_cfg(&nats, "a", shared.path(), "T5");
+    cfg.read_wait_ms = 200;
+    let a = replica(dir.path(), cfg);
+    let seq = a.write_values(catalog()).unwrap().seq;
+    a.wait_for_seq(seq).unwrap();
+    let started = Instant::now();
+    let err = a.wait_for_seq(seq + 1000).unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    assert!(matches!(err, needle_service::Error::MinSeqAhead { .. }), "{err}");
+}
+
+#[test]
+fn standalone_snapshots_restore_into_an_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = crate::fixture::open(dir.path());
+    s.write_values(catalog()).unwrap();
+    s.ingest_events(vec![play("u", "tr:hello-adele", "x1")]).unwrap();
+    let m = s.snapshot().unwrap();
+    let digest = s.cluster_status().unwrap().state_digest;
+    assert_eq!(s.cluster_status().unwrap().mode, "standalone");
+    s.shutdown().unwrap();
+    drop(s);
+    let src = needle_service::snapshot::path_for(&dir.path().join("snapshots"), m.applied_seq, s_node());
+    let target = tempfile::tempdir().unwrap();
+    Service::restore(&src, target.path()).unwrap();
+    // Not into a directory holding state.
+    assert!(Service::restore(&src, target.path()).is_err());
+    let r = crate::fixture::open(target.path());
+    assert_eq!(r.applied_seq(), m.applied_seq);
+    assert_eq!(r.cluster_status().unwrap().state_digest, digest);
+    assert_eq!(r.history("u", 5).unwrap().map(|h| h.len()), Some(1));
+    // A damaged snapshot is refused.
+    std::fs::write(src.join("events/events.log"), b"garbage").unwrap();
+    let t2 = tempfile::tempdir().unwrap();
+    assert!(Service::restore(&src, t2.path()).is_err());
+}
+
+fn s_node() -> &'static str {
+    static NODE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NODE.get_or_init(|| ClusterConfig::default().node_name())
+}
