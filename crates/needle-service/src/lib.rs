@@ -14,6 +14,7 @@ pub mod config;
 mod error;
 mod listeners;
 mod recs;
+pub mod shared;
 
 pub use catalog::PendingWrite;
 pub use error::{Error, Result};
@@ -43,6 +44,9 @@ pub struct ServiceConfig {
     pub load_model: bool,
     /// How often applied entries are made durable in the stores and the log trimmed.
     pub checkpoint_interval: Duration,
+    /// Redis Cluster node URLs for the state replicas share (sessions, rate limits, job
+    /// status; see [`shared`]); empty = that state stays in this process.
+    pub redis: Vec<String>,
 }
 
 impl ServiceConfig {
@@ -54,6 +58,7 @@ impl ServiceConfig {
             recs: ServeConfig::default(),
             load_model: false,
             checkpoint_interval: Duration::from_secs(5),
+            redis: Vec::new(),
         }
     }
 
@@ -73,6 +78,8 @@ pub struct Service {
     /// [`Service::submit_values`]).
     bulk: bool,
     clock: Arc<dyn Clock>,
+    /// The state shared with other replicas on Redis, when configured.
+    shared: Option<shared::Shared>,
 }
 
 impl Service {
@@ -95,7 +102,9 @@ impl Service {
             },
         )?);
         let models = dir.join("models");
-        let recs = Arc::new(Recs::empty(&models, cfg.recs.clone()).with_clock(Arc::clone(&clock)));
+        let recs = Recs::empty(&models, cfg.recs.clone()).with_clock(Arc::clone(&clock));
+        let (recs, shared) = shared::open(&cfg.redis, recs)?;
+        let recs = Arc::new(recs);
         if cfg.load_model && needle_recs::serve::model::latest_version(&models) > 0 {
             let bg = Arc::clone(&recs);
             let spawned = std::thread::Builder::new()
@@ -141,6 +150,7 @@ impl Service {
             applier,
             bulk,
             clock,
+            shared,
         })
     }
 

@@ -296,6 +296,7 @@ impl Config {
         cfg.half_life_days = self.half_life_days;
         cfg.recs = self.recs.clone();
         cfg.load_model = load_model;
+        cfg.redis = cluster::urls(&self.cluster.redis);
         cfg
     }
 }
