@@ -244,9 +244,7 @@ impl From<needle_recs::RecsError> for ApiError {
                 tracing::warn!(error = %m, "shared state unavailable");
                 ApiError::new(
                     Code::SharedStateUnavailable,
-                    format!(
-                        "the shared session state is unreachable right now; retry in {SHARED_RETRY_AFTER_S} s"
-                    ),
+                    format!("the shared session state is unreachable right now; retry in {SHARED_RETRY_AFTER_S} s"),
                 )
             }
         }

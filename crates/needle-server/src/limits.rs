@@ -10,13 +10,13 @@
 //! when Needle runs open. What counts as expensive is decided by
 //! [`crate::auth::classify`].
 
+use needle_service::shared::SharedRate;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use needle_service::shared::SharedRate;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Most buckets kept by a [`RateLimiter`]; past it, idle (full) buckets are dropped.

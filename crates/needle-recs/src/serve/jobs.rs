@@ -356,7 +356,10 @@ mod tests {
         board.down.store(true, Ordering::Release);
         let offline = queue(&a, 2);
         let n: u64 = offline.job_id.strip_prefix("train-").unwrap().parse().unwrap();
-        assert!(n > 1_000_000_000_000, "a time-based number, apart from the board's: {n}");
+        assert!(
+            n > 1_000_000_000_000,
+            "a time-based number, apart from the board's: {n}"
+        );
         assert!(a.get(&offline.job_id).is_some(), "this replica still knows its job");
         assert_eq!(a.list().len(), 2, "the local list");
         assert!(a.get("train-77").is_none());

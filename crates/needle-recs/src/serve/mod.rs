@@ -31,8 +31,8 @@ pub use config::{BlendWeights, ServeConfig};
 pub use jobs::{Job, JobBoard, JobStatus, Jobs};
 pub use model::{ServingModel, TrainStats};
 pub use session::{SessionInfo, Sessions};
-pub use store::{MemSessions, SessionState, SessionStore};
 pub use similar::SeedRequest;
+pub use store::{MemSessions, SessionState, SessionStore};
 pub use surfaces::{Fallback, Mix, RecItem, RecRequest, Recommendations, Surface};
 
 /// Where training and serving read listeners and the catalog from.

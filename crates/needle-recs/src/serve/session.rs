@@ -56,10 +56,7 @@ impl Sessions {
     /// The listener a session belongs to (for access checks); `None` when it does not
     /// exist or expired.
     pub fn owner(&self, sid: &str) -> Result<Option<String>, RecsError> {
-        Ok(self
-            .store
-            .load(sid, self.clock.now_ms())?
-            .map(|s| s.info.user_id))
+        Ok(self.store.load(sid, self.clock.now_ms())?.map(|s| s.info.user_id))
     }
 }
 

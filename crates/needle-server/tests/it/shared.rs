@@ -27,7 +27,9 @@ async fn an_unreachable_redis_fails_sessions_clearly_and_limits_locally() {
     assert_eq!(body["type"], "system");
     assert_eq!(res.headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("1"));
     // Job status: this replica's own jobs (none).
-    app.get("/v1/admin/jobs/train-1").await.assert_error(404, "job_not_found");
+    app.get("/v1/admin/jobs/train-1")
+        .await
+        .assert_error(404, "job_not_found");
     // Two requests took the local bucket's burst of 2.
     let res = app.get("/v1/admin/jobs").await;
     assert_eq!(res.status, 429, "the local bucket is empty: {}", res.text());
@@ -40,5 +42,7 @@ async fn job_status_falls_back_to_this_replicas_jobs() {
     let res = app.get("/v1/admin/jobs").await;
     assert_eq!(res.status, 200, "{}", res.text());
     assert_eq!(res.json(), json!({"jobs": []}));
-    app.get("/v1/admin/jobs/train-1").await.assert_error(404, "job_not_found");
+    app.get("/v1/admin/jobs/train-1")
+        .await
+        .assert_error(404, "job_not_found");
 }

@@ -44,9 +44,7 @@ impl SessionStore for RedisSessions {
     fn load(&self, sid: &str, _now_ms: i64) -> Result<Option<SessionState>, RecsError> {
         // Expiry is Redis's own TTL (one clock for every replica).
         let key = session_key(sid);
-        let raw: Option<String> = self
-            .conn
-            .blocking(move |mut c| async move { c.get(key).await })?;
+        let raw: Option<String> = self.conn.blocking(move |mut c| async move { c.get(key).await })?;
         Ok(raw.and_then(|json| match serde_json::from_str(&json) {
             Ok(state) => Some(state),
             Err(e) => {
@@ -97,7 +95,9 @@ return 1
 impl JobBoard for RedisJobBoard {
     fn next_number(&self) -> Result<u64, RecsError> {
         let key = format!("{KEY_PREFIX}{{jobs}}:seq");
-        Ok(self.conn.blocking(move |mut c| async move { c.incr(key, 1u64).await })?)
+        Ok(self
+            .conn
+            .blocking(move |mut c| async move { c.incr(key, 1u64).await })?)
     }
 
     fn publish(&self, job: &Job) -> Result<(), RecsError> {

@@ -133,7 +133,10 @@ impl RedisCluster {
 
     /// The node URLs, for `cluster.redis`.
     pub fn urls(&self) -> Vec<String> {
-        self.nodes.iter().map(|n| format!("redis://127.0.0.1:{}", n.port)).collect()
+        self.nodes
+            .iter()
+            .map(|n| format!("redis://127.0.0.1:{}", n.port))
+            .collect()
     }
 
     /// A node still running.
@@ -171,7 +174,11 @@ impl RedisCluster {
 
     /// `kill -9` the node on `port`.
     pub fn kill(&mut self, port: u16) {
-        let node = self.nodes.iter_mut().find(|n| n.port == port).expect("a node of this cluster");
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|n| n.port == port)
+            .expect("a node of this cluster");
         if let Some(mut p) = node.process.take() {
             p.kill().unwrap(); // SIGKILL
             p.wait().unwrap();

@@ -26,8 +26,10 @@ fn replica(urls: &[String]) -> (tempfile::TempDir, Service) {
     let mut events = Vec::new();
     for u in 0..10 {
         for a in 0..5 {
-            events.push(json!({"user_id": format!("u{u}"), "type": "play", "item_id": format!("t{}", (u + a) % 12),
-                "ts": "2026-11-20T12:00:00Z", "event_id": format!("e{u}-{a}")}));
+            events.push(
+                json!({"user_id": format!("u{u}"), "type": "play", "item_id": format!("t{}", (u + a) % 12),
+                "ts": "2026-11-20T12:00:00Z", "event_id": format!("e{u}-{a}")}),
+            );
         }
     }
     s.ingest_events(events).unwrap();
@@ -68,7 +70,10 @@ fn a_session_started_on_one_replica_continues_on_another() {
     assert!(ttl > 0 && ttl <= idle_ms, "pttl {ttl}");
     // Unknown sessions are unknown everywhere.
     let err = b.session_next("s-nope", 2).unwrap_err();
-    assert!(matches!(err, Error::Recs(RecsError::NotFound { what: "session", .. })), "{err:?}");
+    assert!(
+        matches!(err, Error::Recs(RecsError::NotFound { what: "session", .. })),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -77,14 +82,24 @@ fn a_rate_bucket_drained_on_one_replica_is_drained_on_the_other() {
     let (_a_dir, a) = replica(&cluster.urls());
     let (_b_dir, b) = replica(&cluster.urls());
     let (ra, rb) = (a.shared_rate().unwrap(), b.shared_rate().unwrap());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         // 3 at once, then one per 100 s.
         for _ in 0..3 {
             assert_eq!(ra.check("key:backend", 0.01, 3).await, Some(Ok(())));
         }
-        let wait = rb.check("key:backend", 0.01, 3).await.expect("redis answers").unwrap_err();
-        assert!(wait > Duration::from_secs(90) && wait <= Duration::from_secs(100), "{wait:?}");
+        let wait = rb
+            .check("key:backend", 0.01, 3)
+            .await
+            .expect("redis answers")
+            .unwrap_err();
+        assert!(
+            wait > Duration::from_secs(90) && wait <= Duration::from_secs(100),
+            "{wait:?}"
+        );
         assert!(ra.check("key:backend", 0.01, 3).await.unwrap().is_err());
         // Other clients have their own buckets.
         assert_eq!(rb.check("listener:u1", 0.01, 3).await, Some(Ok(())));
@@ -98,7 +113,10 @@ fn a_job_published_by_one_replica_is_read_by_the_other() {
     let (_b_dir, b) = replica(&cluster.urls());
     let job = a.start_training().unwrap();
     wait_until("the job to finish, seen from the other replica", || {
-        b.recs().jobs().get(&job.job_id).is_some_and(|j| j.status == JobStatus::Done)
+        b.recs()
+            .jobs()
+            .get(&job.job_id)
+            .is_some_and(|j| j.status == JobStatus::Done)
     });
     let seen = b.recs().jobs().get(&job.job_id).unwrap();
     assert_eq!(seen.model_version, Some(1));
@@ -107,7 +125,11 @@ fn a_job_published_by_one_replica_is_read_by_the_other() {
     let other = b.start_training().unwrap();
     assert_ne!(other.job_id, job.job_id);
     let listed: Vec<String> = a.recs().jobs().list().into_iter().map(|j| j.job_id).collect();
-    assert_eq!(listed, [other.job_id.clone(), job.job_id.clone()], "every replica's, newest first");
+    assert_eq!(
+        listed,
+        [other.job_id.clone(), job.job_id.clone()],
+        "every replica's, newest first"
+    );
     assert!(b.recs().jobs().get("train-999999").is_none());
 }
 
