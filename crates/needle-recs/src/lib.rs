@@ -64,6 +64,10 @@ pub enum RecsError {
     /// The catalog or event store failed (internal).
     #[error("source: {0}")]
     Source(String),
+    /// The state replicas share (sessions) cannot be reached right now (a transient
+    /// failure, not the caller's fault): retry shortly.
+    #[error("shared state unavailable: {0}")]
+    SharedUnavailable(String),
 }
 
 /// The hyper-parameters of the offline models and the index as one serializable bundle

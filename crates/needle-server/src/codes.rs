@@ -126,6 +126,8 @@ table! {
     RequestTimeout => ("request_timeout", SERVICE_UNAVAILABLE, System),
     /// Too many expensive requests are in flight.
     Overloaded => ("overloaded", SERVICE_UNAVAILABLE, System),
+    /// The state replicas share (DJ sessions, on Redis) cannot be reached right now.
+    SharedStateUnavailable => ("shared_state_unavailable", SERVICE_UNAVAILABLE, System),
     /// The disk is full.
     StorageFull => ("storage_full", INSUFFICIENT_STORAGE, System),
     /// A read's `min_seq` was not applied on this replica within `cluster.read_wait_ms`.

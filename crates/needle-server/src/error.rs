@@ -45,6 +45,10 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// `Retry-After` of a `503 shared_state_unavailable`, seconds (a Redis failover takes ~5 s;
+/// clients back off from there).
+pub const SHARED_RETRY_AFTER_S: u64 = 1;
+
 /// Message of every internal error: details go to the log, never to the client.
 const INTERNAL_MESSAGE: &str = "internal server error; the cause was logged on the server";
 
@@ -152,7 +156,14 @@ impl IntoResponse for ApiError {
         if status.is_client_error() {
             tracing::debug!(code = self.code.as_str(), message = %self.message, "request rejected");
         }
-        (status, Json(self.body())).into_response()
+        let mut response = (status, Json(self.body())).into_response();
+        if self.code == Code::SharedStateUnavailable {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(SHARED_RETRY_AFTER_S),
+            );
+        }
+        response
     }
 }
 
@@ -235,6 +246,13 @@ impl From<needle_recs::RecsError> for ApiError {
             R::Io(e) => ApiError::internal(Code::ModelError, &e),
             R::Parse(m) | R::Numeric(m) => ApiError::internal(Code::ModelError, &m),
             R::Source(m) => ApiError::internal(Code::StorageError, &m),
+            R::SharedUnavailable(m) => {
+                tracing::warn!(error = %m, "shared state unavailable");
+                ApiError::new(
+                    Code::SharedStateUnavailable,
+                    format!("the shared session state is unreachable right now; retry in {SHARED_RETRY_AFTER_S} s"),
+                )
+            }
         }
     }
 }

@@ -1,11 +1,16 @@
 //! Request limits beyond body and batch size: per-client rate limits (token buckets) and
 //! bounded concurrency for expensive requests (a semaphore with a short, bounded wait).
 //!
+//! With a cluster (`cluster.redis`), the buckets are shared by every replica through
+//! [`needle_service::shared::SharedRate`]; while Redis does not answer, each replica falls
+//! back to its local buckets (logged), and returns to the shared ones by itself.
+//!
 //! Both are enforced by the access middleware ([`crate::auth::enforce`]), after the caller
 //! is identified: the rate limit is per API key, per listener token, or per client IP
 //! when Needle runs open. What counts as expensive is decided by
 //! [`crate::auth::classify`].
 
+use needle_service::shared::SharedRate;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -33,6 +38,18 @@ pub enum RateKey {
     Ip(Option<IpAddr>),
 }
 
+impl RateKey {
+    /// The bucket's name in the shared store: `key:<name>`, `listener:<id>`, `ip:<addr>`.
+    pub fn bucket_name(&self) -> String {
+        match self {
+            RateKey::Key(name) => format!("key:{name}"),
+            RateKey::Listener(user) => format!("listener:{user}"),
+            RateKey::Ip(Some(ip)) => format!("ip:{ip}"),
+            RateKey::Ip(None) => "ip:unknown".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
@@ -46,6 +63,8 @@ pub struct RateLimiter<K = RateKey> {
     burst: f64,
     buckets: Mutex<HashMap<K, Bucket>>,
     max_buckets: usize,
+    /// Buckets shared by every replica (Redis), tried before the local ones.
+    shared: Option<Arc<SharedRate>>,
 }
 
 impl<K: Hash + Eq + Clone> RateLimiter<K> {
@@ -66,7 +85,15 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
             burst: f64::from(config.burst.max(1)),
             buckets: Mutex::new(HashMap::new()),
             max_buckets: max_buckets.max(1),
+            shared: None,
         }
+    }
+
+    /// Take from the buckets every replica shares (`None`: local buckets only). The local
+    /// buckets stay the fallback while the shared ones cannot be reached.
+    pub fn with_shared(mut self, shared: Option<Arc<SharedRate>>) -> Self {
+        self.shared = shared;
+        self
     }
 
     /// Whether requests are limited at all.
@@ -124,6 +151,22 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     /// Whether no bucket is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl RateLimiter<RateKey> {
+    /// [`RateLimiter::check`] on the shared bucket when there is one and it answers (never
+    /// longer than its command timeout, then not tried for a second), else on the local one.
+    pub async fn take(&self, key: &RateKey, now: Instant) -> Result<(), Duration> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        if let Some(shared) = &self.shared {
+            if let Some(decision) = shared.check(&key.bucket_name(), self.rate, self.burst as u32).await {
+                return decision;
+            }
+        }
+        self.check(key, now)
     }
 }
 

@@ -16,6 +16,7 @@ mod error;
 mod listeners;
 mod ops;
 mod recs;
+pub mod shared;
 pub mod snapshot;
 #[doc(hidden)]
 pub mod testkit;
@@ -112,6 +113,8 @@ pub struct Service {
     stream: Option<String>,
     /// The state digest last computed, by sequence number.
     digest_cache: parking_lot::Mutex<Option<(u64, String)>>,
+    /// The state shared with other replicas on Redis, when configured.
+    shared: Option<shared::Shared>,
 }
 
 impl Service {
@@ -152,7 +155,9 @@ impl Service {
             },
         )?);
         let models = dir.join("models");
-        let recs = Arc::new(Recs::empty(&models, cfg.recs.clone()).with_clock(Arc::clone(&clock)));
+        let recs = Recs::empty(&models, cfg.recs.clone()).with_clock(Arc::clone(&clock));
+        let (recs, shared) = shared::open(&config::cluster::urls(&cfg.cluster.redis), recs)?;
+        let recs = Arc::new(recs);
         if cfg.load_model && needle_recs::serve::model::latest_version(&models) > 0 {
             let bg = Arc::clone(&recs);
             let spawned = std::thread::Builder::new()
@@ -226,6 +231,7 @@ impl Service {
             read_wait: Duration::from_millis(cfg.cluster.read_wait_ms),
             stream: clustered.then(|| cfg.cluster.stream.clone()),
             digest_cache: parking_lot::Mutex::new(None),
+            shared,
         })
     }
 

@@ -1,18 +1,20 @@
 //! Training jobs: one runs at a time on its own thread; others wait in a queue. Status,
-//! progress and timings are kept in memory for `GET /v1/admin/jobs/{id}`.
+//! progress and timings are kept in memory for `GET /v1/admin/jobs/{id}` and, when the
+//! service hands a [`JobBoard`], published there so any replica of a cluster answers them.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::now_ms;
 use super::{Recs, Source, TrainStats};
 use crate::RecsError;
 
 /// Where a job is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Queued,
@@ -22,10 +24,10 @@ pub enum JobStatus {
 }
 
 /// One training job as reported.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Job {
     pub job_id: String,
-    pub kind: &'static str,
+    pub kind: String,
     pub status: JobStatus,
     /// `0.0 ..= 1.0`.
     pub progress: f32,
@@ -44,10 +46,27 @@ pub struct Job {
     pub error: Option<String>,
 }
 
+/// Where jobs are published for every replica: state that may be lost (a lost job
+/// answers `job_not_found`). Errors mean the board cannot be reached; [`Jobs`] then falls
+/// back to its own memory.
+pub trait JobBoard: Send + Sync {
+    /// A job number no other replica was given.
+    fn next_number(&self) -> Result<u64, RecsError>;
+    /// Publish `job` (replacing its previous state).
+    fn publish(&self, job: &Job) -> Result<(), RecsError>;
+    /// A published job by id.
+    fn get(&self, id: &str) -> Result<Option<Job>, RecsError>;
+    /// The newest published jobs (at most 100), newest first.
+    fn list(&self) -> Result<Vec<Job>, RecsError>;
+}
+
 /// Jobs of one service. Finished jobs are kept (the newest 100).
 #[derive(Default)]
 pub struct Jobs {
     inner: Mutex<Inner>,
+    board: Option<Arc<dyn JobBoard>>,
+    /// The last call to the board failed (its failures are logged once, not per call).
+    board_down: AtomicBool,
 }
 
 #[derive(Default)]
@@ -59,20 +78,77 @@ struct Inner {
 }
 
 impl Jobs {
-    /// A job by id.
-    pub fn get(&self, id: &str) -> Option<Job> {
-        let n: u64 = id.strip_prefix("train-")?.parse().ok()?;
-        self.inner.lock().jobs.get(&n).cloned()
+    pub(crate) fn set_board(&mut self, board: Arc<dyn JobBoard>) {
+        self.board = Some(board);
     }
 
-    /// Every kept job, newest first.
+    /// A job by id: this replica's own, else the board's (any replica's). With the board
+    /// unreachable, only this replica's jobs are found. May block on the board.
+    pub fn get(&self, id: &str) -> Option<Job> {
+        let local = id
+            .strip_prefix("train-")
+            .and_then(|n| n.parse::<u64>().ok())
+            .and_then(|n| self.inner.lock().jobs.get(&n).cloned());
+        if local.is_some() {
+            return local;
+        }
+        let board = self.board.as_ref()?;
+        self.board_result(board.get(id)).flatten()
+    }
+
+    /// Every kept job, newest first: the board's (every replica's) when there is one and
+    /// it answers, else this replica's. May block on the board.
     pub fn list(&self) -> Vec<Job> {
+        if let Some(jobs) = self.board.as_ref().and_then(|b| self.board_result(b.list())) {
+            return jobs;
+        }
         self.inner.lock().jobs.values().rev().cloned().collect()
     }
 
     fn update(&self, n: u64, f: impl FnOnce(&mut Job)) {
-        if let Some(j) = self.inner.lock().jobs.get_mut(&n) {
+        let job = self.inner.lock().jobs.get_mut(&n).map(|j| {
             f(j);
+            j.clone()
+        });
+        if let Some(job) = job {
+            self.publish(&job);
+        }
+    }
+
+    fn publish(&self, job: &Job) {
+        if let Some(board) = &self.board {
+            self.board_result(board.publish(job));
+        }
+    }
+
+    /// A job number: the board's (unique across replicas), else this replica's next.
+    fn next_number(&self, inner: &mut Inner) -> u64 {
+        let shared = self.board.as_ref().and_then(|b| self.board_result(b.next_number()));
+        // Without the board, the time in ms keeps numbers apart from the board's counter
+        // and from other replicas' (both far smaller).
+        let n = shared.unwrap_or_else(|| match self.board {
+            Some(_) => (now_ms().max(0) as u64).max(inner.next + 1),
+            None => inner.next + 1,
+        });
+        inner.next = inner.next.max(n);
+        n
+    }
+
+    /// `Some` on success; a failure is logged when the board goes down and when it is back.
+    fn board_result<T>(&self, r: Result<T, RecsError>) -> Option<T> {
+        match r {
+            Ok(v) => {
+                if self.board_down.swap(false, Ordering::AcqRel) {
+                    tracing::info!("job board reachable again");
+                }
+                Some(v)
+            }
+            Err(e) => {
+                if !self.board_down.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(error = %e, "job board unreachable; job status stays local until it is back");
+                }
+                None
+            }
         }
     }
 }
@@ -87,11 +163,10 @@ impl Recs {
                 return Ok(j.clone());
             }
         }
-        inner.next += 1;
-        let n = inner.next;
+        let n = self.jobs.next_number(&mut inner);
         let job = Job {
             job_id: format!("train-{n}"),
-            kind: "train",
+            kind: "train".into(),
             status: JobStatus::Queued,
             progress: 0.0,
             queued_at_ms: now_ms(),
@@ -112,6 +187,8 @@ impl Recs {
             inner.jobs.remove(&old);
         }
         inner.queue.push_back(n);
+        // Published under the lock: a job is on the board before any of its updates.
+        self.jobs.publish(&job);
         if !inner.running {
             inner.running = true;
             drop(inner);
@@ -173,5 +250,126 @@ impl Recs {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// A board in memory that can be switched off, standing for another replica's view.
+    #[derive(Default)]
+    struct Board {
+        jobs: Mutex<HashMap<String, Job>>,
+        seq: Mutex<u64>,
+        down: AtomicBool,
+    }
+
+    impl Board {
+        fn up(&self) -> Result<(), RecsError> {
+            match self.down.load(Ordering::Acquire) {
+                true => Err(RecsError::SharedUnavailable("down".into())),
+                false => Ok(()),
+            }
+        }
+    }
+
+    impl JobBoard for Board {
+        fn next_number(&self) -> Result<u64, RecsError> {
+            self.up()?;
+            let mut seq = self.seq.lock();
+            *seq += 1;
+            Ok(*seq)
+        }
+        fn publish(&self, job: &Job) -> Result<(), RecsError> {
+            self.up()?;
+            self.jobs.lock().insert(job.job_id.clone(), job.clone());
+            Ok(())
+        }
+        fn get(&self, id: &str) -> Result<Option<Job>, RecsError> {
+            self.up()?;
+            Ok(self.jobs.lock().get(id).cloned())
+        }
+        fn list(&self) -> Result<Vec<Job>, RecsError> {
+            self.up()?;
+            let mut v: Vec<Job> = self.jobs.lock().values().cloned().collect();
+            v.sort_by_key(|j| std::cmp::Reverse(j.queued_at_ms));
+            Ok(v)
+        }
+    }
+
+    fn queue(jobs: &Jobs, queued_at_ms: i64) -> Job {
+        let mut inner = jobs.inner.lock();
+        let n = jobs.next_number(&mut inner);
+        let job = Job {
+            job_id: format!("train-{n}"),
+            kind: "train".into(),
+            status: JobStatus::Queued,
+            progress: 0.0,
+            queued_at_ms,
+            started_at_ms: None,
+            finished_at_ms: None,
+            model_version: None,
+            stats: None,
+            error: None,
+        };
+        inner.jobs.insert(n, job.clone());
+        drop(inner);
+        jobs.publish(&job);
+        job
+    }
+
+    #[test]
+    fn without_a_board_jobs_are_numbered_and_kept_locally() {
+        let jobs = Jobs::default();
+        assert_eq!(queue(&jobs, 1).job_id, "train-1");
+        assert_eq!(queue(&jobs, 2).job_id, "train-2");
+        jobs.update(2, |j| j.status = JobStatus::Done);
+        assert_eq!(jobs.get("train-2").map(|j| j.status), Some(JobStatus::Done));
+        assert!(jobs.get("train-3").is_none() && jobs.get("nope").is_none());
+        let ids: Vec<String> = jobs.list().into_iter().map(|j| j.job_id).collect();
+        assert_eq!(ids, ["train-2", "train-1"]);
+    }
+
+    #[test]
+    fn with_a_board_every_change_is_published_and_other_replicas_jobs_are_found() {
+        let board = Arc::new(Board::default());
+        let (mut a, mut b) = (Jobs::default(), Jobs::default());
+        a.set_board(board.clone());
+        b.set_board(board.clone());
+        let first = queue(&a, 1);
+        let second = queue(&b, 2);
+        assert_eq!((first.job_id.as_str(), second.job_id.as_str()), ("train-1", "train-2"));
+        a.update(1, |j| j.progress = 0.5);
+        assert_eq!(b.get("train-1").map(|j| j.progress), Some(0.5), "read from the board");
+        let ids: Vec<String> = a.list().into_iter().map(|j| j.job_id).collect();
+        assert_eq!(ids, ["train-2", "train-1"], "both replicas' jobs, newest first");
+    }
+
+    #[test]
+    fn with_the_board_down_jobs_fall_back_to_local_and_recover() {
+        let board = Arc::new(Board::default());
+        let mut a = Jobs::default();
+        a.set_board(board.clone());
+        queue(&a, 1);
+        board.down.store(true, Ordering::Release);
+        let offline = queue(&a, 2);
+        let n: u64 = offline.job_id.strip_prefix("train-").unwrap().parse().unwrap();
+        assert!(
+            n > 1_000_000_000_000,
+            "a time-based number, apart from the board's: {n}"
+        );
+        assert!(a.get(&offline.job_id).is_some(), "this replica still knows its job");
+        assert_eq!(a.list().len(), 2, "the local list");
+        assert!(a.get("train-77").is_none());
+        board.down.store(false, Ordering::Release);
+        a.update(n, |j| j.status = JobStatus::Done);
+        assert_eq!(
+            board.get(&offline.job_id).unwrap().map(|j| j.status),
+            Some(JobStatus::Done),
+            "published with its next change"
+        );
+        assert_eq!(queue(&a, 3).job_id, "train-2", "the board's counter again");
     }
 }

@@ -14,6 +14,7 @@ pub mod model;
 pub mod pick;
 pub mod session;
 pub mod similar;
+pub mod store;
 pub mod surfaces;
 
 use std::collections::HashMap;
@@ -27,10 +28,11 @@ use parking_lot::{Mutex, RwLock};
 use crate::RecsError;
 
 pub use config::{BlendWeights, ServeConfig};
-pub use jobs::{Job, JobStatus, Jobs};
+pub use jobs::{Job, JobBoard, JobStatus, Jobs};
 pub use model::{ServingModel, TrainStats};
 pub use session::{SessionInfo, Sessions};
 pub use similar::SeedRequest;
+pub use store::{MemSessions, SessionState, SessionStore};
 pub use surfaces::{Fallback, Mix, RecItem, RecRequest, Recommendations, Surface};
 
 /// Where training and serving read listeners and the catalog from.
@@ -119,6 +121,19 @@ impl Recs {
         self
     }
 
+    /// Keep DJ sessions in `store` instead of this process's memory (a store every
+    /// replica of a cluster shares).
+    pub fn with_session_store(mut self, store: Arc<dyn SessionStore>) -> Recs {
+        self.sessions.set_store(store);
+        self
+    }
+
+    /// Publish training jobs to `board` too, so any replica answers their status.
+    pub fn with_job_board(mut self, board: Arc<dyn JobBoard>) -> Recs {
+        self.jobs.set_board(board);
+        self
+    }
+
     /// Load the model `CURRENT` names and install it, unless a newer one was installed
     /// meanwhile (a training finished first). Errors are logged.
     pub fn load_current_in_background(&self) {
@@ -195,8 +210,9 @@ impl Recs {
         Ok(())
     }
 
-    /// The listener a live session belongs to (for access checks).
-    pub fn session_owner(&self, sid: &str) -> Option<String> {
+    /// The listener a live session belongs to (for access checks); `None` when the session
+    /// does not exist or expired.
+    pub fn session_owner(&self, sid: &str) -> Result<Option<String>, RecsError> {
         self.sessions.owner(sid)
     }
 

@@ -4,24 +4,24 @@
 //! (`recs.blend.session_played` and `session_skipped`), so a skip posted as an event changes
 //! the very next answer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use needle_core::time::Clock;
 use needle_core::{EntityType, EventType};
-use parking_lot::Mutex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::listener::Listener;
 use super::model::is_unwanted;
 use super::pick::Rules;
+use super::store::{MemSessions, SessionState, SessionStore};
 use super::surfaces::{Candidates, Reason, Recommendations, Scope, Scored, Surface};
 use super::{Recs, Source};
 use crate::dense::{dot, unit};
 use crate::RecsError;
 
 /// A started session as reported.
-#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct SessionInfo {
     pub session_id: String,
     pub user_id: String,
@@ -29,47 +29,47 @@ pub struct SessionInfo {
     pub types: Vec<EntityType>,
 }
 
-struct Session {
-    info: SessionInfo,
-    market: Option<String>,
-    explicit: bool,
-    last_ms: i64,
-    served: HashSet<String>,
-    turn: usize,
-}
-
-/// Live sessions, in memory; idle ones are dropped.
+/// Live sessions, in a [`SessionStore`] (in memory unless the service hands a shared one);
+/// idle ones expire.
 pub struct Sessions {
     idle_ms: i64,
-    map: Mutex<HashMap<String, Session>>,
+    store: Arc<dyn SessionStore>,
     /// What session start and idleness read the time from.
     pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl Sessions {
+    /// Sessions in memory, expiring after `idle_s` seconds without a `next`.
     pub fn new(idle_s: u64) -> Self {
         Sessions {
             idle_ms: (idle_s as i64).saturating_mul(1000),
-            map: Mutex::new(HashMap::new()),
+            store: Arc::new(MemSessions::default()),
             clock: needle_core::time::system(),
         }
     }
 
-    /// The listener a session belongs to (for access checks).
-    pub fn owner(&self, sid: &str) -> Option<String> {
-        self.map.lock().get(sid).map(|s| s.info.user_id.clone())
+    /// Keep sessions in `store` instead (a store every replica shares).
+    pub(crate) fn set_store(&mut self, store: Arc<dyn SessionStore>) {
+        self.store = store;
+    }
+
+    /// The listener a session belongs to (for access checks); `None` when it does not
+    /// exist or expired.
+    pub fn owner(&self, sid: &str) -> Result<Option<String>, RecsError> {
+        Ok(self.store.load(sid, self.clock.now_ms())?.map(|s| s.info.user_id))
     }
 }
 
 impl Recs {
-    /// Start a session for `user` (types default to tracks).
+    /// Start a session for `user` (types default to tracks). Fails only when a shared
+    /// session store cannot be reached.
     pub fn start_session(
         &self,
         user: &str,
         types: Option<Vec<EntityType>>,
         market: Option<String>,
         explicit: bool,
-    ) -> SessionInfo {
+    ) -> Result<SessionInfo, RecsError> {
         let now = self.sessions.clock.now_ms();
         let info = SessionInfo {
             session_id: format!("s-{:032x}", rand::random::<u128>()),
@@ -77,27 +77,9 @@ impl Recs {
             started_at_ms: now,
             types: types.unwrap_or_else(|| Surface::Session.default_types()),
         };
-        let mut map = self.sessions.map.lock();
-        let idle = self.sessions.idle_ms;
-        map.retain(|_, s| now - s.last_ms < idle);
-        if map.len() >= 100_000 {
-            // Bounded memory: the least recently used session goes first.
-            if let Some(k) = map.iter().min_by_key(|(_, s)| s.last_ms).map(|(k, _)| k.clone()) {
-                map.remove(&k);
-            }
-        }
-        map.insert(
-            info.session_id.clone(),
-            Session {
-                info: info.clone(),
-                market,
-                explicit,
-                last_ms: now,
-                served: HashSet::new(),
-                turn: 0,
-            },
-        );
-        info
+        let state = SessionState::start(info.clone(), market, explicit, now);
+        self.sessions.store.save(&state, self.sessions.idle_ms)?;
+        Ok(info)
     }
 
     /// The next `limit` items of a session.
@@ -109,25 +91,23 @@ impl Recs {
             what: "session",
             id: sid.to_string(),
         };
-        let (info, market, explicit, served, turn) = {
-            let map = self.sessions.map.lock();
-            let s = map.get(sid).ok_or_else(not_found)?;
-            if self.sessions.clock.now_ms() - s.last_ms >= self.sessions.idle_ms {
-                return Err(not_found());
-            }
-            (s.info.clone(), s.market.clone(), s.explicit, s.served.clone(), s.turn)
-        };
+        let mut state = self
+            .sessions
+            .store
+            .load(sid, self.sessions.clock.now_ms())?
+            .ok_or_else(not_found)?;
+        let (info, turn) = (state.info.clone(), state.turn);
         let scope = Scope {
             surface: Surface::Session,
             types: info.types.clone(),
-            market,
-            explicit,
+            market: state.market.clone(),
+            explicit: state.explicit,
             limit: limit.max(1),
             now: self.sessions.clock.now_ms(),
         };
         let limit = scope.limit;
         let listener = source.profile(&info.user_id).map(|p| Listener::of(&model, p));
-        let mut exclude: HashSet<String> = served.clone();
+        let mut exclude: HashSet<String> = state.served.clone();
         // What happened in this session, from the listener's recent events.
         let (mut played, mut skipped) = (Vec::new(), Vec::new());
         if let Some(l) = &listener {
@@ -229,12 +209,11 @@ impl Recs {
         }
         let seen = listener.map(|l| l.seen).unwrap_or_default();
         let out = self.run_pipeline(source, &model, &scope, Candidates::seeded(candidates, exclude, seen))?;
-        let mut map = self.sessions.map.lock();
-        if let Some(s) = map.get_mut(sid) {
-            s.served.extend(out.items.iter().map(|i| i.id.clone()));
-            s.turn += out.items.len();
-            s.last_ms = self.sessions.clock.now_ms();
-        }
+        // Recorded before answering: an answered `next` is never served again.
+        state.served.extend(out.items.iter().map(|i| i.id.clone()));
+        state.turn += out.items.len();
+        state.last_ms = self.sessions.clock.now_ms();
+        self.sessions.store.save(&state, self.sessions.idle_ms)?;
         Ok(out)
     }
 }

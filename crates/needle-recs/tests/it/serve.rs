@@ -135,7 +135,7 @@ fn sessions_expire_after_being_idle_for_session_idle_s() {
     };
     let recs = Recs::open(dir.path(), config).unwrap().with_clock(clock.clone());
     recs.train_now(&src, &mut |_| {}).unwrap();
-    let info = recs.start_session("u4", None, None, true);
+    let info = recs.start_session("u4", None, None, true).unwrap();
     assert_eq!(info.started_at_ms, clock.now_ms());
     let sid = info.session_id;
     // Idleness counts from the last `next`, not from the start.
@@ -143,11 +143,11 @@ fn sessions_expire_after_being_idle_for_session_idle_s() {
         clock.advance_ms(59_999);
         assert!(recs.session_next(&src, &sid, 3).is_ok());
     }
-    assert_eq!(recs.session_owner(&sid).as_deref(), Some("u4"));
+    assert_eq!(recs.session_owner(&sid).unwrap().as_deref(), Some("u4"));
     clock.advance_ms(60_000);
     let err = recs.session_next(&src, &sid, 3).unwrap_err();
     assert!(matches!(err, RecsError::NotFound { what: "session", .. }), "{err:?}");
     // Expired sessions are dropped when the next one starts.
-    recs.start_session("u5", None, None, true);
-    assert_eq!(recs.session_owner(&sid), None);
+    recs.start_session("u5", None, None, true).unwrap();
+    assert_eq!(recs.session_owner(&sid).unwrap(), None);
 }

@@ -38,6 +38,13 @@ impl Guard {
         }
     }
 
+    /// Share the rate-limit buckets with every replica through `shared` (from
+    /// [`needle_service::Service::shared_rate`]; `None` keeps them local).
+    pub fn with_shared_rate(mut self, shared: Option<Arc<needle_service::shared::SharedRate>>) -> Guard {
+        self.rate = self.rate.with_shared(shared);
+        self
+    }
+
     /// The keys and token signer.
     pub fn access(&self) -> &Arc<Access> {
         &self.access
@@ -57,7 +64,7 @@ pub async fn enforce(State(guard): State<Arc<Guard>>, mut req: Request, next: Ne
         Ok(p) => p,
         Err(refusal) => {
             // Failed attempts count against the client's IP: guessing keys is slow.
-            if let Err(wait) = guard.rate.check(&RateKey::Ip(ip), guard.clock.instant()) {
+            if let Err(wait) = guard.rate.take(&RateKey::Ip(ip), guard.clock.instant()).await {
                 return rate_limited(wait);
             }
             return refusal.into_response();
@@ -74,7 +81,7 @@ pub async fn enforce(State(guard): State<Arc<Guard>>, mut req: Request, next: Ne
         Principal::Key { name, .. } => RateKey::Key(Arc::clone(name)),
         Principal::Listener(claims) => RateKey::Listener(claims.user_id.clone()),
     };
-    if let Err(wait) = guard.rate.check(&rate_key, guard.clock.instant()) {
+    if let Err(wait) = guard.rate.take(&rate_key, guard.clock.instant()).await {
         return rate_limited(wait);
     }
     let _slot = if class.expensive {

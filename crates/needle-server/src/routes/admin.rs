@@ -57,12 +57,16 @@ pub async fn train(State(state): State<AppState>) -> Result<(StatusCode, Json<Tr
     )
 )]
 pub async fn job(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<Job>, ApiError> {
+    // In the blocking pool: with a cluster the status may come from Redis.
     state
-        .recs()
-        .jobs()
-        .get(&id)
-        .map(Json)
-        .ok_or_else(|| RecsError::NotFound { what: "job", id }.into())
+        .blocking(move |svc| {
+            svc.recs()
+                .jobs()
+                .get(&id)
+                .map(Json)
+                .ok_or_else(|| RecsError::NotFound { what: "job", id }.into())
+        })
+        .await
 }
 
 /// Every kept job (the newest 100), newest first.
@@ -72,8 +76,10 @@ pub async fn job(State(state): State<AppState>, ApiPath(id): ApiPath<String>) ->
     tag = "admin",
     responses((status = 200, description = "Jobs", body = Object))
 )]
-pub async fn jobs(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "jobs": state.recs().jobs().list() }))
+pub async fn jobs(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    state
+        .blocking(|svc| Ok(Json(serde_json::json!({ "jobs": svc.recs().jobs().list() }))))
+        .await
 }
 
 /// The model serving now.

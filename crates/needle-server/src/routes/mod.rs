@@ -119,7 +119,10 @@ pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Rou
                 .timeout(timeout),
         )
         .layer(middleware::from_fn_with_state(
-            std::sync::Arc::new(crate::auth::Guard::with_clock(state.config(), state.clock().clone())),
+            std::sync::Arc::new(
+                crate::auth::Guard::with_clock(state.config(), state.clock().clone())
+                    .with_shared_rate(state.service().shared_rate()),
+            ),
             crate::auth::enforce,
         ))
         .layer(CatchPanicLayer::custom(panic_response))

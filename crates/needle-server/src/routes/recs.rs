@@ -255,6 +255,7 @@ pub struct SessionBody {
     responses(
         (status = 201, description = "The session", body = SessionInfo),
         (status = 400, description = "`invalid_id`, `invalid_json`, `invalid_parameter`", body = ErrorBody),
+        (status = 503, description = "`shared_state_unavailable` (sessions on Redis unreachable; `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn start_session(
@@ -266,9 +267,10 @@ pub async fn start_session(
     let body: SessionBody = parse_body(&bytes, true)?.unwrap_or_default();
     let market = market(body.market.as_deref())?;
     let types = body.types.filter(|t| !t.is_empty());
+    let explicit = body.explicit.unwrap_or(true);
     let info = state
-        .recs()
-        .start_session(&id, types, market, body.explicit.unwrap_or(true));
+        .blocking(move |svc| Ok(svc.recs().start_session(&id, types, market, explicit)?))
+        .await?;
     Ok((StatusCode::CREATED, Json(info)))
 }
 
@@ -282,7 +284,7 @@ pub async fn start_session(
     responses(
         (status = 200, description = "Next items", body = Recommendations),
         (status = 404, description = "`session_not_found`", body = ErrorBody),
-        (status = 503, description = "`model_not_ready`", body = ErrorBody),
+        (status = 503, description = "`model_not_ready`, `shared_state_unavailable` (sessions on Redis unreachable; `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn session_next(
@@ -294,20 +296,22 @@ pub async fn session_next(
     check_id(&sid, "session_id")?;
     let limit = limit(p.limit)?;
     // The auth layer cannot see whose session this is; a listener token reads only its own.
-    if let Some(Extension(Principal::Listener(claims))) = &principal {
-        if state
-            .recs()
-            .session_owner(&sid)
-            .is_some_and(|owner| owner != claims.user_id)
-        {
-            return Err(crate::auth::forbidden(
-                Code::ForbiddenListener,
-                "this listener token reads only its own listener's sessions",
-            ));
-        }
-    }
+    let listener = match principal {
+        Some(Extension(Principal::Listener(claims))) => Some(claims.user_id.clone()),
+        _ => None,
+    };
     state
-        .blocking(move |svc| Ok(Json(svc.session_next(&sid, limit)?)))
+        .blocking(move |svc| {
+            if let Some(user) = listener {
+                if svc.recs().session_owner(&sid)?.is_some_and(|owner| owner != user) {
+                    return Err(crate::auth::forbidden(
+                        Code::ForbiddenListener,
+                        "this listener token reads only its own listener's sessions",
+                    ));
+                }
+            }
+            Ok(Json(svc.session_next(&sid, limit)?))
+        })
         .await
 }
 

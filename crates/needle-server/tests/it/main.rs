@@ -18,4 +18,5 @@ mod openapi;
 mod recs;
 mod search;
 mod serve;
+mod shared;
 mod users;

@@ -1,5 +1,6 @@
 //! Integration tests of the service facade: the write path (log, applier, stores),
-//! durability across reopening, and personalization.
+//! durability across reopening, personalization, and the state replicas share on a real
+//! Redis Cluster.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // test helpers fail loudly; tests may use std::fs
 
 mod cluster;
@@ -7,3 +8,5 @@ mod durability;
 mod fixture;
 mod log;
 mod personal;
+mod redis_cluster;
+mod shared;
