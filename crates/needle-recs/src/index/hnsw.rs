@@ -10,12 +10,12 @@
 //! coordinate is 0, `1 − y'·q'` orders nodes as `−y·q`: the walk compares exact inner
 //! products on the raw vectors, which are also the returned scores.
 
-use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::path::Path;
 
 use hnsw_rs::prelude::{Distance, Hnsw};
+use rustc_hash::FxHashSet;
 
 use super::graph::{vectors_crc, Graph, GraphTag, Layer};
 use super::{top_hits, ExactIndex, Hit, IndexConfig, VectorIndex};
@@ -122,38 +122,38 @@ impl HnswIndex {
                 cur = best;
             }
         }
-        with_visited(|visited| {
-            visited.start(data.len() / dim.max(1));
-            visited.mark(cur.node);
-            let mut candidates = BinaryHeap::from([cur]);
-            let mut results: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(ef + 1);
-            if pass(cur.node) {
-                results.push(Reverse(cur));
-            }
-            // As in `hnsw_rs` with a filter, the candidates are drained (no early stop once
-            // the best candidate is worse than the worst result); only better nodes join them.
-            while let Some(c) = candidates.pop() {
-                for &nb in bottom.neighbours(c.node) {
-                    if !visited.mark(nb) {
-                        continue;
-                    }
-                    let s = Scored::new(score(nb), nb);
-                    let worst = results.peek().map(|r| r.0);
-                    if results.len() < ef || worst.is_none_or(|w| s > w) {
-                        candidates.push(s);
-                        if pass(nb) {
-                            results.push(Reverse(s));
-                            if results.len() > ef {
-                                results.pop();
-                            }
+        // A set per search (not a stamp per node and thread): its size follows the walk, not
+        // the index, however many threads search.
+        let mut visited = FxHashSet::with_capacity_and_hasher(ef * 16, Default::default());
+        visited.insert(cur.node);
+        let mut candidates = BinaryHeap::from([cur]);
+        let mut results: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(ef + 1);
+        if pass(cur.node) {
+            results.push(Reverse(cur));
+        }
+        // As in `hnsw_rs` with a filter, the candidates are drained (no early stop once the
+        // best candidate is worse than the worst result); only better nodes join them.
+        while let Some(c) = candidates.pop() {
+            for &nb in bottom.neighbours(c.node) {
+                if !visited.insert(nb) {
+                    continue;
+                }
+                let s = Scored::new(score(nb), nb);
+                let worst = results.peek().map(|r| r.0);
+                if results.len() < ef || worst.is_none_or(|w| s > w) {
+                    candidates.push(s);
+                    if pass(nb) {
+                        results.push(Reverse(s));
+                        if results.len() > ef {
+                            results.pop();
                         }
                     }
                 }
             }
-            let mut hits: Vec<Hit> = results.into_sorted_vec().into_iter().map(|r| hit(r.0)).collect();
-            hits.truncate(k.min(ef));
-            hits
-        })
+        }
+        let mut hits: Vec<Hit> = results.into_sorted_vec().into_iter().map(|r| hit(r.0)).collect();
+        hits.truncate(k.min(ef));
+        hits
     }
 }
 
@@ -271,48 +271,4 @@ impl PartialOrd for Scored {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
-}
-
-/// Nodes seen by the current search of this thread: a generation stamp per node, so a
-/// search does not clear (or allocate) a set the size of the index.
-#[derive(Default)]
-struct Visited {
-    stamps: Vec<u32>,
-    generation: u32,
-}
-
-impl Visited {
-    fn start(&mut self, n: usize) {
-        if self.stamps.len() < n {
-            self.stamps.resize(n, 0);
-        }
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.stamps.iter_mut().for_each(|s| *s = 0);
-            self.generation = 1;
-        }
-    }
-
-    /// Marks `node`; false when it was already marked (or is out of range).
-    fn mark(&mut self, node: u32) -> bool {
-        match self.stamps.get_mut(node as usize) {
-            Some(s) if *s != self.generation => {
-                *s = self.generation;
-                true
-            }
-            _ => false,
-        }
-    }
-}
-
-thread_local! {
-    static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
-}
-
-/// Runs `f` with this thread's visited set (a fresh one if it is in use).
-fn with_visited<R>(f: impl FnOnce(&mut Visited) -> R) -> R {
-    VISITED.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut v) => f(&mut v),
-        Err(_) => f(&mut Visited::default()),
-    })
 }
