@@ -31,7 +31,7 @@ fn answers(m: &ServingModel) -> Vec<Vec<Hit>> {
 }
 
 fn size_mb(p: &Path) -> f64 {
-    std::fs::metadata(p).map_or(0.0, |m| m.len() as f64 / 1e6)
+    fs_err::metadata(p).map_or(0.0, |m| m.len() as f64 / 1e6)
 }
 
 fn main() {
@@ -74,7 +74,7 @@ fn main() {
         println!("load {run}: {s:.2}s (same answers: {same})");
     }
     if rebuild {
-        std::fs::remove_file(&graph).expect("remove graph");
+        fs_err::remove_file(&graph).expect("remove graph");
         let t = Instant::now();
         let loaded = ServingModel::load(&path).expect("load");
         let s = t.elapsed().as_secs_f64();

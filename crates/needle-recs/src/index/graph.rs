@@ -338,7 +338,7 @@ mod tests {
         assert!(back.layers[1].neighbours(2).is_empty());
         assert!(back.layers[0].neighbours(9).is_empty());
         // no temporary file is left behind
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
@@ -357,7 +357,7 @@ mod tests {
             let e = Graph::read(&path, &other).unwrap_err().to_string();
             assert!(e.contains("another model"), "{e}");
         }
-        let good = std::fs::read(&path).unwrap();
+        let good = fs_err::read(&path).unwrap();
         for cut in 0..good.len() {
             assert!(Graph::parse(&good[..cut], &tag(4)).is_err(), "cut at {cut}");
         }

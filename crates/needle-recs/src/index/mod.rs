@@ -362,12 +362,12 @@ mod tests {
         let (idx, origin) = builder(&data[..50 * d], d).build_or_load(&path, 1, 0);
         assert_eq!((idx.kind(), origin), ("exact", IndexOrigin::Exact));
         // damaged: truncated, a flipped bit, garbage
-        let good = std::fs::read(&path).unwrap();
+        let good = fs_err::read(&path).unwrap();
         let mut flipped = good.clone();
         let mid = flipped.len() / 2;
         flipped[mid] ^= 0x10;
         for bad in [&good[..good.len() - 3], &good[..40], &flipped[..], b"garbage"] {
-            std::fs::write(&path, bad).unwrap();
+            fs_err::write(&path, bad).unwrap();
             let (idx, origin) = builder(&data, d).build_or_load(&path, 1, 0);
             assert!(matches!(origin, IndexOrigin::Rebuilt(_)), "{origin:?}");
             assert_eq!(idx.search(&data[..d], 3, &|_| true).len(), 3);

@@ -331,19 +331,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_, path) = trained(dir.path(), 1);
         let graph = graph_path(&path);
-        let good = std::fs::read(&graph).unwrap();
+        let good = fs_err::read(&graph).unwrap();
         let mut flipped = good.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 0xff;
         for bad in [&good[..good.len() / 2], &flipped[..], b""] {
-            std::fs::write(&graph, bad).unwrap();
+            fs_err::write(&graph, bad).unwrap();
             let (m, origin) = ServingModel::load_reporting(&path).unwrap();
             assert!(matches!(origin, IndexOrigin::Rebuilt(_)), "{origin:?}");
             assert!(answers(&m).iter().all(|h| h.len() == 10));
             assert_eq!(ServingModel::load_reporting(&path).unwrap().1, IndexOrigin::Loaded);
         }
         // a model file from before graphs were saved
-        std::fs::remove_file(&graph).unwrap();
+        fs_err::remove_file(&graph).unwrap();
         let (_, origin) = ServingModel::load_reporting(&path).unwrap();
         assert_eq!(origin, IndexOrigin::Built);
         assert_eq!(ServingModel::load_reporting(&path).unwrap().1, IndexOrigin::Loaded);
@@ -354,7 +354,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_, one) = trained(dir.path(), 1);
         let (_, two) = trained(dir.path(), 2);
-        std::fs::copy(graph_path(&one), graph_path(&two)).unwrap();
+        fs_err::copy(graph_path(&one), graph_path(&two)).unwrap();
         let (m, origin) = ServingModel::load_reporting(&two).unwrap();
         assert!(
             matches!(origin, IndexOrigin::Rebuilt(ref r) if r.contains("another model")),
@@ -368,12 +368,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for v in 1..=5 {
             for ext in ["bin", "hnsw"] {
-                std::fs::write(dir.path().join(format!("model-{v:06}.{ext}")), b"x").unwrap();
+                fs_err::write(dir.path().join(format!("model-{v:06}.{ext}")), b"x").unwrap();
             }
         }
-        std::fs::write(dir.path().join("CURRENT"), b"model-000005.bin").unwrap();
+        fs_err::write(dir.path().join("CURRENT"), b"model-000005.bin").unwrap();
         prune(dir.path(), 5, 3);
-        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        let mut left: Vec<String> = fs_err::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
             .collect();
