@@ -10,11 +10,11 @@
 
 use std::time::Instant;
 
-use needle_core::{Entity, EntityType, Event, EventType};
-use needle_recs::serve::mem::MemorySource;
+use needle_core::EntityType;
 use needle_recs::serve::{RecRequest, Recs, SeedRequest, ServeConfig, Surface};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+
+#[path = "common/synthetic.rs"]
+mod synthetic;
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -26,53 +26,9 @@ fn main() {
     let items = args.first().copied().unwrap_or(1_000_000);
     let users = args.get(1).copied().unwrap_or(20_000);
     let queries = args.get(2).copied().unwrap_or(2_000);
-    let artists = (items / 10).max(1);
-    let clusters = 50;
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
     let t = Instant::now();
-    let mut src = MemorySource::default();
-    for a in 0..artists {
-        src.add(Entity {
-            id: format!("a{a}"),
-            kind: Some(EntityType::Artist),
-            name: format!("artist {a}"),
-            tags: vec![format!("c{}", a % clusters)],
-            ..Default::default()
-        });
-    }
-    for i in 0..items {
-        let a = i % artists;
-        src.add(Entity {
-            id: format!("t{i}"),
-            kind: Some(EntityType::Track),
-            name: format!("track {i}"),
-            artist_ids: vec![format!("a{a}")],
-            tags: vec![format!("c{}", a % clusters)],
-            popularity: Some(rng.random::<f64>() * 100.0),
-            explicit: Some(i % 17 == 0),
-            ..Default::default()
-        });
-    }
-    // Listeners play tracks of their cluster's artists, skewed to the head.
-    for u in 0..users {
-        let c = u % clusters;
-        for _ in 0..40 {
-            let r: f64 = rng.random();
-            let per_cluster = artists / clusters;
-            let a = c + clusters * ((r * r * r * per_cluster as f64) as usize).min(per_cluster.saturating_sub(1));
-            let track = a + artists * rng.random_range(0..(items / artists).max(1));
-            src.apply(&Event {
-                event_id: None,
-                user_id: format!("u{u}"),
-                kind: EventType::Play,
-                item_id: format!("t{track}"),
-                ts: 1_780_000_000_000,
-                ms_played: None,
-                count: 1 + rng.random_range(0..5),
-                context: None,
-            });
-        }
-    }
+    let src = synthetic::catalog(items, users);
+    let artists = (items / 10).max(1);
     eprintln!(
         "synthetic data: {items} tracks, {artists} artists, {users} listeners in {:.1}s",
         t.elapsed().as_secs_f64()

@@ -1,6 +1,13 @@
 //! Model files: `model-NNNNNN.bin` (magic, header length, JSON header, then the trained and
 //! content vectors as little-endian `f32`), written whole and fsync'd before `CURRENT` is
 //! replaced atomically to name it; the three newest versions are kept.
+//!
+//! A model served by HNSW also has `model-NNNNNN.hnsw`, its index graph (see
+//! [`crate::index::Graph`]), written (atomically) before the `.bin`, so a model file that
+//! exists has its graph saved too. Loading reads the graph instead of rebuilding it (seconds
+//! instead of minutes at a million items) when it is tagged with this model's version,
+//! creation time, vector count and vectors' checksum and its own checksum holds; otherwise
+//! (missing, stale, damaged) the graph is rebuilt, logged, and written back for next time.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -9,6 +16,7 @@ use needle_core::EntityType;
 use serde::{Deserialize, Serialize};
 
 use super::{ItemMeta, Parts, ServingModel, TrainStats};
+use crate::index::IndexOrigin;
 use crate::matrix::IdMap;
 use crate::models::Als;
 use crate::serve::ServeConfig;
@@ -62,6 +70,9 @@ impl ServingModel {
             },
         };
         let json = serde_json::to_vec(&header).map_err(|e| RecsError::Parse(e.to_string()))?;
+        if let Some(h) = self.index.as_hnsw() {
+            h.save_graph(&graph_path(&path), self.version, self.created_ms)?;
+        }
         {
             let file = fs_err::File::create(&tmp)?;
             let mut w = std::io::BufWriter::new(&file);
@@ -93,8 +104,40 @@ impl ServingModel {
         Self::load(&dir.join(name)).map(Some)
     }
 
-    /// Load one model file.
+    /// Load one model file, with its saved index graph when that is valid (else the graph
+    /// is rebuilt and saved again).
     pub fn load(path: &Path) -> Result<ServingModel, RecsError> {
+        Self::load_reporting(path).map(|(m, _)| m)
+    }
+
+    /// [`ServingModel::load`], saying where the index came from.
+    pub(crate) fn load_reporting(path: &Path) -> Result<(ServingModel, IndexOrigin), RecsError> {
+        let graph = graph_path(path);
+        let t = std::time::Instant::now();
+        let (model, origin) = Self::assemble(Self::read_parts(path)?, Some(&graph))?;
+        let seconds = t.elapsed().as_secs_f64();
+        let (version, vectors) = (model.version, model.n_vec);
+        match &origin {
+            IndexOrigin::Exact => {}
+            IndexOrigin::Loaded => tracing::info!(version, vectors, seconds, "vector index read from its file"),
+            IndexOrigin::Built | IndexOrigin::Rebuilt(_) => {
+                if let IndexOrigin::Rebuilt(reason) = &origin {
+                    tracing::warn!(version, %reason, seconds, "saved vector index not used; rebuilt it");
+                } else {
+                    tracing::info!(version, vectors, seconds, "no saved vector index; built it");
+                }
+                if let Some(h) = model.index.as_hnsw() {
+                    if let Err(e) = h.save_graph(&graph, model.version, model.created_ms) {
+                        tracing::warn!(version, error = %e, "cannot save the rebuilt vector index");
+                    }
+                }
+            }
+        }
+        Ok((model, origin))
+    }
+
+    /// Read a model file up to (not including) its vector index.
+    fn read_parts(path: &Path) -> Result<Parts, RecsError> {
         let bad = |what: &str| RecsError::Parse(format!("{}: {what}", path.display()));
         let file = fs_err::File::open(path)?;
         let file_len = file.metadata()?.len();
@@ -132,7 +175,7 @@ impl ServingModel {
         let mut als_config = h.config.als.clone();
         als_config.factors = f;
         let als = Als::from_item_factors(als_config, floats);
-        Self::assemble(Parts {
+        Ok(Parts {
             version: h.version,
             created_ms: h.created_ms,
             config: h.config,
@@ -150,6 +193,11 @@ impl ServingModel {
     }
 }
 
+/// The index graph file of the model file `model`: `model-NNNNNN.hnsw` beside it.
+pub fn graph_path(model: &Path) -> PathBuf {
+    model.with_extension("hnsw")
+}
+
 /// Point `dir/CURRENT` at the model file `name` atomically (fsync'd, then renamed).
 pub fn point_current(dir: &Path, name: &str) -> Result<(), RecsError> {
     let cur_tmp = dir.join(".CURRENT.tmp");
@@ -165,14 +213,14 @@ pub fn point_current(dir: &Path, name: &str) -> Result<(), RecsError> {
     Ok(())
 }
 
-/// Keep the newest `keep` model files.
+/// Keep the newest `keep` model files and their index graphs.
 pub(crate) fn prune(dir: &Path, current: u64, keep: u64) {
     let Ok(rd) = fs_err::read_dir(dir) else { return };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
         let Some(v) = name
             .strip_prefix("model-")
-            .and_then(|s| s.strip_suffix(".bin"))
+            .and_then(|s| s.strip_suffix(".bin").or_else(|| s.strip_suffix(".hnsw")))
             .and_then(|s| s.parse::<u64>().ok())
         else {
             continue;
@@ -196,4 +244,150 @@ pub fn latest_version(dir: &Path) -> u64 {
         })
         .max()
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::mem::MemorySource;
+    use crate::Hit;
+    use needle_core::{Entity, Event, EventType};
+
+    /// 400 artists in 4 genres, 200 listeners playing their genre.
+    fn source() -> MemorySource {
+        let mut s = MemorySource::default();
+        for g in 0..4 {
+            for i in 0..100 {
+                s.add(Entity {
+                    id: format!("g{g}-i{i}"),
+                    kind: Some(EntityType::Artist),
+                    name: format!("artist {g}.{i}"),
+                    tags: vec![format!("genre{g}")],
+                    explicit: Some(i % 5 == 0),
+                    ..Default::default()
+                });
+            }
+        }
+        for u in 0..200usize {
+            for k in 0..10usize {
+                s.apply(&Event {
+                    event_id: None,
+                    user_id: format!("u{u}"),
+                    kind: EventType::Play,
+                    item_id: format!("g{}-i{}", u % 4, (u * 7 + k * 13) % 90),
+                    ts: 1_700_000_000_000,
+                    ms_played: None,
+                    count: 1 + k as u32,
+                    context: None,
+                });
+            }
+        }
+        s
+    }
+
+    fn config() -> ServeConfig {
+        let mut c = ServeConfig::default();
+        c.als.factors = 8;
+        c.als.regularization = 0.05;
+        c.als.iterations = 4;
+        c.index.exact_threshold = 50;
+        c
+    }
+
+    fn trained(dir: &Path, version: u64) -> (ServingModel, PathBuf) {
+        let mut m = ServingModel::train(&source(), &config(), version, &mut |_| {}).unwrap();
+        assert_eq!(m.index.kind(), "hnsw");
+        let path = m.save(dir).unwrap();
+        (m, path)
+    }
+
+    /// Top 10 of every item's vector as a query, with and without filters on the metadata.
+    fn answers(m: &ServingModel) -> Vec<Vec<Hit>> {
+        (0..m.n_vec as u32)
+            .filter_map(|i| m.vector(i).map(|v| (i, v.to_vec())))
+            .map(|(i, q)| match i % 3 {
+                0 => m.index.search(&q, 10, &|_| true),
+                1 => m.index.search(&q, 10, &|j| !m.meta[j as usize].explicit),
+                _ => m.index.search(&q, 10, &|j| j % 7 == 2),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_saved_model_loads_its_graph_and_answers_identically() {
+        let dir = tempfile::tempdir().unwrap();
+        let (m, path) = trained(dir.path(), 1);
+        assert!(graph_path(&path).exists());
+        assert_eq!(graph_path(&path).file_name().unwrap(), "model-000001.hnsw");
+        let (loaded, origin) = ServingModel::load_reporting(&path).unwrap();
+        assert_eq!(origin, IndexOrigin::Loaded);
+        let (a, b) = (answers(&m), answers(&loaded));
+        assert!(a.len() >= 400 && a.iter().all(|h| h.len() == 10));
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_damaged_or_missing_graph_is_rebuilt_and_saved_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, path) = trained(dir.path(), 1);
+        let graph = graph_path(&path);
+        let good = fs_err::read(&graph).unwrap();
+        let mut flipped = good.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0xff;
+        for bad in [&good[..good.len() / 2], &flipped[..], b""] {
+            fs_err::write(&graph, bad).unwrap();
+            let (m, origin) = ServingModel::load_reporting(&path).unwrap();
+            assert!(matches!(origin, IndexOrigin::Rebuilt(_)), "{origin:?}");
+            assert!(answers(&m).iter().all(|h| h.len() == 10));
+            assert_eq!(ServingModel::load_reporting(&path).unwrap().1, IndexOrigin::Loaded);
+        }
+        // a model file from before graphs were saved
+        fs_err::remove_file(&graph).unwrap();
+        let (_, origin) = ServingModel::load_reporting(&path).unwrap();
+        assert_eq!(origin, IndexOrigin::Built);
+        assert_eq!(ServingModel::load_reporting(&path).unwrap().1, IndexOrigin::Loaded);
+    }
+
+    #[test]
+    fn another_versions_graph_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, one) = trained(dir.path(), 1);
+        let (_, two) = trained(dir.path(), 2);
+        fs_err::copy(graph_path(&one), graph_path(&two)).unwrap();
+        let (m, origin) = ServingModel::load_reporting(&two).unwrap();
+        assert!(
+            matches!(origin, IndexOrigin::Rebuilt(ref r) if r.contains("another model")),
+            "{origin:?}"
+        );
+        assert_eq!(m.version, 2);
+    }
+
+    #[test]
+    fn prune_removes_old_models_with_their_graphs() {
+        let dir = tempfile::tempdir().unwrap();
+        for v in 1..=5 {
+            for ext in ["bin", "hnsw"] {
+                fs_err::write(dir.path().join(format!("model-{v:06}.{ext}")), b"x").unwrap();
+            }
+        }
+        fs_err::write(dir.path().join("CURRENT"), b"model-000005.bin").unwrap();
+        prune(dir.path(), 5, 3);
+        let mut left: Vec<String> = fs_err::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        left.sort();
+        let want = [
+            "CURRENT",
+            "model-000003.bin",
+            "model-000003.hnsw",
+            "model-000004.bin",
+            "model-000004.hnsw",
+            "model-000005.bin",
+            "model-000005.hnsw",
+        ];
+        assert_eq!(left, want);
+        assert_eq!(latest_version(dir.path()), 5);
+    }
 }

@@ -8,25 +8,26 @@
 //! day) is kept per item, so filters run inside the vector search without catalog reads.
 //!
 //! `train.rs` builds a model from a [`Source`](super::Source), one function per phase;
-//! `file.rs` writes and reads model files.
+//! `file.rs` writes and reads model files and their saved vector index.
 
 mod file;
 mod train;
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use needle_core::profile::ItemStat;
 use needle_core::{Entity, EntityType};
 use serde::{Deserialize, Serialize};
 
 use super::ServeConfig;
-use crate::index::{IndexBuilder, VectorIndex};
+use crate::index::{IndexBuilder, IndexOrigin, VectorIndex};
 use crate::matrix::IdMap;
 use crate::models::{Als, History};
 use crate::RecsError;
 
 pub(crate) use file::prune;
-pub use file::{latest_version, point_current};
+pub use file::{graph_path, latest_version, point_current};
 
 /// What the business rules need to know about one item.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -175,7 +176,10 @@ impl ServingModel {
         }
     }
 
-    fn assemble(p: Parts) -> Result<ServingModel, RecsError> {
+    /// The model with its vector index: built, or read from the graph file `graph` (a model
+    /// file's saved index) when that file is valid for these vectors. Returns how the index
+    /// was obtained too.
+    fn assemble(p: Parts, graph: Option<&Path>) -> Result<(ServingModel, IndexOrigin), RecsError> {
         let t = std::time::Instant::now();
         let f = p.als.factors();
         let mut b = IndexBuilder::new(f, p.config.index.clone());
@@ -183,10 +187,24 @@ impl ServingModel {
         for (j, v) in p.content.chunks_exact(f.max(1)).enumerate() {
             b.add((p.n_trained + j) as u32, v)?;
         }
-        let index = b.build();
+        let (index, origin) = match graph {
+            Some(path) => b.build_or_load(path, p.version, p.created_ms),
+            None => {
+                let index = b.build();
+                let origin = if index.as_hnsw().is_some() {
+                    IndexOrigin::Built
+                } else {
+                    IndexOrigin::Exact
+                };
+                (index, origin)
+            }
+        };
         let mut stats = p.stats;
-        stats.index_ms = t.elapsed().as_millis() as u64;
-        Ok(ServingModel {
+        // A loaded model keeps the build time it was trained with.
+        if origin != IndexOrigin::Loaded {
+            stats.index_ms = t.elapsed().as_millis() as u64;
+        }
+        let model = ServingModel {
             version: p.version,
             created_ms: p.created_ms,
             config: p.config,
@@ -201,7 +219,8 @@ impl ServingModel {
             als: p.als,
             content: p.content,
             index,
-        })
+        };
+        Ok((model, origin))
     }
 
     /// The listener's history as model rows (liked items only) with their weights.

@@ -69,21 +69,24 @@ impl ServingModel {
         stats.catalog_ms = elapsed_ms(t);
         progress(0.9);
 
-        let model = Self::assemble(Parts {
-            version,
-            created_ms: now_ms(),
-            config: config.clone(),
-            stats,
-            items,
-            meta,
-            creators: catalog.creators,
-            listeners,
-            popular,
-            n_trained,
-            n_vec,
-            als,
-            content,
-        })?;
+        let (model, _) = Self::assemble(
+            Parts {
+                version,
+                created_ms: now_ms(),
+                config: config.clone(),
+                stats,
+                items,
+                meta,
+                creators: catalog.creators,
+                listeners,
+                popular,
+                n_trained,
+                n_vec,
+                als,
+                content,
+            },
+            None,
+        )?;
         progress(1.0);
         Ok(model)
     }

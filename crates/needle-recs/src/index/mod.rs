@@ -8,16 +8,27 @@
 //! `y'·q' = y·q / (M‖q‖)` ranks items exactly as `y·q`, and `1 − y'·q'` is searched.
 //! Returned hits are re-scored with the exact inner product.
 //!
-//! Filters are applied during the graph traversal (`hnsw_rs`'s `search_filter`: rejected
+//! Filters are applied during the graph traversal (as `hnsw_rs`'s `search_filter`: rejected
 //! nodes are still walked through, never returned); if fewer than `k` hits survive, the
 //! search is repeated with a 4x larger candidate list, and finally as a filtered exact scan,
 //! so a selective filter never starves the result.
+//!
+//! The graph is built by `hnsw_rs` and then kept as plain link tables ([`Graph`], searched in
+//! `hnsw.rs`), which a model saves beside its vectors ([`HnswIndex::save_graph`]) and
+//! [`IndexBuilder::build_or_load`] reads back instead of rebuilding.
 
-use hnsw_rs::prelude::{Distance, Hnsw};
+mod graph;
+mod hnsw;
+
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use crate::dense::{dot, with_simd};
 use crate::RecsError;
+
+pub use graph::{vectors_crc, Graph, GraphTag};
+pub use hnsw::HnswIndex;
 
 /// One search result: the caller's id and the inner product with the query.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -38,6 +49,23 @@ pub trait VectorIndex: Send + Sync {
     /// The `k` vectors with the largest inner product with `query` among those whose id
     /// passes `filter`, best first. Fewer than `k` only if fewer pass the filter.
     fn search(&self, query: &[f32], k: usize, filter: &(dyn Fn(u32) -> bool + Sync)) -> Vec<Hit>;
+    /// The HNSW index behind this one, if it is one (to save its graph).
+    fn as_hnsw(&self) -> Option<&HnswIndex> {
+        None
+    }
+}
+
+/// Where [`IndexBuilder::build_or_load`] got its index from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IndexOrigin {
+    /// An exact scan (nothing to build or load).
+    Exact,
+    /// The graph file was read.
+    Loaded,
+    /// Built: there was no graph file.
+    Built,
+    /// Built: the graph file could not be used (the reason: stale, damaged, unreadable).
+    Rebuilt(String),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -131,7 +159,26 @@ impl IndexBuilder {
     }
 
     pub fn build_hnsw(self) -> HnswIndex {
-        HnswIndex::new(self.dim, self.ids, self.data, &self.config)
+        let config = self.config.clone();
+        HnswIndex::new(self.build_exact(), &config)
+    }
+
+    /// Like [`IndexBuilder::build`], but an HNSW index takes its graph from the file at
+    /// `graph` when that file was written for these vectors and model (`version`,
+    /// `created_ms`) and is intact; otherwise the graph is built, and the origin says why.
+    pub fn build_or_load(self, graph: &Path, version: u64, created_ms: i64) -> (Box<dyn VectorIndex>, IndexOrigin) {
+        if self.ids.len() < self.config.exact_threshold {
+            return (self.build(), IndexOrigin::Exact);
+        }
+        let config = self.config.clone();
+        let exact = self.build_exact();
+        let tag = hnsw::tag_of(&exact, version, created_ms);
+        let origin = match Graph::read(graph, &tag) {
+            Ok(g) => return (Box::new(HnswIndex::with_graph(exact, g, &config)), IndexOrigin::Loaded),
+            Err(RecsError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => IndexOrigin::Built,
+            Err(e) => IndexOrigin::Rebuilt(e.to_string()),
+        };
+        (Box::new(HnswIndex::new(exact, &config)), origin)
     }
 }
 
@@ -178,116 +225,6 @@ impl VectorIndex for ExactIndex {
             return Vec::new();
         }
         self.scan(query, k, filter)
-    }
-}
-
-/// `1 − a·b` on unit vectors (clamped at 0 against rounding).
-#[derive(Clone, Copy, Default)]
-struct UnitDot;
-
-impl Distance<f32> for UnitDot {
-    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
-        (1.0 - with_simd(|| dot(a, b))).max(0.0)
-    }
-}
-
-/// HNSW over the augmented unit vectors, with the raw vectors kept for exact re-scoring and
-/// the fallback scan.
-pub struct HnswIndex {
-    exact: ExactIndex,
-    hnsw: Hnsw<'static, f32, UnitDot>,
-    ef_search: usize,
-}
-
-impl HnswIndex {
-    fn new(dim: usize, ids: Vec<u32>, data: Vec<f32>, config: &IndexConfig) -> Self {
-        let n = ids.len();
-        let max_norm = data
-            .chunks_exact(dim.max(1))
-            .map(|v| dot(v, v).sqrt())
-            .fold(0f32, f32::max)
-            .max(1e-12);
-        let mut aug = vec![0f32; n * (dim + 1)];
-        for (v, a) in data.chunks_exact(dim.max(1)).zip(aug.chunks_exact_mut(dim + 1)) {
-            let sq = dot(v, v);
-            for (x, y) in a[..dim].iter_mut().zip(v) {
-                *x = y / max_norm;
-            }
-            a[dim] = ((max_norm * max_norm - sq).max(0.0)).sqrt() / max_norm;
-        }
-        let m = config.m.clamp(4, 255);
-        let hnsw = Hnsw::<f32, UnitDot>::new(m, n.max(1), 16, config.ef_construction.max(m), UnitDot);
-        let rows: Vec<(&[f32], usize)> = aug.chunks_exact(dim + 1).enumerate().map(|(p, v)| (v, p)).collect();
-        hnsw.parallel_insert_slice(&rows);
-        let mut hnsw = hnsw;
-        hnsw.set_searching_mode(true);
-        Self {
-            exact: ExactIndex { dim, ids, data },
-            hnsw,
-            ef_search: config.ef_search.max(1),
-        }
-    }
-
-    /// Search with an explicit candidate-list size (for recall measurements).
-    pub fn search_ef(&self, query: &[f32], k: usize, ef: usize, filter: &(dyn Fn(u32) -> bool + Sync)) -> Vec<Hit> {
-        let dim = self.exact.dim;
-        if query.len() != dim || k == 0 || self.exact.ids.is_empty() {
-            return Vec::new();
-        }
-        let qn = dot(query, query).sqrt();
-        if qn == 0.0 || !qn.is_finite() {
-            return self.exact.scan(query, k, filter);
-        }
-        let mut q = Vec::with_capacity(dim + 1);
-        q.extend(query.iter().map(|v| v / qn));
-        q.push(0.0);
-        let ids = &self.exact.ids;
-        let pass = |p: &usize| filter(ids[*p]);
-        let n = ids.len();
-        let mut ef = ef.max(k);
-        loop {
-            let found = self.hnsw.search_filter(&q, k, ef, Some(&pass));
-            if found.len() >= k || ef >= n {
-                let mut hits: Vec<Hit> = found
-                    .iter()
-                    .map(|nb| {
-                        let p = nb.d_id;
-                        let v = &self.exact.data[p * dim..(p + 1) * dim];
-                        Hit {
-                            id: ids[p],
-                            score: with_simd(|| dot(v, query)),
-                        }
-                    })
-                    .collect();
-                top_hits(&mut hits, k);
-                if hits.len() >= k || ef >= n {
-                    return hits;
-                }
-            }
-            if ef * 4 >= n / 4 {
-                // the filter passes too few items for the graph: scan
-                return self.exact.scan(query, k, filter);
-            }
-            ef *= 4;
-        }
-    }
-}
-
-impl VectorIndex for HnswIndex {
-    fn dim(&self) -> usize {
-        self.exact.dim
-    }
-
-    fn len(&self) -> usize {
-        self.exact.ids.len()
-    }
-
-    fn kind(&self) -> &'static str {
-        "hnsw"
-    }
-
-    fn search(&self, query: &[f32], k: usize, filter: &(dyn Fn(u32) -> bool + Sync)) -> Vec<Hit> {
-        self.search_ef(query, k, self.ef_search, filter)
     }
 }
 
@@ -362,5 +299,78 @@ mod tests {
         }
         // a filter passing only 3 items returns exactly those
         assert_eq!(idx.search(&queries[..d], 10, &|id| id < 3).len(), 3);
+    }
+
+    fn builder(data: &[f32], d: usize) -> IndexBuilder {
+        let mut b = IndexBuilder::new(
+            d,
+            IndexConfig {
+                exact_threshold: 100,
+                ..Default::default()
+            },
+        );
+        b.add_all(data).unwrap();
+        b
+    }
+
+    #[test]
+    fn a_saved_graph_answers_exactly_as_the_built_one() {
+        let (n, d) = (2000, 12);
+        let data = vectors(n, d);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model-000007.hnsw");
+        let built = builder(&data, d).build_hnsw();
+        built.save_graph(&path, 7, 1234).unwrap();
+        let (loaded, origin) = builder(&data, d).build_or_load(&path, 7, 1234);
+        assert_eq!(origin, IndexOrigin::Loaded);
+        assert_eq!(loaded.kind(), "hnsw");
+        let queries = vectors(200, d);
+        let filters: [&(dyn Fn(u32) -> bool + Sync); 3] = [&|_| true, &|id| id % 3 == 1, &|id| id % 100 == 7];
+        for (i, q) in queries.chunks_exact(d).enumerate() {
+            let f = filters[i % 3];
+            let a = built.search(q, 10, f);
+            assert_eq!(a.len(), 10);
+            assert_eq!(a, loaded.search(q, 10, f));
+        }
+    }
+
+    #[test]
+    fn a_missing_stale_or_damaged_graph_is_rebuilt() {
+        let (n, d) = (500, 8);
+        let data = vectors(n, d);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.hnsw");
+        let (_, origin) = builder(&data, d).build_or_load(&path, 1, 0);
+        assert_eq!(origin, IndexOrigin::Built);
+        builder(&data, d).build_hnsw().save_graph(&path, 1, 0).unwrap();
+        // another model version, creation time, or vectors
+        for (version, created) in [(2, 0), (1, 5)] {
+            let (idx, origin) = builder(&data, d).build_or_load(&path, version, created);
+            assert!(
+                matches!(origin, IndexOrigin::Rebuilt(ref r) if r.contains("another model")),
+                "{origin:?}"
+            );
+            assert_eq!(idx.search(&data[..d], 3, &|_| true).len(), 3);
+        }
+        let mut other = data.clone();
+        other[5] += 1.0;
+        let (_, origin) = builder(&other, d).build_or_load(&path, 1, 0);
+        assert!(matches!(origin, IndexOrigin::Rebuilt(_)), "{origin:?}");
+        let (_, origin) = builder(&data[..(n - 1) * d], d).build_or_load(&path, 1, 0);
+        assert!(matches!(origin, IndexOrigin::Rebuilt(_)), "{origin:?}");
+        // below the threshold nothing is read
+        let (idx, origin) = builder(&data[..50 * d], d).build_or_load(&path, 1, 0);
+        assert_eq!((idx.kind(), origin), ("exact", IndexOrigin::Exact));
+        // damaged: truncated, a flipped bit, garbage
+        let good = fs_err::read(&path).unwrap();
+        let mut flipped = good.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 0x10;
+        for bad in [&good[..good.len() - 3], &good[..40], &flipped[..], b"garbage"] {
+            fs_err::write(&path, bad).unwrap();
+            let (idx, origin) = builder(&data, d).build_or_load(&path, 1, 0);
+            assert!(matches!(origin, IndexOrigin::Rebuilt(_)), "{origin:?}");
+            assert_eq!(idx.search(&data[..d], 3, &|_| true).len(), 3);
+        }
     }
 }
