@@ -41,12 +41,26 @@ struct Inner {
     digest: u64,
 }
 
-/// The hash of one stored event in [`EventStore::digest`].
+/// The hash of one stored event in [`EventStore::digest`] (every field, length-prefixed;
+/// no serialization on the ingest path).
 fn event_hash(e: &Event) -> u64 {
-    match serde_json::to_vec(e) {
-        Ok(bytes) => xxhash_rust::xxh3::xxh3_64(&bytes),
-        Err(_) => 0,
-    }
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let mut text = |t: Option<&str>| match t {
+        Some(t) => {
+            h.update(&(t.len() as u64 + 1).to_le_bytes());
+            h.update(t.as_bytes());
+        }
+        None => h.update(&0u64.to_le_bytes()),
+    };
+    text(e.event_id.as_deref());
+    text(Some(&e.user_id));
+    text(Some(&e.item_id));
+    text(e.context.as_deref());
+    h.update(&[e.kind.code()]);
+    h.update(&e.ts.to_le_bytes());
+    h.update(&e.ms_played.map_or(u64::MAX, |m| m).to_le_bytes());
+    h.update(&e.count.to_le_bytes());
+    h.digest()
 }
 
 /// What the event store holds, summarized (replicas compare it).
