@@ -139,6 +139,9 @@ class WriteReport:
 
     accepted: int
     rejected: list[Rejection] = _field(default_factory=list)
+    #: The write-log position of this write (0 when nothing was written): pass it as
+    #: ``min_seq`` to read it back from any replica of a cluster.
+    seq: int = 0
 
 
 @dataclass
@@ -269,6 +272,8 @@ class EventReport:
     accepted: int
     duplicates: int = 0
     rejected: list[Rejection] = _field(default_factory=list)
+    #: The write-log position of this write (0 when nothing was written).
+    seq: int = 0
 
 
 @dataclass

@@ -6,15 +6,13 @@
 //! write (read with `min_seq`) and all state digests agree.
 
 use needle_service::testkit::NatsCluster;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// One request per connection, with extra headers.
+/// One request per connection (JSON body), with extra headers.
 fn request(
     port: u16,
     method: &str,
@@ -22,24 +20,9 @@ fn request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    write!(s, "{head}\r\n{body}")?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp)?;
-    let status = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    let mut all = vec![("Content-Type", "application/json")];
+    all.extend_from_slice(headers);
+    crate::server::request(port, method, path, &all, body)
 }
 
 fn json(port: u16, path: &str) -> (u16, serde_json::Value) {

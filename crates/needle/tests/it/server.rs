@@ -13,13 +13,27 @@ pub fn free_port() -> u16 {
 
 /// One request per connection; returns the status and the body.
 pub fn http(port: u16, method: &str, path: &str, content_type: &str, body: &str) -> std::io::Result<(u16, String)> {
+    request(port, method, path, &[("Content-Type", content_type)], body)
+}
+
+/// One request per connection with the given headers; returns the status and the body.
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
-    )?;
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    write!(s, "{head}\r\n{body}")?;
     let mut resp = String::new();
     s.read_to_string(&mut resp)?;
     let status = resp.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
