@@ -73,12 +73,27 @@ impl NatsNode {
     pub fn is_running(&self) -> bool {
         self.child.is_some()
     }
+
+    /// Started, but the process is gone (e.g. its port was taken).
+    fn exited(&self) -> bool {
+        // `try_wait` needs `&mut`; a zero-signal probe of the pid does not.
+        self.child
+            .as_ref()
+            .is_some_and(|c| !Path::new(&format!("/proc/{}", c.id())).exists() || is_zombie(c.id()))
+    }
 }
 
 impl Drop for NatsNode {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
+        .unwrap_or(false)
 }
 
 fn which(bin: &str) -> PathBuf {
@@ -102,7 +117,22 @@ pub struct NatsCluster {
 }
 
 impl NatsCluster {
+    /// Start `n` servers and wait until they serve JetStream with a meta leader. Ports are
+    /// picked free but may be taken by another test before the server binds them: a
+    /// cluster that does not come up (a server exited, or no leader in 30 s) is started
+    /// again on other ports, up to three times.
     pub fn start(n: usize) -> NatsCluster {
+        for attempt in 1..=3 {
+            let c = NatsCluster::spawn(n);
+            if c.wait_until_ready(Duration::from_secs(30)) {
+                return c;
+            }
+            eprintln!("NATS cluster attempt {attempt} did not come up; retrying on other ports");
+        }
+        panic!("NATS did not become ready in three attempts");
+    }
+
+    fn spawn(n: usize) -> NatsCluster {
         let dir = tempfile::tempdir().unwrap();
         let ports: Vec<(u16, u16, u16)> = (0..n).map(|_| (free_port(), free_port(), free_port())).collect();
         let mut nodes = Vec::new();
@@ -135,9 +165,7 @@ impl NatsCluster {
             node.spawn();
             nodes.push(node);
         }
-        let c = NatsCluster { nodes, _dir: dir };
-        c.wait_ready(Duration::from_secs(60));
-        c
+        NatsCluster { nodes, _dir: dir }
     }
 
     /// Comma-separated client URLs of every node.
@@ -146,8 +174,12 @@ impl NatsCluster {
     }
 
     /// Wait until every running node serves JetStream and (clustered) a meta leader is
-    /// elected.
+    /// elected; panics after `timeout`.
     pub fn wait_ready(&self, timeout: Duration) {
+        assert!(self.wait_until_ready(timeout), "NATS did not become ready");
+    }
+
+    fn wait_until_ready(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
             let ready = self.nodes.iter().filter(|n| n.is_running()).all(|n| {
@@ -159,9 +191,11 @@ impl NatsCluster {
                 ok && leader
             });
             if ready {
-                return;
+                return true;
             }
-            assert!(Instant::now() < deadline, "NATS did not become ready");
+            if self.nodes.iter().any(NatsNode::exited) || Instant::now() >= deadline {
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
