@@ -1,9 +1,11 @@
 //! The write log: every state change is an [`Entry`] with a sequence number, appended
 //! durably before it is applied (see ARCHITECTURE.md, "The log is the truth").
 //!
-//! [`Log`] is the seam between a single process and a cluster: standalone Needle uses
-//! [`FileLog`], a local file fsync'd per group commit; a replicated log (NATS JetStream)
-//! implements the same trait. Derived state (catalog store, search index, event store,
+//! [`Log`] is the standalone log's interface: Needle uses [`FileLog`], a local file fsync'd
+//! per group commit. In a cluster the log is a NATS JetStream stream instead
+//! (`needle_service::cluster::jetstream`): entries from every replica arrive in the
+//! stream's order, so it is followed rather than appended to and replayed, and does not
+//! implement this trait; [`Entry`] and its encoding are shared. Derived state (catalog store, search index, event store,
 //! profiles, the active model) records the last sequence number it covers, so replaying
 //! the log from there after a crash re-applies exactly what was missing.
 //!
