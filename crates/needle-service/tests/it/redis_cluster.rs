@@ -148,8 +148,18 @@ impl RedisCluster {
             .expect("a live node")
     }
 
-    /// The port of the primary serving `key`'s slot now.
+    /// The port of the primary serving `key`'s slot, waiting (at most [`PATIENCE`]) while
+    /// a failover is under way: the node asked may not have heard of the promotion yet.
     pub fn primary_of(&self, key: &str) -> u16 {
+        let mut found = None;
+        wait_until(&format!("a primary serving the slot of {key}"), || {
+            found = self.try_primary_of(key);
+            found.is_some()
+        });
+        found.unwrap()
+    }
+
+    fn try_primary_of(&self, key: &str) -> Option<u16> {
         let port = self.live_port();
         let slot: u16 = cli(port, &["cluster", "keyslot", key]).trim().parse().unwrap();
         let nodes = cli(port, &["cluster", "nodes"]);
@@ -166,10 +176,10 @@ impl RedisCluster {
             });
             if serves {
                 let addr = f[1].split('@').next().unwrap();
-                return addr.rsplit(':').next().unwrap().parse().unwrap();
+                return addr.rsplit(':').next().unwrap().parse().ok();
             }
         }
-        panic!("no primary serves slot {slot}:\n{nodes}");
+        None
     }
 
     /// `kill -9` the node on `port`.
