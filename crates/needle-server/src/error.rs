@@ -220,6 +220,10 @@ impl From<needle_service::Error> for ApiError {
                 ApiError::new(Code::Unavailable, format!("the service is unavailable: {m}"))
             }
             E::LeaseHeld(m) => ApiError::new(Code::LeaseHeld, m),
+            E::WrongLog(m) => {
+                tracing::error!(reason = %m, "data directory of another write log");
+                ApiError::new(Code::Unavailable, format!("the service is unavailable: {m}"))
+            }
             e @ E::NotCaughtUp { .. } => ApiError::new(Code::NotCaughtUp, e.to_string()),
             e @ E::MinSeqAhead { .. } => ApiError::new(Code::MinSeqAhead, e.to_string()),
         }

@@ -18,6 +18,10 @@ pub enum Error {
     /// The service is starting or shutting down, or its applier stopped.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The data directory holds state derived from another write log than the one this
+    /// process follows (the operator's: see `cluster::identity`).
+    #[error("{0}")]
+    WrongLog(String),
     /// Another replica holds the lease this needs (one replica trains at a time).
     #[error("{0}")]
     LeaseHeld(String),

@@ -127,26 +127,24 @@ impl Service {
     /// [`Service::open`], reading the time (taste decay, DJ session expiry) from `clock`
     /// (tests pass a [`needle_core::time::ManualClock`]).
     pub fn open_with_clock(cfg: ServiceConfig, clock: Arc<dyn Clock>) -> Result<Service> {
+        Service::open_inner(cfg, clock, true)
+    }
+
+    fn open_inner(cfg: ServiceConfig, clock: Arc<dyn Clock>, may_restore: bool) -> Result<Service> {
         let dir = cfg.data_dir().clone();
         let bulk = cfg.engine.bulk;
         let node_id = cfg.cluster.node_name();
         let clustered = cfg.cluster.is_clustered();
         let snapshots_dir = cfg.snapshots_dir();
-        if clustered && snapshot::is_empty_data_dir(&dir) {
-            // A new or wiped replica starts from the newest snapshot and replays the tail.
-            if let Some((path, m)) = snapshot::list(&snapshots_dir)?.into_iter().next() {
-                let started = std::time::Instant::now();
-                fs_err::create_dir_all(&dir).map_err(|e| Error::Unavailable(format!("{}: {e}", dir.display())))?;
-                snapshot::restore(&path, &dir)?;
-                tracing::info!(
-                    snapshot = %path.display(),
-                    applied_seq = m.applied_seq,
-                    bytes = m.bytes(),
-                    seconds = started.elapsed().as_secs_f64(),
-                    "empty data directory: restored the newest snapshot"
-                );
-            }
-        }
+        // A replica checks its directory against the log and restores a snapshot into an
+        // empty one before its stores open (cluster/boot.rs).
+        let (log, stream) = if clustered {
+            let log = Arc::new(cluster::jetstream::JetStreamLog::connect(&cfg.cluster, &node_id)?);
+            let stream = cluster::boot::prepare(&log, &dir, &snapshots_dir)?;
+            (Some(log), stream)
+        } else {
+            (None, None)
+        };
         let engine = Arc::new(Engine::open(cfg.engine.clone())?);
         let events = Arc::new(EventStore::open(
             &dir.join("events"),
@@ -154,6 +152,22 @@ impl Service {
                 half_life_days: cfg.half_life_days,
             },
         )?);
+        if let Some(stream) = &stream {
+            let applied = engine.applied_seq()?.min(events.applied_seq());
+            if may_restore {
+                if let Some(snap) = cluster::boot::behind(stream, applied, &snapshots_dir, &cfg.cluster.stream)? {
+                    engine.shutdown()?;
+                    drop((engine, events, log));
+                    cluster::boot::replace_with(&dir, applied, &snap)?;
+                    return Service::open_inner(cfg, clock, false);
+                }
+            }
+            if cluster::identity::read(&dir)?.is_none() {
+                cluster::identity::write(&dir, &stream.identity)?;
+            }
+        } else if !clustered {
+            cluster::identity::adopt_local(&dir)?;
+        }
         let models = dir.join("models");
         let recs = Recs::empty(&models, cfg.recs.clone()).with_clock(Arc::clone(&clock));
         let (recs, shared) = shared::open(&config::cluster::urls(&cfg.cluster.redis), recs)?;
@@ -174,10 +188,10 @@ impl Service {
             recs: recs.clone(),
             tastes: tastes.clone(),
             node_id: node_id.clone(),
+            data_dir: dir.clone(),
             shared_models: clustered.then(|| cfg.shared_models_dir()),
         };
-        let applier = if clustered {
-            let log = Arc::new(cluster::jetstream::JetStreamLog::connect(&cfg.cluster, &node_id)?);
+        let applier = if let Some(log) = log {
             let (tx, rx) = crossbeam_channel::bounded(1024);
             let restart = Arc::new(tokio::sync::Notify::new());
             let applier = Arc::new(Applier::start_replicated(
@@ -190,7 +204,15 @@ impl Service {
             )?);
             let weak = Arc::downgrade(&applier);
             let start = move || weak.upgrade().map_or(1, |a| a.applied_seq() + 1);
-            log.spawn_follower(start, restart, tx)?;
+            let bind_dir = dir.clone();
+            let bind = move |id: cluster::identity::LogIdentity| {
+                let found = cluster::identity::read(&bind_dir).map_err(|e| e.to_string())?;
+                match found {
+                    None => cluster::identity::write(&bind_dir, &id).map_err(|e| e.to_string()),
+                    Some(_) => cluster::identity::check(&bind_dir, found.as_ref(), &id).map_err(|e| e.to_string()),
+                }
+            };
+            log.spawn_follower(start, bind, restart, tx)?;
             applier
         } else {
             let floor = engine.applied_seq()?.max(events.applied_seq());

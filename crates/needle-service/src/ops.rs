@@ -53,6 +53,39 @@ impl Service {
         })
     }
 
+    /// Why this replica should be started again, if it should: the write log dropped
+    /// entries it still needs and a snapshot in `<shared_dir>/snapshots` now covers them
+    /// (a start restores it). The liveness probe fails with this, so Kubernetes restarts
+    /// the pod.
+    pub fn needs_restart(&self) -> Option<String> {
+        let FollowState::BehindLog { first_seq } = self.applier.state() else {
+            return None;
+        };
+        let stream = self.stream.as_deref()?;
+        match crate::cluster::boot::newest_snapshot(&self.snapshots_dir, None, stream, first_seq.saturating_sub(1)) {
+            Ok(Some((path, m))) => Some(format!(
+                "the write log starts at entry {first_seq}, after this replica's applied_seq {}; snapshot {} (applied_seq {}) covers the gap and is restored at start",
+                self.applier.applied_seq(),
+                path.display(),
+                m.applied_seq
+            )),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list snapshots");
+                None
+            }
+        }
+    }
+
+    /// Does this replica refuse to apply the log (its data directory holds another log's
+    /// state)? The message says what to do; the readiness probe fails with it.
+    pub fn wrong_log(&self) -> Option<String> {
+        match self.applier.state() {
+            FollowState::WrongLog { message } => Some(message),
+            _ => None,
+        }
+    }
+
     /// The applied state's digest and the sequence number it was taken at.
     pub fn state_digest(&self) -> Result<(u64, String)> {
         let applied = self.applier.applied_seq();

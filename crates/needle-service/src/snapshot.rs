@@ -7,9 +7,11 @@
 //!
 //! Layout: `<shared_dir>/snapshots/snapshot-<applied_seq, 12 digits>-<node>/`
 //! with `catalog.redb`, `index/…`, `events/events.log`, `models/CURRENT` + the served
-//! model's files, and `manifest.json`.
+//! model's files, `LOG.json` (the log the state follows: see [`crate::cluster::identity`])
+//! and `manifest.json`.
 
 use crate::applier::Targets;
+use crate::cluster::identity::{self, LogIdentity};
 use crate::cluster::models::hash_file;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -40,6 +42,11 @@ pub struct Manifest {
     pub node_id: String,
     /// When, epoch milliseconds.
     pub created_at_ms: i64,
+    /// The write log the snapshot's state was derived from (`LOG.json`, also one of the
+    /// files; absent in snapshots of data directories bound to no log yet). Restoring
+    /// binds the data directory to it, and a replica restores only its own log's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogIdentity>,
     /// The files.
     pub files: Vec<SnapshotFile>,
 }
@@ -91,6 +98,10 @@ pub(crate) fn write(targets: &Targets, dir: &Path, seq: u64, node_id: &str, now_
     fs_err::create_dir_all(tmp.join("events")).map_err(|e| io(&tmp, e))?;
     targets.engine.snapshot_to(&tmp)?;
     targets.events.copy_to(&tmp.join("events"))?;
+    let log = identity::read(&targets.data_dir)?;
+    if let Some(id) = &log {
+        identity::write(&tmp, id)?;
+    }
     let models = tmp.join("models");
     fs_err::create_dir_all(&models).map_err(|e| io(&models, e))?;
     if let Some(m) = targets.recs.model() {
@@ -128,6 +139,7 @@ pub(crate) fn write(targets: &Targets, dir: &Path, seq: u64, node_id: &str, now_
         applied_seq: seq,
         node_id: node_id.to_string(),
         created_at_ms: now_ms,
+        log,
         files: listed,
     };
     let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| io(&tmp, e))?;

@@ -24,18 +24,36 @@ impl HealthStatus {
     }
 }
 
-/// Liveness: the process answers HTTP. Always `200 {"status":"ok"}`.
+/// Liveness: the process answers HTTP — `200 {"status":"ok"}` — unless a restart would
+/// heal it: a cluster replica behind the write log's retention while a snapshot covers
+/// the gap (a start restores it) answers `503 {"status":"restart"}`.
 #[utoipa::path(
     get,
     path = "/health/live",
     tag = "ops",
-    responses((status = 200, description = "The process is alive", body = HealthStatus))
+    responses(
+        (status = 200, description = "The process is alive", body = HealthStatus),
+        (status = 503, description = "Restart me: a snapshot covers entries the log no longer holds", body = HealthStatus, example = json!({"status": "restart"})),
+    )
 )]
-pub async fn live() -> Json<HealthStatus> {
-    HealthStatus::ok()
+pub async fn live(State(state): State<AppState>) -> (StatusCode, Json<HealthStatus>) {
+    let service = state.service().clone();
+    match tokio::task::spawn_blocking(move || service.needs_restart()).await {
+        Ok(Some(why)) => {
+            tracing::error!(reason = %why, "liveness: restart to restore a snapshot");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(HealthStatus {
+                    status: "restart".into(),
+                }),
+            )
+        }
+        _ => (StatusCode::OK, HealthStatus::ok()),
+    }
 }
 
-/// Readiness: the engine answers `stats()` within two seconds.
+/// Readiness: the engine answers `stats()` within two seconds (and a cluster replica
+/// applies its log: not one whose data directory holds another log's state).
 #[utoipa::path(
     get,
     path = "/health/ready",
@@ -46,6 +64,15 @@ pub async fn live() -> Json<HealthStatus> {
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthStatus>) {
+    if let Some(why) = state.service().wrong_log() {
+        tracing::warn!(reason = %why, "not ready");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(HealthStatus {
+                status: "unavailable".into(),
+            }),
+        );
+    }
     match tokio::time::timeout(READY_TIMEOUT, state.blocking(|engine| Ok(engine.stats()?))).await {
         Ok(Ok(_)) => (StatusCode::OK, HealthStatus::ok()),
         Ok(Err(e)) => {

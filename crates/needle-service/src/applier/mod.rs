@@ -112,6 +112,8 @@ pub(crate) struct Targets {
     pub tastes: Arc<Tastes>,
     /// This replica's name (in snapshots).
     pub node_id: String,
+    /// The data directory (its `LOG.json` goes into snapshots).
+    pub data_dir: PathBuf,
     /// In a cluster: `<shared_dir>/models`, where activated models are fetched from.
     pub shared_models: Option<PathBuf>,
 }
@@ -178,6 +180,12 @@ pub enum FollowState {
     BehindLog {
         /// The first entry the log still holds.
         first_seq: u64,
+    },
+    /// The data directory holds state derived from another log than the stream followed:
+    /// nothing is applied (see `cluster::identity`).
+    WrongLog {
+        /// What the directory follows and what to do.
+        message: String,
     },
     /// Applying failed; retried by itself.
     Stalled {
@@ -348,6 +356,10 @@ impl Applier {
     }
 
     fn write_replicated(&self, log: &JetStreamLog, op: Op) -> Result<(u64, Outcome)> {
+        if let FollowState::WrongLog { message } = self.state() {
+            // The entry would be in the log but never applied here.
+            return Err(Error::WrongLog(message));
+        }
         let deadline = Instant::now() + self.write_timeout;
         let parts = split(op.entry, log.max_entry_bytes())?;
         let base = op.key.unwrap_or_else(crate::cluster::unique_id);

@@ -111,6 +111,10 @@ impl Worker {
                         );
                         *self.shared.state.lock() = FollowState::BehindLog { first_seq };
                     }
+                    Ok(Follow::WrongLog(message)) => {
+                        tracing::error!(%message, "not applying the write log");
+                        *self.shared.state.lock() = FollowState::WrongLog { message };
+                    }
                     Err(_) => entries_open = false,
                 },
                 default(wait) => {}
@@ -357,6 +361,14 @@ impl Worker {
             self.targets.events.apply(applied, Vec::new(), None)?;
         }
         self.targets.events.sync()?;
+        // So does the catalog store: entries that are not catalog writes leave its
+        // applied_seq behind, and a restart (or a snapshot restored) would read the log
+        // again from there, entries that retention may have dropped meanwhile.
+        if self.targets.engine.applied_seq()? < applied {
+            self.targets
+                .engine
+                .apply(needle_search::Batch::new(Vec::new()), applied)?;
+        }
         self.targets.engine.sync()?;
         if let Some(log) = self.log.as_mut() {
             log.trim(applied)?;

@@ -10,6 +10,7 @@
 //! The NATS client is async; this module owns a small runtime and exposes blocking calls
 //! (the service's methods block; they run on the server's blocking threads).
 
+use crate::cluster::identity::LogIdentity;
 use crate::config::cluster::{urls, ClusterConfig};
 use crate::error::{Error, Result};
 use async_nats::jetstream::{self, consumer, stream};
@@ -26,17 +27,25 @@ const PAYLOAD_HEADROOM: usize = 4096;
 /// How long JetStream remembers message ids for deduplication.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
+/// A stream's identity from its name and creation time.
+pub(crate) fn identity_of(stream: &str, created_ns: i128) -> LogIdentity {
+    LogIdentity::Jetstream {
+        stream: stream.to_string(),
+        created_ns: i64::try_from(created_ns).unwrap_or(i64::MAX),
+    }
+}
+
 /// The stream's identity and bounds as last seen.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StreamState {
     /// First sequence number the stream still holds (older entries were dropped by
     /// retention).
     pub first_seq: u64,
     /// Last sequence number in the stream.
     pub last_seq: u64,
-    /// When the stream was created (epoch ns): tells one log from another with the same
+    /// The stream's name and creation time: tells one log from another with the same
     /// name.
-    pub created_ns: i128,
+    pub identity: LogIdentity,
 }
 
 /// A connection to the cluster's log.
@@ -98,6 +107,7 @@ impl JetStreamLog {
     pub(crate) fn spawn_follower(
         &self,
         start: impl Fn() -> u64 + Send + 'static,
+        bind: impl Fn(LogIdentity) -> std::result::Result<(), String> + Send + 'static,
         restart: Arc<tokio::sync::Notify>,
         tx: crossbeam_channel::Sender<Follow>,
     ) -> Result<()> {
@@ -106,7 +116,9 @@ impl JetStreamLog {
         let thread = std::thread::Builder::new()
             .name("needle-follower".into())
             .spawn(move || {
-                handle.block_on(follow(js, stream, start, restart, stop, move |f| tx.send(f).is_ok()));
+                handle.block_on(follow(js, stream, start, bind, restart, stop, move |f| {
+                    tx.send(f).is_ok()
+                }));
             })
             .map_err(|e| Error::Unavailable(format!("cannot start the log follower: {e}")))?;
         *self.follower.lock() = Some(thread);
@@ -180,7 +192,7 @@ impl JetStreamLog {
             Ok(StreamState {
                 first_seq: info.state.first_sequence,
                 last_seq: info.state.last_sequence,
-                created_ns: info.created.unix_timestamp_nanos(),
+                identity: identity_of(&name, info.created.unix_timestamp_nanos()),
             })
         })?
     }
@@ -240,6 +252,31 @@ impl JetStreamLog {
         Ok(seqs)
     }
 
+    /// Drop every entry before `seq` from the stream, as retention does (operations and
+    /// tests: a replica that still needs them must restore a newer snapshot).
+    pub fn purge_before(&self, seq: u64) -> Result<()> {
+        let name = self.cfg.stream.clone();
+        self.block_on(async {
+            let s = self.js.get_stream(&name).await.map_err(|e| nats_error("stream", e))?;
+            s.purge().sequence(seq).await.map_err(|e| nats_error("purge", e))?;
+            Ok(())
+        })?
+    }
+
+    /// Delete the stream with every entry (operations and tests: a stream created again
+    /// under the same name is another log).
+    pub fn delete_stream(&self) -> Result<()> {
+        let name = self.cfg.stream.clone();
+        self.block_on(async {
+            self.js
+                .delete_stream(&name)
+                .await
+                .map_err(|e| nats_error("delete stream", e))?;
+            *self.ensured.lock() = false;
+            Ok(())
+        })?
+    }
+
     /// Delete every consumer of the stream (a test of recovery: followers recreate theirs).
     pub fn delete_consumers(&self) -> Result<usize> {
         let name = self.cfg.stream.clone();
@@ -290,6 +327,9 @@ pub(crate) enum Follow {
         applied: u64,
         first_seq: u64,
     },
+    /// The data directory holds state of another log (the stream was created again, or
+    /// the directory is another cluster's): nothing is applied.
+    WrongLog(String),
 }
 
 /// Read the stream in order from `start()` on, forever: an ordered consumer (no acks; it
@@ -301,6 +341,7 @@ pub(crate) async fn follow(
     js: jetstream::Context,
     stream_name: String,
     start: impl Fn() -> u64,
+    bind: impl Fn(LogIdentity) -> std::result::Result<(), String>,
     restart: Arc<tokio::sync::Notify>,
     mut stop: tokio::sync::watch::Receiver<bool>,
     send: impl Fn(Follow) -> bool,
@@ -315,6 +356,15 @@ pub(crate) async fn follow(
         let delivered = &mut got_any;
         let result: std::result::Result<(), String> = async {
             let s = js.get_stream(&stream_name).await.map_err(|e| e.to_string())?;
+            if let Err(why) = bind(identity_of(
+                &stream_name,
+                s.cached_info().created.unix_timestamp_nanos(),
+            )) {
+                send(Follow::WrongLog(why));
+                // Nothing of this log may be applied here: wait to be stopped.
+                let _ = stop.changed().await;
+                return Ok(());
+            }
             let first = s.cached_info().state.first_sequence;
             if first > 1 && from < first {
                 let gap = Follow::Gap {

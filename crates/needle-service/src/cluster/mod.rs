@@ -2,6 +2,8 @@
 //! stream ([`jetstream`]); each replica follows it from its own `applied_seq + 1` and
 //! applies every entry in order with the same applier as standalone.
 
+pub(crate) mod boot;
+pub mod identity;
 pub mod jetstream;
 mod lease;
 pub(crate) mod models;

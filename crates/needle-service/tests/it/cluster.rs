@@ -226,3 +226,122 @@ fn s_node() -> &'static str {
     static NODE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     NODE.get_or_init(|| ClusterConfig::default().node_name())
 }
+
+fn admin_log(cfg: &ClusterConfig) -> needle_service::cluster::jetstream::JetStreamLog {
+    needle_service::cluster::jetstream::JetStreamLog::connect(cfg, "admin").unwrap()
+}
+
+/// Poll (bounded) until `f` holds.
+fn eventually(what: &str, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_replica_behind_the_logs_retention_restores_a_covering_snapshot_at_start() {
+    let nats = NatsCluster::start(1);
+    let shared = tempfile::tempdir().unwrap();
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let cfg_b = cluster_cfg(&nats, "b", shared.path(), "T6");
+    let a = replica(a_dir.path(), cluster_cfg(&nats, "a", shared.path(), "T6"));
+    let b = replica(b_dir.path(), cfg_b.clone());
+    let first = a.write_values(catalog()).unwrap().seq;
+    caught_up(&b, first);
+    drop(b);
+    let mut seq = 0;
+    for i in 0..5 {
+        seq = a
+            .ingest_events(vec![play("u", "tr:hello-adele", &format!("r{i}"))])
+            .unwrap()
+            .seq;
+    }
+    let snap = a.snapshot().unwrap();
+    assert_eq!(snap.applied_seq, seq);
+    let tail = a
+        .write_values(vec![json!({"id":"ar:after","type":"artist","name":"After"})])
+        .unwrap()
+        .seq;
+    // Retention drops what b still needs; the snapshot covers it.
+    admin_log(&cfg_b).purge_before(snap.applied_seq).unwrap();
+    let b = replica(b_dir.path(), cfg_b.clone());
+    caught_up(&b, tail);
+    let (sa, sb) = (a.cluster_status().unwrap(), b.cluster_status().unwrap());
+    assert_eq!(sb.follower, needle_service::FollowState::Following);
+    assert_eq!(sb.applied_entries, tail - snap.applied_seq, "only the tail was applied");
+    assert_eq!(sa.state_digest, sb.state_digest);
+    assert!(b.get("ar:after").unwrap().is_some());
+    assert!(
+        !b_dir.path().join(format!(".behind-{first}")).exists(),
+        "the old state is deleted"
+    );
+
+    // Behind again, with no snapshot covering the gap: it starts, says so, and asks to be
+    // restarted once a snapshot covers it.
+    drop(b);
+    let mut last = 0;
+    for i in 0..3 {
+        last = a
+            .ingest_events(vec![play("v", "tr:hello-adele", &format!("s{i}"))])
+            .unwrap()
+            .seq;
+    }
+    admin_log(&cfg_b).purge_before(last).unwrap();
+    let b = replica(b_dir.path(), cfg_b.clone());
+    eventually(
+        "b reports behind_log",
+        || matches!(b.cluster_status().unwrap().follower, needle_service::FollowState::BehindLog { first_seq } if first_seq == last),
+    );
+    assert_eq!(b.needs_restart(), None, "no snapshot covers the gap yet");
+    a.snapshot().unwrap();
+    let why = b.needs_restart().expect("a snapshot covers the gap now");
+    assert!(why.contains(&format!("starts at entry {last}")), "{why}");
+    drop(b);
+    let b = replica(b_dir.path(), cfg_b);
+    caught_up(&b, last);
+    assert_eq!(
+        b.cluster_status().unwrap().state_digest,
+        a.cluster_status().unwrap().state_digest
+    );
+}
+
+#[test]
+fn a_data_directory_of_another_log_is_refused() {
+    let nats = NatsCluster::start(1);
+    let shared = tempfile::tempdir().unwrap();
+    let a_dir = tempfile::tempdir().unwrap();
+    let cfg = cluster_cfg(&nats, "a", shared.path(), "T7");
+    let a = replica(a_dir.path(), cfg.clone());
+    a.write_values(catalog()).unwrap();
+    let bound = needle_service::cluster::identity::read(a_dir.path()).unwrap();
+    assert!(
+        matches!(&bound, Some(needle_service::cluster::identity::LogIdentity::Jetstream { stream, .. }) if stream == "T7"),
+        "{bound:?}"
+    );
+    drop(a);
+    // The stream is deleted and created again under the same name: another log.
+    admin_log(&cfg).delete_stream().unwrap();
+    let other_dir = tempfile::tempdir().unwrap();
+    let b = replica(other_dir.path(), cluster_cfg(&nats, "b", shared.path(), "T7"));
+    let w = b
+        .write_values(vec![json!({"id":"ar:new-log","type":"artist","name":"N"})])
+        .unwrap();
+    assert_eq!(w.seq, 1);
+    let mut open = ServiceConfig::new(EngineConfig::new(a_dir.path()));
+    open.cluster = cfg;
+    let err = Service::open(open).err().expect("refused");
+    assert!(matches!(err, needle_service::Error::WrongLog(_)), "{err}");
+    assert!(err.to_string().contains("move it aside"), "{err}");
+
+    // A standalone directory is not a replica's either.
+    let s_dir = tempfile::tempdir().unwrap();
+    let s = crate::fixture::open(s_dir.path());
+    s.write_values(catalog()).unwrap();
+    drop(s);
+    let mut open = ServiceConfig::new(EngineConfig::new(s_dir.path()));
+    open.cluster = cluster_cfg(&nats, "c", shared.path(), "T7");
+    let err = Service::open(open).err().expect("refused");
+    assert!(err.to_string().contains("standalone"), "{err}");
+}
