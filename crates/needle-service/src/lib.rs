@@ -18,6 +18,7 @@ mod ops;
 mod recs;
 pub mod shared;
 pub mod snapshot;
+#[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod testkit;
 

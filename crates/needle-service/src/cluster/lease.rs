@@ -4,7 +4,7 @@
 
 use super::jetstream::JetStreamLog;
 use crate::error::{Error, Result};
-use async_nats::jetstream::kv;
+use async_nats::jetstream::{kv, stream};
 use std::time::Duration;
 
 /// How long a lease lives when its holder never releases it (crashed).
@@ -17,16 +17,28 @@ impl JetStreamLog {
         if let Ok(store) = js.get_key_value(&bucket).await {
             return Ok(store);
         }
-        js.create_key_value(kv::Config {
-            bucket: bucket.clone(),
-            history: 1,
-            max_age: LEASE_TTL,
-            storage: async_nats::jetstream::stream::StorageType::File,
-            num_replicas: self.replicas(),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| Error::Unavailable(format!("NATS JetStream: lease bucket {bucket}: {e}")))
+        // The bucket's stream, created as `create_key_value` would: that call first asks
+        // the account's info, whose clustered answer from nats-server 2.9 async-nats 0.52
+        // cannot parse ("data did not match any variant of untagged enum Response").
+        let created = js
+            .get_or_create_stream(stream::Config {
+                name: format!("KV_{bucket}"),
+                subjects: vec![format!("$KV.{bucket}.>")],
+                max_messages_per_subject: 1,
+                max_age: LEASE_TTL,
+                storage: stream::StorageType::File,
+                num_replicas: self.replicas(),
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                discard: stream::DiscardPolicy::New,
+                ..Default::default()
+            })
+            .await;
+        created.map_err(|e| Error::Unavailable(format!("NATS JetStream: lease bucket {bucket}: {e}")))?;
+        js.get_key_value(&bucket)
+            .await
+            .map_err(|e| Error::Unavailable(format!("NATS JetStream: lease bucket {bucket}: {e}")))
     }
 
     /// Take lease `name` for `holder`; `Ok(None)` when taken, `Ok(Some(other))` when

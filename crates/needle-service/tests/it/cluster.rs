@@ -345,3 +345,17 @@ fn a_data_directory_of_another_log_is_refused() {
     let err = Service::open(open).err().expect("refused");
     assert!(err.to_string().contains("standalone"), "{err}");
 }
+
+#[test]
+fn one_replica_at_a_time_holds_the_training_lease_on_a_replicated_log() {
+    // Three JetStream servers: the bucket is replicated like the log (R3).
+    let nats = NatsCluster::start(3);
+    let mut cfg = cluster_cfg(&nats, "a", Path::new("/nonexistent"), "T8");
+    cfg.log_replicas = 3;
+    let a = admin_log(&cfg);
+    let b = needle_service::cluster::jetstream::JetStreamLog::connect(&cfg, "b").unwrap();
+    assert_eq!(a.try_lease("train", "a").unwrap(), None, "free");
+    assert_eq!(b.try_lease("train", "b").unwrap().as_deref(), Some("a"), "held by a");
+    a.release("train").unwrap();
+    assert_eq!(b.try_lease("train", "b").unwrap(), None, "released, then taken by b");
+}

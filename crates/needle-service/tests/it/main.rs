@@ -8,5 +8,4 @@ mod durability;
 mod fixture;
 mod log;
 mod personal;
-mod redis_cluster;
 mod shared;

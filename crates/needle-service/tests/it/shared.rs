@@ -2,10 +2,10 @@
 //! directories (two replicas) with the same `cluster.redis` see the same DJ sessions,
 //! rate-limit buckets and training jobs; a primary killed under a session recovers.
 
-use crate::redis_cluster::{cli, wait_until, RedisCluster};
 use needle_recs::serve::JobStatus;
 use needle_recs::RecsError;
 use needle_search::EngineConfig;
+use needle_service::testkit::redis::{cli, wait_until, RedisCluster};
 use needle_service::{Error, Service, ServiceConfig};
 use serde_json::json;
 use std::time::Duration;

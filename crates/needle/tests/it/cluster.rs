@@ -1,10 +1,15 @@
-//! The cluster under faults, on loopback: 3 JetStream servers (the stream replicated R3)
-//! and 3 `needle serve` replicas. While a client streams catalog writes and events to
-//! every replica and records each acknowledged `seq`, the stream leader is killed (-9),
-//! a replica is killed mid-batch and restarted, and another is wiped and boots from a
-//! snapshot plus the log's tail. Afterwards every replica holds every acknowledged
-//! write (read with `min_seq`) and all state digests agree.
+//! The cluster under faults, on loopback: 3 JetStream servers (the stream replicated R3),
+//! a 6-node Redis Cluster (shared state) and 3 `needle serve` replicas. While a client
+//! streams catalog writes and events to every replica and records each acknowledged
+//! `seq`, the stream leader is killed (-9); a model is trained on one replica (its job
+//! followed on another through Redis, the model activated on all through the log) and a
+//! DJ session started on one replica continues on the others while the Redis primary
+//! holding it is killed (-9); a replica is killed mid-batch and restarted, and another is
+//! wiped and boots from a snapshot plus the log's tail. Afterwards every replica holds
+//! every acknowledged write (read with `min_seq`), all state digests agree, and the
+//! session never served an item twice.
 
+use needle_service::testkit::redis::{cli, RedisCluster};
 use needle_service::testkit::NatsCluster;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -37,6 +42,7 @@ struct Replica {
     port: Arc<AtomicU16>,
     child: Option<Child>,
     nats: String,
+    redis: String,
     shared: PathBuf,
 }
 
@@ -53,7 +59,8 @@ impl Replica {
             .args(["serve", "--data-dir"])
             .arg(&self.dir)
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
-            .args(["--nats", &self.nats, "--node-id", &self.node, "--shared-dir"])
+            .args(["--nats", &self.nats, "--redis", &self.redis, "--node-id", &self.node])
+            .arg("--shared-dir")
             .arg(&self.shared)
             .env("NEEDLE_LOG", "warn")
             .stdout(Stdio::null())
@@ -125,10 +132,10 @@ fn post_until_acked(ports: &[Arc<AtomicU16>], turn: usize, path: &str, key: &str
 fn writer(ports: Vec<Arc<AtomicU16>>, acked: Arc<Mutex<Acked>>, stop: Arc<AtomicBool>) {
     let mut i = 0usize;
     while !stop.load(Ordering::Acquire) {
-        let ids: Vec<String> = (0..5).map(|j| format!("ar:w{i}-{j}")).collect();
+        let ids: Vec<String> = (0..5).map(|j| format!("tr:w{i}-{j}")).collect();
         let body = ids
             .iter()
-            .map(|id| format!(r#"{{"id":"{id}","type":"artist","name":"Artist {id}"}}"#))
+            .map(|id| format!(r#"{{"id":"{id}","type":"track","name":"Track {id}"}}"#))
             .collect::<Vec<_>>()
             .join("\n");
         let seq = post_until_acked(&ports, i, "/v1/catalog", &format!("cat-{i}"), &body);
@@ -139,10 +146,13 @@ fn writer(ports: Vec<Arc<AtomicU16>>, acked: Arc<Mutex<Acked>>, stop: Arc<Atomic
         }
         let user = format!("lu{}", i % 7);
         let evs: Vec<String> = (0..5).map(|j| format!("ev{i}-{j}")).collect();
+        // Each listener plays tracks of this batch and of the one before (a model to train).
         let body = evs
             .iter()
-            .map(|e| {
-                format!(r#"{{"user_id":"{user}","type":"play","item_id":"ar:w{i}-0","ts":"2026-11-20T12:00:00Z","event_id":"{e}"}}"#)
+            .enumerate()
+            .map(|(j, e)| {
+                let item = format!("tr:w{}-{j}", if j % 2 == 0 { i } else { i.saturating_sub(1) });
+                format!(r#"{{"user_id":"{user}","type":"play","item_id":"{item}","ts":"2026-11-20T12:00:00Z","event_id":"{e}"}}"#)
             })
             .collect::<Vec<_>>()
             .join("\n");
@@ -176,9 +186,58 @@ fn status(port: u16) -> serde_json::Value {
     v
 }
 
+/// Poll `f` (bounded) until it gives a value.
+fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The next items of session `sid` on `port`: `None` on a clear `503` (the shared state
+/// or the model is not there yet; retry), a panic on anything else.
+fn next_items(port: u16, sid: &str) -> Option<Vec<String>> {
+    let (code, v) = json(port, &format!("/v1/sessions/{sid}/next?limit=2"));
+    match code {
+        200 => Some(
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_string())
+                .collect(),
+        ),
+        503 => {
+            let code = v["code"].as_str().unwrap_or_default().to_string();
+            assert!(
+                code == "shared_state_unavailable" || code == "model_not_ready",
+                "a 503 that is not a clear retry: {v}"
+            );
+            None
+        }
+        _ => panic!("session next on {port}: {code} {v}"),
+    }
+}
+
+/// Serve the session's next items on `port` into `served`, checking none was served
+/// before (the session's state lives in Redis, shared by the replicas).
+fn continue_session(port: u16, sid: &str, served: &mut Vec<String>) {
+    let items = until("the session's next items", || next_items(port, sid));
+    assert!(!items.is_empty(), "the session ran dry");
+    for id in &items {
+        assert!(!served.contains(id), "{id} served twice: the session's state was lost");
+    }
+    served.extend(items);
+}
+
 #[test]
 fn replicas_lose_no_acknowledged_write_under_faults_and_converge() {
     let mut nats = NatsCluster::start(3);
+    let mut redis = RedisCluster::start();
     let shared = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
     let mut replicas: Vec<Replica> = (0..3)
@@ -188,6 +247,7 @@ fn replicas_lose_no_acknowledged_write_under_faults_and_converge() {
             port: Arc::new(AtomicU16::new(0)),
             child: None,
             nats: nats.urls(),
+            redis: redis.urls().join(","),
             shared: shared.path().to_path_buf(),
         })
         .collect();
@@ -215,13 +275,46 @@ fn replicas_lose_no_acknowledged_write_under_faults_and_converge() {
     nats.wait_ready(Duration::from_secs(60));
     more_acks(&acked, 10);
 
-    // 2. kill -9 a replica mid-batch, restart it on its data.
+    // 2. Train on one replica; follow its job on another (the job's status is in Redis);
+    // the model is activated on every replica through the log.
+    let (code, body) = request(replicas[0].port(), "POST", "/v1/admin/train", &[], "").unwrap();
+    assert_eq!(code, 202, "{body}");
+    let job = serde_json::from_str::<serde_json::Value>(&body).unwrap()["job_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    until("the training job, read on another replica", || {
+        let (code, v) = json(replicas[1].port(), &format!("/v1/admin/jobs/{job}"));
+        assert_eq!(code, 200, "{v}");
+        assert_ne!(v["status"], "failed", "{v}");
+        (v["status"] == "done").then_some(())
+    });
+    // 3. A DJ session started on one replica continues on the others, through a kill -9
+    // of the Redis primary holding it.
+    let (code, body) = request(replicas[1].port(), "POST", "/v1/users/lu1/sessions", &[], "{}").unwrap();
+    assert_eq!(code, 201, "{body}");
+    let sid = serde_json::from_str::<serde_json::Value>(&body).unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut served = Vec::new();
+    continue_session(replicas[2].port(), &sid, &mut served);
+    continue_session(replicas[0].port(), &sid, &mut served);
+    let key = needle_service::shared::session_key(&sid);
+    let primary = redis.primary_of(&key);
+    // Its replica has the session before the primary dies (replication is asynchronous).
+    assert_eq!(cli(primary, &["wait", "1", "5000"]).trim(), "1");
+    redis.kill(primary);
+    continue_session(replicas[1].port(), &sid, &mut served);
+    more_acks(&acked, 5);
+
+    // 4. kill -9 a replica mid-batch, restart it on its data.
     replicas[1].kill();
     more_acks(&acked, 10);
     replicas[1].start();
     more_acks(&acked, 10);
 
-    // 3. A snapshot, then a replica wiped: it boots from the snapshot plus the tail.
+    // 5. A snapshot, then a replica wiped: it boots from the snapshot plus the tail.
     let (code, body) = request(replicas[0].port(), "POST", "/v1/admin/snapshots", &[], "").unwrap();
     assert_eq!(code, 201, "{body}");
     more_acks(&acked, 10);
@@ -230,6 +323,12 @@ fn replicas_lose_no_acknowledged_write_under_faults_and_converge() {
     let took = replicas[2].start();
     eprintln!("figure: wiped replica serving again after {took:?}");
     more_acks(&acked, 10);
+
+    // The session goes on on every replica, the wiped one included.
+    for r in &replicas {
+        continue_session(r.port(), &sid, &mut served);
+    }
+    eprintln!("session items served: {}", served.len());
 
     stop.store(true, Ordering::Release);
     client.join().unwrap();

@@ -1,8 +1,11 @@
-//! Real NATS JetStream servers on loopback for tests (feature `testkit`): a cluster of
-//! `nats-server` processes (Debian's `nats-server` package), each with its own store
-//! directory and ports, killed when dropped. Never a mock: the tests exercise the engine
+//! Real servers on loopback for tests (feature `testkit`, enabled by this crate's and the
+//! binary's tests only): a NATS JetStream cluster of `nats-server` processes (Debian's
+//! `nats-server` package), each with its own store directory and ports, and a Redis
+//! Cluster ([`redis`]); killed when dropped. Never a mock: the tests exercise the engines
 //! the cluster runs on.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods, missing_docs)]
+
+pub mod redis;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
