@@ -608,7 +608,8 @@ test('with API keys: a 401 asks for a key, a search key reads, only an admin key
   const { page, context, errors } = await openPage('?user=u-soul-0', keyed);
   await page.waitForSelector('body[data-auth="needed"] #auth-needed:not([hidden])');
   assert.match(await page.textContent('#auth-message'), /needs an API key.*missing_api_key/);
-  assert.equal(await page.textContent('#stat-entities'), 'key needed');
+  // The panel shows on the 401 itself; the stats line is set once that call returns.
+  await page.waitForFunction(() => document.getElementById('stat-entities').textContent === 'key needed');
   await page.screenshot({ path: join(ARTIFACTS, 'keys-needed.png'), fullPage: true });
 
   // A wrong key is refused and said so.
