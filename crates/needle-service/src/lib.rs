@@ -108,7 +108,7 @@ pub struct Service {
     bulk: bool,
     clock: Arc<dyn Clock>,
     node_id: String,
-    snapshots_dir: PathBuf,
+    shared_dir: cluster::remote::SharedDir,
     read_wait: Duration,
     stream: Option<String>,
     /// The state digest last computed, by sequence number.
@@ -131,13 +131,13 @@ impl Service {
         let bulk = cfg.engine.bulk;
         let node_id = cfg.cluster.node_name();
         let clustered = cfg.cluster.is_clustered();
-        let snapshots_dir = cfg.snapshots_dir();
+        let shared_dir = cluster::remote::SharedDir::open(&cfg)?;
         if clustered && snapshot::is_empty_data_dir(&dir) {
             // A new or wiped replica starts from the newest snapshot and replays the tail.
-            if let Some((path, m)) = snapshot::list(&snapshots_dir)?.into_iter().next() {
+            if let Some((path, m)) = shared_dir.list_snapshots()?.into_iter().next() {
                 let started = std::time::Instant::now();
                 fs_err::create_dir_all(&dir).map_err(|e| Error::Unavailable(format!("{}: {e}", dir.display())))?;
-                snapshot::restore(&path, &dir)?;
+                shared_dir.restore(&path, &dir)?;
                 tracing::info!(
                     snapshot = %path.display(),
                     applied_seq = m.applied_seq,
@@ -174,7 +174,7 @@ impl Service {
             recs: recs.clone(),
             tastes: tastes.clone(),
             node_id: node_id.clone(),
-            shared_models: clustered.then(|| cfg.shared_models_dir()),
+            shared_models: clustered.then(|| shared_dir.clone()),
         };
         let applier = if clustered {
             let log = Arc::new(cluster::jetstream::JetStreamLog::connect(&cfg.cluster, &node_id)?);
@@ -199,7 +199,7 @@ impl Service {
         };
         // A trained model is served from the moment its activation entry is applied.
         let weak = Arc::downgrade(&applier);
-        let share = clustered.then(|| (recs.dir().to_path_buf(), cfg.shared_models_dir()));
+        let share = clustered.then(|| (recs.dir().to_path_buf(), shared_dir.clone()));
         recs.set_activator(Arc::new(move |version| {
             let applier = weak
                 .upgrade()
@@ -209,7 +209,8 @@ impl Service {
                     version,
                     hash: match &share {
                         Some((models, shared)) => Some(
-                            cluster::models::publish(models, shared, version)
+                            shared
+                                .publish_model(models, version)
                                 .map_err(|e| needle_recs::RecsError::Source(format!("sharing model {version}: {e}")))?,
                         ),
                         None => None,
@@ -227,7 +228,7 @@ impl Service {
             bulk,
             clock,
             node_id,
-            snapshots_dir,
+            shared_dir,
             read_wait: Duration::from_millis(cfg.cluster.read_wait_ms),
             stream: clustered.then(|| cfg.cluster.stream.clone()),
             digest_cache: parking_lot::Mutex::new(None),

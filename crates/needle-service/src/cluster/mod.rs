@@ -5,6 +5,7 @@
 pub mod jetstream;
 mod lease;
 pub(crate) mod models;
+pub mod remote;
 
 use crate::applier::FollowState;
 use serde::Serialize;
