@@ -1,6 +1,6 @@
 //! Integration tests of the service facade: the write path (log, applier, stores),
-//! durability across reopening, personalization, and the state replicas share on a real
-//! Redis Cluster.
+//! durability across reopening, personalization, the state replicas share on a real Redis
+//! Cluster, and snapshots and models in a bucket of a real S3-compatible server.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // test helpers fail loudly; tests may use std::fs
 
 mod cluster;
@@ -9,4 +9,5 @@ mod fixture;
 mod log;
 mod personal;
 mod redis_cluster;
+mod s3;
 mod shared;
