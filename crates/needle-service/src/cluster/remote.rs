@@ -202,6 +202,9 @@ impl SharedDir {
         match self {
             SharedDir::S3(s) if is_s3_url(from) || !Path::new(from).exists() => {
                 let name = from.trim().trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+                if !name.starts_with("snapshot-") {
+                    return Err(storage(from, "not a snapshot (snapshot-<seq>-<node>)"));
+                }
                 let url = s.snapshot_url(name);
                 if is_s3_url(from) && from.trim().trim_end_matches('/') != url {
                     return Err(storage(from, format!("not a snapshot of {} (expected {url})", s.url)));

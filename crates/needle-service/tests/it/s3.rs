@@ -161,6 +161,7 @@ fn snapshots_go_to_the_bucket_are_listed_newest_first_and_restore_the_same_state
     assert!(shared
         .snapshot_ref(&format!("s3://{BUCKET}/other/snapshots/{name}"))
         .is_err());
+    assert!(shared.snapshot_ref("no-such-dir").is_err());
     assert_eq!(shared.restore(&newest, target.path()).unwrap(), m);
     assert!(!target
         .path()
