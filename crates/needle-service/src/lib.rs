@@ -109,7 +109,7 @@ pub struct Service {
     bulk: bool,
     clock: Arc<dyn Clock>,
     node_id: String,
-    snapshots_dir: PathBuf,
+    shared_dir: cluster::remote::SharedDir,
     read_wait: Duration,
     stream: Option<String>,
     /// The state digest last computed, by sequence number.
@@ -136,12 +136,12 @@ impl Service {
         let bulk = cfg.engine.bulk;
         let node_id = cfg.cluster.node_name();
         let clustered = cfg.cluster.is_clustered();
-        let snapshots_dir = cfg.snapshots_dir();
+        let shared_dir = cluster::remote::SharedDir::open(&cfg)?;
         // A replica checks its directory against the log and restores a snapshot into an
         // empty one before its stores open (cluster/boot.rs).
         let (log, stream) = if clustered {
             let log = Arc::new(cluster::jetstream::JetStreamLog::connect(&cfg.cluster, &node_id)?);
-            let stream = cluster::boot::prepare(&log, &dir, &snapshots_dir)?;
+            let stream = cluster::boot::prepare(&log, &dir, &shared_dir)?;
             (Some(log), stream)
         } else {
             (None, None)
@@ -156,10 +156,10 @@ impl Service {
         if let Some(stream) = &stream {
             let applied = engine.applied_seq()?.min(events.applied_seq());
             if may_restore {
-                if let Some(snap) = cluster::boot::behind(stream, applied, &snapshots_dir, &cfg.cluster.stream)? {
+                if let Some(snap) = cluster::boot::behind(stream, applied, &shared_dir, &cfg.cluster.stream)? {
                     engine.shutdown()?;
                     drop((engine, events, log));
-                    cluster::boot::replace_with(&dir, applied, &snap)?;
+                    cluster::boot::replace_with(&shared_dir, &dir, applied, &snap)?;
                     return Service::open_inner(cfg, clock, false);
                 }
             }
@@ -190,7 +190,7 @@ impl Service {
             tastes: tastes.clone(),
             node_id: node_id.clone(),
             data_dir: dir.clone(),
-            shared_models: clustered.then(|| cfg.shared_models_dir()),
+            shared_models: clustered.then(|| shared_dir.clone()),
         };
         let applier = if let Some(log) = log {
             let (tx, rx) = crossbeam_channel::bounded(1024);
@@ -222,7 +222,7 @@ impl Service {
         };
         // A trained model is served from the moment its activation entry is applied.
         let weak = Arc::downgrade(&applier);
-        let share = clustered.then(|| (recs.dir().to_path_buf(), cfg.shared_models_dir()));
+        let share = clustered.then(|| (recs.dir().to_path_buf(), shared_dir.clone()));
         recs.set_activator(Arc::new(move |version| {
             let applier = weak
                 .upgrade()
@@ -232,7 +232,8 @@ impl Service {
                     version,
                     hash: match &share {
                         Some((models, shared)) => Some(
-                            cluster::models::publish(models, shared, version)
+                            shared
+                                .publish_model(models, version)
                                 .map_err(|e| needle_recs::RecsError::Source(format!("sharing model {version}: {e}")))?,
                         ),
                         None => None,
@@ -250,7 +251,7 @@ impl Service {
             bulk,
             clock,
             node_id,
-            snapshots_dir,
+            shared_dir,
             read_wait: Duration::from_millis(cfg.cluster.read_wait_ms),
             stream: clustered.then(|| cfg.cluster.stream.clone()),
             digest_cache: parking_lot::Mutex::new(None),

@@ -62,7 +62,7 @@ impl Service {
             return None;
         };
         let stream = self.stream.as_deref()?;
-        match crate::cluster::boot::newest_snapshot(&self.snapshots_dir, None, stream, first_seq.saturating_sub(1)) {
+        match crate::cluster::boot::newest_snapshot(&self.shared_dir, None, stream, first_seq.saturating_sub(1)) {
             Ok(Some((path, m))) => Some(format!(
                 "the write log starts at entry {first_seq}, after this replica's applied_seq {}; snapshot {} (applied_seq {}) covers the gap and is restored at start",
                 self.applier.applied_seq(),
@@ -142,20 +142,18 @@ impl Service {
     }
 
     /// Write a consistent snapshot of this replica into the snapshots directory
-    /// (`<shared_dir>/snapshots`); its manifest. Writes on this replica wait while the
-    /// files are copied.
+    /// (`<shared_dir>/snapshots`; a bucket: written locally, then uploaded); its manifest.
+    /// Writes on this replica wait while the files are copied (not while uploaded).
     pub fn snapshot(&self) -> Result<Manifest> {
-        fs_err::create_dir_all(&self.snapshots_dir)
-            .map_err(|e| Error::Unavailable(format!("{}: {e}", self.snapshots_dir.display())))?;
-        self.applier.snapshot(self.snapshots_dir.clone())
+        let root = self.shared_dir.snapshot_root();
+        fs_err::create_dir_all(&root).map_err(|e| Error::Unavailable(format!("{}: {e}", root.display())))?;
+        let m = self.applier.snapshot(root)?;
+        self.shared_dir.publish_snapshot(&m)
     }
 
     /// The snapshots available, newest first.
     pub fn snapshots(&self) -> Result<Vec<Manifest>> {
-        Ok(snapshot::list(&self.snapshots_dir)?
-            .into_iter()
-            .map(|(_, m)| m)
-            .collect())
+        Ok(self.shared_dir.list_snapshots()?.into_iter().map(|(_, m)| m).collect())
     }
 
     /// Restore snapshot `src` into the empty `data_dir` (before opening a service on it).

@@ -119,7 +119,8 @@ struct ServeArgs {
     /// This replica's name in the cluster (`cluster.node_id`; default: the host name).
     #[arg(long, value_name = "ID")]
     node_id: Option<String>,
-    /// Directory shared by the replicas for snapshots and models (`cluster.shared_dir`).
+    /// Directory shared by the replicas for snapshots and models, or an S3 bucket
+    /// `s3://bucket/prefix` (`cluster.shared_dir`).
     #[arg(long, value_name = "PATH")]
     shared_dir: Option<String>,
 }
@@ -134,9 +135,10 @@ fn parse_log_format(s: &str) -> std::result::Result<LogFormat, String> {
 
 #[derive(Args, Debug)]
 struct RestoreArgs {
-    /// The snapshot directory (`.../snapshots/snapshot-<seq>-<node>`).
+    /// The snapshot directory (`.../snapshots/snapshot-<seq>-<node>`); with an `s3://`
+    /// shared directory, also a snapshot's name or URL in that bucket.
     #[arg(long, value_name = "DIR")]
-    from: Option<PathBuf>,
+    from: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -432,19 +434,19 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Restore(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
             init_logs(LogFormat::Text);
+            let shared = needle_service::cluster::remote::SharedDir::open(&cfg.service_config(false))?;
             let src = match &a.from {
-                Some(p) => p.clone(),
-                None => {
-                    let root = cfg.service_config(false).snapshots_dir();
-                    needle_service::snapshot::list(&root)?
-                        .into_iter()
-                        .next()
-                        .map(|(p, _)| p)
-                        .ok_or_else(|| anyhow::anyhow!("no snapshot in {}", root.display()))?
-                }
+                Some(p) => shared.snapshot_ref(p)?,
+                None => shared
+                    .list_snapshots()?
+                    .into_iter()
+                    .next()
+                    .map(|(p, _)| p)
+                    .ok_or_else(|| anyhow::anyhow!("no snapshot in {shared}"))?,
             };
             let started = std::time::Instant::now();
-            let m = Service::restore(&src, &cfg.data_dir)
+            let m = shared
+                .restore(&src, &cfg.data_dir)
                 .with_context(|| format!("restoring {} into {}", src.display(), cfg.data_dir.display()))?;
             eprintln!(
                 "restored {} (applied_seq {}, {} bytes) into {} in {:.1}s",

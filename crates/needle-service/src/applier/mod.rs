@@ -114,8 +114,8 @@ pub(crate) struct Targets {
     pub node_id: String,
     /// The data directory (its `LOG.json` goes into snapshots).
     pub data_dir: PathBuf,
-    /// In a cluster: `<shared_dir>/models`, where activated models are fetched from.
-    pub shared_models: Option<PathBuf>,
+    /// In a cluster: the shared directory activated models are fetched from.
+    pub shared_models: Option<crate::cluster::remote::SharedDir>,
 }
 
 impl Targets {
@@ -157,7 +157,8 @@ impl Targets {
                 };
                 // In a cluster a model that cannot be fetched or loaded must not stop the
                 // log: this replica keeps its current model and says so.
-                let activated = crate::cluster::models::ensure_local(self.recs.dir(), shared, version, &hash)
+                let activated = shared
+                    .ensure_model(self.recs.dir(), version, &hash)
                     .and_then(|_| Ok(self.recs.activate(version)?));
                 if let Err(e) = activated {
                     tracing::error!(version, hash, error = %e, "cannot serve the activated model; keeping the current one");

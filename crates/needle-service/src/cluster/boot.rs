@@ -10,9 +10,10 @@
 
 use crate::cluster::identity::{self, LogIdentity};
 use crate::cluster::jetstream::{JetStreamLog, StreamState};
+use crate::cluster::remote::{SharedDir, SnapshotRef};
 use crate::error::{Error, Result};
 use crate::snapshot::{self, Manifest};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The entries of a data directory that hold derived state (moved aside as a whole).
 /// Snapshots and shared models may live in the data directory too and stay.
@@ -30,21 +31,22 @@ fn same_log(taken: Option<&LogIdentity>, log: Option<&LogIdentity>, stream: &str
     }
 }
 
-/// The newest snapshot in `root` of this log holding at least the entries up to
+/// The newest snapshot in `shared` of this log holding at least the entries up to
 /// `min_applied`.
 pub(crate) fn newest_snapshot(
-    root: &Path,
+    shared: &SharedDir,
     log: Option<&LogIdentity>,
     stream: &str,
     min_applied: u64,
-) -> Result<Option<(PathBuf, Manifest)>> {
-    Ok(snapshot::list(root)?
+) -> Result<Option<(SnapshotRef, Manifest)>> {
+    Ok(shared
+        .list_snapshots()?
         .into_iter()
         .find(|(_, m)| m.applied_seq >= min_applied && same_log(m.log.as_ref(), log, stream)))
 }
 
 /// Steps 1–3. Returns the stream's state when the log answered.
-pub(crate) fn prepare(log: &JetStreamLog, dir: &Path, snapshots: &Path) -> Result<Option<StreamState>> {
+pub(crate) fn prepare(log: &JetStreamLog, dir: &Path, shared: &SharedDir) -> Result<Option<StreamState>> {
     let stream = match log.state() {
         Ok(s) => Some(s),
         Err(e) => {
@@ -70,18 +72,18 @@ pub(crate) fn prepare(log: &JetStreamLog, dir: &Path, snapshots: &Path) -> Resul
         return Ok(stream);
     }
     let _ = fs_err::remove_file(dir.join(identity::FILE));
-    if let Some((path, m)) = newest_snapshot(snapshots, id, log.stream_name(), 0)? {
-        restore(&path, dir, &m, "empty data directory")?;
+    if let Some((snap, m)) = newest_snapshot(shared, id, log.stream_name(), 0)? {
+        restore(shared, &snap, dir, &m, "empty data directory")?;
     }
     Ok(stream)
 }
 
-fn restore(path: &Path, dir: &Path, m: &Manifest, why: &str) -> Result<()> {
+fn restore(shared: &SharedDir, snap: &SnapshotRef, dir: &Path, m: &Manifest, why: &str) -> Result<()> {
     let started = std::time::Instant::now();
     fs_err::create_dir_all(dir).map_err(|e| Error::Unavailable(format!("{}: {e}", dir.display())))?;
-    snapshot::restore(path, dir)?;
+    shared.restore(snap, dir)?;
     tracing::info!(
-        snapshot = %path.display(),
+        snapshot = %snap.display(),
         applied_seq = m.applied_seq,
         bytes = m.bytes(),
         seconds = started.elapsed().as_secs_f64(),
@@ -96,13 +98,13 @@ fn restore(path: &Path, dir: &Path, m: &Manifest, why: &str) -> Result<()> {
 pub(crate) fn behind(
     stream: &StreamState,
     applied: u64,
-    snapshots: &Path,
+    shared: &SharedDir,
     name: &str,
-) -> Result<Option<(PathBuf, Manifest)>> {
+) -> Result<Option<(SnapshotRef, Manifest)>> {
     if stream.first_seq <= applied + 1 || stream.last_seq < stream.first_seq {
         return Ok(None);
     }
-    let found = newest_snapshot(snapshots, Some(&stream.identity), name, stream.first_seq - 1)?;
+    let found = newest_snapshot(shared, Some(&stream.identity), name, stream.first_seq - 1)?;
     if found.is_none() {
         tracing::error!(
             applied,
@@ -117,7 +119,12 @@ pub(crate) fn behind(
 /// Step 4: move the state of `dir` (its stores closed) into `<dir>/.behind-<applied>`,
 /// restore `snapshot`, then delete the old state; on a failed restore the old state is
 /// put back.
-pub(crate) fn replace_with(dir: &Path, applied: u64, snapshot: &(PathBuf, Manifest)) -> Result<()> {
+pub(crate) fn replace_with(
+    shared: &SharedDir,
+    dir: &Path,
+    applied: u64,
+    snapshot: &(SnapshotRef, Manifest),
+) -> Result<()> {
     let aside = dir.join(format!(".behind-{applied}"));
     let _ = fs_err::remove_dir_all(&aside);
     fs_err::create_dir_all(&aside).map_err(|e| Error::Unavailable(format!("{}: {e}", aside.display())))?;
@@ -126,7 +133,13 @@ pub(crate) fn replace_with(dir: &Path, applied: u64, snapshot: &(PathBuf, Manife
         fs_err::rename(dir.join(n), aside.join(n))
             .map_err(|e| Error::Unavailable(format!("setting {n} aside: {e}")))?;
     }
-    match restore(&snapshot.0, dir, &snapshot.1, "behind the write log's retention") {
+    match restore(
+        shared,
+        &snapshot.0,
+        dir,
+        &snapshot.1,
+        "behind the write log's retention",
+    ) {
         Ok(()) => {
             if let Err(e) = fs_err::remove_dir_all(&aside) {
                 tracing::warn!(error = %e, "cannot delete the state set aside");
@@ -168,20 +181,28 @@ mod tests {
         assert!(!same_log(Some(&LogIdentity::Local), None, "NEEDLE"));
     }
 
+    fn local(root: &Path) -> SharedDir {
+        SharedDir::Local {
+            snapshots: root.join("snapshots"),
+            models: root.join("models"),
+        }
+    }
+
     #[test]
     fn behind_only_when_retention_dropped_needed_entries() {
         let root = tempfile::tempdir().unwrap();
+        let shared = local(root.path());
         let s = |first_seq, last_seq| StreamState {
             first_seq,
             last_seq,
             identity: js(1),
         };
-        assert!(behind(&s(1, 100), 0, root.path(), "NEEDLE").unwrap().is_none());
-        assert!(behind(&s(51, 100), 50, root.path(), "NEEDLE").unwrap().is_none());
+        assert!(behind(&s(1, 100), 0, &shared, "NEEDLE").unwrap().is_none());
+        assert!(behind(&s(51, 100), 50, &shared, "NEEDLE").unwrap().is_none());
         // An empty stream that once held entries: first = last + 1.
-        assert!(behind(&s(101, 100), 40, root.path(), "NEEDLE").unwrap().is_none());
+        assert!(behind(&s(101, 100), 40, &shared, "NEEDLE").unwrap().is_none());
         // Behind, but no snapshot covers the gap: starts as it is.
-        assert!(behind(&s(60, 100), 50, root.path(), "NEEDLE").unwrap().is_none());
+        assert!(behind(&s(60, 100), 50, &shared, "NEEDLE").unwrap().is_none());
     }
 
     #[test]
@@ -192,7 +213,7 @@ mod tests {
         fs_err::write(dir.path().join("events/events.log"), b"old events").unwrap();
         fs_err::create_dir_all(dir.path().join("snapshots")).unwrap();
         let missing = (
-            dir.path().join("snapshots/snapshot-000000000009-x"),
+            SnapshotRef::Dir(dir.path().join("snapshots/snapshot-000000000009-x")),
             Manifest {
                 format: snapshot::FORMAT,
                 applied_seq: 9,
@@ -202,7 +223,7 @@ mod tests {
                 files: vec![],
             },
         );
-        assert!(replace_with(dir.path(), 3, &missing).is_err());
+        assert!(replace_with(&local(dir.path()), dir.path(), 3, &missing).is_err());
         assert_eq!(fs_err::read(dir.path().join("catalog.redb")).unwrap(), b"old");
         assert_eq!(
             fs_err::read(dir.path().join("events/events.log")).unwrap(),

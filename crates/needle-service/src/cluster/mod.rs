@@ -7,6 +7,7 @@ pub mod identity;
 pub mod jetstream;
 mod lease;
 pub(crate) mod models;
+pub mod remote;
 
 use crate::applier::FollowState;
 use serde::Serialize;

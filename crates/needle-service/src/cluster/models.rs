@@ -2,7 +2,7 @@
 //! files to `<shared_dir>/models/<hash>/` (content-addressed by the model file's xxh3)
 //! before publishing the activation entry; a replica applying that entry without the
 //! same file fetches it there, so every replica serves the same model from the same
-//! point of the log.
+//! point of the log. (An `s3://` shared directory: see [`super::remote`].)
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ pub(crate) fn hash_file(path: &Path) -> Result<String> {
 }
 
 /// The files of model `version` in `dir` (`model-NNNNNN.bin` and its companions).
-fn files_of(dir: &Path, version: u64) -> Result<Vec<PathBuf>> {
+pub(crate) fn files_of(dir: &Path, version: u64) -> Result<Vec<PathBuf>> {
     let prefix = format!("model-{version:06}");
     let mut out = Vec::new();
     for entry in fs_err::read_dir(dir).map_err(|e| io(dir, e))? {

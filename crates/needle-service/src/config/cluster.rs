@@ -18,7 +18,9 @@ pub struct ClusterConfig {
     /// host name.
     pub node_id: String,
     /// Snapshots and trained models shared by the replicas: a directory every replica
-    /// mounts. Empty = `<data_dir>/snapshots` (standalone backups).
+    /// mounts, or an S3-compatible bucket `s3://bucket/prefix` (credentials and endpoint
+    /// from the `AWS_*` environment variables). Empty = `<data_dir>/snapshots`
+    /// (standalone backups).
     pub shared_dir: String,
     /// Name of the JetStream stream holding the write log (one per Needle cluster).
     pub stream: String,
@@ -106,8 +108,15 @@ impl ClusterConfig {
                 self.node_id
             ));
         }
-        if self.shared_dir.starts_with("s3://") {
-            p.push("cluster.shared_dir: s3:// buckets are not supported yet; mount the bucket (e.g. a CSI driver or s3fs) and give its path".into());
+        let shared = self.shared_dir.trim();
+        if shared.starts_with("s3://") {
+            if let Err(e) = crate::cluster::remote::parse_s3_url(shared) {
+                p.push(format!("cluster.shared_dir: {e}"));
+            }
+        } else if shared.contains("://") {
+            p.push(format!(
+                "cluster.shared_dir: `{shared}`: give a directory or an s3://bucket/prefix URL"
+            ));
         }
         if self.stream.is_empty()
             || self.stream.len() > 64
@@ -185,5 +194,27 @@ mod tests {
         assert!(p[1].starts_with("cluster.redis:"));
         assert!(p[2].starts_with("cluster.node_id:"));
         assert!(p[3].starts_with("cluster.log_replicas:"));
+    }
+
+    #[test]
+    fn shared_dir_is_a_path_or_an_s3_url_with_a_bucket() {
+        let with = |s: &str| ClusterConfig {
+            shared_dir: s.into(),
+            ..ClusterConfig::default()
+        };
+        for ok in ["/mnt/needle", "s3://needle-backups", "s3://needle-backups/prod/eu/"] {
+            assert!(with(ok).problems().is_empty(), "{ok}: {:?}", with(ok).problems());
+        }
+        for bad in [
+            "s3://",
+            "s3:///prefix",
+            "s3://Bad_Bucket/x",
+            "s3://bucket//x",
+            "gs://bucket",
+        ] {
+            let p = with(bad).problems();
+            assert_eq!(p.len(), 1, "{bad}: {p:?}");
+            assert!(p[0].starts_with("cluster.shared_dir:"), "{p:?}");
+        }
     }
 }

@@ -488,7 +488,9 @@ redis = ""
 # This replica's name, unique in the cluster (the pod name on Kubernetes). Empty: the
 # host name.
 node_id = ""
-# Directory shared by the replicas for snapshots and trained models. Empty:
+# Directory shared by the replicas for snapshots and trained models, or an
+# S3-compatible bucket "s3://bucket/prefix" (credentials and endpoint from AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP). Empty:
 # <data_dir>/snapshots.
 shared_dir = ""
 # JetStream stream holding the write log.

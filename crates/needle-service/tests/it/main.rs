@@ -1,6 +1,6 @@
 //! Integration tests of the service facade: the write path (log, applier, stores),
-//! durability across reopening, personalization, and the state replicas share on a real
-//! Redis Cluster.
+//! durability across reopening, personalization, the state replicas share on a real Redis
+//! Cluster, and snapshots and models in a bucket of a real S3-compatible server.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // test helpers fail loudly; tests may use std::fs
 
 mod cluster;
@@ -8,4 +8,5 @@ mod durability;
 mod fixture;
 mod log;
 mod personal;
+mod s3;
 mod shared;
