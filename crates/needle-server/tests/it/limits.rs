@@ -1,8 +1,163 @@
-//! Bounds on what a request may be: the length of its records' fields, and its ids (not
-//! blank).
+//! Bounds on what a request may be: its URI and headers (`414`, `431`), its encoding
+//! (`gzip` decompressed under `max_body_bytes`, anything else `415`), its body's shape
+//! (a JSON scalar is no batch) and content type, the length of its records' fields, and
+//! its ids (not blank).
 
 use crate::common::TestApp;
-use axum::http::Method;
+use axum::body::Body;
+use axum::http::{header, Method, Request};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use needle_server::routes::{MAX_HEADER_BYTES, MAX_URI_BYTES};
+use std::io::Write;
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+    gz.write_all(bytes).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+fn post_encoded(uri: &str, encoding: &str, content_type: &str, body: Vec<u8>) -> Request<Body> {
+    Request::post(uri)
+        .header(header::CONTENT_ENCODING, encoding)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .expect("request")
+}
+
+#[tokio::test]
+async fn long_uris_are_json_414_and_large_headers_json_431() {
+    let app = TestApp::new();
+    // At the limit: answered by the route (a search for `aaa…` is a 400 for `q`, not 414).
+    let q = "a".repeat(MAX_URI_BYTES - "/v1/search?q=".len());
+    let res = app.get(&format!("/v1/search?q={q}")).await;
+    assert_ne!(res.status.as_u16(), 414, "{}", res.text());
+    let res = app.get(&format!("/v1/search?q={q}b")).await;
+    let body = res.assert_error(414, "uri_too_long");
+    assert!(body["message"].as_str().unwrap_or("").contains("8192"), "{body}");
+    // Also on unknown paths: the bound comes before routing and access control.
+    app.get(&format!("/{}", "x".repeat(MAX_URI_BYTES)))
+        .await
+        .assert_error(414, "uri_too_long");
+
+    let big = |n: usize| {
+        Request::get("/health/live")
+            .header("x-filler", "v".repeat(n))
+            .body(Body::empty())
+            .expect("request")
+    };
+    assert_eq!(app.send(big(MAX_HEADER_BYTES / 2)).await.status, 200);
+    let res = app.send(big(MAX_HEADER_BYTES)).await;
+    let body = res.assert_error(431, "headers_too_large");
+    assert!(body["message"].as_str().unwrap_or("").contains("32768"), "{body}");
+}
+
+/// Over a real socket, hyper lets our bounds answer: the client sees JSON, not hyper's
+/// empty 414/431 (which only comes beyond hyper's own, much higher, limits).
+#[tokio::test]
+async fn over_a_socket_the_json_answers_are_what_clients_see() {
+    use needle_server::{serve_with_shutdown, AppState, Config};
+    use std::io::Read;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        http_addr: "127.0.0.1:0".into(),
+        ..Config::default()
+    };
+    let engine = std::sync::Arc::new(needle_service::Service::open(config.service_config(true)).expect("engine"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_with_shutdown(listener, AppState::new(engine, config), async {
+        let _ = rx.await;
+    }));
+    let exchange = move |request: String| -> String {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        stream.write_all(request.as_bytes()).expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        response
+    };
+    let (uri, headers) = tokio::task::spawn_blocking(move || {
+        let long_uri = format!("/v1/search?q={}", "a".repeat(MAX_URI_BYTES * 4));
+        let uri = exchange(format!(
+            "GET {long_uri} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
+        ));
+        let filler = "v".repeat(MAX_HEADER_BYTES * 4);
+        let headers = exchange(format!(
+            "GET /health/live HTTP/1.1\r\nhost: localhost\r\nx-filler: {filler}\r\nconnection: close\r\n\r\n"
+        ));
+        (uri, headers)
+    })
+    .await
+    .expect("join");
+    assert!(uri.starts_with("HTTP/1.1 414"), "{uri}");
+    assert!(uri.contains("\"code\":\"uri_too_long\""), "{uri}");
+    assert!(headers.starts_with("HTTP/1.1 431"), "{headers}");
+    assert!(headers.contains("\"code\":\"headers_too_large\""), "{headers}");
+    tx.send(()).expect("server still running");
+    let result = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("stops in time")
+        .expect("join");
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_is_json_413_on_its_decompressed_size() {
+    let app = TestApp::with(|c| c.max_body_bytes = 64 * 1024);
+    // 8 MiB of blank lines compresses to a few KiB: small on the wire, large inflated.
+    let bomb = gzip(&vec![b'\n'; 8 * 1024 * 1024]);
+    assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
+    for uri in ["/v1/catalog", "/v1/events"] {
+        let res = app
+            .send(post_encoded(uri, "gzip", "application/x-ndjson", bomb.clone()))
+            .await;
+        let body = res.assert_error(413, "payload_too_large");
+        assert!(body["message"].as_str().unwrap_or("").contains("65536"), "{body}");
+    }
+    // A JSON endpoint too.
+    let res = app
+        .send(post_encoded("/v1/admin/tokens", "gzip", "application/json", bomb))
+        .await;
+    res.assert_error(413, "payload_too_large");
+}
+
+#[tokio::test]
+async fn other_encodings_are_json_415_and_broken_gzip_is_400() {
+    let app = TestApp::new();
+    for encoding in ["br", "deflate", "zstd", "gzip, br", "compress"] {
+        let res = app
+            .send(post_encoded(
+                "/v1/catalog",
+                encoding,
+                "application/x-ndjson",
+                b"{}".to_vec(),
+            ))
+            .await;
+        let body = res.assert_error(415, "unsupported_encoding");
+        assert!(body["message"].as_str().unwrap_or("").contains(encoding), "{body}");
+    }
+    let mut broken = gzip(b"{\"id\":\"a\"}\n");
+    broken.truncate(broken.len() / 2);
+    let res = app
+        .send(post_encoded("/v1/catalog", "gzip", "application/x-ndjson", broken))
+        .await;
+    res.assert_error(400, "invalid_body");
+    // Not gzip at all.
+    let res = app
+        .send(post_encoded(
+            "/v1/events",
+            "gzip",
+            "application/x-ndjson",
+            b"{}\n".to_vec(),
+        ))
+        .await;
+    res.assert_error(400, "invalid_body");
+}
 
 #[tokio::test]
 async fn blank_ids_are_invalid_in_paths() {
@@ -27,8 +182,29 @@ async fn blank_ids_are_invalid_in_paths() {
 }
 
 mod needs_engine {
+    use super::{gzip, post_encoded};
     use crate::common::TestApp;
     use serde_json::json;
+
+    #[tokio::test]
+    async fn a_gzip_body_is_read_decompressed() {
+        let app = TestApp::new();
+        let ndjson = "{\"id\":\"a1\",\"type\":\"artist\",\"name\":\"Adele\"}\n{\"id\":\"t1\",\"type\":\"track\",\"name\":\"Hello\"}\n";
+        let res = app
+            .send(post_encoded(
+                "/v1/catalog",
+                "gzip",
+                "application/x-ndjson",
+                gzip(ndjson.as_bytes()),
+            ))
+            .await;
+        assert_eq!(res.status, 200, "{}", res.text());
+        let report = res.json();
+        assert_eq!(report["accepted"], 2, "{report}");
+        assert_eq!(report["rejected"], json!([]), "{report}");
+        let res = app.get("/v1/catalog/t1").await;
+        assert_eq!(res.json()["name"], "Hello");
+    }
 
     #[tokio::test]
     async fn over_long_fields_and_blank_ids_reject_their_record_only() {
