@@ -295,6 +295,24 @@ impl FromRequest<AppState> for ApiBytes {
     }
 }
 
+/// The whole body of an endpoint that takes one JSON object (or nothing): [`ApiBytes`],
+/// refused with `415 unsupported_media_type` when it is not empty and its `Content-Type`
+/// is not JSON ([`json::check_content_type`]).
+pub struct JsonBytes(pub Bytes);
+
+impl FromRequest<AppState> for JsonBytes {
+    type Rejection = ApiError;
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, ApiError> {
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("invalid").to_string());
+        let ApiBytes(bytes) = ApiBytes::from_request(req, state).await?;
+        json::check_content_type(content_type.as_deref(), &bytes)?;
+        Ok(JsonBytes(bytes))
+    }
+}
+
 fn too_large(max: usize) -> ApiError {
     ApiError::new(
         Code::PayloadTooLarge,
