@@ -103,7 +103,7 @@ pub struct Entity {
     /// Popularity prior, `>= 0`, any scale; higher is more popular.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub popularity: Option<f64>,
-    /// Free tags or genres.
+    /// Free tags or genres: at most 50, each at most 200 characters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     /// Language code.
@@ -112,7 +112,7 @@ pub struct Entity {
     /// `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release_date: Option<String>,
-    /// Long text description.
+    /// Long text description, at most 10 KiB.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Other names the entity is known by.
@@ -124,7 +124,7 @@ pub struct Entity {
     /// ISO 3166-1 alpha-2 markets; absent means everywhere.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub markets: Option<Vec<String>>,
-    /// Opaque user data, returned as is and never searched.
+    /// Opaque user data, returned as is and never searched; at most 16 KiB as compact JSON.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extra: Option<serde_json::Value>,
     /// Album and track: performing artists.
@@ -148,7 +148,7 @@ pub struct Entity {
     /// Episode: its show.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub show_id: Option<String>,
-    /// Episode: full transcript text (searched, never returned in hits).
+    /// Episode: full transcript text (searched, never returned in hits), at most 2 MiB.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transcript: Option<String>,
     /// Audiobook: authors.

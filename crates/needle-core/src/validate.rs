@@ -28,6 +28,16 @@ const COMMON: &[&str] = &[
 pub const MAX_NAME_BYTES: usize = 1024;
 /// Most entries in any list field (tags, aliases, ids).
 pub const MAX_LIST_LEN: usize = 10_000;
+/// Longest accepted tag, in characters.
+pub const MAX_TAG_CHARS: usize = 200;
+/// Most tags on one record.
+pub const MAX_TAGS: usize = 50;
+/// Longest accepted `description`, in bytes (10 KiB).
+pub const MAX_DESCRIPTION_BYTES: usize = 10 * 1024;
+/// Longest accepted `transcript`, in bytes (2 MiB).
+pub const MAX_TRANSCRIPT_BYTES: usize = 2 * 1024 * 1024;
+/// Largest accepted `extra`, serialized as compact JSON, in bytes (16 KiB).
+pub const MAX_EXTRA_BYTES: usize = 16 * 1024;
 
 /// Fields allowed for one type, beyond [`COMMON`].
 fn type_fields(t: EntityType) -> &'static [&'static str] {
@@ -153,7 +163,16 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
     }
     let extra = match obj.get("extra") {
         None | Some(Value::Null) => None,
-        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(v @ Value::Object(_)) => {
+            if json_len(v) > MAX_EXTRA_BYTES {
+                return Err(field_err(
+                    K::InvalidField,
+                    "extra",
+                    &format!("is longer than {MAX_EXTRA_BYTES} bytes serialized as JSON"),
+                ));
+            }
+            Some(v.clone())
+        }
         Some(_) => return Err(field_err(K::InvalidField, "extra", "must be an object")),
     };
     let explicit = match obj.get("explicit") {
@@ -180,10 +199,10 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
         kind: Some(kind),
         name,
         popularity,
-        tags: string_list(obj, "tags")?,
+        tags: tags(obj)?,
         language,
         release_date,
-        description: opt_string(obj, "description")?,
+        description: bounded_string(obj, "description", MAX_DESCRIPTION_BYTES)?,
         aliases: string_list(obj, "aliases")?,
         explicit,
         markets,
@@ -195,7 +214,7 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
         track_ids: id_list(obj, "track_ids")?,
         publisher: opt_string(obj, "publisher")?,
         show_id: opt_id(obj, "show_id")?,
-        transcript: opt_string(obj, "transcript")?,
+        transcript: bounded_string(obj, "transcript", MAX_TRANSCRIPT_BYTES)?,
         authors: string_list(obj, "authors")?,
         narrators: string_list(obj, "narrators")?,
         audiobook_id: opt_id(obj, "audiobook_id")?,
@@ -214,10 +233,13 @@ pub fn check_id(id: &str, field: &str) -> Result<(), ValidationError> {
     }
 }
 
-/// What is wrong with an id, if anything: empty, too long, or with control characters.
+/// What is wrong with an id, if anything: empty (or only whitespace), too long, or with
+/// control characters.
 fn id_problem(id: &str) -> Option<String> {
     if id.is_empty() {
         Some("must not be empty".to_string())
+    } else if id.trim().is_empty() {
+        Some("must not be only whitespace".to_string())
     } else if id.len() > MAX_ID_BYTES {
         Some(format!("is longer than {MAX_ID_BYTES} bytes"))
     } else if id.chars().any(char::is_control) {
@@ -318,6 +340,61 @@ fn opt_string(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, V
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(field_err(K::InvalidField, field, "must be a string")),
     }
+}
+
+/// An optional string of at most `max` bytes.
+fn bounded_string(obj: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, ValidationError> {
+    let s = opt_string(obj, field)?;
+    if s.as_ref().is_some_and(|s| s.len() > max) {
+        return Err(field_err(
+            K::InvalidField,
+            field,
+            &format!("is longer than {max} bytes"),
+        ));
+    }
+    Ok(s)
+}
+
+/// `tags`: at most [`MAX_TAGS`] strings of at most [`MAX_TAG_CHARS`] characters each.
+fn tags(obj: &Map<String, Value>) -> Result<Vec<String>, ValidationError> {
+    if let Some(Value::Array(items)) = obj.get("tags") {
+        if items.len() > MAX_TAGS {
+            return Err(field_err(
+                K::InvalidField,
+                "tags",
+                &format!("has more than {MAX_TAGS} entries"),
+            ));
+        }
+    }
+    let list = string_list(obj, "tags")?;
+    for (i, tag) in list.iter().enumerate() {
+        // Bytes first: a tag of more bytes than 4 × the limit cannot fit, whatever it holds.
+        if tag.len() > 4 * MAX_TAG_CHARS || tag.chars().count() > MAX_TAG_CHARS {
+            return Err(field_err(
+                K::InvalidField,
+                &format!("tags[{i}]"),
+                &format!("is longer than {MAX_TAG_CHARS} characters"),
+            ));
+        }
+    }
+    Ok(list)
+}
+
+/// Length of `v` serialized as compact JSON, without building the string.
+fn json_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a `Value` to a writer that cannot fail does not fail; if it did, too long.
+    serde_json::to_writer(&mut count, v).map_or(usize::MAX, |()| count.0)
 }
 
 fn string_list(obj: &Map<String, Value>, field: &str) -> Result<Vec<String>, ValidationError> {
@@ -483,6 +560,88 @@ mod tests {
             assert_eq!(e.code, code, "{v}");
             assert!(e.message.contains(field), "{}", e.message);
         }
+    }
+
+    #[test]
+    fn long_fields_are_rejected_naming_the_field_and_the_limit() {
+        let base = || json!({"id":"x","type":"episode","name":"a"});
+        let with = |field: &str, v: Value| {
+            let mut r = base();
+            r[field] = v;
+            r
+        };
+        // At the limits: accepted (a tag counts characters, not bytes).
+        let tags: Vec<String> = (0..MAX_TAGS)
+            .map(|i| format!("{i:02}{}", "é".repeat(MAX_TAG_CHARS - 2)))
+            .collect();
+        let ok = [
+            with("tags", json!(tags)),
+            with("description", json!("d".repeat(MAX_DESCRIPTION_BYTES))),
+            with("transcript", json!("t".repeat(MAX_TRANSCRIPT_BYTES))),
+            // `{"k":"…"}` is 8 bytes around the string.
+            with("extra", json!({"k": "e".repeat(MAX_EXTRA_BYTES - 8)})),
+        ];
+        for v in ok {
+            assert!(parse_record(&v).is_ok(), "{}", &v.to_string()[..80]);
+        }
+        let cases = [
+            (
+                with("tags", json!(vec!["t"; MAX_TAGS + 1])),
+                "tags",
+                "more than 50 entries",
+            ),
+            (
+                with("tags", json!(["ok", "é".repeat(MAX_TAG_CHARS + 1)])),
+                "tags[1]",
+                "longer than 200 characters",
+            ),
+            (
+                with("tags", json!(["x".repeat(10 * 1024 * 1024)])),
+                "tags[0]",
+                "longer than 200 characters",
+            ),
+            (
+                with("description", json!("d".repeat(MAX_DESCRIPTION_BYTES + 1))),
+                "description",
+                "longer than 10240 bytes",
+            ),
+            (
+                with("transcript", json!("t".repeat(MAX_TRANSCRIPT_BYTES + 1))),
+                "transcript",
+                "longer than 2097152 bytes",
+            ),
+            (
+                with("extra", json!({"k": "e".repeat(MAX_EXTRA_BYTES - 7)})),
+                "extra",
+                "longer than 16384 bytes serialized as JSON",
+            ),
+        ];
+        for (v, field, why) in cases {
+            let e = err(v);
+            assert_eq!(
+                (e.code, e.field.as_deref()),
+                (K::InvalidField, Some(field)),
+                "{}",
+                e.message
+            );
+            assert!(e.message.starts_with(&format!("field `{field}` ")), "{}", e.message);
+            assert!(e.message.contains(why), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn blank_ids_are_rejected() {
+        for blank in [" ", "   ", "\u{3000}", " \u{a0}"] {
+            let e = err(json!({"id": blank, "type":"track","name":"a"}));
+            assert_eq!((e.code, e.field.as_deref()), (K::InvalidId, Some("id")), "{blank:?}");
+            assert!(e.message.contains("whitespace"), "{}", e.message);
+            let e = err(json!({"id":"x","type":"track","name":"a","artist_ids":["a1", blank]}));
+            assert_eq!(e.field.as_deref(), Some("artist_ids[1]"), "{blank:?}");
+            assert_eq!(check_id(blank, "id").unwrap_err().code, K::InvalidId);
+            assert_eq!(param_id("user_id", blank).unwrap_err().code, K::InvalidParameter);
+        }
+        // Spaces inside or around a non-blank id are the id's own business.
+        assert!(check_id(" a b ", "id").is_ok());
     }
 
     #[test]

@@ -109,7 +109,31 @@ pub fn parse_batch(body: &[u8], format: BatchFormat, max_records: usize) -> Resu
     if batch.is_empty() {
         return Err(empty());
     }
+    // A body that is one JSON scalar (`42`, `null`) holds no record at all: refuse it
+    // whole. A scalar line among others is that line's own rejection, as usual.
+    if let (BatchFormat::Ndjson, [only], []) = (format, batch.values.as_slice(), batch.rejected.as_slice()) {
+        if let Some(what) = scalar_name(only) {
+            return Err(ApiError::new(
+                Code::InvalidRecord,
+                format!(
+                    "the body is a JSON {what}, not records: send a JSON array of objects \
+                     or NDJSON (one JSON object per line)"
+                ),
+            ));
+        }
+    }
     Ok(batch)
+}
+
+/// The kind of a JSON scalar (`number`, `string`, ...), `None` for objects and arrays.
+fn scalar_name(v: &Value) -> Option<&'static str> {
+    match v {
+        Value::Null => Some("null"),
+        Value::Bool(_) => Some("boolean"),
+        Value::Number(_) => Some("number"),
+        Value::String(_) => Some("string"),
+        Value::Array(_) | Value::Object(_) => None,
+    }
 }
 
 fn strip_bom(body: &[u8]) -> &[u8] {
@@ -358,6 +382,30 @@ mod tests {
         assert!(e.message.contains("line 1, column 9"), "{}", e.message);
         let e = parse(None, "[1] x", 10).unwrap_err();
         assert_eq!(e.code, "invalid_json");
+    }
+
+    #[test]
+    fn a_scalar_body_is_refused_whole_but_a_scalar_line_only_by_itself() {
+        for (ct, body, what) in [
+            (None, "42", "number"),
+            (Some("application/json"), " null\n", "null"),
+            (Some("application/x-ndjson"), "true", "boolean"),
+            (None, "\"x\"", "string"),
+        ] {
+            let e = parse(ct, body, 10).unwrap_err();
+            assert_eq!(
+                (e.status().as_u16(), e.code.as_str()),
+                (400, "invalid_record"),
+                "{body:?}"
+            );
+            assert!(e.message.contains(&format!("JSON {what}")), "{}", e.message);
+        }
+        // One record line and one scalar line: the scalar is rejected later, by itself.
+        let b = parse(None, "{\"id\":\"a\"}\n42\n", 10).expect("parses");
+        assert_eq!(b.values, vec![json!({"id":"a"}), json!(42)]);
+        // A lone object (a one-line NDJSON batch) and arrays of scalars are batches.
+        assert!(parse(None, "{\"id\":\"a\"}", 10).is_ok());
+        assert!(parse(None, "[42]", 10).is_ok());
     }
 
     #[test]

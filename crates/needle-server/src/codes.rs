@@ -86,6 +86,12 @@ table! {
     BatchTooLarge => ("batch_too_large", PAYLOAD_TOO_LARGE, InvalidRequest),
     /// The request body is not of a supported media type.
     UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, InvalidRequest),
+    /// The request body has a `Content-Encoding` other than `gzip` (or `identity`).
+    UnsupportedEncoding => ("unsupported_encoding", UNSUPPORTED_MEDIA_TYPE, InvalidRequest),
+    /// The request URI is longer than the server accepts.
+    UriTooLong => ("uri_too_long", URI_TOO_LONG, InvalidRequest),
+    /// The request headers are larger than the server accepts.
+    HeadersTooLarge => ("headers_too_large", REQUEST_HEADER_FIELDS_TOO_LARGE, InvalidRequest),
     /// The request needs an API key and has none.
     MissingApiKey => ("missing_api_key", UNAUTHORIZED, InvalidRequest),
     /// The API key (or listener token) sent is not valid.

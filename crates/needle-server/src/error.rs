@@ -100,6 +100,10 @@ impl ApiError {
             ),
             StatusCode::PAYLOAD_TOO_LARGE => Self::new(Code::PayloadTooLarge, "the request body is too large"),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::new(Code::UnsupportedMediaType, "unsupported content type"),
+            StatusCode::URI_TOO_LONG => Self::new(Code::UriTooLong, "the request URI is too long"),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+                Self::new(Code::HeadersTooLarge, "the request headers are too large")
+            }
             StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => Self::timeout(),
             StatusCode::SERVICE_UNAVAILABLE => Self::new(Code::Unavailable, "the service is unavailable; retry later"),
             s if s.is_client_error() => Self::new(

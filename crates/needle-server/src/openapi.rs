@@ -215,7 +215,7 @@ pub enum CatalogRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = Entity)]
 pub struct EntityDoc {
-    /// Unique id (at most 256 bytes, no control characters).
+    /// Unique id (at most 256 bytes, not only whitespace, no control characters).
     pub id: String,
     /// Entity type.
     #[serde(rename = "type")]
@@ -224,14 +224,14 @@ pub struct EntityDoc {
     pub name: String,
     /// Popularity prior, `>= 0`, any scale.
     pub popularity: Option<f64>,
-    /// Free tags or genres.
+    /// Free tags or genres: at most 50, each at most 200 characters.
     #[serde(default)]
     pub tags: Vec<String>,
     /// Language code.
     pub language: Option<String>,
     /// `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
     pub release_date: Option<String>,
-    /// Long text description.
+    /// Long text description, at most 10 KiB.
     pub description: Option<String>,
     /// Other names.
     #[serde(default)]
@@ -240,7 +240,7 @@ pub struct EntityDoc {
     pub explicit: Option<bool>,
     /// ISO 3166-1 alpha-2 markets; absent means everywhere.
     pub markets: Option<Vec<String>>,
-    /// Opaque user data, returned as is.
+    /// Opaque user data, returned as is; at most 16 KiB as compact JSON.
     #[schema(value_type = Option<Object>)]
     pub extra: Option<serde_json::Value>,
     /// Album and track: performing artists.
@@ -259,7 +259,7 @@ pub struct EntityDoc {
     pub publisher: Option<String>,
     /// Episode: its show.
     pub show_id: Option<String>,
-    /// Episode: transcript text.
+    /// Episode: transcript text, at most 2 MiB.
     pub transcript: Option<String>,
     /// Audiobook: authors.
     #[serde(default)]

@@ -1,7 +1,7 @@
 //! Training jobs and model information: `POST /v1/admin/train`, `GET /v1/admin/jobs`,
 //! `GET /v1/admin/jobs/{id}`, `GET /v1/admin/model`.
 
-use super::ApiPath;
+use super::{ApiPath, JsonBytes};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use axum::extract::State;
@@ -24,16 +24,22 @@ pub struct TrainAccepted {
 /// Train a new recommendation model from every listener's events and the catalog, in the
 /// background. The new model is swapped in atomically when done; requests in flight finish
 /// on the old one. One job runs at a time; a second request while one is queued returns
-/// that job.
+/// that job. The request has no body (one sent must be JSON, and is ignored).
 #[utoipa::path(
     post,
     path = "/v1/admin/train",
     tag = "admin",
     responses(
         (status = 202, description = "Training queued", body = TrainAccepted),
+        (status = 409, description = "`lease_held`: another cluster replica is training", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: a body that is not `application/json`", body = ErrorBody),
     )
 )]
-pub async fn train(State(state): State<AppState>) -> Result<(StatusCode, Json<TrainAccepted>), ApiError> {
+pub async fn train(
+    State(state): State<AppState>,
+    JsonBytes(_body): JsonBytes,
+) -> Result<(StatusCode, Json<TrainAccepted>), ApiError> {
     let job = state.blocking(|svc| Ok(svc.start_training()?)).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -53,6 +59,7 @@ pub async fn train(State(state): State<AppState>) -> Result<(StatusCode, Json<Tr
     params(("id" = String, Path, description = "Job id (`train-N`)")),
     responses(
         (status = 200, description = "The job", body = Object),
+        (status = 400, description = "`invalid_parameter`: the id is not UTF-8 once percent-decoded", body = ErrorBody),
         (status = 404, description = "`job_not_found`", body = ErrorBody),
     )
 )]

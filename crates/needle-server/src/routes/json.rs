@@ -12,6 +12,29 @@ use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use serde_json::Value;
 use std::fmt;
 
+/// Refuse a non-empty body whose `Content-Type` is not JSON (`415 unsupported_media_type`):
+/// `application/json`, `text/json` and `application/*+json` pass, with any parameters, and
+/// so does a body without the header. An empty body passes whatever its header says.
+pub fn check_content_type(content_type: Option<&str>, body: &[u8]) -> Result<(), ApiError> {
+    let Some(ct) = content_type else {
+        return Ok(());
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let json = essence == "application/json"
+        || essence == "text/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if json {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        Code::UnsupportedMediaType,
+        format!("content type `{essence}` is not supported; send the body as `application/json`"),
+    ))
+}
+
 /// Parse a body that must be one JSON object into `T`.
 pub fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value: Value = serde_json::from_slice(body)
@@ -149,6 +172,35 @@ mod tests {
         n: Option<u64>,
         #[serde(default)]
         types: Option<Vec<needle_core::EntityType>>,
+    }
+
+    #[test]
+    fn json_bodies_need_a_json_content_type() {
+        for ok in [
+            None,
+            Some("application/json"),
+            Some("Application/JSON; charset=utf-8"),
+            Some("text/json"),
+            Some("application/merge-patch+json"),
+        ] {
+            assert!(check_content_type(ok, b"{}").is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/x-ndjson",
+            "invalid",
+        ] {
+            let e = check_content_type(Some(bad), b"{}").unwrap_err();
+            assert_eq!(
+                (e.status().as_u16(), e.code),
+                (415, Code::UnsupportedMediaType),
+                "{bad}"
+            );
+            assert!(e.message.contains(bad), "{}", e.message);
+            // Without a body, there is nothing of the wrong type.
+            assert!(check_content_type(Some(bad), b"").is_ok(), "{bad}");
+        }
     }
 
     #[test]

@@ -21,14 +21,16 @@ use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderName, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{middleware, BoxError, Router};
 use std::any::Any;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
@@ -36,6 +38,19 @@ use tracing::Level;
 
 /// Header carrying the request id (set when absent, echoed on the response).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Longest request URI answered, in bytes: longer ones get `414 uri_too_long`. Below
+/// hyper's own limit ([`HYPER_MAX_URI_BYTES`]), so clients see this JSON answer.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most request-header bytes answered (each header counted as `name: value` plus CRLF):
+/// more get `431 headers_too_large`. Below hyper's read buffer ([`HYPER_MAX_HEAD_BYTES`]).
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// hyper 1's fixed URI limit (HTTP/1); a longer URI gets hyper's bodiless `414`.
+pub const HYPER_MAX_URI_BYTES: usize = 65_534;
+/// hyper 1's default HTTP/1 read buffer (the request line and headers must fit): a larger
+/// head gets hyper's bodiless `431`. `axum::serve` does not let it be changed.
+pub const HYPER_MAX_HEAD_BYTES: usize = 8192 + 4096 * 100;
+const _: () = assert!(MAX_URI_BYTES < HYPER_MAX_URI_BYTES && MAX_HEADER_BYTES + MAX_URI_BYTES < HYPER_MAX_HEAD_BYTES);
 
 /// Response extension marking an answer of the unknown-route fallback.
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +99,9 @@ pub(crate) fn build(state: AppState) -> Router {
 
 /// Wrap every route of `router` (and its fallbacks) in the middleware stack, outermost
 /// first: request id, tracing, request-id propagation, metrics, error normalization,
-/// panic catching, access control and limits ([`crate::auth::enforce`]), timeout, body limit.
+/// panic catching, URI and header bounds ([`request_bounds`]), access control and limits
+/// ([`crate::auth::enforce`]), timeout, body limit, `Content-Encoding` check and gzip
+/// decompression (so `max_body_bytes` bounds the decompressed body).
 pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let trace = TraceLayer::new_for_http()
@@ -111,6 +128,8 @@ pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Rou
     let max_body = state.config().max_body_bytes;
     // `Router::layer` wraps what is already there: the last layer added runs first.
     router
+        .layer(RequestDecompressionLayer::new())
+        .layer(middleware::from_fn(content_encoding))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), cluster::min_seq))
         .layer(
@@ -125,12 +144,62 @@ pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Rou
             ),
             crate::auth::enforce,
         ))
+        .layer(middleware::from_fn(request_bounds))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::map_response(normalize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), observe::track))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(trace)
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Refuse a request whose URI is longer than [`MAX_URI_BYTES`] (`414 uri_too_long`) or
+/// whose headers take more than [`MAX_HEADER_BYTES`] (`431 headers_too_large`).
+pub async fn request_bounds(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    let uri_bytes = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_bytes > MAX_URI_BYTES {
+        return ApiError::new(
+            Code::UriTooLong,
+            format!("the request URI is {uri_bytes} bytes long; the limit is {MAX_URI_BYTES}"),
+        )
+        .into_response();
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return ApiError::new(
+            Code::HeadersTooLarge,
+            format!("the request headers take {header_bytes} bytes; the limit is {MAX_HEADER_BYTES}"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Refuse a body with a `Content-Encoding` other than `gzip` or `identity` (`415
+/// unsupported_encoding`); tower-http's decompression, inside, inflates `gzip`.
+pub async fn content_encoding(req: Request, next: Next) -> Response {
+    if let Some(encoding) = req.headers().get(CONTENT_ENCODING) {
+        // The values tower-http's `RequestDecompression` accepts, byte for byte.
+        if !matches!(encoding.as_bytes(), b"gzip" | b"identity") {
+            return ApiError::new(
+                Code::UnsupportedEncoding,
+                format!(
+                    "content encoding `{}` is not supported; send the body uncompressed or with \
+                     `Content-Encoding: gzip`",
+                    String::from_utf8_lossy(encoding.as_bytes())
+                ),
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// Fallback for paths no route matches: `404 route_not_found`.
@@ -223,6 +292,24 @@ impl FromRequest<AppState> for ApiBytes {
             Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large(max)),
             Err(r) => Err(ApiError::from(r)),
         }
+    }
+}
+
+/// The whole body of an endpoint that takes one JSON object (or nothing): [`ApiBytes`],
+/// refused with `415 unsupported_media_type` when it is not empty and its `Content-Type`
+/// is not JSON ([`json::check_content_type`]).
+pub struct JsonBytes(pub Bytes);
+
+impl FromRequest<AppState> for JsonBytes {
+    type Rejection = ApiError;
+    async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, ApiError> {
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("invalid").to_string());
+        let ApiBytes(bytes) = ApiBytes::from_request(req, state).await?;
+        json::check_content_type(content_type.as_deref(), &bytes)?;
+        Ok(JsonBytes(bytes))
     }
 }
 

@@ -3,7 +3,7 @@
 //! (`POST /v1/users/{id}/sessions`, `GET /v1/sessions/{sid}/next`).
 
 use super::query::{self, StrictQuery};
-use super::{ApiBytes, ApiPath};
+use super::{ApiPath, JsonBytes};
 use crate::auth::Principal;
 use crate::codes::Code;
 use crate::error::{ApiError, ErrorBody};
@@ -155,7 +155,7 @@ pub async fn similar(
     state.blocking(move |svc| Ok(Json(svc.similar(&id, &req)?))).await
 }
 
-/// Body of `POST /v1recommendations/continue`.
+/// Body of `POST /v1/recommendations/continue`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContinueBody {
@@ -198,13 +198,15 @@ fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8], allow_empty: bool) -> 
     request_body = ContinueBody,
     responses(
         (status = 200, description = "What goes well next", body = Recommendations),
-        (status = 400, description = "`invalid_json`, `invalid_parameter`", body = ErrorBody),
+        (status = 400, description = "`invalid_json`, `invalid_body`, `invalid_parameter`, `invalid_id`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: a body that is not `application/json`", body = ErrorBody),
         (status = 503, description = "`model_not_ready`", body = ErrorBody),
     )
 )]
 pub async fn continue_from(
     State(state): State<AppState>,
-    ApiBytes(bytes): ApiBytes,
+    JsonBytes(bytes): JsonBytes,
 ) -> Result<Json<Recommendations>, ApiError> {
     let body: ContinueBody =
         parse_body(&bytes, false)?.ok_or_else(|| ApiError::invalid_parameter("seed_ids", "missing"))?;
@@ -255,13 +257,15 @@ pub struct SessionBody {
     responses(
         (status = 201, description = "The session", body = SessionInfo),
         (status = 400, description = "`invalid_id`, `invalid_json`, `invalid_parameter`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: a body that is not `application/json`", body = ErrorBody),
         (status = 503, description = "`shared_state_unavailable` (sessions on Redis unreachable; `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn start_session(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    ApiBytes(bytes): ApiBytes,
+    JsonBytes(bytes): JsonBytes,
 ) -> Result<(StatusCode, Json<SessionInfo>), ApiError> {
     check_id(&id, "user_id")?;
     let body: SessionBody = parse_body(&bytes, true)?.unwrap_or_default();
@@ -283,6 +287,7 @@ pub async fn start_session(
     params(("sid" = String, Path, description = "Session id"), NextParams),
     responses(
         (status = 200, description = "Next items", body = Recommendations),
+        (status = 400, description = "`invalid_id`, `invalid_parameter` (`limit` outside 1..100, an unknown parameter)", body = ErrorBody),
         (status = 404, description = "`session_not_found`", body = ErrorBody),
         (status = 503, description = "`model_not_ready`, `shared_state_unavailable` (sessions on Redis unreachable; `Retry-After`)", body = ErrorBody),
     )

@@ -1,7 +1,7 @@
 //! `POST /v1/admin/tokens`: mint a listener token (logic in [`crate::auth`]).
 
 use super::json::parse_object;
-use super::ApiBytes;
+use super::JsonBytes;
 use crate::auth::{Access, Principal};
 use crate::codes::Code;
 use crate::error::{ApiError, ErrorBody};
@@ -46,6 +46,8 @@ pub struct TokenResponse {
     responses(
         (status = 200, description = "The token and its expiry", body = TokenResponse),
         (status = 400, description = "`invalid_json`, `unknown_field`, `missing_field`, `invalid_field`, `invalid_id`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: a body that is not `application/json`", body = ErrorBody),
         (status = 501, description = "`tokens_not_configured`: no `auth.token_secret`", body = ErrorBody),
     )
 )]
@@ -53,7 +55,7 @@ pub async fn mint(
     State(state): State<AppState>,
     access: Option<Extension<Arc<Access>>>,
     principal: Option<Extension<Principal>>,
-    ApiBytes(body): ApiBytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let Some(Extension(access)) = access else {
         return Err(ApiError::internal(

@@ -13,6 +13,7 @@ mod config;
 mod errors;
 mod events;
 mod health;
+mod limits;
 mod metrics;
 mod openapi;
 mod recs;

@@ -130,3 +130,37 @@ async fn openapi_lists_every_route() {
         .collect();
     assert_eq!(error_props.len(), 4);
 }
+
+/// Every operation that reads parameters lists the `400` they can cause, and every one
+/// that reads a body lists `413` and `415` (schema-driven clients check the statuses).
+#[tokio::test]
+async fn operations_list_the_client_errors_their_inputs_can_cause() {
+    let app = TestApp::new();
+    let doc = app.get("/openapi.json").await.json();
+    let mut missing = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let responses = &op["responses"];
+            let has_params = op["parameters"].as_array().is_some_and(|p| !p.is_empty());
+            let has_body = op["requestBody"].is_object() || (method == "post" && path != "/v1/admin/snapshots");
+            if (has_params || has_body) && !responses["400"].is_object() && path != "/v1/admin/train" {
+                missing.push(format!("{method} {path}: 400"));
+            }
+            if has_body {
+                for status in ["413", "415"] {
+                    if !responses[status].is_object() {
+                        missing.push(format!("{method} {path}: {status}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "undocumented client errors: {missing:#?}");
+    let next = &doc["paths"]["/v1/sessions/{sid}/next"]["get"]["responses"]["400"];
+    assert!(
+        next["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("invalid_parameter")),
+        "{next}"
+    );
+}

@@ -9,6 +9,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use fs_err::File;
 use indicatif::{ProgressBar, ProgressStyle};
+use needle_core::validate::{MAX_DESCRIPTION_BYTES, MAX_EXTRA_BYTES, MAX_TAGS, MAX_TAG_CHARS, MAX_TRANSCRIPT_BYTES};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -161,7 +162,7 @@ impl Sink {
         e.name = collapse_ws(&e.name);
         truncate_bytes(&mut e.name, MAX_NAME_BYTES);
         e.name.truncate(e.name.trim_end().len());
-        let id_ok = !e.id.is_empty() && e.id.len() <= MAX_ID_BYTES && !e.id.chars().any(char::is_control);
+        let id_ok = !e.id.trim().is_empty() && e.id.len() <= MAX_ID_BYTES && !e.id.chars().any(char::is_control);
         if e.name.is_empty() || !id_ok || !self.seen.insert(xxhash_rust::xxh3::xxh3_64(e.id.as_bytes())) {
             self.summary.skipped += 1;
             return Ok(false);
@@ -199,7 +200,9 @@ impl Sink {
     }
 }
 
-/// Enforce the import format's rules on the optional fields, dropping what does not fit.
+/// Enforce the import format's rules on the optional fields, dropping what does not fit:
+/// tags longer than the import's limit (sentences, not tags) are dropped, long texts
+/// cut to their limits, an oversized `extra` left out.
 fn sanitize(e: &mut Entity) {
     if e.popularity.is_some_and(|p| !p.is_finite() || p < 0.0) {
         e.popularity = None;
@@ -217,6 +220,19 @@ fn sanitize(e: &mut Entity) {
     }
     for list in [&mut e.tags, &mut e.aliases, &mut e.authors, &mut e.narrators] {
         clean_list(list);
+    }
+    e.tags.retain(|t| t.chars().count() <= MAX_TAG_CHARS);
+    e.tags.truncate(MAX_TAGS);
+    for (field, max) in [
+        (&mut e.description, MAX_DESCRIPTION_BYTES),
+        (&mut e.transcript, MAX_TRANSCRIPT_BYTES),
+    ] {
+        if let Some(text) = field {
+            truncate_bytes(text, max);
+        }
+    }
+    if serde_json::to_vec(&e.extra).map_or(true, |json| json.len() > MAX_EXTRA_BYTES) {
+        e.extra.clear();
     }
     let name = e.name.clone();
     e.aliases.retain(|a| *a != name);
@@ -318,6 +334,40 @@ mod tests {
             text,
             "{\"id\":\"a:1\",\"type\":\"artist\",\"name\":\"Some Name\",\"tags\":[\"rock\",\"pop\"],\"aliases\":[\"SN\"]}\n"
         );
+        fs_err::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn what_it_writes_fits_the_import_limits() {
+        let dir = std::env::temp_dir().join(format!("needle-sink-limits-{}", std::process::id()));
+        let path = dir.join("out.jsonl");
+        let mut sink = Sink::create(&path, false).unwrap();
+        let mut e = Entity::new("episode", "e:1".into(), "Long".into());
+        e.tags = (0..80).map(|i| format!("tag {i}")).collect();
+        e.tags.insert(3, "a sentence of a tag ".repeat(20));
+        e.description = Some("é".repeat(MAX_DESCRIPTION_BYTES));
+        e.transcript = Some("word ".repeat(MAX_TRANSCRIPT_BYTES));
+        e.extra("big", "x".repeat(MAX_EXTRA_BYTES));
+        assert!(sink.write(e).unwrap());
+        assert!(!sink
+            .write(Entity::new("episode", "  ".into(), "Blank id".into()))
+            .unwrap());
+        sink.finish().unwrap();
+        let text = fs_err::read_to_string(&path).unwrap();
+        let value: Value = serde_json::from_str(text.trim_end()).unwrap();
+        let record = needle_core::validate::parse_record(&value);
+        let Ok(needle_core::Record::Upsert(entity)) = record else {
+            panic!("the sink wrote a record the import rejects: {record:?}")
+        };
+        assert_eq!(entity.tags.len(), MAX_TAGS);
+        assert_eq!(
+            &entity.tags[2..5],
+            ["tag 2", "tag 3", "tag 4"],
+            "the sentence is dropped, not cut"
+        );
+        assert!(entity.description.is_some_and(|d| d.len() <= MAX_DESCRIPTION_BYTES));
+        assert!(entity.transcript.is_some_and(|t| t.len() == MAX_TRANSCRIPT_BYTES));
+        assert_eq!(entity.extra, None);
         fs_err::remove_dir_all(dir).unwrap();
     }
 }
