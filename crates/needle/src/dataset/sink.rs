@@ -339,8 +339,8 @@ mod tests {
 
     #[test]
     fn what_it_writes_fits_the_import_limits() {
-        let dir = std::env::temp_dir().join(format!("needle-sink-limits-{}", std::process::id()));
-        let path = dir.join("out.jsonl");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
         let mut sink = Sink::create(&path, false).unwrap();
         let mut e = Entity::new("episode", "e:1".into(), "Long".into());
         e.tags = (0..80).map(|i| format!("tag {i}")).collect();
@@ -368,6 +368,5 @@ mod tests {
         assert!(entity.description.is_some_and(|d| d.len() <= MAX_DESCRIPTION_BYTES));
         assert!(entity.transcript.is_some_and(|t| t.len() == MAX_TRANSCRIPT_BYTES));
         assert_eq!(entity.extra, None);
-        fs_err::remove_dir_all(dir).unwrap();
     }
 }
