@@ -38,6 +38,10 @@ pub const MAX_DESCRIPTION_BYTES: usize = 10 * 1024;
 pub const MAX_TRANSCRIPT_BYTES: usize = 2 * 1024 * 1024;
 /// Largest accepted `extra`, serialized as compact JSON, in bytes (16 KiB).
 pub const MAX_EXTRA_BYTES: usize = 16 * 1024;
+/// Most entries in a list of names (`aliases`, `authors`, `narrators`; each entry at most
+/// [`MAX_NAME_BYTES`], like `owner` and `publisher`). LibriVox collaborative readings
+/// reach 88 narrators.
+pub const MAX_NAMES: usize = 1_000;
 
 /// Fields allowed for one type, beyond [`COMMON`].
 fn type_fields(t: EntityType) -> &'static [&'static str] {
@@ -203,20 +207,20 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
         language,
         release_date,
         description: bounded_string(obj, "description", MAX_DESCRIPTION_BYTES)?,
-        aliases: string_list(obj, "aliases")?,
+        aliases: name_list(obj, "aliases")?,
         explicit,
         markets,
         extra,
         artist_ids: id_list(obj, "artist_ids")?,
         album_id: opt_id(obj, "album_id")?,
         duration_ms,
-        owner: opt_string(obj, "owner")?,
+        owner: bounded_string(obj, "owner", MAX_NAME_BYTES)?,
         track_ids: id_list(obj, "track_ids")?,
-        publisher: opt_string(obj, "publisher")?,
+        publisher: bounded_string(obj, "publisher", MAX_NAME_BYTES)?,
         show_id: opt_id(obj, "show_id")?,
         transcript: bounded_string(obj, "transcript", MAX_TRANSCRIPT_BYTES)?,
-        authors: string_list(obj, "authors")?,
-        narrators: string_list(obj, "narrators")?,
+        authors: name_list(obj, "authors")?,
+        narrators: name_list(obj, "narrators")?,
         audiobook_id: opt_id(obj, "audiobook_id")?,
     })))
 }
@@ -419,6 +423,26 @@ fn string_list(obj: &Map<String, Value>, field: &str) -> Result<Vec<String>, Val
         }
         Some(_) => Err(field_err(K::InvalidField, field, "must be an array of strings")),
     }
+}
+
+/// A list of names: at most [`MAX_NAMES`] entries of at most [`MAX_NAME_BYTES`] each.
+fn name_list(obj: &Map<String, Value>, field: &str) -> Result<Vec<String>, ValidationError> {
+    let list = string_list(obj, field)?;
+    if list.len() > MAX_NAMES {
+        return Err(field_err(
+            K::InvalidField,
+            field,
+            &format!("has more than {MAX_NAMES} entries"),
+        ));
+    }
+    if let Some(i) = list.iter().position(|n| n.len() > MAX_NAME_BYTES) {
+        return Err(field_err(
+            K::InvalidField,
+            &format!("{field}[{i}]"),
+            &format!("is longer than {MAX_NAME_BYTES} bytes"),
+        ));
+    }
+    Ok(list)
 }
 
 fn id_list(obj: &Map<String, Value>, field: &str) -> Result<Vec<String>, ValidationError> {
@@ -625,6 +649,57 @@ mod tests {
                 e.message
             );
             assert!(e.message.starts_with(&format!("field `{field}` ")), "{}", e.message);
+            assert!(e.message.contains(why), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn lists_of_names_and_single_names_are_bounded() {
+        let long = "n".repeat(MAX_NAME_BYTES + 1);
+        let at_limit = "n".repeat(MAX_NAME_BYTES);
+        let book = |field: &str, v: Value| {
+            let mut r = json!({"id":"b","type":"audiobook","name":"a"});
+            r[field] = v;
+            r
+        };
+        let many = json!(vec!["x"; MAX_NAMES]);
+        for ok in [
+            book("narrators", many.clone()),
+            book("authors", json!([at_limit.clone()])),
+            json!({"id":"s","type":"show","name":"a","publisher": at_limit}),
+        ] {
+            assert!(parse_record(&ok).is_ok(), "{}", &ok.to_string()[..60]);
+        }
+        let cases = [
+            (
+                book("narrators", json!(vec!["x"; MAX_NAMES + 1])),
+                "narrators",
+                "more than 1000 entries",
+            ),
+            (
+                book("authors", json!(["ok", long.clone()])),
+                "authors[1]",
+                "longer than 1024 bytes",
+            ),
+            (
+                book("aliases", json!([long.clone()])),
+                "aliases[0]",
+                "longer than 1024 bytes",
+            ),
+            (
+                json!({"id":"s","type":"show","name":"a","publisher": long}),
+                "publisher",
+                "longer than 1024 bytes",
+            ),
+        ];
+        for (v, field, why) in cases {
+            let e = err(v);
+            assert_eq!(
+                (e.code, e.field.as_deref()),
+                (K::InvalidField, Some(field)),
+                "{}",
+                e.message
+            );
             assert!(e.message.contains(why), "{}", e.message);
         }
     }

@@ -9,7 +9,9 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use fs_err::File;
 use indicatif::{ProgressBar, ProgressStyle};
-use needle_core::validate::{MAX_DESCRIPTION_BYTES, MAX_EXTRA_BYTES, MAX_TAGS, MAX_TAG_CHARS, MAX_TRANSCRIPT_BYTES};
+use needle_core::validate::{
+    MAX_DESCRIPTION_BYTES, MAX_EXTRA_BYTES, MAX_NAMES, MAX_TAGS, MAX_TAG_CHARS, MAX_TRANSCRIPT_BYTES,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -220,6 +222,12 @@ fn sanitize(e: &mut Entity) {
     }
     for list in [&mut e.tags, &mut e.aliases, &mut e.authors, &mut e.narrators] {
         clean_list(list);
+    }
+    for list in [&mut e.aliases, &mut e.authors, &mut e.narrators] {
+        list.truncate(MAX_NAMES);
+    }
+    if let Some(publisher) = &mut e.publisher {
+        truncate_bytes(publisher, MAX_NAME_BYTES);
     }
     e.tags.retain(|t| t.chars().count() <= MAX_TAG_CHARS);
     e.tags.truncate(MAX_TAGS);
