@@ -325,7 +325,19 @@ fn standalone_only(cfg: &Config, what: &str) -> Result<()> {
 }
 
 fn open_with(cfg: &Config, service_cfg: ServiceConfig) -> Result<Service> {
-    Service::open(service_cfg).with_context(|| format!("opening data directory {}", cfg.data_dir.display()))
+    Service::open(service_cfg).map_err(|e| {
+        // redb's lock: another process (a running `needle serve`) has the directory.
+        if e.to_string().contains("Database already open") {
+            anyhow::anyhow!(
+                "the data directory {} is in use by another Needle process (a running `needle serve`?): \
+                 stop it first, or go through its HTTP API instead (POST /v1/catalog, POST /v1/events, \
+                 GET /v1/search, POST /v1/admin/train)",
+                cfg.data_dir.display()
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("opening data directory {}", cfg.data_dir.display()))
+        }
+    })
 }
 
 /// Run a parsed command line.
@@ -522,6 +534,13 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Search(a) => {
             let cfg = load_config(&cli, Overrides::default())?;
+            // A search reads: it must not create an empty data directory where none is.
+            if !cfg.data_dir.join("catalog.redb").is_file() {
+                anyhow::bail!(
+                    "no Needle data in {}: import a catalog first (`needle import FILE`), or pass --data-dir",
+                    cfg.data_dir.display()
+                );
+            }
             let service = open_service(&cfg, false)?;
             let types = match &a.types {
                 Some(t) => t

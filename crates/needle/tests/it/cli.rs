@@ -109,6 +109,30 @@ fn an_import_where_every_line_is_rejected_fails() {
 }
 
 #[test]
+fn search_in_an_empty_folder_says_there_is_no_data_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("nothing-here");
+    let out = needle(&data, &["search", "anything"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("no Needle data in"), "{err}");
+    assert!(!data.exists(), "search created {}", data.display());
+}
+
+#[test]
+fn a_command_on_a_directory_a_server_holds_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = crate::server::Server::start(&data);
+    let out = needle(&data, &["search", "anything"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("in use by another Needle process"), "{err}");
+    assert!(err.contains("HTTP API"), "{err}");
+    server.kill();
+}
+
+#[test]
 fn help_for_every_command() {
     for cmd in [
         vec!["--help"],
