@@ -1,15 +1,17 @@
-//! The `filter` expression: `field:value` clauses joined by `AND` (or commas).
+//! The `filter` expression: `field:value` clauses joined by `AND` (or commas), `OR`,
+//! `NOT` and parentheses (the grammar: [`crate::filter_expr`]), made into tantivy queries.
 //!
 //! Fields: `type`, `tag`, `language`, `explicit`, `year`, `market`. A value may list
 //! alternatives with `|` (`tag:rock|metal`). `year` takes `1995`, `1990..1999`, `>=1990`,
 //! `>1990`, `<=1999`, `<2000`.
 
 use crate::error::{Error, Result};
+pub use crate::filter_expr::{parse_expr, FilterExpr};
 use crate::schema::Fields;
 use needle_core::text::{fold, words};
 use needle_core::EntityType;
 use std::ops::Bound;
-use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::Term;
 
@@ -30,64 +32,94 @@ fn any_of(qs: Vec<Box<dyn Query>>) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(qs.into_iter().map(|q| (Occur::Should, q)).collect()))
 }
 
-/// Parse a filter expression into tantivy queries (all must match).
+/// Parse a filter expression into tantivy queries (all must match): see [`parse_expr`]
+/// for the grammar. A top-level `AND` gives one query per operand.
 pub fn parse_filter(f: &Fields, expr: &str) -> Result<Vec<Box<dyn Query>>> {
-    if expr.len() > MAX_FILTER_BYTES {
-        return Err(Error::InvalidFilter(format!("longer than {MAX_FILTER_BYTES} bytes")));
+    match parse_expr(expr)? {
+        None => Ok(Vec::new()),
+        Some(FilterExpr::And(parts)) => parts.iter().map(|p| to_query(f, p)).collect(),
+        Some(e) => Ok(vec![to_query(f, &e)?]),
     }
-    let mut out = Vec::new();
-    let normalized = expr.replace(" and ", " AND ");
-    for clause in normalized.split(" AND ").flat_map(|c| c.split(',')) {
-        let clause = clause.trim();
-        if clause.is_empty() {
-            continue;
+}
+
+fn to_query(f: &Fields, e: &FilterExpr) -> Result<Box<dyn Query>> {
+    Ok(match e {
+        FilterExpr::Clause { field, value } => clause_query(f, field, value)?,
+        FilterExpr::And(parts) => Box::new(BooleanQuery::new(
+            parts
+                .iter()
+                .map(|p| Ok((Occur::Must, to_query(f, p)?)))
+                .collect::<Result<Vec<_>>>()?,
+        )),
+        FilterExpr::Or(parts) => Box::new(BooleanQuery::new(
+            parts
+                .iter()
+                .map(|p| Ok((Occur::Should, to_query(f, p)?)))
+                .collect::<Result<Vec<_>>>()?,
+        )),
+        FilterExpr::Not(inner) => Box::new(BooleanQuery::new(vec![
+            (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+            (Occur::MustNot, to_query(f, inner)?),
+        ])),
+    })
+}
+
+/// One `field:value` clause.
+fn clause_query(f: &Fields, field: &str, value: &str) -> Result<Box<dyn Query>> {
+    let clause = format!("{field}:{value}");
+    let field = field.to_ascii_lowercase();
+    let alts: Vec<&str> = value.split('|').map(str::trim).collect();
+    let q = match field.as_str() {
+        "type" => {
+            let mut qs = Vec::new();
+            for a in alts {
+                let t: EntityType = a
+                    .parse()
+                    .map_err(|m: String| Error::InvalidFilter(format!("`{clause}`: {m}")))?;
+                qs.push(term_q(Term::from_field_u64(f.kind, t.code())));
+            }
+            any_of(qs)
         }
-        let (field, value) = clause
-            .split_once(':')
-            .or_else(|| clause.split_once('='))
-            .ok_or_else(|| Error::InvalidFilter(format!("`{clause}` is not of the form field:value")))?;
-        let (field, value) = (field.trim().to_ascii_lowercase(), value.trim());
-        if value.is_empty() {
-            return Err(Error::InvalidFilter(format!("`{clause}` has no value")));
+        "tag" | "tags" => any_of(
+            alts.iter()
+                .map(|a| term_q(Term::from_field_text(f.tag, &words(a).join(" "))))
+                .collect(),
+        ),
+        "language" | "lang" => any_of(
+            alts.iter()
+                .map(|a| term_q(Term::from_field_text(f.language, &fold(a))))
+                .collect(),
+        ),
+        "market" => {
+            let mut qs = vec![term_q(Term::from_field_text(f.market, "*"))];
+            for a in alts {
+                needle_core::validate::market(a).map_err(|m| Error::InvalidFilter(format!("`{clause}`: {m}")))?;
+                qs.push(term_q(Term::from_field_text(f.market, &a.to_ascii_uppercase())));
+            }
+            any_of(qs)
         }
-        let alts: Vec<&str> = value.split('|').map(str::trim).collect();
-        let q = match field.as_str() {
-            "type" => {
-                let mut qs = Vec::new();
-                for a in alts {
-                    let t: EntityType = a.parse().map_err(|m: String| Error::InvalidFilter(format!("`{clause}`: {m}")))?;
-                    qs.push(term_q(Term::from_field_u64(f.kind, t.code())));
+        "explicit" => {
+            let b = match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => 1,
+                "false" | "0" | "no" => 0,
+                _ => {
+                    return Err(Error::InvalidFilter(format!(
+                        "`{clause}`: explicit takes true or false"
+                    )))
                 }
-                any_of(qs)
-            }
-            "tag" | "tags" => any_of(alts.iter().map(|a| term_q(Term::from_field_text(f.tag, &words(a).join(" ")))).collect()),
-            "language" | "lang" => any_of(alts.iter().map(|a| term_q(Term::from_field_text(f.language, &fold(a)))).collect()),
-            "market" => {
-                let mut qs = vec![term_q(Term::from_field_text(f.market, "*"))];
-                for a in alts {
-                    needle_core::validate::market(a).map_err(|m| Error::InvalidFilter(format!("`{clause}`: {m}")))?;
-                    qs.push(term_q(Term::from_field_text(f.market, &a.to_ascii_uppercase())));
-                }
-                any_of(qs)
-            }
-            "explicit" => {
-                let b = match value.to_ascii_lowercase().as_str() {
-                    "true" | "1" | "yes" => 1,
-                    "false" | "0" | "no" => 0,
-                    _ => return Err(Error::InvalidFilter(format!("`{clause}`: explicit takes true or false"))),
-                };
-                term_q(Term::from_field_u64(f.explicit, b))
-            }
-            "year" | "release_year" => year_query(f, value).map_err(|m| Error::InvalidFilter(format!("`{clause}`: {m}")))?,
-            other => {
-                return Err(Error::InvalidFilter(format!(
-                    "unknown field `{other}` in `{clause}`; filterable fields are type, tag, language, explicit, year, market"
-                )))
-            }
-        };
-        out.push(q);
-    }
-    Ok(out)
+            };
+            term_q(Term::from_field_u64(f.explicit, b))
+        }
+        "year" | "release_year" => {
+            year_query(f, value).map_err(|m| Error::InvalidFilter(format!("`{clause}`: {m}")))?
+        }
+        other => {
+            return Err(Error::InvalidFilter(format!(
+            "unknown field `{other}` in `{clause}`; filterable fields are type, tag, language, explicit, year, market"
+        )))
+        }
+    };
+    Ok(q)
 }
 
 /// The market restriction for the `market` parameter.

@@ -7,6 +7,7 @@ pub mod collect;
 mod engine;
 mod error;
 pub mod filter;
+pub mod filter_expr;
 pub mod highlight;
 pub mod plan;
 pub mod schema;

@@ -11,8 +11,9 @@ use needle_core::EntityType;
 use needle_search::{SearchRequest, SearchResponse};
 use serde::Deserialize;
 
-/// Longest accepted `filter` expression, bytes.
-pub const MAX_FILTER_BYTES: usize = 4096;
+/// Longest accepted `filter` expression, bytes (the engine's bound, checked here first so
+/// the answer is `invalid_parameter` naming `filter` at any length beyond it).
+pub const MAX_FILTER_BYTES: usize = needle_search::filter::MAX_FILTER_BYTES;
 
 /// Query parameters of `GET /v1/search`. Unknown and repeated parameters are refused;
 /// empty values count as absent.
@@ -33,7 +34,11 @@ pub struct SearchParams {
     /// Hits to skip (default 0); `offset + limit` must be at most 1000.
     #[serde(default, deserialize_with = "query::count")]
     pub offset: Option<usize>,
-    /// Filter expression, e.g. `tag:rock AND year:1990..1999 AND explicit:false`.
+    /// Filter expression: `field:value` clauses (fields `type`, `tag`, `language`,
+    /// `explicit`, `year`, `market`; alternatives with `|`) joined by `AND` (or `,`), `OR`,
+    /// `NOT` and parentheses, e.g. `(tag:rock OR tag:pop) AND NOT explicit:true AND
+    /// year:1990..1999`. What the grammar does not accept is `400 invalid_filter` naming
+    /// the position.
     #[serde(default, deserialize_with = "query::text")]
     pub filter: Option<String>,
     /// ISO 3166-1 alpha-2 market: only items available there.
