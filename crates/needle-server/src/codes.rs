@@ -120,6 +120,8 @@ table! {
     ItemNotFound => ("item_not_found", NOT_FOUND, NotFound),
     /// The session does not exist or expired.
     SessionNotFound => ("session_not_found", NOT_FOUND, NotFound),
+    /// The session has served `recs.session_max_items` items: start a new one.
+    SessionExhausted => ("session_exhausted", CONFLICT, InvalidRequest),
     /// The job does not exist (or was forgotten).
     JobNotFound => ("job_not_found", NOT_FOUND, NotFound),
     /// No recommendation model is trained yet.

@@ -405,6 +405,9 @@ episode_window_days = 30
 daily_mixes = 4
 # Sessions idle this long are forgotten, in seconds.
 session_idle_s = 14400
+# Most items one DJ session serves (each is remembered so it is never served twice);
+# then next answers 409 session_exhausted and the listener starts a new session.
+session_max_items = 10000
 
 # Implicit ALS (defaults: the best of the HetRec Last.fm validation grid,
 # docs/EVALUATION.md). regularization scales with the data: re-tune it.
