@@ -23,6 +23,11 @@ pub const MIN_TOKEN_SECRET_BYTES: usize = 32;
 pub const MAX_TOKEN_TTL_S: u64 = 30 * 24 * 3600;
 /// Lifetime of a token minted without `ttl_s` (capped by `auth.token_max_ttl_s`).
 pub const DEFAULT_TOKEN_TTL_S: u64 = 3600;
+/// How long a token revocation is kept: the longest token lifetime and a day for clocks
+/// that disagree. Any token it could refuse has expired by then.
+pub const REVOCATION_HORIZON_MS: i64 = (MAX_TOKEN_TTL_S as i64 + 86_400) * 1000;
+/// Default `auth.keys_reload_ms`.
+pub const DEFAULT_KEYS_RELOAD_MS: u64 = 2000;
 
 /// A secret string (an API key, the token secret). Serializes as the plain string; its
 /// `Debug` never shows it.
