@@ -98,6 +98,8 @@ table! {
     InvalidApiKey => ("invalid_api_key", UNAUTHORIZED, InvalidRequest),
     /// The listener token has expired.
     TokenExpired => ("token_expired", UNAUTHORIZED, InvalidRequest),
+    /// The listener token was revoked (its listener's tokens, or the listener erased).
+    TokenRevoked => ("token_revoked", UNAUTHORIZED, InvalidRequest),
     /// The API key (or token) lacks the scope this request needs.
     ForbiddenScope => ("forbidden_scope", FORBIDDEN, InvalidRequest),
     /// The listener token is for another listener.

@@ -71,6 +71,8 @@ pub fn classify(method: &Method, path: &str) -> RouteClass {
             ["items", _, "similar"] if read => search(true),
             ["recommendations", "continue"] if post => search(true),
             ["admin", "train" | "training", ..] if post => RouteClass::new(Rule::Scope(Scope::Admin), true),
+            // Revoking a listener's tokens is the backend's call, never the listener's.
+            ["users", _, "tokens", "revoke"] if post => admin,
             // Catalog writes, /v1/admin/*, DELETE /v1/users/{id}, and anything unknown.
             _ => admin,
         },

@@ -1,4 +1,5 @@
-//! Listener tokens: HMAC-SHA256-signed claims (a listener id and an expiry).
+//! Listener tokens: HMAC-SHA256-signed claims (a listener id, an expiry and the time of
+//! issue, which revocation compares with the listener's "not before").
 
 use super::*;
 
@@ -12,6 +13,10 @@ pub struct Claims {
     /// When it stops working, epoch milliseconds.
     #[serde(rename = "exp")]
     pub expires_at_ms: i64,
+    /// When it was minted, epoch milliseconds (`0` in tokens minted before revocation
+    /// existed: any revocation of their listener refuses them).
+    #[serde(rename = "iat", default)]
+    pub issued_at_ms: i64,
 }
 
 /// Why a token was refused.

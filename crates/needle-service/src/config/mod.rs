@@ -40,6 +40,7 @@ pub const KEYS: &[&str] = &[
     "half_life_days",
     "auth.keys",
     "auth.keys_file",
+    "auth.keys_reload_ms",
     "auth.allow_open",
     "auth.token_secret",
     "auth.token_max_ttl_s",
@@ -456,8 +457,13 @@ session_skipped = 0.7
 # In the environment: NEEDLE_AUTH__KEYS='[{name="backend",key="...",scopes=["search"]}]'
 keys = []
 # A TOML file with more keys, as [[keys]] tables of name, key and scopes (e.g. a
-# mounted Kubernetes Secret). Read at start.
+# mounted Kubernetes Secret). Read at start, then again when it changes and on SIGHUP:
+# keys added work and keys removed are refused without a restart. A file that does not
+# validate keeps the keys in use (logged, counted in needle_auth_keys_reloads_total).
 #   keys_file = "/etc/needle/keys/keys.toml"
+# How often keys_file is checked for a change (modification time and size), in
+# milliseconds; 0 reloads it on SIGHUP only.
+keys_reload_ms = 2000
 # Serve without keys on a non-loopback address (`needle serve --allow-open`).
 allow_open = false
 # Secret signing listener tokens (POST /v1/admin/tokens), at least 32 bytes, the same on
