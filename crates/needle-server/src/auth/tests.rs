@@ -261,6 +261,16 @@ fn tokens_read_only_their_listener() {
     let claims = old.verify(&legacy, 0).expect("an older token still verifies");
     assert_eq!(claims.issued_at_ms, 0);
     assert!(revoked(&claims, 1).is_some());
+    // A claim from a newer version is ignored (the signature covers it).
+    let mut mac = old.mac.clone();
+    let signed = format!(
+        "{TOKEN_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(br#"{"sub":"u1","exp":99,"iat":5,"jti":"t-1"}"#)
+    );
+    mac.update(signed.as_bytes());
+    let newer = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
+    let claims = old.verify(&newer, 0).expect("a newer token verifies");
+    assert_eq!((claims.user_id.as_str(), claims.issued_at_ms), ("u1", 5));
 
     // Expiry is exact, to the millisecond.
     let expired = access.authenticate(&h, t0 + 60_000).unwrap_err();

@@ -4,8 +4,12 @@
 use super::*;
 
 /// What a listener token says.
+///
+/// Claims this version does not know are ignored: only a holder of the secret can sign
+/// them (the signature is checked before anything is parsed), so they come from a newer
+/// replica of the same cluster, and a rolling upgrade that adds a claim must not make the
+/// replicas not yet upgraded refuse every new token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Claims {
     /// The listener it reads.
     #[serde(rename = "sub")]
