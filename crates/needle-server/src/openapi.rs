@@ -368,7 +368,7 @@ impl utoipa::Modify for Security {
                 };
                 responses.insert("403".into(), error(forbidden));
                 responses.insert("429".into(), error("`rate_limited` (with `Retry-After`)"));
-                if class.expensive {
+                if class.expensive || class.batch_write {
                     match responses.get_mut("503") {
                         Some(RefOr::T(r)) => r.description.push_str("; `overloaded` (with `Retry-After`)"),
                         _ => {

@@ -350,6 +350,18 @@ pub fn overloaded() -> Response {
     with_retry_after(err.into_response(), OVERLOADED_RETRY_AFTER_S)
 }
 
+/// `503 overloaded` with `Retry-After`, for a batch write that found no write slot.
+pub fn overloaded_writes() -> Response {
+    let err = ApiError::new(
+        Code::Overloaded,
+        format!(
+            "the server is busy with other batch writes; retry in {OVERLOADED_RETRY_AFTER_S} s \
+             (concurrency.max_writes_in_flight)"
+        ),
+    );
+    with_retry_after(err.into_response(), OVERLOADED_RETRY_AFTER_S)
+}
+
 fn with_retry_after(mut response: Response, secs: u64) -> Response {
     response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
     response

@@ -7,6 +7,8 @@ pub struct Guard {
     keys: Arc<KeyRing>,
     rate: RateLimiter,
     gate: Gate,
+    /// Batch writes in flight.
+    writes: Gate,
     /// What token expiry and rate-limit refills read the time from.
     clock: Arc<dyn Clock>,
     /// Where revoked listener tokens are looked up (`None`: none is).
@@ -19,6 +21,7 @@ impl fmt::Debug for Guard {
             .field("keys", &self.keys)
             .field("rate", &self.rate)
             .field("gate", &self.gate)
+            .field("writes", &self.writes)
             .field("revocations", &self.revocations.is_some())
             .finish()
     }
@@ -44,6 +47,7 @@ impl Guard {
             keys,
             rate: RateLimiter::new(&config.rate_limit),
             gate: Gate::new(&config.concurrency),
+            writes: Gate::for_writes(&config.concurrency),
             clock,
             revocations: None,
         }
@@ -113,6 +117,12 @@ pub async fn enforce(State(guard): State<Arc<Guard>>, mut req: Request, next: Ne
         match guard.gate.enter().await {
             Ok(permit) => Some(permit),
             Err(_) => return overloaded(),
+        }
+    } else if class.batch_write {
+        // Taken before the body is read: a write waiting here holds no body yet.
+        match guard.writes.enter().await {
+            Ok(permit) => Some(permit),
+            Err(_) => return overloaded_writes(),
         }
     } else {
         None

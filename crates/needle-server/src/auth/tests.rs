@@ -113,6 +113,16 @@ fn classification_of_every_route() {
         assert_eq!(c.listener_token_ok(), *token, "{method} {path}");
         assert_eq!(c.expensive, *expensive, "{method} {path}");
     }
+    // Batch writes take a write slot; nothing else does.
+    for (method, path, batch) in [
+        (Method::POST, "/v1/catalog", true),
+        (Method::POST, "/v1/events", true),
+        (Method::DELETE, "/v1/catalog/t1", false),
+        (Method::GET, "/v1/search", false),
+        (Method::POST, "/v1/admin/train", false),
+    ] {
+        assert_eq!(classify(&method, path).batch_write, batch, "{method} {path}");
+    }
     assert_eq!(
         classify(&Method::GET, "/v1/users/lfm%3Auser%202/profile").rule,
         Rule::ScopeOrListener(Scope::Search, Some("lfm:user 2".into()))

@@ -49,6 +49,8 @@ pub const KEYS: &[&str] = &[
     "concurrency.max_in_flight",
     "concurrency.max_waiting",
     "concurrency.max_wait_ms",
+    "concurrency.max_writes_in_flight",
+    "concurrency.max_write_wait_ms",
     "cluster.nats",
     "cluster.redis",
     "cluster.node_id",
@@ -485,6 +487,11 @@ burst = 100
 max_in_flight = 32
 max_waiting = 128
 max_wait_ms = 100
+# Batch writes (POST /v1/catalog, POST /v1/events) running at once, each holding its body
+# and parsed records in memory; others wait (without reading their body) at most
+# max_write_wait_ms, then 503 overloaded.
+max_writes_in_flight = 8
+max_write_wait_ms = 10000
 
 # A cluster of replicas (docs/cluster.md). Without nats, Needle is standalone: the write
 # log is a local file. In the environment: NEEDLE_CLUSTER__NATS=nats://a:4222,... and so on.
