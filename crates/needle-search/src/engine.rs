@@ -51,6 +51,9 @@ pub struct EngineConfig {
     pub indexer_threads: Option<usize>,
     /// Page cache of the catalog store, bytes.
     pub store_cache_bytes: usize,
+    /// Index commits wait while the data directory's disk has less than this available
+    /// (0: never).
+    pub min_free_disk_bytes: u64,
 }
 
 impl EngineConfig {
@@ -64,6 +67,7 @@ impl EngineConfig {
             bulk: false,
             indexer_threads: None,
             store_cache_bytes: needle_store::DEFAULT_CACHE_BYTES,
+            min_free_disk_bytes: 0,
         }
     }
 }
@@ -235,6 +239,9 @@ impl Engine {
         let mut w = Writer {
             shared: shared.clone(),
             writer,
+            disk: needle_store::disk::DiskGuard::new(cfg.data_dir.clone(), cfg.min_free_disk_bytes),
+            postponed: false,
+            pending_catch_up: None,
             dirty: false,
             last_seq: committed,
         };
@@ -242,7 +249,21 @@ impl Engine {
         // by a version with another schema): the change feed is trimmed after every index
         // commit, so rebuild from every stored entity rather than from the feed.
         let fresh = committed == 0 && index.searchable_segment_ids()?.is_empty();
-        if fresh && w.shared.store.counts()?.0 > 0 {
+        let rebuild = fresh && w.shared.store.counts()?.0 > 0;
+        if let Err(low) = w.disk.check() {
+            // Indexing on a full disk kills tantivy's writer: searches see the last commit
+            // until space returns, then the writer thread catches up.
+            tracing::warn!(
+                available_mb = low.available_mb,
+                min_free_mb = low.min_free_mb,
+                "the disk is nearly full: the index catches up with the catalog once space is freed"
+            );
+            w.pending_catch_up = Some(if rebuild {
+                CatchUp::Rebuild
+            } else {
+                CatchUp::From(committed)
+            });
+        } else if rebuild {
             w.rebuild()?;
         } else {
             w.catch_up(committed)?;
@@ -425,8 +446,23 @@ fn closed() -> Error {
 struct Writer {
     shared: Arc<Shared>,
     writer: IndexWriter,
+    /// Commits wait while the disk is nearly full.
+    disk: needle_store::disk::DiskGuard,
+    /// A commit is being held back by the disk guard (logged once).
+    postponed: bool,
+    /// Opened on a nearly full disk: what the index must do once space is back.
+    pending_catch_up: Option<CatchUp>,
     dirty: bool,
     last_seq: u64,
+}
+
+/// How an index opened on a nearly full disk catches up once space is back.
+#[derive(Debug, Clone, Copy)]
+enum CatchUp {
+    /// Index the catalog changes after this committed sequence number.
+    From(u64),
+    /// The index was empty: index every entity.
+    Rebuild,
 }
 
 /// Most records merged into one group commit.
@@ -436,7 +472,8 @@ impl Writer {
     fn run(mut self, rx: Receiver<Msg>, interval: Duration) {
         let mut last_commit = Instant::now();
         loop {
-            let wait = if self.dirty {
+            self.resume_catch_up();
+            let wait = if self.dirty || self.pending_catch_up.is_some() {
                 interval.saturating_sub(last_commit.elapsed())
             } else {
                 Duration::from_secs(3600)
@@ -445,7 +482,9 @@ impl Writer {
                 Ok(m) => m,
                 Err(RecvTimeoutError::Timeout) => {
                     if let Err(e) = self.commit() {
-                        tracing::error!(error = %e, "index commit failed");
+                        if !self.postponed {
+                            tracing::error!(error = %e, "index commit failed");
+                        }
                     }
                     last_commit = Instant::now();
                     continue;
@@ -490,7 +529,9 @@ impl Writer {
             }
             if self.dirty && last_commit.elapsed() >= interval {
                 if let Err(e) = self.commit() {
-                    tracing::error!(error = %e, "index commit failed");
+                    if !self.postponed {
+                        tracing::error!(error = %e, "index commit failed");
+                    }
                 }
                 last_commit = Instant::now();
             }
@@ -505,7 +546,9 @@ impl Writer {
                 false
             }
             Msg::Shutdown(reply) => {
-                let _ = reply.send(self.commit());
+                // On a nearly full disk the last changes stay in the catalog store's feed
+                // (and the write log): the next start commits them.
+                let _ = reply.send(self.commit_unless_postponed());
                 true
             }
             Msg::Optimize(reply) => {
@@ -622,6 +665,23 @@ impl Writer {
     }
 
     fn commit(&mut self) -> Result<()> {
+        if let Err(low) = self.disk.check() {
+            // Writing segments on a full disk kills tantivy's writer and fails redb: the
+            // changes stay in the (durable) catalog store's feed and are committed once
+            // space is back; searches meanwhile see the last commit.
+            if !self.postponed {
+                tracing::warn!(
+                    available_mb = low.available_mb,
+                    min_free_mb = low.min_free_mb,
+                    "index commits postponed until disk space is freed"
+                );
+                self.postponed = true;
+            }
+            return Err(Error::Unavailable(format!(
+                "index commit postponed: the disk is nearly full ({} MiB available, {} MiB kept free)",
+                low.available_mb, low.min_free_mb
+            )));
+        }
         // Deferred (bulk) catalog batches become durable here even when no document
         // changed; and the index must never be ahead of the durable catalog (recovery
         // replays the catalog's changes after the index's sequence number).
@@ -634,6 +694,7 @@ impl Writer {
         prepared.commit()?;
         self.shared.reader.reload()?;
         self.dirty = false;
+        self.postponed = false;
         self.shared.store.trim_changes(self.last_seq)?;
         Ok(())
     }
@@ -688,7 +749,7 @@ impl Writer {
         }
         self.last_seq = self.shared.store.last_seq()?;
         self.dirty = true;
-        self.commit()?;
+        self.commit_unless_postponed()?;
         tracing::info!(
             entities = ids.len(),
             seconds = started.elapsed().as_secs_f64(),
@@ -712,7 +773,39 @@ impl Writer {
             tracing::info!(replayed_to = from, from = committed, "index caught up with the catalog");
         }
         self.last_seq = self.last_seq.max(self.shared.store.last_seq()?);
-        self.commit()
+        // Opening on a nearly full disk: searches see the last commit until space returns
+        // and the writer thread commits.
+        self.commit_unless_postponed()
+    }
+
+    /// Index the catalog changes an open on a nearly full disk left out, once there is
+    /// room (re-deriving a document twice is harmless, so writes meanwhile are fine).
+    fn resume_catch_up(&mut self) {
+        let Some(pending) = self.pending_catch_up else { return };
+        if self.disk.check().is_err() {
+            return;
+        }
+        let last = self.last_seq;
+        let done = match pending {
+            CatchUp::From(committed) => self.catch_up(committed),
+            CatchUp::Rebuild => self.rebuild(),
+        };
+        match done {
+            Ok(()) => {
+                self.pending_catch_up = None;
+                self.last_seq = self.last_seq.max(last);
+            }
+            Err(e) => tracing::warn!(error = %e, "the index cannot catch up with the catalog yet"),
+        }
+    }
+
+    /// [`Writer::commit`], where a commit held back by a nearly full disk is not an error
+    /// (it is retried every `refresh_interval`).
+    fn commit_unless_postponed(&mut self) -> Result<()> {
+        match self.commit() {
+            Err(_) if self.postponed => Ok(()),
+            r => r,
+        }
     }
 
     /// Learn the largest popularity per type from the committed index.

@@ -224,6 +224,10 @@ impl From<needle_service::Error> for ApiError {
                 ApiError::new(Code::Unavailable, format!("the service is unavailable: {m}"))
             }
             E::LeaseHeld(m) => ApiError::new(Code::LeaseHeld, m),
+            e @ E::StorageFull { .. } => {
+                tracing::warn!(reason = %e, "write refused: disk nearly full");
+                ApiError::new(Code::StorageFull, e.to_string())
+            }
             E::WrongLog(m) => {
                 tracing::error!(reason = %m, "data directory of another write log");
                 ApiError::new(Code::Unavailable, format!("the service is unavailable: {m}"))

@@ -15,6 +15,15 @@ pub enum Error {
     /// The write log or the event store failed (not the caller's fault).
     #[error(transparent)]
     Store(#[from] needle_store::Error),
+    /// The data directory's disk has less free space than `min_free_disk_mb` (nobody's
+    /// fault in the request: the operator's to free space); nothing was written.
+    #[error("the disk of the data directory is nearly full: {available_mb} MiB available, below the {min_free_mb} MiB kept free (min_free_disk_mb); the write was not stored — retry once space is freed")]
+    StorageFull {
+        /// MiB available now.
+        available_mb: u64,
+        /// The mark, MiB.
+        min_free_mb: u64,
+    },
     /// The service is starting or shutting down, or its applier stopped.
     #[error("service unavailable: {0}")]
     Unavailable(String),

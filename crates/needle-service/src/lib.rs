@@ -206,6 +206,7 @@ impl Service {
                 restart.clone(),
                 cfg.checkpoint_interval,
                 Duration::from_millis(cfg.cluster.write_timeout_ms),
+                needle_store::disk::DiskGuard::new(dir.clone(), cfg.engine.min_free_disk_bytes),
             )?);
             let weak = Arc::downgrade(&applier);
             let start = move || weak.upgrade().map_or(1, |a| a.applied_seq() + 1);
@@ -222,7 +223,12 @@ impl Service {
         } else {
             let floor = engine.applied_seq()?.max(events.applied_seq());
             let log = FileLog::open(&dir.join("log"), floor)?;
-            Arc::new(Applier::start(Box::new(log), targets, cfg.checkpoint_interval)?)
+            Arc::new(Applier::start(
+                Box::new(log),
+                targets,
+                cfg.checkpoint_interval,
+                needle_store::disk::DiskGuard::new(dir.clone(), cfg.engine.min_free_disk_bytes),
+            )?)
         };
         // A trained model is served from the moment its activation entry is applied.
         let weak = Arc::downgrade(&applier);

@@ -86,6 +86,8 @@ impl Service {
     /// Queue a training job (one runs at a time; in a cluster, on one replica at a time:
     /// the `train` lease, released when the job ends).
     pub fn start_training(&self) -> Result<Job> {
+        // A model file on a nearly full disk would fail late, or fill it.
+        self.applier.check_disk()?;
         let Some(log) = self.applier.replicated_log() else {
             return Ok(self.recs.start_training(Arc::new(self.source()))?);
         };

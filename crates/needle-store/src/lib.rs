@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 mod catalog;
+pub mod disk;
 mod error;
 pub mod eventlog;
 pub mod events;

@@ -297,8 +297,10 @@ fn load_config(cli: &Cli, extra: Overrides) -> Result<Config> {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("NEEDLE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn"));
+    // Colour codes only on a terminal: a log file or a collector gets plain text.
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => b.json().init(),
@@ -371,6 +373,13 @@ pub fn run(cli: Cli) -> Result<()> {
             let summary = import::import_file(&service, &a.file, a.batch, !a.quiet, !a.no_merge)?;
             service.shutdown()?;
             summary.print(a.show_rejections);
+            if summary.accepted == 0 && !summary.rejected.is_empty() {
+                anyhow::bail!(
+                    "every record of {} was rejected ({}); nothing was imported",
+                    a.file.display(),
+                    summary.rejected.len()
+                );
+            }
             Ok(())
         }
         Command::ImportEvents(a) => {
@@ -381,6 +390,13 @@ pub fn run(cli: Cli) -> Result<()> {
             let summary = import::import_events(&service, &a.file, a.batch, !a.quiet)?;
             service.shutdown()?;
             summary.print(a.show_rejections);
+            if summary.accepted == 0 && summary.duplicates == 0 && !summary.rejected.is_empty() {
+                anyhow::bail!(
+                    "every event of {} was rejected ({}); nothing was imported",
+                    a.file.display(),
+                    summary.rejected.len()
+                );
+            }
             Ok(())
         }
         Command::Train(a) => {

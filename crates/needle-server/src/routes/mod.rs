@@ -120,6 +120,9 @@ pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Rou
             tracing::info_span!("http", method = %req.method(), route, uri = %req.uri().path(), request_id)
         })
         .on_request(())
+        // A 5xx is logged where its error is made, at the level it deserves (an internal
+        // error with its cause at ERROR; an expected 503/507 at WARN), not again here.
+        .on_failure(())
         .on_response(
             DefaultOnResponse::new()
                 .level(Level::INFO)

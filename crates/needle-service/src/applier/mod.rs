@@ -30,6 +30,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use needle_recs::serve::Recs;
 use needle_search::schema::Analysis;
 use needle_search::{Batch, Engine};
+use needle_store::disk::DiskGuard;
 use needle_store::{CatalogSnapshot, Entry, EventDigest, EventStore, Ingested, Log, TokenRevocations};
 use parking_lot::{Condvar, Mutex};
 use std::collections::BTreeMap;
@@ -222,6 +223,8 @@ pub(crate) struct Shared {
     state: Mutex<FollowState>,
     /// Entries applied since start.
     applied_count: AtomicU64,
+    /// The free-space watermark: writes are refused and checkpoints wait below it.
+    disk: std::sync::OnceLock<DiskGuard>,
 }
 
 impl Shared {
@@ -234,6 +237,7 @@ impl Shared {
             watch: tokio::sync::watch::channel(0).0,
             state: Mutex::new(state),
             applied_count: AtomicU64::new(0),
+            disk: std::sync::OnceLock::new(),
         }
     }
 
@@ -302,11 +306,34 @@ pub(crate) struct Applier {
 impl Applier {
     /// Standalone: replay what the local log holds beyond the stores, then start the
     /// applier thread.
-    pub fn start(log: Box<dyn Log>, targets: Targets, checkpoint_interval: Duration) -> Result<Applier> {
+    ///
+    /// On a disk below `disk`'s mark the replay waits (it writes to the stores): the server
+    /// starts and serves what the stores hold, and the log's tail is applied once space is
+    /// back (by the first write, or the retry the applier makes every second).
+    pub fn start(
+        log: Box<dyn Log>,
+        targets: Targets,
+        checkpoint_interval: Duration,
+        disk: DiskGuard,
+    ) -> Result<Applier> {
         let shared = Arc::new(Shared::new(FollowState::Local));
+        let low = disk.check().err();
+        let _ = shared.disk.set(disk);
         let mut worker = Worker::new(Some(log), targets, shared.clone(), None);
-        worker.replay()?;
-        worker.checkpoint()?;
+        match low {
+            None => {
+                worker.replay()?;
+                worker.checkpoint()?;
+            }
+            Some(low) => {
+                tracing::warn!(
+                    available_mb = low.available_mb,
+                    min_free_mb = low.min_free_mb,
+                    "the disk is nearly full: the write log's tail is applied once space is freed"
+                );
+                worker.postpone_replay();
+            }
+        }
         let (tx, rx) = unbounded();
         let never = crossbeam_channel::never();
         Applier::spawn(worker, tx, rx, never, checkpoint_interval, shared, None, Duration::ZERO)
@@ -321,8 +348,10 @@ impl Applier {
         restart: Arc<tokio::sync::Notify>,
         checkpoint_interval: Duration,
         write_timeout: Duration,
+        disk: DiskGuard,
     ) -> Result<Applier> {
         let shared = Arc::new(Shared::new(FollowState::Following));
+        let _ = shared.disk.set(disk);
         let floor = targets.floor()?;
         shared.set_applied(floor);
         let worker = Worker::new(None, targets, shared.clone(), Some(restart));
@@ -363,9 +392,21 @@ impl Applier {
         })
     }
 
+    /// `Err(StorageFull)` while the disk guard refuses writes.
+    pub fn check_disk(&self) -> Result<()> {
+        match self.shared.disk.get().map(DiskGuard::check) {
+            Some(Err(low)) => Err(Error::StorageFull {
+                available_mb: low.available_mb,
+                min_free_mb: low.min_free_mb,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Append `op` to the log, apply it, and return its sequence number and outcome (in a
     /// cluster: of its last entry, when a large write was split over several).
     pub fn write(&self, op: Op) -> Result<(u64, Outcome)> {
+        self.check_disk()?;
         if let Some(log) = &self.replicated {
             return self.write_replicated(log, op);
         }
@@ -392,6 +433,10 @@ impl Applier {
             })
             .collect::<Vec<_>>();
         let seqs = log.publish(&msgs)?;
+        if let Some(&last) = seqs.iter().max() {
+            // The applier watches for entries known to exist but not delivered.
+            self.shared.log_seq.fetch_max(last, Ordering::AcqRel);
+        }
         let mut outcome = Outcome::Unknown;
         let mut last = 0;
         for seq in seqs {

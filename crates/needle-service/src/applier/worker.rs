@@ -17,6 +17,11 @@ use std::time::{Duration, Instant};
 const MAX_GROUP_ITEMS: usize = 200_000;
 /// After a failed apply in a cluster, wait this long before reading the log again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// In a cluster, entries known to be in the log (a write published here, or reported
+/// pending) but none delivered for this long: the follower's consumer is presumed lost
+/// (e.g. its NATS server was killed) and recreated, rather than waiting for the client
+/// library's missed-heartbeat detection.
+const STALL_AFTER: Duration = Duration::from_secs(3);
 
 pub(super) struct Worker {
     /// Standalone: the local log. `None` in a cluster (entries arrive from the follower).
@@ -31,6 +36,8 @@ pub(super) struct Worker {
     retry_at: Option<Instant>,
     /// Applied entries not yet checkpointed.
     dirty: bool,
+    /// Replicated: when an entry was last delivered, or the follower last restarted.
+    progress_at: Instant,
 }
 
 impl Worker {
@@ -48,6 +55,7 @@ impl Worker {
             failed: false,
             retry_at: None,
             dirty: false,
+            progress_at: Instant::now(),
         }
     }
 
@@ -66,6 +74,9 @@ impl Worker {
             };
             if let Some(at) = self.retry_at {
                 wait = wait.min(at.saturating_duration_since(Instant::now()));
+            }
+            if self.awaiting_entries() {
+                wait = wait.min(STALL_AFTER / 4);
             }
             let never = crossbeam_channel::never();
             let entries_rx = if entries_open { &entries } else { &never };
@@ -120,7 +131,9 @@ impl Worker {
                 default(wait) => {}
             }
             if let Some(at) = self.retry_at {
-                if Instant::now() >= at {
+                if Instant::now() >= at && self.log.is_some() {
+                    self.retry_replay();
+                } else if Instant::now() >= at {
                     self.retry_at = None;
                     self.failed = false;
                     if let Some(r) = &self.restart {
@@ -132,10 +145,22 @@ impl Worker {
                     }
                 }
             }
+            self.restart_if_stalled();
             let big = self.log.as_ref().is_some_and(|l| l.size_bytes() > MAX_LOG_BYTES);
             if self.dirty && (last_checkpoint.elapsed() >= interval || big) {
-                if let Err(e) = self.checkpoint() {
-                    tracing::error!(error = %e, "checkpoint failed");
+                // On a nearly full disk the stores must not meet ENOSPC (redb then refuses
+                // reads too): the log holds every applied entry, so the checkpoint waits.
+                match self.shared.disk.get().map(needle_store::disk::DiskGuard::check) {
+                    Some(Err(low)) => tracing::warn!(
+                        available_mb = low.available_mb,
+                        min_free_mb = low.min_free_mb,
+                        "checkpoint postponed: the disk is nearly full"
+                    ),
+                    _ => {
+                        if let Err(e) = self.checkpoint() {
+                            tracing::error!(error = %e, "checkpoint failed");
+                        }
+                    }
                 }
                 last_checkpoint = Instant::now();
             }
@@ -185,6 +210,7 @@ impl Worker {
 
     /// Replicated: apply one delivered entry, in order.
     fn apply_delivered(&mut self, d: Delivered) {
+        self.progress_at = Instant::now();
         let applied = self.applied();
         self.shared.log_seq.fetch_max(d.seq + d.pending, Ordering::AcqRel);
         if d.seq <= applied || self.failed {
@@ -224,6 +250,67 @@ impl Worker {
                 self.shared.applied(d.seq, Err(e.to_string()));
                 self.fail_and_retry(e.to_string());
             }
+        }
+    }
+
+    /// Standalone, at start on a nearly full disk: the log's tail is applied later
+    /// ([`Worker::retry_replay`], or before the next write).
+    pub(super) fn postpone_replay(&mut self) {
+        self.failed = true;
+        self.retry_at = Some(Instant::now() + RETRY_AFTER);
+    }
+
+    /// Standalone: apply the log's tail the stores missed, once the disk has room again;
+    /// tried every [`RETRY_AFTER`] until it succeeds.
+    fn retry_replay(&mut self) {
+        self.retry_at = None;
+        if !self.failed {
+            return;
+        }
+        let room = !matches!(
+            self.shared.disk.get().map(needle_store::disk::DiskGuard::check),
+            Some(Err(_))
+        );
+        if room {
+            match self.replay() {
+                Ok(()) => {
+                    tracing::info!("the stores caught up with the write log again");
+                    self.failed = false;
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "the stores cannot catch up with the write log yet"),
+            }
+        }
+        self.retry_at = Some(Instant::now() + RETRY_AFTER);
+    }
+
+    /// Replicated and following: entries are known to be in the log beyond what is applied.
+    fn awaiting_entries(&self) -> bool {
+        self.restart.is_some()
+            && !self.failed
+            && self.shared.log_seq.load(Ordering::Acquire) > self.applied()
+            && *self.shared.state.lock() == FollowState::Following
+    }
+
+    /// Ask the follower to start again when entries are awaited and none came for
+    /// [`STALL_AFTER`] (at most once per `STALL_AFTER`).
+    fn restart_if_stalled(&mut self) {
+        if !self.awaiting_entries() {
+            self.progress_at = Instant::now();
+            return;
+        }
+        if self.progress_at.elapsed() < STALL_AFTER {
+            return;
+        }
+        self.progress_at = Instant::now();
+        if let Some(r) = &self.restart {
+            tracing::warn!(
+                applied = self.applied(),
+                log_seq = self.shared.log_seq.load(Ordering::Acquire),
+                "no write-log entry delivered for {} s while entries are pending; recreating the consumer",
+                STALL_AFTER.as_secs()
+            );
+            r.notify_one();
         }
     }
 

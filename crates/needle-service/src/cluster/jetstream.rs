@@ -332,6 +332,9 @@ pub(crate) enum Follow {
     WrongLog(String),
 }
 
+/// Longest wait of one pull request of the follower's consumer.
+const PULL_EXPIRES: Duration = Duration::from_secs(4);
+
 /// Read the stream in order from `start()` on, forever: an ordered consumer (no acks; it
 /// recreates itself on a sequence mismatch or lost heartbeats) wrapped in a loop that
 /// recreates it from the next needed entry when it ends or fails (stream or consumer
@@ -379,6 +382,11 @@ pub(crate) async fn follow(
             let consumer = s
                 .create_consumer(consumer::pull::OrderedConfig {
                     deliver_policy: consumer::DeliverPolicy::ByStartSequence { start_sequence: from },
+                    // Pull requests expire after this (the client's default is 30 s), and
+                    // the idle heartbeat follows it down to half: a consumer lost with its
+                    // server is noticed after seconds, not after the two missed 15 s
+                    // heartbeats (twice over) of the client's defaults.
+                    max_expires: PULL_EXPIRES,
                     ..Default::default()
                 })
                 .await

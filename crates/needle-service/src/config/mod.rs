@@ -37,6 +37,7 @@ pub const KEYS: &[&str] = &[
     "indexer_memory_mb",
     "store_cache_mb",
     "request_timeout_ms",
+    "min_free_disk_mb",
     "half_life_days",
     "auth.keys",
     "auth.keys_file",
@@ -67,6 +68,9 @@ pub const KEYS: &[&str] = &[
 pub const INDEXER_MEMORY_MB_RANGE: (u64, u64) = (15, 4095);
 /// Smallest and largest accepted `store_cache_mb`.
 pub const STORE_CACHE_MB_RANGE: (u64, u64) = (16, 65536);
+
+/// Default of `min_free_disk_mb`: room for a few of the largest batches' footprint.
+pub const DEFAULT_MIN_FREE_DISK_MB: u64 = 256;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -101,6 +105,9 @@ pub struct Config {
     pub store_cache_mb: u64,
     /// Requests taking longer than this are answered `503 request_timeout`, milliseconds.
     pub request_timeout_ms: u64,
+    /// Writes are refused with `507 storage_full` while the data directory's disk has less
+    /// than this available, MiB (0: never; the stores then meet the full disk themselves).
+    pub min_free_disk_mb: u64,
     /// Half-life of a listening event's weight in taste profiles, days.
     pub half_life_days: f64,
     /// Recommendations: model hyper-parameters and surface rules (`[recs]`; env
@@ -128,6 +135,7 @@ impl Default for Config {
             indexer_memory_mb: 200,
             store_cache_mb: 256,
             request_timeout_ms: 30_000,
+            min_free_disk_mb: DEFAULT_MIN_FREE_DISK_MB,
             half_life_days: 30.0,
             recs: needle_recs::serve::ServeConfig::default(),
             auth: AuthConfig::default(),
@@ -246,6 +254,12 @@ impl Config {
                 self.store_cache_mb
             ));
         }
+        if self.min_free_disk_mb > 1 << 20 {
+            problems.push(format!(
+                "min_free_disk_mb: must be at most 1048576 (1 TiB; the unit is MiB), got {}",
+                self.min_free_disk_mb
+            ));
+        }
         if !(1..=3_600_000).contains(&self.request_timeout_ms) {
             problems.push(format!(
                 "request_timeout_ms: must be between 1 and 3600000, got {}",
@@ -289,6 +303,7 @@ impl Config {
         cfg.indexer_memory_bytes =
             usize::try_from(self.indexer_memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         cfg.store_cache_bytes = usize::try_from(self.store_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        cfg.min_free_disk_bytes = self.min_free_disk_mb.saturating_mul(1 << 20);
         cfg
     }
 
@@ -388,6 +403,13 @@ store_cache_mb = 256
 
 # Requests running longer than this are answered 503 request_timeout, in milliseconds.
 request_timeout_ms = 30000
+
+# Writes are refused with 507 storage_full while the data directory's disk has less than
+# this available, in MiB (0 turns the check off). The stores must never meet a full disk
+# themselves (the catalog store then refuses reads too until restarted), so keep this
+# above a few times the largest batch you send. Writes resume by themselves once space is
+# freed; reads never stop.
+min_free_disk_mb = 256
 
 # Half-life of a listening event's weight in taste profiles, in days (0.01 to 36500):
 # a play this many days old counts half as much as one now.

@@ -49,14 +49,29 @@ impl NatsNode {
 
     fn spawn(&mut self) {
         let bin = which("nats-server");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("open the nats-server log");
         let child = Command::new(bin)
             .arg("-c")
             .arg(&self.config)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::from(log))
             .spawn()
             .expect("start nats-server");
         self.child = Some(child);
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.config.with_extension("log")
+    }
+
+    /// The last `lines` lines this server logged (over all its starts), for a failing
+    /// test's diagnostics.
+    pub fn log_tail(&self, lines: usize) -> String {
+        tail(&self.log_path(), lines)
     }
 
     /// SIGKILL.
@@ -90,6 +105,13 @@ impl Drop for NatsNode {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The last `lines` lines of a file (empty when it cannot be read).
+pub fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 fn is_zombie(pid: u32) -> bool {
@@ -201,6 +223,27 @@ impl NatsCluster {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// What every node knows, for a failing test: its `/jsz` (streams, meta leader) and the
+    /// tail of its log.
+    pub fn diagnostics(&self) -> String {
+        let mut out = String::new();
+        for n in &self.nodes {
+            let jsz = if n.is_running() {
+                http_get(n.monitor, "/jsz?streams=true&consumers=true")
+                    .map_or_else(|| "(no answer)".to_string(), |(_, b)| b)
+            } else {
+                "(killed)".to_string()
+            };
+            out.push_str(&format!(
+                "--- nats {} /jsz:\n{jsz}\n--- nats {} log:\n{}\n",
+                n.name,
+                n.name,
+                n.log_tail(60)
+            ));
+        }
+        out
     }
 
     /// The node leading `stream` (as a running node reports it).

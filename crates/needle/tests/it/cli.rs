@@ -80,6 +80,35 @@ fn import_then_search() {
 }
 
 #[test]
+fn an_import_where_every_line_is_rejected_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("bad.jsonl");
+    std::fs::write(&records, "not json\n{\"id\":\"t\",\"type\":\"track\"}\n").unwrap();
+    let out = needle(
+        &dir.path().join("data"),
+        &["import", records.to_str().unwrap(), "--quiet"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("every record of") && err.contains("rejected (2)"), "{err}");
+    let events = dir.path().join("bad-events.jsonl");
+    std::fs::write(&events, "{\"user_id\":\"u\"}\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_needle"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["import-events", events.to_str().unwrap(), "--quiet"])
+        .env("NEEDLE_LOG", "debug")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("every event of") && err.contains("rejected (1)"), "{err}");
+    // Colour codes only on a terminal: the captured log lines have none.
+    assert!(err.contains("DEBUG"), "{err}");
+    assert!(!err.contains('\u{1b}'), "{err}");
+}
+
+#[test]
 fn help_for_every_command() {
     for cmd in [
         vec!["--help"],

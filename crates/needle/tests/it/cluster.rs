@@ -112,19 +112,35 @@ struct Acked {
 
 /// POST with one idempotency key until some live replica acknowledges (at most 90 s).
 fn post_until_acked(ports: &[Arc<AtomicU16>], turn: usize, path: &str, key: &str, body: &str) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(90);
     let mut i = turn;
+    let mut last: Vec<String> = Vec::new();
     loop {
         let port = ports[i % ports.len()].load(Ordering::Acquire);
         i += 1;
         if port != 0 {
-            if let Ok((200, b)) = request(port, "POST", path, &[("Idempotency-Key", key)], body) {
-                let v: serde_json::Value = serde_json::from_str(&b).unwrap();
-                assert!(v["rejected"].as_array().unwrap().is_empty(), "{b}");
-                return v["seq"].as_u64().unwrap();
+            let sent = Instant::now();
+            match request(port, "POST", path, &[("Idempotency-Key", key)], body) {
+                Ok((200, b)) => {
+                    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+                    assert!(v["rejected"].as_array().unwrap().is_empty(), "{b}");
+                    return v["seq"].as_u64().unwrap();
+                }
+                other => {
+                    let at = sent.duration_since(started);
+                    last.push(format!("+{at:?} port {port} after {:?}: {other:?}", sent.elapsed()));
+                    if last.len() > 12 {
+                        last.remove(0);
+                    }
+                }
             }
         }
-        assert!(Instant::now() < deadline, "no replica acknowledged {key} within 90 s");
+        assert!(
+            Instant::now() < deadline,
+            "no replica acknowledged {key} within 90 s; the last answers:\n{}",
+            last.join("\n")
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -234,13 +250,33 @@ fn continue_session(port: u16, sid: &str, served: &mut Vec<String>) {
     served.extend(items);
 }
 
+/// What every server of the run knows, printed when the scenario fails: each replica's
+/// cluster status and log, each NATS server's `/jsz` and log.
+fn diagnostics(nats: &NatsCluster, replicas: &[Replica]) -> String {
+    let mut out = nats.diagnostics();
+    for r in replicas {
+        let status = match r.port() {
+            0 => "(down)".to_string(),
+            p => request(p, "GET", "/v1/admin/cluster", &[], "")
+                .map_or_else(|e| e.to_string(), |(c, b)| format!("{c} {b}")),
+        };
+        out.push_str(&format!(
+            "--- replica {} /v1/admin/cluster: {status}\n--- replica {} log:\n{}\n",
+            r.node,
+            r.node,
+            needle_service::testkit::tail(&r.dir.with_extension("log"), 80)
+        ));
+    }
+    out
+}
+
 #[test]
 fn replicas_lose_no_acknowledged_write_under_faults_and_converge() {
     let mut nats = NatsCluster::start(3);
     let mut redis = RedisCluster::start();
     let shared = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
-    let mut replicas: Vec<Replica> = (0..3)
+    let mut replicas = (0..3)
         .map(|i| Replica {
             node: format!("r{i}"),
             dir: root.path().join(format!("r{i}")),
@@ -250,8 +286,18 @@ fn replicas_lose_no_acknowledged_write_under_faults_and_converge() {
             redis: redis.urls().join(","),
             shared: shared.path().to_path_buf(),
         })
-        .collect();
-    for r in &mut replicas {
+        .collect::<Vec<Replica>>();
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scenario(&mut nats, &mut redis, &mut replicas);
+    }));
+    if let Err(panic) = run {
+        eprintln!("=== diagnostics of the failed run\n{}", diagnostics(&nats, &replicas));
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn scenario(nats: &mut NatsCluster, redis: &mut RedisCluster, replicas: &mut [Replica]) {
+    for r in replicas.iter_mut() {
         r.start();
     }
     let ports: Vec<Arc<AtomicU16>> = replicas.iter().map(|r| r.port.clone()).collect();
@@ -325,7 +371,7 @@ fn replicas_lose_no_acknowledged_write_under_faults_and_converge() {
     more_acks(&acked, 10);
 
     // The session goes on on every replica, the wiped one included.
-    for r in &replicas {
+    for r in replicas.iter() {
         continue_session(r.port(), &sid, &mut served);
     }
     eprintln!("session items served: {}", served.len());
@@ -347,7 +393,7 @@ fn replicas_lose_no_acknowledged_write_under_faults_and_converge() {
     );
 
     // Every replica holds every acknowledged write.
-    for r in &replicas {
+    for r in replicas.iter() {
         for (id, _) in &a.records {
             let (code, _) = request(r.port(), "GET", &format!("/v1/catalog/{id}?min_seq={max_seq}"), &[], "").unwrap();
             assert_eq!(code, 200, "{} lost {id}", r.node);

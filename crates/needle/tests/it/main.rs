@@ -4,6 +4,7 @@
 mod cli;
 mod cluster;
 mod convert;
+mod disk_full;
 mod events_cli;
 mod events_kill9;
 mod kill9;

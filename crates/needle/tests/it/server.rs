@@ -55,34 +55,49 @@ pub fn get_json(port: u16, path: &str) -> serde_json::Value {
 pub struct Server {
     pub port: u16,
     child: Child,
+    log: tempfile::NamedTempFile,
 }
 
 impl Server {
     /// Start on `dir` and wait until `/health/ready` answers 200.
     pub fn start(dir: &Path) -> Server {
+        Server::start_with_env(dir, &[])
+    }
+
+    /// Start on `dir` with extra environment variables (e.g. `NEEDLE_*` settings).
+    pub fn start_with_env(dir: &Path, env: &[(&str, &str)]) -> Server {
         let port = free_port();
+        // The server's log, shown when it fails to start.
+        let log = tempfile::NamedTempFile::new().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_needle"))
             .args(["serve", "--data-dir"])
             .arg(dir)
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
             .env("NEEDLE_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log.reopen().map_or_else(|_| Stdio::null(), Stdio::from))
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok((200, _)) = http(port, "GET", "/health/ready", "application/json", "") {
-                return Server { port, child };
+                return Server { port, child, log };
             }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("server exited during start: {status}");
+                let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+                panic!("server exited during start: {status}; its log:\n{text}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = child.kill();
         let _ = child.wait();
         panic!("server did not become ready");
+    }
+
+    /// What the server logged so far (at `NEEDLE_LOG=warn`).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
     /// SIGKILL, and wait for the process to be gone.
