@@ -127,6 +127,7 @@
       missing_api_key: 'This Needle server needs an API key.',
       invalid_api_key: apiKey() ? 'The saved API key was refused.' : 'This Needle server needs an API key.',
       token_expired: 'The saved listener token has expired.',
+      token_revoked: 'The saved listener token was revoked.',
     }[code] || 'This Needle server refused the request.';
     state.auth = { code, message: (body && body.message) || '' };
     $('auth-message').textContent = `${why} Paste a key with the scopes you need (${code}).`;

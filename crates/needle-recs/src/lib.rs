@@ -68,6 +68,10 @@ pub enum RecsError {
     /// failure, not the caller's fault): retry shortly.
     #[error("shared state unavailable: {0}")]
     SharedUnavailable(String),
+    /// A DJ session has served as many items as a session may (`recs.session_max_items`):
+    /// the caller starts a new one.
+    #[error("session `{id}` has served its {max} items (recs.session_max_items); start a new session")]
+    SessionExhausted { id: String, max: usize },
 }
 
 /// The hyper-parameters of the offline models and the index as one serializable bundle

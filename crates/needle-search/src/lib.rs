@@ -18,4 +18,5 @@ pub mod union;
 
 pub use engine::{Batch, Engine, EngineConfig, PendingWrite};
 pub use error::{Error, Result};
+pub use search::MAX_HIT_NAMES;
 pub use types::*;

@@ -24,6 +24,11 @@ use tantivy::{DocAddress, Searcher, Term};
 
 /// Hits per section.
 pub const SECTION_SIZE: usize = 5;
+/// Most artists and most authors a hit names (and highlights). A record may list up to
+/// 10,000 artist ids and 1,000 authors of 1 KiB each; every hit repeating them all would
+/// let one record make each search answer hundreds of megabytes. `GET /v1/catalog/{id}`
+/// still returns the whole record.
+pub const MAX_HIT_NAMES: usize = 20;
 /// Candidates re-ranked for a listener with a taste profile.
 pub const PERSONAL_POOL: usize = 50;
 
@@ -275,11 +280,13 @@ fn build_hit(
         let Some(id) = doc_id(segs, s.addr)? else {
             return Ok(None);
         };
-        let Some(e) = snap.get_display(&id)? else {
+        let Some(mut e) = snap.get_display(&id)? else {
             return Ok(None);
         };
-        let names = snap.resolve(&e)?;
         let personalization = taste.and_then(|t| boost(t, &e));
+        e.artist_ids.truncate(MAX_HIT_NAMES);
+        e.authors.truncate(MAX_HIT_NAMES);
+        let names = snap.resolve(&e)?;
         let mut highlights = Vec::new();
         highlights.extend(highlight("name", &e.name, words));
         for a in &names.artists {

@@ -98,6 +98,8 @@ table! {
     InvalidApiKey => ("invalid_api_key", UNAUTHORIZED, InvalidRequest),
     /// The listener token has expired.
     TokenExpired => ("token_expired", UNAUTHORIZED, InvalidRequest),
+    /// The listener token was revoked (its listener's tokens, or the listener erased).
+    TokenRevoked => ("token_revoked", UNAUTHORIZED, InvalidRequest),
     /// The API key (or token) lacks the scope this request needs.
     ForbiddenScope => ("forbidden_scope", FORBIDDEN, InvalidRequest),
     /// The listener token is for another listener.
@@ -120,6 +122,8 @@ table! {
     ItemNotFound => ("item_not_found", NOT_FOUND, NotFound),
     /// The session does not exist or expired.
     SessionNotFound => ("session_not_found", NOT_FOUND, NotFound),
+    /// The session has served `recs.session_max_items` items: start a new one.
+    SessionExhausted => ("session_exhausted", CONFLICT, InvalidRequest),
     /// The job does not exist (or was forgotten).
     JobNotFound => ("job_not_found", NOT_FOUND, NotFound),
     /// No recommendation model is trained yet.

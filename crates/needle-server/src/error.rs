@@ -254,6 +254,7 @@ impl From<needle_recs::RecsError> for ApiError {
                 ApiError::new(code, format!("no {what} has id `{id}`"))
             }
             R::NotReady(message) => ApiError::new(Code::ModelNotReady, message),
+            e @ R::SessionExhausted { .. } => ApiError::new(Code::SessionExhausted, e.to_string()),
             R::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => ApiError::storage_full(),
             R::Io(e) => ApiError::internal(Code::ModelError, &e),
             R::Parse(m) | R::Numeric(m) => ApiError::internal(Code::ModelError, &m),

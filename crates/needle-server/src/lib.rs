@@ -109,9 +109,12 @@ pub async fn serve_with_shutdown(
     auth::startup_check(state.config(), local).map_err(|p| ServeError::Config(ConfigError::Invalid(vec![p])))?;
     tracing::info!(addr = %local, "needle HTTP API listening on http://{local}");
     let service = state.service().clone();
+    let keys_watch = tokio::spawn(watch_keys(state.clone()));
     // Client addresses feed the per-IP rate limit when Needle runs open.
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    keys_watch.abort();
+    served?;
     tracing::info!("HTTP server stopped; shutting the service down");
     match tokio::task::spawn_blocking(move || service.shutdown()).await {
         Ok(Ok(())) => {
@@ -120,6 +123,54 @@ pub async fn serve_with_shutdown(
         }
         Ok(Err(e)) => Err(ServeError::Shutdown(e.to_string())),
         Err(join) => Err(ServeError::Shutdown(format!("shutdown task failed: {join}"))),
+    }
+}
+
+/// Reload `auth.keys_file` on SIGHUP (unix) and, every `auth.keys_reload_ms` (unless 0),
+/// when it changed. Runs until aborted.
+async fn watch_keys(state: AppState) {
+    let every = state.config().auth.keys_reload_ms;
+    let mut poll = (every > 0 && state.config().auth.keys_file.is_some()).then(|| {
+        let mut i = tokio::time::interval(std::time::Duration::from_millis(every));
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    });
+    #[cfg(unix)]
+    let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(sig) => Some(sig),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP; keys are reloaded on change only");
+            None
+        }
+    };
+    loop {
+        let polled = async {
+            match poll.as_mut() {
+                Some(i) => i.tick().await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(unix)]
+        let hangup = async {
+            match hup.as_mut() {
+                Some(sig) => sig.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hangup = std::future::pending::<Option<()>>();
+        // The key files are small; reading one blocks only briefly.
+        tokio::select! {
+            _ = polled => {
+                let state = state.clone();
+                let _ = tokio::task::spawn_blocking(move || state.reload_keys_if_changed()).await;
+            }
+            Some(()) = hangup => {
+                tracing::info!("SIGHUP received; reloading the API keys");
+                let state = state.clone();
+                let _ = tokio::task::spawn_blocking(move || state.reload_keys()).await;
+            }
+        }
     }
 }
 

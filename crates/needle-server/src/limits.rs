@@ -211,6 +211,16 @@ impl Gate {
         }
     }
 
+    /// The gate of batch writes: `max_writes_in_flight` slots, `max_waiting` waiters,
+    /// each waiting at most `max_write_wait_ms`.
+    pub fn for_writes(config: &ConcurrencyConfig) -> Gate {
+        Gate::new(&ConcurrencyConfig {
+            max_in_flight: config.max_writes_in_flight,
+            max_wait_ms: config.max_write_wait_ms,
+            ..config.clone()
+        })
+    }
+
     /// A slot, held until the permit is dropped; `Err(Overloaded)` when none is free and
     /// waiting is not possible or takes longer than `max_wait`.
     pub async fn enter(&self) -> Result<OwnedSemaphorePermit, Overloaded> {
@@ -346,9 +356,13 @@ mod tests {
             max_in_flight: 0,
             max_waiting: 2_000_000,
             max_wait_ms: 100_000,
+            max_writes_in_flight: 0,
+            max_write_wait_ms: 600_001,
         }
         .problems();
-        assert_eq!(p.len(), 3, "{p:?}");
+        assert_eq!(p.len(), 5, "{p:?}");
+        assert!(p[3].starts_with("concurrency.max_writes_in_flight:"), "{p:?}");
+        assert!(p[4].starts_with("concurrency.max_write_wait_ms:"), "{p:?}");
         assert!(p[0].starts_with("concurrency.max_in_flight:"), "{p:?}");
     }
 
@@ -358,6 +372,7 @@ mod tests {
             max_in_flight: 2,
             max_waiting: 0,
             max_wait_ms: 1000,
+            ..ConcurrencyConfig::default()
         });
         let a = gate.enter().await.expect("slot 1");
         let _b = gate.enter().await.expect("slot 2");
@@ -375,6 +390,7 @@ mod tests {
             max_in_flight: 1,
             max_waiting: 1,
             max_wait_ms: 50,
+            ..ConcurrencyConfig::default()
         }));
         let held = gate.enter().await.expect("slot");
         let started = tokio::time::Instant::now();
@@ -403,6 +419,7 @@ mod tests {
             max_in_flight: 1,
             max_waiting: 1,
             max_wait_ms: 10_000,
+            ..ConcurrencyConfig::default()
         });
         let _held = gate.enter().await.expect("slot");
         let r = tokio::time::timeout(Duration::from_millis(10), gate.enter()).await;

@@ -35,6 +35,12 @@ pub const LOG_LAG: &str = "needle_log_lag";
 /// Counter: write-log entries applied since start (its rate is the apply rate).
 pub const LOG_APPLIED_TOTAL: &str = "needle_log_applied_entries_total";
 
+/// Counter: reloads of `auth.keys_file`, label `outcome` (`ok`, `failed`: the keys in use
+/// were kept).
+pub const KEYS_RELOADS_TOTAL: &str = "needle_auth_keys_reloads_total";
+/// Gauge: API keys in use (after the last successful reload).
+pub const KEYS_LOADED: &str = "needle_auth_keys";
+
 /// Route label of requests that matched no route (keeps label cardinality bounded).
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
@@ -94,6 +100,11 @@ impl Metrics {
             describe_gauge!(LOG_SEQ, "The last write-log entry known to exist.");
             describe_gauge!(LOG_LAG, "Write-log entries not yet applied on this replica.");
             describe_counter!(LOG_APPLIED_TOTAL, "Write-log entries applied since start.");
+            describe_counter!(
+                KEYS_RELOADS_TOTAL,
+                "Reloads of auth.keys_file by outcome (ok; failed: the keys in use were kept)."
+            );
+            describe_gauge!(KEYS_LOADED, "API keys in use after the last successful reload.");
         });
         Metrics { recorder, handle }
     }
@@ -131,6 +142,18 @@ impl Metrics {
             metrics::gauge!(LOG_SEQ).set(log_seq as f64);
             metrics::gauge!(LOG_LAG).set(log_seq.saturating_sub(applied) as f64);
             metrics::counter!(LOG_APPLIED_TOTAL).absolute(applied_entries);
+        });
+    }
+
+    /// Count one reload of the keys file: `Some(keys in use)` when it was swapped in,
+    /// `None` when it failed and the keys in use were kept.
+    pub fn record_keys_reload(&self, loaded: Option<usize>) {
+        with_local_recorder(&self.recorder, || {
+            let outcome = if loaded.is_some() { "ok" } else { "failed" };
+            metrics::counter!(KEYS_RELOADS_TOTAL, "outcome" => outcome).increment(1);
+            if let Some(n) = loaded {
+                metrics::gauge!(KEYS_LOADED).set(n as f64);
+            }
         });
     }
 

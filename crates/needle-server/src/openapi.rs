@@ -38,6 +38,7 @@ use utoipa::OpenApi;
         crate::routes::users::history,
         crate::routes::users::delete_user,
         crate::routes::tokens::mint,
+        crate::routes::tokens::revoke,
         crate::routes::recs::recommendations,
         crate::routes::recs::similar,
         crate::routes::recs::continue_from,
@@ -61,6 +62,7 @@ use utoipa::OpenApi;
         Personalization, EventType, EventDoc, Timestamp, EventReport, ProfileView, TopAffinity,
         RecentEventDoc, HistoryResponse, UserDeleted,
         crate::routes::tokens::TokenRequest, crate::routes::tokens::TokenResponse,
+        crate::routes::tokens::TokensRevoked,
         needle_recs::serve::Recommendations, needle_recs::serve::RecItem, needle_recs::serve::Mix,
         needle_recs::serve::SessionInfo, crate::routes::recs::ContinueBody, crate::routes::recs::SessionBody,
         crate::routes::admin::TrainAccepted, crate::routes::admin::ModelInfo,
@@ -353,10 +355,12 @@ impl utoipa::Modify for Security {
                     serde_json::json!(class.listener_token_ok()),
                 );
                 let responses = &mut op.responses.responses;
-                responses.insert(
-                    "401".into(),
-                    error("`missing_api_key`, `invalid_api_key`, `token_expired` (with `WWW-Authenticate`)"),
-                );
+                let unauthorized = if class.listener_token_ok() {
+                    "`missing_api_key`, `invalid_api_key`, `token_expired`, `token_revoked` (with `WWW-Authenticate`)"
+                } else {
+                    "`missing_api_key`, `invalid_api_key`, `token_expired` (with `WWW-Authenticate`)"
+                };
+                responses.insert("401".into(), error(unauthorized));
                 let forbidden = if class.listener_token_ok() {
                     "`forbidden_scope`, `forbidden_listener`"
                 } else {
@@ -364,7 +368,7 @@ impl utoipa::Modify for Security {
                 };
                 responses.insert("403".into(), error(forbidden));
                 responses.insert("429".into(), error("`rate_limited` (with `Retry-After`)"));
-                if class.expensive {
+                if class.expensive || class.batch_write {
                     match responses.get_mut("503") {
                         Some(RefOr::T(r)) => r.description.push_str("; `overloaded` (with `Retry-After`)"),
                         _ => {

@@ -1,5 +1,6 @@
 //! Shared state of the handlers.
 
+use crate::auth::{KeyRing, ReloadError};
 use crate::codes;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -9,14 +10,15 @@ use needle_recs::serve::Recs;
 use needle_service::Service;
 use std::sync::Arc;
 
-/// What every handler can reach: the service, the configuration and this router's
-/// metrics. Cheap to clone.
+/// What every handler can reach: the service, the configuration, the API keys in use and
+/// this router's metrics. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     service: Arc<Service>,
     config: Arc<Config>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    keys: Arc<KeyRing>,
 }
 
 impl AppState {
@@ -32,10 +34,45 @@ impl AppState {
     pub fn with_clock(service: Arc<Service>, config: Config, clock: Arc<dyn Clock>) -> AppState {
         AppState {
             service,
+            keys: Arc::new(KeyRing::new(&config.auth)),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
             clock,
         }
+    }
+
+    /// The API keys in use.
+    pub fn keys(&self) -> &Arc<KeyRing> {
+        &self.keys
+    }
+
+    /// Reload `auth.keys_file` now (SIGHUP): see [`KeyRing::reload`]. The outcome is
+    /// logged and counted (`needle_auth_keys_reloads_total`).
+    pub fn reload_keys(&self) -> Result<usize, ReloadError> {
+        let outcome = self.keys.reload();
+        self.report_reload(&outcome);
+        outcome
+    }
+
+    /// Reload `auth.keys_file` if it changed since it was last read (the poller); `None`
+    /// when it did not. Logged and counted as [`AppState::reload_keys`].
+    pub fn reload_keys_if_changed(&self) -> Option<Result<usize, ReloadError>> {
+        let outcome = self.keys.reload_if_changed()?;
+        self.report_reload(&outcome);
+        Some(outcome)
+    }
+
+    fn report_reload(&self, outcome: &Result<usize, ReloadError>) {
+        let file = self
+            .keys
+            .keys_file()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        match outcome {
+            Ok(n) => tracing::info!(file, keys = n, "API keys reloaded"),
+            Err(e) => tracing::error!(file, problems = %e, "API keys not reloaded: keeping the keys in use"),
+        }
+        self.metrics.record_keys_reload(outcome.as_ref().ok().copied());
     }
 
     /// What this router reads the time from.

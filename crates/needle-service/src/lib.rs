@@ -26,7 +26,7 @@ pub use applier::FollowState;
 pub use catalog::PendingWrite;
 pub use cluster::ClusterStatus;
 pub use error::{Error, Result};
-pub use listeners::Erased;
+pub use listeners::{Erased, Revoked};
 pub use snapshot::Manifest;
 
 use applier::{Applier, Targets};
@@ -35,7 +35,7 @@ use needle_core::profile::ProfileConfig;
 use needle_core::time::Clock;
 use needle_recs::serve::{Recs, ServeConfig};
 use needle_search::{Engine, EngineConfig, Rejection};
-use needle_store::{EventStore, FileLog};
+use needle_store::{EventStore, FileLog, TokenRevocations};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,6 +103,8 @@ pub struct Service {
     events: Arc<EventStore>,
     recs: Arc<Recs>,
     tastes: Arc<Tastes>,
+    /// Revoked listener tokens (applied from the log).
+    revocations: Arc<TokenRevocations>,
     applier: Arc<Applier>,
     /// Opened for a bulk load: catalog batches bypass the log (see
     /// [`Service::submit_values`]).
@@ -183,11 +185,13 @@ impl Service {
             }
         }
         let tastes = Arc::new(Tastes::default());
+        let revocations = Arc::new(TokenRevocations::open(&dir)?);
         let targets = Targets {
             engine: engine.clone(),
             events: events.clone(),
             recs: recs.clone(),
             tastes: tastes.clone(),
+            revocations: revocations.clone(),
             node_id: node_id.clone(),
             data_dir: dir.clone(),
             shared_models: clustered.then(|| shared_dir.clone()),
@@ -253,6 +257,7 @@ impl Service {
             events,
             recs,
             tastes,
+            revocations,
             applier,
             bulk,
             clock,

@@ -45,6 +45,15 @@ pub struct Erased {
     pub seq: u64,
 }
 
+/// What revoking a listener's tokens did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revoked {
+    /// Tokens issued before this time (epoch ms) are refused.
+    pub before_ms: i64,
+    /// The write-log sequence number of the revocation.
+    pub seq: u64,
+}
+
 impl Service {
     /// Validate listening events one by one and store the good ones durably (one log
     /// entry); bad ones are rejected with their index and field.
@@ -97,16 +106,36 @@ impl Service {
     }
 
     /// Erase a listener's events and profile for good, with the erasure's log position.
+    /// Their listener tokens issued until now are revoked too.
     pub fn erase_listener(&self, user: &str) -> Result<Erased> {
         check_id(user, "user_id")?;
         let (seq, outcome) = self.applier.write(Op::new(Entry::EraseListener {
             user_id: user.to_string(),
+            tokens_before_ms: Some(self.clock_ms()),
         }))?;
         let events = match outcome {
             Outcome::Erased(n) => n,
             _ => 0,
         };
         Ok(Erased { events, seq })
+    }
+
+    /// Revoke every listener token of `user` issued until now (one log entry, so every
+    /// replica refuses them once it has applied it); tokens minted from now on work.
+    pub fn revoke_tokens(&self, user: &str) -> Result<Revoked> {
+        check_id(user, "user_id")?;
+        let before_ms = self.clock_ms();
+        let (seq, _) = self.applier.write(Op::new(Entry::RevokeTokens {
+            user_id: user.to_string(),
+            before_ms,
+        }))?;
+        Ok(Revoked { before_ms, seq })
+    }
+
+    /// Tokens of `user` issued before this time (epoch ms) are revoked; `None` when none
+    /// of theirs is. A map lookup: the access check calls it on every token request.
+    pub fn tokens_not_before(&self, user: &str) -> Option<i64> {
+        self.revocations.not_before(user)
     }
 
     /// A listener's most recent events, newest first; `None` without history.

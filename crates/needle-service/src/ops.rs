@@ -101,6 +101,10 @@ impl Service {
         h.update(&probe.events.count.to_le_bytes());
         h.update(&probe.events.digest.to_le_bytes());
         h.update(&probe.model_version.to_le_bytes());
+        // Only when some token is revoked, so states without any keep their digests.
+        if let Some(r) = probe.revocations {
+            h.update(&r.to_le_bytes());
+        }
         let digest = format!("{:032x}", h.digest128());
         *self.digest_cache.lock() = Some((probe.applied_seq, digest.clone()));
         Ok((probe.applied_seq, digest))

@@ -6,7 +6,8 @@
 //! its `applied_seq` gives the same state as replaying the whole log.
 //!
 //! Layout: `<shared_dir>/snapshots/snapshot-<applied_seq, 12 digits>-<node>/`
-//! with `catalog.redb`, `index/…`, `events/events.log`, `models/CURRENT` + the served
+//! with `catalog.redb`, `index/…`, `events/events.log`, `tokens.json` (revoked listener
+//! tokens, when any), `models/CURRENT` + the served
 //! model's files, `LOG.json` (the log the state follows: see [`crate::cluster::identity`])
 //! and `manifest.json`.
 
@@ -98,6 +99,7 @@ pub(crate) fn write(targets: &Targets, dir: &Path, seq: u64, node_id: &str, now_
     fs_err::create_dir_all(tmp.join("events")).map_err(|e| io(&tmp, e))?;
     targets.engine.snapshot_to(&tmp)?;
     targets.events.copy_to(&tmp.join("events"))?;
+    targets.revocations.copy_to(&tmp)?;
     let log = identity::read(&targets.data_dir)?;
     if let Some(id) = &log {
         identity::write(&tmp, id)?;

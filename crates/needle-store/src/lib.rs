@@ -19,6 +19,7 @@ pub mod events;
 mod frames;
 pub mod log;
 pub mod profiles;
+pub mod revocations;
 
 pub use catalog::{Applied, CatalogSnapshot, CatalogStore, ResolvedNames, DEFAULT_CACHE_BYTES};
 pub use error::{Error, Result};
@@ -26,3 +27,4 @@ pub use eventlog::FileEventLog;
 pub use events::{EventDigest, EventStore, Ingested};
 pub use log::{Entry, FileLog, Log};
 pub use profiles::{MemoryProfiles, ProfileStore};
+pub use revocations::TokenRevocations;

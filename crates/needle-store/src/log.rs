@@ -39,6 +39,17 @@ pub enum Entry {
     EraseListener {
         /// The listener.
         user_id: String,
+        /// When the erasure was asked for (epoch ms): the listener's tokens issued before
+        /// it are revoked too. Absent in entries written before revocations existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tokens_before_ms: Option<i64>,
+    },
+    /// Revoke every listener token of `user_id` issued before `before_ms`.
+    RevokeTokens {
+        /// The listener.
+        user_id: String,
+        /// Tokens issued before this time (epoch ms) are refused from now on.
+        before_ms: i64,
     },
     /// Serve this recommendation model version (its file is already written).
     ActivateModel {
@@ -63,6 +74,7 @@ impl Entry {
             Entry::Catalog { .. } => "catalog",
             Entry::Events { .. } => "events",
             Entry::EraseListener { .. } => "erase_listener",
+            Entry::RevokeTokens { .. } => "revoke_tokens",
             Entry::ActivateModel { .. } => "activate_model",
         }
     }
@@ -223,7 +235,23 @@ mod tests {
     }
 
     fn erase(u: &str) -> Entry {
-        Entry::EraseListener { user_id: u.into() }
+        Entry::EraseListener {
+            user_id: u.into(),
+            tokens_before_ms: None,
+        }
+    }
+
+    #[test]
+    fn entries_of_older_versions_still_decode() {
+        let old: Entry = serde_json::from_slice(br#"{"op":"erase_listener","user_id":"a"}"#).unwrap();
+        assert_eq!(old, erase("a"));
+        assert_eq!(enc(erase("a")), br#"{"op":"erase_listener","user_id":"a"}"#.to_vec());
+        let revoke = Entry::RevokeTokens {
+            user_id: "a".into(),
+            before_ms: 7,
+        };
+        assert_eq!(serde_json::from_slice::<Entry>(&enc(revoke.clone())).unwrap(), revoke);
+        assert_eq!(revoke.kind(), "revoke_tokens");
     }
 
     fn all(log: &mut FileLog, after: u64) -> Vec<(u64, Entry)> {

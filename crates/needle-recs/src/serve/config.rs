@@ -26,6 +26,9 @@ pub struct ServeConfig {
     pub daily_mixes: usize,
     /// Sessions idle this long are forgotten, seconds.
     pub session_idle_s: u64,
+    /// Most items one DJ session serves (it remembers each, never to serve it twice);
+    /// then `next` answers `409 session_exhausted` and the listener starts a new one.
+    pub session_max_items: usize,
     /// How signals are weighted against each other (`[recs.blend]`).
     pub blend: BlendWeights,
 }
@@ -44,6 +47,7 @@ impl Default for ServeConfig {
             episode_window_days: 30,
             daily_mixes: 4,
             session_idle_s: 4 * 3600,
+            session_max_items: 10_000,
             blend: BlendWeights::default(),
         }
     }
@@ -73,6 +77,12 @@ impl ServeConfig {
         }
         if !(1..=12).contains(&self.daily_mixes) {
             out.push(format!("recs.daily_mixes: {} is outside 1..=12", self.daily_mixes));
+        }
+        if !(1..=1_000_000).contains(&self.session_max_items) {
+            out.push(format!(
+                "recs.session_max_items: {} is outside 1..=1000000",
+                self.session_max_items
+            ));
         }
         out.extend(self.blend.problems());
         out

@@ -90,7 +90,7 @@ impl Recs {
         }
         Ok(Recs {
             dir: dir.to_path_buf(),
-            sessions: Sessions::new(config.session_idle_s),
+            sessions: Sessions::new(config.session_idle_s, config.session_max_items),
             config,
             model: RwLock::new(model),
             discover_cache: Mutex::new(HashMap::new()),
@@ -104,7 +104,7 @@ impl Recs {
     pub fn empty(dir: &Path, config: ServeConfig) -> Recs {
         Recs {
             dir: dir.to_path_buf(),
-            sessions: Sessions::new(config.session_idle_s),
+            sessions: Sessions::new(config.session_idle_s, config.session_max_items),
             config,
             model: RwLock::new(None),
             discover_cache: Mutex::new(HashMap::new()),

@@ -33,16 +33,20 @@ pub struct SessionInfo {
 /// idle ones expire.
 pub struct Sessions {
     idle_ms: i64,
+    /// Most items one session serves.
+    max_items: usize,
     store: Arc<dyn SessionStore>,
     /// What session start and idleness read the time from.
     pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl Sessions {
-    /// Sessions in memory, expiring after `idle_s` seconds without a `next`.
-    pub fn new(idle_s: u64) -> Self {
+    /// Sessions in memory, expiring after `idle_s` seconds without a `next`, each
+    /// serving at most `max_items` items.
+    pub fn new(idle_s: u64, max_items: usize) -> Self {
         Sessions {
             idle_ms: (idle_s as i64).saturating_mul(1000),
+            max_items: max_items.max(1),
             store: Arc::new(MemSessions::default()),
             clock: needle_core::time::system(),
         }
@@ -96,13 +100,21 @@ impl Recs {
             .store
             .load(sid, self.sessions.clock.now_ms())?
             .ok_or_else(not_found)?;
+        // What a session remembers is bounded: past its last item it is over.
+        let left = self.sessions.max_items.saturating_sub(state.served.len());
+        if left == 0 {
+            return Err(RecsError::SessionExhausted {
+                id: sid.to_string(),
+                max: self.sessions.max_items,
+            });
+        }
         let (info, turn) = (state.info.clone(), state.turn);
         let scope = Scope {
             surface: Surface::Session,
             types: info.types.clone(),
             market: state.market.clone(),
             explicit: state.explicit,
-            limit: limit.max(1),
+            limit: limit.clamp(1, left),
             now: self.sessions.clock.now_ms(),
         };
         let limit = scope.limit;

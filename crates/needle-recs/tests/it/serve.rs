@@ -151,3 +151,32 @@ fn sessions_expire_after_being_idle_for_session_idle_s() {
     recs.start_session("u5", None, None, true).unwrap();
     assert_eq!(recs.session_owner(&sid).unwrap(), None);
 }
+
+#[test]
+fn a_session_serves_at_most_session_max_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source();
+    let config = ServeConfig {
+        session_max_items: 5,
+        ..config()
+    };
+    let recs = Recs::open(dir.path(), config).unwrap();
+    recs.train_now(&src, &mut |_| {}).unwrap();
+    let sid = recs
+        .start_session("u4", Some(vec![EntityType::Artist]), None, true)
+        .unwrap()
+        .session_id;
+    assert_eq!(recs.session_next(&src, &sid, 3).unwrap().items.len(), 3);
+    // The last step is cut to what is left.
+    assert_eq!(recs.session_next(&src, &sid, 3).unwrap().items.len(), 2);
+    let err = recs.session_next(&src, &sid, 3).unwrap_err();
+    assert!(
+        matches!(&err, RecsError::SessionExhausted { id, max: 5 } if *id == sid),
+        "{err:?}"
+    );
+    // Other sessions are not affected.
+    let other = recs
+        .start_session("u4", Some(vec![EntityType::Artist]), None, true)
+        .unwrap();
+    assert_eq!(recs.session_next(&src, &other.session_id, 1).unwrap().items.len(), 1);
+}

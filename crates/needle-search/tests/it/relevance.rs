@@ -223,3 +223,41 @@ fn among_equal_matches_the_name_the_query_covers_best_comes_first() {
     assert_eq!(first(&e, "tramp abroa"), "sh:tramp");
     assert_eq!(first(&e, "tramp abroad"), "sh:tramp");
 }
+
+#[test]
+fn a_hit_names_at_most_max_hit_names_artists_and_authors() {
+    use needle_search::MAX_HIT_NAMES;
+    let dir = tempfile::tempdir().unwrap();
+    let e = needle_search::Engine::open(needle_search::EngineConfig::new(dir.path())).unwrap();
+    let n = MAX_HIT_NAMES + 30;
+    let mut records: Vec<serde_json::Value> = (0..n)
+        .map(|i| serde_json::json!({"id": format!("a{i}"), "type": "artist", "name": format!("Singer {i}")}))
+        .collect();
+    let ids: Vec<String> = (0..n).map(|i| format!("a{i}")).collect();
+    let authors: Vec<String> = (0..n).map(|i| format!("Writer {i}")).collect();
+    records.push(serde_json::json!({"id": "t", "type": "track", "name": "Crowded Anthem", "artist_ids": ids}));
+    records.push(serde_json::json!({"id": "b", "type": "audiobook", "name": "Crowded Book", "authors": authors}));
+    e.write_values(records);
+    e.refresh().unwrap();
+    let r = e
+        .search_plain(&SearchRequest {
+            q: "crowded singer writer".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let hit = |id: &str| {
+        r.hits
+            .iter()
+            .find(|h| h.id == id)
+            .unwrap_or_else(|| panic!("{id}: {r:?}"))
+    };
+    let track = hit("t");
+    assert_eq!(track.artists.len(), MAX_HIT_NAMES);
+    assert_eq!(track.artists[0], "Singer 0");
+    assert!(track.highlights.iter().filter(|h| h.field == "artists").count() <= MAX_HIT_NAMES);
+    let book = hit("b");
+    assert_eq!(book.authors.len(), MAX_HIT_NAMES);
+    assert!(book.highlights.iter().filter(|h| h.field == "authors").count() <= MAX_HIT_NAMES);
+    // The record itself keeps them all.
+    assert_eq!(e.get("t").unwrap().unwrap().artist_ids.len(), n);
+}

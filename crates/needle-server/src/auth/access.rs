@@ -56,8 +56,12 @@ pub struct MintedToken {
 impl Access {
     /// The keys and signer of `config` (the keys file is read now).
     pub fn from_config(config: &AuthConfig) -> Result<Access, String> {
-        let keys = config
-            .all_keys()?
+        Ok(Access::with_keys(config, config.all_keys()?))
+    }
+
+    /// `keys` (read from `config` by the caller: a reload) with the signer of `config`.
+    pub fn with_keys(config: &AuthConfig, keys: Vec<KeyConfig>) -> Access {
+        let keys = keys
             .into_iter()
             .map(|k| StoredKey {
                 name: Arc::from(k.name.as_str()),
@@ -65,7 +69,7 @@ impl Access {
                 scopes: Scopes::of(&k.scopes),
             })
             .collect();
-        Ok(Access {
+        Access {
             keys,
             signer: config
                 .token_secret
@@ -73,7 +77,17 @@ impl Access {
                 .and_then(|s| TokenSigner::new(s.expose().as_bytes())),
             token_max_ttl_s: config.token_max_ttl_s.clamp(1, MAX_TOKEN_TTL_S),
             broken: false,
-        })
+        }
+    }
+
+    /// Whether the keys could not be loaded (every protected request is refused).
+    pub fn is_locked(&self) -> bool {
+        self.broken
+    }
+
+    /// How many keys are configured.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
     }
 
     /// Access that refuses every protected request (keys could not be loaded).
@@ -220,12 +234,25 @@ impl Access {
         let claims = Claims {
             user_id: user_id.to_string(),
             expires_at_ms: now_ms.saturating_add(ttl_ms),
+            issued_at_ms: now_ms,
         };
         Ok(MintedToken {
             token: signer.sign(&claims),
             expires_at_ms: claims.expires_at_ms,
         })
     }
+}
+
+/// `401 token_revoked`: the listener's tokens issued before `not_before_ms` were revoked
+/// (`POST /v1/users/{id}/tokens/revoke`, or the listener's erasure).
+pub fn revoked(claims: &Claims, not_before_ms: i64) -> Option<Refusal> {
+    (claims.issued_at_ms < not_before_ms).then(|| {
+        unauthorized(
+            Code::TokenRevoked,
+            "the listener token was revoked; ask your backend for a new one",
+            format!("{REALM}, error=\"invalid_token\", error_description=\"the token was revoked\""),
+        )
+    })
 }
 
 /// The credential of a request: `Authorization: Bearer <x>`, else `X-Api-Key: <x>`.
@@ -318,6 +345,18 @@ pub fn overloaded() -> Response {
         format!(
             "the server is busy with other expensive requests; retry in {OVERLOADED_RETRY_AFTER_S} s \
              (concurrency.max_in_flight)"
+        ),
+    );
+    with_retry_after(err.into_response(), OVERLOADED_RETRY_AFTER_S)
+}
+
+/// `503 overloaded` with `Retry-After`, for a batch write that found no write slot.
+pub fn overloaded_writes() -> Response {
+    let err = ApiError::new(
+        Code::Overloaded,
+        format!(
+            "the server is busy with other batch writes; retry in {OVERLOADED_RETRY_AFTER_S} s \
+             (concurrency.max_writes_in_flight)"
         ),
     );
     with_retry_after(err.into_response(), OVERLOADED_RETRY_AFTER_S)

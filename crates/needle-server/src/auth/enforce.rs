@@ -3,13 +3,28 @@
 use super::*;
 
 /// Access control and limits of one router.
-#[derive(Debug)]
 pub struct Guard {
-    access: Arc<Access>,
+    keys: Arc<KeyRing>,
     rate: RateLimiter,
     gate: Gate,
+    /// Batch writes in flight.
+    writes: Gate,
     /// What token expiry and rate-limit refills read the time from.
     clock: Arc<dyn Clock>,
+    /// Where revoked listener tokens are looked up (`None`: none is).
+    revocations: Option<Arc<needle_service::Service>>,
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("keys", &self.keys)
+            .field("rate", &self.rate)
+            .field("gate", &self.gate)
+            .field("writes", &self.writes)
+            .field("revocations", &self.revocations.is_some())
+            .finish()
+    }
 }
 
 impl Guard {
@@ -23,18 +38,18 @@ impl Guard {
     /// The guard for `config`, reading the time from `clock` (tests pass a
     /// [`needle_core::time::ManualClock`]).
     pub fn with_clock(config: &Config, clock: Arc<dyn Clock>) -> Guard {
-        let access = match Access::from_config(&config.auth) {
-            Ok(access) => access,
-            Err(problem) => {
-                tracing::error!(problem, "cannot load API keys; every protected route answers 500");
-                Access::locked()
-            }
-        };
+        Guard::with_keys(Arc::new(KeyRing::new(&config.auth)), config, clock)
+    }
+
+    /// The guard for `config` with the (reloadable) keys `keys`.
+    pub fn with_keys(keys: Arc<KeyRing>, config: &Config, clock: Arc<dyn Clock>) -> Guard {
         Guard {
-            access: Arc::new(access),
+            keys,
             rate: RateLimiter::new(&config.rate_limit),
             gate: Gate::new(&config.concurrency),
+            writes: Gate::for_writes(&config.concurrency),
             clock,
+            revocations: None,
         }
     }
 
@@ -45,9 +60,15 @@ impl Guard {
         self
     }
 
-    /// The keys and token signer.
-    pub fn access(&self) -> &Arc<Access> {
-        &self.access
+    /// Refuse listener tokens that `service` has on record as revoked.
+    pub fn with_revocations(mut self, service: Arc<needle_service::Service>) -> Guard {
+        self.revocations = Some(service);
+        self
+    }
+
+    /// The keys and token signer in use.
+    pub fn access(&self) -> Arc<Access> {
+        self.keys.current()
     }
 }
 
@@ -60,7 +81,18 @@ pub async fn enforce(State(guard): State<Arc<Guard>>, mut req: Request, next: Ne
         return next.run(req).await;
     }
     let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let principal = match guard.access.authenticate(req.headers(), guard.clock.now_ms()) {
+    // The keys of this request, whatever a reload swaps in meanwhile.
+    let access = guard.keys.current();
+    let authenticated = access.authenticate(req.headers(), guard.clock.now_ms()).and_then(|p| {
+        let refused = match (&p, &guard.revocations) {
+            (Principal::Listener(claims), Some(service)) => service
+                .tokens_not_before(&claims.user_id)
+                .and_then(|nb| revoked(claims, nb)),
+            _ => None,
+        };
+        refused.map_or(Ok(p), Err)
+    });
+    let principal = match authenticated {
         Ok(p) => p,
         Err(refusal) => {
             // Failed attempts count against the client's IP: guessing keys is slow.
@@ -70,10 +102,7 @@ pub async fn enforce(State(guard): State<Arc<Guard>>, mut req: Request, next: Ne
             return refusal.into_response();
         }
     };
-    if let Err(e) = guard
-        .access
-        .authorize(&principal, &class, req.method(), req.uri().path())
-    {
+    if let Err(e) = access.authorize(&principal, &class, req.method(), req.uri().path()) {
         return e.into_response();
     }
     let rate_key = match &principal {
@@ -89,11 +118,17 @@ pub async fn enforce(State(guard): State<Arc<Guard>>, mut req: Request, next: Ne
             Ok(permit) => Some(permit),
             Err(_) => return overloaded(),
         }
+    } else if class.batch_write {
+        // Taken before the body is read: a write waiting here holds no body yet.
+        match guard.writes.enter().await {
+            Ok(permit) => Some(permit),
+            Err(_) => return overloaded_writes(),
+        }
     } else {
         None
     };
     req.extensions_mut().insert(principal);
-    req.extensions_mut().insert(Arc::clone(&guard.access));
+    req.extensions_mut().insert(access);
     next.run(req).await
 }
 

@@ -2,13 +2,16 @@
 //! ([`enforce`]) that checks them and applies the limits of [`crate::limits`].
 //!
 //! - **Keys** come from `auth.keys` (config file or `NEEDLE_AUTH__KEYS`) and from the TOML
-//!   file `auth.keys_file` (a mounted Kubernetes Secret). Each has a name and scopes:
+//!   file `auth.keys_file` (a mounted Kubernetes Secret), reloaded when it changes or on
+//!   SIGHUP ([`KeyRing`]). Each has a name and scopes:
 //!   `admin` (everything), `ingest` (`POST /v1/events`), `search` (reads, search,
 //!   recommendations). Keys are kept only as SHA-256 digests and compared in constant
 //!   time; they are never logged (every `Debug` redacts them).
 //! - **Listener tokens** (`POST /v1/admin/tokens`) are HMAC-SHA256-signed with
-//!   `auth.token_secret` and carry a listener id and an expiry. They read only that
-//!   listener's profile, history, recommendations and sessions.
+//!   `auth.token_secret` and carry a listener id, an expiry and their time of issue. They
+//!   read only that listener's profile, history, recommendations and sessions. Revoking a
+//!   listener's tokens (`POST /v1/users/{id}/tokens/revoke`, or erasing the listener) is a
+//!   write-log entry; tokens issued before it are refused from then on.
 //! - **Routes** are classified by method and path ([`classify`]), not by the router, so a
 //!   route added later is covered by its pattern before it exists; anything unknown
 //!   needs `admin`.
@@ -32,11 +35,13 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 mod access;
 mod enforce;
+mod keys;
 mod routes;
 #[cfg(test)]
 mod tests;
@@ -44,6 +49,7 @@ mod token;
 
 pub use access::*;
 pub use enforce::*;
+pub use keys::*;
 pub use routes::*;
 pub use token::*;
 

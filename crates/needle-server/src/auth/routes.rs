@@ -25,11 +25,26 @@ pub struct RouteClass {
     /// Whether it is expensive (search, recommendations, similar items, sessions,
     /// training) and so bounded by `[concurrency]`.
     pub expensive: bool,
+    /// Whether it is a batch write (`POST /v1/catalog`, `POST /v1/events`), bounded by
+    /// `concurrency.max_writes_in_flight`.
+    pub batch_write: bool,
 }
 
 impl RouteClass {
     fn new(rule: Rule, expensive: bool) -> RouteClass {
-        RouteClass { rule, expensive }
+        RouteClass {
+            rule,
+            expensive,
+            batch_write: false,
+        }
+    }
+
+    fn batch_write(rule: Rule) -> RouteClass {
+        RouteClass {
+            rule,
+            expensive: false,
+            batch_write: true,
+        }
     }
 
     /// The scope a key needs (`None` for open routes).
@@ -63,7 +78,8 @@ pub fn classify(method: &Method, path: &str) -> RouteClass {
             ["search"] if read => search(true),
             ["stats"] if read => search(false),
             ["catalog", _] if read => search(false),
-            ["events"] if post => RouteClass::new(Rule::Scope(Scope::Ingest), false),
+            ["events"] if post => RouteClass::batch_write(Rule::Scope(Scope::Ingest)),
+            ["catalog"] if post => RouteClass::batch_write(Rule::Scope(Scope::Admin)),
             ["users", id, "profile" | "history"] if read => listener(id, false),
             ["users", id, "recommendations"] if read => listener(id, true),
             ["users", id, "sessions"] if post => listener(id, true),
@@ -71,6 +87,8 @@ pub fn classify(method: &Method, path: &str) -> RouteClass {
             ["items", _, "similar"] if read => search(true),
             ["recommendations", "continue"] if post => search(true),
             ["admin", "train" | "training", ..] if post => RouteClass::new(Rule::Scope(Scope::Admin), true),
+            // Revoking a listener's tokens is the backend's call, never the listener's.
+            ["users", _, "tokens", "revoke"] if post => admin,
             // Catalog writes, /v1/admin/*, DELETE /v1/users/{id}, and anything unknown.
             _ => admin,
         },

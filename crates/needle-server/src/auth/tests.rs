@@ -100,6 +100,7 @@ fn classification_of_every_route() {
         ("POST", "/v1/admin/train", Some(Admin), false, true),
         ("GET", "/v1/admin/train/jobs", Some(Admin), false, false),
         ("POST", "/v1/admin/tokens", Some(Admin), false, false),
+        ("POST", "/v1/users/u1/tokens/revoke", Some(Admin), false, false),
         ("GET", "/v1/nope", Some(Admin), false, false),
         ("GET", "/v1/search/", Some(Admin), false, false),
         ("GET", "//v1/search", Some(Admin), false, false),
@@ -111,6 +112,16 @@ fn classification_of_every_route() {
         assert_eq!(c.scope(), *scope, "{method} {path}");
         assert_eq!(c.listener_token_ok(), *token, "{method} {path}");
         assert_eq!(c.expensive, *expensive, "{method} {path}");
+    }
+    // Batch writes take a write slot; nothing else does.
+    for (method, path, batch) in [
+        (Method::POST, "/v1/catalog", true),
+        (Method::POST, "/v1/events", true),
+        (Method::DELETE, "/v1/catalog/t1", false),
+        (Method::GET, "/v1/search", false),
+        (Method::POST, "/v1/admin/train", false),
+    ] {
+        assert_eq!(classify(&method, path).batch_write, batch, "{method} {path}");
     }
     assert_eq!(
         classify(&Method::GET, "/v1/users/lfm%3Auser%202/profile").rule,
@@ -224,7 +235,8 @@ fn tokens_read_only_their_listener() {
         p,
         Principal::Listener(Claims {
             user_id: "lfm:user 2".into(),
-            expires_at_ms: t0 + 60_000
+            expires_at_ms: t0 + 60_000,
+            issued_at_ms: t0,
         })
     );
     let check = |m: Method, path: &str| {
@@ -242,6 +254,34 @@ fn tokens_read_only_their_listener() {
     assert_eq!(check(Method::DELETE, "/v1/users/lfm:user%202"), Err("forbidden_scope"));
     assert_eq!(check(Method::POST, "/v1/admin/tokens"), Err("forbidden_scope"));
 
+    // Revoked from its time of issue on; a later revocation covers it, an earlier not.
+    let Principal::Listener(claims) = &p else {
+        panic!("{p:?}")
+    };
+    assert!(revoked(claims, t0).is_none());
+    let (status, challenge) = code_of(revoked(claims, t0 + 1).expect("revoked"));
+    assert_eq!(status, 401);
+    assert!(challenge.is_some_and(|c| c.contains("revoked")));
+    // Tokens minted before `iat` existed have none: any revocation covers them.
+    let old = TokenSigner::new(SECRET.as_bytes()).expect("signer");
+    let mut mac = old.mac.clone();
+    let signed = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(br#"{"sub":"u1","exp":99}"#));
+    mac.update(signed.as_bytes());
+    let legacy = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
+    let claims = old.verify(&legacy, 0).expect("an older token still verifies");
+    assert_eq!(claims.issued_at_ms, 0);
+    assert!(revoked(&claims, 1).is_some());
+    // A claim from a newer version is ignored (the signature covers it).
+    let mut mac = old.mac.clone();
+    let signed = format!(
+        "{TOKEN_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(br#"{"sub":"u1","exp":99,"iat":5,"jti":"t-1"}"#)
+    );
+    mac.update(signed.as_bytes());
+    let newer = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
+    let claims = old.verify(&newer, 0).expect("a newer token verifies");
+    assert_eq!((claims.user_id.as_str(), claims.issued_at_ms), ("u1", 5));
+
     // Expiry is exact, to the millisecond.
     let expired = access.authenticate(&h, t0 + 60_000).unwrap_err();
     let (status, challenge) = code_of(expired);
@@ -256,6 +296,7 @@ fn tampered_or_foreign_tokens_are_invalid() {
     let claims = Claims {
         user_id: "u1".into(),
         expires_at_ms: 10_000,
+        issued_at_ms: 0,
     };
     let token = signer.sign(&claims);
     assert_eq!(signer.verify(&token, 0), Ok(claims.clone()));
@@ -342,6 +383,7 @@ fn config_problems_name_the_key_and_never_the_secret() {
         ],
         token_secret: Some("too-short".into()),
         token_max_ttl_s: 0,
+        keys_reload_ms: 50,
         ..AuthConfig::default()
     };
     let problems = bad.problems("127.0.0.1:7700");
@@ -356,6 +398,7 @@ fn config_problems_name_the_key_and_never_the_secret() {
         "auth.keys[4].key: must not start with `ndt1.`",
         "auth.token_secret: must be 32 to 4096 bytes long, got 9",
         "auth.token_max_ttl_s:",
+        "auth.keys_reload_ms: must be 0 (SIGHUP only) or between 100 and 3600000, got 50",
     ] {
         assert!(joined.contains(expected), "missing {expected:?} in\n{joined}");
     }

@@ -1,10 +1,15 @@
-//! Listener tokens: HMAC-SHA256-signed claims (a listener id and an expiry).
+//! Listener tokens: HMAC-SHA256-signed claims (a listener id, an expiry and the time of
+//! issue, which revocation compares with the listener's "not before").
 
 use super::*;
 
 /// What a listener token says.
+///
+/// Claims this version does not know are ignored: only a holder of the secret can sign
+/// them (the signature is checked before anything is parsed), so they come from a newer
+/// replica of the same cluster, and a rolling upgrade that adds a claim must not make the
+/// replicas not yet upgraded refuse every new token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Claims {
     /// The listener it reads.
     #[serde(rename = "sub")]
@@ -12,6 +17,10 @@ pub struct Claims {
     /// When it stops working, epoch milliseconds.
     #[serde(rename = "exp")]
     pub expires_at_ms: i64,
+    /// When it was minted, epoch milliseconds (`0` in tokens minted before revocation
+    /// existed: any revocation of their listener refuses them).
+    #[serde(rename = "iat", default)]
+    pub issued_at_ms: i64,
 }
 
 /// Why a token was refused.

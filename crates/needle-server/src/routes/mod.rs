@@ -75,6 +75,7 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/v1/users/{id}/history", get(users::history))
         .route("/v1/users/{id}/recommendations", get(recs::recommendations))
         .route("/v1/users/{id}/sessions", post(recs::start_session))
+        .route("/v1/users/{id}/tokens/revoke", post(tokens::revoke))
         .route("/v1/sessions/{sid}/next", get(recs::session_next))
         .route("/v1/items/{id}/similar", get(recs::similar))
         .route("/v1/recommendations/continue", post(recs::continue_from))
@@ -142,8 +143,9 @@ pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Rou
         )
         .layer(middleware::from_fn_with_state(
             std::sync::Arc::new(
-                crate::auth::Guard::with_clock(state.config(), state.clock().clone())
-                    .with_shared_rate(state.service().shared_rate()),
+                crate::auth::Guard::with_keys(state.keys().clone(), state.config(), state.clock().clone())
+                    .with_shared_rate(state.service().shared_rate())
+                    .with_revocations(state.service().clone()),
             ),
             crate::auth::enforce,
         ))

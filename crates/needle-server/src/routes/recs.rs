@@ -289,6 +289,7 @@ pub async fn start_session(
         (status = 200, description = "Next items", body = Recommendations),
         (status = 400, description = "`invalid_id`, `invalid_parameter` (`limit` outside 1..100, an unknown parameter)", body = ErrorBody),
         (status = 404, description = "`session_not_found`", body = ErrorBody),
+        (status = 409, description = "`session_exhausted`: the session served `recs.session_max_items` items; start a new one", body = ErrorBody),
         (status = 503, description = "`model_not_ready`, `shared_state_unavailable` (sessions on Redis unreachable; `Retry-After`)", body = ErrorBody),
     )
 )]

@@ -1,7 +1,8 @@
-//! `POST /v1/admin/tokens`: mint a listener token (logic in [`crate::auth`]).
+//! `POST /v1/admin/tokens`: mint a listener token (logic in [`crate::auth`]);
+//! `POST /v1/users/{id}/tokens/revoke`: revoke every token of a listener issued so far.
 
 use super::json::parse_object;
-use super::JsonBytes;
+use super::{ApiPath, JsonBytes};
 use crate::auth::{Access, Principal};
 use crate::codes::Code;
 use crate::error::{ApiError, ErrorBody};
@@ -76,6 +77,59 @@ pub async fn mint(
     }))
 }
 
+/// Answer of `POST /v1/users/{id}/tokens/revoke`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TokensRevoked {
+    /// The listener.
+    pub user_id: String,
+    /// Tokens of this listener issued before this time (RFC 3339, UTC, millisecond
+    /// precision) are refused with `401 token_revoked`; tokens minted from now on work.
+    pub revoked_before: String,
+    /// The write-log sequence number of the revocation: a read on another replica with
+    /// `min_seq` at least this sees it applied there.
+    pub seq: u64,
+}
+
+/// Revoke a listener's tokens.
+///
+/// Every listener token of this listener issued until now is refused from now on with
+/// `401 token_revoked`, on every replica once it has applied the revocation (a write-log
+/// entry, durable before the answer and kept across restarts). Tokens minted afterwards
+/// work. Erasing the listener (`DELETE /v1/users/{id}`) revokes their tokens too.
+/// Idempotent: revoking again moves the cut-off to the later time. The request has no
+/// body (one sent must be JSON, and is ignored).
+#[utoipa::path(
+    post,
+    path = "/v1/users/{id}/tokens/revoke",
+    tag = "auth",
+    params(("id" = String, Path, description = "Listener id")),
+    responses(
+        (status = 200, description = "Revoked", body = TokensRevoked),
+        (status = 400, description = "`invalid_id`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: a body that is not `application/json`", body = ErrorBody),
+        (status = 503, description = "`unavailable`, `request_timeout`", body = ErrorBody),
+    )
+)]
+pub async fn revoke(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    JsonBytes(_body): JsonBytes,
+) -> Result<Json<TokensRevoked>, ApiError> {
+    // The service checks the listener id.
+    state
+        .blocking(move |svc| {
+            let revoked = svc.revoke_tokens(&id)?;
+            tracing::info!(user_id = %id, seq = revoked.seq, "listener tokens revoked");
+            Ok(Json(TokensRevoked {
+                user_id: id,
+                revoked_before: format_rfc3339_ms(revoked.before_ms),
+                seq: revoked.seq,
+            }))
+        })
+        .await
+}
+
 /// Parse the body; errors name the field (`invalid_json`, `unknown_field`,
 /// `missing_field`, `invalid_field`).
 pub fn parse_request(body: &[u8]) -> Result<TokenRequest, ApiError> {
@@ -109,6 +163,13 @@ pub fn format_rfc3339(ms: i64) -> String {
     )
 }
 
+/// Epoch milliseconds as RFC 3339 UTC with millisecond precision
+/// (`2024-05-01T12:00:00.250Z`).
+pub fn format_rfc3339_ms(ms: i64) -> String {
+    let secs = format_rfc3339(ms);
+    format!("{}.{:03}Z", secs.trim_end_matches('Z'), ms.rem_euclid(1000))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +183,8 @@ mod tests {
         for ms in [0_i64, 86_399_000, 951_782_400_000, 1_714_564_800_000, 4_102_444_799_000] {
             assert_eq!(parse_rfc3339(&format_rfc3339(ms)), Some(ms), "{ms}");
         }
+        assert_eq!(format_rfc3339_ms(1_714_564_800_250), "2024-05-01T12:00:00.250Z");
+        assert_eq!(format_rfc3339_ms(1_714_564_800_000), "2024-05-01T12:00:00.000Z");
     }
 
     #[test]

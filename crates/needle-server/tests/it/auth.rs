@@ -13,13 +13,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-const ADMIN: &str = "admin-key-0123456789abcdef";
-const INGEST: &str = "ingest-key-0123456789abcdef";
-const SEARCH: &str = "search-key-0123456789abcdef";
+pub(crate) const ADMIN: &str = "admin-key-0123456789abcdef";
+pub(crate) const INGEST: &str = "ingest-key-0123456789abcdef";
+pub(crate) const SEARCH: &str = "search-key-0123456789abcdef";
 const BOTH: &str = "both-key-0123456789abcdef";
-const SECRET: &str = "token-secret-0123456789abcdef-0123456789";
+pub(crate) const SECRET: &str = "token-secret-0123456789abcdef-0123456789";
 
-fn keys() -> Vec<KeyConfig> {
+pub(crate) fn keys() -> Vec<KeyConfig> {
     let key = |name: &str, key: &str, scopes: &[Scope]| KeyConfig {
         name: name.into(),
         key: key.into(),
@@ -39,7 +39,7 @@ fn secured(f: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 /// [`secured`], reading the time from `clock`.
-fn secured_at(clock: Arc<dyn Clock>, f: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) fn secured_at(clock: Arc<dyn Clock>, f: impl FnOnce(&mut Config)) -> TestApp {
     TestApp::with_clock(clock, |c| {
         c.auth = AuthConfig {
             keys: keys(),
@@ -52,13 +52,13 @@ fn secured_at(clock: Arc<dyn Clock>, f: impl FnOnce(&mut Config)) -> TestApp {
 
 /// How a request carries its credential.
 #[derive(Clone, Copy)]
-enum Cred<'a> {
+pub(crate) enum Cred<'a> {
     None,
     Bearer(&'a str),
     Header(&'a str),
 }
 
-fn request(method: Method, uri: &str, cred: Cred<'_>, body: Option<Value>) -> Request<Body> {
+pub(crate) fn request(method: Method, uri: &str, cred: Cred<'_>, body: Option<Value>) -> Request<Body> {
     let mut r = Request::builder().method(method).uri(uri);
     match cred {
         Cred::None => {}
@@ -74,7 +74,13 @@ fn request(method: Method, uri: &str, cred: Cred<'_>, body: Option<Value>) -> Re
     }
 }
 
-async fn call(app: &TestApp, method: Method, uri: &str, cred: Cred<'_>, body: Option<Value>) -> TestResponse {
+pub(crate) async fn call(
+    app: &TestApp,
+    method: Method,
+    uri: &str,
+    cred: Cred<'_>,
+    body: Option<Value>,
+) -> TestResponse {
     app.send(request(method, uri, cred, body)).await
 }
 
@@ -82,7 +88,7 @@ fn header_of<'a>(res: &'a TestResponse, name: &str) -> &'a str {
     res.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-async fn mint(app: &TestApp, user_id: &str, ttl_s: u64) -> String {
+pub(crate) async fn mint(app: &TestApp, user_id: &str, ttl_s: u64) -> String {
     let res = call(
         app,
         Method::POST,
@@ -98,7 +104,7 @@ async fn mint(app: &TestApp, user_id: &str, ttl_s: u64) -> String {
     body["token"].as_str().expect("token").to_string()
 }
 
-fn events(users: &[&str]) -> Value {
+pub(crate) fn events(users: &[&str]) -> Value {
     let list: Vec<Value> = users
         .iter()
         .map(|u| json!({"user_id": u, "type": "play", "item_id": "t1", "ts": 1_700_000_000_000_i64}))

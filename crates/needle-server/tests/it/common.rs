@@ -15,6 +15,10 @@ use tower::ServiceExt;
 pub struct TestApp {
     pub router: Router,
     pub engine: Arc<Engine>,
+    /// The router's state (keys reload, metrics).
+    pub state: AppState,
+    config: Config,
+    clock: Arc<dyn Clock>,
     _dir: TempDir,
 }
 
@@ -37,16 +41,39 @@ impl TestApp {
             ..Config::default()
         };
         f(&mut config);
+        TestApp::open(dir, config, clock)
+    }
+
+    fn open(dir: TempDir, config: Config, clock: Arc<dyn Clock>) -> TestApp {
         let engine = Arc::new(
             needle_service::Service::open_with_clock(config.service_config(true), Arc::clone(&clock))
                 .expect("engine opens"),
         );
-        let router = router(AppState::with_clock(Arc::clone(&engine), config, clock));
+        let state = AppState::with_clock(Arc::clone(&engine), config.clone(), Arc::clone(&clock));
         TestApp {
-            router,
+            router: router(state.clone()),
             engine,
+            state,
+            config,
+            clock,
             _dir: dir,
         }
+    }
+
+    /// Shut the service down and open a new one on the same data directory (a restart).
+    pub fn reopen(self) -> TestApp {
+        let TestApp {
+            router,
+            engine,
+            state,
+            config,
+            clock,
+            _dir: dir,
+        } = self;
+        drop((router, state));
+        engine.shutdown().expect("shuts down");
+        drop(engine);
+        TestApp::open(dir, config, clock)
     }
 
     /// Send one request.

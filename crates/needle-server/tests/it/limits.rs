@@ -318,3 +318,73 @@ mod needs_engine {
             .assert_error(404, "entity_not_found");
     }
 }
+
+/// A request body that arrives only when the test sends it: a write in flight.
+struct Held(Option<tokio::sync::oneshot::Receiver<axum::body::Bytes>>);
+
+impl http_body::Body for Held {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::future::Future;
+        let Some(rx) = self.0.as_mut() else {
+            return std::task::Poll::Ready(None);
+        };
+        match std::pin::Pin::new(rx).poll(cx) {
+            std::task::Poll::Pending => std::task::Poll::Pending,
+            std::task::Poll::Ready(got) => {
+                self.0 = None;
+                std::task::Poll::Ready(got.ok().map(|b| Ok(http_body::Frame::data(b))))
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn batch_writes_beyond_max_writes_in_flight_are_503_before_their_body_is_read() {
+    let app = TestApp::with(|c| {
+        c.concurrency.max_writes_in_flight = 1;
+        c.concurrency.max_write_wait_ms = 0;
+    });
+    let (send_body, rx) = tokio::sync::oneshot::channel();
+    let held = Request::post("/v1/catalog")
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::new(Held(Some(rx))))
+        .expect("request");
+    let router = app.router.clone();
+    let first = tokio::spawn(tower::ServiceExt::oneshot(router, held));
+    // Let the held write run: it takes the only slot, then waits for its body.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!first.is_finished(), "the held write waits for its body");
+    let event = serde_json::json!([{"user_id": "u", "type": "play", "item_id": "t1", "ts": 1_700_000_000_000_i64}]);
+    let refused = app.post_events(&event).await;
+    let body = refused.assert_error(503, "overloaded");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("concurrency.max_writes_in_flight"),
+        "{body}"
+    );
+    assert_eq!(
+        refused.headers.get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    // Reads take no write slot.
+    assert_eq!(app.get("/v1/stats").await.status, 200);
+    // The held write finishes once its body arrives, and frees its slot.
+    send_body
+        .send(axum::body::Bytes::from_static(
+            br#"{"id":"t1","type":"track","name":"Held"}"#,
+        ))
+        .expect("the write still waits for its body");
+    let res = first.await.expect("join").expect("infallible");
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.post_events(&event).await.status, 200);
+}

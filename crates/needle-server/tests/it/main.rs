@@ -17,6 +17,7 @@ mod limits;
 mod metrics;
 mod openapi;
 mod recs;
+mod rotation;
 mod search;
 mod serve;
 mod shared;

@@ -33,6 +33,7 @@ async fn openapi_lists_every_route() {
         ("/v1/users/{id}/profile", "get"),
         ("/v1/users/{id}/history", "get"),
         ("/v1/admin/tokens", "post"),
+        ("/v1/users/{id}/tokens/revoke", "post"),
         ("/v1/users/{id}/recommendations", "get"),
         ("/v1/items/{id}/similar", "get"),
         ("/v1/recommendations/continue", "post"),
@@ -58,7 +59,7 @@ async fn openapi_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        24,
+        25,
         "unexpected paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

@@ -87,11 +87,16 @@ mod needs_engine {
     }
 
     async fn app() -> TestApp {
+        app_with(|_| {}).await
+    }
+
+    async fn app_with(f: impl FnOnce(&mut needle_server::Config)) -> TestApp {
         let app = TestApp::with(|c| {
             c.recs.als.factors = 16;
             c.recs.als.regularization = 0.05;
             c.recs.als.iterations = 12;
             c.recs.als.alpha = 5.0;
+            f(c);
         });
         let r = app.post_json(&catalog()).await;
         assert_eq!(r.status, 200, "{}", r.text());
@@ -468,6 +473,29 @@ mod needs_engine {
         app.get("/v1/sessions/s-nope/next")
             .await
             .assert_error(404, "session_not_found");
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_after_session_max_items() {
+        let app = app_with(|c| c.recs.session_max_items = 3).await;
+        train(&app).await;
+        let r = app
+            .post("/v1/users/rock-fan-1/sessions", Some("application/json"), "{}")
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        let sid = r.json()["session_id"].as_str().unwrap().to_string();
+        let first = app.get(&format!("/v1/sessions/{sid}/next?limit=10")).await;
+        assert_eq!(first.status, 200, "{}", first.text());
+        assert_eq!(ids(&first.json()).len(), 3, "cut to what the session has left");
+        let body = app
+            .get(&format!("/v1/sessions/{sid}/next"))
+            .await
+            .assert_error(409, "session_exhausted");
+        assert_eq!(body["type"], "invalid_request");
+        assert!(
+            body["message"].as_str().unwrap().contains("recs.session_max_items"),
+            "{body}"
+        );
     }
 
     /// A router over `dir` (no temp dir of its own), for restarts.

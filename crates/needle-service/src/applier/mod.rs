@@ -31,7 +31,7 @@ use needle_recs::serve::Recs;
 use needle_search::schema::Analysis;
 use needle_search::{Batch, Engine};
 use needle_store::disk::DiskGuard;
-use needle_store::{CatalogSnapshot, Entry, EventDigest, EventStore, Ingested, Log};
+use needle_store::{CatalogSnapshot, Entry, EventDigest, EventStore, Ingested, Log, TokenRevocations};
 use parking_lot::{Condvar, Mutex};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -70,7 +70,7 @@ impl Op {
         match &self.entry {
             Entry::Catalog { records } => records.len(),
             Entry::Events { events } => events.len(),
-            Entry::EraseListener { .. } | Entry::ActivateModel { .. } => 1,
+            Entry::EraseListener { .. } | Entry::RevokeTokens { .. } | Entry::ActivateModel { .. } => 1,
         }
     }
 }
@@ -86,6 +86,8 @@ pub(crate) enum Outcome {
     Erased(u64),
     /// A model version now served.
     Activated,
+    /// A listener's tokens revoked.
+    Revoked,
     /// Applied, but its outcome is no longer kept (a retried request answered late).
     Unknown,
 }
@@ -111,6 +113,8 @@ pub(crate) struct Targets {
     pub events: Arc<EventStore>,
     pub recs: Arc<Recs>,
     pub tastes: Arc<Tastes>,
+    /// Revoked listener tokens (durable at each entry, so not part of [`Targets::floor`]).
+    pub revocations: Arc<TokenRevocations>,
     /// This replica's name (in snapshots).
     pub node_id: String,
     /// The data directory (its `LOG.json` goes into snapshots).
@@ -146,10 +150,22 @@ impl Targets {
                 Ok(Outcome::Catalog)
             }
             Entry::Events { events } => Ok(Outcome::Events(self.events.apply(seq, events, encoded)?)),
-            Entry::EraseListener { user_id } => {
+            Entry::EraseListener {
+                user_id,
+                tokens_before_ms,
+            } => {
+                if let Some(before_ms) = tokens_before_ms {
+                    self.revocations
+                        .apply(seq, &user_id, before_ms, crate::config::auth::REVOCATION_HORIZON_MS)?;
+                }
                 let n = self.events.erase(seq, &user_id)?;
                 self.tastes.forget(&user_id);
                 Ok(Outcome::Erased(n))
+            }
+            Entry::RevokeTokens { user_id, before_ms } => {
+                self.revocations
+                    .apply(seq, &user_id, before_ms, crate::config::auth::REVOCATION_HORIZON_MS)?;
+                Ok(Outcome::Revoked)
             }
             Entry::ActivateModel { version, hash } => {
                 let (Some(shared), Some(hash)) = (&self.shared_models, hash) else {
@@ -261,6 +277,8 @@ pub(crate) struct Probe {
     pub events: EventDigest,
     pub catalog: CatalogSnapshot,
     pub model_version: u64,
+    /// Digest of the revoked tokens (`None`: none revoked).
+    pub revocations: Option<u64>,
 }
 
 /// Messages to the applier thread.
@@ -538,7 +556,7 @@ fn split(entry: Entry, max: usize) -> Result<Vec<(&'static str, Vec<u8>)>> {
     let kind = match &entry {
         Entry::Catalog { .. } => "catalog",
         Entry::Events { .. } => "events",
-        Entry::EraseListener { .. } | Entry::ActivateModel { .. } => "control",
+        Entry::EraseListener { .. } | Entry::RevokeTokens { .. } | Entry::ActivateModel { .. } => "control",
     };
     let bytes = entry.encode()?;
     if bytes.len() <= max {
@@ -600,6 +618,7 @@ mod tests {
         assert_eq!(back, records);
         let one = Entry::EraseListener {
             user_id: "u".repeat(100),
+            tokens_before_ms: None,
         };
         assert!(split(one, 10).is_err());
     }

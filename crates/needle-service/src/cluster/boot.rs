@@ -17,7 +17,15 @@ use std::path::Path;
 
 /// The entries of a data directory that hold derived state (moved aside as a whole).
 /// Snapshots and shared models may live in the data directory too and stay.
-const STATE: [&str; 6] = ["catalog.redb", "index", "events", "models", "log", identity::FILE];
+const STATE: [&str; 7] = [
+    "catalog.redb",
+    "index",
+    "events",
+    "models",
+    "log",
+    identity::FILE,
+    needle_store::revocations::FILE_NAME,
+];
 
 /// Would a replica following `log` (or, unknown yet, a stream named `stream`) restore
 /// a snapshot taken from `taken`? Snapshots written before directories were bound to a

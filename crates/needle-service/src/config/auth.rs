@@ -23,6 +23,11 @@ pub const MIN_TOKEN_SECRET_BYTES: usize = 32;
 pub const MAX_TOKEN_TTL_S: u64 = 30 * 24 * 3600;
 /// Lifetime of a token minted without `ttl_s` (capped by `auth.token_max_ttl_s`).
 pub const DEFAULT_TOKEN_TTL_S: u64 = 3600;
+/// How long a token revocation is kept: the longest token lifetime and a day for clocks
+/// that disagree. Any token it could refuse has expired by then.
+pub const REVOCATION_HORIZON_MS: i64 = (MAX_TOKEN_TTL_S as i64 + 86_400) * 1000;
+/// Default `auth.keys_reload_ms`.
+pub const DEFAULT_KEYS_RELOAD_MS: u64 = 2000;
 
 /// A secret string (an API key, the token secret). Serializes as the plain string; its
 /// `Debug` never shows it.
@@ -150,8 +155,12 @@ pub struct AuthConfig {
     /// API keys: `[{name, key, scopes}]`.
     pub keys: Vec<KeyConfig>,
     /// A TOML file with more keys (`[[keys]]` tables of `name`, `key`, `scopes`), e.g. a
-    /// mounted Kubernetes Secret. Read at start.
+    /// mounted Kubernetes Secret. Read at start, and again when it changes (see
+    /// `keys_reload_ms`) or on SIGHUP; a file that does not validate keeps the keys in use.
     pub keys_file: Option<PathBuf>,
+    /// How often `keys_file` is checked for changes (modification time and size),
+    /// milliseconds; `0` reloads it on SIGHUP only.
+    pub keys_reload_ms: u64,
     /// Serve without keys on a non-loopback address (by default refused).
     pub allow_open: bool,
     /// Secret signing listener tokens (at least 32 bytes). Without it no token can be
@@ -166,6 +175,7 @@ impl Default for AuthConfig {
         AuthConfig {
             keys: Vec::new(),
             keys_file: None,
+            keys_reload_ms: DEFAULT_KEYS_RELOAD_MS,
             allow_open: false,
             token_secret: None,
             token_max_ttl_s: 86_400,
@@ -190,6 +200,19 @@ impl AuthConfig {
             keys.extend(read_keys_file(path)?);
         }
         Ok(keys)
+    }
+
+    /// Every configured key, read and checked as at start (names, lengths, duplicates,
+    /// scopes): what a reload of `keys_file` swaps in. The problems name the file and the
+    /// key's index, never a key.
+    pub fn load_keys(&self) -> Result<Vec<KeyConfig>, Vec<String>> {
+        let keys = self.all_keys().map_err(|p| vec![p])?;
+        let problems = self.key_problems(&keys);
+        if problems.is_empty() {
+            Ok(keys)
+        } else {
+            Err(problems)
+        }
     }
 
     /// Problems with this section, each `auth.<key>: why`. `http_addr` is the address the
@@ -222,6 +245,12 @@ impl AuthConfig {
                      (generate one with `openssl rand -hex 32`)"
                 ));
             }
+        }
+        if self.keys_reload_ms != 0 && !(100..=3_600_000).contains(&self.keys_reload_ms) {
+            problems.push(format!(
+                "auth.keys_reload_ms: must be 0 (SIGHUP only) or between 100 and 3600000, got {}",
+                self.keys_reload_ms
+            ));
         }
         if !(1..=MAX_TOKEN_TTL_S).contains(&self.token_max_ttl_s) {
             problems.push(format!(

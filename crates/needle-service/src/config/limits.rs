@@ -44,7 +44,8 @@ impl RateLimitConfig {
 }
 
 /// `[concurrency]`: how many expensive requests (search, recommendations, similar items,
-/// sessions, training) run at once, and how many may wait, for how long, for a slot.
+/// sessions, training) run at once, and how many may wait, for how long, for a slot; the
+/// same for batch writes, whose bodies are what a client can make the server hold most of.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConcurrencyConfig {
@@ -54,6 +55,13 @@ pub struct ConcurrencyConfig {
     pub max_waiting: usize,
     /// Longest wait for a slot, milliseconds; then `503 overloaded`.
     pub max_wait_ms: u64,
+    /// Batch writes (`POST /v1/catalog`, `POST /v1/events`) running at once: each holds
+    /// its body (up to `max_body_bytes`) and its parsed records in memory; a write waiting
+    /// for a slot has not read its body yet.
+    pub max_writes_in_flight: usize,
+    /// Longest wait of a batch write for a slot, milliseconds (at most `max_waiting` wait);
+    /// then `503 overloaded`.
+    pub max_write_wait_ms: u64,
 }
 
 impl Default for ConcurrencyConfig {
@@ -62,6 +70,8 @@ impl Default for ConcurrencyConfig {
             max_in_flight: 32,
             max_waiting: 128,
             max_wait_ms: 100,
+            max_writes_in_flight: 8,
+            max_write_wait_ms: 10_000,
         }
     }
 }
@@ -86,6 +96,18 @@ impl ConcurrencyConfig {
             problems.push(format!(
                 "concurrency.max_wait_ms: must be at most 60000, got {}",
                 self.max_wait_ms
+            ));
+        }
+        if !(1..=100_000).contains(&self.max_writes_in_flight) {
+            problems.push(format!(
+                "concurrency.max_writes_in_flight: must be between 1 and 100000, got {}",
+                self.max_writes_in_flight
+            ));
+        }
+        if self.max_write_wait_ms > 600_000 {
+            problems.push(format!(
+                "concurrency.max_write_wait_ms: must be at most 600000, got {}",
+                self.max_write_wait_ms
             ));
         }
         problems

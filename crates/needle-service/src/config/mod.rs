@@ -41,6 +41,7 @@ pub const KEYS: &[&str] = &[
     "half_life_days",
     "auth.keys",
     "auth.keys_file",
+    "auth.keys_reload_ms",
     "auth.allow_open",
     "auth.token_secret",
     "auth.token_max_ttl_s",
@@ -49,6 +50,8 @@ pub const KEYS: &[&str] = &[
     "concurrency.max_in_flight",
     "concurrency.max_waiting",
     "concurrency.max_wait_ms",
+    "concurrency.max_writes_in_flight",
+    "concurrency.max_write_wait_ms",
     "cluster.nats",
     "cluster.redis",
     "cluster.node_id",
@@ -427,6 +430,9 @@ episode_window_days = 30
 daily_mixes = 4
 # Sessions idle this long are forgotten, in seconds.
 session_idle_s = 14400
+# Most items one DJ session serves (each is remembered so it is never served twice);
+# then next answers 409 session_exhausted and the listener starts a new session.
+session_max_items = 10000
 
 # Implicit ALS (defaults: the best of the HetRec Last.fm validation grid,
 # docs/EVALUATION.md). regularization scales with the data: re-tune it.
@@ -475,8 +481,13 @@ session_skipped = 0.7
 # In the environment: NEEDLE_AUTH__KEYS='[{name="backend",key="...",scopes=["search"]}]'
 keys = []
 # A TOML file with more keys, as [[keys]] tables of name, key and scopes (e.g. a
-# mounted Kubernetes Secret). Read at start.
+# mounted Kubernetes Secret). Read at start, then again when it changes and on SIGHUP:
+# keys added work and keys removed are refused without a restart. A file that does not
+# validate keeps the keys in use (logged, counted in needle_auth_keys_reloads_total).
 #   keys_file = "/etc/needle/keys/keys.toml"
+# How often keys_file is checked for a change (modification time and size), in
+# milliseconds; 0 reloads it on SIGHUP only.
+keys_reload_ms = 2000
 # Serve without keys on a non-loopback address (`needle serve --allow-open`).
 allow_open = false
 # Secret signing listener tokens (POST /v1/admin/tokens), at least 32 bytes, the same on
@@ -498,6 +509,11 @@ burst = 100
 max_in_flight = 32
 max_waiting = 128
 max_wait_ms = 100
+# Batch writes (POST /v1/catalog, POST /v1/events) running at once, each holding its body
+# and parsed records in memory; others wait (without reading their body) at most
+# max_write_wait_ms, then 503 overloaded.
+max_writes_in_flight = 8
+max_write_wait_ms = 10000
 
 # A cluster of replicas (docs/cluster.md). Without nats, Needle is standalone: the write
 # log is a local file. In the environment: NEEDLE_CLUSTER__NATS=nats://a:4222,... and so on.

@@ -55,7 +55,10 @@ fn entries_the_stores_missed_are_replayed_on_open() {
                     needle_core::event::parse_event(&play("u", "ar:x", "e0")).unwrap(),
                 ],
             },
-            Entry::EraseListener { user_id: "gone".into() },
+            Entry::EraseListener {
+                user_id: "gone".into(),
+                tokens_before_ms: None,
+            },
         ]
         .iter()
         .map(|e| e.encode().unwrap())

@@ -10,3 +10,4 @@ mod log;
 mod personal;
 mod s3;
 mod shared;
+mod tokens;
