@@ -18,8 +18,12 @@ pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Read frames from `r`, calling `f` per payload; returns the offset after the last good frame.
-pub(crate) fn scan(r: &mut impl Read, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<(u64, bool)> {
+/// Read frames from `r`, calling `f` per payload, and stop at the first frame that is
+/// short or fails its CRC (nothing after it is shown). Returns the offset after the last
+/// good frame and whether anything followed it (a torn or corrupt tail). Public for the
+/// fuzz harness (`needle-fuzz`); the files' owners are [`crate::FileLog`] and
+/// [`crate::FileEventLog`].
+pub fn scan(r: &mut impl Read, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<(u64, bool)> {
     let mut offset = 0u64;
     let mut header = [0u8; 8];
     let mut buf = Vec::new();

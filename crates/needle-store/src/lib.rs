@@ -15,7 +15,7 @@ mod catalog;
 mod error;
 pub mod eventlog;
 pub mod events;
-mod frames;
+pub mod frames;
 pub mod log;
 pub mod profiles;
 
