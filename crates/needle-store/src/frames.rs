@@ -36,8 +36,10 @@ pub fn scan(r: &mut impl Read, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result
         }
         let len = u32::from_le_bytes(header[..4].try_into().unwrap_or_default()) as usize;
         let crc = u32::from_le_bytes(header[4..].try_into().unwrap_or_default());
-        buf.resize(len, 0);
-        match read_full(r, &mut buf) {
+        // Read through `take` rather than into a buffer of `len` zeros: a corrupt length
+        // (up to 4 GiB) then costs what the file holds, not a 4 GiB allocation.
+        buf.clear();
+        match read_payload(r, len as u64, &mut buf) {
             Ok(n) if n == len => {}
             Ok(_) => return Ok((offset, true)),
             Err(e) => return Err(Error::Storage(e.to_string())),
@@ -48,6 +50,13 @@ pub fn scan(r: &mut impl Read, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result
         f(&buf)?;
         offset += 8 + len as u64;
     }
+}
+
+/// Append up to `len` bytes of `r` to `buf`, growing it as data arrives (at most 1 MiB
+/// ahead of it); the count read.
+fn read_payload(r: &mut impl Read, len: u64, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    buf.reserve(len.min(1 << 20) as usize);
+    r.by_ref().take(len).read_to_end(buf)
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
