@@ -38,6 +38,29 @@ pub enum FilterExpr {
     Not(Box<FilterExpr>),
 }
 
+/// The canonical form: every `AND`/`OR` in parentheses, every value quoted. It parses back
+/// to the same expression (while within the length and depth bounds).
+impl std::fmt::Display for FilterExpr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let join = |f: &mut std::fmt::Formatter<'_>, parts: &[FilterExpr], op: &str| {
+            f.write_str("(")?;
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    write!(f, " {op} ")?;
+                }
+                write!(f, "{p}")?;
+            }
+            f.write_str(")")
+        };
+        match self {
+            FilterExpr::Clause { field, value } => write!(f, "{field}:\"{value}\""),
+            FilterExpr::And(parts) => join(f, parts, "AND"),
+            FilterExpr::Or(parts) => join(f, parts, "OR"),
+            FilterExpr::Not(inner) => write!(f, "NOT {inner}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     Open,
@@ -294,6 +317,19 @@ mod tests {
         );
         assert_eq!(parse_expr(" , ").unwrap(), None);
         assert_eq!(parse_expr("").unwrap(), None);
+    }
+
+    #[test]
+    fn the_canonical_form_parses_back() {
+        for expr in [
+            "tag:rock OR tag:pop AND year:>=1990",
+            "(tag:rock or tag:pop) and not explicit:true",
+            "tag:hip hop, type:track|album AND year:1990..1999,",
+            "NOT NOT (tag:\"a, b\" OR language:en)",
+        ] {
+            let e = parse_expr(expr).unwrap().unwrap();
+            assert_eq!(parse_expr(&e.to_string()).unwrap(), Some(e.clone()), "{expr} -> {e}");
+        }
     }
 
     #[test]

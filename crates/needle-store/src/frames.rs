@@ -18,8 +18,12 @@ pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
-/// Read frames from `r`, calling `f` per payload; returns the offset after the last good frame.
-pub(crate) fn scan(r: &mut impl Read, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<(u64, bool)> {
+/// Read frames from `r`, calling `f` per payload, and stop at the first frame that is
+/// short or fails its CRC (nothing after it is shown). Returns the offset after the last
+/// good frame and whether anything followed it (a torn or corrupt tail). Public for the
+/// fuzz harness (`needle-fuzz`); the files' owners are [`crate::FileLog`] and
+/// [`crate::FileEventLog`].
+pub fn scan(r: &mut impl Read, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<(u64, bool)> {
     let mut offset = 0u64;
     let mut header = [0u8; 8];
     let mut buf = Vec::new();
@@ -32,8 +36,10 @@ pub(crate) fn scan(r: &mut impl Read, mut f: impl FnMut(&[u8]) -> Result<()>) ->
         }
         let len = u32::from_le_bytes(header[..4].try_into().unwrap_or_default()) as usize;
         let crc = u32::from_le_bytes(header[4..].try_into().unwrap_or_default());
-        buf.resize(len, 0);
-        match read_full(r, &mut buf) {
+        // Read through `take` rather than into a buffer of `len` zeros: a corrupt length
+        // (up to 4 GiB) then costs what the file holds, not a 4 GiB allocation.
+        buf.clear();
+        match read_payload(r, len as u64, &mut buf) {
             Ok(n) if n == len => {}
             Ok(_) => return Ok((offset, true)),
             Err(e) => return Err(Error::Storage(e.to_string())),
@@ -44,6 +50,13 @@ pub(crate) fn scan(r: &mut impl Read, mut f: impl FnMut(&[u8]) -> Result<()>) ->
         f(&buf)?;
         offset += 8 + len as u64;
     }
+}
+
+/// Append up to `len` bytes of `r` to `buf`, growing it as data arrives (at most 1 MiB
+/// ahead of it); the count read.
+fn read_payload(r: &mut impl Read, len: u64, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    buf.reserve(len.min(1 << 20) as usize);
+    r.by_ref().take(len).read_to_end(buf)
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {

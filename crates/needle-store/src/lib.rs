@@ -16,7 +16,7 @@ pub mod disk;
 mod error;
 pub mod eventlog;
 pub mod events;
-mod frames;
+pub mod frames;
 pub mod log;
 pub mod profiles;
 pub mod revocations;

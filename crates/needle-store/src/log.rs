@@ -127,7 +127,9 @@ fn decode(payload: &[u8], f: &mut dyn FnMut(u64, Entry) -> Result<()>) -> Result
         let e: Entry = serde_json::from_slice(line).map_err(corrupt)?;
         f(seq, e)?;
         last = seq;
-        seq += 1;
+        // `open` refused frames numbered past u64::MAX: only the step after a frame's
+        // last entry can saturate, and it is not used.
+        seq = seq.saturating_add(1);
     }
     Ok(last)
 }
@@ -154,7 +156,10 @@ impl FileLog {
             let (seq, body) = first_seq(p)?;
             let n = body.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
             if n > 0 {
-                last_seq = last_seq.max(seq + n - 1);
+                let last = seq
+                    .checked_add(n - 1)
+                    .ok_or_else(|| corrupt(format!("a frame of {n} entries from seq {seq} runs past u64::MAX")))?;
+                last_seq = last_seq.max(last);
             }
             Ok(())
         })?;
@@ -169,13 +174,16 @@ impl FileLog {
 
 impl Log for FileLog {
     fn append(&mut self, entries: &[Vec<u8>]) -> Result<u64> {
-        let first = self.last_seq + 1;
+        // Only a corrupt file (a CRC-good frame numbered near u64::MAX) gets here.
+        let exhausted = || corrupt(format!("sequence numbers exhausted after {}", self.last_seq));
+        let first = self.last_seq.checked_add(1).ok_or_else(exhausted)?;
         if entries.is_empty() {
             return Ok(first);
         }
+        let last = first.checked_add(entries.len() as u64 - 1).ok_or_else(exhausted)?;
         let payload = frame_payload(first, entries);
         self.len += frames::append(&mut self.file, &self.path, self.len, &payload, true)?;
-        self.last_seq += entries.len() as u64;
+        self.last_seq = last;
         Ok(first)
     }
 
@@ -301,6 +309,30 @@ mod tests {
             assert_eq!(all(&mut log, 0).len(), 1, "cut at {cut}");
             assert_eq!(log.append(&[enc(erase("c"))]).unwrap(), 2);
         }
+    }
+
+    /// Found by the `frames` fuzz target: a CRC-good frame numbered near u64::MAX (a
+    /// corrupt file) overflowed the sequence arithmetic of `open` (a panic in debug builds,
+    /// wrapped numbering in release ones).
+    #[test]
+    fn frames_numbered_past_u64_max_are_corrupt_not_a_panic() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("wal.log");
+        let frame = |seq: u64, lines: &[Entry]| {
+            let entries: Vec<Vec<u8>> = lines.iter().map(|e| e.encode().unwrap()).collect();
+            let mut out = Vec::new();
+            write_frame(&mut out, &frame_payload(seq, &entries)).unwrap();
+            out
+        };
+        fs_err::write(&path, frame(u64::MAX, &[erase("a"), erase("b")])).unwrap();
+        assert!(matches!(FileLog::open(d.path(), 0), Err(Error::Corrupt { .. })));
+        // The last number there is: it replays, but nothing can follow it.
+        fs_err::write(&path, frame(u64::MAX, &[erase("a")])).unwrap();
+        let mut log = FileLog::open(d.path(), 0).unwrap();
+        assert_eq!(log.last_seq(), u64::MAX);
+        assert_eq!(all(&mut log, 0), vec![(u64::MAX, erase("a"))]);
+        assert!(matches!(log.append(&[enc(erase("c"))]), Err(Error::Corrupt { .. })));
+        assert_eq!(all(&mut log, 0).len(), 1);
     }
 
     #[test]

@@ -3,3 +3,7 @@
 
 mod catalog;
 mod events;
+mod frames;
+
+#[global_allocator]
+static ALLOC: frames::Largest = frames::Largest;
