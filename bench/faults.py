@@ -228,7 +228,7 @@ def verify(port, model, rng):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cycles", type=int, default=100)
-    ap.add_argument("--bin", default="target/debug/needle")
+    ap.add_argument("--bin", default=os.path.join(os.environ.get("CARGO_TARGET_DIR") or "target", "debug", "needle"))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", help="write the report here too")
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
