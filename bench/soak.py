@@ -9,7 +9,8 @@ Load (each stream paced by its own thread, sequential requests):
   * recommendations: --recs-per-s calls of `for_you`/`discover` for known listeners;
   * one training job (`POST /v1/admin/train`) at a fifth of the run.
 
-Writes `<out>.csv` (t_s, rss_mib, hwm_mib, requests, errors) and `<out>.svg` (RSS over time).
+Writes `<out>.csv` (t_s, rss_mib, anon_mib, file_mib, hwm_mib, requests, errors; anon is
+the heap, file the mapped index and store pages the kernel may drop) and `<out>.svg`.
 
   bench/soak.py --bin target/release/needle --data DIR --catalog catalog.jsonl.gz \\
       --minutes 30 --out bench/results/soak
@@ -175,17 +176,20 @@ def main():
     t0 = time.monotonic()
     trained = False
     with open(args.out + ".csv", "w") as csv:
-        csv.write("t_s,rss_mib,hwm_mib,requests,errors\n")
+        csv.write("t_s,rss_mib,anon_mib,file_mib,hwm_mib,requests,errors\n")
         while (t := time.monotonic() - t0) < total:
             if not trained and t > total / 5:
                 c.add(call(port, "POST", "/v1/admin/train", "", ctype="application/json"))
                 trained = True
             rss = status_kib(proc.pid, "VmRSS:") / 1024
             hwm = status_kib(proc.pid, "VmHWM:") / 1024
+            anon = status_kib(proc.pid, "RssAnon:") / 1024
+            file = status_kib(proc.pid, "RssFile:") / 1024
             samples.append((t, rss))
-            csv.write(f"{t:.0f},{rss:.1f},{hwm:.1f},{c.requests},{c.errors}\n")
+            csv.write(f"{t:.0f},{rss:.1f},{anon:.1f},{file:.1f},{hwm:.1f},{c.requests},{c.errors}\n")
             csv.flush()
-            print(f"t={t:6.0f}s rss={rss:7.1f} MiB hwm={hwm:7.1f} MiB requests={c.requests} errors={c.errors}", flush=True)
+            print(f"t={t:6.0f}s rss={rss:7.1f} MiB (anon {anon:.0f}, file {file:.0f}) hwm={hwm:7.1f} MiB "
+                  f"requests={c.requests} errors={c.errors}", flush=True)
             time.sleep(10)
     stop.set()
     proc.terminate()
