@@ -14,6 +14,13 @@ pub const DOCS_BASE: &str = "https://needle.dev/docs/errors";
 
 use crate::codes::Code;
 pub use crate::codes::ErrorType;
+use crate::lograte::{now_ms, LogRate};
+
+// Expected, repeated conditions: logged at most once per second each (see `lograte`).
+static ENGINE_UNAVAILABLE: LogRate = LogRate::new();
+static SERVICE_UNAVAILABLE: LogRate = LogRate::new();
+static STORAGE_FULL: LogRate = LogRate::new();
+static SHARED_UNAVAILABLE: LogRate = LogRate::new();
 
 /// The JSON body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -199,7 +206,9 @@ impl From<needle_search::Error> for ApiError {
             },
             E::Index(e) => ApiError::internal(Code::IndexError, &e),
             E::Unavailable(why) => {
-                tracing::warn!(reason = %why, "engine unavailable");
+                if let Some(suppressed) = ENGINE_UNAVAILABLE.allow(now_ms()) {
+                    tracing::warn!(reason = %why, suppressed, "engine unavailable");
+                }
                 ApiError::new(
                     Code::Unavailable,
                     "the engine is unavailable (starting or shutting down); retry later",
@@ -220,12 +229,16 @@ impl From<needle_service::Error> for ApiError {
             E::Recs(e) => e.into(),
             E::Store(e) => needle_search::Error::Store(e).into(),
             E::Unavailable(m) => {
-                tracing::warn!(reason = %m, "service unavailable");
+                if let Some(suppressed) = SERVICE_UNAVAILABLE.allow(now_ms()) {
+                    tracing::warn!(reason = %m, suppressed, "service unavailable");
+                }
                 ApiError::new(Code::Unavailable, format!("the service is unavailable: {m}"))
             }
             E::LeaseHeld(m) => ApiError::new(Code::LeaseHeld, m),
             e @ E::StorageFull { .. } => {
-                tracing::warn!(reason = %e, "write refused: disk nearly full");
+                if let Some(suppressed) = STORAGE_FULL.allow(now_ms()) {
+                    tracing::warn!(reason = %e, suppressed, "write refused: disk nearly full");
+                }
                 ApiError::new(Code::StorageFull, e.to_string())
             }
             E::WrongLog(m) => {
@@ -260,7 +273,9 @@ impl From<needle_recs::RecsError> for ApiError {
             R::Parse(m) | R::Numeric(m) => ApiError::internal(Code::ModelError, &m),
             R::Source(m) => ApiError::internal(Code::StorageError, &m),
             R::SharedUnavailable(m) => {
-                tracing::warn!(error = %m, "shared state unavailable");
+                if let Some(suppressed) = SHARED_UNAVAILABLE.allow(now_ms()) {
+                    tracing::warn!(error = %m, suppressed, "shared state unavailable");
+                }
                 ApiError::new(
                     Code::SharedStateUnavailable,
                     format!("the shared session state is unreachable right now; retry in {SHARED_RETRY_AFTER_S} s"),

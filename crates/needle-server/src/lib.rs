@@ -15,6 +15,7 @@ pub mod codes;
 pub mod config;
 pub mod error;
 pub mod limits;
+mod lograte;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
