@@ -3,7 +3,11 @@
 // no build step; works under the server's CSP (`default-src 'self'`: no inline code or styles).
 //
 // The API is the page's own origin, or `?api=http://host:port` (that server must then allow
-// CORS). `?user=ID` preselects a listener, `?surface=NAME` a recommendation surface.
+// CORS). `?user=ID` preselects a listener, `?surface=NAME` a recommendation surface,
+// `?view=foryou|status` the pane shown on a narrow screen (a phone shows one at a time).
+//
+// Every catalog string is put in the page as text (textContent, text nodes), never as HTML:
+// highlights are built from the byte offsets (`spans`) the server sends with each snippet.
 'use strict';
 
 (() => {
@@ -25,9 +29,10 @@
     daily_mix: { label: 'Daily mix', limit: 8, empty: 'Not enough listening history for a daily mix yet.' },
   };
   const SIMILAR_LIMIT = 10;
-  // Snippets are HTML-escaped by the server; they are inserted as HTML only when the only
-  // markup in them is <em>/</em> (anything else falls back to plain text).
-  const SAFE_SNIPPET = /^(?:[^<>]|<em>|<\/em>)*$/;
+  const VIEWS = ['search', 'foryou', 'status'];
+  const NARROW = window.matchMedia('(max-width: 959px)'); // as in style.css
+  const utf8 = new TextEncoder();
+  const utf8Text = new TextDecoder();
 
   const params = new URLSearchParams(location.search);
   const API = apiBase(params.get('api'));
@@ -35,6 +40,7 @@
   const state = {
     listener: null, seq: 0, ctrl: null, timer: null,
     surface: SURFACES[params.get('surface')] ? params.get('surface') : 'for_you',
+    view: VIEWS.includes(params.get('view')) ? params.get('view') : 'search',
     recsSeq: 0, similar: null, similarSeq: 0,
     training: null, modelVersion: null, statusBusy: false, statusAgain: false,
     lastMetrics: null, auth: null, requests: { sent: 0, aborted: 0 },
@@ -59,12 +65,48 @@
     return e;
   }
 
-  function setSnippet(target, snippet, fallback) {
-    if (typeof snippet === 'string' && SAFE_SNIPPET.test(snippet)) {
-      target.innerHTML = snippet;
-    } else {
-      target.textContent = fallback;
+  // The text a server snippet marks up: `<em>` tags removed, its entities decoded.
+  const ENTITIES = { lt: '<', gt: '>', amp: '&', quot: '"', '#39': "'" };
+  function snippetText(snippet) {
+    return String(snippet).replace(/<\/?em>/g, '').replace(/&(lt|gt|amp|quot|#39);/g, (_, e) => ENTITIES[e]);
+  }
+
+  // The matched byte ranges of `text` in `field`: from the highlight of that field whose
+  // snippet is that very text (a field such as `artists` has one highlight per name).
+  function spansOf(hit, field, text) {
+    for (const h of hit.highlights || []) {
+      if (h && h.field === field && Array.isArray(h.spans) && typeof h.snippet === 'string'
+        && snippetText(h.snippet) === text) return h.spans;
     }
+    return [];
+  }
+
+  // `text` into `target` as text nodes, the byte ranges `spans` (UTF-8 offsets, ascending)
+  // in <em> elements. Nothing is parsed as HTML; malformed ranges are ignored.
+  function setHighlighted(target, text, spans) {
+    target.replaceChildren();
+    text = String(text ?? '');
+    if (!spans || !spans.length) { target.textContent = text; return; }
+    const bytes = utf8.encode(text);
+    let pos = 0;
+    for (const span of spans) {
+      const [a, b] = Array.isArray(span) ? span : [];
+      if (!Number.isInteger(a) || !Number.isInteger(b) || a < pos || a >= b || b > bytes.length) continue;
+      if (a > pos) target.append(utf8Text.decode(bytes.subarray(pos, a)));
+      target.append(el('em', null, utf8Text.decode(bytes.subarray(a, b))));
+      pos = b;
+    }
+    if (pos < bytes.length) target.append(utf8Text.decode(bytes.subarray(pos)));
+  }
+
+  // Each id once, in its first place: a list never shows an item twice.
+  function uniqueById(items) {
+    const seen = new Set();
+    return (Array.isArray(items) ? items : []).filter((i) => {
+      if (!i || typeof i.id !== 'string' || seen.has(i.id)) return false;
+      seen.add(i.id);
+      return true;
+    });
   }
 
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -198,12 +240,12 @@
 
   function subtitle(hit) {
     const parts = [];
-    if (hit.artists && hit.artists.length) parts.push(['artists', hit.artists.join(', ')]);
-    if (hit.album) parts.push(['album', hit.album]);
-    if (hit.show) parts.push(['show', hit.show]);
-    if (hit.audiobook) parts.push(['audiobook', hit.audiobook]);
-    if (hit.authors && hit.authors.length) parts.push(['authors', hit.authors.join(', ')]);
-    if (hit.publisher) parts.push(['publisher', hit.publisher]);
+    if (Array.isArray(hit.artists) && hit.artists.length) parts.push(['artists', hit.artists]);
+    if (hit.album) parts.push(['album', [hit.album]]);
+    if (hit.show) parts.push(['show', [hit.show]]);
+    if (hit.audiobook) parts.push(['audiobook', [hit.audiobook]]);
+    if (Array.isArray(hit.authors) && hit.authors.length) parts.push(['authors', hit.authors]);
+    if (hit.publisher) parts.push(['publisher', [hit.publisher]]);
     return parts;
   }
 
@@ -219,11 +261,9 @@
     item.dataset.id = hit.id;
     item.dataset.type = hit.type;
     item.dataset.name = hit.name;
-    const highlights = {};
-    for (const h of hit.highlights || []) highlights[h.field] = h.snippet;
     const head = el('div', 'hit-head');
     const name = el('span', 'hit-name');
-    setSnippet(name, highlights.name, hit.name);
+    setHighlighted(name, hit.name, spansOf(hit, 'name', hit.name));
     head.append(name, el('span', `badge type-${hit.type}`, hit.type));
     if (hit.explicit) head.append(el('span', 'badge explicit', 'E'));
     head.append(similarButton(hit.name));
@@ -231,10 +271,15 @@
     const sub = subtitle(hit);
     if (sub.length) {
       const line = el('div', 'hit-sub');
-      sub.forEach(([field, text], i) => {
+      sub.forEach(([field, values], i) => {
         if (i) line.append(document.createTextNode(' · '));
         const span = el('span', `sub-${field}`);
-        setSnippet(span, highlights[field], text);
+        values.forEach((value, k) => {
+          if (k) span.append(document.createTextNode(', '));
+          const part = el('span');
+          setHighlighted(part, value, spansOf(hit, field, String(value)));
+          span.append(part);
+        });
         line.append(span);
       });
       item.append(line);
@@ -263,14 +308,14 @@
       top.append(el('h3', 'section-title', 'Top result'), renderHit(body.top_result, true));
       top.hidden = false;
     }
-    if (!body.hits.length) sections.append(el('p', 'empty', `Nothing matches “${text}”.`));
+    if (!(body.hits || []).length) sections.append(el('p', 'empty', `Nothing matches “${text}”.`));
     for (const section of body.sections || []) {
       const box = el('section', 'type-section');
       box.dataset.type = section.type;
       const title = el('h3', 'section-title', TYPE_LABELS[section.type] || section.type);
       title.append(el('span', 'count', ` ${section.total}`));
       const list = el('ol', 'hits');
-      for (const hit of section.hits) list.append(renderHit(hit, false));
+      for (const hit of uniqueById(section.hits)) list.append(renderHit(hit, false));
       box.append(title, list);
       sections.append(box);
     }
@@ -312,7 +357,33 @@
     const url = new URL(location.href);
     if (state.listener) url.searchParams.set('user', state.listener); else url.searchParams.delete('user');
     if (state.surface !== 'for_you') url.searchParams.set('surface', state.surface); else url.searchParams.delete('surface');
+    if (state.view !== 'search') url.searchParams.set('view', state.view); else url.searchParams.delete('view');
     history.replaceState(null, '', url);
+  }
+
+  // ------------------------------------------------------------------ views
+
+  // The pane a narrow screen shows (search results, the listener's "For you", status); a
+  // wide one shows them side by side and hides the tabs.
+  function setView(view) {
+    if (!VIEWS.includes(view)) return;
+    const changed = view !== state.view;
+    state.view = view;
+    renderViews();
+    syncUrl();
+    // A phone shows the new pane from its top; a wide screen shows every pane and stays put.
+    if (changed && NARROW.matches) window.scrollTo(0, 0);
+  }
+
+  function renderViews() {
+    $('layout').dataset.view = state.view;
+    for (const tab of $('views').querySelectorAll('[data-view]')) {
+      tab.setAttribute('aria-selected', tab.dataset.view === state.view ? 'true' : 'false');
+    }
+    $('view-foryou-who').textContent = state.listener ? `· ${state.listener}` : '';
+    const who = $('search-for');
+    who.hidden = !state.listener;
+    who.textContent = state.listener ? `Personalized for ${state.listener}.` : '';
   }
 
   function setListener(id) {
@@ -326,6 +397,7 @@
     syncUrl();
     $('listener-status').textContent = id ? `Personalized for ${id}.` : 'Not personalized.';
     document.body.dataset.listener = id;
+    renderViews();
     if (id) remember(id); else renderRecent();
     loadProfile();
     loadRecommendations();
@@ -336,12 +408,14 @@
     const box = $('profile');
     box.replaceChildren();
     box.hidden = true;
+    $('profile-panel').hidden = true;
     const id = state.listener;
     if (!id) return;
     let r;
     try { r = await fetchJSON(`/v1/users/${enc(id)}/profile?top=3`); } catch (_) { return; }
     if (id !== state.listener) return;
     box.hidden = false;
+    $('profile-panel').hidden = false;
     if (!r.ok) {
       box.append(el('p', 'muted', r.status === 404 ? 'No listening history yet.' : `Profile unavailable: ${describe(r)}`));
       return;
@@ -390,7 +464,7 @@
 
   function recList(items) {
     const list = el('ol', 'recs');
-    for (const item of items) list.append(renderRec(item));
+    for (const item of uniqueById(items)) list.append(renderRec(item));
     return list;
   }
 
@@ -496,9 +570,10 @@
     panel.hidden = false;
     panel.dataset.state = 'loading';
     panel.dataset.item = item.id;
+    panel.dataset.view = state.view; // a phone shows it above this tab only
     $('similar-name').textContent = item.name || item.id;
     $('similar-meta').textContent = 'loading…';
-    panel.scrollIntoView({ block: 'nearest' });
+    reveal(panel);
     const finish = (st, content, meta) => {
       if (seq !== state.similarSeq) return;
       $('similar-body').replaceChildren(content);
@@ -524,6 +599,13 @@
     const meta = [kind, r.body.model_version != null && `model v${r.body.model_version}`].filter(Boolean).join(' · ');
     if (!items.length) { finish('empty', notice('Nothing similar found.'), meta); return; }
     finish('ready', recList(items), meta);
+  }
+
+  // Scroll so that `box` starts in the window, below the sticky header (when it does not yet).
+  function reveal(box) {
+    const header = document.querySelector('header.top').getBoundingClientRect().bottom;
+    const top = box.getBoundingClientRect().top;
+    if (top < header || top > innerHeight - 120) window.scrollBy(0, top - header - 8);
   }
 
   function closeSimilar() {
@@ -790,7 +872,11 @@
   }
 
   function init() {
-    $('q').addEventListener('input', scheduleSearch);
+    $('q').addEventListener('input', () => { if (state.view !== 'search') setView('search'); scheduleSearch(); });
+    $('views').addEventListener('click', (e) => {
+      const tab = e.target.closest('[data-view]');
+      if (tab) setView(tab.dataset.view);
+    });
     $('q').addEventListener('keydown', (e) => {
       if (e.key === 'Escape') { $('q').value = ''; runSearch(); }
     });
@@ -809,7 +895,7 @@
     // Every "Train model" button, now or later.
     document.addEventListener('click', (e) => { if (e.target.closest('.train-box .train')) startTraining(); });
     $('status-refresh').addEventListener('click', () => refreshStatus());
-    $('auth-enter').addEventListener('click', () => { $('key-box').open = true; $('api-key').focus(); });
+    $('auth-enter').addEventListener('click', () => { setView('status'); $('key-box').open = true; $('api-key').focus(); });
     $('key-form').addEventListener('submit', (e) => {
       e.preventDefault();
       setApiKey($('api-key').value.trim());
@@ -818,6 +904,7 @@
     });
     $('key-forget').addEventListener('click', () => { setApiKey(''); reloadAll(); });
     renderKeyState();
+    renderViews();
     renderTabs();
     renderTraining();
     renderRecent();
