@@ -93,7 +93,12 @@ CATALOG.push(
     release_date: isoDay(NOW - 3 * DAY) },
   { id: 'ab:hello', type: 'audiobook', name: 'Hello Goodbye', authors: ['Ana Writer'] },
   { id: 'ar:evil', type: 'artist', name: '<img src=x onerror="window.__xss=1">Evilband & Co' },
+  // Markup in a title is part of the title: shown as text, never as an element.
+  { id: 'ch:goodbye-1', type: 'chapter', name: 'The <i>Goodbye</i> chapter', audiobook_id: 'ab:hello', duration_ms: 600000 },
+  // A long name without spaces must wrap, not widen a phone's page.
+  { id: 'ar:long', type: 'artist', name: `${'Longwindedorchestraofunbrokenletters'.repeat(3)} Band`, popularity: 5 },
 );
+const CHAPTER_TITLE = 'The <i>Goodbye</i> chapter';
 GROUP_OF.set('tr:easy-on-me', 'soul');
 const TRACKS = CATALOG.filter((e) => e.type === 'track').length;
 
@@ -262,8 +267,12 @@ after(async () => {
 
 // ------------------------------------------------------------------ page helpers
 
-async function openPage(query = '', server = main) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+async function openPage(query = '', server = main, viewport = DESKTOP) {
+  const phone = viewport.width < 600;
+  const context = await browser.newContext({ viewport, isMobile: phone, hasTouch: phone });
   const page = await context.newPage();
   // Uncaught exceptions, and Content-Security-Policy refusals (console errors), fail tests;
   // "Failed to load resource" for the 4xx/5xx the page handles does not.
@@ -304,6 +313,37 @@ const recItems = (page, scope = '#recs-body') => page.locator(`${scope} .hit`).e
   name: e.querySelector('.hit-name').textContent,
   reason: e.querySelector('.reason')?.textContent ?? '',
 })));
+
+// What must hold on every screen: nothing wider than the window, and no item twice in one list.
+async function assertLayoutSound(page, what) {
+  const { scrollWidth, clientWidth } = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth,
+  }));
+  assert.ok(scrollWidth <= clientWidth, `${what}: the page is ${scrollWidth} px wide in a ${clientWidth} px window`);
+  const dups = await page.evaluate(() => [...document.querySelectorAll('ol.hits, ol.recs')].flatMap((list) => {
+    const ids = [...list.children].map((li) => li.dataset.id);
+    return ids.filter((id, i) => ids.indexOf(id) !== i);
+  }));
+  assert.deepEqual(dups, [], `${what}: ids shown twice in one list`);
+}
+
+// Visible controls smaller than a 44 px tap target.
+const smallTargets = (page) => page.evaluate(() => [...document.querySelectorAll(
+  'button, input:not([type="hidden"]), summary, select, a[href]')]
+  .filter((e) => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')
+  .map((e) => ({ e, r: e.getBoundingClientRect() }))
+  .filter(({ r }) => r.width > 0 && (r.height < 44 || r.width < 44))
+  .map(({ e, r }) => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ${Math.round(r.width)}x${Math.round(r.height)}`));
+
+// Where an element is in the window (after the page scrolled as it does), and where the
+// sticky header ends.
+const rectOf = (page, selector) => page.locator(selector).first().evaluate((e) => {
+  const r = e.getBoundingClientRect();
+  const header = document.querySelector('header.top').getBoundingClientRect().bottom;
+  return { top: r.top, bottom: r.bottom, left: r.left, right: r.right, innerHeight, innerWidth, header };
+});
+// Its top in the window, below the sticky header.
+const onScreen = (r) => r.top >= r.header - 1 && r.top < r.innerHeight;
 
 const topId = (page) => page.locator('#top-result .hit').getAttribute('data-id');
 const inGroup = (items, group) => items.filter((i) => GROUP_OF.get(i.id) === group).length;
@@ -555,6 +595,146 @@ test('status view shows the model version and sizes', async () => {
   assert.match(sizes, new RegExp(`${model.index} index · ${model.factors} factors · trained .* ago`));
   assert.equal(await page.textContent('#status-train button.train'), 'Train again');
   await page.locator('#status-panel').screenshot({ path: join(ARTIFACTS, 'status-model.png') });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('at phone width: no overflow, one column, For you a tap away, tap targets of 44 px', async () => {
+  await ensureModel(main);
+  const { page, context, errors } = await openPage('?user=u-soul-0', main, PHONE);
+  assert.equal(await page.evaluate(() => innerWidth), PHONE.width);
+  await assertLayoutSound(page, 'phone, empty');
+  // Search is the first tab; the listener's panes are behind the other two.
+  assert.equal(await page.getAttribute('#view-search', 'aria-selected'), 'true');
+  assert.equal(await page.isVisible('#pane-foryou'), false);
+  assert.equal(await page.isVisible('#pane-status'), false);
+  assert.match(await page.textContent('#view-foryou'), /For you · u-soul-0/);
+
+  await typeQuery(page, 'hello');
+  assert.equal(await topId(page), 'tr:hello-adele');
+  assert.match(await page.textContent('#search-for'), /Personalized for u-soul-0/);
+  await assertLayoutSound(page, 'phone, results for hello');
+  assert.deepEqual(await smallTargets(page), [], 'tap targets on the search pane');
+  await page.screenshot({ path: join(ARTIFACTS, 'phone-search.png'), fullPage: true });
+
+  // A long unbroken name wraps inside the window.
+  await page.fill('#q', '');
+  await typeQuery(page, 'longwinded');
+  assert.equal(await topId(page), 'ar:long');
+  const name = await rectOf(page, '#top-result .hit-name');
+  assert.ok(name.right <= PHONE.width, JSON.stringify(name));
+  await assertLayoutSound(page, 'phone, a long name');
+
+  // For you: one tap, its top in the first screen, the surfaces and the listener picker on it.
+  await page.click('#view-foryou');
+  await recsState(page, 'u-soul-0', 'for_you');
+  assert.equal(await page.getAttribute('#view-foryou', 'aria-selected'), 'true');
+  assert.equal(await page.isVisible('#pane-search'), false, 'one pane at a time');
+  assert.ok(await page.isVisible('#listener'));
+  const recs = await rectOf(page, '#recs');
+  assert.ok(onScreen(recs), `the recommendations start in the first screen: ${JSON.stringify(recs)}`);
+  const first = await rectOf(page, '#recs-body .hit');
+  assert.ok(first.top < first.innerHeight, `the first recommendation is on screen: ${JSON.stringify(first)}`);
+  assert.ok((await recItems(page)).length >= 3);
+  assert.match(page.url(), /view=foryou/);
+  await assertLayoutSound(page, 'phone, for you');
+  assert.deepEqual(await smallTargets(page), [], 'tap targets on the For you pane');
+  await page.screenshot({ path: join(ARTIFACTS, 'phone-for-you.png') });
+  await page.screenshot({ path: join(ARTIFACTS, 'phone-for-you-full.png'), fullPage: true });
+
+  for (const surface of ['podcasts', 'daily_mix', 'discover']) {
+    await page.click(`#recs-surfaces [data-surface="${surface}"]`);
+    await recsState(page, 'u-soul-0', surface, ['ready', 'empty']);
+    await assertLayoutSound(page, `phone, ${surface}`);
+  }
+  await page.screenshot({ path: join(ARTIFACTS, 'phone-discover.png'), fullPage: true });
+
+  // Similar items open above the pane and come into view.
+  const pick = (await recItems(page))[0];
+  await page.click(`#recs-body .hit[data-id="${pick.id}"] .similar-btn`);
+  await page.waitForSelector(`#similar[data-state="ready"][data-item="${pick.id}"]`);
+  const similar = await rectOf(page, '#similar');
+  assert.ok(onScreen(similar), JSON.stringify(similar));
+  await assertLayoutSound(page, 'phone, similar items');
+  await page.screenshot({ path: join(ARTIFACTS, 'phone-similar.png') });
+  await page.click('#similar-close');
+
+  // Status: the third tab; typing a search goes back to the results.
+  await page.click('#view-status');
+  await page.waitForFunction((n) => document.getElementById('stat-entities').textContent === `${n} entities`, CATALOG.length);
+  const status = await rectOf(page, '#status-panel');
+  assert.ok(onScreen(status), JSON.stringify(status));
+  assert.ok(await page.isVisible('#status-train button.train'));
+  await assertLayoutSound(page, 'phone, status');
+  assert.deepEqual(await smallTargets(page), [], 'tap targets on the status pane');
+  await page.screenshot({ path: join(ARTIFACTS, 'phone-status.png'), fullPage: true });
+  await page.fill('#q', '');
+  await typeQuery(page, 'sandman');
+  assert.equal(await page.getAttribute('#view-search', 'aria-selected'), 'true');
+  assert.ok(await page.isVisible('#top-result .hit[data-id="tr:enter"]'));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('at desktop width: results and the listener column side by side, both in the first screen', async () => {
+  await ensureModel(main);
+  const { page, context, errors } = await openPage('?user=u-soul-0');
+  await typeQuery(page, 'hello');
+  await recsState(page, 'u-soul-0', 'for_you');
+  assert.equal(await page.isVisible('#views'), false, 'no tabs: every pane shows');
+  const results = await rectOf(page, '#top-result');
+  const recs = await rectOf(page, '#recs');
+  assert.ok(results.top < DESKTOP.height && recs.top < DESKTOP.height, JSON.stringify({ results, recs }));
+  assert.ok(recs.left >= results.right, `two columns: ${JSON.stringify({ results, recs })}`);
+  assert.ok(await page.isVisible('#status-panel'));
+  await assertLayoutSound(page, 'desktop');
+  await page.screenshot({ path: join(ARTIFACTS, 'desktop-search-and-for-you.png') });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+for (const [label, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+  test(`catalog strings are text: a chapter title with <i> shows its tags (${label})`, async () => {
+    const { page, context, errors } = await openPage('', main, viewport);
+    await typeQuery(page, 'goodbye');
+    const hit = page.locator('#sections .hit[data-id="ch:goodbye-1"], #top-result .hit[data-id="ch:goodbye-1"]').first();
+    assert.equal(await hit.locator('.hit-name').textContent(), CHAPTER_TITLE);
+    assert.equal(await hit.locator('.hit-name em').textContent(), 'Goodbye', 'the match is still highlighted');
+    assert.match(await hit.locator('.hit-sub').textContent(), /Hello Goodbye/);
+    assert.equal(await page.locator('main i, main img').count(), 0, 'no element made from catalog text');
+    await assertLayoutSound(page, `${label}, goodbye`);
+    await page.screenshot({ path: join(ARTIFACTS, `chapter-title-${label}.png`), fullPage: true });
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+}
+
+test('a list never shows an item twice, even when the API repeats one', async () => {
+  await ensureModel(main);
+  const { page, context, errors } = await openPage('', main, PHONE);
+  // The real answers, with their first item repeated (as a server with duplicate
+  // documents would answer): the page shows each id once, in its first place.
+  const repeat = (list) => (Array.isArray(list) && list.length ? [...list, { ...list[0] }] : list);
+  await page.route(/\/v1\/(search|users\/[^/]+\/recommendations)\?/, async (route) => {
+    try {
+      const res = await route.fetch();
+      const body = await res.json();
+      body.items = repeat(body.items);
+      for (const section of body.sections || []) section.hits = repeat(section.hits);
+      await route.fulfill({ status: res.status(), contentType: 'application/json', body: JSON.stringify(body) });
+    } catch (_) { /* the page dropped a stale request */ }
+  });
+  await typeQuery(page, 'hello');
+  const { body: search } = await api(main, 'GET', '/v1/search?q=hello&limit=30', { expect: 200 });
+  const tracks = search.sections.find((s) => s.type === 'track').hits.map((h) => h.id);
+  assert.deepEqual(await page.locator('#sections .type-section[data-type="track"] .hit')
+    .evaluateAll((els) => els.map((e) => e.dataset.id)), tracks);
+  await page.click('#view-foryou');
+  await pickListener(page, 'u-soul-0');
+  await recsState(page, 'u-soul-0', 'for_you');
+  const { body: recs } = await api(main, 'GET', '/v1/users/u-soul-0/recommendations?surface=for_you&limit=12', { expect: 200 });
+  assert.deepEqual((await recItems(page)).map((i) => i.id), recs.items.map((i) => i.id));
+  await assertLayoutSound(page, 'repeated items');
   assert.deepEqual(errors, []);
   await context.close();
 });
