@@ -6,12 +6,15 @@ The sync and async clients only differ in how they send a Call; the endpoints li
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterable, Optional, Sequence, TypeVar
 
 import httpx
 
 from . import _core
+from .errors import JobFailedError, JobTimeoutError
 from .models import (
     CatalogStats,
     DeleteResponse,
@@ -20,11 +23,15 @@ from .models import (
     EventReport,
     HealthStatus,
     History,
+    Job,
+    ModelInfo,
     Profile,
     Recommendations,
     SearchRequest,
     SearchResponse,
+    SessionInfo,
     Token,
+    TrainAccepted,
     UserDeleted,
     WriteReport,
     from_dict,
@@ -162,6 +169,172 @@ def recommendations(
         return from_dict(Recommendations, data)
 
     return Call("GET", f"/v1/users/{_core.seg(user_id)}/recommendations", parse, params=params)
+
+
+def _item_params(
+    limit: Optional[int],
+    types: Optional[Sequence[str]],
+    market: Optional[str],
+    explicit: Optional[bool],
+) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if limit is not None:
+        params["limit"] = str(limit)
+    if types:
+        params["types"] = ",".join(types)
+    if market:
+        params["market"] = market
+    if explicit is not None:
+        params["explicit"] = "true" if explicit else "false"
+    return params
+
+
+def _json_body(body: dict[str, Any]) -> bytes:
+    return json.dumps({k: v for k, v in body.items() if v is not None}).encode("utf-8")
+
+
+def similar(
+    item_id: str,
+    types: Optional[Sequence[str]],
+    limit: Optional[int],
+    market: Optional[str],
+    explicit: Optional[bool],
+) -> Call[Recommendations]:
+    params = _item_params(limit, types, market, explicit)
+    return Call(
+        "GET",
+        f"/v1/items/{_core.seg(item_id)}/similar",
+        _json(Recommendations),
+        params=params or None,
+    )
+
+
+def continue_from(
+    seed_ids: Sequence[str],
+    types: Optional[Sequence[str]],
+    limit: Optional[int],
+    market: Optional[str],
+    explicit: Optional[bool],
+) -> Call[Recommendations]:
+    if isinstance(seed_ids, str):
+        raise TypeError("seed_ids is a list of catalog ids, not one string")
+    body = _json_body(
+        {
+            "seed_ids": list(seed_ids),
+            "types": list(types) if types else None,
+            "limit": limit,
+            "market": market,
+            "explicit": explicit,
+        }
+    )
+    # A read: repeating it is harmless.
+    return Call(
+        "POST",
+        "/v1/recommendations/continue",
+        _json(Recommendations),
+        content=body,
+        content_type="application/json",
+    )
+
+
+def start_session(
+    user_id: str,
+    types: Optional[Sequence[str]],
+    market: Optional[str],
+    explicit: Optional[bool],
+) -> Call[SessionInfo]:
+    body = _json_body({"types": list(types) if types else None, "market": market, "explicit": explicit})
+    return Call(
+        "POST",
+        f"/v1/users/{_core.seg(user_id)}/sessions",
+        _json(SessionInfo),
+        content=body,
+        content_type="application/json",
+        # A repeat would start a second session: only when the first certainly was not.
+        idempotent=False,
+    )
+
+
+def session_id_of(session: "SessionInfo | str") -> str:
+    return session.session_id if isinstance(session, SessionInfo) else session
+
+
+def session_next(session: "SessionInfo | str", limit: Optional[int]) -> Call[Recommendations]:
+    params = {"limit": str(limit)} if limit is not None else None
+    return Call(
+        "GET",
+        f"/v1/sessions/{_core.seg(session_id_of(session))}/next",
+        _json(Recommendations),
+        params=params,
+        # Each answer advances the session: a repeat after a lost answer would skip items.
+        idempotent=False,
+    )
+
+
+def session_feedback(
+    session: SessionInfo,
+    item_id: str,
+    type: str,
+    ms_played: Optional[int],
+    count: Optional[int],
+    ts: Optional[int],
+    event_id: Optional[str],
+) -> Call[EventReport]:
+    if not isinstance(session, SessionInfo):
+        raise TypeError("session_feedback needs the SessionInfo that start_session returned")
+    if type not in ("play", "skip", "save"):
+        raise ValueError(f"a session takes play, skip or save events, not {type!r}")
+    # The session counts events from its start (the server's clock): never before it.
+    stamp = ts if ts is not None else max(int(time.time() * 1000), session.started_at_ms)
+    event: dict[str, Any] = {
+        "user_id": session.user_id,
+        "type": type,
+        "item_id": item_id,
+        "ts": stamp,
+        # An id makes a retried post count once.
+        "event_id": event_id or f"{session.session_id}-{uuid.uuid4().hex}",
+        "context": session.session_id,
+    }
+    if ms_played is not None:
+        event["ms_played"] = ms_played
+    if count is not None:
+        event["count"] = count
+    return events([event])
+
+
+def train() -> Call[TrainAccepted]:
+    # Not repeated after a lost answer: that could queue a second job.
+    return Call("POST", "/v1/admin/train", _json(TrainAccepted), idempotent=False)
+
+
+def job_id_of(job: "TrainAccepted | Job | str") -> str:
+    return job.job_id if isinstance(job, (TrainAccepted, Job)) else job
+
+
+def job(job: "TrainAccepted | Job | str") -> Call[Job]:
+    return Call("GET", f"/v1/admin/jobs/{_core.seg(job_id_of(job))}", _json(Job))
+
+
+def jobs() -> Call[list[Job]]:
+    return Call("GET", "/v1/admin/jobs", lambda r: [from_dict(Job, j) for j in r.json().get("jobs", [])])
+
+
+def job_settled(j: Job, timeout: float, remaining: float) -> bool:
+    """``wait_for_job``: True once ``j`` is done; raises once it failed or ``remaining`` (of
+    ``timeout`` seconds) is spent; False to poll again."""
+    if j.status == "done":
+        return True
+    if j.status == "failed":
+        raise JobFailedError(f"training job {j.job_id} failed: {j.error or 'no error given'}", job=j)
+    if remaining <= 0:
+        raise JobTimeoutError(
+            f"training job {j.job_id} still {j.status} ({j.progress:.0%}) after {timeout:g} s", job=j
+        )
+    return False
+
+
+def model() -> Call[ModelInfo]:
+    return Call("GET", "/v1/admin/model", _json(ModelInfo))
 
 
 def create_token(user_id: str, ttl_s: Optional[int]) -> Call[Token]:

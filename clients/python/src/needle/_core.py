@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from .models import Rejection, UploadProgress, UploadSummary, to_dict
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 USER_AGENT = f"needle-client-python/{__version__}"
 DEFAULT_BASE_URL = "http://127.0.0.1:7700"
 NDJSON = "application/x-ndjson"

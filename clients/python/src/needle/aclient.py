@@ -18,13 +18,18 @@ from .models import (
     Entity,
     EntityType,
     EventReport,
+    EventType,
     HealthStatus,
     History,
+    Job,
+    ModelInfo,
     Profile,
     Recommendations,
     SearchRequest,
     SearchResponse,
+    SessionInfo,
     Token,
+    TrainAccepted,
     UploadSummary,
     UserDeleted,
     WriteReport,
@@ -175,13 +180,111 @@ class AsyncNeedle:
         """See :meth:`needle.Needle.recommendations`."""
         return await self._run(_api.recommendations(user_id, surface, limit, types, market, explicit))
 
-    async def train(self) -> dict[str, Any]:
-        """Start training a recommendation model; returns ``{"job_id", "status"}``."""
-        return await self._run(_api.raw("POST", "/v1/admin/train"))
+    async def similar(
+        self,
+        item_id: str,
+        *,
+        types: Optional[Sequence[EntityType]] = None,
+        limit: Optional[int] = None,
+        market: Optional[str] = None,
+        explicit: Optional[bool] = None,
+    ) -> Recommendations:
+        """Items like ``item_id`` (``GET /v1/items/{id}/similar``): radio from a track, related
+        artists from an artist, similar shows from a show; ``types`` defaults to the item's own.
+        Each item has a ``reason``. :class:`NotFoundError` (``item_not_found``) for an unknown
+        item; ``503 model_not_ready`` before the first training."""
+        return await self._run(_api.similar(item_id, types, limit, market, explicit))
 
-    async def job(self, job_id: str) -> dict[str, Any]:
-        """A training job: ``status``, ``progress``, ``model_version``, timings."""
-        return await self._run(_api.raw("GET", f"/v1/admin/jobs/{job_id}"))
+    async def continue_from(
+        self,
+        seed_ids: Sequence[str],
+        *,
+        types: Optional[Sequence[EntityType]] = None,
+        limit: Optional[int] = None,
+        market: Optional[str] = None,
+        explicit: Optional[bool] = None,
+    ) -> Recommendations:
+        """What goes well after a playlist or a listening session so far
+        (``POST /v1/recommendations/continue``; 1 to 100 ``seed_ids``, no listener needed).
+        The seeds are left out; reasons read ``goes well after X``."""
+        return await self._run(_api.continue_from(seed_ids, types, limit, market, explicit))
+
+    # ------------------------------------------------------------ DJ sessions
+
+    async def start_session(
+        self,
+        user_id: str,
+        *,
+        types: Optional[Sequence[EntityType]] = None,
+        market: Optional[str] = None,
+        explicit: Optional[bool] = None,
+    ) -> SessionInfo:
+        """Start a DJ-style session for a listener (``POST /v1/users/{id}/sessions``; ``types``
+        defaults to tracks). Step it with :meth:`session_next`; report plays and skips with
+        :meth:`session_feedback`."""
+        return await self._run(_api.start_session(user_id, types, market, explicit))
+
+    async def session_next(self, session: "SessionInfo | str", *, limit: Optional[int] = None) -> Recommendations:
+        """The session's next items (``GET /v1/sessions/{sid}/next``), familiar favourites
+        alternating with discoveries, never one served before in the session.
+        :class:`NotFoundError` (``session_not_found``) once it expired; ``409
+        session_exhausted`` (:class:`InvalidRequestError`) after ``recs.session_max_items``."""
+        return await self._run(_api.session_next(session, limit))
+
+    async def session_feedback(
+        self,
+        session: SessionInfo,
+        item_id: str,
+        type: EventType = "play",
+        *,
+        ms_played: Optional[int] = None,
+        count: Optional[int] = None,
+        ts: Optional[int] = None,
+        event_id: Optional[str] = None,
+    ) -> EventReport:
+        """Tell the session the listener played (or skipped, or saved) ``item_id``: a listening
+        event (``POST /v1/events``) for the session's listener, stamped now (never before the
+        session started) with a fresh ``event_id`` so a retry counts once. The next
+        :meth:`session_next` moves towards what was played and away from what was skipped,
+        and never serves a skipped item again in this session."""
+        return await self._run(_api.session_feedback(session, item_id, type, ms_played, count, ts, event_id))
+
+    # ------------------------------------------------------------ training and the model
+
+    async def train(self) -> TrainAccepted:
+        """Start training a recommendation model (``POST /v1/admin/train``, an ``admin`` key);
+        a job already queued is returned instead. Follow it with :meth:`wait_for_job`."""
+        return await self._run(_api.train())
+
+    async def job(self, job_id: "str | TrainAccepted | Job") -> Job:
+        """A training job (``GET /v1/admin/jobs/{id}``): ``status``, ``progress``, and once done
+        ``model_version`` and ``stats``; :class:`NotFoundError` (``job_not_found``)."""
+        return await self._run(_api.job(job_id))
+
+    async def jobs(self) -> list[Job]:
+        """The kept jobs (the newest 100), newest first (``GET /v1/admin/jobs``)."""
+        return await self._run(_api.jobs())
+
+    async def wait_for_job(
+        self, job_id: "str | TrainAccepted | Job", *, timeout: float = 600.0, interval: float = 0.5
+    ) -> Job:
+        """Poll :meth:`job` every ``interval`` seconds until the job is done and return it.
+
+        Raises :class:`JobFailedError` when it failed (``e.job.error`` says why) and
+        :class:`JobTimeoutError` (a ``TimeoutError``) when it is still queued or running after
+        ``timeout`` seconds (the job goes on on the server). Waits with the client's ``sleep``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            j = await self.job(job_id)
+            remaining = deadline - time.monotonic()
+            if _api.job_settled(j, timeout, remaining):
+                return j
+            await self._sleep(min(interval, remaining))
+
+    async def model(self) -> ModelInfo:
+        """The model serving now (``GET /v1/admin/model``): version (``None`` before the first
+        training), item counts, index, factors, training stats."""
+        return await self._run(_api.model())
 
     # access
     async def create_token(self, user_id: str, *, ttl_s: Optional[int] = None) -> Token:

@@ -85,6 +85,23 @@ class UnavailableError(APIError):
     """``type: system`` (503, 507): starting, overloaded, timed out or disk full; retry later."""
 
 
+class JobFailedError(NeedleError):
+    """``wait_for_job``: the training job failed; ``job`` is its last state (``job.error``)."""
+
+    def __init__(self, message: str, *, job: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, code=kwargs.pop("code", "job_failed"), **kwargs)
+        self.job = job
+
+
+class JobTimeoutError(NeedleError, TimeoutError):
+    """``wait_for_job``: the job was still queued or running when the timeout passed; ``job``
+    is its last state. The job itself goes on on the server."""
+
+    def __init__(self, message: str, *, job: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, code=kwargs.pop("code", "job_timeout"), **kwargs)
+        self.job = job
+
+
 _BY_TYPE = {
     "invalid_request": InvalidRequestError,
     "not_found": NotFoundError,

@@ -331,7 +331,7 @@ class UserDeleted:
     deleted_events: int = 0
 
 
-# ---------------------------------------------------------------- recommendations (future)
+# ---------------------------------------------------------------- recommendations
 
 
 @dataclass
@@ -366,6 +366,89 @@ class Recommendations:
     model_version: Optional[int] = None
     mixes: Optional[list[Mix]] = None
     user_id: Optional[str] = None
+
+
+@dataclass
+class SessionInfo:
+    """Answer of ``POST /v1/users/{id}/sessions``: a started DJ session.
+
+    Step it with ``session_next``; plays and skips posted as events after
+    ``started_at_ms`` (``session_feedback``) steer the very next items.
+    """
+
+    session_id: str
+    user_id: str
+    started_at_ms: int = 0
+    types: list[EntityType] = _field(default_factory=list)
+
+
+# ---------------------------------------------------------------- training and the model
+
+JobStatus = Literal["queued", "running", "done", "failed"]
+
+
+@dataclass
+class TrainStats:
+    """Sizes and per-phase timings (milliseconds) of a training run."""
+
+    listeners: int = 0
+    interactions: int = 0
+    trained_items: int = 0
+    content_items: int = 0
+    popular_items: int = 0
+    snapshot_ms: int = 0
+    train_ms: int = 0
+    catalog_ms: int = 0
+    index_ms: int = 0
+    save_ms: int = 0
+
+
+@dataclass
+class TrainAccepted:
+    """Answer of ``POST /v1/admin/train``: follow ``job_id`` with ``job`` or ``wait_for_job``."""
+
+    job_id: str
+    status: JobStatus = "queued"
+
+
+@dataclass
+class Job:
+    """Answer of ``GET /v1/admin/jobs/{id}``: a training job.
+
+    ``progress`` goes from 0 to 1; ``model_version`` and ``stats`` are set once ``done``,
+    ``error`` once ``failed``. Times are epoch milliseconds.
+    """
+
+    job_id: str
+    status: JobStatus
+    kind: str = "train"
+    progress: float = 0.0
+    queued_at_ms: int = 0
+    started_at_ms: Optional[int] = None
+    finished_at_ms: Optional[int] = None
+    model_version: Optional[int] = None
+    stats: Optional[TrainStats] = None
+    error: Optional[str] = None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job is over (``done`` or ``failed``)."""
+        return self.status in ("done", "failed")
+
+
+@dataclass
+class ModelInfo:
+    """Answer of ``GET /v1/admin/model``: the model serving now (``model_version`` is
+    ``None`` before the first training)."""
+
+    model_version: Optional[int] = None
+    created_at_ms: Optional[int] = None
+    trained_items: int = 0
+    content_items: int = 0
+    popular_only_items: int = 0
+    index: Optional[str] = None
+    factors: Optional[int] = None
+    stats: Optional[TrainStats] = None
 
 
 @dataclass
