@@ -117,3 +117,30 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+SDK_ARTISTS = [f"sdk-a{i}" for i in range(6)]
+
+
+@pytest.fixture(scope="session")
+def trained(server):
+    """A model trained on a small catalog: six artists in two taste groups, twelve listeners
+    (each plays three neighbouring artists). Returns the finished Job."""
+    from needle import Needle, TrainAccepted
+
+    with Needle(server.url) as c:
+        c.write([{"id": a, "type": "artist", "name": f"SDK artist {i}", "tags": ["g" + str(i % 2)]}
+                 for i, a in enumerate(SDK_ARTISTS)])
+        c.send_events(
+            [
+                {"user_id": f"sdk-u{u}", "type": "play", "item_id": f"sdk-a{(u + k) % 6}", "ts": 1_700_000_000_000,
+                 "event_id": f"sdk-{u}-{k}"}
+                for u in range(12)
+                for k in range(3)
+            ]
+        )
+        accepted = c.train()
+        assert isinstance(accepted, TrainAccepted)
+        assert accepted.job_id.startswith("train-") and accepted.status in ("queued", "running")
+        # Polls with the client's sleep until the real training is over.
+        return c.wait_for_job(accepted, timeout=120, interval=0.05)

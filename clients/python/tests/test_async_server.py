@@ -71,3 +71,33 @@ def test_async_uploads_from_async_iterables(server, uid):
             assert "needle_" in await c.metrics()
 
     run(main())
+
+
+def test_async_recommendation_methods(server, trained):
+    import needle
+
+    async def main():
+        async with AsyncNeedle(server.url) as c:
+            job = await c.job(trained.job_id)
+            assert isinstance(job, needle.Job) and job == trained
+            assert await c.wait_for_job(trained, timeout=0) == trained
+            assert trained.job_id in {j.job_id for j in await c.jobs()}
+            model = await c.model()
+            assert isinstance(model, needle.ModelInfo) and model.model_version >= trained.model_version
+
+            similar, cont = await asyncio.gather(
+                c.similar("sdk-a3", limit=3), c.continue_from(["sdk-a3"], types=["artist"], limit=3)
+            )
+            assert similar.items and all(i.id != "sdk-a3" and i.reason for i in similar.items)
+            assert cont.items and all(i.id != "sdk-a3" and i.reason.startswith("goes well after") for i in cont.items)
+
+            session = await c.start_session("sdk-u5", types=["artist"], explicit=True)
+            assert isinstance(session, needle.SessionInfo) and session.user_id == "sdk-u5"
+            first = await c.session_next(session, limit=1)
+            assert len(first.items) == 1
+            report = await c.session_feedback(session, first.items[0].id, "play", ms_played=30_000)
+            assert report.accepted == 1
+            second = await c.session_next(session, limit=2)
+            assert first.items[0].id not in {i.id for i in second.items}
+
+    run(main())

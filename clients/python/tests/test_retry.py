@@ -19,10 +19,15 @@ from needle import (
     AsyncNeedle,
     AuthenticationError,
     InvalidRequestError,
+    Job,
+    JobFailedError,
+    JobTimeoutError,
     Needle,
     NeedleConnectionError,
     RateLimitError,
     RetryPolicy,
+    TrainAccepted,
+    TrainStats,
     UnavailableError,
 )
 from needle._core import Batcher, parse_retry_after
@@ -204,3 +209,52 @@ def test_failed_batch_raises_with_the_summary_so_far():
         c.upload_catalog(records, batch_size=2)
     assert e.value.code == "batch_too_large"
     assert (e.value.summary.batches, e.value.summary.accepted) == (1, 2)
+
+
+def job_answer(status: str, progress: float = 0.0, **extra) -> httpx.Response:
+    return httpx.Response(200, json={"job_id": "train-7", "kind": "train", "status": status,
+                                     "progress": progress, "queued_at_ms": 1, **extra})
+
+
+def test_wait_for_job_polls_with_the_clients_sleep_until_done():
+    done = job_answer("done", 1.0, model_version=3, stats={"listeners": 2, "train_ms": 5})
+    script = Script(job_answer("queued"), job_answer("running", 0.5), done)
+    c, slept = client(script)
+    job = c.wait_for_job("train-7", timeout=60, interval=0.25)
+    assert isinstance(job, Job) and job.status == "done" and job.model_version == 3
+    assert isinstance(job.stats, TrainStats) and job.stats.listeners == 2
+    assert slept == [0.25, 0.25]
+    assert [r.url.path for r in script.requests] == ["/v1/admin/jobs/train-7"] * 3
+
+
+def test_wait_for_job_raises_on_failure_with_the_job():
+    script = Script(job_answer("running", 0.2), job_answer("failed", error="no listening events to train on"))
+    c, _ = client(script)
+    with pytest.raises(JobFailedError) as e:
+        c.wait_for_job(TrainAccepted(job_id="train-7", status="queued"), interval=0.01)
+    assert e.value.job.error == "no listening events to train on"
+    assert "train-7 failed: no listening events" in str(e.value) and e.value.code == "job_failed"
+
+
+def test_wait_for_job_times_out_without_sleeping_past_the_deadline():
+    script = Script(job_answer("running", 0.4))
+    c, slept = client(script)
+    with pytest.raises(JobTimeoutError) as e:
+        c.wait_for_job("train-7", timeout=0)
+    assert isinstance(e.value, TimeoutError) and e.value.job.progress == pytest.approx(0.4)
+    assert "still running (40%) after 0 s" in str(e.value)
+    assert slept == []
+
+
+def test_async_wait_for_job():
+    script = Script(job_answer("running", 0.5), job_answer("done", 1.0, model_version=1))
+    slept: list[float] = []
+
+    async def sleep(s: float) -> None:
+        slept.append(s)
+
+    async def main():
+        async with AsyncNeedle("http://needle.test", transport=httpx.MockTransport(script), sleep=sleep) as c:
+            return await c.wait_for_job("train-7", timeout=60, interval=0.5)
+
+    assert asyncio.run(main()).model_version == 1 and slept == [0.5]

@@ -227,6 +227,11 @@ MODELS = {
     "WriteReport": needle.WriteReport,
     "Recommendations": needle.Recommendations,
     "TokenResponse": needle.Token,
+    "SessionInfo": needle.SessionInfo,
+    "ModelInfo": needle.ModelInfo,
+    "TrainAccepted": needle.TrainAccepted,
+    "RecItem": needle.Recommendation,
+    "Mix": needle.Mix,
 }
 
 
@@ -241,34 +246,92 @@ def test_models_cover_the_servers_openapi_schemas(client):
         if props - fields:
             missing[name] = sorted(props - fields)
     assert not missing, f"the server has fields the SDK models lack: {missing}"
-    assert {"Hit", "SearchResponse", "Entity", "WriteReport"} <= set(schemas)
+    assert {"Hit", "SearchResponse", "Entity", "WriteReport", "SessionInfo", "ModelInfo", "TrainAccepted"} <= set(schemas)
 
 
-def test_recommendations_after_training(client):
-    import time
+def test_training_job_and_model_are_typed(client, trained):
+    job = trained
+    assert isinstance(job, needle.Job) and job.status == "done" and job.finished and job.progress == 1.0
+    assert isinstance(job.model_version, int) and job.model_version >= 1 and job.error is None
+    assert job.queued_at_ms <= job.started_at_ms <= job.finished_at_ms
+    assert isinstance(job.stats, needle.TrainStats) and job.stats.listeners >= 12 and job.stats.trained_items >= 6
+    assert client.job(job.job_id) == job
+    listed = client.jobs()
+    assert all(isinstance(j, needle.Job) for j in listed) and job.job_id in {j.job_id for j in listed}
+    # Already done: one poll, no waiting.
+    assert client.wait_for_job(job.job_id, timeout=0) == job
 
-    client.write(
-        [{"id": f"sdk-a{i}", "type": "artist", "name": f"SDK artist {i}", "tags": ["g" + str(i % 2)]} for i in range(6)]
-    )
-    client.send_events(
-        [
-            {"user_id": f"sdk-u{u}", "type": "play", "item_id": f"sdk-a{(u + k) % 6}", "ts": 1_700_000_000_000}
-            for u in range(12)
-            for k in range(3)
-        ]
-    )
-    job = client.train()
-    assert job["job_id"].startswith("train-")
-    for _ in range(600):
-        j = client.job(job["job_id"])
-        if j["status"] in ("done", "failed"):
-            break
-        time.sleep(0.05)
-    assert j["status"] == "done", j
+    model = client.model()
+    assert isinstance(model, needle.ModelInfo) and model.model_version >= job.model_version
+    assert model.trained_items >= 6 and model.index in ("exact", "hnsw") and model.factors and model.created_at_ms
+    assert isinstance(model.stats, needle.TrainStats) and model.stats.interactions >= 36
+
+    with pytest.raises(NotFoundError) as e:
+        client.job("train-999999")
+    assert e.value.code == "job_not_found"
+
+
+def test_recommendations_after_training(client, trained):
     recs = client.recommendations("sdk-u1", types=["artist"], limit=3)
     assert recs.surface == "for_you"
-    assert recs.model_version == j["model_version"]
+    assert recs.model_version >= trained.model_version
     assert 1 <= len(recs.items) <= 3
     played = {f"sdk-a{(1 + k) % 6}" for k in range(3)}
     assert all(i.id not in played for i in recs.items)
     assert all(i.reason for i in recs.items)
+
+
+def test_similar_items(client, trained):
+    res = client.similar("sdk-a0", limit=4)
+    assert isinstance(res, needle.Recommendations) and res.model_version >= trained.model_version
+    assert 1 <= len(res.items) <= 4
+    assert all(isinstance(i, needle.Recommendation) for i in res.items)
+    assert all(i.type == "artist" and i.id != "sdk-a0" for i in res.items)
+    assert all(i.reason == "similar to SDK artist 0" for i in res.items), [i.reason for i in res.items]
+    assert len({i.id for i in res.items}) == len(res.items)
+    with pytest.raises(NotFoundError) as e:
+        client.similar("sdk-nope")
+    assert e.value.code == "item_not_found"
+    with pytest.raises(InvalidRequestError):
+        client.similar("sdk-a0", limit=0)
+
+
+def test_continue_from_seeds(client, trained):
+    seeds = ["sdk-a0", "sdk-a1"]
+    res = client.continue_from(seeds, types=["artist"], limit=3)
+    assert isinstance(res, needle.Recommendations)
+    assert 1 <= len(res.items) <= 3 and not {i.id for i in res.items} & set(seeds)
+    assert all(i.reason.startswith("goes well after ") for i in res.items), [i.reason for i in res.items]
+    with pytest.raises(InvalidRequestError) as e:
+        client.continue_from([])
+    assert e.value.code == "invalid_parameter" and "seed_ids" in e.value.message
+    with pytest.raises(TypeError):
+        client.continue_from("sdk-a0")
+
+
+def test_dj_session_start_next_feedback(client, trained):
+    session = client.start_session("sdk-u2", types=["artist"])
+    assert isinstance(session, needle.SessionInfo)
+    assert session.user_id == "sdk-u2" and session.types == ["artist"] and session.session_id
+    assert session.started_at_ms > 0
+    first = client.session_next(session, limit=2)
+    assert isinstance(first, needle.Recommendations) and 1 <= len(first.items) <= 2
+    assert all(i.type == "artist" and i.reason for i in first.items)
+
+    # A skip posted as feedback is counted for the session's listener.
+    skipped = first.items[0].id
+    report = client.session_feedback(session, skipped, "skip")
+    assert isinstance(report, needle.EventReport) and report.accepted == 1 and report.duplicates == 0
+    history = client.history("sdk-u2", limit=1).events[0]
+    assert (history.type, history.item_id) == ("skip", skipped) and history.ts >= session.started_at_ms
+    assert history.context == session.session_id
+
+    # Nothing is served twice in a session; the session id works as a plain string too.
+    second = client.session_next(session.session_id, limit=2)
+    assert not {i.id for i in second.items} & {i.id for i in first.items}
+
+    with pytest.raises(ValueError):
+        client.session_feedback(session, skipped, "follow")
+    with pytest.raises(NotFoundError) as e:
+        client.session_next("s-does-not-exist")
+    assert e.value.code == "session_not_found"
