@@ -5,6 +5,12 @@
 //! `now` is the stored score times `2^(−(now − T0)/half_life)`. Updates are O(1), events may
 //! arrive in any order, and decay never needs a sweep. `T0` is 2000-01-01, so with a
 //! half-life of a day or more the growth factor stays far inside f64 for centuries.
+//!
+//! Every item keeps two such scores: a short-term one (`half_life_days`, 30 by default:
+//! what the listener plays now) and a long-term one (`long_half_life_days`, three years:
+//! what they have always played). Taste blends the two after normalising each, so three
+//! plays today cannot erase years of history, and a listener's current favourites still
+//! count even when their history is long (see `docs/personalization.md`).
 
 use crate::event::{Event, EventType};
 use serde::Serialize;
@@ -18,29 +24,53 @@ pub const RECENT_LEN: usize = 200;
 /// Profile settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProfileConfig {
-    /// Half-life of an event's influence, days.
+    /// Half-life of an event's influence on short-term taste, days.
     pub half_life_days: f64,
+    /// Half-life of an event's influence on long-term taste, days.
+    pub long_half_life_days: f64,
+    /// Share of long-term taste in the blend, in `[0, 1]` (0: short-term only).
+    pub long_term_weight: f64,
 }
+
+/// Default short-term half-life, days.
+pub const DEFAULT_HALF_LIFE_DAYS: f64 = 30.0;
+/// Default long-term half-life, days (three years).
+pub const DEFAULT_LONG_HALF_LIFE_DAYS: f64 = 1095.0;
+/// Default share of long-term taste.
+pub const DEFAULT_LONG_TERM_WEIGHT: f64 = 0.5;
 
 impl Default for ProfileConfig {
     fn default() -> Self {
-        ProfileConfig { half_life_days: 30.0 }
+        ProfileConfig {
+            half_life_days: DEFAULT_HALF_LIFE_DAYS,
+            long_half_life_days: DEFAULT_LONG_HALF_LIFE_DAYS,
+            long_term_weight: DEFAULT_LONG_TERM_WEIGHT,
+        }
     }
 }
 
+fn growth_with(half_life_days: f64, ts: i64) -> f64 {
+    (((ts - T0_MS) as f64) / (half_life_days.max(1e-3) * 86_400_000.0))
+        .clamp(-900.0, 900.0)
+        .exp2()
+}
+
 impl ProfileConfig {
-    fn half_life_ms(&self) -> f64 {
-        self.half_life_days.max(1e-3) * 86_400_000.0
-    }
-    /// Growth factor of an event at `ts`.
+    /// Growth factor of an event at `ts` (short term).
     pub fn growth(&self, ts: i64) -> f64 {
-        (((ts - T0_MS) as f64) / self.half_life_ms())
-            .clamp(-900.0, 900.0)
-            .exp2()
+        growth_with(self.half_life_days, ts)
     }
-    /// Convert a stored score to its value at `now`.
+    /// Growth factor of an event at `ts` (long term).
+    pub fn growth_long(&self, ts: i64) -> f64 {
+        growth_with(self.long_half_life_days, ts)
+    }
+    /// Convert a stored short-term score to its value at `now`.
     pub fn value_at(&self, stored: f64, now: i64) -> f64 {
         stored / self.growth(now)
+    }
+    /// Convert a stored long-term score to its value at `now`.
+    pub fn long_value_at(&self, stored_long: f64, now: i64) -> f64 {
+        stored_long / self.growth_long(now)
     }
 }
 
@@ -67,8 +97,10 @@ pub fn event_weight(e: &Event) -> f64 {
 /// What one listener did with one item.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ItemStat {
-    /// Decayed score in growth form (see the module doc).
+    /// Short-term decayed score in growth form (see the module doc).
     pub stored: f64,
+    /// Long-term decayed score in growth form.
+    pub stored_long: f64,
     /// Plays (counts summed).
     pub plays: u64,
     /// Skips.
@@ -126,7 +158,9 @@ impl Profile {
     /// Fold one event in.
     pub fn apply(&mut self, e: &Event, cfg: &ProfileConfig) {
         let st = self.items.entry(e.item_id.clone()).or_default();
-        st.stored += event_weight(e) * cfg.growth(e.ts);
+        let w = event_weight(e);
+        st.stored += w * cfg.growth(e.ts);
+        st.stored_long += w * cfg.growth_long(e.ts);
         st.last_ts = st.last_ts.max(e.ts);
         match e.kind {
             EventType::Play => {
@@ -174,9 +208,17 @@ impl Profile {
         }
     }
 
-    /// An item's score at time `now`.
+    /// An item's short-term score at time `now`.
     pub fn score_at(&self, item: &str, now: i64, cfg: &ProfileConfig) -> f64 {
         self.items.get(item).map(|s| cfg.value_at(s.stored, now)).unwrap_or(0.0)
+    }
+
+    /// An item's long-term score at time `now`.
+    pub fn long_score_at(&self, item: &str, now: i64, cfg: &ProfileConfig) -> f64 {
+        self.items
+            .get(item)
+            .map(|s| cfg.long_value_at(s.stored_long, now))
+            .unwrap_or(0.0)
     }
 
     /// Rough heap footprint, bytes (for the memory figure).
@@ -215,7 +257,10 @@ mod tests {
 
     #[test]
     fn decay_halves_per_half_life_and_order_does_not_matter() {
-        let cfg = ProfileConfig { half_life_days: 10.0 };
+        let cfg = ProfileConfig {
+            half_life_days: 10.0,
+            ..Default::default()
+        };
         let t = T0_MS + 1000 * DAY;
         let mut a = Profile::default();
         a.apply(&ev(EventType::Play, "x", t), &cfg);
@@ -244,5 +289,25 @@ mod tests {
         p.apply(&big, &cfg);
         assert_eq!(p.items["z"].plays, 13_883);
         assert_eq!(p.recent.len(), 4);
+    }
+
+    #[test]
+    fn long_term_scores_outlive_short_term_ones() {
+        let cfg = ProfileConfig::default();
+        let old = T0_MS + 3_300 * DAY; // 2009
+        let now = old + 17 * 365 * DAY;
+        let mut p = Profile::default();
+        let mut many = ev(EventType::Play, "old", old);
+        many.count = 2_000;
+        p.apply(&many, &cfg);
+        for i in 0..3 {
+            p.apply(&ev(EventType::Play, "new", now - i), &cfg);
+        }
+        // Short term: 17 years of 30-day half-lives leave nothing of the old plays.
+        assert!(p.score_at("old", now, &cfg) < 1e-30);
+        assert!(p.score_at("new", now, &cfg) > 2.9);
+        // Long term: 2,000 plays at a three-year half-life still outweigh three today.
+        let old_long = p.long_score_at("old", now, &cfg);
+        assert!(old_long > 10.0 * p.long_score_at("new", now, &cfg), "{old_long}");
     }
 }

@@ -187,8 +187,12 @@ pub struct ProfileView {
     pub events: std::collections::BTreeMap<String, u64>,
     /// Newest event time, epoch ms.
     pub last_event_ts: i64,
-    /// Half-life of the decay, days.
+    /// Half-life of the short-term decay, days.
     pub half_life_days: f64,
+    /// Half-life of the long-term decay, days.
+    pub long_half_life_days: f64,
+    /// Share of long-term taste in each score.
+    pub long_term_weight: f64,
     /// Top artists.
     pub artists: Vec<TopAffinity>,
     /// Top shows.

@@ -45,8 +45,8 @@ use std::time::Duration;
 pub struct ServiceConfig {
     /// The catalog engine (its `data_dir` is the service's data directory).
     pub engine: EngineConfig,
-    /// Half-life of listening events in taste profiles, days.
-    pub half_life_days: f64,
+    /// Decay and blend of taste profiles.
+    pub profile: ProfileConfig,
     /// The recommendation service.
     pub recs: ServeConfig,
     /// Load the served recommendation model (in the background) at open.
@@ -62,7 +62,7 @@ impl ServiceConfig {
     pub fn new(engine: EngineConfig) -> ServiceConfig {
         ServiceConfig {
             engine,
-            half_life_days: 30.0,
+            profile: ProfileConfig::default(),
             recs: ServeConfig::default(),
             load_model: false,
             checkpoint_interval: Duration::from_secs(5),
@@ -149,12 +149,7 @@ impl Service {
             (None, None)
         };
         let engine = Arc::new(Engine::open(cfg.engine.clone())?);
-        let events = Arc::new(EventStore::open(
-            &dir.join("events"),
-            ProfileConfig {
-                half_life_days: cfg.half_life_days,
-            },
-        )?);
+        let events = Arc::new(EventStore::open(&dir.join("events"), cfg.profile)?);
         if let Some(stream) = &stream {
             let applied = engine.applied_seq()?.min(events.applied_seq());
             if may_restore {
@@ -176,12 +171,14 @@ impl Service {
         let (recs, shared) = shared::open(&config::cluster::urls(&cfg.cluster.redis), recs)?;
         let recs = Arc::new(recs);
         if cfg.load_model && needle_recs::serve::model::latest_version(&models) > 0 {
+            recs.mark_loading();
             let bg = Arc::clone(&recs);
             let spawned = std::thread::Builder::new()
                 .name("needle-model-load".into())
                 .spawn(move || bg.load_current_in_background());
             if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start the model loader");
+                tracing::error!(error = %e, "cannot start the model loader; loading in the foreground");
+                recs.load_current_in_background();
             }
         }
         let tastes = Arc::new(Tastes::default());

@@ -217,6 +217,8 @@ impl Service {
                 .collect(),
             last_event_ts: last_ts,
             half_life_days: self.events.config().half_life_days,
+            long_half_life_days: self.events.config().long_half_life_days,
+            long_term_weight: self.events.config().long_term_weight,
             artists: pick(&t.creators, &kind_is(EntityType::Artist)),
             shows: pick(&t.creators, &kind_is(EntityType::Show)),
             audiobooks: pick(&t.creators, &kind_is(EntityType::Audiobook)),

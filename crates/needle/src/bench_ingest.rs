@@ -11,7 +11,6 @@
 //! out of the timed section).
 
 use anyhow::{bail, Context, Result};
-use needle_core::profile::ProfileConfig;
 use needle_service::{Service, ServiceConfig};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -284,7 +283,7 @@ fn run_in_process(
         fs_err::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     }
     engine_cfg.engine.data_dir = dir.clone();
-    let half_life_days = engine_cfg.half_life_days;
+    let profile_cfg = engine_cfg.profile;
     let result = (|| -> Result<()> {
         let engine = Service::open(engine_cfg).with_context(|| format!("opening {}", dir.display()))?;
         let parsed: Option<Vec<Mutex<Option<Vec<serde_json::Value>>>>> = if args.pre_parse {
@@ -369,7 +368,7 @@ fn run_in_process(
         // both the profiles' own estimate and the resident memory growth.
         let rss0 = rss_bytes(None);
         let t = Instant::now();
-        let store = needle_store::EventStore::open(&dir.join("events"), ProfileConfig { half_life_days })?;
+        let store = needle_store::EventStore::open(&dir.join("events"), profile_cfg)?;
         let replay = t.elapsed().as_secs_f64();
         let rss1 = rss_bytes(None);
         let mut approx = 0usize;

@@ -62,7 +62,8 @@ impl HistoryParams {
 
 /// A listener's taste profile: top affinities with scores and why.
 ///
-/// Scores are decayed to now (see `half_life_days`) and normalised per kind to [-1, 1];
+/// Scores blend short-term and long-term taste (`half_life_days`, `long_half_life_days`,
+/// `long_term_weight`), each decayed to now and normalised per kind to [-1, 1];
 /// `why` says which events made them. The profile reflects every acknowledged event
 /// (it is updated before `POST /v1/events` answers).
 #[utoipa::path(

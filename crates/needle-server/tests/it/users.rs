@@ -291,4 +291,75 @@ mod needs_engine {
             assert_eq!(h["events"][0]["ts"], 1000 + i, "{h}");
         }
     }
+
+    #[tokio::test]
+    async fn years_of_history_survive_a_few_new_plays() {
+        let app = TestApp::new();
+        app.post_json(&catalog()).await;
+        let now = chrono_like_now_ms();
+        let res = app
+            .post_events(&json!([
+                {"user_id": "old", "type": "play", "item_id": "tr:beatles:yesterday",
+                 "ts": "2009-06-01T12:00:00Z", "count": 2000},
+                {"user_id": "old", "type": "play", "item_id": "tr:adele:hello", "ts": now - 3000},
+                {"user_id": "old", "type": "play", "item_id": "tr:adele:hello", "ts": now - 2000},
+                {"user_id": "old", "type": "play", "item_id": "tr:adele:hello", "ts": now - 1000},
+            ]))
+            .await;
+        assert_eq!(res.json()["accepted"], 4, "{}", res.text());
+        app.refresh().await;
+        let p = app.get("/v1/users/old/profile").await.json();
+        let score = |id: &str| {
+            p["artists"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["id"] == id))
+                .and_then(|x| x["score"].as_f64())
+                .unwrap_or(0.0)
+        };
+        // Both count: the old favourite through long-term taste, the new one through both.
+        assert!(score("ar:beatles") >= 0.45, "{p}");
+        assert!(score("ar:adele") >= 0.45, "{p}");
+        assert_eq!(p["long_term_weight"], 0.5, "{p}");
+        // And the old favourite still lifts search: "hello" ranks the Beatles' track above
+        // Lionel Richie's for this listener, with a true reason.
+        let r = app.get("/v1/search?q=hello&user_id=old").await.json();
+        let hit = r["hits"]
+            .as_array()
+            .and_then(|h| h.iter().find(|h| h["id"] == "tr:beatles:hellogoodbye"))
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            hit["personalization"]["reasons"]
+                .to_string()
+                .contains("you play The Beatles"),
+            "{r}"
+        );
+    }
+
+    #[tokio::test]
+    async fn skipping_artists_never_makes_another_one_you_skip() {
+        let app = loaded().await;
+        // fan:adele skipped a Lionel Richie track tagged 80s; The Beatles share nothing with
+        // it, Lionel's "Hello" is by the skipped artist.
+        let r = app.get("/v1/search?q=hello&user_id=fan:adele").await.json();
+        for h in r["hits"].as_array().cloned().unwrap_or_default() {
+            let reasons = h["personalization"]["reasons"].to_string();
+            match h["id"].as_str().unwrap_or("") {
+                "tr:lionel:hello" => assert_eq!(
+                    h["personalization"]["reasons"],
+                    json!(["you skip Lionel Richie"]),
+                    "{r}"
+                ),
+                "tr:beatles:hellogoodbye" => assert!(h.get("personalization").is_none(), "{r}"),
+                _ => assert!(!reasons.contains("skip"), "{r}"),
+            }
+        }
+    }
+
+    fn chrono_like_now_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
 }

@@ -12,6 +12,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Value};
 use figment::Figment;
 use limits::{ConcurrencyConfig, RateLimitConfig};
+use needle_core::profile::{self, ProfileConfig};
 use needle_search::EngineConfig;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -39,6 +40,8 @@ pub const KEYS: &[&str] = &[
     "request_timeout_ms",
     "min_free_disk_mb",
     "half_life_days",
+    "long_half_life_days",
+    "long_term_weight",
     "auth.keys",
     "auth.keys_file",
     "auth.keys_reload_ms",
@@ -108,8 +111,12 @@ pub struct Config {
     /// Writes are refused with `507 storage_full` while the data directory's disk has less
     /// than this available, MiB (0: never; the stores then meet the full disk themselves).
     pub min_free_disk_mb: u64,
-    /// Half-life of a listening event's weight in taste profiles, days.
+    /// Half-life of a listening event's weight in short-term taste, days.
     pub half_life_days: f64,
+    /// Half-life of a listening event's weight in long-term taste, days.
+    pub long_half_life_days: f64,
+    /// Share of long-term taste in a listener's affinities, 0 to 1.
+    pub long_term_weight: f64,
     /// Recommendations: model hyper-parameters and surface rules (`[recs]`; env
     /// `NEEDLE_RECS__<KEY>`, nested with `__`, e.g. `NEEDLE_RECS__ALS__FACTORS=64`).
     pub recs: needle_recs::serve::ServeConfig,
@@ -136,7 +143,9 @@ impl Default for Config {
             store_cache_mb: 256,
             request_timeout_ms: 30_000,
             min_free_disk_mb: DEFAULT_MIN_FREE_DISK_MB,
-            half_life_days: 30.0,
+            half_life_days: profile::DEFAULT_HALF_LIFE_DAYS,
+            long_half_life_days: profile::DEFAULT_LONG_HALF_LIFE_DAYS,
+            long_term_weight: profile::DEFAULT_LONG_TERM_WEIGHT,
             recs: needle_recs::serve::ServeConfig::default(),
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
@@ -272,6 +281,18 @@ impl Config {
                 self.half_life_days
             ));
         }
+        if !(self.long_half_life_days.is_finite() && (0.01..=36_500.0).contains(&self.long_half_life_days)) {
+            problems.push(format!(
+                "long_half_life_days: must be between 0.01 and 36500, got {}",
+                self.long_half_life_days
+            ));
+        }
+        if !(self.long_term_weight.is_finite() && (0.0..=1.0).contains(&self.long_term_weight)) {
+            problems.push(format!(
+                "long_term_weight: must be between 0 and 1, got {}",
+                self.long_term_weight
+            ));
+        }
         problems.extend(self.recs.problems());
         problems.extend(self.auth.problems(&self.http_addr));
         problems.extend(self.rate_limit.problems());
@@ -311,7 +332,11 @@ impl Config {
     /// recommendation service); `load_model` loads the served model in the background.
     pub fn service_config(&self, load_model: bool) -> ServiceConfig {
         let mut cfg = ServiceConfig::new(self.engine_config());
-        cfg.half_life_days = self.half_life_days;
+        cfg.profile = ProfileConfig {
+            half_life_days: self.half_life_days,
+            long_half_life_days: self.long_half_life_days,
+            long_term_weight: self.long_term_weight,
+        };
         cfg.recs = self.recs.clone();
         cfg.load_model = load_model;
         cfg.cluster = self.cluster.clone();
@@ -411,9 +436,15 @@ request_timeout_ms = 30000
 # freed; reads never stop.
 min_free_disk_mb = 256
 
-# Half-life of a listening event's weight in taste profiles, in days (0.01 to 36500):
+# Taste keeps two decayed scores per item and blends them (docs/personalization.md).
+# Half-life of a listening event's weight in short-term taste, in days (0.01 to 36500):
 # a play this many days old counts half as much as one now.
 half_life_days = 30.0
+# Half-life in long-term taste, in days (0.01 to 36500): what the listener has always
+# played, so that one new session does not erase years of history.
+long_half_life_days = 1095.0
+# Share of long-term taste in each affinity, 0 (short-term only) to 1.
+long_term_weight = 0.5
 
 # Recommendations. Environment: NEEDLE_RECS__<KEY>, nested keys joined by "__"
 # (NEEDLE_RECS__ALS__FACTORS=64).
@@ -433,6 +464,10 @@ session_idle_s = 14400
 # Most items one DJ session serves (each is remembered so it is never served twice);
 # then next answers 409 session_exhausted and the listener starts a new session.
 session_max_items = 10000
+# /health/ready waits while a saved model loads after a restart (503 "loading"), so a
+# replica joins the load balancer once it serves recommendations; false: ready when search
+# is (recommendation routes answer 503 model_loading with Retry-After meanwhile).
+ready_waits_for_model = true
 
 # Implicit ALS (defaults: the best of the HetRec Last.fm validation grid,
 # docs/EVALUATION.md). regularization scales with the data: re-tune it.
@@ -594,7 +629,10 @@ mod tests {
         assert_eq!(e.indexer_memory_bytes, 200 << 20);
         assert_eq!(e.store_cache_bytes, 256 << 20);
         assert_eq!(e.refresh_interval, Duration::from_millis(500));
-        assert_eq!(Config::default().service_config(false).half_life_days, 30.0);
+        assert_eq!(
+            Config::default().service_config(false).profile,
+            ProfileConfig::default()
+        );
     }
 
     #[test]
@@ -606,10 +644,11 @@ mod tests {
             store_cache_mb: 1,
             request_timeout_ms: 0,
             half_life_days: f64::NAN,
+            long_term_weight: 1.5,
             ..Config::default()
         };
         let problems = cfg.validate().unwrap_err().problems();
-        assert_eq!(problems.len(), 6, "{problems:?}");
+        assert_eq!(problems.len(), 7, "{problems:?}");
         assert!(
             problems[0].starts_with("http_addr: `abc` is not a socket address"),
             "{problems:?}"
@@ -619,5 +658,6 @@ mod tests {
         assert!(problems[3].starts_with("store_cache_mb:"));
         assert!(problems[4].starts_with("request_timeout_ms:"));
         assert!(problems[5].starts_with("half_life_days:"));
+        assert!(problems[6].starts_with("long_term_weight:"));
     }
 }

@@ -51,7 +51,7 @@ struct Model {
 }
 
 fn open(dir: &std::path::Path) -> EventStore {
-    EventStore::open(dir, ProfileConfig { half_life_days: 30.0 }).unwrap()
+    EventStore::open(dir, ProfileConfig::default()).unwrap()
 }
 
 fn check(store: &EventStore, model: &Model) -> Result<(), TestCaseError> {
