@@ -1,10 +1,13 @@
 //! Serving latency of the recommendation surfaces on a large synthetic catalog.
 //!
 //! ```text
-//! cargo run --release -p needle-recs --example recs_latency -- [ITEMS] [LISTENERS] [QUERIES]
+//! cargo run --release -p needle-recs --example recs_latency -- [ITEMS] [LISTENERS] [QUERIES] [SHOWS]
 //! ```
 //! Defaults: 1,000,000 tracks (100,000 artists), 20,000 listeners with 40 plays each in 50
-//! taste clusters, 2,000 requests per surface. Training uses the server's defaults except
+//! taste clusters, 2,000 requests per surface, no shows. `SHOWS` adds that many unplayed
+//! shows with tag-only vectors: with many shows and few tracks (a real catalog's shape) it
+//! also compares, side by side, the two ways of searching the tracks' vectors (the graph
+//! with a type filter, and `ServingModel::search`'s scan of the tracks' rows). Training uses the server's defaults except
 //! `factors = 64`. The catalog lives in a [`MemorySource`] (no disk), so the figures are
 //! the recommender's own cost; the server adds its catalog reads (redb) and HTTP.
 
@@ -26,11 +29,13 @@ fn main() {
     let items = args.first().copied().unwrap_or(1_000_000);
     let users = args.get(1).copied().unwrap_or(20_000);
     let queries = args.get(2).copied().unwrap_or(2_000);
+    let shows = args.get(3).copied().unwrap_or(0);
     let t = Instant::now();
-    let src = synthetic::catalog(items, users);
+    let mut src = synthetic::catalog(items, users);
+    synthetic::add_shows(&mut src, shows);
     let artists = (items / 10).max(1);
     eprintln!(
-        "synthetic data: {items} tracks, {artists} artists, {users} listeners in {:.1}s",
+        "synthetic data: {items} tracks, {artists} artists, {shows} shows, {users} listeners in {:.1}s",
         t.elapsed().as_secs_f64()
     );
 
@@ -50,6 +55,9 @@ fn main() {
         stats
     );
 
+    if shows > 0 {
+        compare_track_search(&recs, &src, users, queries);
+    }
     let surfaces = [
         ("for_you", Some(Surface::ForYou)),
         ("discover", Some(Surface::Discover)),
@@ -96,4 +104,50 @@ fn main() {
             pct(&mut lat, 0.99)
         );
     }
+}
+
+/// The candidate search of `for_you`/`discover` for tracks, two ways on the same model and
+/// the same listener vectors: the vector index with a type filter, and
+/// `ServingModel::search` (which scans the tracks' rows when they are a small share).
+fn compare_track_search(recs: &Recs, src: &needle_recs::serve::mem::MemorySource, users: usize, queries: usize) {
+    use needle_recs::serve::Source;
+    let m = recs.model().expect("model");
+    let tracks = [EntityType::Track];
+    let is_track = |i: u32| m.meta[i as usize].kind == Some(EntityType::Track);
+    let (mut graph, mut scan) = (Vec::new(), Vec::new());
+    let (mut same, mut total) = (0usize, 0usize);
+    for q in 0..queries {
+        let user = format!("u{}", (q * 7919) % users);
+        let Some(p) = src.profile(&user) else { continue };
+        let (items, weights) = m.history_of(&p.items);
+        let v = m.fold_in(&items, &weights);
+        let t = Instant::now();
+        let a = m.index.search(&v, 70, &is_track);
+        graph.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let b = m.search(&v, 70, &tracks, &is_track);
+        scan.push(t.elapsed().as_secs_f64() * 1e3);
+        same += a.iter().filter(|x| b.iter().any(|y| y.id == x.id)).count();
+        total += b.len();
+    }
+    let share = m
+        .meta
+        .iter()
+        .take(m.n_vec)
+        .filter(|x| x.kind == Some(EntityType::Track))
+        .count() as f64
+        / m.n_vec.max(1) as f64;
+    println!(
+        "track candidates (k = 70; tracks are {:.1}% of {} vectors), {} queries: \
+         graph with a type filter p50 {:.2} / p99 {:.2} ms; ServingModel::search p50 {:.2} / p99 {:.2} ms; \
+         graph's recall of the exact top 70: {:.3}",
+        share * 100.0,
+        m.n_vec,
+        graph.len(),
+        pct(&mut graph, 0.5),
+        pct(&mut graph, 0.99),
+        pct(&mut scan, 0.5),
+        pct(&mut scan, 0.99),
+        same as f64 / total.max(1) as f64
+    );
 }

@@ -61,6 +61,9 @@ pub enum RecsError {
     /// No model is trained (or loaded) yet.
     #[error("{0}")]
     NotReady(String),
+    /// A trained model exists and is being loaded: retry shortly.
+    #[error("{0}")]
+    Loading(String),
     /// The catalog or event store failed (internal).
     #[error("source: {0}")]
     Source(String),

@@ -128,6 +128,8 @@ table! {
     JobNotFound => ("job_not_found", NOT_FOUND, NotFound),
     /// No recommendation model is trained yet.
     ModelNotReady => ("model_not_ready", SERVICE_UNAVAILABLE, System),
+    /// The trained model is loading after a restart: retry after `Retry-After` seconds.
+    ModelLoading => ("model_loading", SERVICE_UNAVAILABLE, System),
     /// A model file could not be read or written, or training failed.
     ModelError => ("model_error", INTERNAL_SERVER_ERROR, Internal),
     /// The engine is starting, stopping, or its indexer stopped.

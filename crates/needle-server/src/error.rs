@@ -55,6 +55,8 @@ pub struct ApiError {
 /// `Retry-After` of a `503 shared_state_unavailable`, seconds (a Redis failover takes ~5 s;
 /// clients back off from there).
 pub const SHARED_RETRY_AFTER_S: u64 = 1;
+/// `Retry-After` of `503 model_loading`, seconds.
+pub const MODEL_LOADING_RETRY_AFTER_S: u64 = 5;
 
 /// Message of every internal error: details go to the log, never to the client.
 const INTERNAL_MESSAGE: &str = "internal server error; the cause was logged on the server";
@@ -168,11 +170,15 @@ impl IntoResponse for ApiError {
             tracing::debug!(code = self.code.as_str(), message = %self.message, "request rejected");
         }
         let mut response = (status, Json(self.body())).into_response();
-        if self.code == Code::SharedStateUnavailable {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(SHARED_RETRY_AFTER_S),
-            );
+        let retry_after = match self.code {
+            Code::SharedStateUnavailable => Some(SHARED_RETRY_AFTER_S),
+            Code::ModelLoading => Some(MODEL_LOADING_RETRY_AFTER_S),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
         }
         response
     }
@@ -267,6 +273,7 @@ impl From<needle_recs::RecsError> for ApiError {
                 ApiError::new(code, format!("no {what} has id `{id}`"))
             }
             R::NotReady(message) => ApiError::new(Code::ModelNotReady, message),
+            R::Loading(message) => ApiError::new(Code::ModelLoading, message),
             e @ R::SessionExhausted { .. } => ApiError::new(Code::SessionExhausted, e.to_string()),
             R::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => ApiError::storage_full(),
             R::Io(e) => ApiError::internal(Code::ModelError, &e),

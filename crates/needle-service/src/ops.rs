@@ -77,6 +77,12 @@ impl Service {
         }
     }
 
+    /// What readiness still waits for besides the engine: the saved recommendation model
+    /// loading after a restart (unless `recs.ready_waits_for_model` is off).
+    pub fn still_loading(&self) -> Option<&'static str> {
+        (self.recs.config().ready_waits_for_model && self.recs.is_loading()).then_some("recommendation model")
+    }
+
     /// Does this replica refuse to apply the log (its data directory holds another log's
     /// state)? The message says what to do; the readiness probe fails with it.
     pub fn wrong_log(&self) -> Option<String> {

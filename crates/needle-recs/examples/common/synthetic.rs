@@ -57,3 +57,18 @@ pub fn catalog(items: usize, users: usize) -> MemorySource {
     }
     src
 }
+
+/// Add `n` shows nobody plays, each tagged with a taste cluster: their vectors come from
+/// tags alone, and they outnumber the tracks as podcasts do on a real catalog.
+#[allow(dead_code)] // not every example adds shows
+pub fn add_shows(src: &mut MemorySource, n: usize) {
+    for s in 0..n {
+        src.add(Entity {
+            id: format!("s{s}"),
+            kind: Some(EntityType::Show),
+            name: format!("show {s}"),
+            tags: vec![format!("c{}", s % 50)],
+            ..Default::default()
+        });
+    }
+}

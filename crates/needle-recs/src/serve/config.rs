@@ -29,6 +29,10 @@ pub struct ServeConfig {
     /// Most items one DJ session serves (it remembers each, never to serve it twice);
     /// then `next` answers `409 session_exhausted` and the listener starts a new one.
     pub session_max_items: usize,
+    /// Readiness (`/health/ready`) waits while a saved model loads after a restart, so a
+    /// replica joins a load balancer only once it serves recommendations. `false`: ready as
+    /// soon as search is (recommendation routes answer `503 model_loading` meanwhile).
+    pub ready_waits_for_model: bool,
     /// How signals are weighted against each other (`[recs.blend]`).
     pub blend: BlendWeights,
 }
@@ -48,6 +52,7 @@ impl Default for ServeConfig {
             daily_mixes: 4,
             session_idle_s: 4 * 3600,
             session_max_items: 10_000,
+            ready_waits_for_model: true,
             blend: BlendWeights::default(),
         }
     }

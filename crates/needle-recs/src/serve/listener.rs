@@ -8,6 +8,7 @@ use std::sync::Arc;
 use needle_core::profile::Profile;
 use needle_core::EntityType;
 
+use super::evidence::TagEvidence;
 use super::model::{interaction_weight, is_unwanted, release_day, ServingModel};
 use super::surfaces::{Candidates, Reason, Scope, Scored, Surface};
 use super::{Recs, Source};
@@ -101,8 +102,8 @@ impl Recs {
         let mut exclude: HashSet<String> = listener.map(|l| l.seen.clone()).unwrap_or_default();
         let mut mixes = None;
         let list = match (listener, scope.surface) {
-            (Some(l), Surface::ForYou) if l.has_signal() => self.for_you(model, l, &scope.types, scope),
-            (Some(l), Surface::Discover) if l.has_signal() => self.discover(model, user, l, scope),
+            (Some(l), Surface::ForYou) if l.has_signal() => self.for_you(source, model, l, &scope.types, scope)?,
+            (Some(l), Surface::Discover) if l.has_signal() => self.discover(source, model, user, l, scope)?,
             (Some(l), Surface::ReleaseRadar) => new_from_creators(
                 source,
                 model,
@@ -114,7 +115,7 @@ impl Recs {
             )?,
             (Some(l), Surface::Podcasts) => self.podcasts(source, model, l, scope)?,
             (Some(l), Surface::DailyMix) if l.has_signal() => {
-                let (c, m, favourites) = self.daily_mix(model, user, l, scope);
+                let (c, m, favourites) = self.daily_mix(source, model, user, l, scope)?;
                 // Favourites are played items: allowed here, still never the unwanted ones.
                 for f in favourites {
                     exclude.remove(&f);
@@ -140,30 +141,41 @@ impl Recs {
         })
     }
 
-    /// Top inner products with the listener's folded-in vector, each explained by the
-    /// liked item closest to it.
-    fn for_you(&self, model: &ServingModel, l: &Listener, types: &[EntityType], scope: &Scope) -> Vec<Scored> {
+    /// Top inner products with the listener's folded-in vector, each with a true reason
+    /// (`evidence.rs`).
+    fn for_you(
+        &self,
+        source: &dyn Source,
+        model: &ServingModel,
+        l: &Listener,
+        types: &[EntityType],
+        scope: &Scope,
+    ) -> Result<Vec<Scored>, RecsError> {
         let rules = scope.filter(types, &l.seen);
-        let hits = model
-            .index
-            .search(&l.vector, scope.limit * 2 + 20, &|i| rules.admits(model, i));
-        hits.into_iter()
+        let hits = model.search(&l.vector, scope.limit * 2 + 20, types, &|i| rules.admits(model, i));
+        let list = hits
+            .into_iter()
             .map(|h| Scored {
                 id: model.items.id(h.id).to_string(),
                 score: h.score,
-                reason: match l.explain(model, h.id) {
-                    Some(x) => Reason::BecauseYouPlay(model.items.id(x).to_string()),
-                    None => Reason::Popular(None),
-                },
+                reason: Reason::Popular(None),
                 mix: None,
             })
-            .collect()
+            .collect();
+        TagEvidence::of(source, model, l)?.explain(source, model, l, list)
     }
 
     /// Collaborative candidates fused with neighbours of recent favourites (weights
     /// `recs.blend.discover_*`), jittered by a per-week seed; cached per (listener, week,
     /// model) so the list is stable for the week.
-    fn discover(&self, model: &ServingModel, user: &str, l: &Listener, scope: &Scope) -> Vec<Scored> {
+    fn discover(
+        &self,
+        source: &dyn Source,
+        model: &ServingModel,
+        user: &str,
+        l: &Listener,
+        scope: &Scope,
+    ) -> Result<Vec<Scored>, RecsError> {
         let (types, limit) = (&scope.types, scope.limit);
         let week = (days(scope.now) as i64 + 3).div_euclid(7);
         let key = (
@@ -173,7 +185,7 @@ impl Recs {
         );
         if let Some(c) = self.discover_cache.lock().get(&key) {
             if c.len() >= limit * 3 {
-                return c.as_ref().clone();
+                return Ok(c.as_ref().clone());
             }
         }
         let rules = scope.filter(types, &l.seen);
@@ -181,12 +193,14 @@ impl Recs {
         let k = limit * 3 + 20;
         let admit = |i: u32| rules.admits(model, i);
         let mut fused: HashMap<u32, (f32, Reason)> = HashMap::new();
-        for (rank, h) in model.index.search(&l.vector, k, &admit).into_iter().enumerate() {
-            let why = l
-                .explain(model, h.id)
-                .map(|x| Reason::BecauseYouPlay(model.items.id(x).to_string()))
-                .unwrap_or(Reason::Popular(None));
-            fused.insert(h.id, (blend.discover_collaborative / (rank as f32 + 10.0), why));
+        for (rank, h) in model.search(&l.vector, k, types, &admit).into_iter().enumerate() {
+            fused.insert(
+                h.id,
+                (
+                    blend.discover_collaborative / (rank as f32 + 10.0),
+                    Reason::Popular(None),
+                ),
+            );
         }
         // Recent favourites: the newest liked items with vectors.
         let mut recent = Vec::new();
@@ -202,7 +216,7 @@ impl Recs {
         }
         for &f in &recent {
             let Some(q) = model.vector(f) else { continue };
-            for (rank, h) in model.index.search(q, limit + 10, &admit).into_iter().enumerate() {
+            for (rank, h) in model.search(q, limit + 10, types, &admit).into_iter().enumerate() {
                 let s = blend.discover_recent / recent.len() as f32 / (rank as f32 + 10.0);
                 let e = fused
                     .entry(h.id)
@@ -211,7 +225,7 @@ impl Recs {
             }
         }
         let wk = week.to_string();
-        let mut out: Vec<Scored> = fused
+        let out: Vec<Scored> = fused
             .into_iter()
             .map(|(i, (s, reason))| {
                 let id = model.items.id(i).to_string();
@@ -224,13 +238,21 @@ impl Recs {
                 }
             })
             .collect();
+        // Neighbours of a recent favourite keep that reason when their vectors carry
+        // listening evidence; the others get theirs from `evidence.rs`.
+        let (recent_ok, rest): (Vec<Scored>, Vec<Scored>) = out.into_iter().partition(|s| {
+            matches!(s.reason, Reason::BecauseYouRecentlyPlayed(_))
+                && model.items.get(&s.id).is_some_and(|i| model.collaborative(i))
+        });
+        let mut out = TagEvidence::of(source, model, l)?.explain(source, model, l, rest)?;
+        out.extend(recent_ok);
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         let mut cache = self.discover_cache.lock();
         if cache.len() > 50_000 {
             cache.clear();
         }
         cache.insert(key, Arc::new(out.clone()));
-        out
+        Ok(out)
     }
 
     /// New episodes of followed or played shows, newest first, then shows from the
@@ -255,7 +277,7 @@ impl Recs {
             )?);
         }
         if scope.types.contains(&EntityType::Show) && l.has_signal() {
-            out.extend(self.for_you(model, l, &[EntityType::Show], scope));
+            out.extend(self.for_you(source, model, l, &[EntityType::Show], scope)?);
         }
         Ok(out)
     }

@@ -1,14 +1,41 @@
 //! `daily_mix`: the listener's liked items clustered (k-means on unit item vectors), one mix
 //! per cluster, each alternating favourites from the cluster with discoveries near its
 //! centre (and nearer to it than to any other mix's).
+//!
+//! A listener whose history is at another level than the mix (artists played, tracks
+//! wanted: Last.fm histories) gets mixes through the catalog's links: the creators they
+//! play are clustered, and each contributes its most popular works ("by Depeche Mode, whom
+//! you play") where a favourite would stand.
 
 use std::collections::HashSet;
+
+use needle_core::EntityType;
 
 use super::listener::{fnv1a, Listener};
 use super::model::ServingModel;
 use super::surfaces::{Mix, Reason, Scope, Scored};
-use super::Recs;
+use super::{Recs, Source};
 use crate::dense::{dot, unit};
+use crate::RecsError;
+
+/// A daily mix's candidates (tagged with their mix), the mixes, and the favourites used
+/// (played items the rules must not exclude).
+pub(crate) type DailyMix = (Vec<Scored>, Vec<Mix>, Vec<String>);
+
+/// Fewer liked items than this at the mix's level: cluster the creators played too.
+const LIFT_BELOW: usize = 5;
+/// Works one creator contributes to a mix in place of a favourite.
+const WORKS_PER_CREATOR: usize = 2;
+
+/// The types of the works a creator of type `kind` makes.
+fn works_of(kind: EntityType) -> &'static [EntityType] {
+    match kind {
+        EntityType::Artist => &[EntityType::Track, EntityType::Album],
+        EntityType::Show => &[EntityType::Episode],
+        EntityType::Audiobook => &[EntityType::Chapter],
+        _ => &[],
+    }
+}
 
 /// k-means on unit vectors (cosine), k-means++ seeded from `seed`; returns the cluster of
 /// every point.
@@ -86,17 +113,22 @@ impl Recs {
     /// the favourites used (played items the rules must not exclude).
     pub(crate) fn daily_mix(
         &self,
+        source: &dyn Source,
         model: &ServingModel,
         user: &str,
         l: &Listener,
         scope: &Scope,
-    ) -> (Vec<Scored>, Vec<Mix>, Vec<String>) {
+    ) -> Result<DailyMix, RecsError> {
         let (types, limit) = (&scope.types, scope.limit);
-        let top: Vec<(u32, f32)> = l
-            .top_items(60)
-            .into_iter()
-            .filter(|(i, _)| model.meta[*i as usize].kind.is_some_and(|k| types.contains(&k)))
-            .collect();
+        let kind = |i: u32| model.meta[i as usize].kind;
+        let wanted = |i: u32| kind(i).is_some_and(|k| types.contains(&k));
+        let liked = l.top_items(60);
+        let mut top: Vec<(u32, f32)> = liked.iter().copied().filter(|(i, _)| wanted(*i)).collect();
+        if top.len() < LIFT_BELOW {
+            top.extend(liked.iter().copied().filter(|(i, _)| {
+                !wanted(*i) && kind(*i).is_some_and(|k| works_of(k).iter().any(|w| types.contains(w)))
+            }));
+        }
         let k = self.config.daily_mixes.min(top.len().div_ceil(5)).max(1);
         let points: Vec<Vec<f32>> = top.iter().map(|(i, _)| unit(model.vector(*i).unwrap_or(&[]))).collect();
         let assign = kmeans(&points, k, fnv1a(&[user, "daily_mix"]), 20);
@@ -131,32 +163,51 @@ impl Recs {
         let mut used: HashSet<u32> = HashSet::new();
         let (mut out, mut mixes, mut favourites) = (Vec::new(), Vec::new(), Vec::new());
         for (m, (_, members)) in clusters.iter().enumerate() {
+            // Discoveries are explained by the mix's anchor: only those whose vectors carry
+            // listening evidence make that reason true.
             let discoveries: Vec<u32> = model
-                .index
-                .search(&centres[m], 2 * limit + 10, &|i| {
-                    !used.contains(&i) && rules.admits(model, i)
+                .search(&centres[m], 2 * limit + 10, types, &|i| {
+                    !used.contains(&i) && rules.admits(model, i) && model.collaborative(i)
                 })
                 .into_iter()
                 .map(|h| h.id)
                 .filter(|&i| nearest(i) == Some(m))
                 .take(limit)
                 .collect();
-            let favs: Vec<u32> = members.iter().map(|x| x.0).filter(|i| !used.contains(i)).collect();
+            let mut favs: Vec<(String, Reason)> = Vec::new();
+            for &(i, _) in members {
+                if used.contains(&i) {
+                    continue;
+                }
+                used.insert(i);
+                if wanted(i) {
+                    favourites.push(model.items.id(i).to_string());
+                    favs.push((model.items.id(i).to_string(), Reason::Favourite));
+                } else if favs.len() < limit {
+                    for w in best_works(source, model, l, &rules, i)? {
+                        favs.push((
+                            w,
+                            Reason::FromCreatorYouPlay(
+                                model.items.id(i).to_string(),
+                                kind(i).unwrap_or(EntityType::Artist),
+                            ),
+                        ));
+                    }
+                }
+            }
             let anchor = members[0].0;
-            let (mut f, mut d) = (favs.iter(), discoveries.iter());
+            let (mut f, mut d) = (favs.into_iter(), discoveries.iter());
             let mut rank = 0;
             loop {
                 let (a, b) = (f.next(), d.next());
                 if a.is_none() && b.is_none() {
                     break;
                 }
-                if let Some(&i) = a {
-                    used.insert(i);
-                    favourites.push(model.items.id(i).to_string());
+                if let Some((id, reason)) = a {
                     out.push(Scored {
-                        id: model.items.id(i).to_string(),
+                        id,
                         score: 1.0 / (rank as f32 + 1.0),
-                        reason: Reason::Favourite,
+                        reason,
                         mix: Some(m + 1),
                     });
                     rank += 1;
@@ -182,8 +233,32 @@ impl Recs {
                     .collect(),
             });
         }
-        (out, mixes, favourites)
+        Ok((out, mixes, favourites))
     }
+}
+
+/// The most popular works of creator row `c` of the mix's types the listener has not
+/// touched and the rules admit, read live from the catalog's links.
+fn best_works(
+    source: &dyn Source,
+    model: &ServingModel,
+    l: &Listener,
+    rules: &super::pick::Rules,
+    c: u32,
+) -> Result<Vec<String>, RecsError> {
+    let mut ids = source.referrers(model.items.id(c))?;
+    ids.retain(|id| !l.seen.contains(id));
+    ids.truncate(500);
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut works: Vec<(f64, String)> = source
+        .entities(&refs)?
+        .into_iter()
+        .flatten()
+        .filter(|e| model.items.get(&e.id).is_some_and(|i| rules.admits(model, i)))
+        .map(|e| (e.popularity.unwrap_or(0.0), e.id))
+        .collect();
+    works.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    Ok(works.into_iter().take(WORKS_PER_CREATOR).map(|w| w.1).collect())
 }
 
 #[cfg(test)]

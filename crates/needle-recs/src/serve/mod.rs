@@ -6,6 +6,7 @@
 //! offline and `POST /v1/admin/train` online.
 
 mod config;
+mod evidence;
 pub mod jobs;
 mod listener;
 pub mod mem;
@@ -19,6 +20,7 @@ pub mod surfaces;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use needle_core::profile::{Profile, ProfileConfig};
@@ -69,6 +71,8 @@ pub struct Recs {
     activator: RwLock<Option<Activator>>,
     /// A trained model waiting for its activation (saves reloading its file).
     pending: Mutex<Option<Arc<ServingModel>>>,
+    /// The model `CURRENT` names is being loaded (requests get `Loading`, not `NotReady`).
+    loading: AtomicBool,
 }
 
 /// What activates a saved model version (see [`Recs::set_activator`]).
@@ -97,6 +101,7 @@ impl Recs {
             jobs: Jobs::default(),
             activator: RwLock::new(None),
             pending: Mutex::new(None),
+            loading: AtomicBool::new(false),
         })
     }
 
@@ -111,6 +116,7 @@ impl Recs {
             jobs: Jobs::default(),
             activator: RwLock::new(None),
             pending: Mutex::new(None),
+            loading: AtomicBool::new(false),
         }
     }
 
@@ -134,9 +140,29 @@ impl Recs {
         self
     }
 
+    /// Say that the model `CURRENT` names is about to be loaded: until
+    /// [`Recs::load_current_in_background`] ends, requests that need a model get
+    /// [`RecsError::Loading`] and [`Recs::is_loading`] is true (readiness waits for it).
+    pub fn mark_loading(&self) {
+        self.loading.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the served model is still being loaded.
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(Ordering::SeqCst)
+    }
+
     /// Load the model `CURRENT` names and install it, unless a newer one was installed
-    /// meanwhile (a training finished first). Errors are logged.
+    /// meanwhile (a training finished first). Errors are logged. Ends the loading state
+    /// [`Recs::mark_loading`] began, however the load ends.
     pub fn load_current_in_background(&self) {
+        struct Done<'a>(&'a AtomicBool);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::SeqCst);
+            }
+        }
+        let _done = Done(&self.loading);
         let started = std::time::Instant::now();
         match ServingModel::load_current(&self.dir) {
             Ok(Some(m)) => {
@@ -169,6 +195,22 @@ impl Recs {
     /// The model requests read now (`None` before the first training).
     pub fn model(&self) -> Option<Arc<ServingModel>> {
         self.model.read().clone()
+    }
+
+    /// The served model, or why there is none: [`RecsError::Loading`] while the saved one
+    /// loads, [`RecsError::NotReady`] when none was ever trained.
+    pub fn require_model(&self) -> Result<Arc<ServingModel>, RecsError> {
+        if let Some(m) = self.model() {
+            return Ok(m);
+        }
+        if self.is_loading() {
+            return Err(RecsError::Loading(
+                "the recommendation model is loading after a restart; retry in a few seconds".into(),
+            ));
+        }
+        Err(RecsError::NotReady(
+            "no recommendation model yet; train one (`needle train` or POST /v1/admin/train)".into(),
+        ))
     }
 
     /// Swap in a new model; requests in flight finish on the old one.

@@ -24,6 +24,11 @@ pub enum Reason {
     NewEpisodeOf(String),
     /// Close to the given item (radio, related artists, similar shows).
     SimilarTo(String),
+    /// A work of a creator the listener plays (an artist's track, a show's episode),
+    /// reached through the catalog's links: (creator, creator's type).
+    FromCreatorYouPlay(String, EntityType),
+    /// Shares a tag with an item the listener plays: (tag as written, that item).
+    TaggedLike(String, String),
     /// Continues the given seed.
     Continues(String),
     /// One of the listener's favourites.
@@ -40,6 +45,8 @@ impl Reason {
             | Reason::NewFrom(x)
             | Reason::NewEpisodeOf(x)
             | Reason::SimilarTo(x)
+            | Reason::FromCreatorYouPlay(x, _)
+            | Reason::TaggedLike(_, x)
             | Reason::Continues(x) => Some(x),
             Reason::Favourite | Reason::Popular(_) => None,
         }
@@ -53,6 +60,9 @@ impl Reason {
             Reason::NewFrom(x) => format!("new from {}", name(x)),
             Reason::NewEpisodeOf(x) => format!("new episode of {}", name(x)),
             Reason::SimilarTo(x) => format!("similar to {}", name(x)),
+            Reason::FromCreatorYouPlay(x, EntityType::Artist) => format!("by {}, whom you play", name(x)),
+            Reason::FromCreatorYouPlay(x, _) => format!("from {}, which you play", name(x)),
+            Reason::TaggedLike(tag, x) => format!("tagged {tag}, like {}", name(x)),
             Reason::Continues(x) => format!("goes well after {}", name(x)),
             Reason::Favourite => "one of your favourites".into(),
             Reason::Popular(Some(m)) => format!("popular in {m}"),

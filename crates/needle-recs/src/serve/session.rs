@@ -88,9 +88,7 @@ impl Recs {
 
     /// The next `limit` items of a session.
     pub fn session_next(&self, source: &dyn Source, sid: &str, limit: usize) -> Result<Recommendations, RecsError> {
-        let model = self
-            .model()
-            .ok_or_else(|| RecsError::NotReady("no recommendation model yet".into()))?;
+        let model = self.require_model()?;
         let not_found = || RecsError::NotFound {
             what: "session",
             id: sid.to_string(),
@@ -170,9 +168,11 @@ impl Recs {
                 exclude: &new_to_them,
                 ..rules
             };
-            let discoveries = model
-                .index
-                .search(&q, limit * 3 + 10, &|i| discover_rules.admits(&model, i));
+            // Discoveries are explained by what was played: only vectors that carry
+            // listening evidence make "because you (recently) played" true.
+            let discoveries = model.search(&q, limit * 3 + 10, discover_rules.types, &|i| {
+                discover_rules.admits(&model, i) && model.collaborative(i)
+            });
             let (mut f, mut d) = (familiar.into_iter(), discoveries.into_iter());
             let mut rank = 0f32;
             let mut familiar_turn = turn % 2 == 0;

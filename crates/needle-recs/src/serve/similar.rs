@@ -27,9 +27,7 @@ impl Recs {
     /// Items like `item_id`, ranked by cosine of item vectors. An item without a vector
     /// (added after the last training) is represented by its creators' items.
     pub fn similar(&self, source: &dyn Source, item_id: &str, req: &SeedRequest) -> Result<Recommendations, RecsError> {
-        let model = self
-            .model()
-            .ok_or_else(|| RecsError::NotReady("no recommendation model yet".into()))?;
+        let model = self.require_model()?;
         let Some(entity) = source.entities(&[item_id])?.pop().flatten() else {
             return Err(RecsError::NotFound {
                 what: "item",
@@ -63,8 +61,7 @@ impl Recs {
         if let Some(q) = query {
             let qn = dot(&q, &q).sqrt().max(1e-12);
             let mut hits: Vec<Scored> = model
-                .index
-                .search(&q, limit * 4 + 20, &|i| rules.admits(&model, i))
+                .search(&q, limit * 4 + 20, &scope.types, &|i| rules.admits(&model, i))
                 .into_iter()
                 .filter_map(|h| {
                     let v = model.vector(h.id)?;
@@ -92,9 +89,7 @@ impl Recs {
         seeds: &[String],
         req: &SeedRequest,
     ) -> Result<Recommendations, RecsError> {
-        let model = self
-            .model()
-            .ok_or_else(|| RecsError::NotReady("no recommendation model yet".into()))?;
+        let model = self.require_model()?;
         let limit = req.limit.max(1);
         let mut rows: Vec<u32> = seeds
             .iter()
@@ -145,8 +140,7 @@ impl Recs {
             Vec::new()
         } else {
             model
-                .index
-                .search(&q, limit * 3 + 20, &|i| rules.admits(&model, i))
+                .search(&q, limit * 3 + 20, &scope.types, &|i| rules.admits(&model, i))
                 .into_iter()
                 .map(|h| {
                     let v = model.vector(h.id).unwrap_or(&[]);

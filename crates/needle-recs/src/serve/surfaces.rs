@@ -11,7 +11,6 @@
 
 use std::collections::HashSet;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use needle_core::EntityType;
 use serde::Serialize;
@@ -205,14 +204,6 @@ impl Candidates {
 }
 
 impl Recs {
-    pub(crate) fn require_model(&self) -> Result<Arc<ServingModel>, RecsError> {
-        self.model().ok_or_else(|| {
-            RecsError::NotReady(
-                "no recommendation model yet; train one (`needle train` or POST /v1/admin/train)".into(),
-            )
-        })
-    }
-
     /// A listener surface.
     pub fn recommend(&self, source: &dyn Source, user: &str, req: &RecRequest) -> Result<Recommendations, RecsError> {
         let model = self.require_model()?;

@@ -13,7 +13,7 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Body of the probes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HealthStatus {
-    /// `ok` or `unavailable`.
+    /// `ok`, `unavailable`, `loading` (readiness) or `restart` (liveness).
     #[schema(example = "ok")]
     pub status: String,
 }
@@ -52,15 +52,17 @@ pub async fn live(State(state): State<AppState>) -> (StatusCode, Json<HealthStat
     }
 }
 
-/// Readiness: the engine answers `stats()` within two seconds (and a cluster replica
-/// applies its log: not one whose data directory holds another log's state).
+/// Readiness: the engine answers `stats()` within two seconds, a cluster replica applies
+/// its log (not one whose data directory holds another log's state), and the saved
+/// recommendation model has loaded after a restart (`503 {"status":"loading"}` until then;
+/// `recs.ready_waits_for_model = false` leaves the model out).
 #[utoipa::path(
     get,
     path = "/health/ready",
     tag = "ops",
     responses(
         (status = 200, description = "Ready to serve", body = HealthStatus, example = json!({"status": "ok"})),
-        (status = 503, description = "Not ready", body = HealthStatus, example = json!({"status": "unavailable"})),
+        (status = 503, description = "Not ready: `unavailable`, or `loading` while the recommendation model loads", body = HealthStatus, example = json!({"status": "loading"})),
     )
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthStatus>) {
@@ -70,6 +72,15 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthSta
             StatusCode::SERVICE_UNAVAILABLE,
             Json(HealthStatus {
                 status: "unavailable".into(),
+            }),
+        );
+    }
+    if let Some(what) = state.service().still_loading() {
+        tracing::debug!(waiting_for = what, "not ready: loading");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(HealthStatus {
+                status: "loading".into(),
             }),
         );
     }

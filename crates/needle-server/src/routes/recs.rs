@@ -106,7 +106,7 @@ fn market(m: Option<&str>) -> Result<Option<String>, ValidationError> {
     responses(
         (status = 200, description = "Recommendations", body = Recommendations),
         (status = 400, description = "`invalid_id`, `invalid_parameter`", body = ErrorBody),
-        (status = 503, description = "`model_not_ready`: no model trained yet", body = ErrorBody),
+        (status = 503, description = "`model_not_ready`: no model trained yet; `model_loading`: the model loads after a restart (`Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn recommendations(
@@ -137,7 +137,7 @@ pub async fn recommendations(
         (status = 200, description = "Similar items", body = Recommendations),
         (status = 400, description = "`invalid_id`, `invalid_parameter`", body = ErrorBody),
         (status = 404, description = "`item_not_found`", body = ErrorBody),
-        (status = 503, description = "`model_not_ready`", body = ErrorBody),
+        (status = 503, description = "`model_not_ready`, `model_loading` (`Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn similar(
@@ -201,7 +201,7 @@ fn parse_body<T: for<'de> Deserialize<'de>>(bytes: &[u8], allow_empty: bool) -> 
         (status = 400, description = "`invalid_json`, `invalid_body`, `invalid_parameter`, `invalid_id`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: a body that is not `application/json`", body = ErrorBody),
-        (status = 503, description = "`model_not_ready`", body = ErrorBody),
+        (status = 503, description = "`model_not_ready`, `model_loading` (`Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn continue_from(
@@ -290,7 +290,7 @@ pub async fn start_session(
         (status = 400, description = "`invalid_id`, `invalid_parameter` (`limit` outside 1..100, an unknown parameter)", body = ErrorBody),
         (status = 404, description = "`session_not_found`", body = ErrorBody),
         (status = 409, description = "`session_exhausted`: the session served `recs.session_max_items` items; start a new one", body = ErrorBody),
-        (status = 503, description = "`model_not_ready`, `shared_state_unavailable` (sessions on Redis unreachable; `Retry-After`)", body = ErrorBody),
+        (status = 503, description = "`model_not_ready`, `model_loading`, `shared_state_unavailable` (sessions on Redis unreachable; `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn session_next(

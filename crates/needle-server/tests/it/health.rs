@@ -32,4 +32,35 @@ mod needs_engine {
         assert_eq!(res.status, 200, "{}", res.text());
         assert_eq!(res.json(), json!({"status": "ok"}));
     }
+
+    #[tokio::test]
+    async fn not_ready_while_the_saved_model_loads_and_recommendations_say_so() {
+        let app = TestApp::new();
+        // What a restart with a saved model does before its loader thread ends.
+        app.engine.recs().mark_loading();
+        let res = app.get("/health/ready").await;
+        assert_eq!(res.status, 503, "{}", res.text());
+        assert_eq!(res.json(), json!({"status": "loading"}));
+        let rec = app.get("/v1/users/u1/recommendations?surface=for_you").await;
+        let body = rec.assert_error(503, "model_loading");
+        assert!(body["message"].as_str().unwrap().contains("loading"), "{body}");
+        assert_eq!(rec.headers.get("retry-after").map(|v| v.to_str().unwrap()), Some("5"));
+        app.get("/v1/items/x/similar").await.assert_error(503, "model_loading");
+        // The load ends (here: nothing to load): ready, and the 503 says to train.
+        app.engine.recs().load_current_in_background();
+        assert_eq!(app.get("/health/ready").await.status, 200);
+        let rec = app.get("/v1/users/u1/recommendations?surface=for_you").await;
+        rec.assert_error(503, "model_not_ready");
+        assert!(rec.headers.get("retry-after").is_none());
+    }
+
+    #[tokio::test]
+    async fn readiness_can_leave_the_model_out() {
+        let app = TestApp::with(|c| c.recs.ready_waits_for_model = false);
+        app.engine.recs().mark_loading();
+        assert_eq!(app.get("/health/ready").await.status, 200);
+        app.get("/v1/users/u1/recommendations?surface=for_you")
+            .await
+            .assert_error(503, "model_loading");
+    }
 }
