@@ -85,6 +85,7 @@ pub fn run(data: &[u8]) {
             vec![]
         },
         user_id: None,
+        ..Default::default()
     };
     check_search(&req);
 }

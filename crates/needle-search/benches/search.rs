@@ -1,6 +1,9 @@
 //! Search latency on a synthetic catalog, per query category, next to plain tantivy
 //! (QueryParser, BM25, fuzzy terms) on the same documents in the same run.
 //!
+//! `browse_100k`: browsing (no query words) by popularity with and without a filter,
+//! and facet counts over a query's and a browse's every match.
+//!
 //! `cargo bench -p needle-search --bench search`
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // a benchmark fails loudly on bad setup
 
@@ -125,5 +128,77 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// 100k tracks with tags, languages and release dates, for browsing and facets.
+fn bench_browse(c: &mut Criterion) {
+    let n = 100_000;
+    let names = names(n);
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(EngineConfig::new(dir.path())).unwrap();
+    let languages = ["en", "de", "fr", "es", "ja"];
+    let docs: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            json!({
+                "id": format!("t{i}"), "type": if i % 10 == 0 { "album" } else { "track" }, "name": name,
+                "popularity": (i * 7919 % 1000) as f64,
+                "tags": [format!("genre{}", i % 50), format!("mood{}", i % 7)],
+                "language": languages[i % languages.len()],
+                "release_date": format!("{}-{:02}-01", 1960 + i % 64, 1 + i % 12),
+            })
+        })
+        .collect();
+    for chunk in docs.chunks(20_000) {
+        let records = chunk
+            .iter()
+            .map(|v| needle_core::validate::parse_record(v).unwrap())
+            .collect();
+        engine.apply(needle_search::Batch::new(records), 0).unwrap();
+    }
+    engine.refresh().unwrap();
+    let all_facets = needle_search::FacetField::ALL.to_vec();
+    let word = names[4242].split(' ').next().unwrap().to_string();
+    let cases = [
+        ("popularity_all", SearchRequest::default()),
+        (
+            "popularity_filter",
+            SearchRequest {
+                filter: Some("tag:genre7 AND year:>=1990".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "release_date_filter",
+            SearchRequest {
+                filter: Some("tag:genre7".into()),
+                sort: Some("release_date".parse().unwrap()),
+                ..Default::default()
+            },
+        ),
+        (
+            "facets_query",
+            SearchRequest {
+                q: word[..3.min(word.len())].to_string(),
+                facets: all_facets.clone(),
+                ..Default::default()
+            },
+        ),
+        (
+            "facets_browse_all",
+            SearchRequest {
+                facets: all_facets,
+                ..Default::default()
+            },
+        ),
+    ];
+    let mut g = c.benchmark_group("browse_100k");
+    for (case, req) in &cases {
+        g.bench_with_input(BenchmarkId::new("needle", case), req, |b, req| {
+            b.iter(|| engine.search(req, None).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_browse);
 criterion_main!(benches);

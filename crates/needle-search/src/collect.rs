@@ -29,7 +29,8 @@ pub const PRIOR: f32 = 0.5;
 /// does not prefer one-word names ("su" still finds "Sunflower" before "Sucker").
 pub const COVER: f32 = 0.1;
 
-const NTYPES: usize = EntityType::ALL.len();
+/// Number of entity types (type codes are `0..NTYPES`).
+pub const NTYPES: usize = EntityType::ALL.len();
 
 /// A scored document.
 #[derive(Debug, Clone, Copy)]
@@ -236,6 +237,27 @@ impl Collector for RankCollector {
     }
 }
 
+/// The final score of a document whose text scored `text`: plus the popularity prior
+/// and, for queries of 2+ words, name coverage.
+pub fn relevance(
+    data: &SegmentData,
+    doc: DocId,
+    text: Score,
+    inv_log_max_pop: &[f32; NTYPES],
+    query_words: f32,
+) -> f32 {
+    let kind = data.kind.get(doc as usize).copied().unwrap_or(0) as usize;
+    let lp = data.log_pop.get(doc as usize).copied().unwrap_or(0.0);
+    let prior = (lp * inv_log_max_pop[kind]).min(1.0);
+    let name_len = f32::from(data.name_len.get(doc as usize).copied().unwrap_or(0).max(1));
+    let cover = if query_words >= 2.0 {
+        (query_words / name_len).min(1.0)
+    } else {
+        0.0
+    };
+    text + PRIOR * prior + COVER * cover
+}
+
 impl SegmentCollector for RankSegment {
     type Fruit = Ranked;
 
@@ -247,16 +269,8 @@ impl SegmentCollector for RankSegment {
         if self.top.rejects(bound) && self.by_type[kind].rejects(bound) {
             return;
         }
-        let lp = self.data.log_pop.get(doc as usize).copied().unwrap_or(0.0);
-        let prior = (lp * self.inv_log_max_pop[kind]).min(1.0);
-        let name_len = f32::from(self.data.name_len.get(doc as usize).copied().unwrap_or(0).max(1));
-        let cover = if self.query_words >= 2.0 {
-            (self.query_words / name_len).min(1.0)
-        } else {
-            0.0
-        };
         let s = Scored {
-            score: text + PRIOR * prior + COVER * cover,
+            score: relevance(&self.data, doc, text, &self.inv_log_max_pop, self.query_words),
             addr: DocAddress::new(self.seg, doc),
         };
         self.top.push(s);

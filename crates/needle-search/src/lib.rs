@@ -3,15 +3,18 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+mod browse;
 pub mod collect;
 mod engine;
 mod error;
+pub mod facets;
 pub mod filter;
 pub mod filter_expr;
 pub mod highlight;
 pub mod plan;
 pub mod schema;
 mod search;
+pub mod sort;
 pub mod taste;
 pub mod types;
 pub mod union;

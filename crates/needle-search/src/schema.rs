@@ -56,9 +56,9 @@ pub struct Fields {
     pub keys: Field,
     /// Keys of names without their leading article (`beatles` for `The Beatles`).
     pub alt_keys: Field,
-    /// Folded language code (raw).
+    /// Folded language code (raw, fast: the `language` facet).
     pub language: Field,
-    /// Folded tags (raw, for filters).
+    /// Folded tags (raw, for filters; fast: the `tags` facet).
     pub tag: Field,
     /// Explicit flag as 0/1.
     pub explicit: Field,
@@ -66,6 +66,10 @@ pub struct Fields {
     pub year: Field,
     /// Markets (raw), `*` when available everywhere.
     pub market: Field,
+    /// Release date as `YYYYMMDD` (fast, for `sort=release_date`; absent without a date).
+    pub release: Field,
+    /// The name folded (case and diacritics ignored), fast only: `sort=name`.
+    pub name_sort: Field,
 }
 
 impl Fields {
@@ -166,13 +170,33 @@ pub fn build_schema() -> (Schema, Fields) {
         popularity: b.add_f64_field("popularity", FAST),
         keys: b.add_u64_field("keys", NumericOptions::default().set_indexed()),
         alt_keys: b.add_u64_field("alt_keys", NumericOptions::default().set_indexed()),
-        language: b.add_text_field("language", STRING),
-        tag: b.add_text_field("tag", STRING),
+        language: b.add_text_field("language", STRING | FAST),
+        tag: b.add_text_field("tag", STRING | FAST),
         explicit: b.add_u64_field("explicit", INDEXED | FAST),
         year: b.add_i64_field("year", INDEXED | FAST),
         market: b.add_text_field("market", STRING),
+        release: b.add_u64_field("release", FAST),
+        name_sort: b.add_text_field("name_sort", TextOptions::default().set_fast("raw")),
     };
     (b.build(), fields)
+}
+
+/// Longest name sort key, bytes: names sharing their first 128 bytes (folded) tie, and
+/// the sort's dictionary stays small.
+pub const NAME_SORT_BYTES: usize = 128;
+
+/// The key `sort=name` orders by: the name folded (lower case, no diacritics, the special
+/// letters spelled out), trimmed, at most [`NAME_SORT_BYTES`].
+pub fn name_sort_key(name: &str) -> String {
+    let mut k = fold(name).trim().to_string();
+    if k.len() > NAME_SORT_BYTES {
+        let mut end = NAME_SORT_BYTES;
+        while !k.is_char_boundary(end) {
+            end -= 1;
+        }
+        k.truncate(end);
+    }
+    k
 }
 
 /// Names of related entities as one searchable text per name.
@@ -267,6 +291,10 @@ pub fn build_document(f: &Fields, e: &Entity, names: &ResolvedNames, analysis: &
     if let Some(y) = e.release_year() {
         d.add_i64(f.year, y);
     }
+    if let Some(k) = e.release_date.as_deref().and_then(crate::sort::date_key) {
+        d.add_u64(f.release, k);
+    }
+    d.add_text(f.name_sort, name_sort_key(&e.name));
     match &e.markets {
         Some(ms) => ms.iter().for_each(|m| d.add_text(f.market, m.to_ascii_uppercase())),
         None => d.add_text(f.market, "*"),

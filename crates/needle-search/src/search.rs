@@ -2,13 +2,15 @@
 
 use crate::collect::{RankCollector, Ranked, Scored, SegmentData, COMPLETE, EXACT};
 use crate::error::{Error, Result};
+use crate::facets::{FacetCollector, FacetField};
 use crate::filter::{market_query, parse_filter};
 use crate::highlight::highlight;
 use crate::plan::{
-    build_query, corrected_keys, expand, query_words, selective_words, word_cost, KeyBonus, Match, QueryWord,
-    TYPO_KEY_FACTOR,
+    build_query, corrected_keys, expand, query_words, selective_words, word_cost, Expansion, KeyBonus, Match,
+    QueryWord, TYPO_KEY_FACTOR,
 };
 use crate::schema::Fields;
+use crate::sort::{Sort, SortField};
 use crate::taste::{boost, Taste};
 use crate::types::*;
 use needle_core::text::key_of_words;
@@ -33,10 +35,23 @@ pub const MAX_HIT_NAMES: usize = 20;
 pub const PERSONAL_POOL: usize = 50;
 
 /// Validated request parameters.
-struct Params {
-    limit: usize,
-    offset: usize,
-    filters: Vec<Box<dyn Query>>,
+pub(crate) struct Params {
+    pub limit: usize,
+    pub offset: usize,
+    pub filters: Vec<Box<dyn Query>>,
+    /// Facets to count (none: no counting).
+    pub facets: Vec<FacetField>,
+    /// Values kept per facet.
+    pub facet_values: usize,
+}
+
+impl Params {
+    /// The facet collector, when facets were asked for.
+    pub fn facet_collector(&self) -> Option<FacetCollector> {
+        (!self.facets.is_empty()).then(|| FacetCollector {
+            fields: self.facets.clone(),
+        })
+    }
 }
 
 fn validate(f: &Fields, req: &SearchRequest) -> Result<Params> {
@@ -44,6 +59,11 @@ fn validate(f: &Fields, req: &SearchRequest) -> Result<Params> {
     let limit = validate::limit("limit", req.limit.unwrap_or(DEFAULT_LIMIT), MAX_LIMIT)?;
     let offset = req.offset.unwrap_or(0);
     validate::window(offset, limit, MAX_WINDOW)?;
+    let facet_values = validate::limit(
+        "max_facet_values",
+        req.max_facet_values.unwrap_or(DEFAULT_FACET_VALUES),
+        MAX_FACET_VALUES,
+    )?;
     let mut filters: Vec<Box<dyn Query>> = Vec::new();
     if !req.types.is_empty() {
         let qs: Vec<_> = req
@@ -67,7 +87,73 @@ fn validate(f: &Fields, req: &SearchRequest) -> Result<Params> {
     if let Some(expr) = req.filter.as_deref().filter(|e| !e.trim().is_empty()) {
         filters.extend(parse_filter(f, expr)?);
     }
-    Ok(Params { limit, offset, filters })
+    Ok(Params {
+        limit,
+        offset,
+        filters,
+        facets: req.facets.clone(),
+        facet_values,
+    })
+}
+
+/// A text query's plan: each word's expansions, which words select, and the exact-name
+/// keys; it builds the query of each pass.
+pub(crate) struct TextPlan<'a> {
+    searcher: &'a Searcher,
+    f: &'a Fields,
+    per_word: Vec<Vec<Expansion>>,
+    selective: Vec<bool>,
+    /// Words that select (all must match in the first pass).
+    pub n_selective: usize,
+    keys: KeyBonus,
+}
+
+impl<'a> TextPlan<'a> {
+    /// Plan `words` (not empty) against `searcher`.
+    pub fn new(searcher: &'a Searcher, f: &'a Fields, words: &[QueryWord]) -> TextPlan<'a> {
+        let texts: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
+        let per_word = expand(searcher, f, words);
+        let mut exact = vec![(key_of_words(&texts), EXACT)];
+        exact.extend(
+            corrected_keys(searcher, f, words, &per_word)
+                .into_iter()
+                .map(|k| (k, EXACT * TYPO_KEY_FACTOR)),
+        );
+        let keys = KeyBonus {
+            exact,
+            runs: (run_keys(words), COMPLETE),
+        };
+        let selective = selective_words(searcher, f, words);
+        let n_selective = selective.iter().filter(|s| **s).count();
+        TextPlan {
+            searcher,
+            f,
+            per_word,
+            selective,
+            n_selective,
+            keys,
+        }
+    }
+
+    /// The query of one pass, restricted by `filters`.
+    pub fn query(&self, mode: Match, costs: &[u64], filters: &[Box<dyn Query>]) -> Box<dyn Query> {
+        let filters = filters.iter().map(|q| q.box_clone()).collect();
+        build_query(
+            self.f,
+            &self.per_word,
+            &self.selective,
+            mode,
+            costs,
+            &self.keys,
+            filters,
+        )
+    }
+
+    /// Each word's postings (a dictionary lookup per expansion: only for the passes that
+    /// walk single words).
+    pub fn costs(&self) -> Vec<u64> {
+        self.per_word.iter().map(|e| word_cost(self.searcher, e)).collect()
+    }
 }
 
 /// Keys of every contiguous run of query words, for "the name is in the query".
@@ -97,14 +183,22 @@ pub fn run(
     let started = Instant::now();
     let p = validate(f, req)?;
     let words = query_words(&req.q);
-    if words.is_empty() {
-        return Ok(SearchResponse {
-            hits: vec![],
-            total: 0,
-            took_ms: ms(started),
-            top_result: None,
-            sections: vec![],
-        });
+    // No words: browse (most popular first unless sorted otherwise); a field sort orders
+    // a text query's matches by that field.
+    let sort = match req.sort {
+        Some(s) if s.field != SortField::Relevance => Some(s),
+        _ if words.is_empty() => Some(Sort::BROWSE),
+        _ => None,
+    };
+    if let Some(sort) = sort {
+        let ctx = crate::browse::Context {
+            searcher,
+            f,
+            snap,
+            log_max_pop,
+            segments,
+        };
+        return crate::browse::run(&ctx, &p, &words, sort, started);
     }
     let window = p.offset + p.limit;
     let pool = if taste.is_some() {
@@ -112,7 +206,6 @@ pub fn run(
     } else {
         window
     };
-    let texts: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
     let collector = RankCollector {
         window: pool,
         section_size: SECTION_SIZE,
@@ -120,38 +213,28 @@ pub fn run(
         segments,
         query_words: words.iter().filter(|w| !w.cjk).count(),
     };
-    let per_word = expand(searcher, f, &words);
-    let filters = || -> Result<Vec<Box<dyn Query>>> { Ok(p.filters.iter().map(|q| q.box_clone()).collect()) };
-    let mut exact = vec![(key_of_words(&texts), EXACT)];
-    exact.extend(
-        corrected_keys(searcher, f, &words, &per_word)
-            .into_iter()
-            .map(|k| (k, EXACT * TYPO_KEY_FACTOR)),
-    );
-    let keys = KeyBonus {
-        exact,
-        runs: (run_keys(&words), COMPLETE),
-    };
-    let selective = selective_words(searcher, f, &words);
-    let n_selective = selective.iter().filter(|s| **s).count();
-    let query = |mode, costs: &[u64]| -> Result<Box<dyn Query>> {
-        Ok(build_query(f, &per_word, &selective, mode, costs, &keys, filters()?))
-    };
-    let mut ranked = searcher.search(&*query(Match::All, &[])?, &collector)?;
+    // Facets are counted in the same passes as the ranking: those of the last pass, whose
+    // matches `total` counts.
+    let both = (collector, p.facet_collector());
+    let plan = TextPlan::new(searcher, f, &words);
+    let n_selective = plan.n_selective;
+    let (mut ranked, mut counted) = searcher.search(&*plan.query(Match::All, &[], &p.filters), &both)?;
     // Too few documents have every word: fill the page with those missing one word, and
     // only when even that finds nothing, with those having any word (a union of every
     // word's postings: the most expensive query there is, so the last resort).
     if n_selective > 1 && (total_of(&ranked) as usize) < pool {
         // Word costs matter where a pass would walk single words: all-but-one of two
         // words, and any word. They take a dictionary lookup per expansion, so only then.
-        let costs = || -> Vec<u64> { per_word.iter().map(|e| word_cost(searcher, e)).collect() };
-        let loose_costs = if n_selective == 2 { costs() } else { vec![] };
-        let loose = searcher.search(&*query(Match::AllButOne, &loose_costs)?, &collector)?;
+        let loose_costs = if n_selective == 2 { plan.costs() } else { vec![] };
+        let (loose, loose_counted) =
+            searcher.search(&*plan.query(Match::AllButOne, &loose_costs, &p.filters), &both)?;
         ranked = merge_fallback(ranked, loose, pool);
+        counted = loose_counted;
         if n_selective > 2 && total_of(&ranked) == 0 {
-            ranked = searcher.search(&*query(Match::Any, &costs())?, &collector)?;
+            (ranked, counted) = searcher.search(&*plan.query(Match::Any, &plan.costs(), &p.filters), &both)?;
         }
     }
+    let collector = both.0;
     let total: u64 = ranked.counts.iter().sum();
     let mut cache: HashMap<DocAddress, Option<Hit>> = HashMap::new();
     let mut hits = to_hits(&collector.segments, snap, &ranked.top, &words, taste, &mut cache)?;
@@ -188,6 +271,7 @@ pub fn run(
         took_ms: ms(started),
         top_result,
         sections,
+        facets: counted.map(|c| c.top(p.facet_values)),
     })
 }
 
@@ -195,7 +279,7 @@ fn total_of(r: &Ranked) -> u64 {
     r.counts.iter().sum()
 }
 
-fn ms(t: Instant) -> f64 {
+pub(crate) fn ms(t: Instant) -> f64 {
     (t.elapsed().as_secs_f64() * 1e6).round() / 1e3
 }
 
@@ -247,7 +331,7 @@ fn personal_order(hits: &mut [Hit]) {
     }
 }
 
-fn to_hits(
+pub(crate) fn to_hits(
     segs: &[Arc<SegmentData>],
     snap: &CatalogSnapshot,
     docs: &[Scored],

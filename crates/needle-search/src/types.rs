@@ -11,6 +11,13 @@ pub const MAX_LIMIT: usize = 100;
 pub const MAX_WINDOW: usize = 1000;
 /// Longest query accepted, in bytes.
 pub const MAX_QUERY_BYTES: usize = 512;
+/// Values returned per facet by default (the most frequent).
+pub const DEFAULT_FACET_VALUES: usize = 20;
+/// Largest `max_facet_values` accepted.
+pub const MAX_FACET_VALUES: usize = 100;
+
+pub use crate::facets::{FacetCounts, FacetField};
+pub use crate::sort::{Sort, SortField};
 
 /// One search request.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -30,6 +37,19 @@ pub struct SearchRequest {
     pub market: Option<String>,
     /// Listener to personalize for (accepted; used once profiles exist).
     pub user_id: Option<String>,
+    /// Order of the hits: `relevance` (the default for a query), `popularity` (the
+    /// default when `q` is empty: browsing), `release_date` or `name`, each optionally
+    /// `:asc` or `:desc`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "release_date:desc")]
+    pub sort: Option<Sort>,
+    /// Facets to count over every match: `type`, `tags`, `language`, `release_year`.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>, example = json!(["type", "tags"]))]
+    pub facets: Vec<FacetField>,
+    /// Values per facet, the most frequent first (default 20, max 100).
+    #[serde(default)]
+    pub max_facet_values: Option<usize>,
 }
 
 /// A highlighted field of a hit.
@@ -120,10 +140,17 @@ pub struct SearchResponse {
     pub total: usize,
     /// Server-side time, milliseconds.
     pub took_ms: f64,
-    /// The single best entity.
+    /// The single best entity (relevance order only: null when sorted by a field).
     pub top_result: Option<Hit>,
-    /// Hits grouped by type, best type first.
+    /// Hits grouped by type, best type first (relevance order only: empty when sorted
+    /// by a field).
     pub sections: Vec<Section>,
+    /// Facet counts over every match, when asked for: per facet, value → matches, the
+    /// most frequent first (at most `max_facet_values` per facet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>>,
+        example = json!({"type": {"track": 120, "album": 14}, "release_year": {"2023": 10}}))]
+    pub facets: Option<std::collections::BTreeMap<String, FacetCounts>>,
 }
 
 /// A record rejected from a write batch.

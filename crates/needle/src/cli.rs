@@ -176,7 +176,8 @@ struct ImportArgs {
 
 #[derive(Args, Debug)]
 struct SearchArgs {
-    /// The query.
+    /// The query (empty: browse, most popular first).
+    #[arg(default_value = "")]
     query: String,
     /// Number of hits.
     #[arg(long, default_value_t = 10)]
@@ -190,6 +191,16 @@ struct SearchArgs {
     /// Market (ISO 3166-1 alpha-2).
     #[arg(long)]
     market: Option<String>,
+    /// Order: `relevance`, `popularity`, `release_date` or `name`, optionally `:asc` or
+    /// `:desc` (default: relevance, or popularity without a query).
+    #[arg(long)]
+    sort: Option<String>,
+    /// Comma-separated facets to count over every match: type, tags, language, release_year.
+    #[arg(long)]
+    facets: Option<String>,
+    /// Values per facet (default 20, max 100).
+    #[arg(long)]
+    max_facet_values: Option<usize>,
     /// Print the JSON response instead of a table.
     #[arg(long)]
     json: bool,
@@ -550,12 +561,27 @@ pub fn run(cli: Cli) -> Result<()> {
                     .collect::<Result<Vec<_>>>()?,
                 None => vec![],
             };
+            let sort = match &a.sort {
+                Some(s) => Some(s.parse().map_err(|m: String| anyhow::anyhow!("--sort: {m}"))?),
+                None => None,
+            };
+            let facets = match &a.facets {
+                Some(list) => list
+                    .split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| s.parse().map_err(|m: String| anyhow::anyhow!("--facets: {m}")))
+                    .collect::<Result<Vec<_>>>()?,
+                None => vec![],
+            };
             let req = SearchRequest {
                 q: a.query.clone(),
                 types,
                 limit: Some(a.limit),
                 filter: a.filter.clone(),
                 market: a.market.clone(),
+                sort,
+                facets,
+                max_facet_values: a.max_facet_values,
                 ..Default::default()
             };
             let res = service.search(&req)?;

@@ -333,6 +333,10 @@ pub fn print_table(res: &SearchResponse) {
             by
         );
     }
+    for (facet, counts) in res.facets.iter().flatten() {
+        let values: Vec<String> = counts.0.iter().map(|(v, n)| format!("{v} ({n})")).collect();
+        println!("{facet}: {}", values.join(", "));
+    }
 }
 
 /// One line of a query file for `needle bench-queries`.

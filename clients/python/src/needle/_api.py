@@ -90,6 +90,9 @@ def search(
     filter: Optional[str],
     market: Optional[str],
     user_id: Optional[str],
+    sort: Optional[str] = None,
+    facets: Optional[Sequence[str]] = None,
+    max_facet_values: Optional[int] = None,
 ) -> Call[SearchResponse]:
     if isinstance(q, SearchRequest):
         req = q
@@ -102,6 +105,9 @@ def search(
             filter=filter,
             market=market,
             user_id=user_id,
+            sort=sort,
+            facets=list(facets) if facets else None,
+            max_facet_values=max_facet_values,
         )
     return Call("GET", "/v1/search", _json(SearchResponse), params=req.to_params())
 

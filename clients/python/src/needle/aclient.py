@@ -139,8 +139,12 @@ class AsyncNeedle:
         filter: Optional[str] = None,
         market: Optional[str] = None,
         user_id: Optional[str] = None,
+        sort: Optional[str] = None,
+        facets: Optional[Sequence[str]] = None,
+        max_facet_values: Optional[int] = None,
     ) -> SearchResponse:
-        return await self._run(_api.search(q, types, limit, offset, filter, market, user_id))
+        call = _api.search(q, types, limit, offset, filter, market, user_id, sort, facets, max_facet_values)
+        return await self._run(call)
 
     # events and listeners
     async def send_events(self, events: Iterable[Any]) -> EventReport:

@@ -158,9 +158,19 @@ class Needle:
         filter: Optional[str] = None,
         market: Optional[str] = None,
         user_id: Optional[str] = None,
+        sort: Optional[str] = None,
+        facets: Optional[Sequence[str]] = None,
+        max_facet_values: Optional[int] = None,
     ) -> SearchResponse:
-        """Search (``GET /v1/search``); ``user_id`` personalizes for a listener."""
-        return self._run(_api.search(q, types, limit, offset, filter, market, user_id))
+        """Search (``GET /v1/search``); ``user_id`` personalizes for a listener.
+
+        An empty ``q`` browses the catalog (most popular first); ``sort`` orders by
+        ``popularity``, ``release_date`` or ``name`` (``:asc``/``:desc``); ``facets``
+        (``type``, ``tags``, ``language``, ``release_year``) fills ``facets`` with counts
+        over every match.
+        """
+        call = _api.search(q, types, limit, offset, filter, market, user_id, sort, facets, max_facet_values)
+        return self._run(call)
 
     # ------------------------------------------------------------ events and listeners
 

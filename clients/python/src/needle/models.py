@@ -175,12 +175,17 @@ class SearchRequest:
     filter: Optional[str] = None
     market: Optional[str] = None
     user_id: Optional[str] = None
+    sort: Optional[str] = None
+    facets: Optional[list[str]] = None
+    max_facet_values: Optional[int] = None
 
     def to_params(self) -> dict[str, str]:
         params: dict[str, str] = {"q": self.q}
         if self.types:
             params["types"] = ",".join(self.types)
-        for name in ("limit", "offset", "filter", "market", "user_id"):
+        if self.facets:
+            params["facets"] = ",".join(self.facets)
+        for name in ("limit", "offset", "filter", "market", "user_id", "sort", "max_facet_values"):
             value = getattr(self, name)
             if value is not None:
                 params[name] = str(value)
@@ -246,6 +251,7 @@ class SearchResponse:
     took_ms: float
     top_result: Optional[Hit] = None
     sections: list[Section] = _field(default_factory=list)
+    facets: Optional[dict[str, dict[str, int]]] = None
 
 
 # ---------------------------------------------------------------- events and listeners

@@ -113,6 +113,27 @@ pub fn types<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<EntityType>>,
     Ok(Some(out))
 }
 
+/// Comma-separated values parsed by their `FromStr` (`facets=type,tags`), repeats dropped;
+/// empty counts as absent.
+pub fn list<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr + PartialEq,
+    T::Err: Display,
+{
+    let Some(list) = value(d)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let v: T = part.parse().map_err(D::Error::custom)?;
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    Ok(Some(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

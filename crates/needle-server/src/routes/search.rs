@@ -8,7 +8,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use needle_core::EntityType;
-use needle_search::{SearchRequest, SearchResponse};
+use needle_search::{FacetField, SearchRequest, SearchResponse, Sort};
 use serde::Deserialize;
 
 /// Longest accepted `filter` expression, bytes (the engine's bound, checked here first so
@@ -47,6 +47,21 @@ pub struct SearchParams {
     /// Listener to personalize for.
     #[serde(default, deserialize_with = "query::text")]
     pub user_id: Option<String>,
+    /// Order: `relevance` (the default with a query), `popularity` (the default without:
+    /// browsing; most popular first), `release_date` (newest first), `name` (A→Z), each
+    /// but `relevance` optionally with `:asc` or `:desc`. With a query, a field sort
+    /// orders its matches by the field, ties by relevance.
+    #[serde(default, deserialize_with = "query::parsed")]
+    #[param(value_type = Option<String>, example = "release_date:asc")]
+    pub sort: Option<Sort>,
+    /// Comma-separated facets to count over every match (not only the page): `type`,
+    /// `tags`, `language`, `release_year`.
+    #[serde(default, deserialize_with = "query::list")]
+    #[param(value_type = Option<String>, example = "type,tags")]
+    pub facets: Option<Vec<FacetField>>,
+    /// Values per facet, the most frequent first: 1 to 100 (default 20).
+    #[serde(default, deserialize_with = "query::count")]
+    pub max_facet_values: Option<usize>,
 }
 
 impl SearchParams {
@@ -68,19 +83,25 @@ impl SearchParams {
             filter: self.filter,
             market: self.market,
             user_id: self.user_id,
+            sort: self.sort,
+            facets: self.facets.unwrap_or_default(),
+            max_facet_values: self.max_facet_values,
         })
     }
 }
 
-/// Search the catalog.
+/// Search the catalog, or browse it (no `q`: every entity the filters let through,
+/// ordered by `sort`), with facet counts when asked for.
 #[utoipa::path(
     get,
     path = "/v1/search",
     tag = "search",
     params(SearchParams),
     responses(
-        (status = 200, description = "Ranked hits, the top result and per-type sections", body = SearchResponse),
-        (status = 400, description = "`invalid_parameter`, `query_too_long`, `invalid_filter`", body = ErrorBody),
+        (status = 200, description = "Ranked hits, the top result and per-type sections (relevance order), \
+            facet counts when asked for", body = SearchResponse),
+        (status = 400, description = "`invalid_parameter` (`sort`, `facets` and the other parameters), \
+            `query_too_long`, `invalid_filter`", body = ErrorBody),
         (status = 503, description = "`unavailable`, `request_timeout`", body = ErrorBody),
     )
 )]
@@ -107,6 +128,7 @@ mod tests {
         let r = request("").expect("ok");
         assert_eq!((r.q.as_str(), r.limit, r.offset), ("", None, None));
         assert!(r.types.is_empty() && r.filter.is_none() && r.market.is_none() && r.user_id.is_none());
+        assert!(r.sort.is_none() && r.facets.is_empty() && r.max_facet_values.is_none());
         let r = request("q=&limit=&market=%20&user_id=").expect("empty values are absent");
         assert_eq!((r.q.as_str(), r.limit, r.market, r.user_id), ("", None, None, None));
     }
@@ -123,6 +145,10 @@ mod tests {
         assert_eq!(r.filter.as_deref(), Some("tag:rock"));
         assert_eq!(r.market.as_deref(), Some("gb"));
         assert_eq!(r.user_id.as_deref(), Some("u1"));
+        let r = request("sort=Release_Date:asc&facets=tags,%20type,tags&max_facet_values=5").expect("ok");
+        assert_eq!(r.sort.map(|s| s.to_string()).as_deref(), Some("release_date:asc"));
+        assert_eq!(r.facets, vec![FacetField::Tags, FacetField::Type]);
+        assert_eq!(r.max_facet_values, Some(5));
     }
 
     #[test]
@@ -136,6 +162,10 @@ mod tests {
             ("limit=1&limit=1", "`limit`"),
             ("colour=red", "`colour`"),
             ("Q=a", "`Q`"),
+            ("sort=colour", "`sort`"),
+            ("sort=name:up", "`sort`"),
+            ("facets=type,mood", "`facets`"),
+            ("max_facet_values=x", "`max_facet_values`"),
         ];
         for (raw, needle) in cases {
             let e = request(raw).unwrap_err();

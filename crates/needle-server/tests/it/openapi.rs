@@ -70,7 +70,23 @@ async fn openapi_lists_every_route() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert_eq!(params, ["q", "types", "limit", "offset", "filter", "market", "user_id"]);
+    assert_eq!(
+        params,
+        [
+            "q",
+            "types",
+            "limit",
+            "offset",
+            "filter",
+            "market",
+            "user_id",
+            "sort",
+            "facets",
+            "max_facet_values"
+        ]
+    );
+    let facets = &doc["components"]["schemas"]["SearchResponse"]["properties"]["facets"];
+    assert!(facets.is_object(), "{facets}");
 
     let post = &doc["paths"]["/v1/catalog"]["post"]["requestBody"]["content"];
     assert!(

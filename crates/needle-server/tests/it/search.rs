@@ -186,4 +186,69 @@ mod needs_engine {
             ".**.score" => "[score]",
         });
     }
+
+    #[tokio::test]
+    async fn an_empty_query_browses_by_popularity() {
+        let app = loaded().await;
+        let body = app.get("/v1/search").await.json();
+        assert_eq!(
+            ids(&body),
+            ["ar1", "t1", "ar2", "t3", "t2", "al1", "e1", "s1"],
+            "{body}"
+        );
+        assert_eq!(body["total"], 8);
+        assert!(
+            body["top_result"].is_null() && body["sections"] == serde_json::json!([]),
+            "{body}"
+        );
+        assert!(body.get("facets").is_none(), "{body}");
+        let body = app
+            .get("/v1/search?q=&types=track,album&sort=release_date&limit=3")
+            .await
+            .json();
+        assert_eq!(ids(&body), ["al1", "t2", "t1"], "{body}");
+        assert_eq!(body["total"], 4);
+        let body = app.get("/v1/search?q=radiohead&sort=name:desc").await.json();
+        assert_eq!(ids(&body), ["e1", "ar2", "t2", "t3"], "{body}");
+    }
+
+    #[tokio::test]
+    async fn facets_response_shape() {
+        let app = loaded().await;
+        let body = app
+            .get("/v1/search?facets=type,tags,release_year,language&limit=2&filter=NOT%20type%3Aepisode")
+            .await
+            .json();
+        insta::assert_json_snapshot!("browse_facets", body, {
+            ".took_ms" => "[took_ms]",
+        });
+        let body = app
+            .get("/v1/search?q=radiohead&facets=type&max_facet_values=1")
+            .await
+            .json();
+        assert_eq!(body["facets"], serde_json::json!({"type": {"track": 2}}), "{body}");
+    }
+
+    #[tokio::test]
+    async fn unknown_sort_or_facet_is_400_naming_it() {
+        let app = loaded().await;
+        let body = app
+            .get("/v1/search?sort=colour")
+            .await
+            .assert_error(400, "invalid_parameter");
+        insta::assert_json_snapshot!("invalid_parameter_sort", body);
+        for (query, needle) in [
+            ("facets=type,mood", "`mood`"),
+            ("facets=type&max_facet_values=101", "`max_facet_values`"),
+            ("sort=name:up", "`sort`"),
+            ("sort=relevance:asc", "`sort`"),
+        ] {
+            let body = app
+                .get(&format!("/v1/search?{query}"))
+                .await
+                .assert_error(400, "invalid_parameter");
+            let message = body["message"].as_str().unwrap_or("");
+            assert!(message.contains(needle), "{query}: {message}");
+        }
+    }
 }
