@@ -12,11 +12,14 @@
 //! 2. **Exact names across sources.** Entities of different sources with the same strict
 //!    key are one entity; then, among those still apart, the same with the loose key.
 //! 3. **A name two artists of one source share needs evidence.** When one source has
-//!    several entities with the key, one of them stands for the key only if its
+//!    several entities with the key, the most popular stands for the key only if its
 //!    popularity is at least [`DOMINANCE`] times that of each other one (Last.fm lists
 //!    misspelt duplicates of popular artists, "Rihannà" with a few plays beside
-//!    "Rihanna"); the others stay apart. Otherwise nothing with that key is merged: two
-//!    real artists may share the name, and nothing says which one the other source means.
+//!    "Rihanna"), or if each other one shares a tag with it (one artist listed twice:
+//!    "Yael Naïm" and "Yael Naim", both "female vocalists", "folk"); the others stay
+//!    apart. Otherwise nothing with that key is merged: two real artists may share the
+//!    name ("Traff!c", alternative rock, and "Traffic", 60s psychedelic), and nothing
+//!    says which one the other source means.
 //! 4. **Known alias forms** ([`ALIAS_FORMS`], a short hand-checked list: "Beyonce
 //!    Knowles" is "Beyonce") join the entity that holds the name they stand for, when
 //!    exactly one does.
@@ -128,6 +131,8 @@ struct Node {
     popularity: f64,
     strict: String,
     loose: String,
+    /// Tags, lower-cased (Last.fm's; Billboard has none).
+    tags: HashSet<String>,
 }
 
 /// Resolve the artists among `entities` (the held output of the artist-producing
@@ -147,6 +152,7 @@ pub(crate) fn resolve_artists(entities: Vec<Entity>) -> (Vec<Entity>, Resolution
                 popularity: e.popularity.unwrap_or(0.0),
                 strict: strict_key(&e.name),
                 loose: loose_key(&e.name),
+                tags: e.tags.iter().map(|t| t.to_lowercase()).collect(),
             })
         })
         .collect();
@@ -274,11 +280,10 @@ fn dominant(nodes: &[Node], same: &[usize]) -> Option<usize> {
         .iter()
         .max_by(|&&a, &&b| nodes[a].popularity.total_cmp(&nodes[b].popularity))?;
     let top = nodes[best].popularity;
-    let clear = same
-        .iter()
-        .filter(|&&i| i != best)
-        .all(|&i| top > 0.0 && top >= DOMINANCE * nodes[i].popularity);
-    clear.then_some(best)
+    let others = || same.iter().filter(|&&i| i != best);
+    let dominant = others().all(|&i| top > 0.0 && top >= DOMINANCE * nodes[i].popularity);
+    let listed_twice = others().all(|&i| !nodes[i].tags.is_disjoint(&nodes[best].tags));
+    (dominant || listed_twice).then_some(best)
 }
 
 /// Fold `other` into `survivor`: names to aliases, id to alias ids, tags after, `extra`

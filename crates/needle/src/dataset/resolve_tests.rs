@@ -10,6 +10,11 @@ fn artist(id: &str, name: &str, popularity: f64) -> Entity {
     e
 }
 
+fn tagged(mut e: Entity, tags: &[&str]) -> Entity {
+    e.tags = tags.iter().map(|t| t.to_string()).collect();
+    e
+}
+
 fn track(id: &str, artist_ids: &[&str]) -> Entity {
     let mut e = Entity::new("track", id.into(), id.into());
     e.artist_ids = artist_ids.iter().map(|a| a.to_string()).collect();
@@ -77,13 +82,32 @@ fn a_name_two_artists_of_one_source_share_is_not_merged() {
         artist("bb:artist:rihanna", "Rihanna", 50.0),
         artist("lfm:artist:30", "Rihanna", 1000.0),
         artist("lfm:artist:31", "Rihannà", 3.0),
+        // One artist listed twice, as their shared tags say: the more popular stands.
+        artist("bb:artist:yael-naim", "Yael Naim", 50.0),
+        tagged(
+            artist("lfm:artist:5655", "Yael Naïm", 441.0),
+            &["folk", "female vocalists"],
+        ),
+        tagged(
+            artist("lfm:artist:7137", "Yael Naim", 992.0),
+            &["Female Vocalists", "pop"],
+        ),
+        // Two artists: no shared tag, popularities close.
+        artist("bb:artist:traffic", "Traffic", 50.0),
+        tagged(artist("lfm:artist:513", "Traff!c", 1250.0), &["alternative rock"]),
+        tagged(artist("lfm:artist:7800", "Traffic", 611.0), &["psychedelic", "60s"]),
     ]);
     for id in ["bb:artist:red", "lfm:artist:20", "lfm:artist:21", "lfm:artist:31"] {
         assert!(by_id(&out, id).unwrap().alias_ids.is_empty(), "{id}");
     }
     assert_eq!(by_id(&out, "lfm:artist:30").unwrap().alias_ids, ["bb:artist:rihanna"]);
-    assert_eq!(res.collisions.len(), 1);
-    assert_eq!(res.collisions[0].key, "red");
+    assert_eq!(
+        by_id(&out, "lfm:artist:7137").unwrap().alias_ids,
+        ["bb:artist:yael-naim"]
+    );
+    assert!(by_id(&out, "lfm:artist:5655").unwrap().alias_ids.is_empty());
+    let keys: Vec<&str> = res.collisions.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!(keys, ["red", "traffic"]);
 }
 
 #[test]
