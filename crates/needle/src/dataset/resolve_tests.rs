@@ -1,5 +1,5 @@
 use super::*;
-use crate::dataset::sink::Sink;
+use super::super::sink::Sink;
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
@@ -192,7 +192,7 @@ fn converted_catalog_has_one_entity_per_artist() {
 
     let out = dir.path().join("out.jsonl");
     let mut sink = Sink::create(&out, false).unwrap();
-    let res = crate::dataset::convert_artists(&bb, &lfm, &mut sink).unwrap();
+    let res = super::super::convert_artists(&bb, &lfm, &mut sink).unwrap();
     sink.finish().unwrap();
     let lines: Vec<Value> = fs_err::read_to_string(&out)
         .unwrap()
