@@ -1,5 +1,5 @@
-use super::*;
 use super::super::sink::Sink;
+use super::*;
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
