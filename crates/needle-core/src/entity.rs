@@ -118,6 +118,11 @@ pub struct Entity {
     /// Other names the entity is known by.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// Other ids this entity is known by, e.g. the ids other sources gave the same artist
+    /// before the catalogs were merged. `GET /v1/catalog/{alias id}` answers with this
+    /// entity (an id that is itself a live entity's id answers with that entity instead).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alias_ids: Vec<String>,
     /// Explicit content flag.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explicit: Option<bool>,

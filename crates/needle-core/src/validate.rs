@@ -19,6 +19,7 @@ const COMMON: &[&str] = &[
     "release_date",
     "description",
     "aliases",
+    "alias_ids",
     "explicit",
     "markets",
     "extra",
@@ -198,6 +199,7 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
             ))
         }
     };
+    let alias_ids = alias_ids(obj, &id)?;
     Ok(Record::Upsert(Box::new(Entity {
         id,
         kind: Some(kind),
@@ -208,6 +210,7 @@ pub fn parse_record(value: &Value) -> Result<Record, ValidationError> {
         release_date,
         description: bounded_string(obj, "description", MAX_DESCRIPTION_BYTES)?,
         aliases: name_list(obj, "aliases")?,
+        alias_ids,
         explicit,
         markets,
         extra,
@@ -449,6 +452,20 @@ fn id_list(obj: &Map<String, Value>, field: &str) -> Result<Vec<String>, Validat
     let list = string_list(obj, field)?;
     for (i, id) in list.iter().enumerate() {
         check_id(id, &format!("{field}[{i}]"))?;
+    }
+    Ok(list)
+}
+
+/// `alias_ids`: like every id list (at most [`MAX_LIST_LEN`] valid ids), and never the
+/// entity's own id (an entity is not an alias of itself).
+fn alias_ids(obj: &Map<String, Value>, id: &str) -> Result<Vec<String>, ValidationError> {
+    let list = id_list(obj, "alias_ids")?;
+    if let Some(i) = list.iter().position(|a| a == id) {
+        return Err(field_err(
+            K::InvalidField,
+            &format!("alias_ids[{i}]"),
+            "must not be the entity's own id",
+        ));
     }
     Ok(list)
 }
@@ -771,5 +788,23 @@ mod tests {
         for bad in ["1900-02-29", "1999-13", "1999-1-1", "abcd", "1999-12-01-01", ""] {
             assert!(check_date(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn alias_id_lists() {
+        let ok = parse_record(&json!({"id":"lfm:1","type":"artist","name":"A","alias_ids":["bb:a"]})).unwrap();
+        let Record::Upsert(e) = ok else { panic!("an upsert") };
+        assert_eq!(e.alias_ids, ["bb:a"]);
+        for (ids, field) in [
+            (json!(["bb:a", ""]), "alias_ids[1]"),
+            (json!(["lfm:1"]), "alias_ids[0]"),
+            (json!("bb:a"), "alias_ids"),
+            (json!(vec!["x"; MAX_LIST_LEN + 1]), "alias_ids"),
+        ] {
+            let e = err(json!({"id":"lfm:1","type":"artist","name":"A","alias_ids":ids}));
+            assert_eq!(e.field.as_deref(), Some(field), "{ids}");
+        }
+        // Every type may have alias ids.
+        assert!(parse_record(&json!({"id":"s","type":"show","name":"S","alias_ids":["t"]})).is_ok());
     }
 }

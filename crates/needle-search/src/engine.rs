@@ -322,6 +322,12 @@ impl Engine {
         Ok(self.shared.store.get(id)?)
     }
 
+    /// Fetch the entity `id` names as stored, following alias ids (`Entity::alias_ids`):
+    /// an entity's own id wins; the answer's `id` is the canonical one.
+    pub fn get_canonical(&self, id: &str) -> Result<Option<Entity>> {
+        Ok(self.shared.store.get_canonical(id)?)
+    }
+
     /// Run a search, personalized by `taste` when given.
     pub fn search(&self, req: &SearchRequest, taste: Option<&Taste>) -> Result<SearchResponse> {
         let searcher = self.shared.reader.searcher();

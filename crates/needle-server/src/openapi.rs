@@ -238,6 +238,12 @@ pub struct EntityDoc {
     /// Other names.
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Other ids this entity is known by (e.g. other sources' ids for the same artist):
+    /// valid ids, at most 10,000, never the entity's own id. `GET /v1/catalog/{id}` with
+    /// one of them answers with this entity, whose `id` is the canonical one (an id that
+    /// is a live entity's own id answers with that entity instead).
+    #[serde(default)]
+    pub alias_ids: Vec<String>,
     /// Explicit content flag.
     pub explicit: Option<bool>,
     /// ISO 3166-1 alpha-2 markets; absent means everywhere.
@@ -399,6 +405,7 @@ mod tests {
             release_date: Some("2000".into()),
             description: Some("d".into()),
             aliases: vec!["a".into()],
+            alias_ids: vec!["y".into()],
             explicit: Some(false),
             markets: Some(vec!["US".into()]),
             extra: Some(serde_json::json!({})),

@@ -118,10 +118,12 @@ impl Service {
         Ok(true)
     }
 
-    /// Fetch one entity as stored.
+    /// Fetch one entity as stored, by its id or by one of its alias ids (an entity's own
+    /// id wins over another's alias id); the entity's `id` field is the canonical id.
+    /// Deleting goes by the canonical id only.
     pub fn get(&self, id: &str) -> Result<Option<Entity>> {
         check_id(id, "id")?;
-        Ok(self.engine.get(id)?)
+        Ok(self.engine.get_canonical(id)?)
     }
 
     /// Run a search, personalized when `user_id` names a listener with history.

@@ -19,6 +19,8 @@ const CHANGES: TableDefinition<u64, &str> = TableDefinition::new("changes");
 const TEXTS: TableDefinition<&str, &str> = TableDefinition::new("texts");
 /// id -> display name, so resolving references never decodes whole entities.
 const NAMES: TableDefinition<&str, &str> = TableDefinition::new("names");
+/// alias id -> ids of the entities that list it in `alias_ids` (maintained with them).
+const ALIASES: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("aliases");
 /// counters: `seq` (the change feed), `applied_seq` (the write log), `count:<type>`.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
@@ -87,6 +89,7 @@ impl CatalogStore {
             tx.open_table(META)?;
             tx.open_table(TEXTS)?;
             tx.open_table(NAMES)?;
+            tx.open_multimap_table(ALIASES)?;
         }
         tx.commit()?;
         Ok(CatalogStore {
@@ -141,6 +144,7 @@ impl CatalogStore {
             let mut meta = tx.open_table(META)?;
             let mut texts = tx.open_table(TEXTS)?;
             let mut name_table = tx.open_table(NAMES)?;
+            let mut aliases = tx.open_multimap_table(ALIASES)?;
             seq = meta.get("seq")?.map(|v| v.value()).unwrap_or(0);
             let mut counts: BTreeMap<EntityType, i64> = BTreeMap::new();
             for rec in records {
@@ -153,6 +157,9 @@ impl CatalogStore {
                     *counts.entry(old.entity_type()).or_default() -= 1;
                     for r in old.references() {
                         refs.remove(r, id)?;
+                    }
+                    for a in &old.alias_ids {
+                        aliases.remove(a.as_str(), id)?;
                     }
                 }
                 let name_changed = match (rec, &old) {
@@ -176,6 +183,9 @@ impl CatalogStore {
                         *counts.entry(e.entity_type()).or_default() += 1;
                         for r in e.references() {
                             refs.insert(r, id)?;
+                        }
+                        for a in &e.alias_ids {
+                            aliases.insert(a.as_str(), id)?;
                         }
                     }
                     Record::Delete(_) => {
@@ -231,6 +241,11 @@ impl CatalogStore {
     /// Fetch one entity.
     pub fn get(&self, id: &str) -> Result<Option<Entity>> {
         self.snapshot()?.get(id)
+    }
+
+    /// Fetch the entity `id` names, following alias ids: see [`Snapshot::get_canonical`].
+    pub fn get_canonical(&self, id: &str) -> Result<Option<Entity>> {
+        self.snapshot()?.get_canonical(id)
     }
 
     /// Ids changed after `seq`, in order, at most `limit` of them, with their sequence numbers.
@@ -315,6 +330,28 @@ impl Snapshot {
         let t = self.tx.open_table(TEXTS)?;
         e.transcript = t.get(id)?.map(|v| v.value().to_string());
         Ok(Some(e))
+    }
+
+    /// The id of the entity `id` names: `id` itself when it is an entity's id (a live
+    /// entity's id always wins over the same string listed as another's alias id), else
+    /// the entity that lists `id` in its `alias_ids` (the smallest such id, should
+    /// several), else `None`.
+    pub fn canonical_id(&self, id: &str) -> Result<Option<String>> {
+        if self.tx.open_table(NAMES)?.get(id)?.is_some() {
+            return Ok(Some(id.to_string()));
+        }
+        let t = self.tx.open_multimap_table(ALIASES)?;
+        let first = t.get(id)?.next().transpose()?;
+        Ok(first.map(|owner| owner.value().to_string()))
+    }
+
+    /// Fetch the entity `id` names, transcript included, following alias ids
+    /// ([`Snapshot::canonical_id`]); its `id` field is the canonical id.
+    pub fn get_canonical(&self, id: &str) -> Result<Option<Entity>> {
+        match self.canonical_id(id)? {
+            Some(canonical) => self.get(&canonical),
+            None => Ok(None),
+        }
     }
 
     /// The write-log sequence number this view covers (0: none).

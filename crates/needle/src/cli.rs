@@ -237,6 +237,19 @@ enum DatasetCmd {
         #[arg(long)]
         quiet: bool,
     },
+    /// Print (Markdown) how `convert all` resolves Billboard and Last.fm artists into one
+    /// entity each: counts, collisions, and random samples of merges and of near-misses
+    /// to judge by hand (see docs/entity-resolution.md).
+    ResolveReport {
+        /// The folder holding every dataset.
+        path: PathBuf,
+        /// Seed of the random samples.
+        #[arg(long, default_value_t = 17)]
+        seed: u64,
+        /// Merges, and near-misses, to draw.
+        #[arg(long, default_value_t = 50)]
+        sample: usize,
+    },
 }
 
 #[derive(Serialize, Default)]
@@ -611,14 +624,18 @@ pub fn run(cli: Cli) -> Result<()> {
                 dataset::convert(n, path, out, !quiet)?
             };
             eprintln!(
-                "wrote {} entities to {} in {:.1}s ({} skipped): {:?}",
+                "wrote {} entities to {} in {:.1}s ({} skipped, {} merged into entities of other sources): {:?}",
                 summary.written,
                 out.display(),
                 started.elapsed().as_secs_f64(),
                 summary.skipped,
+                summary.merged,
                 summary.by_type
             );
             Ok(())
         }
+        Command::Dataset {
+            cmd: DatasetCmd::ResolveReport { path, seed, sample },
+        } => dataset::resolve_report(path, *seed, *sample, &mut std::io::stdout().lock()),
     }
 }

@@ -100,6 +100,9 @@ class Entity:
     release_date: Optional[str] = None
     description: Optional[str] = None
     aliases: list[str] = _field(default_factory=list)
+    #: Other ids the entity is known by (another source's id for the same artist); a
+    #: ``GET /v1/catalog/{alias id}`` answers with this entity, under its own ``id``.
+    alias_ids: list[str] = _field(default_factory=list)
     explicit: Optional[bool] = None
     markets: Optional[list[str]] = None
     extra: Optional[Any] = None

@@ -49,14 +49,15 @@ pub async fn write(
     Ok(Json(report))
 }
 
-/// Fetch one entity as stored.
+/// Fetch one entity as stored, by its id or by one of its `alias_ids` (the answer's
+/// `id` is the canonical id).
 #[utoipa::path(
     get,
     path = "/v1/catalog/{id}",
     tag = "catalog",
-    params(("id" = String, Path, description = "Entity id")),
+    params(("id" = String, Path, description = "Entity id, or an alias id of an entity")),
     responses(
-        (status = 200, description = "The entity", body = EntityDoc),
+        (status = 200, description = "The entity; its `id` is the canonical id, whichever id was asked for", body = EntityDoc),
         (status = 400, description = "`invalid_id`", body = ErrorBody),
         (status = 404, description = "`entity_not_found`", body = ErrorBody),
     )

@@ -195,6 +195,48 @@ mod needs_engine {
         app.delete("/v1/catalog/t2").await.assert_error(404, "entity_not_found");
     }
 
+    /// An alias id answers with the canonical entity (its `id` says which); deleting goes
+    /// by the canonical id only; a re-upsert without the alias drops it.
+    #[tokio::test]
+    async fn get_by_alias_id() {
+        let app = TestApp::new();
+        let res = app
+            .post_json(&json!([
+                {"id": "lfm:artist:295", "type": "artist", "name": "Beyoncé",
+                 "aliases": ["Beyonce"], "alias_ids": ["bb:artist:beyonce", "bb:artist:beyonce-knowles"]},
+                {"id": "bb:track:1", "type": "track", "name": "Halo", "artist_ids": ["lfm:artist:295"]}
+            ]))
+            .await;
+        assert_eq!(res.json()["accepted"], 2, "{}", res.text());
+        for asked in ["lfm:artist:295", "bb:artist:beyonce", "bb:artist:beyonce-knowles"] {
+            let res = app.get(&format!("/v1/catalog/{asked}")).await;
+            assert_eq!(res.status, 200, "{asked}: {}", res.text());
+            let e = res.json();
+            assert_eq!(e["id"], "lfm:artist:295", "{asked}");
+            assert_eq!(
+                e["alias_ids"],
+                json!(["bb:artist:beyonce", "bb:artist:beyonce-knowles"])
+            );
+        }
+        app.delete("/v1/catalog/bb:artist:beyonce")
+            .await
+            .assert_error(404, "entity_not_found");
+        app.post_json(&json!([{"id": "lfm:artist:295", "type": "artist", "name": "Beyoncé",
+            "alias_ids": ["bb:artist:beyonce"]}]))
+            .await;
+        assert_eq!(
+            app.get("/v1/catalog/bb:artist:beyonce").await.json()["id"],
+            "lfm:artist:295"
+        );
+        app.get("/v1/catalog/bb:artist:beyonce-knowles")
+            .await
+            .assert_error(404, "entity_not_found");
+        let res = app
+            .post_json(&json!([{"id": "x", "type": "artist", "name": "X", "alias_ids": ["x"]}]))
+            .await;
+        assert_eq!(res.json()["rejected"][0]["code"], "invalid_field", "{}", res.text());
+    }
+
     #[tokio::test]
     async fn delete_records_in_a_batch() {
         let app = TestApp::new();

@@ -55,10 +55,17 @@ fn upsert() -> impl Strategy<Value = Value> {
         prop::collection::vec(id(), 0..4),
         prop::option::of(id()),
         prop::option::of("[a-z ]{1,12}"),
+        prop::collection::vec(prop_oneof![id(), Just("old:1"), Just("old:2")], 0..3),
     )
-        .prop_map(|(id, kind, name, popularity, ids, one, text)| {
+        .prop_map(|(id, kind, name, popularity, ids, one, text, alias_ids)| {
             let mut v = json!({"id": id, "type": kind, "name": name});
             let o = v.as_object_mut().expect("object");
+            // Alias ids: other entities' live ids (which must not win over them) and ids
+            // no entity has; never the entity's own id (validation refuses it).
+            let alias_ids: BTreeSet<&str> = alias_ids.into_iter().filter(|a| *a != id).collect();
+            if !alias_ids.is_empty() {
+                o.insert("alias_ids".into(), json!(alias_ids));
+            }
             if let Some(p) = popularity {
                 o.insert("popularity".into(), json!(p));
             }
@@ -189,6 +196,13 @@ impl Model {
         (self.entities.len() as u64, by_type)
     }
 
+    /// The entity an id names: its own, else the smallest id listing it as an alias.
+    fn canonical(&self, id: &str) -> Option<&Entity> {
+        self.entities
+            .get(id)
+            .or_else(|| self.entities.values().find(|e| e.alias_ids.iter().any(|a| a == id)))
+    }
+
     fn name(&self, id: &str) -> Option<String> {
         self.entities.get(id).map(|e| e.name.clone())
     }
@@ -225,6 +239,17 @@ fn check(store: &CatalogStore, model: &Model) -> Result<(), TestCaseError> {
         );
         prop_assert_eq!(snap.name_of(id).unwrap(), model.name(id), "name_of({})", id);
         prop_assert_eq!(snap.referrers(id).unwrap(), model.referrers(id), "referrers({})", id);
+    }
+    for id in IDS.iter().chain(&["old:1", "old:2"]) {
+        let want = model.canonical(id);
+        prop_assert_eq!(
+            snap.canonical_id(id).unwrap(),
+            want.map(|e| e.id.clone()),
+            "canonical_id({})",
+            id
+        );
+        let got = store.get_canonical(id).unwrap();
+        prop_assert_eq!(got.as_ref(), want, "get_canonical({})", id);
     }
     for e in model.entities.values() {
         prop_assert_eq!(snap.resolve(e).unwrap(), model.resolve(e), "resolve({})", &e.id);
@@ -362,4 +387,46 @@ fn entities_created_by_a_batch_are_reported_as_new() {
     let want = [("ar:1", true), ("ep:1", true), ("tr:1", false), ("tr:2", false)];
     let want: Vec<(String, bool)> = want.iter().map(|(id, e)| (id.to_string(), *e)).collect();
     assert_eq!(changed, want);
+}
+
+/// The alias table through a life cycle, step by step: what `get_canonical` answers for
+/// each id after each batch (`-` for nothing).
+#[test]
+fn alias_ids_follow_upserts_and_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = CatalogStore::open(dir.path()).unwrap();
+    let artist = |id: &str, alias_ids: &[&str]| json!({"id": id, "type": "artist", "name": id, "alias_ids": alias_ids});
+    let steps: Vec<(Vec<Value>, [&str; 4])> = vec![
+        // ids asked:                                          lfm:1    bb:a     bb:b     lfm:2
+        (
+            vec![artist("lfm:1", &["bb:a", "bb:b"])],
+            ["lfm:1", "lfm:1", "lfm:1", "-"],
+        ),
+        // Re-upserted without `bb:b`: that mapping goes, the other stays.
+        (vec![artist("lfm:1", &["bb:a"])], ["lfm:1", "lfm:1", "-", "-"]),
+        // A second entity claiming `bb:a`: the smallest owner id answers.
+        (vec![artist("lfm:2", &["bb:a"])], ["lfm:1", "lfm:1", "-", "lfm:2"]),
+        // An alias id that becomes a live entity's id: the entity itself wins.
+        (vec![artist("bb:a", &[])], ["lfm:1", "bb:a", "-", "lfm:2"]),
+        (
+            vec![json!({"id": "bb:a", "deleted": true})],
+            ["lfm:1", "lfm:1", "-", "lfm:2"],
+        ),
+        // Deleting an owner drops its mappings; the other owner still answers.
+        (
+            vec![json!({"id": "lfm:1", "deleted": true})],
+            ["-", "lfm:2", "-", "lfm:2"],
+        ),
+        (vec![artist("lfm:2", &[])], ["-", "-", "-", "lfm:2"]),
+    ];
+    for (i, (batch, want)) in steps.into_iter().enumerate() {
+        store.apply(&parse(&batch), 0).unwrap();
+        for (asked, want) in ["lfm:1", "bb:a", "bb:b", "lfm:2"].into_iter().zip(want) {
+            let got = store.get_canonical(asked).unwrap().map(|e| e.id);
+            assert_eq!(got.as_deref().unwrap_or("-"), want, "step {i}: get_canonical({asked})");
+            // A plain `get` never follows aliases.
+            let plain = store.get(asked).unwrap().map(|e| e.id);
+            assert!(plain.is_none_or(|p| p == asked), "step {i}: get({asked})");
+        }
+    }
 }

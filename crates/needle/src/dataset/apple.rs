@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 const FILE_2019: &str = "podcasts_info.jsonl.gz";
-const FILE_2023: &str = "podcasts.jsonl.gz";
+pub(crate) const FILE_2023: &str = "podcasts.jsonl.gz";
 
 #[derive(Default)]
 struct Show {

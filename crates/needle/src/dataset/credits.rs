@@ -25,9 +25,9 @@
 //!    - (c) Otherwise it is cut at every separator if at least one part is known and
 //!      every unknown part looks like a name: it does not start with a band-tail word
 //!      (`The`, `His`, `Her`, `Orchestra`, `Jr.`, ...), and in a two-part credit
-//!      both parts have two or more words ("Rauw Alejandro & Laura Pausini" splits;
-//!      "Love And Rockets", "Cathy & Joe", "Davie Allan And The Arrows"... stay whole
-//!      unless rule a applies).
+//!      both parts are known or have two or more words ("Rauw Alejandro & Laura
+//!      Pausini" and "Beyonce & Arrow Benjamin" split; "Love And Rockets", "Cathy &
+//!      Joe", "Davie Allan And The Arrows"... stay whole unless rule a applies).
 //!    - (d) Otherwise it stays whole.
 //!
 //!    Duos whose members both charted on their own ("Sonny & Cher") are split by
@@ -158,10 +158,10 @@ impl KnownArtists {
             !TAIL_WORDS.contains(&first.as_str())
         };
         let relaxed = self.best_cut(n, |i, j| {
-            if words(i, j) < min_words {
-                None
-            } else if self.contains(span(i, j)) {
+            if self.contains(span(i, j)) {
                 Some(true)
+            } else if words(i, j) < min_words {
+                None
             } else {
                 (i == j && name_like(i, j)).then_some(false)
             }
@@ -277,6 +277,7 @@ mod tests {
         check(&[
             "Rauw Alejandro & Laura Pausini => Rauw Alejandro | Laura Pausini",
             "Drake, Some One & Other Person => Drake | Some One | Other Person",
+            "Cher & Laura Pausini => Cher | Laura Pausini",
             "Cher, Joe & Drake => Cher | Joe | Drake",
             // ... but not for established acts, band tails, short names or unknown-only names.
             "Drake, Some One & The Others => Drake, Some One & The Others",

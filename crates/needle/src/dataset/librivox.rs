@@ -14,6 +14,9 @@
 //! * Chapter `lv:ch:<section_id>`: `audiobook_id`, `duration_ms` from `playtime_secs`,
 //!   `language`, and `extra.readers` / `extra.section_number` (chapters have no
 //!   narrator field). An untitled section is named "Section <n>" rather than dropped.
+//!   Section titles often are HTML (`<a href=...>Book 01</a>`, `<i>...</i>`, 737 of
+//!   them): like every name, they lose the tags of HTML elements and keep their text
+//!   ([`clean_name`]).
 //!   Sections of books that were not written are skipped.
 
 use super::lang::to_iso639_1;

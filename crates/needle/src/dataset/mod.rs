@@ -6,6 +6,10 @@
 //! audiobooks) before the entities that reference them, prefixes ids with its source
 //! (`bb:`, `lfm:`, `pi:`, `apple:`, `lv:`, `cl:`) so that all datasets fit in one
 //! catalog, and skips (and counts) input records it cannot use instead of failing.
+//!
+//! Converting `all` also resolves entities across sources: one artist from Billboard and
+//! Last.fm is one entity ([`resolve`]), one show from Apple Podcasts and Podcast Index
+//! one show ([`resolve_shows`]); the other sources' ids are kept as `alias_ids`.
 
 mod apple;
 mod billboard;
@@ -18,13 +22,16 @@ mod lastfm;
 mod lastfm_events;
 mod librivox;
 mod podcastindex;
+mod report;
+mod resolve;
+mod resolve_shows;
 mod sink;
 mod text;
 mod transcript;
 
 use anyhow::{bail, Result};
 pub use lastfm_events::EventsSummary;
-use sink::Sink;
+use sink::{Hold, Sink};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -135,6 +142,8 @@ pub struct ConvertSummary {
     /// Input records (or derived entities) skipped: unparseable lines, empty names,
     /// duplicate ids, references to records that were not written.
     pub skipped: u64,
+    /// Entities resolved into another one of another source (kept as its alias ids).
+    pub merged: u64,
 }
 
 impl fmt::Display for ConvertSummary {
@@ -143,7 +152,11 @@ impl fmt::Display for ConvertSummary {
         for (i, (t, n)) in self.by_type.iter().enumerate() {
             write!(f, "{}{t}: {n}", if i > 0 { ", " } else { "" })?;
         }
-        write!(f, "), skipped {}", self.skipped)
+        write!(f, "), skipped {}", self.skipped)?;
+        if self.merged > 0 {
+            write!(f, ", merged {} into entities of other sources", self.merged)?;
+        }
+        Ok(())
     }
 }
 
@@ -177,18 +190,61 @@ pub fn convert_lastfm_events(input: &Path, out: &Path, progress: bool) -> Result
 }
 
 /// Convert every dataset under `data_root` into one catalog file (about 1.1M entities
-/// on the full data), in the order of [`DatasetName::ALL`]. Ids carry a per-source
-/// prefix, so they never collide across datasets. Fails if a dataset folder is missing.
+/// on the full data). Ids carry a per-source prefix, so they never collide across
+/// datasets; artists and shows are resolved across sources (see [`resolve`] and
+/// [`resolve_shows`]): Billboard and Last.fm first, then Podcast Index and Apple, then
+/// the rest in the order of [`DatasetName::ALL`]. Fails if a dataset folder is missing.
 pub fn convert_all(data_root: &Path, out: &Path, progress: bool) -> Result<ConvertSummary> {
-    let dirs = DatasetName::ALL
+    let dirs: BTreeMap<&str, PathBuf> = DatasetName::ALL
         .into_iter()
-        .map(|name| Ok((name, locate(name, data_root)?)))
-        .collect::<Result<Vec<_>>>()?;
+        .map(|name| Ok((name.as_str(), locate(name, data_root)?)))
+        .collect::<Result<_>>()?;
+    let dir = |name: DatasetName| dirs[name.as_str()].as_path();
     let mut sink = Sink::create(out, progress)?;
-    for (name, dir) in dirs {
-        run(name, &dir, &mut sink)?;
+    let artists = convert_artists(dir(DatasetName::Billboard), dir(DatasetName::Lastfm), &mut sink)?;
+    sink.stage("podcast shows");
+    let shows = resolve_shows::convert_shows(
+        dir(DatasetName::PodcastIndex),
+        dir(DatasetName::ApplePodcasts),
+        &mut sink,
+    )?;
+    for name in [DatasetName::Librivox, DatasetName::Changelog] {
+        run(name, dir(name), &mut sink)?;
     }
-    sink.finish()
+    let mut summary = sink.finish()?;
+    summary.merged = (artists.artists_before - artists.artists_after + shows.merges.len()) as u64;
+    Ok(summary)
+}
+
+/// Billboard and Last.fm into `sink`, their artists resolved ([`resolve`]).
+fn convert_artists(billboard: &Path, lastfm: &Path, sink: &mut Sink) -> Result<resolve::Resolution> {
+    sink.hold(Hold::All);
+    run(DatasetName::Billboard, billboard, sink)?;
+    run(DatasetName::Lastfm, lastfm, sink)?;
+    let (entities, resolution) = resolve::resolve_artists(sink.release());
+    sink.stage("resolved artists and tracks");
+    for e in entities {
+        sink.write(e)?;
+    }
+    Ok(resolution)
+}
+
+/// Print, as Markdown, the artist resolution of the Billboard and Last.fm datasets under
+/// `data_root`: counts, the rules' collisions and a random sample (fixed `seed`) of
+/// `sample` merges and of as many near-misses to judge by hand
+/// (`docs/entity-resolution.md`).
+pub fn resolve_report(data_root: &Path, seed: u64, sample: usize, out: &mut dyn std::io::Write) -> Result<()> {
+    let billboard = locate(DatasetName::Billboard, data_root)?;
+    let lastfm = locate(DatasetName::Lastfm, data_root)?;
+    let scratch = std::env::temp_dir().join(format!("needle-resolve-report-{}.jsonl", std::process::id()));
+    let mut sink = Sink::create(&scratch, false)?;
+    sink.hold(Hold::All);
+    run(DatasetName::Billboard, &billboard, &mut sink)?;
+    run(DatasetName::Lastfm, &lastfm, &mut sink)?;
+    let held = sink.release();
+    sink.finish()?;
+    fs_err::remove_file(&scratch)?;
+    report::write(held, seed, sample, out)
 }
 
 fn run(name: DatasetName, dir: &Path, sink: &mut Sink) -> Result<()> {

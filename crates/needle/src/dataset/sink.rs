@@ -27,7 +27,7 @@ const MAX_NAME_BYTES: usize = 1024;
 const MAX_LIST_LEN: usize = 10_000;
 
 /// One line of the import format. Empty and `None` fields are not written.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub(crate) struct Entity {
     pub id: String,
     #[serde(rename = "type")]
@@ -45,6 +45,8 @@ pub(crate) struct Entity {
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alias_ids: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub markets: Vec<String>,
     #[serde(skip_serializing_if = "Map::is_empty")]
@@ -115,6 +117,21 @@ pub(crate) struct Sink {
     /// probability of about 1e-7; it would drop one entity, counted as skipped).
     seen: HashSet<u64>,
     progress: Option<ProgressBar>,
+    /// Entities kept back instead of written (see [`Sink::hold`]).
+    held: Vec<Entity>,
+    hold: Hold,
+}
+
+/// Which entities [`Sink::write`] keeps back for a later pass (entity resolution).
+#[derive(Debug, Default)]
+pub(crate) enum Hold {
+    /// None: everything is written.
+    #[default]
+    Nothing,
+    /// Every entity.
+    All,
+    /// The entities with these ids.
+    Ids(HashSet<String>),
 }
 
 impl Sink {
@@ -143,7 +160,22 @@ impl Sink {
             summary: ConvertSummary::default(),
             seen: HashSet::new(),
             progress,
+            held: Vec::new(),
+            hold: Hold::Nothing,
         })
+    }
+
+    /// From now on keep back, unwritten and unchecked, the entities `hold` selects, until
+    /// [`Sink::release`]. Held entities are written (checked, sanitised) only when they
+    /// are passed to [`Sink::write`] again after the release.
+    pub(crate) fn hold(&mut self, hold: Hold) {
+        self.hold = hold;
+    }
+
+    /// Stop holding; the entities held, in the order they came.
+    pub(crate) fn release(&mut self) -> Vec<Entity> {
+        self.hold = Hold::Nothing;
+        std::mem::take(&mut self.held)
     }
 
     /// Name the stage shown next to the progress counter.
@@ -160,7 +192,17 @@ impl Sink {
 
     /// Sanitise and write `e`. Returns `false` (and counts it as skipped) when it cannot
     /// be written: an empty name, an invalid id or an id already written.
+    /// A held entity (see [`Sink::hold`]) counts as written (`true`).
     pub(crate) fn write(&mut self, mut e: Entity) -> Result<bool> {
+        let held = match &self.hold {
+            Hold::Nothing => false,
+            Hold::All => true,
+            Hold::Ids(ids) => ids.contains(&e.id),
+        };
+        if held {
+            self.held.push(e);
+            return Ok(true);
+        }
         e.name = collapse_ws(&e.name);
         truncate_bytes(&mut e.name, MAX_NAME_BYTES);
         e.name.truncate(e.name.trim_end().len());
@@ -246,8 +288,12 @@ fn sanitize(e: &mut Entity) {
     e.aliases.retain(|a| *a != name);
     e.markets
         .retain(|m| m.len() == 2 && m.bytes().all(|b| b.is_ascii_uppercase()));
-    e.artist_ids.retain(|id| !id.is_empty() && id.len() <= MAX_ID_BYTES);
-    e.artist_ids.truncate(MAX_LIST_LEN);
+    for ids in [&mut e.artist_ids, &mut e.alias_ids] {
+        ids.retain(|id| !id.is_empty() && id.len() <= MAX_ID_BYTES && !id.chars().any(char::is_control));
+        ids.truncate(MAX_LIST_LEN);
+    }
+    let id = e.id.clone();
+    e.alias_ids.retain(|a| *a != id);
 }
 
 /// Collapse whitespace, drop empty entries and duplicates (case-insensitively), cap length.

@@ -29,10 +29,17 @@ pub(crate) fn decode_html(s: &str) -> Cow<'_, str> {
     Cow::Owned(cur)
 }
 
-/// A display name: entities decoded, control characters dropped, whitespace runs
-/// collapsed to one space, trimmed. Empty when nothing printable is left.
+/// A display name: entities decoded, HTML tags of known elements removed (`<i>`,
+/// `<br />`, `<a href=...>`; a `<Mr.K>` that names no HTML element stays), control
+/// characters dropped, whitespace runs collapsed to one space, trimmed. Empty when
+/// nothing printable is left.
 pub(crate) fn clean_name(s: &str) -> String {
-    collapse_ws(&decode_html(s))
+    let decoded = decode_html(s);
+    if decoded.contains('<') {
+        collapse_ws(&strip_tags(&decoded, Tags::Known))
+    } else {
+        collapse_ws(&decoded)
+    }
 }
 
 /// Collapse whitespace (and drop control characters), then trim.
@@ -72,29 +79,52 @@ fn is_bidi_control(c: char) -> bool {
 /// `<br>` become a space, inline ones such as `<i>` nothing), entities decoded,
 /// whitespace collapsed. A `<` that does not open a tag is kept.
 pub(crate) fn strip_html(html: &str) -> String {
-    const BLOCK: &[&str] = &[
-        "p",
-        "br",
-        "div",
-        "li",
-        "ul",
-        "ol",
-        "tr",
-        "td",
-        "th",
-        "table",
-        "blockquote",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "hr",
-        "dd",
-        "dt",
-        "pre",
-    ];
+    clean_name(&strip_tags(html, Tags::Any))
+}
+
+/// Which `<...>` spans [`strip_tags`] removes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tags {
+    /// Anything that looks like a tag or comment (for text known to be HTML).
+    Any,
+    /// Only tags of the HTML elements in [`BLOCK`] and [`INLINE`] (for names and
+    /// titles, where `<Mr.K>` or `<<Authentisch>>` is text).
+    Known,
+}
+
+/// Elements whose tags stand for a break between words.
+const BLOCK: &[&str] = &[
+    "p",
+    "br",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "td",
+    "th",
+    "table",
+    "blockquote",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "dd",
+    "dt",
+    "pre",
+];
+
+/// Inline elements: their tags vanish without a space.
+const INLINE: &[&str] = &[
+    "a", "b", "i", "u", "s", "em", "strong", "span", "font", "small", "big", "sup", "sub", "cite", "abbr", "code",
+    "mark", "q", "del", "ins", "strike", "tt", "wbr",
+];
+
+/// Remove tags (see [`Tags`]); block-level ones become a space. Entities are left alone.
+fn strip_tags(html: &str, which: Tags) -> String {
     let mut out = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(lt) = rest.find('<') {
@@ -109,7 +139,19 @@ pub(crate) fn strip_html(html: &str) -> String {
                     .take_while(char::is_ascii_alphanumeric)
                     .collect::<String>()
                     .to_ascii_lowercase();
-                if BLOCK.contains(&name.as_str()) {
+                let block = BLOCK.contains(&name.as_str());
+                // A known element, and after its name nothing, `/` or attributes (`=`):
+                // `<b and c>` in a title is text.
+                let after = tail[..gt].trim_start_matches('/')[name.len()..]
+                    .trim()
+                    .trim_end_matches('/');
+                let known = (block || INLINE.contains(&name.as_str())) && (after.is_empty() || after.contains('='));
+                if which == Tags::Known && !known {
+                    out.push('<');
+                    rest = tail;
+                    continue;
+                }
+                if block {
                     out.push(' ');
                 }
                 rest = &tail[gt + 1..];
@@ -121,7 +163,7 @@ pub(crate) fn strip_html(html: &str) -> String {
         }
     }
     out.push_str(rest);
-    clean_name(&out)
+    out
 }
 
 /// `None` for an empty (after cleaning) string.
@@ -262,6 +304,30 @@ mod tests {
         );
         assert_eq!(strip_html("a < b and 1<2 <unclosed"), "a < b and 1<2 <unclosed");
         assert_eq!(strip_html("<!-- c --><b>x</b>"), "x");
+    }
+
+    #[test]
+    fn names_lose_html_tags_but_keep_bracketed_text() {
+        assert_eq!(
+            clean_name(r#"<a href="http://bartleby.com/44/1/1001.html">Introductory Note</a>"#),
+            "Introductory Note"
+        );
+        assert_eq!(clean_name("<i>Le Comte</i> &lt;b&gt;x&lt;/b&gt;"), "Le Comte x");
+        assert_eq!(
+            clean_name("Zombie <br />Dolphins <BR/>From Space"),
+            "Zombie Dolphins From Space"
+        );
+        assert_eq!(clean_name("<Mr.K> blog"), "<Mr.K> blog");
+        assert_eq!(
+            clean_name("Vertrieb <<Authentisch verkaufen >>"),
+            "Vertrieb <<Authentisch verkaufen >>"
+        );
+        assert_eq!(clean_name("<Truth be spoken...>"), "<Truth be spoken...>");
+        assert_eq!(
+            clean_name("a<b and c>d"),
+            "a<b and c>d",
+            "no attributes: text, not a tag"
+        );
     }
 
     #[test]
