@@ -8,7 +8,7 @@ use std::sync::Arc;
 use needle_core::profile::Profile;
 use needle_core::EntityType;
 
-use super::evidence::TagEvidence;
+use super::evidence::{collaborative_reason, TagEvidence};
 use super::model::{interaction_weight, is_unwanted, release_day, ServingModel};
 use super::surfaces::{Candidates, Reason, Scope, Scored, Surface};
 use super::{Recs, Source};
@@ -152,7 +152,10 @@ impl Recs {
         scope: &Scope,
     ) -> Result<Vec<Scored>, RecsError> {
         let rules = scope.filter(types, &l.seen);
-        let hits = model.search(&l.vector, scope.limit * 2 + 20, types, &|i| rules.admits(model, i));
+        // Works of one creator share its vector, so the nearest are often one artist's
+        // tracks, most of which the per-creator cap then drops: ask for enough.
+        let k = scope.limit * 6 + 40;
+        let hits = model.search(&l.vector, k, types, &|i| rules.admits(model, i));
         let list = hits
             .into_iter()
             .map(|h| Scored {
@@ -245,7 +248,15 @@ impl Recs {
                 && model.items.get(&s.id).is_some_and(|i| model.collaborative(i))
         });
         let mut out = TagEvidence::of(source, model, l)?.explain(source, model, l, rest)?;
-        out.extend(recent_ok);
+        for mut s in recent_ok {
+            // A track of the recent favourite's own artist says so.
+            if let Some(i) = model.items.get(&s.id) {
+                if let r @ Reason::FromCreatorYouPlay(..) = collaborative_reason(model, l, i) {
+                    s.reason = r;
+                }
+            }
+            out.push(s);
+        }
         out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
         let mut cache = self.discover_cache.lock();
         if cache.len() > 50_000 {

@@ -195,7 +195,6 @@ impl Recs {
                     }
                 }
             }
-            let anchor = members[0].0;
             let (mut f, mut d) = (favs.into_iter(), discoveries.iter());
             let mut rank = 0;
             loop {
@@ -217,7 +216,7 @@ impl Recs {
                     out.push(Scored {
                         id: model.items.id(i).to_string(),
                         score: 1.0 / (rank as f32 + 1.0),
-                        reason: Reason::BecauseYouPlay(model.items.id(anchor).to_string()),
+                        reason: discovery_reason(model, l, members, i),
                         mix: Some(m + 1),
                     });
                     rank += 1;
@@ -235,6 +234,21 @@ impl Recs {
         }
         Ok((out, mixes, favourites))
     }
+}
+
+/// Why discovery `i` is in a mix: a creator of it the listener plays, else the mix member
+/// closest to it (the mix's favourites are what the listener plays).
+fn discovery_reason(model: &ServingModel, l: &Listener, members: &[(u32, f32)], i: u32) -> Reason {
+    if let r @ Reason::FromCreatorYouPlay(..) = super::evidence::collaborative_reason(model, l, i) {
+        return r;
+    }
+    let v = model.vector(i).unwrap_or(&[]);
+    let closest = members
+        .iter()
+        .filter_map(|&(m, _)| Some((m, dot(model.vector(m)?, v))))
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map_or(members[0].0, |x| x.0);
+    Reason::BecauseYouPlay(model.items.id(closest).to_string())
 }
 
 /// The most popular works of creator row `c` of the mix's types the listener has not
