@@ -303,6 +303,8 @@ class Profile:
     events: dict[str, int] = _field(default_factory=dict)
     last_event_ts: int = 0
     half_life_days: float = 0.0
+    long_half_life_days: float = 0.0
+    long_term_weight: float = 0.0
     artists: list[TopAffinity] = _field(default_factory=list)
     shows: list[TopAffinity] = _field(default_factory=list)
     audiobooks: list[TopAffinity] = _field(default_factory=list)
