@@ -164,3 +164,42 @@ fn podcasts_for_a_music_listener_say_which_tag_they_share_or_are_plainly_popular
         }
     }
 }
+
+#[test]
+fn a_search_for_a_rare_type_scans_its_rows_and_agrees_with_the_index() {
+    let mut src = source();
+    // 19,000 unplayed shows make the 180 tracks under 1% of the vectors (and the index
+    // stays exact, under its 20,000 threshold).
+    for s in 0..19_000 {
+        src.add(Entity {
+            id: format!("extra-show-{s}"),
+            kind: Some(EntityType::Show),
+            name: format!("Extra {s}"),
+            tags: vec![format!("genre{}", s % 3)],
+            ..Default::default()
+        });
+    }
+    let (_dir, recs) = trained(&src);
+    let m = recs.model().unwrap();
+    let tracks = (0..m.n_vec as u32)
+        .filter(|&i| m.meta[i as usize].kind == Some(EntityType::Track))
+        .count();
+    assert!(
+        tracks > 0 && (tracks as f64) < 0.01 * m.n_vec as f64,
+        "{tracks} of {}",
+        m.n_vec
+    );
+    let is_track = |i: u32| m.meta[i as usize].kind == Some(EntityType::Track) && !i.is_multiple_of(5);
+    for u in ["u1", "u2", "u4"] {
+        let p = &src.profiles[u];
+        let (items, weights) = m.history_of(&p.items);
+        let v = m.fold_in(&items, &weights);
+        let scanned = m.search(&v, 20, &[EntityType::Track], &is_track);
+        let indexed = m.index.search(&v, 20, &is_track);
+        assert_eq!(scanned.len(), 20);
+        assert!(scanned.iter().all(|h| is_track(h.id)));
+        assert!(scanned.windows(2).all(|w| w[0].score >= w[1].score));
+        let ids = |h: &[needle_recs::index::Hit]| h.iter().map(|x| x.id).collect::<Vec<_>>();
+        assert_eq!(ids(&scanned), ids(&indexed), "{u}");
+    }
+}
