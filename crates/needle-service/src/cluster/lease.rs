@@ -11,34 +11,57 @@ use std::time::Duration;
 pub const LEASE_TTL: Duration = Duration::from_secs(3600);
 
 impl JetStreamLog {
-    async fn leases(&self) -> Result<kv::Store> {
+    /// The lease bucket, created when missing. Creating a replicated bucket needs every
+    /// peer it is placed on to be current, which a NATS node just back from a restart is
+    /// not for a few seconds ("no suitable peers for placement"), so creation is retried
+    /// until the write timeout. [`JetStreamLog::ensure_stream`] also creates the bucket
+    /// at start, while the cluster is whole, so that later calls only open it.
+    pub(crate) async fn leases(&self) -> Result<kv::Store> {
         let js = self.context();
         let bucket = format!("{}_LEASES", self.stream_name());
-        if let Ok(store) = js.get_key_value(&bucket).await {
+        let deadline = tokio::time::Instant::now() + self.write_timeout();
+        loop {
+            let err = match self.open_or_create_leases(&js, &bucket).await {
+                Ok(store) => return Ok(store),
+                Err(e) => e,
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Unavailable(format!(
+                    "NATS JetStream: lease bucket {bucket}: {err}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Open the bucket, or create it once (no retry).
+    pub(crate) async fn open_or_create_leases(
+        &self,
+        js: &async_nats::jetstream::Context,
+        bucket: &str,
+    ) -> std::result::Result<kv::Store, String> {
+        if let Ok(store) = js.get_key_value(bucket).await {
             return Ok(store);
         }
         // The bucket's stream, created as `create_key_value` would: that call first asks
         // the account's info, whose clustered answer from nats-server 2.9 async-nats 0.52
         // cannot parse ("data did not match any variant of untagged enum Response").
-        let created = js
-            .get_or_create_stream(stream::Config {
-                name: format!("KV_{bucket}"),
-                subjects: vec![format!("$KV.{bucket}.>")],
-                max_messages_per_subject: 1,
-                max_age: LEASE_TTL,
-                storage: stream::StorageType::File,
-                num_replicas: self.replicas(),
-                allow_rollup: true,
-                deny_delete: true,
-                allow_direct: true,
-                discard: stream::DiscardPolicy::New,
-                ..Default::default()
-            })
-            .await;
-        created.map_err(|e| Error::Unavailable(format!("NATS JetStream: lease bucket {bucket}: {e}")))?;
-        js.get_key_value(&bucket)
-            .await
-            .map_err(|e| Error::Unavailable(format!("NATS JetStream: lease bucket {bucket}: {e}")))
+        js.get_or_create_stream(stream::Config {
+            name: format!("KV_{bucket}"),
+            subjects: vec![format!("$KV.{bucket}.>")],
+            max_messages_per_subject: 1,
+            max_age: LEASE_TTL,
+            storage: stream::StorageType::File,
+            num_replicas: self.replicas(),
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: stream::DiscardPolicy::New,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        js.get_key_value(bucket).await.map_err(|e| e.to_string())
     }
 
     /// Take lease `name` for `holder`; `Ok(None)` when taken, `Ok(Some(other))` when
