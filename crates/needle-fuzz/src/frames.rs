@@ -78,6 +78,9 @@ pub fn build(spec: &[u8]) -> Vec<u8> {
 fn good_frame(bytes: &[u8]) -> Option<&[u8]> {
     let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
     let crc = u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?);
+    if len == 0 {
+        return None; // never written; a zero-filled tail
+    }
     let payload = bytes.get(8..8usize.checked_add(len)?)?;
     (crc32fast::hash(payload) == crc).then_some(payload)
 }

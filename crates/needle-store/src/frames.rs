@@ -3,7 +3,9 @@
 //! A file is a sequence of frames `[len: u32 LE][crc32: u32 LE][payload: len bytes]`. A
 //! crash mid-append leaves at most one torn frame at the tail, which [`open`] detects (short
 //! read or CRC mismatch) and cuts off; a failed [`append`] truncates back to the last good
-//! frame, so a full disk never leaves a partial frame in front of later ones.
+//! frame, so a full disk never leaves a partial frame in front of later ones. Payloads are
+//! never empty, so a zero-filled tail (a crash after the size but before the data reached
+//! the disk) reads as torn, not as frames.
 
 use crate::error::{Error, Result};
 use fs_err::{File, OpenOptions};
@@ -36,6 +38,12 @@ pub fn scan(r: &mut impl Read, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result
         }
         let len = u32::from_le_bytes(header[..4].try_into().unwrap_or_default()) as usize;
         let crc = u32::from_le_bytes(header[4..].try_into().unwrap_or_default());
+        // No owner writes an empty payload, and an empty frame's CRC is 0: eight zero
+        // bytes would pass as a frame. A crash can leave a zero-filled tail (the file's
+        // size reached the disk before its data), so a zero length ends the good frames.
+        if len == 0 {
+            return Ok((offset, true));
+        }
         // Read through `take` rather than into a buffer of `len` zeros: a corrupt length
         // (up to 4 GiB) then costs what the file holds, not a 4 GiB allocation.
         buf.clear();
@@ -73,6 +81,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 pub(crate) fn write_frame(w: &mut impl Write, payload: &[u8]) -> std::io::Result<()> {
+    debug_assert!(!payload.is_empty(), "an empty payload would read as a torn tail");
     w.write_all(&(payload.len() as u32).to_le_bytes())?;
     w.write_all(&crc32fast::hash(payload).to_le_bytes())?;
     w.write_all(payload)

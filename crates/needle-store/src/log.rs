@@ -311,6 +311,38 @@ mod tests {
         }
     }
 
+    /// A crash can leave the file longer than its data (size written, blocks not): a
+    /// zero-filled tail. It read as empty frames (length 0, CRC 0) and made `open` refuse
+    /// the log as corrupt; it is a torn tail.
+    #[test]
+    fn a_zero_filled_tail_is_cut_like_a_torn_one() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("wal.log");
+        let mut log = FileLog::open(d.path(), 0).unwrap();
+        log.append(&[enc(erase("a")), enc(erase("b"))]).unwrap();
+        drop(log);
+        let mut file = fs_err::read(&path).unwrap();
+        let good = file.len();
+        for zeros in [1usize, 8, 9, 4096] {
+            file.truncate(good);
+            file.resize(good + zeros, 0);
+            fs_err::write(&path, &file).unwrap();
+            let mut log = FileLog::open(d.path(), 0).unwrap();
+            assert_eq!(
+                all(&mut log, 0),
+                vec![(1, erase("a")), (2, erase("b"))],
+                "{zeros} zeros"
+            );
+            assert_eq!(log.append(&[enc(erase("c"))]).unwrap(), 3);
+            drop(log);
+            let mut log = FileLog::open(d.path(), 0).unwrap();
+            assert_eq!(all(&mut log, 2), vec![(3, erase("c"))], "{zeros} zeros, appended after");
+            drop(log);
+            file = fs_err::read(&path).unwrap();
+            file.truncate(good);
+        }
+    }
+
     /// Found by the `frames` fuzz target: a CRC-good frame numbered near u64::MAX (a
     /// corrupt file) overflowed the sequence arithmetic of `open` (a panic in debug builds,
     /// wrapped numbering in release ones).
