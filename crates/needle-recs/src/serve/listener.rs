@@ -8,7 +8,7 @@ use std::sync::Arc;
 use needle_core::profile::Profile;
 use needle_core::EntityType;
 
-use super::evidence::{collaborative_reason, TagEvidence};
+use super::evidence::{collaborative_reason, explain};
 use super::model::{interaction_weight, is_unwanted, release_day, ServingModel};
 use super::surfaces::{Candidates, Reason, Scope, Scored, Surface};
 use super::{Recs, Source};
@@ -165,7 +165,7 @@ impl Recs {
                 mix: None,
             })
             .collect();
-        TagEvidence::of(source, model, l)?.explain(source, model, l, list)
+        explain(source, model, l, list)
     }
 
     /// Collaborative candidates fused with neighbours of recent favourites (weights
@@ -247,7 +247,7 @@ impl Recs {
             matches!(s.reason, Reason::BecauseYouRecentlyPlayed(_))
                 && model.items.get(&s.id).is_some_and(|i| model.collaborative(i))
         });
-        let mut out = TagEvidence::of(source, model, l)?.explain(source, model, l, rest)?;
+        let mut out = explain(source, model, l, rest)?;
         for mut s in recent_ok {
             // A track of the recent favourite's own artist says so.
             if let Some(i) = model.items.get(&s.id) {
