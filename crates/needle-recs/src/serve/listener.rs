@@ -141,8 +141,8 @@ impl Recs {
         })
     }
 
-    /// Top inner products with the listener's folded-in vector, each with a true reason
-    /// (`evidence.rs`).
+    /// Top inner products with the listener's folded-in vector, at most the surface's
+    /// per-creator cap of each creator, each with a true reason (`evidence.rs`).
     fn for_you(
         &self,
         source: &dyn Source,
@@ -152,10 +152,10 @@ impl Recs {
         scope: &Scope,
     ) -> Result<Vec<Scored>, RecsError> {
         let rules = scope.filter(types, &l.seen);
-        // Works of one creator share its vector, so the nearest are often one artist's
-        // tracks, most of which the per-creator cap then drops: ask for enough.
-        let k = scope.limit * 6 + 40;
-        let hits = model.search(&l.vector, k, types, &|i| rules.admits(model, i));
+        let cap = scope.surface.per_creator(scope.limit, &self.config);
+        // Enough for the rules and the evidence to drop some and still fill the list.
+        let want = scope.limit * 2 + 10;
+        let hits = capped_search(model, &l.vector, types, &|i| rules.admits(model, i), cap, want);
         let list = hits
             .into_iter()
             .map(|h| Scored {
@@ -291,6 +291,54 @@ impl Recs {
             out.extend(self.for_you(source, model, l, &[EntityType::Show], scope)?);
         }
         Ok(out)
+    }
+}
+
+/// Most vector hits [`capped_search`] asks for.
+const MAX_CAPPED_K: usize = 4_096;
+
+/// The best `want` items for `query` with at most `cap` per creator (as the rules count
+/// them: any creator at its cap keeps an item out). Works of one creator share its vector,
+/// so the nearest items are often one artist's tracks: the search asks for four times as
+/// many until `want` remain after the cap, the index runs out, or [`MAX_CAPPED_K`].
+fn capped_search(
+    model: &ServingModel,
+    query: &[f32],
+    types: &[EntityType],
+    admit: &(dyn Fn(u32) -> bool + Sync),
+    cap: Option<usize>,
+    want: usize,
+) -> Vec<crate::index::Hit> {
+    let Some(cap) = cap else {
+        return model.search(query, want, types, admit);
+    };
+    let mut k = want * 2;
+    loop {
+        let hits = model.search(query, k, types, admit);
+        let exhausted = hits.len() < k || k >= MAX_CAPPED_K;
+        let mut per: HashMap<u32, usize> = HashMap::new();
+        let mut kept = Vec::with_capacity(want);
+        for h in hits {
+            let creators = model
+                .meta
+                .get(h.id as usize)
+                .map(|m| m.creators.as_slice())
+                .unwrap_or(&[]);
+            if creators.iter().any(|c| per.get(c).copied().unwrap_or(0) >= cap) {
+                continue;
+            }
+            for &c in creators {
+                *per.entry(c).or_default() += 1;
+            }
+            kept.push(h);
+            if kept.len() == want {
+                return kept;
+            }
+        }
+        if exhausted {
+            return kept;
+        }
+        k = (k * 4).min(MAX_CAPPED_K);
     }
 }
 

@@ -203,3 +203,60 @@ fn a_search_for_a_rare_type_scans_its_rows_and_agrees_with_the_index() {
         assert_eq!(ids(&scanned), ids(&indexed), "{u}");
     }
 }
+
+#[test]
+fn for_you_is_not_emptied_by_one_artists_many_tracks() {
+    let mut src = source();
+    // An artist of genre 1 with 300 tracks (one vector: their artist's), played by a third
+    // of the listeners, and by `solo` far more than anyone else.
+    src.add(Entity {
+        id: "prolific".into(),
+        kind: Some(EntityType::Artist),
+        name: "Prolific".into(),
+        tags: vec!["Genre1".into()],
+        ..Default::default()
+    });
+    for t in 0..300 {
+        src.add(Entity {
+            id: format!("prolific-t{t:03}"),
+            kind: Some(EntityType::Track),
+            name: format!("Prolific Song {t}"),
+            artist_ids: vec!["prolific".into()],
+            popularity: Some(50.0),
+            ..Default::default()
+        });
+    }
+    for u in (1..60).step_by(3) {
+        src.apply(&Event {
+            event_id: None,
+            user_id: format!("u{u}"),
+            kind: EventType::Play,
+            item_id: "prolific".into(),
+            ts: TS,
+            ms_played: None,
+            count: 5,
+            context: None,
+        });
+    }
+    for (item, count) in [("prolific", 200), ("g1-i0", 2)] {
+        src.apply(&Event {
+            event_id: None,
+            user_id: "solo".into(),
+            kind: EventType::Play,
+            item_id: item.into(),
+            ts: TS,
+            ms_played: None,
+            count,
+            context: None,
+        });
+    }
+    let (_dir, recs) = trained(&src);
+    let r = recs
+        .recommend(&src, "solo", &request(Surface::ForYou, Some(vec![EntityType::Track])))
+        .unwrap();
+    assert_eq!(r.items.len(), 8, "{r:#?}");
+    let prolific = r.items.iter().filter(|i| i.id.starts_with("prolific-")).count();
+    assert_eq!(prolific, 2, "the nearest, up to the per-creator cap of 8 (2): {r:#?}");
+    // Every other place is a track of another played artist, not a popular filler.
+    assert!(r.items.iter().all(|i| !i.reason.starts_with("popular")), "{r:#?}");
+}
