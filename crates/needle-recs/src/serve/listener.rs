@@ -9,6 +9,7 @@ use needle_core::profile::Profile;
 use needle_core::EntityType;
 
 use super::evidence::{collaborative_reason, explain};
+use super::mentions::mentions;
 use super::model::{interaction_weight, is_unwanted, release_day, ServingModel};
 use super::surfaces::{Candidates, Reason, Scope, Scored, Surface};
 use super::{Recs, Source};
@@ -266,8 +267,10 @@ impl Recs {
         Ok(out)
     }
 
-    /// New episodes of followed or played shows, newest first, then shows from the
-    /// collaborative list.
+    /// New episodes of followed or played shows, newest first; then shows from the
+    /// collaborative list whose vectors carry listening evidence; then shows and episodes
+    /// naming an artist the listener plays (`mentions.rs`); then shows sharing a tag with
+    /// their favourites.
     fn podcasts(
         &self,
         source: &dyn Source,
@@ -287,9 +290,17 @@ impl Recs {
                 true,
             )?);
         }
+        let mut tagged = Vec::new();
         if scope.types.contains(&EntityType::Show) && l.has_signal() {
-            out.extend(self.for_you(source, model, l, &[EntityType::Show], scope)?);
+            let shows = self.for_you(source, model, l, &[EntityType::Show], scope)?;
+            let (by_tag, collaborative): (Vec<Scored>, Vec<Scored>) = shows
+                .into_iter()
+                .partition(|s| matches!(s.reason, Reason::TaggedLike(..)));
+            out.extend(collaborative);
+            tagged = by_tag;
         }
+        out.extend(mentions(source, model, l, &scope.types)?);
+        out.extend(tagged);
         Ok(out)
     }
 }
@@ -343,7 +354,7 @@ fn capped_search(
 }
 
 /// Creators (artists, shows, authors) the listener follows or loves, strongest first.
-fn loved_creators(model: &ServingModel, l: &Listener) -> Vec<(String, f32)> {
+pub(crate) fn loved_creators(model: &ServingModel, l: &Listener) -> Vec<(String, f32)> {
     let mut aff: HashMap<u32, f32> = HashMap::new();
     for (id, st) in &l.profile.items {
         let Some(w) = interaction_weight(st) else { continue };

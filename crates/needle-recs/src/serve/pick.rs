@@ -29,6 +29,9 @@ pub enum Reason {
     FromCreatorYouPlay(String, EntityType),
     /// Shares a tag with an item the listener plays: (tag as written, that item).
     TaggedLike(String, String),
+    /// A show or episode whose name, publisher or description names an artist the
+    /// listener plays.
+    Mentions(String),
     /// Continues the given seed.
     Continues(String),
     /// One of the listener's favourites.
@@ -47,6 +50,7 @@ impl Reason {
             | Reason::SimilarTo(x)
             | Reason::FromCreatorYouPlay(x, _)
             | Reason::TaggedLike(_, x)
+            | Reason::Mentions(x)
             | Reason::Continues(x) => Some(x),
             Reason::Favourite | Reason::Popular(_) => None,
         }
@@ -63,6 +67,7 @@ impl Reason {
             Reason::FromCreatorYouPlay(x, EntityType::Artist) => format!("by {}, whom you play", name(x)),
             Reason::FromCreatorYouPlay(x, _) => format!("from {}, which you play", name(x)),
             Reason::TaggedLike(tag, x) => format!("tagged {tag}, like {}", name(x)),
+            Reason::Mentions(x) => format!("mentions {}, whom you play", name(x)),
             Reason::Continues(x) => format!("goes well after {}", name(x)),
             Reason::Favourite => "one of your favourites".into(),
             Reason::Popular(Some(m)) => format!("popular in {m}"),
