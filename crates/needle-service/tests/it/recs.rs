@@ -1,5 +1,5 @@
-//! Recommendations through the service: podcasts reach a music-only listener through the
-//! catalog's search.
+//! Recommendations through the service: events naming an alias id count for the canonical
+//! entity, and podcasts reach a music-only listener through the catalog's search.
 
 use crate::fixture::open;
 use needle_core::EntityType;
@@ -50,6 +50,54 @@ fn catalog_and_listeners(s: &Service) {
     }
     assert_eq!(s.ingest_events(events).unwrap().accepted, 48);
     s.refresh().unwrap();
+}
+
+#[test]
+fn events_naming_an_alias_id_count_for_the_canonical_entity() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    catalog_and_listeners(&s);
+    let r = s
+        .ingest_events(vec![
+            play("fan", "lfm:bey", 30),
+            play("fan", "ar:1", 2),
+            play("fan", "not-yet-in-catalog", 1),
+        ])
+        .unwrap();
+    assert_eq!(r.accepted, 3);
+    let history: Vec<String> = s
+        .history("fan", 10)
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.item_id)
+        .collect();
+    assert!(history.contains(&"ar:bey".to_string()), "{history:?}");
+    assert!(!history.contains(&"lfm:bey".to_string()), "{history:?}");
+    assert!(
+        history.contains(&"not-yet-in-catalog".to_string()),
+        "unknown ids stay: {history:?}"
+    );
+    let p = s.profile("fan", 5).unwrap().unwrap();
+    assert_eq!(p.artists[0].id, "ar:bey", "{:?}", p.artists);
+    assert_eq!(p.artists[0].name, "Beyoncé");
+    // Recommendations read the same profile: Beyoncé is played, so not recommended as
+    // new; her track is recommended as hers.
+    s.train_now(&mut |_| ()).unwrap();
+    let artists = s
+        .recommend("fan", &request(Surface::ForYou, Some(vec![EntityType::Artist])))
+        .unwrap();
+    assert!(artists.items.iter().all(|i| i.id != "ar:bey"), "{:?}", artists.items);
+    let tracks = s
+        .recommend("fan", &request(Surface::ForYou, Some(vec![EntityType::Track])))
+        .unwrap();
+    let bey = tracks.items.iter().find(|i| i.id == "tr:bey").expect("her track");
+    assert_eq!(bey.reason, "by Beyoncé, whom you play");
+    // The log holds the canonical id: reopening replays the same profile.
+    drop(s);
+    let s = open(dir.path());
+    let p = s.profile("fan", 5).unwrap().unwrap();
+    assert_eq!(p.artists[0].id, "ar:bey");
 }
 
 #[test]
