@@ -34,6 +34,12 @@ impl Tastes {
     pub fn forget(&self, user: &str) {
         self.0.lock().remove(user);
     }
+
+    /// Whether a taste of `user` is cached.
+    #[cfg(test)]
+    pub fn holds(&self, user: &str) -> bool {
+        self.0.lock().contains_key(user)
+    }
 }
 
 /// What erasing a listener removed.
