@@ -2,11 +2,11 @@
 //! play, as a whole phrase, with that as the reason; the popular fallback only without
 //! such a link.
 
-use needle_core::{Entity, EntityType, Event, EventType};
+use needle_core::{Entity, EntityType};
 use needle_recs::serve::mem::MemorySource;
-use needle_recs::serve::{RecRequest, Recs, ServeConfig, Surface};
+use needle_recs::serve::{RecRequest, Recs, Surface};
 
-const TS: i64 = 1_700_000_000_000;
+use crate::reasons::{play, trained, TS};
 
 fn artist(s: &mut MemorySource, id: &str, name: &str) {
     s.add(Entity {
@@ -25,19 +25,6 @@ fn show(s: &mut MemorySource, id: &str, name: &str, description: Option<&str>, p
         description: description.map(str::to_string),
         popularity: Some(popularity),
         ..Default::default()
-    });
-}
-
-fn play(s: &mut MemorySource, user: &str, item: &str, count: u32) {
-    s.apply(&Event {
-        event_id: None,
-        user_id: user.into(),
-        kind: EventType::Play,
-        item_id: item.into(),
-        ts: TS,
-        ms_played: None,
-        count,
-        context: None,
     });
 }
 
@@ -111,16 +98,6 @@ fn source() -> MemorySource {
     play(&mut s, "fan", "ar:rh", 5);
     play(&mut s, "heart-only", "ar:heart", 30);
     s
-}
-
-fn trained(src: &MemorySource) -> (tempfile::TempDir, Recs) {
-    let mut c = ServeConfig::default();
-    c.als.factors = 8;
-    c.als.iterations = 8;
-    let dir = tempfile::tempdir().unwrap();
-    let recs = Recs::open(dir.path(), c).unwrap();
-    recs.train_now(src, &mut |_| {}).unwrap();
-    (dir, recs)
 }
 
 fn podcasts(recs: &Recs, src: &MemorySource, user: &str) -> Vec<needle_recs::serve::RecItem> {

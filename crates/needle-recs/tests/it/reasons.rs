@@ -5,7 +5,7 @@ use needle_core::{Entity, EntityType, Event, EventType};
 use needle_recs::serve::mem::MemorySource;
 use needle_recs::serve::{RecRequest, Recs, ServeConfig, Surface};
 
-const TS: i64 = 1_700_000_000_000;
+pub(crate) const TS: i64 = 1_700_000_000_000;
 
 /// Three genres of 20 artists each (tagged `genreN`), every artist with three tracks (more
 /// popular the lower their number); a show per genre tagged like it and one tagged with
@@ -51,22 +51,28 @@ fn source() -> MemorySource {
     for u in 0..60usize {
         let g = u % 3;
         for k in 0..8usize {
-            s.apply(&Event {
-                event_id: None,
-                user_id: format!("u{u}"),
-                kind: EventType::Play,
-                item_id: format!("g{g}-i{}", (u * 3 + k * 7) % 20),
-                ts: TS,
-                ms_played: None,
-                count: 1 + k as u32,
-                context: None,
-            });
+            let item = format!("g{g}-i{}", (u * 3 + k * 7) % 20);
+            play(&mut s, &format!("u{u}"), &item, 1 + k as u32);
         }
     }
     s
 }
 
-fn trained(src: &MemorySource) -> (tempfile::TempDir, Recs) {
+/// `user` played `item` `count` times at [`TS`].
+pub(crate) fn play(s: &mut MemorySource, user: &str, item: &str, count: u32) {
+    s.apply(&Event {
+        event_id: None,
+        user_id: user.into(),
+        kind: EventType::Play,
+        item_id: item.into(),
+        ts: TS,
+        ms_played: None,
+        count,
+        context: None,
+    });
+}
+
+pub(crate) fn trained(src: &MemorySource) -> (tempfile::TempDir, Recs) {
     let mut c = ServeConfig::default();
     c.als.factors = 8;
     c.als.regularization = 0.05;
@@ -227,29 +233,10 @@ fn for_you_is_not_emptied_by_one_artists_many_tracks() {
         });
     }
     for u in (1..60).step_by(3) {
-        src.apply(&Event {
-            event_id: None,
-            user_id: format!("u{u}"),
-            kind: EventType::Play,
-            item_id: "prolific".into(),
-            ts: TS,
-            ms_played: None,
-            count: 5,
-            context: None,
-        });
+        play(&mut src, &format!("u{u}"), "prolific", 5);
     }
-    for (item, count) in [("prolific", 200), ("g1-i0", 2)] {
-        src.apply(&Event {
-            event_id: None,
-            user_id: "solo".into(),
-            kind: EventType::Play,
-            item_id: item.into(),
-            ts: TS,
-            ms_played: None,
-            count,
-            context: None,
-        });
-    }
+    play(&mut src, "solo", "prolific", 200);
+    play(&mut src, "solo", "g1-i0", 2);
     let (_dir, recs) = trained(&src);
     let r = recs
         .recommend(&src, "solo", &request(Surface::ForYou, Some(vec![EntityType::Track])))
