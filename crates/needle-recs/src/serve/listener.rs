@@ -11,6 +11,7 @@ use needle_core::EntityType;
 use super::evidence::{collaborative_reason, explain};
 use super::mentions::mentions;
 use super::model::{interaction_weight, is_unwanted, release_day, ServingModel};
+use super::pick::capped_search;
 use super::surfaces::{Candidates, Reason, Scope, Scored, Surface};
 use super::{Recs, Source};
 use crate::dense::dot;
@@ -302,54 +303,6 @@ impl Recs {
         out.extend(mentions(source, model, l, &scope.types)?);
         out.extend(tagged);
         Ok(out)
-    }
-}
-
-/// Most vector hits [`capped_search`] asks for.
-const MAX_CAPPED_K: usize = 4_096;
-
-/// The best `want` items for `query` with at most `cap` per creator (as the rules count
-/// them: any creator at its cap keeps an item out). Works of one creator share its vector,
-/// so the nearest items are often one artist's tracks: the search asks for four times as
-/// many until `want` remain after the cap, the index runs out, or [`MAX_CAPPED_K`].
-fn capped_search(
-    model: &ServingModel,
-    query: &[f32],
-    types: &[EntityType],
-    admit: &(dyn Fn(u32) -> bool + Sync),
-    cap: Option<usize>,
-    want: usize,
-) -> Vec<crate::index::Hit> {
-    let Some(cap) = cap else {
-        return model.search(query, want, types, admit);
-    };
-    let mut k = want * 2;
-    loop {
-        let hits = model.search(query, k, types, admit);
-        let exhausted = hits.len() < k || k >= MAX_CAPPED_K;
-        let mut per: HashMap<u32, usize> = HashMap::new();
-        let mut kept = Vec::with_capacity(want);
-        for h in hits {
-            let creators = model
-                .meta
-                .get(h.id as usize)
-                .map(|m| m.creators.as_slice())
-                .unwrap_or(&[]);
-            if creators.iter().any(|c| per.get(c).copied().unwrap_or(0) >= cap) {
-                continue;
-            }
-            for &c in creators {
-                *per.entry(c).or_default() += 1;
-            }
-            kept.push(h);
-            if kept.len() == want {
-                return kept;
-            }
-        }
-        if exhausted {
-            return kept;
-        }
-        k = (k * 4).min(MAX_CAPPED_K);
     }
 }
 
