@@ -7,11 +7,14 @@
 //! whole name appears in one of those texts as a phrase of folded words (`Depeche Mode`
 //! in "an hour on depeche mode's Violator", never "mode" alone, no typos). A name that is
 //! one word once a leading article is dropped ("Heart", "The Cure") must also be rare
-//! among shows and episodes: "heart" names thousands of shows that are not about Heart.
+//! among shows and episodes ("heart" names thousands of shows that are not about Heart),
+//! and the show or episode must be about music (a tag with the word "music"): on the
+//! real shows, "Madonna", "Nirvana", "Placebo" and "The Doors" matched 7 to 23 shows each,
+//! nearly all religious, business, health or self-help titles (docs/recommendations.md).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use needle_core::text::tokenize_query;
+use needle_core::text::{tokenize_query, words};
 use needle_core::{Entity, EntityType};
 
 use super::listener::{loved_creators, Listener};
@@ -79,6 +82,35 @@ pub(crate) fn is_distinctive(name: &[String]) -> bool {
     rest.len() >= 2
 }
 
+/// Ids of the `hits` about music: a tag holding the word "music" (Apple's genre "Music",
+/// Podcast Index's category `music`), an episode's own or its show's.
+fn about_music(source: &dyn Source, hits: &[(Entity, f32)]) -> Result<HashSet<String>, RecsError> {
+    let music = |e: &Entity| e.tags.iter().any(|t| words(t).iter().any(|w| w == "music"));
+    let mut out: HashSet<String> = hits
+        .iter()
+        .filter(|(e, _)| music(e))
+        .map(|(e, _)| e.id.clone())
+        .collect();
+    let shows: Vec<&str> = hits
+        .iter()
+        .filter(|(e, _)| !out.contains(&e.id))
+        .filter_map(|(e, _)| e.show_id.as_deref())
+        .collect();
+    let music_shows: HashSet<String> = source
+        .entities(&shows)?
+        .into_iter()
+        .flatten()
+        .filter(|s| music(s))
+        .map(|s| s.id)
+        .collect();
+    for (e, _) in hits {
+        if e.show_id.as_ref().is_some_and(|s| music_shows.contains(s)) {
+            out.insert(e.id.clone());
+        }
+    }
+    Ok(out)
+}
+
 /// Shows and episodes of `types` naming one of the listener's top artists, best first:
 /// by the artist's share of the listener's affinity times where the name was found
 /// (name 1.0, publisher 0.8, description 0.5), each with [`Reason::Mentions`].
@@ -117,11 +149,18 @@ pub(crate) fn mentions(
             continue;
         }
         let refs: Vec<&str> = found.ids.iter().map(String::as_str).collect();
-        for e in source.entities(&refs)?.into_iter().flatten() {
-            if e.id == artist.id || !types.contains(&e.entity_type()) {
-                continue;
-            }
-            let Some(w) = field_weight(&e, &phrase) else { continue };
+        let mut hits: Vec<(Entity, f32)> = source
+            .entities(&refs)?
+            .into_iter()
+            .flatten()
+            .filter(|e| e.id != artist.id && types.contains(&e.entity_type()))
+            .filter_map(|e| field_weight(&e, &phrase).map(|w| (e, w)))
+            .collect();
+        if !is_distinctive(&phrase) {
+            let music = about_music(source, &hits)?;
+            hits.retain(|(e, _)| music.contains(&e.id));
+        }
+        for (e, w) in hits {
             let score = aff / top * w;
             if best.get(&e.id).is_some_and(|s| s.score >= score) {
                 continue;

@@ -64,6 +64,16 @@ fn source() -> MemorySource {
         Some("How Radiohead remade themselves."),
         1.0,
     );
+    s.entities.get_mut("sh:kid-a").unwrap().tags = vec!["Music History".into()];
+    // One word, not a music show: no evidence it is about the band.
+    show(
+        &mut s,
+        "sh:rh-diet",
+        "The Radiohead Diet",
+        Some("Food for thought."),
+        1.0,
+    );
+    s.entities.get_mut("sh:rh-diet").unwrap().tags = vec!["Health".into()];
     show(&mut s, "sh:mode", "Mode Depeche", Some("Fashion and dispatches."), 50.0);
     show(
         &mut s,
@@ -128,7 +138,12 @@ fn shows_and_episodes_naming_a_played_artist_say_so() {
     assert_eq!(
         reason_of("sh:kid-a"),
         Some("mentions Radiohead, whom you play"),
-        "a rare one-word name"
+        "a rare one-word name, on a music show"
+    );
+    assert_ne!(
+        reason_of("sh:rh-diet"),
+        Some("mentions Radiohead, whom you play"),
+        "not about music"
     );
     // The name in the title first; the more played artist first.
     let pos = |id: &str| items.iter().position(|i| i.id == id).unwrap();
