@@ -14,24 +14,7 @@ fn source() -> MemorySource {
     let mut s = MemorySource::default();
     for g in 0..3 {
         for i in 0..20 {
-            let artist = format!("g{g}-i{i}");
-            s.add(Entity {
-                id: artist.clone(),
-                kind: Some(EntityType::Artist),
-                name: format!("Artist {g}.{i}"),
-                tags: vec![format!("Genre{g}")],
-                ..Default::default()
-            });
-            for t in 0..3 {
-                s.add(Entity {
-                    id: format!("{artist}-t{t}"),
-                    kind: Some(EntityType::Track),
-                    name: format!("Song {g}.{i}.{t}"),
-                    artist_ids: vec![artist.clone()],
-                    popularity: Some(100.0 - t as f64 * 10.0),
-                    ..Default::default()
-                });
-            }
+            artist_with_tracks(&mut s, &format!("g{g}-i{i}"), &format!("Artist {g}.{i}"), g, 3);
         }
         s.add(Entity {
             id: format!("show-g{g}"),
@@ -56,6 +39,28 @@ fn source() -> MemorySource {
         }
     }
     s
+}
+
+/// Artist `id` tagged `GenreN` with `tracks` tracks `<id>-t<n>`, more popular the lower
+/// their number.
+fn artist_with_tracks(s: &mut MemorySource, id: &str, name: &str, genre: usize, tracks: usize) {
+    s.add(Entity {
+        id: id.into(),
+        kind: Some(EntityType::Artist),
+        name: name.into(),
+        tags: vec![format!("Genre{genre}")],
+        ..Default::default()
+    });
+    for t in 0..tracks {
+        s.add(Entity {
+            id: format!("{id}-t{t}"),
+            kind: Some(EntityType::Track),
+            name: format!("{name} song {t}"),
+            artist_ids: vec![id.into()],
+            popularity: Some(100.0 / (1 + t) as f64),
+            ..Default::default()
+        });
+    }
 }
 
 /// `user` played `item` `count` times at [`TS`].
@@ -215,23 +220,7 @@ fn for_you_is_not_emptied_by_one_artists_many_tracks() {
     let mut src = source();
     // An artist of genre 1 with 300 tracks (one vector: their artist's), played by a third
     // of the listeners, and by `solo` far more than anyone else.
-    src.add(Entity {
-        id: "prolific".into(),
-        kind: Some(EntityType::Artist),
-        name: "Prolific".into(),
-        tags: vec!["Genre1".into()],
-        ..Default::default()
-    });
-    for t in 0..300 {
-        src.add(Entity {
-            id: format!("prolific-t{t:03}"),
-            kind: Some(EntityType::Track),
-            name: format!("Prolific Song {t}"),
-            artist_ids: vec!["prolific".into()],
-            popularity: Some(50.0),
-            ..Default::default()
-        });
-    }
+    artist_with_tracks(&mut src, "prolific", "Prolific", 1, 300);
     for u in (1..60).step_by(3) {
         play(&mut src, &format!("u{u}"), "prolific", 5);
     }
