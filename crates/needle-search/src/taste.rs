@@ -307,7 +307,7 @@ pub fn boost(t: &Taste, e: &Entity) -> Option<Personalization> {
         }
         (best, reasons)
     } else {
-        let worst = cands.iter().min_by(|a, b| a.0.total_cmp(&b.0)).expect("not empty");
+        let worst = cands.iter().min_by(|a, b| a.0.total_cmp(&b.0))?;
         (worst.0, vec![worst.1.clone()])
     };
     if aff.abs() < 1e-6 {

@@ -5,6 +5,7 @@ use crate::error::Result;
 use crate::{validate_batch, Service};
 use needle_core::validate::{check_id, parse_record};
 use needle_core::{Entity, Record};
+use needle_search::sort::SortField;
 use needle_search::{Batch, CatalogStats, Rejection, SearchRequest, SearchResponse, WriteReport};
 use needle_store::Entry;
 
@@ -126,12 +127,18 @@ impl Service {
         Ok(self.engine.get_canonical(id)?)
     }
 
-    /// Run a search, personalized when `user_id` names a listener with history.
+    /// Run a search, personalized when `user_id` names a listener with history and the
+    /// hits are in relevance order (browsing and `sort=` by a field are not personalized,
+    /// so the taste is not derived for them).
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse> {
         let taste = match req.user_id.as_deref().filter(|u| !u.is_empty()) {
             Some(u) => {
                 needle_core::validate::param_id("user_id", u)?;
-                self.taste(u)?
+                if by_relevance(req) {
+                    self.taste(u)?
+                } else {
+                    None
+                }
             }
             None => None,
         };
@@ -156,5 +163,47 @@ impl Service {
     /// The write-log sequence number of the last applied entry.
     pub fn applied_seq(&self) -> u64 {
         self.applier.applied_seq()
+    }
+}
+
+/// Whether a search ranks by relevance (the only order a taste changes): it has query
+/// words and no `sort=` by a field (`needle_search`'s `search::run` makes the same choice).
+fn by_relevance(req: &SearchRequest) -> bool {
+    req.sort.is_none_or(|s| s.field == SortField::Relevance) && !needle_search::plan::query_words(&req.q).is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::{Service, ServiceConfig};
+    use needle_search::sort::Sort;
+    use needle_search::EngineConfig;
+    use serde_json::json;
+
+    #[test]
+    fn only_relevance_ordered_searches_derive_the_listeners_taste() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Service::open(ServiceConfig::new(EngineConfig::new(dir.path()))).unwrap();
+        s.write_values(vec![json!({"id": "ar:1", "type": "artist", "name": "Heart"})])
+            .unwrap();
+        s.ingest_events(vec![
+            json!({"user_id": "u", "type": "play", "item_id": "ar:1", "ts": "2026-11-20T12:00:00Z"}),
+        ])
+        .unwrap();
+        s.refresh().unwrap();
+        let cached = || s.tastes.holds("u");
+        let req = |q: &str, sort: Option<Sort>| SearchRequest {
+            q: q.into(),
+            user_id: Some("u".into()),
+            sort,
+            ..Default::default()
+        };
+        s.search(&req("", None)).unwrap();
+        s.search(&req("  ", None)).unwrap();
+        s.search(&req("heart", Some(Sort::of(SortField::Name)))).unwrap();
+        assert!(!cached(), "browsing and sort= by a field are not personalized");
+        s.search(&req("heart", Some(Sort::of(SortField::Relevance)))).unwrap();
+        assert!(cached(), "a relevance search is");
     }
 }

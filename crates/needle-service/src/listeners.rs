@@ -8,7 +8,7 @@ use needle_core::error::ValidationKind;
 use needle_core::event::parse_event;
 use needle_core::profile::RecentEvent;
 use needle_core::validate::check_id;
-use needle_core::{EntityType, EventType, ValidationError};
+use needle_core::{EntityType, Event, EventType, ValidationError};
 use needle_search::taste::{Affinity, Taste};
 use needle_search::{EventReport, ProfileView, TopAffinity};
 use needle_store::Entry;
@@ -33,6 +33,12 @@ impl Tastes {
     /// Forget a listener's taste (erasure).
     pub fn forget(&self, user: &str) {
         self.0.lock().remove(user);
+    }
+
+    /// Whether a taste of `user` is cached.
+    #[cfg(test)]
+    pub fn holds(&self, user: &str) -> bool {
+        self.0.lock().contains_key(user)
     }
 }
 
@@ -87,6 +93,7 @@ impl Service {
         if events.is_empty() {
             return Ok(report);
         }
+        let events = self.canonical_items(events)?;
         let (seq, outcome) = self.applier.write(Op {
             entry: Entry::Events { events },
             analyses: None,
@@ -98,6 +105,30 @@ impl Service {
             report.duplicates = got.duplicates;
         }
         Ok(report)
+    }
+
+    /// Events whose `item_id` is an alias id of a catalog entity (one listed in its
+    /// `alias_ids`, e.g. the Last.fm id of an artist resolved into a Billboard one) name
+    /// that entity instead, so they count for it in profiles and recommendations. Done
+    /// here, before the log entry, so replaying the log gives the same profiles whatever
+    /// the catalog holds by then. An entity's own id wins; unknown ids stay as they are.
+    fn canonical_items(&self, mut events: Vec<Event>) -> Result<Vec<Event>> {
+        let view = self.engine.view()?;
+        let mut memo: HashMap<String, Option<String>> = HashMap::new();
+        for e in &mut events {
+            let canonical = match memo.get(&e.item_id) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = view.canonical_id(&e.item_id)?.filter(|c| *c != e.item_id);
+                    memo.insert(e.item_id.clone(), c.clone());
+                    c
+                }
+            };
+            if let Some(c) = canonical {
+                e.item_id = c;
+            }
+        }
+        Ok(events)
     }
 
     /// Erase a listener's events and profile for good.

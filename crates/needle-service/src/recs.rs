@@ -6,10 +6,10 @@ use crate::error::{Error, Result};
 use crate::Service;
 use needle_core::profile::{Profile, ProfileConfig};
 use needle_core::validate::check_id;
-use needle_core::Entity;
-use needle_recs::serve::{Job, JobStatus, RecRequest, Recommendations, SeedRequest, Source, TrainStats};
+use needle_core::{Entity, EntityType};
+use needle_recs::serve::{Job, JobStatus, RecRequest, Recommendations, SeedRequest, Source, TextMatches, TrainStats};
 use needle_recs::RecsError;
-use needle_search::Engine;
+use needle_search::{Engine, SearchRequest};
 use needle_store::EventStore;
 use std::sync::Arc;
 
@@ -50,6 +50,31 @@ impl Source for ServiceSource {
 
     fn profile_config(&self) -> ProfileConfig {
         self.events.config()
+    }
+
+    /// The catalog's search, unpersonalized, for whole words: the query ends in a space,
+    /// so its last word is not completed as a prefix.
+    fn search_text(
+        &self,
+        query: &str,
+        types: &[EntityType],
+        limit: usize,
+    ) -> std::result::Result<TextMatches, RecsError> {
+        let req = SearchRequest {
+            q: format!("{query} "),
+            types: types.to_vec(),
+            limit: Some(limit.clamp(1, 100)),
+            ..Default::default()
+        };
+        match self.engine.search(&req, None) {
+            Ok(found) => Ok(TextMatches {
+                ids: found.hits.into_iter().map(|h| h.id).collect(),
+                total: found.total,
+            }),
+            // A name that cannot be a query (longer than a query may be) finds nothing.
+            Err(needle_search::Error::Validation(_)) => Ok(TextMatches::default()),
+            Err(e) => Err(source_error(e)),
+        }
     }
 }
 

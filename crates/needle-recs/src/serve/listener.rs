@@ -8,8 +8,10 @@ use std::sync::Arc;
 use needle_core::profile::Profile;
 use needle_core::EntityType;
 
-use super::evidence::{collaborative_reason, TagEvidence};
+use super::evidence::{collaborative_reason, explain};
+use super::mentions::mentions;
 use super::model::{interaction_weight, is_unwanted, release_day, ServingModel};
+use super::pick::capped_search;
 use super::surfaces::{Candidates, Reason, Scope, Scored, Surface};
 use super::{Recs, Source};
 use crate::dense::dot;
@@ -141,8 +143,8 @@ impl Recs {
         })
     }
 
-    /// Top inner products with the listener's folded-in vector, each with a true reason
-    /// (`evidence.rs`).
+    /// Top inner products with the listener's folded-in vector, at most the surface's
+    /// per-creator cap of each creator, each with a true reason (`evidence.rs`).
     fn for_you(
         &self,
         source: &dyn Source,
@@ -152,10 +154,10 @@ impl Recs {
         scope: &Scope,
     ) -> Result<Vec<Scored>, RecsError> {
         let rules = scope.filter(types, &l.seen);
-        // Works of one creator share its vector, so the nearest are often one artist's
-        // tracks, most of which the per-creator cap then drops: ask for enough.
-        let k = scope.limit * 6 + 40;
-        let hits = model.search(&l.vector, k, types, &|i| rules.admits(model, i));
+        let cap = scope.surface.per_creator(scope.limit, &self.config);
+        // Enough for the rules and the evidence to drop some and still fill the list.
+        let want = scope.limit * 2 + 10;
+        let hits = capped_search(model, &l.vector, types, &|i| rules.admits(model, i), cap, want);
         let list = hits
             .into_iter()
             .map(|h| Scored {
@@ -165,7 +167,7 @@ impl Recs {
                 mix: None,
             })
             .collect();
-        TagEvidence::of(source, model, l)?.explain(source, model, l, list)
+        explain(source, model, l, list)
     }
 
     /// Collaborative candidates fused with neighbours of recent favourites (weights
@@ -247,7 +249,7 @@ impl Recs {
             matches!(s.reason, Reason::BecauseYouRecentlyPlayed(_))
                 && model.items.get(&s.id).is_some_and(|i| model.collaborative(i))
         });
-        let mut out = TagEvidence::of(source, model, l)?.explain(source, model, l, rest)?;
+        let mut out = explain(source, model, l, rest)?;
         for mut s in recent_ok {
             // A track of the recent favourite's own artist says so.
             if let Some(i) = model.items.get(&s.id) {
@@ -266,8 +268,10 @@ impl Recs {
         Ok(out)
     }
 
-    /// New episodes of followed or played shows, newest first, then shows from the
-    /// collaborative list.
+    /// New episodes of followed or played shows, newest first; then shows from the
+    /// collaborative list whose vectors carry listening evidence; then shows and episodes
+    /// naming an artist the listener plays (`mentions.rs`); then shows sharing a tag with
+    /// their favourites.
     fn podcasts(
         &self,
         source: &dyn Source,
@@ -287,15 +291,23 @@ impl Recs {
                 true,
             )?);
         }
+        let mut tagged = Vec::new();
         if scope.types.contains(&EntityType::Show) && l.has_signal() {
-            out.extend(self.for_you(source, model, l, &[EntityType::Show], scope)?);
+            let shows = self.for_you(source, model, l, &[EntityType::Show], scope)?;
+            let (by_tag, collaborative): (Vec<Scored>, Vec<Scored>) = shows
+                .into_iter()
+                .partition(|s| matches!(s.reason, Reason::TaggedLike(..)));
+            out.extend(collaborative);
+            tagged = by_tag;
         }
+        out.extend(mentions(source, model, l, &scope.types)?);
+        out.extend(tagged);
         Ok(out)
     }
 }
 
 /// Creators (artists, shows, authors) the listener follows or loves, strongest first.
-fn loved_creators(model: &ServingModel, l: &Listener) -> Vec<(String, f32)> {
+pub(crate) fn loved_creators(model: &ServingModel, l: &Listener) -> Vec<(String, f32)> {
     let mut aff: HashMap<u32, f32> = HashMap::new();
     for (id, st) in &l.profile.items {
         let Some(w) = interaction_weight(st) else { continue };

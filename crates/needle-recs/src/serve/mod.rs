@@ -10,6 +10,7 @@ mod evidence;
 pub mod jobs;
 mod listener;
 pub mod mem;
+mod mentions;
 mod mix;
 pub mod model;
 pub mod pick;
@@ -51,6 +52,23 @@ pub trait Source: Send + Sync {
     fn referrers(&self, id: &str) -> Result<Vec<String>, RecsError>;
     /// Profile decay settings.
     fn profile_config(&self) -> ProfileConfig;
+    /// Entities of `types` whose texts match the words of `query`, as the catalog's search
+    /// finds them (best first, at most `limit`), and how many matched in all. A text match
+    /// only: callers check what they need of it. The default finds nothing (a source
+    /// without a text index).
+    fn search_text(&self, query: &str, types: &[EntityType], limit: usize) -> Result<TextMatches, RecsError> {
+        let _ = (query, types, limit);
+        Ok(TextMatches::default())
+    }
+}
+
+/// What [`Source::search_text`] found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TextMatches {
+    /// Ids of the best matches, best first.
+    pub ids: Vec<String>,
+    /// Entities matched in all (may exceed `ids`).
+    pub total: usize,
 }
 
 /// (listener and request rules, ISO week, model version).

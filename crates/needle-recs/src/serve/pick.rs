@@ -1,6 +1,7 @@
 //! The rules and fallback steps of the surface pipeline (`surfaces.rs`): from ranked
 //! candidates to the answer, business rules checked against the live catalog, per-creator
-//! caps, no duplicates, reasons with names; and the popular fill.
+//! caps, no duplicates, reasons with names; the popular fill; and the same per-creator cap
+//! applied while a candidate step searches vectors (`capped_search`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -29,6 +30,9 @@ pub enum Reason {
     FromCreatorYouPlay(String, EntityType),
     /// Shares a tag with an item the listener plays: (tag as written, that item).
     TaggedLike(String, String),
+    /// A show or episode whose name, publisher or description names an artist the
+    /// listener plays.
+    Mentions(String),
     /// Continues the given seed.
     Continues(String),
     /// One of the listener's favourites.
@@ -47,6 +51,7 @@ impl Reason {
             | Reason::SimilarTo(x)
             | Reason::FromCreatorYouPlay(x, _)
             | Reason::TaggedLike(_, x)
+            | Reason::Mentions(x)
             | Reason::Continues(x) => Some(x),
             Reason::Favourite | Reason::Popular(_) => None,
         }
@@ -63,6 +68,7 @@ impl Reason {
             Reason::FromCreatorYouPlay(x, EntityType::Artist) => format!("by {}, whom you play", name(x)),
             Reason::FromCreatorYouPlay(x, _) => format!("from {}, which you play", name(x)),
             Reason::TaggedLike(tag, x) => format!("tagged {tag}, like {}", name(x)),
+            Reason::Mentions(x) => format!("mentions {}, whom you play", name(x)),
             Reason::Continues(x) => format!("goes well after {}", name(x)),
             Reason::Favourite => "one of your favourites".into(),
             Reason::Popular(Some(m)) => format!("popular in {m}"),
@@ -244,4 +250,52 @@ pub fn fill(
     let more = pick(source, fallback, &rules, limit - items.len())?;
     items.extend(more);
     Ok(())
+}
+
+/// Most vector hits [`capped_search`] asks for.
+const MAX_CAPPED_K: usize = 4_096;
+
+/// The best `want` items for `query` with at most `cap` per creator (as the rules count
+/// them: any creator at its cap keeps an item out). Works of one creator share its vector,
+/// so the nearest items are often one artist's tracks: the search asks for four times as
+/// many until `want` remain after the cap, the index runs out, or [`MAX_CAPPED_K`].
+pub(crate) fn capped_search(
+    model: &ServingModel,
+    query: &[f32],
+    types: &[EntityType],
+    admit: &(dyn Fn(u32) -> bool + Sync),
+    cap: Option<usize>,
+    want: usize,
+) -> Vec<crate::index::Hit> {
+    let Some(cap) = cap else {
+        return model.search(query, want, types, admit);
+    };
+    let mut k = want * 2;
+    loop {
+        let hits = model.search(query, k, types, admit);
+        let exhausted = hits.len() < k || k >= MAX_CAPPED_K;
+        let mut per: HashMap<u32, usize> = HashMap::new();
+        let mut kept = Vec::with_capacity(want);
+        for h in hits {
+            let creators = model
+                .meta
+                .get(h.id as usize)
+                .map(|m| m.creators.as_slice())
+                .unwrap_or(&[]);
+            if creators.iter().any(|c| per.get(c).copied().unwrap_or(0) >= cap) {
+                continue;
+            }
+            for &c in creators {
+                *per.entry(c).or_default() += 1;
+            }
+            kept.push(h);
+            if kept.len() == want {
+                return kept;
+            }
+        }
+        if exhausted {
+            return kept;
+        }
+        k = (k * 4).min(MAX_CAPPED_K);
+    }
 }

@@ -261,5 +261,6 @@ fn configs_are_serde_round_trippable() {
     let p: RecsConfig = serde_json::from_str(r#"{"ease":{"lambda":100.0}}"#).unwrap();
     assert_eq!(p.ease.lambda, 100.0);
 }
+mod podcasts;
 mod reasons;
 mod serve;

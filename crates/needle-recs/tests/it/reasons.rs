@@ -5,7 +5,7 @@ use needle_core::{Entity, EntityType, Event, EventType};
 use needle_recs::serve::mem::MemorySource;
 use needle_recs::serve::{RecRequest, Recs, ServeConfig, Surface};
 
-const TS: i64 = 1_700_000_000_000;
+pub(crate) const TS: i64 = 1_700_000_000_000;
 
 /// Three genres of 20 artists each (tagged `genreN`), every artist with three tracks (more
 /// popular the lower their number); a show per genre tagged like it and one tagged with
@@ -14,24 +14,7 @@ fn source() -> MemorySource {
     let mut s = MemorySource::default();
     for g in 0..3 {
         for i in 0..20 {
-            let artist = format!("g{g}-i{i}");
-            s.add(Entity {
-                id: artist.clone(),
-                kind: Some(EntityType::Artist),
-                name: format!("Artist {g}.{i}"),
-                tags: vec![format!("Genre{g}")],
-                ..Default::default()
-            });
-            for t in 0..3 {
-                s.add(Entity {
-                    id: format!("{artist}-t{t}"),
-                    kind: Some(EntityType::Track),
-                    name: format!("Song {g}.{i}.{t}"),
-                    artist_ids: vec![artist.clone()],
-                    popularity: Some(100.0 - t as f64 * 10.0),
-                    ..Default::default()
-                });
-            }
+            artist_with_tracks(&mut s, &format!("g{g}-i{i}"), &format!("Artist {g}.{i}"), g, 3);
         }
         s.add(Entity {
             id: format!("show-g{g}"),
@@ -51,22 +34,50 @@ fn source() -> MemorySource {
     for u in 0..60usize {
         let g = u % 3;
         for k in 0..8usize {
-            s.apply(&Event {
-                event_id: None,
-                user_id: format!("u{u}"),
-                kind: EventType::Play,
-                item_id: format!("g{g}-i{}", (u * 3 + k * 7) % 20),
-                ts: TS,
-                ms_played: None,
-                count: 1 + k as u32,
-                context: None,
-            });
+            let item = format!("g{g}-i{}", (u * 3 + k * 7) % 20);
+            play(&mut s, &format!("u{u}"), &item, 1 + k as u32);
         }
     }
     s
 }
 
-fn trained(src: &MemorySource) -> (tempfile::TempDir, Recs) {
+/// Artist `id` tagged `GenreN` with `tracks` tracks `<id>-t<n>`, more popular the lower
+/// their number.
+fn artist_with_tracks(s: &mut MemorySource, id: &str, name: &str, genre: usize, tracks: usize) {
+    s.add(Entity {
+        id: id.into(),
+        kind: Some(EntityType::Artist),
+        name: name.into(),
+        tags: vec![format!("Genre{genre}")],
+        ..Default::default()
+    });
+    for t in 0..tracks {
+        s.add(Entity {
+            id: format!("{id}-t{t}"),
+            kind: Some(EntityType::Track),
+            name: format!("{name} song {t}"),
+            artist_ids: vec![id.into()],
+            popularity: Some(100.0 / (1 + t) as f64),
+            ..Default::default()
+        });
+    }
+}
+
+/// `user` played `item` `count` times at [`TS`].
+pub(crate) fn play(s: &mut MemorySource, user: &str, item: &str, count: u32) {
+    s.apply(&Event {
+        event_id: None,
+        user_id: user.into(),
+        kind: EventType::Play,
+        item_id: item.into(),
+        ts: TS,
+        ms_played: None,
+        count,
+        context: None,
+    });
+}
+
+pub(crate) fn trained(src: &MemorySource) -> (tempfile::TempDir, Recs) {
     let mut c = ServeConfig::default();
     c.als.factors = 8;
     c.als.regularization = 0.05;
@@ -202,4 +213,26 @@ fn a_search_for_a_rare_type_scans_its_rows_and_agrees_with_the_index() {
         let ids = |h: &[needle_recs::index::Hit]| h.iter().map(|x| x.id).collect::<Vec<_>>();
         assert_eq!(ids(&scanned), ids(&indexed), "{u}");
     }
+}
+
+#[test]
+fn for_you_is_not_emptied_by_one_artists_many_tracks() {
+    let mut src = source();
+    // An artist of genre 1 with 300 tracks (one vector: their artist's), played by a third
+    // of the listeners, and by `solo` far more than anyone else.
+    artist_with_tracks(&mut src, "prolific", "Prolific", 1, 300);
+    for u in (1..60).step_by(3) {
+        play(&mut src, &format!("u{u}"), "prolific", 5);
+    }
+    play(&mut src, "solo", "prolific", 200);
+    play(&mut src, "solo", "g1-i0", 2);
+    let (_dir, recs) = trained(&src);
+    let r = recs
+        .recommend(&src, "solo", &request(Surface::ForYou, Some(vec![EntityType::Track])))
+        .unwrap();
+    assert_eq!(r.items.len(), 8, "{r:#?}");
+    let prolific = r.items.iter().filter(|i| i.id.starts_with("prolific-")).count();
+    assert_eq!(prolific, 2, "the nearest, up to the per-creator cap of 8 (2): {r:#?}");
+    // Every other place is a track of another played artist, not a popular filler.
+    assert!(r.items.iter().all(|i| !i.reason.starts_with("popular")), "{r:#?}");
 }

@@ -8,6 +8,7 @@ mod durability;
 mod fixture;
 mod log;
 mod personal;
+mod recs;
 mod s3;
 mod shared;
 mod tokens;

@@ -95,7 +95,7 @@ impl DatasetName {
         match self {
             DatasetName::Billboard => "hot100_songs.tsv.gz",
             DatasetName::Lastfm => "artists.dat",
-            DatasetName::PodcastIndex => "podcast_shows.tsv.gz",
+            DatasetName::PodcastIndex => podcastindex::FILE,
             DatasetName::ApplePodcasts => "",
             DatasetName::Librivox => "librivox_books.jsonl.gz",
             DatasetName::Changelog => "transcripts.jsonl.gz",

@@ -14,27 +14,58 @@ use anyhow::Result;
 use std::collections::HashMap;
 use std::path::Path;
 
-/// Convert the dataset folder `dir` into `sink`.
-pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
-    let mut lines = Lines::open(&dir.join("podcast_shows.tsv.gz"))?;
-    let mut langs: HashMap<String, Option<&'static str>> = HashMap::new();
+/// The Podcast Index file in a dataset folder.
+pub(crate) const FILE: &str = "podcast_shows.tsv.gz";
+
+/// One row of [`FILE`], as written (trimmed feed URL, raw title).
+pub(crate) struct Row<'a> {
+    pub url: &'a str,
+    pub title: &'a str,
+    /// ISO 639 code as the feed declares it (trimmed; may be empty).
+    pub language: &'a str,
+    /// `|`-separated categories.
+    pub categories: &'a str,
+}
+
+/// Visit every data row of [`FILE`] in `dir` (the header and empty lines skipped): `f`
+/// gets `Some(row)`, or `None` for a row without a feed URL or a title.
+pub(crate) fn for_each_row(dir: &Path, mut f: impl FnMut(Option<Row<'_>>) -> Result<()>) -> Result<()> {
+    let mut lines = Lines::open(&dir.join(FILE))?;
     let mut header = true;
     while let Some(line) = lines.next_line()? {
         if std::mem::take(&mut header) || line.is_empty() {
             continue;
         }
         let text = String::from_utf8_lossy(line);
-        let mut f = text.split('\t');
-        let (Some(url), Some(title)) = (f.next().map(str::trim), f.next()) else {
-            sink.skip();
-            continue;
+        let mut fields = text.split('\t');
+        let row = match (fields.next().map(str::trim), fields.next()) {
+            (Some(url), Some(title)) if !url.is_empty() => Some(Row {
+                url,
+                title,
+                language: fields.next().unwrap_or("").trim(),
+                categories: fields.next().unwrap_or(""),
+            }),
+            _ => None,
         };
-        if url.is_empty() {
+        f(row)?;
+    }
+    Ok(())
+}
+
+/// Convert the dataset folder `dir` into `sink`.
+pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
+    let mut langs: HashMap<String, Option<&'static str>> = HashMap::new();
+    for_each_row(dir, |row| {
+        let Some(Row {
+            url,
+            title,
+            language: code,
+            categories,
+        }) = row
+        else {
             sink.skip();
-            continue;
-        }
-        let code = f.next().unwrap_or("").trim();
-        let categories = f.next().unwrap_or("");
+            return Ok(());
+        };
         let mut e = Entity::new("show", format!("pi:show:{}", hash_hex(url)), clean_name(title));
         let language = match langs.get(code) {
             Some(l) => *l,
@@ -52,6 +83,6 @@ pub(crate) fn convert(dir: &Path, sink: &mut Sink) -> Result<()> {
             .collect();
         e.extra("feed_url", url);
         sink.write(e)?;
-    }
-    Ok(())
+        Ok(())
+    })
 }

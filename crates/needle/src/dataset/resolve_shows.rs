@@ -19,7 +19,7 @@
 
 use super::resolve::strict_key;
 use super::sink::{Entity, Hold, Sink};
-use super::text::{clean_name, hash_hex, Lines};
+use super::text::{clean_name, hash_hex};
 use super::{apple, podcastindex};
 use anyhow::Result;
 use std::collections::{HashMap, HashSet};
@@ -64,22 +64,17 @@ pub(crate) fn convert_shows(pi_dir: &Path, apple_dir: &Path, sink: &mut Sink) ->
         }
     }
     let mut found: HashMap<usize, Vec<(String, String)>> = HashMap::new();
-    let mut lines = Lines::open(&pi_dir.join("podcast_shows.tsv.gz"))?;
-    let mut header = true;
-    while let Some(line) = lines.next_line()? {
-        if std::mem::take(&mut header) || line.is_empty() {
-            continue;
+    podcastindex::for_each_row(pi_dir, |row| {
+        if let Some(row) = row {
+            if let Some(&Some(i)) = key(&clean_name(row.title)).and_then(|k| by_title.get(&k)) {
+                found
+                    .entry(i)
+                    .or_default()
+                    .push((row.url.to_string(), row.categories.to_string()));
+            }
         }
-        let text = String::from_utf8_lossy(line);
-        let mut f = text.split('\t');
-        let (Some(url), Some(title)) = (f.next().map(str::trim), f.next()) else {
-            continue;
-        };
-        if let Some(&Some(i)) = key(&clean_name(title)).and_then(|k| by_title.get(&k)) {
-            let categories = f.nth(1).unwrap_or("").to_string();
-            found.entry(i).or_default().push((url.to_string(), categories));
-        }
-    }
+        Ok(())
+    })?;
     let mut pi_to_apple: HashMap<String, usize> = HashMap::new();
     for (i, feeds) in found {
         match feeds.as_slice() {
@@ -252,7 +247,7 @@ mod tests {
             https://two.example.com/daily\tThe Daily\teng\tnews\n\
             https://feeds.example.com/q\tQuiet Show\teng\tcomedy\n\
             https://feeds.example.com/z\tOther\teng\tnews\n";
-        gz("podcast_shows.tsv.gz", pi);
+        gz(podcastindex::FILE, pi);
         let out = dir.path().join("out.jsonl");
         let mut sink = Sink::create(&out, false).unwrap();
         let res = convert_shows(dir.path(), dir.path(), &mut sink).unwrap();
