@@ -10,7 +10,8 @@ use clap::Parser;
 
 /// mimalloc instead of the system allocator: import and search allocate many small,
 /// short-lived strings and vectors across threads, where glibc's malloc took ~19% of an
-/// import's CPU (BENCHMARKS.md §0).
+/// import's CPU (BENCHMARKS.md §0). Off with `--no-default-features` (heap profilers).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
