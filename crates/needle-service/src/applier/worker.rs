@@ -458,6 +458,7 @@ impl Worker {
                 .apply(needle_search::Batch::new(Vec::new()), applied)?;
         }
         self.targets.engine.sync()?;
+        self.targets.searchstats.checkpoint(applied)?;
         if let Some(log) = self.log.as_mut() {
             log.trim(applied)?;
         }

@@ -12,9 +12,9 @@ const HOUR_MS: i64 = 3_600_000;
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SearchesReport {
     /// Start of the range, epoch ms (inclusive; hours are counted whole).
-    pub from: i64,
+    pub from_ms: i64,
     /// End of the range, epoch ms (exclusive).
-    pub to: i64,
+    pub to_ms: i64,
     /// Searches.
     pub searches: u64,
     /// Searches that found nothing.
@@ -175,8 +175,8 @@ impl SearchStats {
         stats.sort_by(|a, b| order(a, b, |q| q.searches));
         stats.truncate(limit);
         SearchesReport {
-            from,
-            to,
+            from_ms: from,
+            to_ms: to,
             searches: total.searches,
             zero_result_searches: total.zero,
             clicks: total.clicks,

@@ -183,9 +183,10 @@ impl SearchStats {
         self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// At a checkpoint: cover entries up to `seq`, drop what left the window (as of `now`),
-    /// and write the state durably when it changed.
-    pub fn checkpoint(&self, seq: u64, now: i64) -> Result<()> {
+    /// At a checkpoint: cover entries up to `seq`, drop what left the window (as of the
+    /// latest event applied: replicas prune alike), and write the state durably when it
+    /// changed.
+    pub fn checkpoint(&self, seq: u64) -> Result<()> {
         let bytes = {
             let mut s = self.state.lock();
             let moved = seq > s.applied_seq;
@@ -194,6 +195,7 @@ impl SearchStats {
                 return Ok(());
             }
             self.dirty.store(false, std::sync::atomic::Ordering::Relaxed);
+            let now = s.latest_ts;
             s.prune(&self.cfg, now);
             serde_json::to_vec(&*s).map_err(|e| Error::Storage(format!("cannot encode search statistics: {e}")))?
         };
