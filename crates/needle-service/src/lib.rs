@@ -195,7 +195,7 @@ impl Service {
         if searchstats.applied_seq() == 0 {
             // A data directory from before search statistics (or without their file):
             // they start empty where the other stores are, not from a log long trimmed.
-            searchstats.checkpoint(engine.applied_seq()?.min(events.applied_seq()))?;
+            searchstats.checkpoint(engine.applied_seq()?.min(events.applied_seq()), true)?;
         }
         let targets = Targets {
             engine: engine.clone(),

@@ -117,23 +117,39 @@ fn mean(sum: u64, n: u64) -> Option<f64> {
     (n > 0).then(|| ((sum as f64 / n as f64) * 1e3).round() / 1e3)
 }
 
-fn query_stat(norm: &str, q: &QueryStats, days: &[Day]) -> QueryStat {
-    let (mut s, mut z, mut cl, mut c, mut ps) = (0u64, 0u64, 0u64, 0u64, 0u64);
-    for d in days {
-        s += u64::from(d.searches);
-        z += u64::from(d.zero);
-        cl += u64::from(d.clicked);
-        c += u64::from(d.clicks);
-        ps += d.pos_sum;
+/// One query's counts over a range of days.
+#[derive(Debug, Clone, Copy, Default)]
+struct QueryCounts {
+    searches: u64,
+    zero: u64,
+    clicked: u64,
+    clicks: u64,
+    pos_sum: u64,
+}
+
+impl QueryCounts {
+    fn of(days: &[Day]) -> QueryCounts {
+        let mut c = QueryCounts::default();
+        for d in days {
+            c.searches += u64::from(d.searches);
+            c.zero += u64::from(d.zero);
+            c.clicked += u64::from(d.clicked);
+            c.clicks += u64::from(d.clicks);
+            c.pos_sum += d.pos_sum;
+        }
+        c
     }
-    QueryStat {
-        query: q.display.clone(),
-        normalized: norm.to_string(),
-        searches: s,
-        zero_result: z,
-        clicks: c,
-        click_through_rate: ratio(cl, s),
-        mean_click_position: mean(ps, c),
+
+    fn stat(&self, norm: &str, q: &QueryStats) -> QueryStat {
+        QueryStat {
+            query: q.display.clone(),
+            normalized: norm.to_string(),
+            searches: self.searches,
+            zero_result: self.zero,
+            clicks: self.clicks,
+            click_through_rate: ratio(self.clicked, self.searches),
+            mean_click_position: mean(self.pos_sum, self.clicks),
+        }
     }
 }
 
@@ -156,24 +172,32 @@ impl SearchStats {
             }
         }
         let (d0, d1) = (day_of(from), day_of(to.saturating_sub(1)));
-        let mut stats: Vec<QueryStat> = s
+        // Counts first (no strings copied), then only the top `limit` of each list built.
+        let counted: Vec<(&String, &QueryStats, QueryCounts)> = s
             .queries
             .iter()
             .filter_map(|(norm, q)| {
                 let lo = q.days.partition_point(|d| d.day < d0);
                 let hi = q.days.partition_point(|d| d.day <= d1);
-                (lo < hi).then(|| query_stat(norm, q, &q.days[lo..hi]))
+                let c = QueryCounts::of(&q.days[lo..hi]);
+                (c.searches > 0).then_some((norm, q, c))
             })
-            .filter(|q| q.searches > 0)
             .collect();
-        let order = |a: &QueryStat, b: &QueryStat, key: fn(&QueryStat) -> u64| {
-            key(b).cmp(&key(a)).then_with(|| a.normalized.cmp(&b.normalized))
+        let top = |key: fn(&QueryCounts) -> u64| -> Vec<QueryStat> {
+            let mut v: Vec<&(&String, &QueryStats, QueryCounts)> = counted.iter().filter(|x| key(&x.2) > 0).collect();
+            let by = |a: &&(&String, &QueryStats, QueryCounts), b: &&(&String, &QueryStats, QueryCounts)| {
+                key(&b.2).cmp(&key(&a.2)).then_with(|| a.0.cmp(b.0))
+            };
+            if v.len() > limit && limit > 0 {
+                v.select_nth_unstable_by(limit - 1, by);
+                v.truncate(limit);
+            }
+            v.sort_by(by);
+            v.truncate(limit);
+            v.into_iter().map(|(norm, q, c)| c.stat(norm, q)).collect()
         };
-        let mut zero: Vec<QueryStat> = stats.iter().filter(|q| q.zero_result > 0).cloned().collect();
-        zero.sort_by(|a, b| order(a, b, |q| q.zero_result));
-        zero.truncate(limit);
-        stats.sort_by(|a, b| order(a, b, |q| q.searches));
-        stats.truncate(limit);
+        let stats = top(|c| c.searches);
+        let zero = top(|c| c.zero);
         SearchesReport {
             from_ms: from,
             to_ms: to,

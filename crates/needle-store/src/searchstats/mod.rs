@@ -37,6 +37,9 @@ use std::path::{Path, PathBuf};
 
 /// File of the persisted state in the data directory.
 pub const FILE_NAME: &str = "searchstats.json";
+/// The state is written at most this often by [`SearchStats::checkpoint`] (it can be tens
+/// of megabytes); the write log is kept from [`SearchStats::durable_seq`] on meanwhile.
+pub const WRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// `[search_analytics]`: the click model and the bounds of the aggregates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,6 +112,10 @@ pub struct SearchStats {
     cfg: SearchStatsConfig,
     /// Applied entries not yet written.
     dirty: std::sync::atomic::AtomicBool,
+    /// The `applied_seq` of the state on disk.
+    durable: std::sync::atomic::AtomicU64,
+    /// When the state was last written.
+    written_at: Mutex<Option<std::time::Instant>>,
 }
 
 impl SearchStats {
@@ -123,11 +130,14 @@ impl SearchStats {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
             Err(e) => return Err(io(&path)(e)),
         };
+        let durable = std::sync::atomic::AtomicU64::new(state.applied_seq);
         Ok(SearchStats {
             state: Mutex::new(state),
             path,
             cfg,
             dirty: std::sync::atomic::AtomicBool::new(false),
+            durable,
+            written_at: Mutex::new(None),
         })
     }
 
@@ -183,23 +193,33 @@ impl SearchStats {
         self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// The `applied_seq` of the state on disk: the write log must be kept after it.
+    pub fn durable_seq(&self) -> u64 {
+        self.durable.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// At a checkpoint: cover entries up to `seq`, drop what left the window (as of the
     /// latest event applied: replicas prune alike), and write the state durably when it
-    /// changed.
-    pub fn checkpoint(&self, seq: u64) -> Result<()> {
-        let bytes = {
+    /// changed — at most every [`WRITE_EVERY`] unless `force`d (shutdown, snapshots).
+    pub fn checkpoint(&self, seq: u64, force: bool) -> Result<()> {
+        let due = force || self.written_at.lock().is_none_or(|t| t.elapsed() >= WRITE_EVERY);
+        let (bytes, covered) = {
             let mut s = self.state.lock();
-            let moved = seq > s.applied_seq;
             s.applied_seq = s.applied_seq.max(seq);
-            if !moved && !self.dirty.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            if s.applied_seq == self.durable_seq() || !due {
                 return Ok(());
             }
             self.dirty.store(false, std::sync::atomic::Ordering::Relaxed);
             let now = s.latest_ts;
             s.prune(&self.cfg, now);
-            serde_json::to_vec(&*s).map_err(|e| Error::Storage(format!("cannot encode search statistics: {e}")))?
+            let bytes =
+                serde_json::to_vec(&*s).map_err(|e| Error::Storage(format!("cannot encode search statistics: {e}")))?;
+            (bytes, s.applied_seq)
         };
-        write_atomically(&self.path, &bytes)
+        write_atomically(&self.path, &bytes)?;
+        self.durable.store(covered, std::sync::atomic::Ordering::Release);
+        *self.written_at.lock() = Some(std::time::Instant::now());
+        Ok(())
     }
 
     /// Copy the state file into `dir` (a snapshot, taken right after a checkpoint).

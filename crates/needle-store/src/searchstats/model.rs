@@ -17,10 +17,11 @@ use std::collections::HashMap;
 pub const MAX_WEIGHTED_POSITION: u32 = 10;
 /// Distinct listeners remembered per query (enough to know "k or more").
 pub const MAX_QUERY_USERS: usize = 64;
-/// Votes kept per (query, item): the most recent.
-pub const MAX_VOTES: usize = 64;
+/// Votes kept per (query, item): the most recent (24 votes of weight ≥ 1 saturate the
+/// strength at 1 − e^−2.4 ≈ 0.91 with the default `min_users` of 5).
+pub const MAX_VOTES: usize = 24;
 /// Items with click evidence kept per query: the most clicked.
-pub const MAX_ITEMS_PER_QUERY: usize = 50;
+pub const MAX_ITEMS_PER_QUERY: usize = 20;
 /// Click positions counted one by one; later ones share the last slot.
 pub const POSITION_SLOTS: usize = 11;
 /// The anonymous listeners' shared vote.

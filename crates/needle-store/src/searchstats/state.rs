@@ -44,6 +44,9 @@ pub(super) struct State {
     pub latest_ts: i64,
 }
 
+/// Days a client event's `event_id` is remembered (a retry after that counts again).
+pub const DEDUP_DAYS: i64 = 2;
+
 fn dedup_key(kind: u8, user: Option<&str>, event_id: &str) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     h.update(&[kind]);
@@ -203,7 +206,9 @@ impl State {
         let from = now.saturating_sub(window);
         let (first_hour, first_day) = (hour_of(from), day_of(from));
         self.hours = self.hours.split_off(&first_hour);
-        self.seen.retain(|_, d| *d >= first_day);
+        // Client retries come within hours: dedup keys are kept two days, not the window.
+        let dedup_from = day_of(now) - DEDUP_DAYS;
+        self.seen.retain(|_, d| *d >= dedup_from.max(first_day));
         self.queries.retain(|_, q| {
             q.days.retain(|d| d.day >= first_day);
             q.items.retain(|_, v| !v.prune(now, window));

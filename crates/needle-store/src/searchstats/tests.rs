@@ -90,7 +90,7 @@ fn replay_is_idempotent_and_state_survives_reopen() {
     let mut again = 0;
     crowd(&s, &mut again, "hello", "x", 2, 5, T0);
     assert_eq!(s.searches_report(T0 - DAY, T0 + DAY, 10), before);
-    s.checkpoint(seq).expect("checkpoint");
+    s.checkpoint(seq, false).expect("checkpoint");
     drop(s);
     let s = SearchStats::open(d.path(), SearchStatsConfig::default()).expect("reopen");
     assert_eq!(s.applied_seq(), seq);
