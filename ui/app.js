@@ -798,8 +798,62 @@
       do {
         state.statusAgain = false;
         await sampleStatus();
+        try { await sampleAnalytics(); } catch (_) { /* keep the last figures */ }
       } while (state.statusAgain);
     } finally { state.statusBusy = false; }
+  }
+
+  const SVG = 'http://www.w3.org/2000/svg';
+
+  // Bars scaled to the largest value, in a 240×60 viewBox; each bar's title tells its value.
+  function bars(svg, values, label) {
+    svg.replaceChildren();
+    const max = Math.max(0, ...values);
+    const w = 240 / Math.max(1, values.length);
+    values.forEach((v, i) => {
+      const h = max > 0 ? Math.max(v > 0 ? 1 : 0, (v / max) * 58) : 0;
+      const r = document.createElementNS(SVG, 'rect');
+      r.setAttribute('x', String(i * w + w * 0.1));
+      r.setAttribute('width', String(w * 0.8));
+      r.setAttribute('y', String(60 - h));
+      r.setAttribute('height', String(h));
+      const t = document.createElementNS(SVG, 'title');
+      t.textContent = label(v, i);
+      r.append(t);
+      svg.append(r);
+    });
+  }
+
+  // GET /v1/analytics/searches (admin key): searches over time, CTR by position, the
+  // queries that found nothing.
+  async function sampleAnalytics() {
+    const r = await fetchJSON('/v1/analytics/searches?limit=10');
+    const summary = $('analytics-summary');
+    if (!r.ok) {
+      summary.textContent = r.status === 401 || r.status === 403 ? 'Analytics need an admin key.' : `Analytics unavailable: ${describe(r)}`;
+      return;
+    }
+    const a = r.body;
+    const pct = (x) => `${(100 * x).toFixed(1)}%`;
+    summary.textContent = [
+      `${fmt(a.searches)} searches`,
+      `${fmt(a.zero_result_searches)} found nothing`,
+      `${fmt(a.clicks)} click${a.clicks === 1 ? '' : 's'}`,
+      `click-through ${pct(a.click_through_rate)}`,
+      a.mean_click_position != null ? `mean click position ${a.mean_click_position}` : '',
+    ].filter(Boolean).join(' · ');
+    // The last 24 hours, oldest first, hours without searches as 0.
+    const hourMs = 3600000;
+    const last = Math.floor((a.to_ms - 1) / hourMs) * hourMs;
+    const byHour = new Map(a.searches_per_hour.map((h) => [h.hour, h.searches]));
+    const hours = Array.from({ length: 24 }, (_, i) => last - (23 - i) * hourMs);
+    bars($('analytics-hours'), hours.map((h) => byHour.get(h) || 0),
+      (v, i) => `${new Date(hours[i]).toISOString().slice(11, 16)} UTC: ${fmt(v)} searches`);
+    bars($('analytics-ctr'), a.ctr_by_position.map((p) => p.rate),
+      (v, i) => `position ${a.ctr_by_position[i].position}${i === a.ctr_by_position.length - 1 ? '+' : ''}: ${pct(v)}`);
+    const list = $('analytics-zero');
+    list.replaceChildren(...a.top_zero_result_queries.map((q) => el('li', '', `${q.query} (${fmt(q.zero_result)})`)));
+    if (!a.top_zero_result_queries.length) list.append(el('li', 'muted', 'none'));
   }
 
   async function sampleStatus() {

@@ -373,6 +373,27 @@ test('status view shows catalog size, listeners and ingest rate', async () => {
   await context.close();
 });
 
+test('status view plots search analytics: searches per hour, CTR by position, zero-result queries', async () => {
+  const found = await api(main, 'GET', '/v1/search?q=hello&limit=5', { expect: 200 });
+  await api(main, 'GET', '/v1/search?q=qqnothingzz', { expect: 200 });
+  await api(main, 'GET', '/v1/search?q=qqnothingzz', { expect: 200 });
+  const hit = found.body.hits[1];
+  await api(main, 'POST', '/v1/events', { expect: 200, body: [{ type: 'click', search_id: found.body.search_id,
+    item_id: hit.id, position: 2, user_id: 'u-analytics', ts: Date.now(), event_id: 'analytics-click-1' }] });
+  const { page, context, errors } = await openPage();
+  await page.click('#status-refresh');
+  await page.waitForFunction(() => /qqnothingzz \(2\)/.test(document.getElementById('analytics-zero').textContent));
+  assert.match(await page.textContent('#analytics-summary'), /\d+ searches · \d+ found nothing · [1-9]\d* clicks? · click-through/);
+  assert.equal(await page.locator('#analytics-hours rect').count(), 24);
+  assert.equal(await page.locator('#analytics-ctr rect').count(), 11);
+  // The click at position 2 is a bar there.
+  const h = await page.getAttribute('#analytics-ctr rect:nth-child(2)', 'height');
+  assert.ok(Number(h) > 0, `position 2 bar height ${h}`);
+  await page.locator('#analytics-panel').screenshot({ path: join(ARTIFACTS, 'analytics.png') });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('typing shows results grouped by type with highlights, debounced', async () => {
   const { page, context, errors, searches } = await openPage();
   await typeQuery(page, 'helo', 20); // a typo: one edit away from "hello"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 
 import pytest
 
@@ -216,6 +217,13 @@ MODELS = {
     "Highlight": needle.Highlight,
     "HistoryResponse": needle.History,
     "Hit": needle.Hit,
+    "Explain": needle.Explain,
+    "SearchesReport": needle.SearchesReport,
+    "PositionStat": needle.PositionStat,
+    "HourStat": needle.HourStat,
+    "QueryStat": needle.QueryStat,
+    "ItemReport": needle.ItemReport,
+    "ItemQuery": needle.ItemQuery,
     "Personalization": needle.Personalization,
     "ProfileView": needle.Profile,
     "RecentEvent": needle.RecentEvent,
@@ -335,3 +343,22 @@ def test_dj_session_start_next_feedback(client, trained):
     with pytest.raises(NotFoundError) as e:
         client.session_next("s-does-not-exist")
     assert e.value.code == "session_not_found"
+
+
+def test_search_ids_explain_clicks_and_analytics(client, uid):
+    client.write(catalog(uid))
+    res = wait_for(lambda: has(r := client.search(f"hello {uid}", limit=5, explain=True), f"tr:{uid}:hello2") and r)
+    assert res and isinstance(res.search_id, str) and len(res.search_id) == 32
+    top = res.hits[0]
+    assert isinstance(top.explain, needle.Explain) and top.explain.click_boost == 0.0
+    position = [h.id for h in res.hits].index(f"tr:{uid}:hello2") + 1
+    click = {"type": "click", "search_id": res.search_id, "item_id": f"tr:{uid}:hello2", "position": position,
+             "user_id": f"u:{uid}", "ts": int(time.time() * 1000), "event_id": f"c:{uid}"}
+    report = client.send_events([click, click])
+    assert (report.accepted, report.duplicates) == (1, 1)
+    stats = client.search_analytics(limit=1000)
+    assert isinstance(stats, needle.SearchesReport) and stats.searches >= 1 and stats.clicks >= 1
+    assert any(q.normalized == f"hello {uid}" for q in stats.top_queries)
+    item = client.item_analytics(f"tr:{uid}:hello2")
+    assert isinstance(item, needle.ItemReport) and item.queries[0].listeners == 1
+    assert item.queries[0].mean_click_position == float(position)

@@ -7,6 +7,7 @@ pub mod entity;
 pub mod error;
 pub mod event;
 pub mod profile;
+pub mod search_event;
 pub mod text;
 pub mod time;
 pub mod validate;

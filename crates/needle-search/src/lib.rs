@@ -11,6 +11,7 @@ pub mod facets;
 pub mod filter;
 pub mod filter_expr;
 pub mod highlight;
+pub mod learned;
 pub mod plan;
 pub mod schema;
 mod search;

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::facets::{FacetCollector, FacetField};
 use crate::filter::{market_query, parse_filter};
 use crate::highlight::highlight;
+use crate::learned::{learned_order, ExplainCtx};
 use crate::plan::{
     build_query, corrected_keys, expand, query_words, selective_words, word_cost, Expansion, KeyBonus, Match,
     QueryWord, TYPO_KEY_FACTOR,
@@ -201,7 +202,8 @@ pub fn run(
         return crate::browse::run(&ctx, &p, &words, sort, started);
     }
     let window = p.offset + p.limit;
-    let pool = if taste.is_some() {
+    let clicks = req.clicks.as_deref();
+    let pool = if taste.is_some() || clicks.is_some() {
         window.max(PERSONAL_POOL)
     } else {
         window
@@ -237,9 +239,11 @@ pub fn run(
     let collector = both.0;
     let total: u64 = ranked.counts.iter().sum();
     let mut cache: HashMap<DocAddress, Option<Hit>> = HashMap::new();
+    let explain = req.explain.then(|| explain_ctx(&collector, &words));
     let mut hits = to_hits(&collector.segments, snap, &ranked.top, &words, taste, &mut cache)?;
-    if taste.is_some() {
-        personal_order(&mut hits);
+    explain_hits(&mut hits, &collector.segments, &ranked.top, explain.as_ref());
+    if taste.is_some() || clicks.is_some() || explain.is_some() {
+        learned_order(&mut hits, clicks);
         hits.truncate(window);
     }
     let top_result = hits.first().cloned();
@@ -257,7 +261,8 @@ pub fn run(
         .into_iter()
         .map(|(_, kind, total, docs)| {
             let mut hits = to_hits(&collector.segments, snap, &docs, &words, taste, &mut cache)?;
-            personal_order(&mut hits);
+            explain_hits(&mut hits, &collector.segments, &docs, explain.as_ref());
+            learned_order(&mut hits, clicks);
             Ok(Section {
                 kind,
                 total: total as usize,
@@ -266,6 +271,7 @@ pub fn run(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(SearchResponse {
+        search_id: None,
         hits,
         total: total as usize,
         took_ms: ms(started),
@@ -317,17 +323,30 @@ fn doc_id(segs: &[Arc<SegmentData>], addr: DocAddress) -> Result<Option<String>>
     }
 }
 
-/// Apply personalization boosts to scores and re-sort (stable: ties keep text order).
-fn personal_order(hits: &mut [Hit]) {
-    let mut any = false;
-    for h in hits.iter_mut() {
-        if let Some(p) = &h.personalization {
-            h.score = ((h.score + p.boost) * 1e4).round() / 1e4;
-            any = true;
-        }
+/// What `explain` needs of this query and collector.
+fn explain_ctx(c: &RankCollector, words: &[QueryWord]) -> ExplainCtx {
+    let texts: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
+    ExplainCtx {
+        inv_log_max_pop: c.log_max_pop.map(|m| if m > 0.0 { (1.0 / m) as f32 } else { 0.0 }),
+        query_words: c.query_words as f32,
+        exact_key: key_of_words(&texts),
+        run_keys: run_keys(words),
     }
-    if any {
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+}
+
+/// Fill each hit's `explain` from its collected score (`docs`, in the order `to_hits`
+/// turned them into `hits`, which skips documents without a hit).
+fn explain_hits(hits: &mut [Hit], segs: &[Arc<SegmentData>], docs: &[Scored], ctx: Option<&ExplainCtx>) {
+    let Some(ctx) = ctx else { return };
+    let mut docs = docs.iter();
+    for h in hits.iter_mut() {
+        for s in docs.by_ref() {
+            let same = doc_id(segs, s.addr).ok().flatten().is_some_and(|id| id == h.id);
+            if let (true, Some(data)) = (same, segs.get(s.addr.segment_ord as usize)) {
+                h.explain = Some(ctx.explain(data, s.addr.doc_id, s.score, &h.name));
+                break;
+            }
+        }
     }
 }
 
@@ -402,6 +421,7 @@ fn build_hit(
             extra: e.extra,
             highlights,
             personalization,
+            explain: None,
             id: e.id,
             name: e.name,
         }))

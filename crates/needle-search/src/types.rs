@@ -50,6 +50,14 @@ pub struct SearchRequest {
     /// Values per facet, the most frequent first (default 20, max 100).
     #[serde(default)]
     pub max_facet_values: Option<usize>,
+    /// Return each hit's score as its parts (`explain` on every hit).
+    #[serde(default)]
+    pub explain: bool,
+    /// The click model's strength per item for this query (set by the service from its
+    /// search statistics; never read from a request).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub clicks: Option<std::sync::Arc<crate::learned::ClickStrengths>>,
 }
 
 /// A highlighted field of a hit.
@@ -117,6 +125,28 @@ pub struct Hit {
     /// Why this hit was lifted (or lowered) for the listener (`user_id` searches only).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub personalization: Option<crate::taste::Personalization>,
+    /// The score's parts (`explain=true` only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub explain: Option<Explain>,
+}
+
+/// A hit's score as its parts (`explain=true`): `score = text + exact_bonus +
+/// popularity_prior + name_coverage + personal_boost + click_boost` (up to rounding).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Explain {
+    /// The text match (field weights, typo and prefix costs), without the name bonus.
+    pub text: f32,
+    /// Bonus for the query being the whole name (1.5) or a run of it being the name (0.6),
+    /// as detected on the display name.
+    pub exact_bonus: f32,
+    /// Popularity prior (0 to 0.5).
+    pub popularity_prior: f32,
+    /// Name coverage for queries of two words or more (0 to 0.1).
+    pub name_coverage: f32,
+    /// The listener's taste (`user_id` searches).
+    pub personal_boost: f32,
+    /// What clicks on this item for this query (by enough distinct listeners) add.
+    pub click_boost: f32,
 }
 
 /// Hits of one type, as a search page groups them.
@@ -134,6 +164,9 @@ pub struct Section {
 /// A search answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchResponse {
+    /// This answer's id: name it in click events (`POST /v1/events`, `type: click`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_id: Option<String>,
     /// One ranked list across types.
     pub hits: Vec<Hit>,
     /// Number of matching entities.

@@ -51,6 +51,8 @@ use utoipa::OpenApi;
         crate::routes::cluster::status,
         crate::routes::cluster::create_snapshot,
         crate::routes::cluster::list_snapshots,
+        crate::routes::analytics::searches,
+        crate::routes::analytics::item,
         crate::routes::health::live,
         crate::routes::health::ready,
         crate::routes::observe::scrape,
@@ -67,6 +69,10 @@ use utoipa::OpenApi;
         needle_recs::serve::SessionInfo, crate::routes::recs::ContinueBody, crate::routes::recs::SessionBody,
         crate::routes::admin::TrainAccepted, crate::routes::admin::ModelInfo,
         needle_service::ClusterStatus, needle_service::Manifest, needle_service::snapshot::SnapshotFile,
+        needle_search::Explain, SearchEventDoc,
+        needle_store::searchstats::SearchesReport, needle_store::searchstats::PositionStat,
+        needle_store::searchstats::HourStat, needle_store::searchstats::QueryStat,
+        needle_store::searchstats::ItemReport, needle_store::searchstats::ItemQuery,
     )),
     tags(
         (name = "catalog", description = "Write, read and delete catalog entities"),
@@ -77,6 +83,7 @@ use utoipa::OpenApi;
         (name = "admin", description = "Training jobs and the serving model"),
         (name = "auth", description = "Listener tokens for client apps"),
         (name = "ops", description = "Health, metrics and this document"),
+        (name = "analytics", description = "What listeners search, find and click"),
     )
 )]
 pub struct ApiDoc;
@@ -190,6 +197,39 @@ pub struct EventDoc {
     pub count: Option<u32>,
     /// Free context, at most 1024 bytes (the query of a `search_click`).
     pub context: Option<String>,
+}
+
+/// A search or click event of a `POST /v1/events` batch (`type` `click` or `search`):
+/// what a listener did with a search answer. `user_id` is optional (anonymous listeners).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = SearchEvent)]
+pub struct SearchEventDoc {
+    /// `click` (a result opened) or `search` (a search logged by a client; the server
+    /// logs the searches it answers itself).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Client-chosen id: an id seen before (for the same listener, or anonymous) counts
+    /// once.
+    pub event_id: String,
+    /// The `search_id` of the answer (`GET /v1/search` returns one), or a client's own.
+    pub search_id: String,
+    /// The listener, when known.
+    pub user_id: Option<String>,
+    /// When it happened.
+    pub ts: Timestamp,
+    /// `click`: the result opened.
+    pub item_id: Option<String>,
+    /// `click`: its position in the answer, 1-based (1 to 1000).
+    #[schema(minimum = 1, maximum = 1000)]
+    pub position: Option<u32>,
+    /// `search`: the query as typed (at most 512 bytes).
+    pub query: Option<String>,
+    /// `search`: the market searched in.
+    pub market: Option<String>,
+    /// `search`: ids of the results shown (at most 100; an empty list: nothing found).
+    pub result_ids: Option<Vec<String>>,
+    /// `search`: how long it took, milliseconds.
+    pub took_ms: Option<f64>,
 }
 
 /// A delete record of a catalog batch.

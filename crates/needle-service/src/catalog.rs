@@ -142,7 +142,10 @@ impl Service {
             }
             None => None,
         };
-        Ok(self.engine.search(req, taste.as_deref())?)
+        let learned = self.with_clicks(req);
+        let mut resp = self.engine.search(learned.as_ref().unwrap_or(req), taste.as_deref())?;
+        self.log_search(req, &mut resp);
+        Ok(resp)
     }
 
     /// Catalog counts.

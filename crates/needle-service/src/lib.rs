@@ -16,6 +16,7 @@ mod error;
 mod listeners;
 mod ops;
 mod recs;
+mod searches;
 pub mod shared;
 pub mod snapshot;
 #[cfg(feature = "testkit")]
@@ -35,7 +36,7 @@ use needle_core::profile::ProfileConfig;
 use needle_core::time::Clock;
 use needle_recs::serve::{Recs, ServeConfig};
 use needle_search::{Engine, EngineConfig, Rejection};
-use needle_store::{EventStore, FileLog, TokenRevocations};
+use needle_store::{EventStore, FileLog, SearchStats, TokenRevocations};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,8 @@ pub struct ServiceConfig {
     pub checkpoint_interval: Duration,
     /// `[cluster]`: with `nats` set, the write log is the cluster's JetStream stream.
     pub cluster: config::cluster::ClusterConfig,
+    /// `[search_analytics]`: the search log, the click model and the analytics' bounds.
+    pub search_stats: needle_store::SearchStatsConfig,
 }
 
 impl ServiceConfig {
@@ -67,6 +70,7 @@ impl ServiceConfig {
             load_model: false,
             checkpoint_interval: Duration::from_secs(5),
             cluster: config::cluster::ClusterConfig::default(),
+            search_stats: needle_store::SearchStatsConfig::default(),
         }
     }
 
@@ -118,6 +122,10 @@ pub struct Service {
     digest_cache: parking_lot::Mutex<Option<(u64, String)>>,
     /// The state shared with other replicas on Redis, when configured.
     shared: Option<shared::Shared>,
+    /// Search statistics (analytics, the click model), applied from the log.
+    searchstats: Arc<SearchStats>,
+    /// Answered searches on their way to the log (`None`: not logged).
+    search_log: Option<Arc<searches::SearchLog>>,
 }
 
 impl Service {
@@ -183,12 +191,19 @@ impl Service {
         }
         let tastes = Arc::new(Tastes::default());
         let revocations = Arc::new(TokenRevocations::open(&dir)?);
+        let searchstats = Arc::new(SearchStats::open(&dir, cfg.search_stats.clone())?);
+        if searchstats.applied_seq() == 0 {
+            // A data directory from before search statistics (or without their file):
+            // they start empty where the other stores are, not from a log long trimmed.
+            searchstats.checkpoint(engine.applied_seq()?.min(events.applied_seq()), true)?;
+        }
         let targets = Targets {
             engine: engine.clone(),
             events: events.clone(),
             recs: recs.clone(),
             tastes: tastes.clone(),
             revocations: revocations.clone(),
+            searchstats: searchstats.clone(),
             node_id: node_id.clone(),
             data_dir: dir.clone(),
             shared_models: clustered.then(|| shared_dir.clone()),
@@ -249,7 +264,14 @@ impl Service {
                 .map(|_| ())
                 .map_err(|e| needle_recs::RecsError::Source(format!("activating model {version}: {e}")))
         }));
+        let search_log = if cfg.search_stats.log_searches && !bulk {
+            Some(searches::SearchLog::start(Arc::downgrade(&applier))?)
+        } else {
+            None
+        };
         Ok(Service {
+            searchstats,
+            search_log,
             engine,
             events,
             recs,
@@ -270,6 +292,9 @@ impl Service {
     /// Finish queued writes, make everything durable, and stop. Later writes fail with
     /// [`Error::Unavailable`].
     pub fn shutdown(&self) -> Result<()> {
+        if let Some(log) = &self.search_log {
+            log.stop(&Arc::downgrade(&self.applier));
+        }
         self.applier.shutdown();
         self.engine.shutdown()?;
         Ok(())

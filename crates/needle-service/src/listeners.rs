@@ -7,6 +7,7 @@ use crate::{validate_batch, Service};
 use needle_core::error::ValidationKind;
 use needle_core::event::parse_event;
 use needle_core::profile::RecentEvent;
+use needle_core::search_event::{is_search_event, parse_search_event, SearchEvent};
 use needle_core::validate::check_id;
 use needle_core::{EntityType, Event, EventType, ValidationError};
 use needle_search::taste::{Affinity, Taste};
@@ -73,23 +74,61 @@ impl Service {
         // An event from the future would outweigh a listener's whole history in the decayed
         // profile (its weight grows with time); clocks drift, so a day of slack.
         let latest = self.clock_ms().saturating_add(MAX_FUTURE_MS);
-        let (events, rejected) = validate_batch(&values, |v| {
-            let e = parse_event(v)?;
-            if e.ts > latest {
-                return Err(ValidationError::new(
+        let future = |ts: i64| {
+            (ts > latest).then(|| {
+                ValidationError::new(
                     ValidationKind::InvalidField,
                     Some("ts".into()),
                     "field `ts` is more than a day in the future",
-                ));
+                )
+            })
+        };
+        // Search and click events (`type` `search` or `click`) go to the search statistics
+        // in an entry of their own; the others are listening events.
+        let (mut searches, mut clicks) = (Vec::new(), Vec::new());
+        let (events, mut rejected) = validate_batch(&values, |v| {
+            if is_search_event(v) {
+                return Ok(None);
             }
-            Ok(e)
+            let e = parse_event(v)?;
+            match future(e.ts) {
+                Some(err) => Err(err),
+                None => Ok(Some(e)),
+            }
         });
+        let events: Vec<_> = events.into_iter().flatten().collect();
+        for (index, v) in values.iter().enumerate().filter(|(_, v)| is_search_event(v)) {
+            let parsed = parse_search_event(v).and_then(|e| {
+                let ts = match &e {
+                    SearchEvent::Click(c) => c.ts,
+                    SearchEvent::Search(s) => s.ts,
+                };
+                future(ts).map_or(Ok(e), Err)
+            });
+            match parsed {
+                Ok(SearchEvent::Click(c)) => clicks.push(c),
+                Ok(SearchEvent::Search(s)) => searches.push(s),
+                Err(e) => rejected.push(needle_search::Rejection {
+                    index,
+                    code: e.code.to_string(),
+                    message: e.message,
+                }),
+            }
+        }
+        rejected.sort_by_key(|r| r.index);
         let mut report = EventReport {
             accepted: 0,
             duplicates: 0,
             rejected,
             seq: 0,
         };
+        if !searches.is_empty() || !clicks.is_empty() {
+            let key = key.as_ref().map(|k| format!("{k}.searches"));
+            let (accepted, duplicates, seq) = self.write_search_events(searches, clicks, key)?;
+            report.accepted += accepted;
+            report.duplicates += duplicates;
+            report.seq = seq;
+        }
         if events.is_empty() {
             return Ok(report);
         }
@@ -99,10 +138,10 @@ impl Service {
             analyses: None,
             key,
         })?;
-        report.seq = seq;
+        report.seq = report.seq.max(seq);
         if let Outcome::Events(got) = outcome {
-            report.accepted = got.accepted;
-            report.duplicates = got.duplicates;
+            report.accepted += got.accepted;
+            report.duplicates += got.duplicates;
         }
         Ok(report)
     }

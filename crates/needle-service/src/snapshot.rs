@@ -100,6 +100,7 @@ pub(crate) fn write(targets: &Targets, dir: &Path, seq: u64, node_id: &str, now_
     targets.engine.snapshot_to(&tmp)?;
     targets.events.copy_to(&tmp.join("events"))?;
     targets.revocations.copy_to(&tmp)?;
+    targets.searchstats.copy_to(&tmp)?;
     let log = identity::read(&targets.data_dir)?;
     if let Some(id) = &log {
         identity::write(&tmp, id)?;

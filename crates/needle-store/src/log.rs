@@ -60,6 +60,18 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         hash: Option<String>,
     },
+    /// Searches the server answered (its search log, one entry per batch) and search or
+    /// click events clients sent (validated; a repeated `event_id` is counted once). Not
+    /// acknowledged writes: the server's own searches may be lost in the last batch
+    /// before a crash (see docs/search-analytics.md).
+    Searches {
+        /// Searches, in the order they were answered.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        searches: Vec<needle_core::search_event::LoggedSearch>,
+        /// Clicks on search results.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        clicks: Vec<needle_core::search_event::Click>,
+    },
 }
 
 impl Entry {
@@ -76,6 +88,7 @@ impl Entry {
             Entry::EraseListener { .. } => "erase_listener",
             Entry::RevokeTokens { .. } => "revoke_tokens",
             Entry::ActivateModel { .. } => "activate_model",
+            Entry::Searches { .. } => "searches",
         }
     }
 }

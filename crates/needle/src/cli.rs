@@ -565,7 +565,10 @@ pub fn run(cli: Cli) -> Result<()> {
                     cfg.data_dir.display()
                 );
             }
-            let service = open_service(&cfg, false)?;
+            // ... nor log its search (analytics are of what listeners searched).
+            let mut service_cfg = cfg.service_config(false);
+            service_cfg.search_stats.log_searches = false;
+            let service = open_with(&cfg, service_cfg)?;
             let types = match &a.types {
                 Some(t) => t
                     .split(',')

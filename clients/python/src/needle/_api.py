@@ -23,12 +23,14 @@ from .models import (
     EventReport,
     HealthStatus,
     History,
+    ItemReport,
     Job,
     ModelInfo,
     Profile,
     Recommendations,
     SearchRequest,
     SearchResponse,
+    SearchesReport,
     SessionInfo,
     Token,
     TrainAccepted,
@@ -93,6 +95,7 @@ def search(
     sort: Optional[str] = None,
     facets: Optional[Sequence[str]] = None,
     max_facet_values: Optional[int] = None,
+    explain: Optional[bool] = None,
 ) -> Call[SearchResponse]:
     if isinstance(q, SearchRequest):
         req = q
@@ -108,6 +111,7 @@ def search(
             sort=sort,
             facets=list(facets) if facets else None,
             max_facet_values=max_facet_values,
+            explain=explain,
         )
     return Call("GET", "/v1/search", _json(SearchResponse), params=req.to_params())
 
@@ -144,6 +148,18 @@ def profile(user_id: str, top: Optional[int]) -> Call[Profile]:
 def history(user_id: str, limit: Optional[int]) -> Call[History]:
     params = {"limit": str(limit)} if limit is not None else None
     return Call("GET", f"/v1/users/{_core.seg(user_id)}/history", _json(History), params=params)
+
+
+def search_analytics(
+    from_ms: Optional[int], to_ms: Optional[int], limit: Optional[int]
+) -> Call[SearchesReport]:
+    params = {k: str(v) for k, v in (("from", from_ms), ("to", to_ms), ("limit", limit)) if v is not None}
+    return Call("GET", "/v1/analytics/searches", _json(SearchesReport), params=params or None)
+
+
+def item_analytics(item_id: str, limit: Optional[int]) -> Call[ItemReport]:
+    params = {"limit": str(limit)} if limit is not None else None
+    return Call("GET", f"/v1/analytics/items/{_core.seg(item_id)}", _json(ItemReport), params=params)
 
 
 def delete_user(user_id: str) -> Call[UserDeleted]:

@@ -27,6 +27,8 @@ from .models import (
     Recommendations,
     SearchRequest,
     SearchResponse,
+    SearchesReport,
+    ItemReport,
     SessionInfo,
     Token,
     TrainAccepted,
@@ -142,8 +144,9 @@ class AsyncNeedle:
         sort: Optional[str] = None,
         facets: Optional[Sequence[str]] = None,
         max_facet_values: Optional[int] = None,
+        explain: Optional[bool] = None,
     ) -> SearchResponse:
-        call = _api.search(q, types, limit, offset, filter, market, user_id, sort, facets, max_facet_values)
+        call = _api.search(q, types, limit, offset, filter, market, user_id, sort, facets, max_facet_values, explain)
         return await self._run(call)
 
     # events and listeners
@@ -167,6 +170,17 @@ class AsyncNeedle:
 
     async def history(self, user_id: str, *, limit: Optional[int] = None) -> History:
         return await self._run(_api.history(user_id, limit))
+
+    async def search_analytics(
+        self, *, from_ms: Optional[int] = None, to_ms: Optional[int] = None, limit: Optional[int] = None
+    ) -> SearchesReport:
+        """Search analytics (``GET /v1/analytics/searches``, admin): top and zero-result queries,
+        click-through rate, clicks by position, searches per hour; default range: the last 24 hours."""
+        return await self._run(_api.search_analytics(from_ms, to_ms, limit))
+
+    async def item_analytics(self, item_id: str, *, limit: Optional[int] = None) -> ItemReport:
+        """The queries that lead to an item (``GET /v1/analytics/items/{id}``, admin)."""
+        return await self._run(_api.item_analytics(item_id, limit))
 
     async def delete_user(self, user_id: str) -> UserDeleted:
         return await self._run(_api.delete_user(user_id))

@@ -25,6 +25,8 @@ from .models import (
     Recommendations,
     SearchRequest,
     SearchResponse,
+    SearchesReport,
+    ItemReport,
     SessionInfo,
     Token,
     TrainAccepted,
@@ -161,6 +163,7 @@ class Needle:
         sort: Optional[str] = None,
         facets: Optional[Sequence[str]] = None,
         max_facet_values: Optional[int] = None,
+        explain: Optional[bool] = None,
     ) -> SearchResponse:
         """Search (``GET /v1/search``); ``user_id`` personalizes for a listener.
 
@@ -169,7 +172,7 @@ class Needle:
         (``type``, ``tags``, ``language``, ``release_year``) fills ``facets`` with counts
         over every match.
         """
-        call = _api.search(q, types, limit, offset, filter, market, user_id, sort, facets, max_facet_values)
+        call = _api.search(q, types, limit, offset, filter, market, user_id, sort, facets, max_facet_values, explain)
         return self._run(call)
 
     # ------------------------------------------------------------ events and listeners
@@ -205,6 +208,17 @@ class Needle:
     def history(self, user_id: str, *, limit: Optional[int] = None) -> History:
         """A listener's most recent events, newest first."""
         return self._run(_api.history(user_id, limit))
+
+    def search_analytics(
+        self, *, from_ms: Optional[int] = None, to_ms: Optional[int] = None, limit: Optional[int] = None
+    ) -> SearchesReport:
+        """Search analytics (``GET /v1/analytics/searches``, admin): top and zero-result queries,
+        click-through rate, clicks by position, searches per hour; default range: the last 24 hours."""
+        return self._run(_api.search_analytics(from_ms, to_ms, limit))
+
+    def item_analytics(self, item_id: str, *, limit: Optional[int] = None) -> ItemReport:
+        """The queries that lead to an item (``GET /v1/analytics/items/{id}``, admin)."""
+        return self._run(_api.item_analytics(item_id, limit))
 
     def delete_user(self, user_id: str) -> UserDeleted:
         """Erase a listener's events and profile for good (idempotent)."""

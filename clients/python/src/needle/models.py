@@ -181,6 +181,7 @@ class SearchRequest:
     sort: Optional[str] = None
     facets: Optional[list[str]] = None
     max_facet_values: Optional[int] = None
+    explain: Optional[bool] = None
 
     def to_params(self) -> dict[str, str]:
         params: dict[str, str] = {"q": self.q}
@@ -192,6 +193,8 @@ class SearchRequest:
             value = getattr(self, name)
             if value is not None:
                 params[name] = str(value)
+        if self.explain is not None:
+            params["explain"] = "true" if self.explain else "false"
         return params
 
 
@@ -210,6 +213,18 @@ class Personalization:
 
     boost: float
     reasons: list[str] = _field(default_factory=list)
+
+
+@dataclass
+class Explain:
+    """A hit's score as its parts (``explain=True``)."""
+
+    text: float
+    exact_bonus: float
+    popularity_prior: float
+    name_coverage: float
+    personal_boost: float
+    click_boost: float
 
 
 @dataclass
@@ -234,6 +249,7 @@ class Hit:
     extra: Optional[Any] = None
     highlights: list[Highlight] = _field(default_factory=list)
     personalization: Optional[Personalization] = None
+    explain: Optional[Explain] = None
 
 
 @dataclass
@@ -255,6 +271,7 @@ class SearchResponse:
     top_result: Optional[Hit] = None
     sections: list[Section] = _field(default_factory=list)
     facets: Optional[dict[str, dict[str, int]]] = None
+    search_id: Optional[str] = None
 
 
 # ---------------------------------------------------------------- events and listeners
@@ -507,3 +524,75 @@ class UploadSummary:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = _field(default_factory=list)
+
+
+# ---------------------------------------------------------------- search analytics
+
+
+@dataclass
+class PositionStat:
+    """Clicks at one result position (11: 11 and beyond), and per search."""
+
+    position: int
+    clicks: int
+    rate: float
+
+
+@dataclass
+class HourStat:
+    """One hour of searches (``hour``: its start, epoch ms)."""
+
+    hour: int
+    searches: int
+    zero_result: int
+    clicks: int
+
+
+@dataclass
+class QueryStat:
+    """One query's searches and clicks."""
+
+    query: str
+    normalized: str
+    searches: int
+    zero_result: int
+    clicks: int
+    click_through_rate: float
+    mean_click_position: Optional[float] = None
+
+
+@dataclass
+class SearchesReport:
+    """Answer of ``GET /v1/analytics/searches``."""
+
+    from_ms: int
+    to_ms: int
+    searches: int = 0
+    zero_result_searches: int = 0
+    clicks: int = 0
+    click_through_rate: float = 0.0
+    mean_click_position: Optional[float] = None
+    ctr_by_position: list[PositionStat] = _field(default_factory=list)
+    searches_per_hour: list[HourStat] = _field(default_factory=list)
+    top_queries: list[QueryStat] = _field(default_factory=list)
+    top_zero_result_queries: list[QueryStat] = _field(default_factory=list)
+
+
+@dataclass
+class ItemQuery:
+    """A query whose results an item was clicked in."""
+
+    query: str
+    normalized: str
+    clicks: int
+    listeners: int
+    click_strength: float
+    mean_click_position: Optional[float] = None
+
+
+@dataclass
+class ItemReport:
+    """Answer of ``GET /v1/analytics/items/{id}``."""
+
+    item_id: str
+    queries: list[ItemQuery] = _field(default_factory=list)

@@ -89,6 +89,8 @@ pub fn classify(method: &Method, path: &str) -> RouteClass {
             ["admin", "train" | "training", ..] if post => RouteClass::new(Rule::Scope(Scope::Admin), true),
             // Revoking a listener's tokens is the backend's call, never the listener's.
             ["users", _, "tokens", "revoke"] if post => admin,
+            // Search analytics name queries listeners typed: the catalog owner's only.
+            ["analytics", ..] if read => RouteClass::new(Rule::Scope(Scope::Admin), true),
             // Catalog writes, /v1/admin/*, DELETE /v1/users/{id}, and anything unknown.
             _ => admin,
         },

@@ -10,7 +10,9 @@ use axum::http::HeaderMap;
 use axum::Json;
 use needle_search::EventReport;
 
-/// Record listening events (plays, skips, saves, follows, search clicks).
+/// Record listening events (plays, skips, saves, follows, search clicks) and search
+/// events (`click` on a result of a `search_id`, `search` logged by a client; `user_id`
+/// optional for these two; schema `SearchEvent`).
 ///
 /// The body is a JSON array of events, or NDJSON (one event per line) when the content
 /// type is `application/x-ndjson` or the body does not start with `[`, exactly as for

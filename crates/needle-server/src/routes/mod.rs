@@ -2,6 +2,7 @@
 //! rejections into [`ApiError`]s.
 
 pub mod admin;
+pub mod analytics;
 pub mod catalog;
 pub mod cluster;
 pub mod events;
@@ -89,6 +90,8 @@ pub(crate) fn build(state: AppState) -> Router {
             "/v1/admin/snapshots",
             get(cluster::list_snapshots).post(cluster::create_snapshot),
         )
+        .route("/v1/analytics/searches", get(analytics::searches))
+        .route("/v1/analytics/items/{id}", get(analytics::item))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(observe::scrape))

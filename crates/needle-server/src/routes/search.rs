@@ -62,6 +62,10 @@ pub struct SearchParams {
     /// Values per facet, the most frequent first: 1 to 100 (default 20).
     #[serde(default, deserialize_with = "query::count")]
     pub max_facet_values: Option<usize>,
+    /// `true`: every hit carries `explain`, its score as parts (text score, exact bonus,
+    /// popularity prior, name coverage, personal boost, click boost).
+    #[serde(default, deserialize_with = "query::flag")]
+    pub explain: Option<bool>,
 }
 
 impl SearchParams {
@@ -86,6 +90,8 @@ impl SearchParams {
             sort: self.sort,
             facets: self.facets.unwrap_or_default(),
             max_facet_values: self.max_facet_values,
+            explain: self.explain.unwrap_or(false),
+            clicks: None,
         })
     }
 }

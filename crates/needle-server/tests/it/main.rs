@@ -6,6 +6,7 @@
 //! `cargo test -p needle-server -- --skip needs_engine`.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // test helpers fail loudly; tests may use std::fs
 
+mod analytics;
 mod auth;
 mod catalog;
 mod common;

@@ -43,6 +43,8 @@ async fn openapi_lists_every_route() {
         ("/v1/admin/model", "get"),
         ("/v1/admin/cluster", "get"),
         ("/v1/admin/snapshots", "get"),
+        ("/v1/analytics/searches", "get"),
+        ("/v1/analytics/items/{id}", "get"),
         ("/health/live", "get"),
         ("/health/ready", "get"),
         ("/metrics", "get"),
@@ -59,7 +61,7 @@ async fn openapi_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        25,
+        27,
         "unexpected paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
@@ -82,7 +84,8 @@ async fn openapi_lists_every_route() {
             "user_id",
             "sort",
             "facets",
-            "max_facet_values"
+            "max_facet_values",
+            "explain"
         ]
     );
     let facets = &doc["components"]["schemas"]["SearchResponse"]["properties"]["facets"];
@@ -137,6 +140,10 @@ async fn openapi_lists_every_route() {
         "HistoryResponse",
         "UserDeleted",
         "Personalization",
+        "Explain",
+        "SearchEvent",
+        "SearchesReport",
+        "ItemReport",
     ] {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }

@@ -181,7 +181,9 @@ mod needs_engine {
     async fn response_shape() {
         let app = loaded().await;
         let body = app.get("/v1/search?q=creep&limit=2").await.json();
+        assert_eq!(body["search_id"].as_str().map(str::len), Some(32), "{body}");
         insta::assert_json_snapshot!("search_creep", body, {
+            ".search_id" => "[search_id]",
             ".took_ms" => "[took_ms]",
             ".**.score" => "[score]",
         });
@@ -220,6 +222,7 @@ mod needs_engine {
             .await
             .json();
         insta::assert_json_snapshot!("browse_facets", body, {
+            ".search_id" => "[search_id]",
             ".took_ms" => "[took_ms]",
         });
         let body = app

@@ -124,6 +124,7 @@ mod needs_engine {
     fn search(v: Value) -> Value {
         let mut v = v;
         v["took_ms"] = Value::Null;
+        v["search_id"] = Value::Null;
         v
     }
 

@@ -31,7 +31,7 @@ use needle_recs::serve::Recs;
 use needle_search::schema::Analysis;
 use needle_search::{Batch, Engine};
 use needle_store::disk::DiskGuard;
-use needle_store::{CatalogSnapshot, Entry, EventDigest, EventStore, Ingested, Log, TokenRevocations};
+use needle_store::{CatalogSnapshot, Entry, EventDigest, EventStore, Ingested, Log, SearchStats, TokenRevocations};
 use parking_lot::{Condvar, Mutex};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -71,6 +71,7 @@ impl Op {
             Entry::Catalog { records } => records.len(),
             Entry::Events { events } => events.len(),
             Entry::EraseListener { .. } | Entry::RevokeTokens { .. } | Entry::ActivateModel { .. } => 1,
+            Entry::Searches { searches, clicks } => searches.len() + clicks.len(),
         }
     }
 }
@@ -90,6 +91,8 @@ pub(crate) enum Outcome {
     Revoked,
     /// Applied, but its outcome is no longer kept (a retried request answered late).
     Unknown,
+    /// Searches and clicks counted, duplicates dropped.
+    Searched(needle_store::searchstats::Applied),
 }
 
 impl Outcome {
@@ -101,6 +104,10 @@ impl Outcome {
                 duplicates: a.duplicates + b.duplicates,
             }),
             (Outcome::Erased(a), Outcome::Erased(b)) => Outcome::Erased(a + b),
+            (Outcome::Searched(a), Outcome::Searched(b)) => Outcome::Searched(needle_store::searchstats::Applied {
+                accepted: a.accepted + b.accepted,
+                duplicates: a.duplicates + b.duplicates,
+            }),
             (Outcome::Unknown, o) | (o, Outcome::Unknown) => o,
             (a, _) => a,
         }
@@ -115,6 +122,8 @@ pub(crate) struct Targets {
     pub tastes: Arc<Tastes>,
     /// Revoked listener tokens (durable at each entry, so not part of [`Targets::floor`]).
     pub revocations: Arc<TokenRevocations>,
+    /// Search statistics (durable at checkpoints, so part of [`Targets::floor`]).
+    pub searchstats: Arc<SearchStats>,
     /// This replica's name (in snapshots).
     pub node_id: String,
     /// The data directory (its `LOG.json` goes into snapshots).
@@ -126,7 +135,11 @@ pub(crate) struct Targets {
 impl Targets {
     /// The lowest sequence number every store covers (replay starts after it).
     pub fn floor(&self) -> Result<u64> {
-        Ok(self.engine.applied_seq()?.min(self.events.applied_seq()))
+        Ok(self
+            .engine
+            .applied_seq()?
+            .min(self.events.applied_seq())
+            .min(self.searchstats.applied_seq()))
     }
 
     /// Apply entry `seq`; `encoded` is the entry as the log holds it (the event store keeps
@@ -149,7 +162,15 @@ impl Targets {
                 }
                 Ok(Outcome::Catalog)
             }
-            Entry::Events { events } => Ok(Outcome::Events(self.events.apply(seq, events, encoded)?)),
+            Entry::Events { events } => {
+                if events.iter().any(|e| e.kind == needle_core::EventType::SearchClick) {
+                    self.searchstats.apply_search_clicks(seq, &events);
+                }
+                Ok(Outcome::Events(self.events.apply(seq, events, encoded)?))
+            }
+            Entry::Searches { searches, clicks } => {
+                Ok(Outcome::Searched(self.searchstats.apply(seq, &searches, &clicks)))
+            }
             Entry::EraseListener {
                 user_id,
                 tokens_before_ms,
@@ -158,6 +179,7 @@ impl Targets {
                     self.revocations
                         .apply(seq, &user_id, before_ms, crate::config::auth::REVOCATION_HORIZON_MS)?;
                 }
+                self.searchstats.erase(seq, &user_id);
                 let n = self.events.erase(seq, &user_id)?;
                 self.tastes.forget(&user_id);
                 Ok(Outcome::Erased(n))
@@ -555,7 +577,7 @@ pub(crate) fn stopped() -> Error {
 fn split(entry: Entry, max: usize) -> Result<Vec<(&'static str, Vec<u8>)>> {
     let kind = match &entry {
         Entry::Catalog { .. } => "catalog",
-        Entry::Events { .. } => "events",
+        Entry::Events { .. } | Entry::Searches { .. } => "events",
         Entry::EraseListener { .. } | Entry::RevokeTokens { .. } | Entry::ActivateModel { .. } => "control",
     };
     let bytes = entry.encode()?;
@@ -570,6 +592,19 @@ fn split(entry: Entry, max: usize) -> Result<Vec<(&'static str, Vec<u8>)>> {
         Entry::Events { mut events } if events.len() > 1 => {
             let tail = events.split_off(events.len() / 2);
             [Entry::Events { events }, Entry::Events { events: tail }]
+        }
+        Entry::Searches {
+            mut searches,
+            mut clicks,
+        } if searches.len() + clicks.len() > 1 => {
+            let (s2, c2) = (searches.split_off(searches.len() / 2), clicks.split_off(clicks.len() / 2));
+            [
+                Entry::Searches { searches, clicks },
+                Entry::Searches {
+                    searches: s2,
+                    clicks: c2,
+                },
+            ]
         }
         _ => {
             return Err(Error::Store(needle_store::Error::Storage(format!(

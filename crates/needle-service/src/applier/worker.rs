@@ -106,7 +106,7 @@ impl Worker {
                     }
                     Ok(m) => self.control(m),
                     Err(_) => {
-                        if let Err(e) = self.checkpoint() {
+                        if let Err(e) = self.checkpoint_with(true) {
                             tracing::error!(error = %e, "final checkpoint failed");
                         }
                         return;
@@ -198,7 +198,7 @@ impl Worker {
                 "an entry failed to apply; a snapshot now would not be consistent".into(),
             ));
         }
-        self.checkpoint()?;
+        self.checkpoint_with(true)?;
         let seq = self.applied();
         let dir = crate::snapshot::path_for(root, seq, &self.targets.node_id);
         if dir.exists() {
@@ -439,6 +439,12 @@ impl Worker {
     /// Make the stores durable up to the last applied entry, then (standalone) trim the
     /// log.
     pub(super) fn checkpoint(&mut self) -> Result<()> {
+        self.checkpoint_with(false)
+    }
+
+    /// [`Worker::checkpoint`], writing the search statistics even when they were written
+    /// less than a minute ago (at shutdown, for snapshots).
+    pub(super) fn checkpoint_with(&mut self, force: bool) -> Result<()> {
         if self.failed {
             return Ok(());
         }
@@ -458,8 +464,11 @@ impl Worker {
                 .apply(needle_search::Batch::new(Vec::new()), applied)?;
         }
         self.targets.engine.sync()?;
+        self.targets.searchstats.checkpoint(applied, force)?;
         if let Some(log) = self.log.as_mut() {
-            log.trim(applied)?;
+            // Search statistics are written at most once a minute: the log keeps what they
+            // do not hold yet.
+            log.trim(applied.min(self.targets.searchstats.durable_seq()))?;
         }
         self.dirty = false;
         Ok(())

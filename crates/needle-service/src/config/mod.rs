@@ -65,6 +65,13 @@ pub const KEYS: &[&str] = &[
     "cluster.log_max_mb",
     "cluster.read_wait_ms",
     "cluster.write_timeout_ms",
+    "search_analytics.log_searches",
+    "search_analytics.click_min_users",
+    "search_analytics.click_half_life_days",
+    "search_analytics.click_position_eta",
+    "search_analytics.max_queries",
+    "search_analytics.window_days",
+    "search_analytics.max_recent_searches",
 ];
 
 /// Smallest and largest accepted `indexer_memory_mb` (the index writer needs at least 15 MB).
@@ -128,6 +135,8 @@ pub struct Config {
     pub concurrency: ConcurrencyConfig,
     /// `[cluster]`: replicated log, shared state, snapshots (env `NEEDLE_CLUSTER__<KEY>`).
     pub cluster: ClusterConfig,
+    /// `[search_analytics]`: the search log, the click model, the analytics' bounds.
+    pub search_analytics: needle_store::SearchStatsConfig,
 }
 
 impl Default for Config {
@@ -151,6 +160,7 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             concurrency: ConcurrencyConfig::default(),
             cluster: ClusterConfig::default(),
+            search_analytics: needle_store::SearchStatsConfig::default(),
         }
     }
 }
@@ -298,6 +308,9 @@ impl Config {
         problems.extend(self.rate_limit.problems());
         problems.extend(self.concurrency.problems());
         problems.extend(self.cluster.problems());
+        if let Err(e) = self.search_analytics.validate() {
+            problems.push(e);
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -340,6 +353,7 @@ impl Config {
         cfg.recs = self.recs.clone();
         cfg.load_model = load_model;
         cfg.cluster = self.cluster.clone();
+        cfg.search_stats = self.search_analytics.clone();
         cfg
     }
 }
@@ -578,6 +592,24 @@ log_max_mb = 10240
 read_wait_ms = 5000
 # Longest a write waits for the log's acknowledgement and its local apply, in milliseconds.
 write_timeout_ms = 10000
+
+# Search analytics and ranking learned from clicks (docs/search-analytics.md).
+[search_analytics]
+# Log every answered search (query, listener, results shown) for analytics and the click
+# model. Buffered: appended to the write log every 250 ms; a crash loses that much.
+log_searches = true
+# Distinct listeners who must click an item for a query before clicks move it.
+click_min_users = 5
+# Half-life of click evidence, days.
+click_half_life_days = 14.0
+# Position bias: a click at position p weighs min(p, 10)^eta (0 to 3).
+click_position_eta = 1.0
+# Distinct normalized queries kept (the least searched recently are evicted).
+max_queries = 50000
+# Days of searches, clicks and votes kept.
+window_days = 30
+# Recent searches remembered so that clicks can name them by search_id.
+max_recent_searches = 200000
 "#;
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! Cluster, and snapshots and models in a bucket of a real S3-compatible server.
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // test helpers fail loudly; tests may use std::fs
 
+mod clicks;
 mod cluster;
 mod durability;
 mod fixture;
