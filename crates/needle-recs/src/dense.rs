@@ -6,7 +6,8 @@
 //! vectorizes them, and [`with_simd`] runs a closure compiled for AVX2 when the CPU has it.
 
 use faer::linalg::solvers::DenseSolveCore;
-use faer::{Mat, MatRef, Par, Side};
+use faer::{Mat, Side};
+use rayon::prelude::*;
 
 /// `sum(a[i] * b[i])`.
 ///
@@ -143,23 +144,47 @@ pub fn with_simd<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// `Y^T Y` for a row-major `n x f` matrix `y`, returned row-major `f x f` (symmetric).
+///
+/// Rows are summed in parallel blocks, each into an upper triangle of its own, in `f64`.
+/// Not faer's matmul: its packing workspace is a thread-local sized by the inner
+/// dimension `n`, kept by every rayon worker for the life of the process (629 MB after a
+/// model of 17,632 items was loaded, measured with heaptrack). This costs `n f^2 / 2`
+/// multiply-adds, a few milliseconds at `n` = 20,000, `f` = 64.
 pub fn gram(y: &[f32], f: usize) -> Vec<f32> {
-    let n = y.len().checked_div(f).unwrap_or(0);
-    // row-major n x f == column-major f x n, i.e. Y^T
-    let yt = MatRef::from_column_major_slice(y, f, n);
-    let mut out = Mat::<f32>::zeros(f, f);
-    faer::linalg::matmul::matmul(
-        out.as_mut(),
-        faer::Accum::Replace,
-        yt,
-        yt.transpose(),
-        1.0f32,
-        Par::rayon(0),
-    );
+    if f == 0 {
+        return Vec::new();
+    }
+    const ROWS: usize = 2048;
+    let upper = y
+        .par_chunks(f * ROWS)
+        .map(|block| {
+            with_simd(|| {
+                let mut acc = vec![0f64; f * f];
+                for row in block.chunks_exact(f) {
+                    for (i, &a) in row.iter().enumerate() {
+                        let a = a as f64;
+                        let out = &mut acc[i * f + i..(i + 1) * f];
+                        for (o, &b) in out.iter_mut().zip(&row[i..]) {
+                            *o += a * b as f64;
+                        }
+                    }
+                }
+                acc
+            })
+        })
+        .reduce(
+            || vec![0f64; f * f],
+            |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
     let mut g = vec![0f32; f * f];
     for i in 0..f {
-        for j in 0..f {
-            g[i * f + j] = out[(i, j)];
+        for j in i..f {
+            let v = upper[i * f + j] as f32;
+            g[i * f + j] = v;
+            g[j * f + i] = v;
         }
     }
     g
@@ -232,6 +257,25 @@ mod tests {
         let mut y = b.clone();
         axpy(2.0, &a, &mut y);
         assert_eq!(y[5], 2.0 * 5.0 + 2.0);
+    }
+
+    #[test]
+    fn gram_matches_the_definition_across_blocks() {
+        for (n, f) in [(0usize, 3usize), (1, 1), (5, 7), (2047, 4), (2049, 5), (4100, 16)] {
+            let y: Vec<f32> = (0..n * f).map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0).collect();
+            let g = gram(&y, f);
+            for i in 0..f {
+                for j in 0..f {
+                    let want: f64 = (0..n).map(|r| y[r * f + i] as f64 * y[r * f + j] as f64).sum();
+                    let got = g[i * f + j] as f64;
+                    assert!(
+                        (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+                        "n {n} f {f} ({i},{j}): {got} vs {want}"
+                    );
+                }
+            }
+        }
+        assert!(gram(&[], 0).is_empty());
     }
 
     #[test]
