@@ -15,6 +15,7 @@ pub mod plan;
 pub mod schema;
 mod search;
 pub mod sort;
+pub mod suggest;
 pub mod taste;
 pub mod types;
 pub mod union;
