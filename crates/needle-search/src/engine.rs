@@ -157,6 +157,8 @@ struct Shared {
     log_max_pop: [AtomicU64; 8],
     /// Decoded ranking columns per live segment.
     segment_cache: Mutex<HashMap<SegmentId, Arc<SegmentData>>>,
+    /// Synonyms and query rules in force (replaced whole by the service's applier).
+    curation: parking_lot::RwLock<Arc<crate::curate::Curation>>,
     /// Entity-name completions, updated with every applied change (not in bulk mode).
     suggest: Option<crate::suggest::Suggester>,
 }
@@ -237,6 +239,7 @@ impl Engine {
             fields,
             log_max_pop: std::array::from_fn(|_| AtomicU64::new(0f64.to_bits())),
             segment_cache: Mutex::new(HashMap::new()),
+            curation: Default::default(),
             suggest,
         });
         let committed: u64 = index.load_metas()?.payload.and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -338,7 +341,22 @@ impl Engine {
         let snap = self.shared.store.snapshot()?;
         let segments = self.shared.segment_data(&searcher)?;
         let log_max_pop = self.shared.log_max_pop();
-        crate::search::run(&searcher, &self.shared.fields, &snap, log_max_pop, segments, taste, req)
+        let curation = self.shared.curation.read().clone();
+        crate::search::run(
+            &searcher,
+            &self.shared.fields,
+            &snap,
+            log_max_pop,
+            segments,
+            taste,
+            &curation,
+            req,
+        )
+    }
+
+    /// Put synonyms and query rules in force for the searches that start from now on.
+    pub fn set_curation(&self, curation: crate::curate::Curation) {
+        *self.shared.curation.write() = Arc::new(curation);
     }
 
     /// Completions of typed text: entity names (lifted toward `taste`) and `queries`'

@@ -55,6 +55,11 @@ use utoipa::OpenApi;
         crate::routes::health::ready,
         crate::routes::observe::scrape,
         openapi_json,
+        crate::routes::curation::suggest,
+        crate::routes::curation::synonyms,
+        crate::routes::curation::set_synonyms,
+        crate::routes::curation::rules,
+        crate::routes::curation::set_rules,
     ),
     components(schemas(
         ErrorBody, ErrorType, EntityType, EntityDoc, DeleteRecordDoc, CatalogRecord, DeleteResponse,
@@ -67,6 +72,11 @@ use utoipa::OpenApi;
         needle_recs::serve::SessionInfo, crate::routes::recs::ContinueBody, crate::routes::recs::SessionBody,
         crate::routes::admin::TrainAccepted, crate::routes::admin::ModelInfo,
         needle_service::ClusterStatus, needle_service::Manifest, needle_service::snapshot::SnapshotFile,
+        needle_search::suggest::SuggestResponse, needle_search::suggest::Suggestion,
+        needle_search::suggest::SuggestionKind,
+        crate::routes::curation::SynonymsSetting, crate::routes::curation::SynonymsBody,
+        crate::routes::curation::SynonymGroupDoc, crate::routes::curation::RulesSetting,
+        crate::routes::curation::RulesBody, crate::routes::curation::RuleDoc, crate::routes::curation::PinDoc,
     )),
     tags(
         (name = "catalog", description = "Write, read and delete catalog entities"),
@@ -77,6 +87,7 @@ use utoipa::OpenApi;
         (name = "admin", description = "Training jobs and the serving model"),
         (name = "auth", description = "Listener tokens for client apps"),
         (name = "ops", description = "Health, metrics and this document"),
+        (name = "settings", description = "Curation: synonyms and query rules"),
     )
 )]
 pub struct ApiDoc;

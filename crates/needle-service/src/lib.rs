@@ -12,6 +12,7 @@ mod applier;
 mod catalog;
 pub mod cluster;
 pub mod config;
+mod curation;
 mod error;
 mod listeners;
 mod ops;
@@ -105,6 +106,10 @@ pub struct Service {
     tastes: Arc<Tastes>,
     /// Revoked listener tokens (applied from the log).
     revocations: Arc<TokenRevocations>,
+    /// Synonyms and query rules (applied from the log).
+    settings: Arc<needle_store::Settings>,
+    /// Past queries suggestions complete from (none until search analytics provide them).
+    queries: parking_lot::RwLock<Arc<dyn needle_search::suggest::QuerySource>>,
     applier: Arc<Applier>,
     /// Opened for a bulk load: catalog batches bypass the log (see
     /// [`Service::submit_values`]).
@@ -183,16 +188,19 @@ impl Service {
         }
         let tastes = Arc::new(Tastes::default());
         let revocations = Arc::new(TokenRevocations::open(&dir)?);
+        let settings = Arc::new(needle_store::Settings::open(&dir)?);
         let targets = Targets {
             engine: engine.clone(),
             events: events.clone(),
             recs: recs.clone(),
             tastes: tastes.clone(),
             revocations: revocations.clone(),
+            settings: settings.clone(),
             node_id: node_id.clone(),
             data_dir: dir.clone(),
             shared_models: clustered.then(|| shared_dir.clone()),
         };
+        targets.put_curation();
         let applier = if let Some(log) = log {
             let (tx, rx) = crossbeam_channel::bounded(1024);
             let restart = Arc::new(tokio::sync::Notify::new());
@@ -255,6 +263,8 @@ impl Service {
             recs,
             tastes,
             revocations,
+            settings,
+            queries: parking_lot::RwLock::new(Arc::new(needle_search::suggest::NoQueries)),
             applier,
             bulk,
             clock,

@@ -20,6 +20,7 @@ pub mod frames;
 pub mod log;
 pub mod profiles;
 pub mod revocations;
+pub mod settings;
 
 pub use catalog::{Applied, CatalogSnapshot, CatalogStore, ResolvedNames, DEFAULT_CACHE_BYTES};
 pub use error::{Error, Result};
@@ -28,3 +29,4 @@ pub use events::{EventDigest, EventStore, Ingested};
 pub use log::{Entry, FileLog, Log};
 pub use profiles::{MemoryProfiles, ProfileStore};
 pub use revocations::TokenRevocations;
+pub use settings::{Settings, Versioned};

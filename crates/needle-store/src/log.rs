@@ -60,6 +60,16 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         hash: Option<String>,
     },
+    /// Replace the synonym groups (validated), a new version of them.
+    SetSynonyms {
+        /// Every group.
+        groups: Vec<needle_core::curation::SynonymGroup>,
+    },
+    /// Replace the query rules (validated), a new version of them.
+    SetRules {
+        /// Every rule.
+        rules: Vec<needle_core::curation::Rule>,
+    },
 }
 
 impl Entry {
@@ -76,6 +86,8 @@ impl Entry {
             Entry::EraseListener { .. } => "erase_listener",
             Entry::RevokeTokens { .. } => "revoke_tokens",
             Entry::ActivateModel { .. } => "activate_model",
+            Entry::SetSynonyms { .. } => "set_synonyms",
+            Entry::SetRules { .. } => "set_rules",
         }
     }
 }

@@ -89,6 +89,10 @@ pub fn classify(method: &Method, path: &str) -> RouteClass {
             ["admin", "train" | "training", ..] if post => RouteClass::new(Rule::Scope(Scope::Admin), true),
             // Revoking a listener's tokens is the backend's call, never the listener's.
             ["users", _, "tokens", "revoke"] if post => admin,
+            // Completions while typing: cheap, the search scope.
+            ["suggest"] if read => search(false),
+            // Curation settings (synonyms, rules), read and written.
+            ["settings", "synonyms" | "rules"] => admin,
             // Catalog writes, /v1/admin/*, DELETE /v1/users/{id}, and anything unknown.
             _ => admin,
         },

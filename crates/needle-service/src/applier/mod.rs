@@ -71,6 +71,7 @@ impl Op {
             Entry::Catalog { records } => records.len(),
             Entry::Events { events } => events.len(),
             Entry::EraseListener { .. } | Entry::RevokeTokens { .. } | Entry::ActivateModel { .. } => 1,
+            Entry::SetSynonyms { .. } | Entry::SetRules { .. } => 1,
         }
     }
 }
@@ -88,6 +89,8 @@ pub(crate) enum Outcome {
     Activated,
     /// A listener's tokens revoked.
     Revoked,
+    /// Synonyms or rules set: their new version (0: the entry was applied before).
+    Settings(u64),
     /// Applied, but its outcome is no longer kept (a retried request answered late).
     Unknown,
 }
@@ -115,6 +118,8 @@ pub(crate) struct Targets {
     pub tastes: Arc<Tastes>,
     /// Revoked listener tokens (durable at each entry, so not part of [`Targets::floor`]).
     pub revocations: Arc<TokenRevocations>,
+    /// Synonyms and rules (durable at each entry, so not part of [`Targets::floor`]).
+    pub settings: Arc<needle_store::Settings>,
     /// This replica's name (in snapshots).
     pub node_id: String,
     /// The data directory (its `LOG.json` goes into snapshots).
@@ -182,7 +187,24 @@ impl Targets {
                 }
                 Ok(Outcome::Activated)
             }
+            Entry::SetSynonyms { groups } => {
+                let v = self.settings.set_synonyms(seq, groups)?;
+                self.put_curation();
+                Ok(Outcome::Settings(v.unwrap_or(0)))
+            }
+            Entry::SetRules { rules } => {
+                let v = self.settings.set_rules(seq, rules)?;
+                self.put_curation();
+                Ok(Outcome::Settings(v.unwrap_or(0)))
+            }
         }
+    }
+
+    /// Put the stored synonyms and rules in force in the engine.
+    pub fn put_curation(&self) {
+        let curation =
+            needle_search::curate::Curation::new(&self.settings.synonyms().value, &self.settings.rules().value);
+        self.engine.set_curation(curation);
     }
 }
 
@@ -557,6 +579,7 @@ fn split(entry: Entry, max: usize) -> Result<Vec<(&'static str, Vec<u8>)>> {
         Entry::Catalog { .. } => "catalog",
         Entry::Events { .. } => "events",
         Entry::EraseListener { .. } | Entry::RevokeTokens { .. } | Entry::ActivateModel { .. } => "control",
+        Entry::SetSynonyms { .. } | Entry::SetRules { .. } => "control",
     };
     let bytes = entry.encode()?;
     if bytes.len() <= max {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // test helpers fail loudly; tests may use std::fs
 
 mod cluster;
+mod curation;
 mod durability;
 mod fixture;
 mod log;
