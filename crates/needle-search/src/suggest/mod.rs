@@ -181,11 +181,11 @@ impl Suggester {
                     continue;
                 };
                 out.push((
-                    it.key.to_string(),
+                    it.key().to_string(),
                     Suggestion {
-                        text: it.name.to_string(),
+                        text: it.name().to_string(),
                         kind: SuggestionKind::Entity,
-                        id: Some(it.id.to_string()),
+                        id: Some(it.id().to_string()),
                         entity_type: Some(it.kind),
                         score: round(f.score),
                     },

@@ -19,9 +19,10 @@ pub const INNER: f32 = 0.8;
 pub const PERSONAL: f32 = 0.15;
 const _: () = assert!(PERSONAL < (1.0 - 0.6) * 0.5);
 
-/// Typos allowed for the typed text: none under 4 characters, one from 4, two from 8.
+/// Typos allowed for the typed text: none under 4 characters, one from 4 (never in the
+/// first letter).
 pub fn budget(typed: &str) -> u8 {
-    crate::plan::max_typos(typed.trim_end())
+    crate::plan::max_typos(typed.trim_end()).min(1)
 }
 
 fn builder(d: u8) -> &'static LevenshteinAutomatonBuilder {
@@ -42,6 +43,8 @@ struct Walk<'a> {
     t: &'a Table,
     dfa: DFA,
     max_depth: usize,
+    /// The typed text's first byte.
+    first: u8,
     out: Vec<Hit>,
 }
 
@@ -73,6 +76,27 @@ impl Walk<'_> {
         }
         if let (Some(d), true) = (matched, i > lo) {
             self.out.push(Hit { delta, lo, hi: i, d });
+        }
+        // Few bytes keep the text within its budget (always at the first letter, which is
+        // never a typo, and wherever the budget is spent): seek each one's range directly.
+        let allowed: Vec<u8> = if depth == 0 {
+            vec![self.first]
+        } else {
+            (0..=255u8)
+                .filter(|b| self.dfa.transition(state, *b) != SINK_STATE)
+                .take(5)
+                .collect()
+        };
+        if allowed.len() <= 4 {
+            for b in allowed {
+                let es = self.entries(delta);
+                let from = i + es[i..hi].partition_point(|e| self.t.key(*e)[depth] < b);
+                let to = from + es[from..hi].partition_point(|e| self.t.key(*e)[depth] <= b);
+                if from < to {
+                    self.visit(delta, from, to, depth + 1, self.dfa.transition(state, b));
+                }
+            }
+            return;
         }
         while i < hi {
             let es = self.entries(delta);
@@ -110,7 +134,7 @@ fn lift(item: &Item, taste: &HashMap<u64, f32>) -> f32 {
     if taste.is_empty() {
         return 0.0;
     }
-    let own = super::table::feature(b'i', &item.id);
+    let own = super::table::feature(b'i', item.id());
     let mut best = f32::NEG_INFINITY;
     let mut worst = 0.0f32;
     for a in std::iter::once(&own)
@@ -136,16 +160,33 @@ pub(crate) fn score(q: f32, pop: f32, max_pop: f32, lift: f32) -> f32 {
 }
 
 /// The best completions of `l.typed`, one per distinct name key, best first.
+///
+/// Exact completions are looked up first: when they fill the list with scores no typo
+/// completion can reach (`QUALITY[1]` plus the largest lift), the typo walk is skipped.
 pub(crate) fn lookup(t: &Table, l: &Lookup<'_>) -> Vec<Found> {
     if l.typed.is_empty() || l.limit == 0 {
         return Vec::new();
     }
     let d = budget(l.typed);
+    if d == 0 {
+        return lookup_within(t, l, 0);
+    }
+    let exact = lookup_within(t, l, 0);
+    let lift_max = if l.taste.is_empty() { 0.0 } else { PERSONAL };
+    if exact.len() == l.limit && exact.last().is_some_and(|f| f.score >= QUALITY[1] + lift_max) {
+        return exact;
+    }
+    lookup_within(t, l, d)
+}
+
+/// [`lookup`] with `d` typos allowed.
+fn lookup_within(t: &Table, l: &Lookup<'_>, d: u8) -> Vec<Found> {
     let dfa = builder(d).build_prefix_dfa(l.typed);
     let mut w = Walk {
         t,
         dfa,
         max_depth: l.typed.len() + d as usize,
+        first: l.typed.as_bytes()[0],
         out: Vec::new(),
     };
     let start = w.dfa.initial_state();
@@ -171,6 +212,10 @@ pub(crate) fn lookup(t: &Table, l: &Lookup<'_>) -> Vec<Found> {
     parts.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
     let mut best: HashMap<&str, Found> = HashMap::new();
     let mut floor = f32::NEG_INFINITY;
+    // Insertions since the floor was last raised: the floor is recomputed (and `best`
+    // pruned to what can still make the top) once per `limit` insertions, so the work
+    // stays linear in the entries read.
+    let mut fresh = 0usize;
     for (bound, h) in parts {
         if best.len() >= l.limit && bound < floor {
             break;
@@ -185,17 +230,29 @@ pub(crate) fn lookup(t: &Table, l: &Lookup<'_>) -> Vec<Found> {
             }
             let q = QUALITY[h.d.min(2) as usize] * if e.off > 0 { INNER } else { 1.0 };
             let s = score(q, it.pop, t.max_pop, lift(it, l.taste));
+            if s < floor {
+                continue;
+            }
             let f = Found {
                 ord: e.ord,
                 score: s,
                 d: h.d,
             };
-            match best.get_mut(&*it.key) {
+            match best.get_mut(it.key()) {
                 Some(cur) if better(cur, &f, t) => {}
                 Some(cur) => *cur = f,
                 None => {
-                    best.insert(&it.key, f);
+                    best.insert(it.key(), f);
+                    fresh += 1;
                 }
+            }
+            if best.len() >= l.limit && fresh >= l.limit {
+                let mut scores: Vec<f32> = best.values().map(|f| f.score).collect();
+                let k = l.limit - 1;
+                scores.select_nth_unstable_by(k, |a, b| b.total_cmp(a));
+                floor = scores[k];
+                best.retain(|_, f| f.score >= floor);
+                fresh = 0;
             }
         }
         if best.len() >= l.limit {
@@ -221,7 +278,7 @@ fn order(a: &Found, b: &Found, t: &Table) -> std::cmp::Ordering {
             let (pa, pb) = (ia.map_or(0.0, |i| i.pop), ib.map_or(0.0, |i| i.pop));
             pb.total_cmp(&pa)
         })
-        .then_with(|| ia.map(|i| &i.id).cmp(&ib.map(|i| &i.id)))
+        .then_with(|| ia.map(Item::id).cmp(&ib.map(Item::id)))
 }
 
 fn better(cur: &Found, new: &Found, t: &Table) -> bool {

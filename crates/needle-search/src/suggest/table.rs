@@ -80,9 +80,12 @@ fn market_code(m: &str) -> u16 {
 
 /// What the table knows of one entity.
 pub(crate) struct Item {
-    pub id: Box<str>,
-    pub name: Box<str>,
-    pub key: Box<str>,
+    /// Key, display name and id, one allocation: `key` then `name` then `id`.
+    text: Box<str>,
+    /// Where the name starts in `text`.
+    name_at: u16,
+    /// Where the id starts in `text`.
+    id_at: u16,
     /// `ln(1 + popularity)`.
     pub pop: f32,
     pub kind: EntityType,
@@ -111,16 +114,35 @@ impl Item {
                 .map(|t| feature(b't', &needle_core::text::words(t).join(" "))),
         );
         features.truncate(MAX_FEATURES);
+        let mut text = String::with_capacity(key.len() + e.name.len() + e.id.len());
+        text.push_str(&key);
+        text.push_str(&e.name);
+        text.push_str(&e.id);
         Some(Item {
-            id: e.id.as_str().into(),
-            name: e.name.as_str().into(),
-            key: key.into(),
+            text: text.into(),
+            name_at: key.len() as u16,
+            id_at: (key.len() + e.name.len()) as u16,
             pop: e.popularity.unwrap_or(0.0).max(0.0).ln_1p() as f32,
             kind: e.entity_type(),
             markets: e.markets.as_ref().map(|m| m.iter().map(|c| market_code(c)).collect()),
             features: features.into(),
             dead: false,
         })
+    }
+
+    /// The folded key.
+    pub fn key(&self) -> &str {
+        &self.text[..self.name_at as usize]
+    }
+
+    /// The display name.
+    pub fn name(&self) -> &str {
+        &self.text[self.name_at as usize..self.id_at as usize]
+    }
+
+    /// The entity id.
+    pub fn id(&self) -> &str {
+        &self.text[self.id_at as usize..]
     }
 
     /// Sold in `market` (entities without markets are everywhere).
@@ -137,7 +159,9 @@ impl Item {
 pub(crate) struct Table {
     /// By ordinal; `None` once a merge dropped a dead item.
     pub items: Vec<Option<Item>>,
-    by_id: HashMap<u64, Vec<u32>>,
+    /// Live ordinal by id hash; ids whose hash another live id holds go to `collided`.
+    by_id: HashMap<u64, u32>,
+    collided: HashMap<u64, Vec<u32>>,
     pub base: Vec<Entry>,
     /// Largest `pop` per [`BLOCK`] of `base` (an upper bound: raised, never lowered).
     pub block_max: Vec<f32>,
@@ -151,7 +175,7 @@ impl Table {
     /// The key of an entry.
     pub fn key(&self, e: Entry) -> &[u8] {
         match &self.items[e.ord as usize] {
-            Some(it) => &it.key.as_bytes()[e.off as usize..],
+            Some(it) => &it.key().as_bytes()[e.off as usize..],
             None => b"",
         }
     }
@@ -166,17 +190,25 @@ impl Table {
         let mut all = std::mem::take(&mut self.delta);
         all.extend(std::mem::take(&mut self.base));
         all.sort_unstable_by(|a, b| self.key(*a).cmp(self.key(*b)));
+        all.shrink_to_fit();
         self.base = all;
+        self.items.shrink_to_fit();
         self.reblock();
     }
 
     /// The ordinal of a live entity.
     fn find(&self, id: &str) -> Option<u32> {
-        self.by_id.get(&xxh3_64(id.as_bytes()))?.iter().copied().find(|&o| {
-            self.items[o as usize]
+        let h = xxh3_64(id.as_bytes());
+        let live = |o: &u32| {
+            self.items[*o as usize]
                 .as_ref()
-                .is_some_and(|it| !it.dead && &*it.id == id)
-        })
+                .is_some_and(|it| !it.dead && it.id() == id)
+        };
+        self.by_id
+            .get(&h)
+            .copied()
+            .filter(live)
+            .or_else(|| self.collided.get(&h)?.iter().copied().find(live))
     }
 
     /// Insert or replace an entity.
@@ -186,7 +218,9 @@ impl Table {
                 self.kill(ord);
                 return;
             };
-            let same_key = self.items[ord as usize].as_ref().is_some_and(|old| old.key == new.key);
+            let same_key = self.items[ord as usize]
+                .as_ref()
+                .is_some_and(|old| old.key() == new.key());
             if same_key {
                 self.max_pop = self.max_pop.max(new.pop);
                 let pop = new.pop;
@@ -213,11 +247,17 @@ impl Table {
         let ord = self.items.len() as u32;
         self.max_pop = self.max_pop.max(item.pop);
         let starts: Vec<u16> = std::iter::once(0)
-            .chain(item.key.match_indices(' ').map(|(i, _)| i as u16 + 1))
-            .filter(|&o| (o as usize) < item.key.len())
+            .chain(item.key().match_indices(' ').map(|(i, _)| i as u16 + 1))
+            .filter(|&o| (o as usize) < item.key().len())
             .take(MAX_STARTS)
             .collect();
-        self.by_id.entry(xxh3_64(e.id.as_bytes())).or_default().push(ord);
+        let h = xxh3_64(e.id.as_bytes());
+        match self.by_id.get(&h) {
+            Some(_) => self.collided.entry(h).or_default().push(ord),
+            None => {
+                self.by_id.insert(h, ord);
+            }
+        }
         self.items.push(Some(item));
         for off in starts {
             let en = Entry { ord, off };
@@ -239,11 +279,22 @@ impl Table {
             return;
         }
         item.dead = true;
-        let (h, spaces) = (xxh3_64(item.id.as_bytes()), item.key.matches(' ').count());
-        if let Some(v) = self.by_id.get_mut(&h) {
+        let (h, spaces) = (xxh3_64(item.id().as_bytes()), item.key().matches(' ').count());
+        if self.by_id.get(&h) == Some(&ord) {
+            self.by_id.remove(&h);
+            // Another live id with this hash takes the slot.
+            if let Some(v) = self.collided.get_mut(&h) {
+                if let Some(o) = v.pop() {
+                    self.by_id.insert(h, o);
+                }
+                if v.is_empty() {
+                    self.collided.remove(&h);
+                }
+            }
+        } else if let Some(v) = self.collided.get_mut(&h) {
             v.retain(|&o| o != ord);
             if v.is_empty() {
-                self.by_id.remove(&h);
+                self.collided.remove(&h);
             }
         }
         let before = self.delta.len();
@@ -258,7 +309,7 @@ impl Table {
         let Some(item) = self.items[ord as usize].as_ref() else {
             return;
         };
-        let key = item.key.as_bytes().to_vec();
+        let key = item.key().as_bytes().to_vec();
         let mut offs = vec![0usize];
         offs.extend(key.iter().enumerate().filter(|(_, b)| **b == b' ').map(|(i, _)| i + 1));
         for off in offs.into_iter().filter(|&o| o < key.len()).take(MAX_STARTS) {
@@ -335,7 +386,7 @@ impl Table {
 
     /// Live entities.
     pub fn len(&self) -> usize {
-        self.by_id.values().map(Vec::len).sum()
+        self.by_id.len() + self.collided.values().map(Vec::len).sum::<usize>()
     }
 
     /// Approximate heap bytes held.
@@ -345,19 +396,13 @@ impl Table {
             .iter()
             .flatten()
             .filter(|it| !it.dead)
-            .map(|it| {
-                it.id.len()
-                    + it.name.len()
-                    + it.key.len()
-                    + it.features.len() * 8
-                    + it.markets.as_ref().map_or(0, |m| m.len() * 2)
-            })
+            .map(|it| it.text.len() + it.features.len() * 8 + it.markets.as_ref().map_or(0, |m| m.len() * 2))
             .sum();
         items
             + self.items.capacity() * std::mem::size_of::<Option<Item>>()
             + (self.base.capacity() + self.delta.capacity()) * std::mem::size_of::<Entry>()
             + self.block_max.capacity() * 4
-            + self.by_id.capacity() * 40
+            + self.by_id.capacity() * 13
     }
 }
 

@@ -41,10 +41,12 @@ fn inner_words_and_typos_complete_below_exact_prefixes() {
     let s = Suggester::build(vec![
         ent("beatles", "The Beatles", 100.0),
         ent("beat", "Beat It", 100.0),
+        ent("beet", "Beetwave", 100.0),
         ent("heat", "Heatwave", 100.0),
     ]);
     let r = s.suggest(&req("beat", 5), None, &NoQueries);
-    assert_eq!(ids(&r), ["beat", "beatles", "heat"], "{r:?}");
+    // One typo, never in the first letter: `Heatwave` is not a completion of `beat`.
+    assert_eq!(ids(&r), ["beat", "beatles", "beet"], "{r:?}");
     // One typo in a completed word, the last word a prefix.
     let r = s.suggest(&req("beta it", 5), None, &NoQueries);
     assert_eq!(ids(&r)[0], "beat", "{r:?}");
