@@ -128,6 +128,11 @@ fn synonyms_find_items_one_way_and_survive_a_restart() {
         e.shutdown().unwrap();
     }
     let e = open(dir.path());
+    assert_eq!(
+        suggested(&e, "disc j", None),
+        ["tr:dj"],
+        "suggestions rebuilt from the store at open"
+    );
     assert_eq!(e.synonyms().version, 2);
     assert_eq!(ids(&e, "dj blues")[0], "tr:dj", "in force after the restart");
     assert!(!ids(&e, "lp").contains(&"al:lp".to_string()), "version 1 is gone");
