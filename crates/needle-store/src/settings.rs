@@ -117,6 +117,17 @@ impl Settings {
         Ok(Some(version))
     }
 
+    /// A hash of the settings (replicas at the same entry agree on it); `None` while
+    /// nothing was ever set, so states without settings keep their digests.
+    pub fn digest(&self) -> Option<u64> {
+        let state = self.state.read();
+        if state.synonyms.version == 0 && state.rules.version == 0 {
+            return None;
+        }
+        let bytes = serde_json::to_vec(&(&state.synonyms, &state.rules)).unwrap_or_default();
+        Some(xxhash_rust::xxh3::xxh3_64(&bytes))
+    }
+
     /// Copy the file into `dir` (a snapshot), when there is one.
     pub fn copy_to(&self, dir: &Path) -> Result<()> {
         let _state = self.state.read();
@@ -153,7 +164,7 @@ mod tests {
     fn settings_are_versioned_durable_and_skip_replayed_entries() {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = Settings::open(dir.path()).expect("opens");
-        assert_eq!(s.synonyms().version, 0);
+        assert_eq!((s.synonyms().version, s.digest()), (0, None));
         let g = vec![SynonymGroup::MultiWay {
             synonyms: vec!["dj".into(), "disc jockey".into()],
         }];
@@ -168,6 +179,8 @@ mod tests {
         assert_eq!((s.rules().version, s.rules().seq), (1, 5));
         let copy = tempfile::tempdir().expect("tempdir");
         s.copy_to(copy.path()).expect("copies");
-        assert_eq!(Settings::open(copy.path()).expect("opens").synonyms(), s.synonyms());
+        let c = Settings::open(copy.path()).expect("opens");
+        assert_eq!((c.synonyms(), c.digest()), (s.synonyms(), s.digest()));
+        assert!(s.digest().is_some());
     }
 }

@@ -301,6 +301,8 @@ pub(crate) struct Probe {
     pub model_version: u64,
     /// Digest of the revoked tokens (`None`: none revoked).
     pub revocations: Option<u64>,
+    /// Digest of the synonyms and rules (`None`: never set).
+    pub settings: Option<u64>,
 }
 
 /// Messages to the applier thread.

@@ -98,6 +98,7 @@ fn synonyms_find_items_one_way_and_survive_a_restart() {
         .unwrap();
         e.refresh().unwrap();
         assert!(!ids(&e, "lp").contains(&"al:lp".to_string()));
+        let (_, before) = e.state_digest().unwrap();
         let v = e
             .set_synonyms(&json!({"groups": [
                 {"from": "lp", "to": ["long play"]},
@@ -106,6 +107,11 @@ fn synonyms_find_items_one_way_and_survive_a_restart() {
             .unwrap();
         assert_eq!(v.version, 1);
         assert!(v.seq > 0);
+        assert_ne!(
+            e.state_digest().unwrap().1,
+            before,
+            "the settings are part of the state digest"
+        );
         assert_eq!(ids(&e, "lp")[0], "al:lp");
         assert_eq!(ids(&e, "lp sessions")[0], "al:lp");
         assert_eq!(ids(&e, "dj blues")[0], "tr:dj", "multi-way");
