@@ -132,13 +132,17 @@ impl Suggester {
 
     /// Apply changes: `Some(entity)` upserts, `None` deletes the id.
     pub fn apply<'a>(&self, changes: impl IntoIterator<Item = (&'a str, Option<&'a Entity>)>) {
+        let changes: Vec<(&str, Option<&Entity>)> = changes.into_iter().collect();
+        // Many changes are sorted into the delta once, not one insertion at a time.
+        let sorted = changes.len() <= 64;
         let mut t = self.table.write();
         for (id, e) in changes {
             match e {
-                Some(e) => t.upsert(e),
+                Some(e) => t.upsert(e, sorted),
                 None => t.delete(id),
             }
         }
+        t.finish_batch();
     }
 
     /// Live entities.

@@ -168,7 +168,10 @@ pub(crate) struct Table {
     pub delta: Vec<Entry>,
     /// Largest `pop` ever seen (normalises popularity).
     pub max_pop: f32,
-    dead_in_base: usize,
+    /// Entries of dead items still in `base` or `delta` (dropped by the next merge).
+    dead_entries: usize,
+    /// `delta` received entries out of order (a batch): sorted before any read or merge.
+    unsorted: bool,
 }
 
 impl Table {
@@ -211,8 +214,9 @@ impl Table {
             .or_else(|| self.collided.get(&h)?.iter().copied().find(live))
     }
 
-    /// Insert or replace an entity.
-    pub fn upsert(&mut self, e: &Entity) {
+    /// Insert or replace an entity; `sorted`: keep the delta in order at once (single
+    /// changes), or leave it to [`Table::finish_batch`] (many changes: one sort).
+    pub fn upsert(&mut self, e: &Entity, sorted: bool) {
         if let Some(ord) = self.find(&e.id) {
             let Some(new) = Item::of(e) else {
                 self.kill(ord);
@@ -230,8 +234,18 @@ impl Table {
             }
             self.kill(ord);
         }
-        self.insert_item(e, true);
+        self.insert_item(e, sorted);
         self.maybe_merge();
+    }
+
+    /// Put the delta back in order after unsorted upserts.
+    pub fn finish_batch(&mut self) {
+        if self.unsorted {
+            let mut delta = std::mem::take(&mut self.delta);
+            delta.sort_by(|a, b| self.key(*a).cmp(self.key(*b)));
+            self.delta = delta;
+            self.unsorted = false;
+        }
     }
 
     /// Remove an entity.
@@ -267,6 +281,7 @@ impl Table {
                 self.delta.insert(at, en);
             } else {
                 self.delta.push(en);
+                self.unsorted = true;
             }
         }
     }
@@ -297,11 +312,7 @@ impl Table {
                 self.collided.remove(&h);
             }
         }
-        let before = self.delta.len();
-        self.delta.retain(|e| e.ord != ord);
-        let in_delta = before - self.delta.len();
-        let starts = spaces.min(MAX_STARTS);
-        self.dead_in_base += starts.saturating_sub(in_delta);
+        self.dead_entries += spaces.min(MAX_STARTS);
     }
 
     /// Keep the block bounds of `ord`'s base entries at or above `pop`.
@@ -328,7 +339,8 @@ impl Table {
     /// Merge the delta into the base when it is large, or dead entries are many.
     fn maybe_merge(&mut self) {
         let limit = 4096.max(self.base.len() / 16);
-        if self.delta.len() > limit || self.dead_in_base > limit.max(self.base.len() / 4) {
+        if self.delta.len() > limit || self.dead_entries > limit.max(self.base.len() / 4) {
+            self.finish_batch();
             self.merge();
         }
     }
@@ -339,6 +351,9 @@ impl Table {
         let delta = std::mem::take(&mut self.delta);
         let mut out = Vec::with_capacity(base.len() + delta.len());
         {
+            let delta = delta
+                .into_iter()
+                .filter(|e| self.items[e.ord as usize].as_ref().is_some_and(|it| !it.dead));
             let live = |e: &Entry| self.items[e.ord as usize].as_ref().is_some_and(|it| !it.dead);
             let (mut a, mut b) = (base.into_iter().filter(live).peekable(), delta.into_iter().peekable());
             loop {
@@ -363,7 +378,7 @@ impl Table {
             }
         }
         self.base = out;
-        self.dead_in_base = 0;
+        self.dead_entries = 0;
         self.reblock();
     }
 

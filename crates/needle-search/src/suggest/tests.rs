@@ -98,6 +98,27 @@ fn many_changes_merge_into_the_base() {
 }
 
 #[test]
+fn large_batches_are_sorted_in_once() {
+    let s = Suggester::build(vec![ent("a", "Anchor", 1.0)]);
+    let batch: Vec<Entity> = (0..6_000)
+        .map(|i| ent(&format!("b{i}"), &format!("batch {i:05}"), 1.0))
+        .collect();
+    s.apply(batch.iter().map(|e| (e.id.as_str(), Some(e))));
+    assert_eq!(ids(&s.suggest(&req("batch 00420", 5), None, &NoQueries))[0], "b420");
+    let renamed: Vec<Entity> = (0..100)
+        .map(|i| ent(&format!("b{i}"), &format!("renamed {i:05}"), 1.0))
+        .collect();
+    s.apply(renamed.iter().map(|e| (e.id.as_str(), Some(e))));
+    let gone: Vec<String> = (100..200).map(|i| format!("b{i}")).collect();
+    s.apply(gone.iter().map(|id| (id.as_str(), None)));
+    assert_eq!(ids(&s.suggest(&req("renamed 00042", 5), None, &NoQueries))[0], "b42");
+    assert!(!ids(&s.suggest(&req("batch 001", 50), None, &NoQueries))
+        .iter()
+        .any(|id| id[1..].parse::<u32>().unwrap() < 200));
+    assert_eq!(s.len(), 1 + 6_000 - 100);
+}
+
+#[test]
 fn markets_filter_and_duplicates_collapse() {
     let mut only_se = ent("se", "Hej", 100.0);
     only_se.markets = Some(vec!["SE".into()]);
