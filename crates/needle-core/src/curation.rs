@@ -3,7 +3,6 @@
 //! rule is looked up by. Applied at query time by `needle-search`; set through write-log
 //! entries like every other state change.
 
-use crate::entity::Entity;
 use crate::error::{ValidationError, ValidationKind as K};
 use crate::text::words;
 use crate::validate::check_id;
@@ -224,11 +223,6 @@ pub fn parse_rules(body: &Value) -> Result<Vec<Rule>, ValidationError> {
             Ok(Rule { query, pin, hide })
         })
         .collect()
-}
-
-/// Whether `e` is one of `ids` (by id or alias id).
-pub fn is_one_of(e: &Entity, ids: &[String]) -> bool {
-    ids.iter().any(|i| *i == e.id || e.alias_ids.contains(i))
 }
 
 #[cfg(test)]
