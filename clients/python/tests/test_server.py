@@ -240,6 +240,10 @@ MODELS = {
     "TrainAccepted": needle.TrainAccepted,
     "RecItem": needle.Recommendation,
     "Mix": needle.Mix,
+    "SuggestResponse": needle.SuggestResponse,
+    "Suggestion": needle.Suggestion,
+    "SynonymsSetting": needle.Synonyms,
+    "RulesSetting": needle.Rules,
 }
 
 
@@ -362,3 +366,28 @@ def test_search_ids_explain_clicks_and_analytics(client, uid):
     item = client.item_analytics(f"tr:{uid}:hello2")
     assert isinstance(item, needle.ItemReport) and item.queries[0].listeners == 1
     assert item.queries[0].mean_click_position == float(position)
+
+
+def test_suggest_and_curation(client, uid):
+    client.write(catalog(uid))
+    res = client.suggest(f"hello {uid}", limit=3)
+    assert isinstance(res, needle.SuggestResponse) and res.suggestions
+    first = res.suggestions[0]
+    assert isinstance(first, needle.Suggestion) and first.kind == "entity" and first.id == f"tr:{uid}:hello1"
+    with pytest.raises(InvalidRequestError) as e:
+        client.suggest("a", limit=0)
+    assert "limit" in str(e.value)
+
+    word = f"zz{uid}"
+    syn = client.set_synonyms([{"from": word, "to": [f"night {uid}"]}])
+    assert isinstance(syn, needle.Synonyms) and syn.version >= 1 and syn.seq > 0
+    assert client.synonyms().groups == [{"from": word, "to": [f"night {uid}"]}]
+    assert wait_for(lambda: has(client.search(word), f"tr:{uid}:night"))
+    rules = client.set_rules([{"query": f"hello {uid}", "hide": [f"tr:{uid}:hello1"]}])
+    assert isinstance(rules, needle.Rules) and client.rules().version == rules.version
+    assert not has(client.search(f"hello {uid}"), f"tr:{uid}:hello1")
+    with pytest.raises(InvalidRequestError) as e:
+        client.set_rules([{"query": "x", "pin": [{"id": "a", "position": 0}]}])
+    assert "rules[0].pin[0].position" in str(e.value)
+    client.set_synonyms([])
+    client.set_rules([])

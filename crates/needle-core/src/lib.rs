@@ -3,6 +3,7 @@
 //! This crate does no IO (beyond reading the system clock).
 #![warn(missing_docs)]
 
+pub mod curation;
 pub mod entity;
 pub mod error;
 pub mod event;

@@ -157,6 +157,10 @@ struct Shared {
     log_max_pop: [AtomicU64; 8],
     /// Decoded ranking columns per live segment.
     segment_cache: Mutex<HashMap<SegmentId, Arc<SegmentData>>>,
+    /// Synonyms and query rules in force (replaced whole by the service's applier).
+    curation: parking_lot::RwLock<Arc<crate::curate::Curation>>,
+    /// Entity-name completions, updated with every applied change (not in bulk mode).
+    suggest: Option<crate::suggest::Suggester>,
 }
 
 impl Shared {
@@ -227,6 +231,7 @@ impl Engine {
         }
         store.defer_durability(cfg.bulk || cfg.log_durable);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let suggest = if cfg.bulk { None } else { Some(build_suggester(&store)?) };
         let shared = Arc::new(Shared {
             data_dir: cfg.data_dir.clone(),
             store,
@@ -234,6 +239,8 @@ impl Engine {
             fields,
             log_max_pop: std::array::from_fn(|_| AtomicU64::new(0f64.to_bits())),
             segment_cache: Mutex::new(HashMap::new()),
+            curation: Default::default(),
+            suggest,
         });
         let committed: u64 = index.load_metas()?.payload.and_then(|p| p.parse().ok()).unwrap_or(0);
         let mut w = Writer {
@@ -334,7 +341,44 @@ impl Engine {
         let snap = self.shared.store.snapshot()?;
         let segments = self.shared.segment_data(&searcher)?;
         let log_max_pop = self.shared.log_max_pop();
-        crate::search::run(&searcher, &self.shared.fields, &snap, log_max_pop, segments, taste, req)
+        let curation = self.shared.curation.read().clone();
+        crate::search::run(
+            &searcher,
+            &self.shared.fields,
+            &snap,
+            log_max_pop,
+            segments,
+            taste,
+            &curation,
+            req,
+        )
+    }
+
+    /// Put synonyms and query rules in force for the searches that start from now on.
+    pub fn set_curation(&self, curation: crate::curate::Curation) {
+        *self.shared.curation.write() = Arc::new(curation);
+    }
+
+    /// Completions of typed text: entity names (lifted toward `taste`) and `queries`'
+    /// past queries. Empty for an engine opened for a bulk load.
+    pub fn suggest(
+        &self,
+        req: &crate::suggest::SuggestRequest,
+        taste: Option<&Taste>,
+        queries: &dyn crate::suggest::QuerySource,
+    ) -> crate::suggest::SuggestResponse {
+        match &self.shared.suggest {
+            Some(s) => s.suggest(req, taste, queries),
+            None => Default::default(),
+        }
+    }
+
+    /// Entities the suggester completes and its approximate heap bytes.
+    pub fn suggest_stats(&self) -> (usize, usize) {
+        self.shared
+            .suggest
+            .as_ref()
+            .map_or((0, 0), |s| (s.len(), s.heap_bytes()))
     }
 
     /// A listener's profile projected onto the catalog (creators, tags), as of `now_ms`.
@@ -442,6 +486,22 @@ fn open_index(index_dir: &std::path::Path, schema: tantivy::schema::Schema) -> R
         return Ok(Index::create(open_dir()?, schema, Default::default())?);
     }
     Ok(Index::create(dir, schema, Default::default())?)
+}
+
+/// The suggester over every stored entity.
+fn build_suggester(store: &CatalogStore) -> Result<crate::suggest::Suggester> {
+    let started = Instant::now();
+    let mut b = crate::suggest::SuggesterBuilder::default();
+    store.for_each_entity(|e| b.add(&e))?;
+    let s = b.finish();
+    if !s.is_empty() {
+        tracing::info!(
+            entities = s.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "suggestions built"
+        );
+    }
+    Ok(s)
 }
 
 fn closed() -> Error {
@@ -628,6 +688,7 @@ impl Writer {
     ) -> Result<()> {
         let snap = self.shared.store.snapshot()?;
         let f = &self.shared.fields;
+        let mut suggest: Vec<(&str, Option<Entity>)> = Vec::new();
         for (id, existed) in changed {
             if *existed {
                 self.writer.delete_term(Term::from_field_text(f.id, id));
@@ -641,6 +702,9 @@ impl Writer {
                     (read.as_ref(), None)
                 }
             };
+            if self.shared.suggest.is_some() {
+                suggest.push((id, entity.cloned()));
+            }
             if let Some(e) = entity {
                 let names = snap.resolve(e)?;
                 self.shared.observe_popularity(e);
@@ -651,6 +715,9 @@ impl Writer {
                 self.writer.add_document(doc)?;
             }
             self.dirty = true;
+        }
+        if let Some(s) = &self.shared.suggest {
+            s.apply(suggest.iter().map(|(id, e)| (*id, e.as_ref())));
         }
         Ok(())
     }

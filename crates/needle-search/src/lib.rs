@@ -5,6 +5,7 @@
 pub mod analysis;
 mod browse;
 pub mod collect;
+pub mod curate;
 mod engine;
 mod error;
 pub mod facets;
@@ -16,6 +17,7 @@ pub mod plan;
 pub mod schema;
 mod search;
 pub mod sort;
+pub mod suggest;
 pub mod taste;
 pub mod types;
 pub mod union;

@@ -107,6 +107,8 @@ pub(crate) struct TextPlan<'a> {
     /// Words that select (all must match in the first pass).
     pub n_selective: usize,
     keys: KeyBonus,
+    /// Synonym rewrites of the query, planned alike and matched as alternatives.
+    alts: Vec<TextPlan<'a>>,
 }
 
 impl<'a> TextPlan<'a> {
@@ -133,21 +135,46 @@ impl<'a> TextPlan<'a> {
             selective,
             n_selective,
             keys,
+            alts: Vec::new(),
         }
+    }
+
+    /// Plan each synonym rewrite beside the query: a synonym's words match exactly (no
+    /// typo or prefix expansion), the other words as in the query.
+    pub fn with_rewrites(mut self, rewrites: Vec<crate::curate::Rewrite>) -> TextPlan<'a> {
+        for rw in rewrites {
+            let mut alt = TextPlan::new(self.searcher, self.f, &rw.words);
+            for (i, w) in rw.words.iter().enumerate() {
+                if rw.synonym.get(i).copied().unwrap_or(false) {
+                    alt.per_word[i].retain(|e| e.term == w.text);
+                }
+            }
+            self.alts.push(alt);
+        }
+        self
     }
 
     /// The query of one pass, restricted by `filters`.
     pub fn query(&self, mode: Match, costs: &[u64], filters: &[Box<dyn Query>]) -> Box<dyn Query> {
-        let filters = filters.iter().map(|q| q.box_clone()).collect();
-        build_query(
+        let own_filters = filters.iter().map(|q| q.box_clone()).collect();
+        let own = build_query(
             self.f,
             &self.per_word,
             &self.selective,
             mode,
             costs,
             &self.keys,
-            filters,
-        )
+            own_filters,
+        );
+        if self.alts.is_empty() {
+            return own;
+        }
+        let mut any = vec![(tantivy::query::Occur::Should, own)];
+        for alt in &self.alts {
+            let alt_costs = if costs.is_empty() { Vec::new() } else { alt.costs() };
+            any.push((tantivy::query::Occur::Should, alt.query(mode, &alt_costs, filters)));
+        }
+        Box::new(tantivy::query::BooleanQuery::new(any))
     }
 
     /// Each word's postings (a dictionary lookup per expansion: only for the passes that
@@ -172,6 +199,7 @@ fn run_keys(words: &[QueryWord]) -> Vec<u64> {
 }
 
 /// Run one search against a searcher, resolving display fields from the store snapshot.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     searcher: &Searcher,
     f: &Fields,
@@ -179,6 +207,7 @@ pub fn run(
     log_max_pop: [f64; 8],
     segments: Vec<Arc<SegmentData>>,
     taste: Option<&Taste>,
+    curation: &crate::curate::Curation,
     req: &SearchRequest,
 ) -> Result<SearchResponse> {
     let started = Instant::now();
@@ -218,7 +247,7 @@ pub fn run(
     // Facets are counted in the same passes as the ranking: those of the last pass, whose
     // matches `total` counts.
     let both = (collector, p.facet_collector());
-    let plan = TextPlan::new(searcher, f, &words);
+    let plan = TextPlan::new(searcher, f, &words).with_rewrites(curation.rewrites(&words));
     let n_selective = plan.n_selective;
     let (mut ranked, mut counted) = searcher.search(&*plan.query(Match::All, &[], &p.filters), &both)?;
     // Too few documents have every word: fill the page with those missing one word, and
@@ -246,8 +275,6 @@ pub fn run(
         learned_order(&mut hits, clicks);
         hits.truncate(window);
     }
-    let top_result = hits.first().cloned();
-    let hits: Vec<Hit> = hits.into_iter().skip(p.offset).collect();
     let mut sections = Vec::new();
     for t in EntityType::ALL {
         let docs = &ranked.by_type[t.code() as usize];
@@ -270,6 +297,20 @@ pub fn run(
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    let mut sections = sections;
+    if let Some(rule) = curation.rule(&req.q) {
+        let ctx = crate::curate::RuleContext {
+            searcher,
+            f,
+            snap,
+            segs: &collector.segments,
+            words: &words,
+            taste,
+        };
+        crate::curate::apply_rule(rule, &ctx, req, &mut hits, &mut sections, window)?;
+    }
+    let top_result = hits.first().cloned();
+    let hits: Vec<Hit> = hits.into_iter().skip(p.offset).collect();
     Ok(SearchResponse {
         search_id: None,
         hits,
@@ -372,7 +413,7 @@ pub(crate) fn to_hits(
     Ok(out)
 }
 
-fn build_hit(
+pub(crate) fn build_hit(
     segs: &[Arc<SegmentData>],
     snap: &CatalogSnapshot,
     s: &Scored,

@@ -57,6 +57,11 @@ use utoipa::OpenApi;
         crate::routes::health::ready,
         crate::routes::observe::scrape,
         openapi_json,
+        crate::routes::curation::suggest,
+        crate::routes::curation::synonyms,
+        crate::routes::curation::set_synonyms,
+        crate::routes::curation::rules,
+        crate::routes::curation::set_rules,
     ),
     components(schemas(
         ErrorBody, ErrorType, EntityType, EntityDoc, DeleteRecordDoc, CatalogRecord, DeleteResponse,
@@ -73,6 +78,11 @@ use utoipa::OpenApi;
         needle_store::searchstats::SearchesReport, needle_store::searchstats::PositionStat,
         needle_store::searchstats::HourStat, needle_store::searchstats::QueryStat,
         needle_store::searchstats::ItemReport, needle_store::searchstats::ItemQuery,
+        needle_search::suggest::SuggestResponse, needle_search::suggest::Suggestion,
+        needle_search::suggest::SuggestionKind,
+        crate::routes::curation::SynonymsSetting, crate::routes::curation::SynonymsBody,
+        crate::routes::curation::SynonymGroupDoc, crate::routes::curation::RulesSetting,
+        crate::routes::curation::RulesBody, crate::routes::curation::RuleDoc, crate::routes::curation::PinDoc,
     )),
     tags(
         (name = "catalog", description = "Write, read and delete catalog entities"),
@@ -84,6 +94,7 @@ use utoipa::OpenApi;
         (name = "auth", description = "Listener tokens for client apps"),
         (name = "ops", description = "Health, metrics and this document"),
         (name = "analytics", description = "What listeners search, find and click"),
+        (name = "settings", description = "Curation: synonyms and query rules"),
     )
 )]
 pub struct ApiDoc;

@@ -12,9 +12,11 @@ mod applier;
 mod catalog;
 pub mod cluster;
 pub mod config;
+mod curation;
 mod error;
 mod listeners;
 mod ops;
+mod past_queries;
 mod recs;
 mod searches;
 pub mod shared;
@@ -109,6 +111,10 @@ pub struct Service {
     tastes: Arc<Tastes>,
     /// Revoked listener tokens (applied from the log).
     revocations: Arc<TokenRevocations>,
+    /// Synonyms and query rules (applied from the log).
+    settings: Arc<needle_store::Settings>,
+    /// Past queries suggestions complete from (none until search analytics provide them).
+    queries: parking_lot::RwLock<Arc<dyn needle_search::suggest::QuerySource>>,
     applier: Arc<Applier>,
     /// Opened for a bulk load: catalog batches bypass the log (see
     /// [`Service::submit_values`]).
@@ -197,6 +203,7 @@ impl Service {
             // they start empty where the other stores are, not from a log long trimmed.
             searchstats.checkpoint(engine.applied_seq()?.min(events.applied_seq()), true)?;
         }
+        let settings = Arc::new(needle_store::Settings::open(&dir)?);
         let targets = Targets {
             engine: engine.clone(),
             events: events.clone(),
@@ -204,10 +211,12 @@ impl Service {
             tastes: tastes.clone(),
             revocations: revocations.clone(),
             searchstats: searchstats.clone(),
+            settings: settings.clone(),
             node_id: node_id.clone(),
             data_dir: dir.clone(),
             shared_models: clustered.then(|| shared_dir.clone()),
         };
+        targets.put_curation();
         let applier = if let Some(log) = log {
             let (tx, rx) = crossbeam_channel::bounded(1024);
             let restart = Arc::new(tokio::sync::Notify::new());
@@ -269,6 +278,13 @@ impl Service {
         } else {
             None
         };
+        // Past queries shown only once as many listeners typed them as the click model
+        // needs before it moves a ranking (k-anonymity, `click_min_users`, default 5).
+        let past_queries: Arc<dyn needle_search::suggest::QuerySource> = Arc::new(past_queries::PastQueries::new(
+            searchstats.clone(),
+            cfg.search_stats.click_min_users as usize,
+            clock.clone(),
+        ));
         Ok(Service {
             searchstats,
             search_log,
@@ -277,6 +293,8 @@ impl Service {
             recs,
             tastes,
             revocations,
+            settings,
+            queries: parking_lot::RwLock::new(past_queries),
             applier,
             bulk,
             clock,

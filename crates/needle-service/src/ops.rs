@@ -111,6 +111,10 @@ impl Service {
         if let Some(r) = probe.revocations {
             h.update(&r.to_le_bytes());
         }
+        // Likewise only once synonyms or rules were set.
+        if let Some(s) = probe.settings {
+            h.update(&s.to_le_bytes());
+        }
         let digest = format!("{:032x}", h.digest128());
         *self.digest_cache.lock() = Some((probe.applied_seq, digest.clone()));
         Ok((probe.applied_seq, digest))

@@ -7,7 +7,7 @@
 //!
 //! Layout: `<shared_dir>/snapshots/snapshot-<applied_seq, 12 digits>-<node>/`
 //! with `catalog.redb`, `index/…`, `events/events.log`, `tokens.json` (revoked listener
-//! tokens, when any), `models/CURRENT` + the served
+//! tokens, when any), `settings.json` (synonyms and rules, when set), `models/CURRENT` + the served
 //! model's files, `LOG.json` (the log the state follows: see [`crate::cluster::identity`])
 //! and `manifest.json`.
 
@@ -101,6 +101,7 @@ pub(crate) fn write(targets: &Targets, dir: &Path, seq: u64, node_id: &str, now_
     targets.events.copy_to(&tmp.join("events"))?;
     targets.revocations.copy_to(&tmp)?;
     targets.searchstats.copy_to(&tmp)?;
+    targets.settings.copy_to(&tmp)?;
     let log = identity::read(&targets.data_dir)?;
     if let Some(id) = &log {
         identity::write(&tmp, id)?;

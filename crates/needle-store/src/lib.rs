@@ -21,6 +21,7 @@ pub mod log;
 pub mod profiles;
 pub mod revocations;
 pub mod searchstats;
+pub mod settings;
 
 pub use catalog::{Applied, CatalogSnapshot, CatalogStore, ResolvedNames, DEFAULT_CACHE_BYTES};
 pub use error::{Error, Result};
@@ -30,3 +31,4 @@ pub use log::{Entry, FileLog, Log};
 pub use profiles::{MemoryProfiles, ProfileStore};
 pub use revocations::TokenRevocations;
 pub use searchstats::{SearchStats, SearchStatsConfig};
+pub use settings::{Settings, Versioned};

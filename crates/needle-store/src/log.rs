@@ -72,6 +72,16 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         clicks: Vec<needle_core::search_event::Click>,
     },
+    /// Replace the synonym groups (validated), a new version of them.
+    SetSynonyms {
+        /// Every group.
+        groups: Vec<needle_core::curation::SynonymGroup>,
+    },
+    /// Replace the query rules (validated), a new version of them.
+    SetRules {
+        /// Every rule.
+        rules: Vec<needle_core::curation::Rule>,
+    },
 }
 
 impl Entry {
@@ -89,6 +99,8 @@ impl Entry {
             Entry::RevokeTokens { .. } => "revoke_tokens",
             Entry::ActivateModel { .. } => "activate_model",
             Entry::Searches { .. } => "searches",
+            Entry::SetSynonyms { .. } => "set_synonyms",
+            Entry::SetRules { .. } => "set_rules",
         }
     }
 }

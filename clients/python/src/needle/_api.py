@@ -32,6 +32,9 @@ from .models import (
     SearchResponse,
     SearchesReport,
     SessionInfo,
+    SuggestResponse,
+    Rules,
+    Synonyms,
     Token,
     TrainAccepted,
     UserDeleted,
@@ -114,6 +117,32 @@ def search(
             explain=explain,
         )
     return Call("GET", "/v1/search", _json(SearchResponse), params=req.to_params())
+
+
+def suggest(q: str, user_id: Optional[str], market: Optional[str], limit: Optional[int]) -> Call[SuggestResponse]:
+    params: dict[str, Any] = {"q": q}
+    for k, v in (("user_id", user_id), ("market", market), ("limit", limit)):
+        if v is not None:
+            params[k] = v
+    return Call("GET", "/v1/suggest", _json(SuggestResponse), params=params)
+
+
+def synonyms() -> Call[Synonyms]:
+    return Call("GET", "/v1/settings/synonyms", _json(Synonyms))
+
+
+def set_synonyms(groups: Sequence[dict[str, Any]]) -> Call[Synonyms]:
+    body = json.dumps({"groups": list(groups)}).encode("utf-8")
+    return Call("PUT", "/v1/settings/synonyms", _json(Synonyms), content=body, content_type="application/json")
+
+
+def rules() -> Call[Rules]:
+    return Call("GET", "/v1/settings/rules", _json(Rules))
+
+
+def set_rules(rules: Sequence[dict[str, Any]]) -> Call[Rules]:
+    body = json.dumps({"rules": list(rules)}).encode("utf-8")
+    return Call("PUT", "/v1/settings/rules", _json(Rules), content=body, content_type="application/json")
 
 
 def events(events: Iterable[Any]) -> Call[EventReport]:

@@ -29,6 +29,9 @@ from .models import (
     SearchResponse,
     SearchesReport,
     ItemReport,
+    SuggestResponse,
+    Rules,
+    Synonyms,
     SessionInfo,
     Token,
     TrainAccepted,
@@ -298,6 +301,28 @@ class AsyncNeedle:
             if _api.job_settled(j, timeout, remaining):
                 return j
             await self._sleep(min(interval, remaining))
+
+    async def suggest(
+        self, q: str, *, user_id: Optional[str] = None, market: Optional[str] = None, limit: Optional[int] = None
+    ) -> SuggestResponse:
+        """Completions of typed text (``GET /v1/suggest``): entity names and past queries."""
+        return await self._run(_api.suggest(q, user_id, market, limit))
+
+    async def synonyms(self) -> Synonyms:
+        """The synonym groups in force (``GET /v1/settings/synonyms``)."""
+        return await self._run(_api.synonyms())
+
+    async def set_synonyms(self, groups: Sequence[dict[str, Any]]) -> Synonyms:
+        """Replace the synonym groups (``PUT /v1/settings/synonyms``); the new version."""
+        return await self._run(_api.set_synonyms(groups))
+
+    async def rules(self) -> Rules:
+        """The query rules in force (``GET /v1/settings/rules``)."""
+        return await self._run(_api.rules())
+
+    async def set_rules(self, rules: Sequence[dict[str, Any]]) -> Rules:
+        """Replace the query rules (``PUT /v1/settings/rules``); the new version."""
+        return await self._run(_api.set_rules(rules))
 
     async def model(self) -> ModelInfo:
         """The model serving now (``GET /v1/admin/model``): version (``None`` before the first

@@ -495,6 +495,45 @@ class Token:
 
 
 @dataclass
+class Suggestion:
+    """One completion of typed text: a past query (``kind == "query"``) or an entity name
+    (``kind == "entity"``, with ``id`` and ``type``)."""
+
+    text: str
+    kind: str
+    score: float
+    id: Optional[str] = None
+    type: Optional[EntityType] = None
+
+
+@dataclass
+class SuggestResponse:
+    """Answer of ``GET /v1/suggest``, best first."""
+
+    suggestions: list[Suggestion] = _field(default_factory=list)
+
+
+@dataclass
+class Synonyms:
+    """The synonym groups in force: one-way ``{"from", "to"}`` and multi-way
+    ``{"synonyms"}`` groups, their version and the log ``seq`` that set them."""
+
+    version: int
+    seq: int
+    groups: list[dict[str, Any]] = _field(default_factory=list)
+
+
+@dataclass
+class Rules:
+    """The query rules in force (``{"query", "pin": [{"id", "position"}], "hide": [id]}``),
+    their version and the log ``seq`` that set them."""
+
+    version: int
+    seq: int
+    rules: list[dict[str, Any]] = _field(default_factory=list)
+
+
+@dataclass
 class HealthStatus:
     """Answer of ``/health/live`` and ``/health/ready``."""
 

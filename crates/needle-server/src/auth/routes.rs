@@ -91,6 +91,10 @@ pub fn classify(method: &Method, path: &str) -> RouteClass {
             ["users", _, "tokens", "revoke"] if post => admin,
             // Search analytics name queries listeners typed: the catalog owner's only.
             ["analytics", ..] if read => RouteClass::new(Rule::Scope(Scope::Admin), true),
+            // Completions while typing: cheap, the search scope.
+            ["suggest"] if read => search(false),
+            // Curation settings (synonyms, rules), read and written.
+            ["settings", "synonyms" | "rules"] => admin,
             // Catalog writes, /v1/admin/*, DELETE /v1/users/{id}, and anything unknown.
             _ => admin,
         },

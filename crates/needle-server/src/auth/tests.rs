@@ -105,6 +105,12 @@ fn classification_of_every_route() {
         ("GET", "/v1/search/", Some(Admin), false, false),
         ("GET", "//v1/search", Some(Admin), false, false),
         ("GET", "/elsewhere", Some(Admin), false, false),
+        ("GET", "/v1/suggest", Some(Search), false, false),
+        ("POST", "/v1/suggest", Some(Admin), false, false),
+        ("GET", "/v1/settings/synonyms", Some(Admin), false, false),
+        ("PUT", "/v1/settings/synonyms", Some(Admin), false, false),
+        ("GET", "/v1/settings/rules", Some(Admin), false, false),
+        ("PUT", "/v1/settings/rules", Some(Admin), false, false),
     ];
     for (method, path, scope, token, expensive) in cases {
         let m: Method = method.parse().expect("method");

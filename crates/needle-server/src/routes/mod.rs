@@ -5,6 +5,7 @@ pub mod admin;
 pub mod analytics;
 pub mod catalog;
 pub mod cluster;
+pub mod curation;
 pub mod events;
 pub mod health;
 pub mod json;
@@ -96,6 +97,12 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(observe::scrape))
         .route("/openapi.json", get(crate::openapi::openapi_json))
+        .route("/v1/suggest", get(curation::suggest))
+        .route(
+            "/v1/settings/synonyms",
+            get(curation::synonyms).put(curation::set_synonyms),
+        )
+        .route("/v1/settings/rules", get(curation::rules).put(curation::set_rules))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(route_not_found);
     with_middleware(routes, &state).with_state(state)

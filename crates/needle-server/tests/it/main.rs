@@ -11,6 +11,7 @@ mod auth;
 mod catalog;
 mod common;
 mod config;
+mod curation;
 mod errors;
 mod events;
 mod health;

@@ -49,6 +49,11 @@ async fn openapi_lists_every_route() {
         ("/health/ready", "get"),
         ("/metrics", "get"),
         ("/openapi.json", "get"),
+        ("/v1/suggest", "get"),
+        ("/v1/settings/synonyms", "get"),
+        ("/v1/settings/synonyms", "put"),
+        ("/v1/settings/rules", "get"),
+        ("/v1/settings/rules", "put"),
     ];
     let paths = doc["paths"].as_object().expect("paths");
     for (path, method) in expected {
@@ -61,7 +66,7 @@ async fn openapi_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        27,
+        30,
         "unexpected paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

@@ -72,6 +72,7 @@ impl Op {
             Entry::Events { events } => events.len(),
             Entry::EraseListener { .. } | Entry::RevokeTokens { .. } | Entry::ActivateModel { .. } => 1,
             Entry::Searches { searches, clicks } => searches.len() + clicks.len(),
+            Entry::SetSynonyms { .. } | Entry::SetRules { .. } => 1,
         }
     }
 }
@@ -89,6 +90,8 @@ pub(crate) enum Outcome {
     Activated,
     /// A listener's tokens revoked.
     Revoked,
+    /// Synonyms or rules set: their new version (0: the entry was applied before).
+    Settings(u64),
     /// Applied, but its outcome is no longer kept (a retried request answered late).
     Unknown,
     /// Searches and clicks counted, duplicates dropped.
@@ -124,6 +127,8 @@ pub(crate) struct Targets {
     pub revocations: Arc<TokenRevocations>,
     /// Search statistics (durable at checkpoints, so part of [`Targets::floor`]).
     pub searchstats: Arc<SearchStats>,
+    /// Synonyms and rules (durable at each entry, so not part of [`Targets::floor`]).
+    pub settings: Arc<needle_store::Settings>,
     /// This replica's name (in snapshots).
     pub node_id: String,
     /// The data directory (its `LOG.json` goes into snapshots).
@@ -204,7 +209,24 @@ impl Targets {
                 }
                 Ok(Outcome::Activated)
             }
+            Entry::SetSynonyms { groups } => {
+                let v = self.settings.set_synonyms(seq, groups)?;
+                self.put_curation();
+                Ok(Outcome::Settings(v.unwrap_or(0)))
+            }
+            Entry::SetRules { rules } => {
+                let v = self.settings.set_rules(seq, rules)?;
+                self.put_curation();
+                Ok(Outcome::Settings(v.unwrap_or(0)))
+            }
         }
+    }
+
+    /// Put the stored synonyms and rules in force in the engine.
+    pub fn put_curation(&self) {
+        let curation =
+            needle_search::curate::Curation::new(&self.settings.synonyms().value, &self.settings.rules().value);
+        self.engine.set_curation(curation);
     }
 }
 
@@ -301,6 +323,8 @@ pub(crate) struct Probe {
     pub model_version: u64,
     /// Digest of the revoked tokens (`None`: none revoked).
     pub revocations: Option<u64>,
+    /// Digest of the synonyms and rules (`None`: never set).
+    pub settings: Option<u64>,
 }
 
 /// Messages to the applier thread.
@@ -579,6 +603,7 @@ fn split(entry: Entry, max: usize) -> Result<Vec<(&'static str, Vec<u8>)>> {
         Entry::Catalog { .. } => "catalog",
         Entry::Events { .. } | Entry::Searches { .. } => "events",
         Entry::EraseListener { .. } | Entry::RevokeTokens { .. } | Entry::ActivateModel { .. } => "control",
+        Entry::SetSynonyms { .. } | Entry::SetRules { .. } => "control",
     };
     let bytes = entry.encode()?;
     if bytes.len() <= max {

@@ -187,6 +187,7 @@ impl Worker {
             catalog: self.targets.engine.view()?,
             model_version: self.targets.recs.model().map_or(0, |m| m.version),
             revocations: (!self.targets.revocations.is_empty()).then(|| self.targets.revocations.digest()),
+            settings: self.targets.settings.digest(),
         })
     }
 

@@ -17,7 +17,7 @@ use std::path::Path;
 
 /// The entries of a data directory that hold derived state (moved aside as a whole).
 /// Snapshots and shared models may live in the data directory too and stay.
-const STATE: [&str; 7] = [
+const STATE: [&str; 8] = [
     "catalog.redb",
     "index",
     "events",
@@ -25,6 +25,7 @@ const STATE: [&str; 7] = [
     "log",
     identity::FILE,
     needle_store::revocations::FILE_NAME,
+    needle_store::settings::FILE_NAME,
 ];
 
 /// Would a replica following `log` (or, unknown yet, a stream named `stream`) restore

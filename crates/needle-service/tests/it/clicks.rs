@@ -162,3 +162,32 @@ fn analytics_reflect_the_searches_and_clicks() {
     assert!(e.suggestable_queries(2).is_empty());
     assert_eq!(e.suggestable_queries(1)[0].0, "hello");
 }
+
+/// Past queries are suggested only once `click_min_users` (5) distinct listeners typed
+/// them and clicked (k-anonymity): four are not enough, anonymous searches do not count.
+#[test]
+fn a_past_query_is_suggested_only_once_enough_listeners_typed_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let e = open(dir.path(), &clock);
+    assert!(e.write_values(catalog()).unwrap().rejected.is_empty());
+    e.refresh().unwrap();
+    let past = |e: &Service| {
+        // The list of suggestable queries is recomputed at most every 10 s.
+        clock.advance_ms(11_000);
+        let r = e.suggest(Some("hello wor"), None, None, Some(10)).unwrap();
+        r.suggestions
+            .iter()
+            .filter(|s| s.kind == needle_search::suggest::SuggestionKind::Query)
+            .map(|s| s.text.clone())
+            .collect::<Vec<_>>()
+    };
+    search_and_click(&e, &clock, "hello world", Some("solo"), INTENDED, 300);
+    search_and_click(&e, &clock, "hello world", None, INTENDED, 30);
+    for i in 0..3 {
+        search_and_click(&e, &clock, "hello world", Some(&format!("fan{i}")), INTENDED, 1);
+    }
+    assert!(past(&e).is_empty(), "four listeners: {:?}", past(&e));
+    search_and_click(&e, &clock, "hello world", Some("fan3"), INTENDED, 1);
+    assert_eq!(past(&e), vec!["hello world".to_string()]);
+}

@@ -5,6 +5,7 @@
 
 mod clicks;
 mod cluster;
+mod curation;
 mod durability;
 mod fixture;
 mod log;
