@@ -180,12 +180,6 @@ impl JetStreamLog {
         let cfg = JetStreamLog::stream_config(&self.cfg);
         self.block_on(async { self.js.get_or_create_stream(cfg).await })?
             .map_err(|e| nats_error(&format!("creating stream {}", self.cfg.stream), e))?;
-        // The lease bucket too, while the cluster is (most likely) whole; a failure here
-        // is not the write's: taking a lease retries the creation.
-        let bucket = format!("{}_LEASES", self.cfg.stream);
-        if let Err(e) = self.block_on(self.open_or_create_leases(&self.js, &bucket))? {
-            tracing::warn!(error = %e, "the lease bucket could not be created yet");
-        }
         *self.ensured.lock() = true;
         Ok(())
     }

@@ -14,8 +14,7 @@ impl JetStreamLog {
     /// The lease bucket, created when missing. Creating a replicated bucket needs every
     /// peer it is placed on to be current, which a NATS node just back from a restart is
     /// not for a few seconds ("no suitable peers for placement"), so creation is retried
-    /// until the write timeout. [`JetStreamLog::ensure_stream`] also creates the bucket
-    /// at start, while the cluster is whole, so that later calls only open it.
+    /// until the write timeout.
     pub(crate) async fn leases(&self) -> Result<kv::Store> {
         let js = self.context();
         let bucket = format!("{}_LEASES", self.stream_name());
@@ -35,7 +34,7 @@ impl JetStreamLog {
     }
 
     /// Open the bucket, or create it once (no retry).
-    pub(crate) async fn open_or_create_leases(
+    async fn open_or_create_leases(
         &self,
         js: &async_nats::jetstream::Context,
         bucket: &str,
