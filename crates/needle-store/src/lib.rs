@@ -16,6 +16,7 @@ pub mod disk;
 mod error;
 pub mod eventlog;
 pub mod events;
+pub(crate) mod files;
 pub mod frames;
 pub mod log;
 pub mod profiles;

@@ -131,28 +131,12 @@ impl Settings {
     /// Copy the file into `dir` (a snapshot), when there is one.
     pub fn copy_to(&self, dir: &Path) -> Result<()> {
         let _state = self.state.read();
-        if self.path.exists() {
-            let to = dir.join(FILE_NAME);
-            fs_err::copy(&self.path, &to).map_err(io(&to))?;
-        }
-        Ok(())
+        crate::files::copy_into(&self.path, dir)
     }
 
     fn write(&self, state: &State) -> Result<()> {
         let bytes = serde_json::to_vec(state).map_err(|e| Error::Storage(format!("cannot encode settings: {e}")))?;
-        let tmp = self.path.with_extension("json.tmp");
-        {
-            let mut f = fs_err::File::create(&tmp).map_err(io(&tmp))?;
-            std::io::Write::write_all(&mut f, &bytes).map_err(io(&tmp))?;
-            f.sync_all().map_err(io(&tmp))?;
-        }
-        fs_err::rename(&tmp, &self.path).map_err(io(&self.path))?;
-        if let Some(parent) = self.path.parent() {
-            fs_err::File::open(parent)
-                .and_then(|d| d.sync_all())
-                .map_err(io(parent))?;
-        }
-        Ok(())
+        crate::files::write_atomically(&self.path, &bytes)
     }
 }
 

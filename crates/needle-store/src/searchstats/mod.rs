@@ -216,7 +216,7 @@ impl SearchStats {
                 serde_json::to_vec(&*s).map_err(|e| Error::Storage(format!("cannot encode search statistics: {e}")))?;
             (bytes, s.applied_seq)
         };
-        write_atomically(&self.path, &bytes)?;
+        crate::files::write_atomically(&self.path, &bytes)?;
         self.durable.store(covered, std::sync::atomic::Ordering::Release);
         *self.written_at.lock() = Some(std::time::Instant::now());
         Ok(())
@@ -225,11 +225,7 @@ impl SearchStats {
     /// Copy the state file into `dir` (a snapshot, taken right after a checkpoint).
     pub fn copy_to(&self, dir: &Path) -> Result<()> {
         let _s = self.state.lock();
-        if self.path.exists() {
-            let to = dir.join(FILE_NAME);
-            fs_err::copy(&self.path, &to).map_err(io(&to))?;
-        }
-        Ok(())
+        crate::files::copy_into(&self.path, dir)
     }
 
     /// The click model's strength (in [0, 1)) of every item with enough evidence for the
@@ -283,20 +279,4 @@ impl SearchStats {
     pub fn queries(&self) -> usize {
         self.state.lock().queries.len()
     }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    {
-        let mut f = fs_err::File::create(&tmp).map_err(io(&tmp))?;
-        std::io::Write::write_all(&mut f, bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
-    fs_err::rename(&tmp, path).map_err(io(path))?;
-    if let Some(parent) = path.parent() {
-        fs_err::File::open(parent)
-            .and_then(|d| d.sync_all())
-            .map_err(io(parent))?;
-    }
-    Ok(())
 }
