@@ -18,7 +18,8 @@ from .common import OUT, RESULTS, ROOT, log, write_jsonl
 from .engines.base import Engine, EngineRun, IndexStats, QueryResult
 from .workload import build_workload
 
-ALL = ["needle", "needle-http", "typesense", "tantivy-py", "sqlite-fts5", "xapian", "lucene", "postgres", "meilisearch"]
+ALL = ["needle", "needle-http", "typesense", "tantivy-py", "sqlite-fts5", "xapian", "lucene", "lucene-icu", "postgres",
+       "meilisearch"]
 WRK_ENGINES = {"needle-http", "typesense"}
 
 
@@ -43,6 +44,9 @@ def make_engines(names: list[str]) -> dict[str, Engine | str]:
             elif n == "lucene":
                 from .engines.lucene import Lucene
                 out[n] = Lucene()
+            elif n == "lucene-icu":
+                from .engines.lucene import LuceneIcu
+                out[n] = LuceneIcu()
             elif n == "postgres":
                 from .engines.postgres import Postgres
                 out[n] = Postgres()

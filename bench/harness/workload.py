@@ -14,10 +14,11 @@ from typing import Any, Callable, Iterable
 
 from .catalog import Catalog, Entity
 from .common import fold, has_accents, log
+from .spaceless import Spaceless
 from .typos import damerau, one_typo, two_typos
 
 CATEGORIES = ["exact", "title_artist", "typo1", "typo2", "prefix", "diacritics",
-              "non_latin", "description", "ambiguous_popular"]
+              "non_latin", "description", "ambiguous_popular", "spaceless"]
 # Share of each category's queries by entity type (missing types are filled by others).
 MIX = {"artist": 0.3, "track": 0.3, "show": 0.3, "audiobook": 0.1}
 MARGIN = 0.02  # normalised popularity by which a target must beat the runner-up
@@ -42,6 +43,7 @@ Gen = Callable[[Entity], Query | None]
 class Builder:
     def __init__(self, cat: Catalog, seed: int) -> None:
         self.cat = cat
+        self.seed = seed
         self.rng = random.Random(seed)
         self.groups: dict[str, list[Entity]] = defaultdict(list)
         self.vocab: Counter[str] = Counter()
@@ -279,6 +281,8 @@ class Builder:
         self.rng.shuffle(keys)
         amb = [q for q in (self.ambiguous(k) for k in keys[: n * 200]) if q][:n]
         qs += amb
+        # Its own random stream, so adding it left the other categories' queries as they were.
+        qs += Spaceless(self.nonlatin_pool, self.groups, self.seed + 1, self.best).build(n)
         for i, q in enumerate(qs):
             q["qid"] = i
         counts = Counter(q["cat"] for q in qs)

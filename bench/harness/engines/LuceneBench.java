@@ -22,6 +22,7 @@ public class LuceneBench {
     static final int NAME_LIKE = 3; // the first three fields get fuzzy and prefix matching
 
     static Analyzer analyzer() {
+        if ("icu".equals(System.getProperty("bench.analyzer"))) return icuAnalyzer();
         return new Analyzer() {
             @Override
             protected TokenStreamComponents createComponents(String field) {
@@ -34,6 +35,16 @@ public class LuceneBench {
                 return new TokenStreamComponents(src, ts);
             }
         };
+    }
+
+    // Dictionary word segmentation (ICU): LuceneIcuAnalyzer.java, loaded by name so the
+    // bigram analyzer compiles and runs without the ICU jars.
+    static Analyzer icuAnalyzer() {
+        try {
+            return (Analyzer) Class.forName("LuceneIcuAnalyzer").getDeclaredConstructor().newInstance();
+        } catch (ReflectiveOperationException e) {
+            throw new RuntimeException("LuceneIcuAnalyzer: compile it with lucene-analyzers-icu and icu4j", e);
+        }
     }
 
     public static void main(String[] args) throws Exception {

@@ -5,6 +5,7 @@
 pub mod analysis;
 mod browse;
 pub mod collect;
+pub mod contiguous;
 pub mod curate;
 mod engine;
 mod error;

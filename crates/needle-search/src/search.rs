@@ -1,6 +1,7 @@
 //! Executing a search: plan, collect, fall back, and turn documents into hits.
 
 use crate::collect::{RankCollector, Ranked, Scored, SegmentData, COMPLETE, EXACT};
+use crate::contiguous::contiguous_order;
 use crate::error::{Error, Result};
 use crate::facets::{FacetCollector, FacetField};
 use crate::filter::{market_query, parse_filter};
@@ -232,7 +233,8 @@ pub fn run(
     }
     let window = p.offset + p.limit;
     let clicks = req.clicks.as_deref();
-    let pool = if taste.is_some() || clicks.is_some() {
+    let runs = crate::contiguous::runs(&req.q);
+    let pool = if taste.is_some() || clicks.is_some() || !runs.is_empty() {
         window.max(PERSONAL_POOL)
     } else {
         window
@@ -271,7 +273,8 @@ pub fn run(
     let explain = req.explain.then(|| explain_ctx(&collector, &words));
     let mut hits = to_hits(&collector.segments, snap, &ranked.top, &words, taste, &mut cache)?;
     explain_hits(&mut hits, &collector.segments, &ranked.top, explain.as_ref());
-    if taste.is_some() || clicks.is_some() || explain.is_some() {
+    if taste.is_some() || clicks.is_some() || explain.is_some() || !runs.is_empty() {
+        contiguous_order(&mut hits, &runs);
         learned_order(&mut hits, clicks);
         hits.truncate(window);
     }
@@ -289,6 +292,7 @@ pub fn run(
         .map(|(_, kind, total, docs)| {
             let mut hits = to_hits(&collector.segments, snap, &docs, &words, taste, &mut cache)?;
             explain_hits(&mut hits, &collector.segments, &docs, explain.as_ref());
+            contiguous_order(&mut hits, &runs);
             learned_order(&mut hits, clicks);
             Ok(Section {
                 kind,

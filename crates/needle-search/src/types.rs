@@ -137,7 +137,8 @@ pub struct Explain {
     /// The text match (field weights, typo and prefix costs), without the name bonus.
     pub text: f32,
     /// Bonus for the query being the whole name (1.5) or a run of it being the name (0.6),
-    /// as detected on the display name.
+    /// as detected on the display name, plus up to 0.55 for the characters of a script
+    /// without spaces (Han, kana, Hangul, Thai, …) standing together in the name as typed.
     pub exact_bonus: f32,
     /// Popularity prior (0 to 0.5).
     pub popularity_prior: f32,

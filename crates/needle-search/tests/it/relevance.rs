@@ -261,3 +261,21 @@ fn a_hit_names_at_most_max_hit_names_artists_and_authors() {
     // The record itself keeps them all.
     assert_eq!(e.get("t").unwrap().unwrap().artist_ids.len(), n);
 }
+
+#[test]
+fn characters_typed_together_beat_a_more_popular_name_with_the_same_bigrams() {
+    // From the benchmark: `ゲラジオ` meant `シゲラジオ!!`, but the more popular
+    // `10分間のゲララジオ` has the same bigrams (ゲラ, ラジ, ジオ), apart.
+    let (_d, e) = engine();
+    e.write_values(vec![
+        serde_json::json!({"id": "sh:gera-apart", "type": "show", "name": "10分間のゲララジオ", "popularity": 900}),
+        serde_json::json!({"id": "sh:gera", "type": "show", "name": "シゲラジオ!!", "popularity": 40}),
+        serde_json::json!({"id": "sh:thai-apart", "type": "show", "name": "วันนี้ สวัส ดีครับ", "popularity": 900}),
+        serde_json::json!({"id": "sh:thai", "type": "show", "name": "สวัสดีครับ วิทยุ", "popularity": 40}),
+    ]);
+    e.refresh().unwrap();
+    assert_eq!(top_ids(&e, "ゲラジオ", 2), vec!["sh:gera", "sh:gera-apart"]);
+    assert_eq!(first(&e, "สวัสดี"), "sh:thai");
+    // Two characters are one bigram: popularity decides among the names holding it.
+    assert_eq!(first(&e, "ラジ"), "sh:gera-apart");
+}
