@@ -29,12 +29,13 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-SHORT = [["pt", "part"], ["ep", "episode"], ["vol", "volume"], ["feat", "featuring"],
-         ["&", "and"], ["dj", "disc jockey"], ["ch", "chapter"], ["intl", "international"],
+SHORT = [["pt", "part"], ["ep", "episode"], ["vol", "volume"],
+         ["dj", "disc jockey"], ["ch", "chapter"], ["intl", "international"],
          ["podcast", "pod", "show"], ["live", "concert"], ["remix", "rmx"], ["mix", "mixtape"]]
 
 
@@ -49,8 +50,11 @@ def call(base: str, method: str, path: str, body: object | None = None, ndjson: 
             data = json.dumps(body).encode()
             headers["content-type"] = "application/json"
     req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read() or b"{}")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        raise SystemExit(f"{method} {path}: {e.code} {e.read()[:300]!r}") from e
 
 
 def bench(bin_: str, data: str, queries: Path, out: Path) -> list[float]:
@@ -84,9 +88,10 @@ class Server:
 
 def synonyms(qs: list[dict]) -> dict:
     groups = [{"synonyms": g} for g in SHORT]
-    firsts = sorted({q["q"].split()[0] for q in qs if q["q"].split() and q["q"].split()[0].isascii()})
+    firsts = sorted({w for q in qs for w in q["q"].lower().split()[:1]
+                     if w.isascii() and w.isalnum() and w not in ("feat", "ft", "featuring")})
     for w in firsts[:2000]:
-        groups.append({"input": [w], "synonyms": [w + "x"]})
+        groups.append({"from": w, "to": [w + "x"]})
     return {"groups": groups}
 
 

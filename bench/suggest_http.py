@@ -75,7 +75,8 @@ def main() -> None:
     try:
         for q in typed[:200]:  # warm-up
             suggest(q)
-        lat = [suggest(q)[0] for q in typed]
+        first = [suggest(q)[0] for q in typed]
+        lat = [suggest(q)[0] for q in typed]  # reported: the second pass
         held = {}
         for label, items in (("popular artists and tracks", music), ("uniform", uniform)):
             for k in (3, 5):
@@ -83,7 +84,12 @@ def main() -> None:
                 held[f"{label}, first {k} characters"] = f"{found}/{len(items)}"
     finally:
         srv.stop()
-    print(json.dumps({"calls": len(lat), "p50_ms": round(pct(lat, 0.5), 3), "p95_ms": round(pct(lat, 0.95), 3),
+    by_len: dict[int, list[float]] = {}
+    for q, ms in zip(typed, lat):
+        by_len.setdefault(min(len(q), 5), []).append(ms)
+    print(json.dumps({"first_pass_p50_p99_ms": [round(pct(first, 0.5), 3), round(pct(first, 0.99), 3)],
+                      "p99_ms_by_typed_length(5=5+)": {k: round(pct(v, 0.99), 3) for k, v in sorted(by_len.items())},
+                      "calls": len(lat), "p50_ms": round(pct(lat, 0.5), 3), "p95_ms": round(pct(lat, 0.95), 3),
                       "p99_ms": round(pct(lat, 0.99), 3), "max_ms": round(max(lat), 3),
                       "held_out_top5": held, "user": a.user or None}, indent=1))
 

@@ -9,10 +9,12 @@
 //! reorder the candidates the text query found (the pool re-ranked for a listener); they
 //! never add an item.
 
-use crate::collect::{SegmentData, COMPLETE, COVER, EXACT, NTYPES, PRIOR};
+use crate::collect::{Scored, SegmentData, COMPLETE, COVER, EXACT, NTYPES, PRIOR};
+use crate::plan::ALT_KEY_FACTOR;
 use crate::taste::PERSONAL_WEIGHT;
 use crate::types::{Explain, Hit};
 use std::collections::HashMap;
+use std::sync::Arc;
 use tantivy::DocId;
 
 /// Largest click boost: `CLICK_WEIGHT · strength`, strength in [0, 1).
@@ -33,8 +35,8 @@ pub type ClickStrengths = HashMap<String, f32>;
 pub(crate) struct ExplainCtx {
     pub inv_log_max_pop: [f32; NTYPES],
     pub query_words: f32,
-    /// Key of the whole query (the exact-name key).
-    pub exact_key: u64,
+    /// Keys the whole query may be (as typed, and typo-corrected), with their bonuses.
+    pub exact: Vec<(u64, f32)>,
     /// Keys of every run of query words (sorted).
     pub run_keys: Vec<u64>,
 }
@@ -54,10 +56,26 @@ impl ExplainCtx {
         } else {
             0.0
         };
-        let key = needle_core::text::name_key(name);
-        let exact = if key == self.exact_key {
-            EXACT
-        } else if self.run_keys.binary_search(&key).is_ok() {
+        // As the key query scores it: the name is the query (or a typo correction of it),
+        // or is it without its leading article (`The Mask` for `mask`, × ALT_KEY_FACTOR),
+        // or a run of the query words is the name.
+        let keys = needle_core::text::name_keys(name);
+        let whole = self
+            .exact
+            .iter()
+            .map(|&(k, bonus)| {
+                if keys[0] == k {
+                    bonus
+                } else if keys[1..].contains(&k) {
+                    bonus * ALT_KEY_FACTOR
+                } else {
+                    0.0
+                }
+            })
+            .fold(0.0f32, f32::max);
+        let exact = if whole > 0.0 {
+            whole
+        } else if self.run_keys.binary_search(&keys[0]).is_ok() {
             COMPLETE
         } else {
             0.0
@@ -80,6 +98,34 @@ pub fn learned_boosts(personal: f32, click_strength: f32) -> (f32, f32) {
     let click = CLICK_WEIGHT * click_strength.clamp(0.0, 1.0);
     let total = (personal + click).min(LEARNED_CAP);
     (personal, total - personal)
+}
+
+/// The click boost on collected documents, before any hit is built: when clicks are the
+/// only signal that re-ranks, the pool's ids (from the id column) are all it needs, and
+/// only the page's hits are built afterwards. Re-sorts (stable) when anything moved.
+pub(crate) fn click_order_docs(
+    docs: &mut [Scored],
+    segs: &[Arc<SegmentData>],
+    clicks: &ClickStrengths,
+) -> tantivy::Result<()> {
+    let mut any = false;
+    for d in docs.iter_mut() {
+        let Some(data) = segs.get(d.addr.segment_ord as usize) else {
+            continue;
+        };
+        let Some(strength) = data.id(d.addr.doc_id)?.and_then(|id| clicks.get(&id).copied()) else {
+            continue;
+        };
+        let (_, c) = learned_boosts(0.0, strength);
+        if c > 0.0 {
+            d.score += c;
+            any = true;
+        }
+    }
+    if any {
+        docs.sort_by(|a, b| b.score.total_cmp(&a.score));
+    }
+    Ok(())
 }
 
 /// Add the learned boosts to the hits' scores and re-sort (stable: ties keep text order).

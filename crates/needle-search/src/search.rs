@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::facets::{FacetCollector, FacetField};
 use crate::filter::{market_query, parse_filter};
 use crate::highlight::highlight;
-use crate::learned::{learned_order, ExplainCtx};
+use crate::learned::{click_order_docs, learned_order, ExplainCtx};
 use crate::plan::{
     build_query, corrected_keys, expand, query_words, selective_words, word_cost, Expansion, KeyBonus, Match,
     QueryWord, TYPO_KEY_FACTOR,
@@ -107,7 +107,8 @@ pub(crate) struct TextPlan<'a> {
     selective: Vec<bool>,
     /// Words that select (all must match in the first pass).
     pub n_selective: usize,
-    keys: KeyBonus,
+    /// The name-key bonuses (also what `explain` reports).
+    pub keys: KeyBonus,
     /// Synonym rewrites of the query, planned alike and matched as alternatives.
     alts: Vec<TextPlan<'a>>,
 }
@@ -270,10 +271,19 @@ pub fn run(
     let collector = both.0;
     let total: u64 = ranked.counts.iter().sum();
     let mut cache: HashMap<DocAddress, Option<Hit>> = HashMap::new();
-    let explain = req.explain.then(|| explain_ctx(&collector, &words));
+    let explain = req
+        .explain
+        .then(|| explain_ctx(&collector, &words, plan.keys.exact.clone()));
+    // Clicks alone need only the ids of the pool: re-rank the documents and build the page's
+    // hits only. Taste, `explain` and contiguity need the hits themselves.
+    let rerank_hits = taste.is_some() || explain.is_some() || !runs.is_empty();
+    if let (Some(c), false) = (clicks, rerank_hits) {
+        click_order_docs(&mut ranked.top, &collector.segments, c).map_err(Error::Index)?;
+        ranked.top.truncate(window);
+    }
     let mut hits = to_hits(&collector.segments, snap, &ranked.top, &words, taste, &mut cache)?;
     explain_hits(&mut hits, &collector.segments, &ranked.top, explain.as_ref());
-    if taste.is_some() || clicks.is_some() || explain.is_some() || !runs.is_empty() {
+    if rerank_hits {
         contiguous_order(&mut hits, &runs);
         learned_order(&mut hits, clicks);
         hits.truncate(window);
@@ -369,12 +379,11 @@ fn doc_id(segs: &[Arc<SegmentData>], addr: DocAddress) -> Result<Option<String>>
 }
 
 /// What `explain` needs of this query and collector.
-fn explain_ctx(c: &RankCollector, words: &[QueryWord]) -> ExplainCtx {
-    let texts: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
+fn explain_ctx(c: &RankCollector, words: &[QueryWord], exact: Vec<(u64, f32)>) -> ExplainCtx {
     ExplainCtx {
         inv_log_max_pop: c.log_max_pop.map(|m| if m > 0.0 { (1.0 / m) as f32 } else { 0.0 }),
         query_words: c.query_words as f32,
-        exact_key: key_of_words(&texts),
+        exact,
         run_keys: run_keys(words),
     }
 }

@@ -279,3 +279,39 @@ fn characters_typed_together_beat_a_more_popular_name_with_the_same_bigrams() {
     // Two characters are one bigram: popularity decides among the names holding it.
     assert_eq!(first(&e, "ラジ"), "sh:gera-apart");
 }
+
+#[test]
+fn explain_names_the_exact_bonus_the_ranking_gave() {
+    let (_d, e) = engine();
+    let explained = |q: &str| {
+        let r = e
+            .search_plain(&SearchRequest {
+                q: q.into(),
+                explain: true,
+                ..Default::default()
+            })
+            .unwrap();
+        r.hits
+            .into_iter()
+            .map(|h| (h.id, h.score, h.explain.unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let bonus = |hits: &[(String, f32, needle_search::Explain)], id: &str| {
+        let (_, score, x) = hits
+            .iter()
+            .find(|h| h.0 == id)
+            .unwrap_or_else(|| panic!("{id} in {hits:?}"));
+        let parts = x.text + x.exact_bonus + x.popularity_prior + x.name_coverage + x.personal_boost + x.click_boost;
+        assert!(
+            (parts - score).abs() < 1e-3,
+            "{id}: parts {parts} != score {score}: {x:?}"
+        );
+        x.exact_bonus
+    };
+    let model = explained("model");
+    // The name itself, then the name without its leading article (1.5 × 0.6).
+    assert_eq!(bonus(&model, "sh:model"), 1.5);
+    assert!((bonus(&model, "ch:the-model") - 0.9).abs() < 1e-4);
+    // An exact name after a typo correction (1.5 × 0.7).
+    assert!((bonus(&explained("smmokey"), "ar:smokey") - 1.05).abs() < 1e-4);
+}
