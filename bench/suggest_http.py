@@ -89,6 +89,7 @@ def main() -> None:
         by_len.setdefault(min(len(q), 5), []).append(ms)
     print(json.dumps({"first_pass_p50_p99_ms": [round(pct(first, 0.5), 3), round(pct(first, 0.99), 3)],
                       "p99_ms_by_typed_length(5=5+)": {k: round(pct(v, 0.99), 3) for k, v in sorted(by_len.items())},
+                      "slowest": sorted(zip(lat, typed), reverse=True)[:8],
                       "calls": len(lat), "p50_ms": round(pct(lat, 0.5), 3), "p95_ms": round(pct(lat, 0.95), 3),
                       "p99_ms": round(pct(lat, 0.99), 3), "max_ms": round(max(lat), 3),
                       "held_out_top5": held, "user": a.user or None}, indent=1))

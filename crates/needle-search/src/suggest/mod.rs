@@ -178,6 +178,8 @@ impl Suggester {
                     market: table::market_of(req.market.as_deref()),
                     limit: req.limit,
                     taste: &affinities,
+                    per_entity: false,
+                    ties_stop: false,
                 },
             );
             for f in found {

@@ -178,6 +178,32 @@ fn taste_lifts_a_listeners_creator_among_equals() {
     assert_eq!(ids(&s.suggest(&req("son", 5), None, &NoQueries))[0], "o");
 }
 
+#[test]
+fn with_a_taste_a_name_many_entities_share_does_not_crowd_out_the_others() {
+    // 100 chapters named `Chapter 1`, more popular than the other names: a listener's
+    // suggestions still name five different things, their creator's first.
+    let mut all: Vec<Entity> = (0..100).map(|i| ent(&format!("c{i}"), "Chapter 1", 50.0)).collect();
+    let mut mine = ent("m", "Chapterhouse", 1.0);
+    mine.artist_ids = vec!["artist-1".into()];
+    all.extend([
+        mine,
+        ent("x", "Chapter 2", 40.0),
+        ent("y", "Chaplin", 30.0),
+        ent("z", "Chapel", 20.0),
+    ]);
+    let s = Suggester::build(all);
+    let mut t = Taste::default();
+    let mut a = crate::taste::Affinity::default();
+    a.score = 1.0;
+    t.creators.insert("artist-1".into(), a);
+    let r = s.suggest(&req("chap", 5), Some(&t), &NoQueries);
+    let texts: Vec<&str> = r.suggestions.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(texts.len(), 5, "{texts:?}");
+    let distinct: std::collections::HashSet<&&str> = texts.iter().collect();
+    assert_eq!(distinct.len(), 5, "{texts:?}");
+    assert!(texts.contains(&"Chapterhouse"), "{texts:?}");
+}
+
 fn names() -> impl Strategy<Value = Vec<(String, u8)>> {
     let word = prop::sample::select(vec![
         "love", "lover", "live", "glove", "song", "sing", "one", "blue", "blues",
