@@ -4,7 +4,7 @@
 //! Applied by the service's applier in log order ([`SearchStats::apply`],
 //! [`SearchStats::erase`]); an entry at or below [`SearchStats::applied_seq`] is skipped.
 //! Made durable at checkpoints ([`SearchStats::checkpoint`]: `searchstats.bin`, compact
-//! and compressed (format in [`file`]), written atomically with its `applied_seq`), so a
+//! and compressed (format in `file.rs`), written atomically with its `applied_seq`), so a
 //! restart replays the log from there.
 //!
 //! Memory is bounded: at most `max_queries` distinct normalized queries (the weakest by
