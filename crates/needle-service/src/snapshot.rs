@@ -7,8 +7,9 @@
 //!
 //! Layout: `<shared_dir>/snapshots/snapshot-<applied_seq, 12 digits>-<node>/`
 //! with `catalog.redb`, `index/…`, `events/events.log`, `tokens.json` (revoked listener
-//! tokens, when any), `settings.json` (synonyms and rules, when set), `models/CURRENT` + the served
-//! model's files, `LOG.json` (the log the state follows: see [`crate::cluster::identity`])
+//! tokens, when any), `settings.json` (synonyms and rules, when set), `searchstats.bin` (the
+//! search statistics; `searchstats.json` in snapshots of earlier versions, read once on
+//! restore), `models/CURRENT` + the served model's files, `LOG.json` (the log the state follows: see [`crate::cluster::identity`])
 //! and `manifest.json`.
 
 use crate::applier::Targets;

@@ -84,6 +84,14 @@ fn load(n: u64) -> (tempfile::TempDir, SearchStats) {
         t.elapsed().as_secs_f64(),
         bytes as f64 / 1e6
     );
+    let t = Instant::now();
+    let reopened = SearchStats::open(dir.path(), SearchStatsConfig::default()).expect("reopen");
+    eprintln!(
+        "reopen: {:.2} s, {} distinct queries read back",
+        t.elapsed().as_secs_f64(),
+        reopened.queries()
+    );
+    drop(reopened);
     (dir, stats)
 }
 

@@ -1,14 +1,16 @@
-//! Small state files written whole (`tokens.json`, `settings.json`, `searchstats.json`):
+//! Small state files written whole (`tokens.json`, `settings.json`, `searchstats.bin`):
 //! an atomic, durable replace and the copy a snapshot takes.
 
 use crate::error::Result;
 use crate::frames::io;
 use std::path::Path;
 
-/// Replace `path` with `bytes` durably: written to `<path>.json.tmp`, fsync'd, renamed
-/// over `path`, then the directory fsync'd, so a crash leaves the old file or the new one.
+/// Replace `path` with `bytes` durably: written to `<path>.tmp`, fsync'd, renamed over
+/// `path`, then the directory fsync'd, so a crash leaves the old file or the new one.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
     {
         let mut f = fs_err::File::create(&tmp).map_err(io(&tmp))?;
         std::io::Write::write_all(&mut f, bytes).map_err(io(&tmp))?;

@@ -17,7 +17,7 @@ use std::path::Path;
 
 /// The entries of a data directory that hold derived state (moved aside as a whole).
 /// Snapshots and shared models may live in the data directory too and stay.
-const STATE: [&str; 8] = [
+const STATE: [&str; 10] = [
     "catalog.redb",
     "index",
     "events",
@@ -26,6 +26,9 @@ const STATE: [&str; 8] = [
     identity::FILE,
     needle_store::revocations::FILE_NAME,
     needle_store::settings::FILE_NAME,
+    needle_store::searchstats::FILE_NAME,
+    // Left behind, it would be read in place of a snapshot's older JSON one.
+    needle_store::searchstats::LEGACY_FILE_NAME,
 ];
 
 /// Would a replica following `log` (or, unknown yet, a stream named `stream`) restore

@@ -3,8 +3,9 @@
 //!
 //! Applied by the service's applier in log order ([`SearchStats::apply`],
 //! [`SearchStats::erase`]); an entry at or below [`SearchStats::applied_seq`] is skipped.
-//! Made durable at checkpoints ([`SearchStats::checkpoint`]: `searchstats.json`, written
-//! atomically with its `applied_seq`), so a restart replays the log from there.
+//! Made durable at checkpoints ([`SearchStats::checkpoint`]: `searchstats.bin`, compact
+//! and compressed (format in `file.rs`), written atomically with its `applied_seq`), so a
+//! restart replays the log from there.
 //!
 //! Memory is bounded: at most `max_queries` distinct normalized queries (the weakest by
 //! decayed search count are evicted), hourly buckets and per-query daily counts for
@@ -18,16 +19,19 @@
 //! ([`SearchStats::suggestable_queries`]).
 
 mod analytics;
+mod file;
+#[cfg(test)]
+mod file_tests;
 pub mod model;
 mod state;
 #[cfg(test)]
 mod tests;
 
 pub use analytics::{HourStat, ItemQuery, ItemReport, PositionStat, QueryStat, SearchesReport};
+pub use file::{LEGACY_FILE_NAME, MAGIC, VERSION};
 pub use state::Applied;
 
-use crate::error::{Error, Result};
-use crate::frames::io;
+use crate::error::Result;
 use model::ClickParams;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -36,7 +40,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// File of the persisted state in the data directory.
-pub const FILE_NAME: &str = "searchstats.json";
+pub const FILE_NAME: &str = "searchstats.bin";
 /// The state is written at most this often by [`SearchStats::checkpoint`] (it can be tens
 /// of megabytes); the write log is kept from [`SearchStats::durable_seq`] on meanwhile.
 pub const WRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
@@ -116,20 +120,18 @@ pub struct SearchStats {
     durable: std::sync::atomic::AtomicU64,
     /// When the state was last written.
     written_at: Mutex<Option<std::time::Instant>>,
+    /// The legacy `searchstats.json` is still there: the next checkpoint writes the
+    /// binary file even without new entries, then removes it.
+    legacy: std::sync::atomic::AtomicBool,
 }
 
 impl SearchStats {
-    /// Open `dir/searchstats.json` (absent: empty, covering nothing).
+    /// Open `dir/searchstats.bin`; absent, the legacy `dir/searchstats.json`; neither:
+    /// empty, covering nothing. [`crate::Error::Corrupt`] naming the file when it cannot
+    /// be read.
     pub fn open(dir: &Path, cfg: SearchStatsConfig) -> Result<SearchStats> {
         let path = dir.join(FILE_NAME);
-        let state = match fs_err::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
-                id: path.display().to_string(),
-                message: e.to_string(),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-            Err(e) => return Err(io(&path)(e)),
-        };
+        let file::Loaded { state, legacy } = file::load(dir, &path)?;
         let durable = std::sync::atomic::AtomicU64::new(state.applied_seq);
         Ok(SearchStats {
             state: Mutex::new(state),
@@ -138,6 +140,7 @@ impl SearchStats {
             dirty: std::sync::atomic::AtomicBool::new(false),
             durable,
             written_at: Mutex::new(None),
+            legacy: std::sync::atomic::AtomicBool::new(legacy),
         })
     }
 
@@ -203,20 +206,25 @@ impl SearchStats {
     /// changed — at most every [`WRITE_EVERY`] unless `force`d (shutdown, snapshots).
     pub fn checkpoint(&self, seq: u64, force: bool) -> Result<()> {
         let due = force || self.written_at.lock().is_none_or(|t| t.elapsed() >= WRITE_EVERY);
-        let (bytes, covered) = {
+        let legacy = self.legacy.load(std::sync::atomic::Ordering::Acquire);
+        let (body, covered) = {
             let mut s = self.state.lock();
             s.applied_seq = s.applied_seq.max(seq);
-            if s.applied_seq == self.durable_seq() || !due {
+            if (s.applied_seq == self.durable_seq() && !legacy) || !due {
                 return Ok(());
             }
             self.dirty.store(false, std::sync::atomic::Ordering::Relaxed);
             let now = s.latest_ts;
             s.prune(&self.cfg, now);
-            let bytes =
-                serde_json::to_vec(&*s).map_err(|e| Error::Storage(format!("cannot encode search statistics: {e}")))?;
-            (bytes, s.applied_seq)
+            (file::encode(&s)?, s.applied_seq)
         };
-        crate::files::write_atomically(&self.path, &bytes)?;
+        crate::files::write_atomically(&self.path, &file::frame(&body)?)?;
+        if legacy {
+            if let Some(dir) = self.path.parent() {
+                file::remove_legacy(dir)?;
+            }
+            self.legacy.store(false, std::sync::atomic::Ordering::Release);
+        }
         self.durable.store(covered, std::sync::atomic::Ordering::Release);
         *self.written_at.lock() = Some(std::time::Instant::now());
         Ok(())

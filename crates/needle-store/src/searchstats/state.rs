@@ -27,7 +27,7 @@ pub(super) struct Recent {
     pub clicked: bool,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(super) struct State {
     pub applied_seq: u64,
     /// Counts per hour since the epoch, within the window.

@@ -3,10 +3,10 @@ use super::*;
 use needle_core::search_event::{normalize_query, Click, LoggedSearch};
 use proptest::prelude::*;
 
-const DAY: i64 = 86_400_000;
-const T0: i64 = 1_700_000_000_000;
+pub(super) const DAY: i64 = 86_400_000;
+pub(super) const T0: i64 = 1_700_000_000_000;
 
-fn search(id: &str, q: &str, user: Option<&str>, results: &[&str], ts: i64) -> LoggedSearch {
+pub(super) fn search(id: &str, q: &str, user: Option<&str>, results: &[&str], ts: i64) -> LoggedSearch {
     LoggedSearch {
         search_id: id.into(),
         query: q.into(),
@@ -21,7 +21,7 @@ fn search(id: &str, q: &str, user: Option<&str>, results: &[&str], ts: i64) -> L
     }
 }
 
-fn click(ev: &str, sid: &str, item: &str, pos: u32, user: Option<&str>, ts: i64) -> Click {
+pub(super) fn click(ev: &str, sid: &str, item: &str, pos: u32, user: Option<&str>, ts: i64) -> Click {
     Click {
         event_id: ev.into(),
         search_id: sid.into(),
@@ -39,7 +39,7 @@ fn open() -> (tempfile::TempDir, SearchStats) {
 }
 
 /// `n` distinct listeners search `q` and click `item` at `pos`, from entry `seq` on.
-fn crowd(s: &SearchStats, seq: &mut u64, q: &str, item: &str, pos: u32, n: usize, ts: i64) {
+pub(super) fn crowd(s: &SearchStats, seq: &mut u64, q: &str, item: &str, pos: u32, n: usize, ts: i64) {
     for i in 0..n {
         let (u, sid) = (format!("u{i}"), format!("{q}-{i}-{ts}"));
         *seq += 1;
