@@ -29,6 +29,8 @@ use tantivy::directory::MmapDirectory;
 use tantivy::index::SegmentId;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
+mod recover;
+
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -91,6 +93,9 @@ impl PendingWrite {
 pub struct Batch {
     records: Vec<Record>,
     analyses: Vec<Option<Analysis>>,
+    /// Refuse the batch unless the catalog store is still in this generation (see
+    /// [`Engine::generation`]).
+    generation: Option<u64>,
 }
 
 impl Batch {
@@ -103,7 +108,19 @@ impl Batch {
                 Record::Delete(_) => None,
             })
             .collect();
-        Batch { records, analyses }
+        Batch {
+            records,
+            analyses,
+            generation: None,
+        }
+    }
+
+    /// Refuse this batch (`Unavailable`) if the catalog store was reopened since
+    /// generation `generation` ([`Engine::generation`]): it lost what was not durable, so
+    /// whoever applies a log must replay it before applying more.
+    pub fn in_generation(mut self, generation: u64) -> Batch {
+        self.generation = Some(generation);
+        self
     }
 
     /// Records with their analyses already computed (`None` for deletes; one per record).
@@ -116,7 +133,11 @@ impl Batch {
                 *a = Some(Analysis::of(e));
             }
         }
-        Batch { records, analyses }
+        Batch {
+            records,
+            analyses,
+            generation: None,
+        }
     }
 
     /// Each record's analysis (`None` for deletes), for callers that keep the records
@@ -146,6 +167,8 @@ enum Msg {
     Shutdown(Sender<Result<()>>),
     /// Commit, then copy the catalog store and the index into this directory.
     Snapshot(PathBuf, Sender<Result<()>>),
+    /// Something failed outside the writer thread: recover now.
+    Wake,
 }
 
 struct Shared {
@@ -161,6 +184,11 @@ struct Shared {
     curation: parking_lot::RwLock<Arc<crate::curate::Curation>>,
     /// Entity-name completions, updated with every applied change (not in bulk mode).
     suggest: Option<crate::suggest::Suggester>,
+    /// The free-space watermark, shared with whoever else writes to the data directory.
+    disk: needle_store::disk::DiskGuard,
+    /// The index writer failed (e.g. tantivy killed it on a full disk) and is not yet
+    /// running again.
+    index_failure: Mutex<Option<needle_store::Failure>>,
 }
 
 impl Shared {
@@ -232,7 +260,10 @@ impl Engine {
         store.defer_durability(cfg.bulk || cfg.log_durable);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let suggest = if cfg.bulk { None } else { Some(build_suggester(&store)?) };
+        let disk = needle_store::disk::DiskGuard::new(cfg.data_dir.clone(), cfg.min_free_disk_bytes);
         let shared = Arc::new(Shared {
+            disk: disk.clone(),
+            index_failure: Mutex::new(None),
             data_dir: cfg.data_dir.clone(),
             store,
             reader,
@@ -246,7 +277,12 @@ impl Engine {
         let mut w = Writer {
             shared: shared.clone(),
             writer,
-            disk: needle_store::disk::DiskGuard::new(cfg.data_dir.clone(), cfg.min_free_disk_bytes),
+            disk,
+            threads,
+            memory: cfg.indexer_memory_bytes.max((threads * 16) << 20),
+            bulk: cfg.bulk,
+            broken: false,
+            relock: false,
             postponed: false,
             pending_catch_up: None,
             dirty: false,
@@ -310,7 +346,37 @@ impl Engine {
 
     /// Make every applied batch durable in the catalog store (a checkpoint of the log).
     pub fn sync(&self) -> Result<()> {
-        Ok(self.shared.store.sync()?)
+        let synced = self.shared.store.sync();
+        if synced.is_err() && self.shared.store.failure().is_some() {
+            // The writer thread reopens the store: wake it.
+            let _ = self.tx.send(Msg::Wake);
+        }
+        Ok(synced?)
+    }
+
+    /// How many times the catalog store was reopened after a failed write. A reopen loses
+    /// the batches not yet durable ([`Engine::sync`]); [`Engine::applied_seq`] then says
+    /// where to replay the write log from, and [`Batch::in_generation`] keeps a batch from
+    /// being applied over the gap.
+    pub fn generation(&self) -> u64 {
+        self.shared.store.generation()
+    }
+
+    /// What failed and is not running again yet: the catalog store (it refuses reads and
+    /// writes until its writer thread reopens it) or the index writer (searches see the
+    /// last commit). `None` when both work. Both recover by themselves; a full disk waits
+    /// for space first.
+    pub fn failure(&self) -> Option<needle_store::Failure> {
+        self.shared
+            .store
+            .failure()
+            .or_else(|| self.shared.index_failure.lock().clone())
+    }
+
+    /// The free-space watermark this engine keeps (clones share the mark a full disk
+    /// raises: give it to whoever else writes to the data directory).
+    pub fn disk_guard(&self) -> needle_store::disk::DiskGuard {
+        self.shared.disk.clone()
     }
 
     /// A consistent read view of the catalog store (its digest, its applied sequence
@@ -514,6 +580,15 @@ struct Writer {
     writer: IndexWriter,
     /// Commits wait while the disk is nearly full.
     disk: needle_store::disk::DiskGuard,
+    /// Indexing threads and memory budget, to start the writer again after a failure.
+    threads: usize,
+    memory: usize,
+    bulk: bool,
+    /// A write or commit failed: the index writer starts again from its last commit (and
+    /// the store is reopened if it failed too) before the next write.
+    broken: bool,
+    /// A rollback failed and gave up the index lock: the next recovery opens a new writer.
+    relock: bool,
     /// A commit is being held back by the disk guard (logged once).
     postponed: bool,
     /// Opened on a nearly full disk: what the index must do once space is back.
@@ -534,12 +609,16 @@ enum CatchUp {
 /// Most records merged into one group commit.
 const MAX_GROUP_RECORDS: usize = 200_000;
 
+/// How the error of a commit held back by the free-space mark starts (nothing failed).
+const POSTPONED: &str = "index commit postponed";
+
 impl Writer {
     fn run(mut self, rx: Receiver<Msg>, interval: Duration) {
         let mut last_commit = Instant::now();
         loop {
+            self.recover();
             self.resume_catch_up();
-            let wait = if self.dirty || self.pending_catch_up.is_some() {
+            let wait = if self.dirty || self.pending_catch_up.is_some() || self.failing() {
                 interval.saturating_sub(last_commit.elapsed())
             } else {
                 Duration::from_secs(3600)
@@ -548,9 +627,10 @@ impl Writer {
                 Ok(m) => m,
                 Err(RecvTimeoutError::Timeout) => {
                     if let Err(e) = self.commit() {
-                        if !self.postponed {
+                        if !self.postponed && !self.failing() {
                             tracing::error!(error = %e, "index commit failed");
                         }
+                        self.after_failure(&e);
                     }
                     last_commit = Instant::now();
                     continue;
@@ -595,9 +675,10 @@ impl Writer {
             }
             if self.dirty && last_commit.elapsed() >= interval {
                 if let Err(e) = self.commit() {
-                    if !self.postponed {
+                    if !self.postponed && !self.failing() {
                         tracing::error!(error = %e, "index commit failed");
                     }
+                    self.after_failure(&e);
                 }
                 last_commit = Instant::now();
             }
@@ -608,7 +689,11 @@ impl Writer {
     fn control(&mut self, m: Msg) -> bool {
         match m {
             Msg::Refresh(reply) => {
-                let _ = reply.send(self.commit());
+                let committed = self.commit();
+                if let Err(e) = &committed {
+                    self.after_failure(e);
+                }
+                let _ = reply.send(committed);
                 false
             }
             Msg::Shutdown(reply) => {
@@ -625,7 +710,7 @@ impl Writer {
                 let _ = reply.send(self.commit().and_then(|()| self.copy_to(&dest)));
                 false
             }
-            Msg::Write(..) => false,
+            Msg::Write(..) | Msg::Wake => false,
         }
     }
 
@@ -634,13 +719,25 @@ impl Writer {
         let mut all = Batch {
             records: Vec::new(),
             analyses: Vec::new(),
+            generation: None,
         };
         let mut log_seq = 0;
+        let generation = self.shared.store.generation();
         for (batch, seq, reply) in group {
+            let refused = batch.generation.is_some_and(|g| g != generation)
+                || self.shared.store.failure().is_some()
+                || (self.bulk && self.broken);
+            if refused {
+                let _ = reply.send(Err(self.refusal(generation)));
+                continue;
+            }
             log_seq = log_seq.max(seq);
             all.records.extend(batch.records);
             all.analyses.extend(batch.analyses);
             replies.push(reply);
+        }
+        if replies.is_empty() {
+            return;
         }
         let result = self
             .shared
@@ -648,6 +745,15 @@ impl Writer {
             .apply(&all.records, log_seq)
             .map_err(Error::from)
             .and_then(|applied| {
+                if applied.seq > 0 {
+                    self.last_seq = applied.seq;
+                }
+                if self.broken || self.pending_catch_up.is_some() {
+                    // The index writer starts again from its last commit (or waits for
+                    // room to catch up) and indexes the store's changes after it, these
+                    // included; indexing them now on a full disk would kill it again.
+                    return Ok(applied.seq);
+                }
                 // The batch's own entities are at hand: only dependents are read back.
                 let mut latest: HashMap<&str, Option<(&Entity, Option<&Analysis>)>> =
                     HashMap::with_capacity(all.records.len());
@@ -660,12 +766,19 @@ impl Writer {
                         },
                     );
                 }
-                self.index_with(&applied.changed, &latest)?;
-                if applied.seq > 0 {
-                    self.last_seq = applied.seq;
+                if let Err(e) = self.index_with(&applied.changed, &latest) {
+                    self.after_failure(&e);
+                    if self.bulk {
+                        return Err(e);
+                    }
+                    // The batch is in the store, whose change feed the index catches up
+                    // from once its writer starts again: the write itself succeeded.
                 }
                 Ok(applied.seq)
             });
+        if let Err(e) = &result {
+            self.after_failure(e);
+        }
         for reply in replies {
             let _ = reply.send(match &result {
                 Ok(seq) => Ok(*seq),
@@ -751,10 +864,11 @@ impl Writer {
                 self.postponed = true;
             }
             return Err(Error::Unavailable(format!(
-                "index commit postponed: the disk is nearly full ({} MiB available, {} MiB kept free)",
+                "{POSTPONED}: the disk is nearly full ({} MiB available, {} MiB kept free)",
                 low.available_mb, low.min_free_mb
             )));
         }
+        self.postponed = false;
         // Deferred (bulk) catalog batches become durable here even when no document
         // changed; and the index must never be ahead of the durable catalog (recovery
         // replays the catalog's changes after the index's sequence number).
@@ -855,7 +969,7 @@ impl Writer {
     /// room (re-deriving a document twice is harmless, so writes meanwhile are fine).
     fn resume_catch_up(&mut self) {
         let Some(pending) = self.pending_catch_up else { return };
-        if self.disk.check().is_err() {
+        if self.failing() || self.disk.check().is_err() {
             return;
         }
         let last = self.last_seq;
@@ -868,7 +982,10 @@ impl Writer {
                 self.pending_catch_up = None;
                 self.last_seq = self.last_seq.max(last);
             }
-            Err(e) => tracing::warn!(error = %e, "the index cannot catch up with the catalog yet"),
+            Err(e) => {
+                tracing::warn!(error = %e, "the index cannot catch up with the catalog yet");
+                self.after_failure(&e);
+            }
         }
     }
 

@@ -20,6 +20,7 @@ use crate::lograte::{now_ms, LogRate};
 static ENGINE_UNAVAILABLE: LogRate = LogRate::new();
 static SERVICE_UNAVAILABLE: LogRate = LogRate::new();
 static STORAGE_FULL: LogRate = LogRate::new();
+static STORE_RECOVERING: LogRate = LogRate::new();
 static SHARED_UNAVAILABLE: LogRate = LogRate::new();
 
 /// The JSON body of every error response.
@@ -209,6 +210,15 @@ impl From<needle_search::Error> for ApiError {
                     ApiError::storage_full()
                 }
                 S::Io { path, source } => ApiError::internal(Code::IoError, &format!("io error at {path}: {source}")),
+                S::Failed(why) => {
+                    if let Some(suppressed) = STORE_RECOVERING.allow(now_ms()) {
+                        tracing::warn!(reason = %why, suppressed, "catalog store recovering");
+                    }
+                    ApiError::new(
+                        Code::Unavailable,
+                        "the catalog store is recovering from a failed write (e.g. a full disk) and reopens by itself; retry shortly",
+                    )
+                }
             },
             E::Index(e) => ApiError::internal(Code::IndexError, &e),
             E::Unavailable(why) => {
@@ -246,6 +256,12 @@ impl From<needle_service::Error> for ApiError {
                     tracing::warn!(reason = %e, suppressed, "write refused: disk nearly full");
                 }
                 ApiError::new(Code::StorageFull, e.to_string())
+            }
+            E::StoreFailed(m) => {
+                if let Some(suppressed) = STORAGE_FULL.allow(now_ms()) {
+                    tracing::warn!(reason = %m, suppressed, "write refused: a store failed a write");
+                }
+                ApiError::new(Code::StorageFull, m)
             }
             E::WrongLog(m) => {
                 tracing::error!(reason = %m, "data directory of another write log");

@@ -17,13 +17,20 @@ pub enum Error {
     Store(#[from] needle_store::Error),
     /// The data directory's disk has less free space than `min_free_disk_mb` (nobody's
     /// fault in the request: the operator's to free space); nothing was written.
-    #[error("the disk of the data directory is nearly full: {available_mb} MiB available, below the {min_free_mb} MiB kept free (min_free_disk_mb); the write was not stored — retry once space is freed")]
+    #[error("{}", storage_full(*available_mb, *min_free_mb, *after_full))]
     StorageFull {
         /// MiB available now.
         available_mb: u64,
         /// The mark, MiB.
         min_free_mb: u64,
+        /// The mark was raised because a write met a full disk (`ENOSPC`).
+        after_full: bool,
     },
+    /// A write met a full disk (or another I/O error) in the write log or a store, or the
+    /// stores are still recovering from one (by themselves, from the write log); the
+    /// message says whether the write may still be applied. Nobody's fault in the request.
+    #[error("{0}")]
+    StoreFailed(String),
     /// The service is starting or shutting down, or its applier stopped.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -54,6 +61,27 @@ pub enum Error {
         /// The last entry known.
         log_seq: u64,
     },
+}
+
+fn storage_full(available_mb: u64, min_free_mb: u64, after_full: bool) -> String {
+    if after_full {
+        format!("the disk of the data directory is full: a write failed for lack of space; {available_mb} MiB available, writes resume once {min_free_mb} MiB are; the write was not stored — retry once space is freed")
+    } else {
+        format!("the disk of the data directory is nearly full: {available_mb} MiB available, below the {min_free_mb} MiB kept free (min_free_disk_mb); the write was not stored — retry once space is freed")
+    }
+}
+
+impl Error {
+    /// Did this fail because the data directory's disk is full (or below the mark)?
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Error::Store(e) => e.is_disk_full(),
+            Error::Search(e) => e.is_disk_full(),
+            Error::Recs(needle_recs::RecsError::Io(e)) => needle_store::disk::is_full(e),
+            Error::StorageFull { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// Result alias of this crate.

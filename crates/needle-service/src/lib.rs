@@ -40,6 +40,7 @@ use needle_recs::serve::{Recs, ServeConfig};
 use needle_search::{Engine, EngineConfig, Rejection};
 use needle_store::{EventStore, FileLog, SearchStats, TokenRevocations};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -215,6 +216,7 @@ impl Service {
             node_id: node_id.clone(),
             data_dir: dir.clone(),
             shared_models: clustered.then(|| shared_dir.clone()),
+            generation: AtomicU64::new(engine.generation()),
         };
         targets.put_curation();
         let applier = if let Some(log) = log {
@@ -227,7 +229,7 @@ impl Service {
                 restart.clone(),
                 cfg.checkpoint_interval,
                 Duration::from_millis(cfg.cluster.write_timeout_ms),
-                needle_store::disk::DiskGuard::new(dir.clone(), cfg.engine.min_free_disk_bytes),
+                engine.disk_guard(),
             )?);
             let weak = Arc::downgrade(&applier);
             let start = move || weak.upgrade().map_or(1, |a| a.applied_seq() + 1);
@@ -248,7 +250,7 @@ impl Service {
                 Box::new(log),
                 targets,
                 cfg.checkpoint_interval,
-                needle_store::disk::DiskGuard::new(dir.clone(), cfg.engine.min_free_disk_bytes),
+                engine.disk_guard(),
             )?)
         };
         // A trained model is served from the moment its activation entry is applied.

@@ -83,6 +83,23 @@ impl Service {
         (self.recs.config().ready_waits_for_model && self.recs.is_loading()).then_some("recommendation model")
     }
 
+    /// Why this replica serves reads but not writes right now, or `None`: a store
+    /// recovering from a failed write (a full disk), the stores behind the write log after
+    /// a failed apply, or the disk below the free-space mark. Each clears by itself (once
+    /// space is freed); the readiness probe reports it as `degraded`.
+    pub fn degraded(&self) -> Option<String> {
+        if let Some(f) = self.engine.failure() {
+            return Some(format!(
+                "the catalog engine is recovering from a failed write: {}",
+                f.message
+            ));
+        }
+        if let Some(why) = self.applier.failure() {
+            return Some(why);
+        }
+        self.applier.check_disk().err().map(|e| e.to_string())
+    }
+
     /// Does this replica refuse to apply the log (its data directory holds another log's
     /// state)? The message says what to do; the readiness probe fails with it.
     pub fn wrong_log(&self) -> Option<String> {

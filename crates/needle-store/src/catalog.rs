@@ -1,6 +1,7 @@
 //! The catalog of record on redb.
 
 use crate::error::{Error, Result};
+use crate::reopen::{Failure, Handle};
 use needle_core::{Entity, EntityType, Record};
 use redb::{
     Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, ReadableMultimapTable, ReadableTable,
@@ -29,7 +30,7 @@ pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
 
 /// The durable catalog.
 pub struct CatalogStore {
-    db: Database,
+    db: Handle,
     /// Bulk loading: batches commit without fsync until [`CatalogStore::sync`].
     deferred: std::sync::atomic::AtomicBool,
 }
@@ -78,10 +79,8 @@ impl CatalogStore {
             path: dir.display().to_string(),
             source,
         })?;
-        let db = redb::Builder::new()
-            .set_cache_size(cache_bytes)
-            .create(dir.join("catalog.redb"))?;
-        let tx = db.begin_write()?;
+        let db = Handle::open(dir.join("catalog.redb"), cache_bytes)?;
+        let tx = db.get()?.begin_write()?;
         {
             tx.open_table(ENTITIES)?;
             tx.open_multimap_table(REFS)?;
@@ -108,7 +107,7 @@ impl CatalogStore {
 
     /// The last write-log sequence number applied (0: none).
     pub fn applied_seq(&self) -> Result<u64> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db.get()?.begin_read()?;
         let meta = tx.open_table(META)?;
         Ok(meta.get("applied_seq")?.map(|v| v.value()).unwrap_or(0))
     }
@@ -117,9 +116,29 @@ impl CatalogStore {
     /// unless durability is deferred).
     pub fn sync(&self) -> Result<()> {
         if self.deferred.load(std::sync::atomic::Ordering::Relaxed) {
-            self.db.begin_write()?.commit()?;
+            let db = self.db.get()?;
+            self.db
+                .watch(db.begin_write().map_err(Error::from).and_then(|tx| Ok(tx.commit()?)))?;
         }
         Ok(())
+    }
+
+    /// Why the store stopped (a write failed with an I/O error, e.g. a full disk): it
+    /// refuses every read and write until [`CatalogStore::reopen`]. `None` when healthy.
+    pub fn failure(&self) -> Option<Failure> {
+        self.db.failure()
+    }
+
+    /// Close the store and open it again after a failure. Batches applied since the last
+    /// durable commit (see [`CatalogStore::sync`]) are gone: [`CatalogStore::applied_seq`]
+    /// says where to replay the write log from. Bumps [`CatalogStore::generation`].
+    pub fn reopen(&self) -> Result<()> {
+        self.db.reopen()
+    }
+
+    /// How many times the store was reopened since it was opened.
+    pub fn generation(&self) -> u64 {
+        self.db.generation()
     }
 
     /// Apply validated records in one durable transaction (fsync before returning, unless
@@ -128,7 +147,12 @@ impl CatalogStore {
     /// sequence number the batch comes from (0: none); it is stored in the same
     /// transaction and read back by [`CatalogStore::applied_seq`].
     pub fn apply(&self, records: &[Record], log_seq: u64) -> Result<Applied> {
-        let mut tx = self.db.begin_write()?;
+        let db = self.db.get()?;
+        self.db.watch(self.apply_in(&db, records, log_seq))
+    }
+
+    fn apply_in(&self, db: &Database, records: &[Record], log_seq: u64) -> Result<Applied> {
+        let mut tx = db.begin_write()?;
         if self.deferred.load(std::sync::atomic::Ordering::Relaxed) {
             tx.set_durability(redb::Durability::None)
                 .map_err(|e| Error::Storage(e.to_string()))?;
@@ -233,8 +257,9 @@ impl CatalogStore {
 
     /// A read snapshot, for resolving many entities consistently.
     pub fn snapshot(&self) -> Result<Snapshot> {
+        let tx = self.db.get()?.begin_read();
         Ok(Snapshot {
-            tx: self.db.begin_read()?,
+            tx: self.db.watch(tx.map_err(Error::from))?,
         })
     }
 
@@ -250,7 +275,7 @@ impl CatalogStore {
 
     /// Ids changed after `seq`, in order, at most `limit` of them, with their sequence numbers.
     pub fn changes_since(&self, seq: u64, limit: usize) -> Result<Vec<(u64, String)>> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db.get()?.begin_read()?;
         let t = tx.open_table(CHANGES)?;
         let mut out = Vec::new();
         for row in t.range(seq + 1..)?.take(limit) {
@@ -262,25 +287,28 @@ impl CatalogStore {
 
     /// Forget changes up to and including `seq` (the index has durably absorbed them).
     pub fn trim_changes(&self, seq: u64) -> Result<()> {
-        let tx = self.db.begin_write()?;
-        {
-            let mut t = tx.open_table(CHANGES)?;
-            t.retain_in(..=seq, |_, _| false)?;
-        }
-        tx.commit()?;
-        Ok(())
+        let db = self.db.get()?;
+        self.db.watch((|| {
+            let tx = db.begin_write()?;
+            {
+                let mut t = tx.open_table(CHANGES)?;
+                t.retain_in(..=seq, |_, _| false)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })())
     }
 
     /// The last change sequence number.
     pub fn last_seq(&self) -> Result<u64> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db.get()?.begin_read()?;
         let t = tx.open_table(META)?;
         Ok(t.get("seq")?.map(|v| v.value()).unwrap_or(0))
     }
 
     /// Number of stored entities, in all and per type.
     pub fn counts(&self) -> Result<(u64, BTreeMap<String, u64>)> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db.get()?.begin_read()?;
         let meta = tx.open_table(META)?;
         let mut by_type = BTreeMap::new();
         for t in EntityType::ALL {
@@ -295,7 +323,7 @@ impl CatalogStore {
 
     /// Visit every stored entity (without transcripts), in id order.
     pub fn for_each_entity(&self, mut f: impl FnMut(Entity)) -> Result<()> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db.get()?.begin_read()?;
         let t = tx.open_table(ENTITIES)?;
         for row in t.iter()? {
             let (k, v) = row?;
@@ -306,7 +334,7 @@ impl CatalogStore {
 
     /// Visit every stored entity id, in key order (for full index rebuilds).
     pub fn for_each_id(&self, mut f: impl FnMut(&str)) -> Result<()> {
-        let tx = self.db.begin_read()?;
+        let tx = self.db.get()?.begin_read()?;
         let t = tx.open_table(ENTITIES)?;
         for row in t.iter()? {
             let (k, _) = row?;

@@ -135,6 +135,9 @@ pub(crate) struct Targets {
     pub data_dir: PathBuf,
     /// In a cluster: the shared directory activated models are fetched from.
     pub shared_models: Option<crate::cluster::remote::SharedDir>,
+    /// The catalog store's generation the applied state was replayed in
+    /// ([`Engine::generation`]): a catalog batch of another generation is refused.
+    pub generation: AtomicU64,
 }
 
 impl Targets {
@@ -163,7 +166,8 @@ impl Targets {
                         Some(a) => Batch::with_analyses(records, a),
                         None => Batch::new(records),
                     };
-                    self.engine.apply(batch, seq)?;
+                    self.engine
+                        .apply(batch.in_generation(self.generation.load(Ordering::Acquire)), seq)?;
                 }
                 Ok(Outcome::Catalog)
             }
@@ -269,6 +273,9 @@ pub(crate) struct Shared {
     applied_count: AtomicU64,
     /// The free-space watermark: writes are refused and checkpoints wait below it.
     disk: std::sync::OnceLock<DiskGuard>,
+    /// Why the stores are behind the log after a failed apply, until they catch up (for
+    /// the readiness probe).
+    failure: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -282,6 +289,7 @@ impl Shared {
             state: Mutex::new(state),
             applied_count: AtomicU64::new(0),
             disk: std::sync::OnceLock::new(),
+            failure: Mutex::new(None),
         }
     }
 
@@ -444,6 +452,7 @@ impl Applier {
             Some(Err(low)) => Err(Error::StorageFull {
                 available_mb: low.available_mb,
                 min_free_mb: low.min_free_mb,
+                after_full: low.after_full,
             }),
             _ => Ok(()),
         }
@@ -547,6 +556,12 @@ impl Applier {
     /// Entries applied since start.
     pub fn applied_count(&self) -> u64 {
         self.shared.applied_count.load(Ordering::Relaxed)
+    }
+
+    /// Why the stores are behind the write log (an entry failed to apply and is retried),
+    /// `None` when they are not.
+    pub fn failure(&self) -> Option<String> {
+        self.shared.failure.lock().clone()
     }
 
     /// Where the follower stands.

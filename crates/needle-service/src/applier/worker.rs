@@ -32,6 +32,12 @@ pub(super) struct Worker {
     restart: Option<Arc<tokio::sync::Notify>>,
     /// An apply failed: the stores are behind the log until a replay succeeds.
     failed: bool,
+    /// ... because of the disk or a store's I/O (a full disk, a store reopened after a
+    /// failed write): writes are refused with `storage_full` meanwhile.
+    trouble: bool,
+    /// The catalog store was reopened: replay at once, even on a full disk (what it lost
+    /// is applied in memory until the next durable commit, so reads see it again).
+    replay_now: bool,
     /// Replicated: when to read the log again after a failure.
     retry_at: Option<Instant>,
     /// Applied entries not yet checkpointed.
@@ -53,6 +59,8 @@ impl Worker {
             shared,
             restart,
             failed: false,
+            trouble: false,
+            replay_now: false,
             retry_at: None,
             dirty: false,
             progress_at: Instant::now(),
@@ -78,6 +86,8 @@ impl Worker {
             if self.awaiting_entries() {
                 wait = wait.min(STALL_AFTER / 4);
             }
+            // A store reopened after a failed write is noticed within a second.
+            wait = wait.min(RETRY_AFTER);
             let never = crossbeam_channel::never();
             let entries_rx = if entries_open { &entries } else { &never };
             select! {
@@ -130,9 +140,12 @@ impl Worker {
                 },
                 default(wait) => {}
             }
+            self.check_engine();
             if let Some(at) = self.retry_at {
                 if Instant::now() >= at && self.log.is_some() {
                     self.retry_replay();
+                } else if Instant::now() >= at && !self.has_room() {
+                    self.retry_at = Some(Instant::now() + RETRY_AFTER);
                 } else if Instant::now() >= at {
                     self.retry_at = None;
                     self.failed = false;
@@ -159,6 +172,9 @@ impl Worker {
                     _ => {
                         if let Err(e) = self.checkpoint() {
                             tracing::error!(error = %e, "checkpoint failed");
+                            if e.is_disk_full() {
+                                self.met_full_disk();
+                            }
                         }
                     }
                 }
@@ -241,6 +257,9 @@ impl Worker {
             Ok(outcome) => {
                 self.dirty = true;
                 self.shared.applied(d.seq, Ok(outcome));
+                if self.trouble || self.shared.failure.lock().is_some() {
+                    self.caught_up();
+                }
                 let mut st = self.shared.state.lock();
                 if *st != FollowState::Following {
                     *st = FollowState::Following;
@@ -258,7 +277,99 @@ impl Worker {
     /// ([`Worker::retry_replay`], or before the next write).
     pub(super) fn postpone_replay(&mut self) {
         self.failed = true;
+        self.trouble = true;
+        *self.shared.failure.lock() =
+            Some("the disk is nearly full: the write log's tail is applied once space is freed".into());
         self.retry_at = Some(Instant::now() + RETRY_AFTER);
+    }
+
+    /// Raise the free-space mark: a write met a full disk.
+    fn met_full_disk(&self) {
+        if let Some(guard) = self.shared.disk.get() {
+            guard.met_full_disk();
+        }
+    }
+
+    /// The disk is above the free-space mark (or cannot be asked).
+    fn has_room(&self) -> bool {
+        !matches!(
+            self.shared.disk.get().map(needle_store::disk::DiskGuard::check),
+            Some(Err(_))
+        )
+    }
+
+    /// Did applying fail with `e` for the disk or a store's I/O (not for the entry)?
+    fn storage_trouble(&self, e: &Error) -> bool {
+        use needle_store::Error as S;
+        e.is_disk_full()
+            || self.targets.engine.failure().is_some()
+            || self.targets.engine.generation() != self.targets.generation.load(Ordering::Acquire)
+            || matches!(
+                e,
+                Error::Store(S::Io { .. } | S::Failed(_))
+                    | Error::Search(needle_search::Error::Store(S::Io { .. } | S::Failed(_)))
+            )
+    }
+
+    /// The stores fell behind the log (`why`); they catch up by themselves.
+    fn fall_behind(&mut self, why: String, trouble: bool) {
+        self.failed = true;
+        self.trouble |= trouble;
+        self.retry_at.get_or_insert_with(|| Instant::now() + RETRY_AFTER);
+        *self.shared.failure.lock() = Some(why);
+    }
+
+    /// The stores caught up with the log again.
+    fn caught_up(&mut self) {
+        if self.failed {
+            tracing::info!("the stores caught up with the write log again");
+        }
+        self.failed = false;
+        self.trouble = false;
+        self.replay_now = false;
+        *self.shared.failure.lock() = None;
+    }
+
+    /// What a write is answered while the stores are behind the log (`why`).
+    fn behind_error(&self, why: String) -> Error {
+        if self.trouble {
+            Error::StoreFailed(format!(
+                "the disk of the data directory is full or a store failed a write, and the stores are catching up with the write log by themselves: {why}; the write was not stored — retry once space is freed"
+            ))
+        } else {
+            Error::Unavailable(why)
+        }
+    }
+
+    /// Has the engine reopened its catalog store after a failed write? The store went back
+    /// to its last durable commit: what it lost is in the log, applied again from there.
+    fn check_engine(&mut self) {
+        let generation = self.targets.engine.generation();
+        if generation == self.targets.generation.load(Ordering::Acquire) {
+            return;
+        }
+        tracing::warn!(
+            generation,
+            "the catalog store was reopened after a failed write: applying the write log again from what it holds"
+        );
+        let why =
+            "the catalog store was reopened after a failed write and is catching up with the write log".to_string();
+        if self.log.is_some() {
+            self.replay_now = true;
+            self.fall_behind(why, true);
+            self.retry_at = Some(Instant::now());
+            return;
+        }
+        // Replicated: read the log again from the stores' floor.
+        match self.targets.floor() {
+            Ok(floor) => {
+                self.targets.generation.store(generation, Ordering::Release);
+                self.shared.set_applied(floor);
+                self.trouble = true;
+                self.fail_and_retry(why);
+            }
+            Err(e) => tracing::warn!(error = %e, "the catalog store cannot be read yet"),
+        }
     }
 
     /// Standalone: apply the log's tail the stores missed, once the disk has room again;
@@ -268,18 +379,19 @@ impl Worker {
         if !self.failed {
             return;
         }
-        let room = !matches!(
-            self.shared.disk.get().map(needle_store::disk::DiskGuard::check),
-            Some(Err(_))
-        );
-        if room {
+        let now = std::mem::take(&mut self.replay_now);
+        if now || self.has_room() {
             match self.replay() {
                 Ok(()) => {
-                    tracing::info!("the stores caught up with the write log again");
-                    self.failed = false;
+                    self.caught_up();
                     return;
                 }
-                Err(e) => tracing::warn!(error = %e, "the stores cannot catch up with the write log yet"),
+                Err(e) => {
+                    if e.is_disk_full() {
+                        self.met_full_disk();
+                    }
+                    tracing::warn!(error = %e, "the stores cannot catch up with the write log yet");
+                }
             }
         }
         self.retry_at = Some(Instant::now() + RETRY_AFTER);
@@ -318,6 +430,7 @@ impl Worker {
     fn fail_and_retry(&mut self, error: String) {
         self.failed = true;
         self.retry_at = Some(Instant::now() + RETRY_AFTER);
+        *self.shared.failure.lock() = Some(error.clone());
         *self.shared.state.lock() = FollowState::Stalled { error };
     }
 
@@ -328,16 +441,16 @@ impl Worker {
             }
             return;
         };
+        self.check_engine();
         if self.failed {
             match self.replay() {
-                Ok(()) => {
-                    tracing::info!("the stores caught up with the write log again");
-                    self.failed = false;
-                }
+                Ok(()) => self.caught_up(),
                 Err(e) => {
-                    let msg = format!("the stores are behind the write log and cannot catch up: {e}");
+                    let trouble = self.storage_trouble(&e);
+                    self.trouble |= trouble;
+                    let msg = format!("the stores are behind the write log and cannot catch up yet: {e}");
                     for (_, reply) in group {
-                        let _ = reply.send(Err(Error::Unavailable(msg.clone())));
+                        let _ = reply.send(Err(self.behind_error(msg.clone())));
                     }
                     return;
                 }
@@ -365,9 +478,21 @@ impl Worker {
         let first = match appended {
             Ok(first) => first,
             Err(e) => {
+                let full = e.is_disk_full();
+                if full {
+                    // Nothing was written (the append was cut back); hold every write
+                    // until space returns rather than meet the full disk again.
+                    self.met_full_disk();
+                }
                 let msg = e.to_string();
                 for (_, reply) in rest {
-                    let _ = reply.send(Err(Error::Store(needle_store::Error::Storage(msg.clone()))));
+                    let _ = reply.send(Err(if full {
+                        Error::StoreFailed(format!(
+                            "the disk of the data directory is full: the write log could not append this write ({msg}); the write was not stored — retry once space is freed"
+                        ))
+                    } else {
+                        Error::Store(needle_store::Error::Storage(msg.clone()))
+                    }));
                 }
                 return;
             }
@@ -376,7 +501,7 @@ impl Worker {
         for (i, ((entry, bytes), (analyses, reply))) in entries.into_iter().zip(&encoded).zip(rest).enumerate() {
             let seq = first + i as u64;
             if self.failed {
-                let _ = reply.send(Err(Error::Unavailable(format!(
+                let _ = reply.send(Err(self.behind_error(format!(
                     "entry {seq} is in the write log but an earlier entry failed to apply; it is applied when the stores recover"
                 ))));
                 continue;
@@ -389,8 +514,21 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::error!(seq, error = %e, "applying a write-log entry failed");
-                    self.failed = true;
-                    let _ = reply.send(Err(e));
+                    if e.is_disk_full() {
+                        self.met_full_disk();
+                    }
+                    let trouble = self.storage_trouble(&e);
+                    let why = format!("entry {seq} failed to apply: {e}");
+                    self.fall_behind(why, trouble);
+                    let _ = reply.send(Err(if trouble {
+                        // The entry is durable in the log: it is applied once the stores
+                        // recover, so it is neither acknowledged nor lost.
+                        Error::StoreFailed(format!(
+                            "the disk of the data directory is full or a store failed a write: this write reached the write log (entry {seq}) but could not be applied ({e}); it is not acknowledged, and is applied by itself once the stores recover (after space is freed)"
+                        ))
+                    } else {
+                        e
+                    }));
                 }
             }
         }
@@ -401,6 +539,9 @@ impl Worker {
         let Some(log) = self.log.as_mut() else {
             return Ok(());
         };
+        // What the catalog store holds now (it may have been reopened) is where to start.
+        let generation = self.targets.engine.generation();
+        self.targets.generation.store(generation, Ordering::Release);
         let floor = self.targets.floor()?;
         let started = Instant::now();
         let mut n = 0u64;
@@ -459,12 +600,20 @@ impl Worker {
         // So does the catalog store: entries that are not catalog writes leave its
         // applied_seq behind, and a restart (or a snapshot restored) would read the log
         // again from there, entries that retention may have dropped meanwhile.
+        let generation = self.targets.generation.load(Ordering::Acquire);
         if self.targets.engine.applied_seq()? < applied {
             self.targets
                 .engine
-                .apply(needle_search::Batch::new(Vec::new()), applied)?;
+                .apply(needle_search::Batch::new(Vec::new()).in_generation(generation), applied)?;
         }
         self.targets.engine.sync()?;
+        if self.targets.engine.generation() != generation {
+            // Reopened after a failure meanwhile: the synced store may lack entries the log
+            // must keep.
+            return Err(Error::Unavailable(
+                "the catalog store was reopened during the checkpoint; the log is kept".into(),
+            ));
+        }
         self.targets.searchstats.checkpoint(applied, force)?;
         if let Some(log) = self.log.as_mut() {
             // Search statistics are written at most once a minute: the log keeps what they

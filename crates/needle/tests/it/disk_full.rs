@@ -2,6 +2,9 @@
 //! the disk is below `min_free_disk_mb`, catalog writes, events and training answer
 //! `507 storage_full` and reads keep working; once space returns, writes resume by themselves (no restart); after `kill -9`
 //! every acknowledged write is there; and a server started on a full disk serves reads.
+//! Then without a watermark (`min_free_disk_mb = 0`): the disk filled by something else
+//! meets the stores themselves mid-write (a real `ENOSPC` in redb and tantivy, after the
+//! log's append went through), and they recover by themselves once space returns.
 //! Needs root (to mount the tmpfs), as CI runs; elsewhere it fails with that message.
 
 use crate::server::{get_json, http, Server};
@@ -43,6 +46,17 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
     }
+}
+
+/// Fill the filesystem of `dir` with a ballast file until a write fails, then give
+/// `headroom` bytes back.
+fn fill_but(dir: &Path, headroom: u64) -> PathBuf {
+    let path = fill(dir);
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let len = f.metadata().unwrap().len();
+    f.set_len(len.saturating_sub(headroom)).unwrap();
+    f.sync_all().unwrap();
+    path
 }
 
 /// Fill the filesystem of `dir` with a ballast file until a write fails.
@@ -247,4 +261,214 @@ fn a_full_disk_refuses_writes_with_507_keeps_reads_and_resumes_by_itself() {
         std::thread::sleep(Duration::from_millis(200));
     }
     check_all(server.port, &acked);
+}
+
+/// POST `body` to `path` until it is acknowledged (space came back); each answer 200 or
+/// `507 storage_full`, else a panic showing the server's log.
+fn post_until_accepted(server: &Server, path: &str, body: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, resp) = http(server.port, "POST", path, "application/x-ndjson", body).unwrap();
+        match status {
+            200 => return,
+            507 => assert!(resp.contains("storage_full") && resp.contains("disk"), "{resp}"),
+            _ => panic!(
+                "POST {path} after space returned: {status} {resp}; the server's log:\n{}",
+                server.log_text()
+            ),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "POST {path} still refused after space returned: {resp}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn ready(port: u16) -> (u16, serde_json::Value) {
+    let (status, body) = http(port, "GET", "/health/ready", "application/json", "").unwrap();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}")),
+    )
+}
+
+fn search_hits(port: u16, word: &str) -> usize {
+    let v = get_json(port, &format!("/v1/search?q={word}&limit=50"));
+    v["hits"].as_array().map_or(0, Vec::len)
+}
+
+/// Without a mark (`min_free_disk_mb = 0`), the server on a fresh tmpfs.
+const NO_MARK: (&str, &str) = ("NEEDLE_MIN_FREE_DISK_MB", "0");
+
+fn start_without_mark(fs: &Tmpfs, acked: &mut Acked) -> Server {
+    let server = Server::start_with_env(&fs.path().join("data"), &[NO_MARK]);
+    let (ids, body) = records("a", 100);
+    post(server.port, "/v1/catalog", &body).unwrap();
+    acked.records.extend(ids);
+    let (ids, body) = events("a", 100);
+    post(server.port, "/v1/events", &body).unwrap();
+    acked.events.extend(ids);
+    server
+}
+
+/// Wait until the server's log shows `line` (a store met the full disk), panicking with
+/// the log after `what`.
+fn wait_for_log(server: &Server, line: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server.log_text().contains(line) {
+        assert!(
+            Instant::now() < deadline,
+            "{what}; the server's log:\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A store met the full disk: writes answer 507 while it is full, every acknowledged
+/// write reads back, readiness says `degraded`; once `ballast` is removed, writes resume
+/// without a restart, the index catches up (`word` finds the batch acknowledged first),
+/// and everything acknowledged survives `kill -9`.
+fn refuses_then_recovers(fs: &Tmpfs, server: Server, ballast: &Path, mut acked: Acked, word: &str) {
+    let (_, body) = records("still", 5);
+    let refused = post(server.port, "/v1/catalog", &body).unwrap_err();
+    assert!(refused.contains("full"), "{refused}");
+    let (_, body) = events("still", 5);
+    assert!(post(server.port, "/v1/events", &body).is_err());
+
+    // Reads keep working meanwhile: a failed store is reopened at once, and what it lost
+    // (applied but not durable yet) applied again from the log, so every acknowledged
+    // write reads back.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Some(id) = acked.records.iter().find(|id| {
+        http(server.port, "GET", &format!("/v1/catalog/{id}"), "application/json", "")
+            .unwrap()
+            .0
+            != 200
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "acknowledged {id} unreadable while the disk is full; the server's log:\n{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    check_all(server.port, &acked);
+    let (status, body) = http(server.port, "GET", "/v1/search?q=disk&limit=5", "application/json", "").unwrap();
+    assert_eq!(status, 200, "search on a full disk: {body}");
+    let (status, health) = ready(server.port);
+    assert_eq!(status, 200, "reads work, so the server stays ready: {health}");
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert!(health["reason"].as_str().unwrap().contains("disk"), "{health}");
+
+    // Space returns: the stores recover and writes resume without a restart.
+    std::fs::remove_file(ballast).unwrap();
+    let (ids, body) = records("back", 5);
+    post_until_accepted(&server, "/v1/catalog", &body);
+    acked.records.extend(ids);
+    let (ids, body) = events("back", 5);
+    post_until_accepted(&server, "/v1/events", &body);
+    acked.events.extend(ids);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ready(server.port).1["status"] != "ok" {
+        assert!(
+            Instant::now() < deadline,
+            "still not ready after recovery: {}",
+            ready(server.port).1
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    check_all(server.port, &acked);
+    // The index caught up too: what was acknowledged around the failure is searchable.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while search_hits(server.port, word) < 5 || search_hits(server.port, "back") < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "the index did not catch up after space returned"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // kill -9: everything acknowledged survives, through the failure and back.
+    eprintln!("--- the first server's log:\n{}", server.log_text());
+    server.kill();
+    let server = Server::start_with_env(&fs.path().join("data"), &[NO_MARK]);
+    check_all(server.port, &acked);
+    assert!(search_hits(server.port, word) >= 5);
+}
+
+#[test]
+fn the_index_writer_killed_by_a_full_disk_starts_again_and_writes_resume_without_restart() {
+    let fs = Tmpfs::mount(96);
+    let mut acked = Acked::default();
+    let server = start_without_mark(&fs, &mut acked);
+    // Something else fills the disk, leaving room for the log's small appends but not for
+    // the index's next segment files: nothing holds the writes back, so tantivy meets
+    // ENOSPC at its commit and kills its writer.
+    let ballast = fill_but(fs.path(), 160 << 10);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut first_acked = None;
+    let (mut catalog_refused, mut events_refused) = (false, false);
+    for i in 1.. {
+        if catalog_refused && events_refused {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "writes were still acknowledged on a full disk"
+        );
+        let (ids, body) = records(&format!("spill{i}"), 5);
+        match post(server.port, "/v1/catalog", &body) {
+            Ok(()) => {
+                acked.records.extend(ids);
+                first_acked.get_or_insert(format!("spill{i}"));
+            }
+            Err(_) => catalog_refused = true,
+        }
+        let (ids, body) = events(&format!("spill{i}"), 5);
+        match post(server.port, "/v1/events", &body) {
+            Ok(()) => acked.events.extend(ids),
+            Err(_) => events_refused = true,
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_for_log(
+        &server,
+        "the catalog engine failed a write",
+        "the index never met the full disk",
+    );
+    let word = first_acked.expect("no write was acknowledged before the disk filled up");
+    refuses_then_recovers(&fs, server, &ballast, acked, &word);
+}
+
+#[test]
+fn the_catalog_store_failed_by_a_full_disk_is_reopened_and_writes_resume_without_restart() {
+    let fs = Tmpfs::mount(96);
+    let mut acked = Acked::default();
+    let server = start_without_mark(&fs, &mut acked);
+    // One large batch (~320 KiB of descriptions): the disk keeps room for its log entry
+    // but not for the catalog store's durable commit of it, which redb then fails (and
+    // latches: every read and write refused until reopened).
+    let ids: Vec<String> = (0..40).map(|i| format!("tr:big-{i}")).collect();
+    let text = "d".repeat(8000);
+    let body = ids
+        .iter()
+        .map(|id| format!(r#"{{"id":"{id}","type":"track","name":"Disk big {id}","description":"{text}"}}"#))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let ballast = fill_but(fs.path(), body.len() as u64 + (96 << 10));
+    post(server.port, "/v1/catalog", &body).expect("the log has room for the batch");
+    acked.records.extend(ids);
+    wait_for_log(
+        &server,
+        "the catalog store failed a write",
+        "the catalog store never met the full disk",
+    );
+    wait_for_log(
+        &server,
+        "the catalog store was reopened after a failed write",
+        "the catalog store was not reopened",
+    );
+    refuses_then_recovers(&fs, server, &ballast, acked, "big");
 }
