@@ -535,9 +535,12 @@ class Rules:
 
 @dataclass
 class HealthStatus:
-    """Answer of ``/health/live`` and ``/health/ready``."""
+    """Answer of ``/health/live`` and ``/health/ready``: ``ok``, ``degraded`` (reads are
+    served, writes are refused or the stores are catching up: ``reason`` says why) or, with
+    503, the reason the replica cannot serve."""
 
     status: str
+    reason: Optional[str] = None
 
 
 @dataclass
