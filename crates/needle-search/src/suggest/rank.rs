@@ -223,7 +223,7 @@ pub(crate) fn lookup(t: &Table, l: &Lookup<'_>) -> Vec<Found> {
     found
 }
 
-/// [`lookup`] without a taste.
+/// [`lookup`] without a taste (the taste lifts only what this found: see [`lookup`]).
 fn lookup_plain(t: &Table, l: &Lookup<'_>) -> Vec<Found> {
     let d = budget(l.typed);
     if d == 0 {
@@ -249,20 +249,19 @@ fn lookup_within(t: &Table, l: &Lookup<'_>, d: u8) -> Vec<Found> {
     let start = w.dfa.initial_state();
     w.visit(false, 0, t.base.len(), 0, start);
     w.visit(true, 0, t.delta.len(), 0, start);
-    let lift_max = if l.taste.is_empty() { 0.0 } else { PERSONAL };
     // Blocks (or delta ranges, read whole) with their bound, best bound first.
     let mut parts: Vec<(f32, Hit)> = Vec::new();
     for h in &w.out {
         let q = QUALITY[h.d.min(2) as usize];
         if h.delta {
-            parts.push((score(q, t.max_pop, t.max_pop, lift_max), *h));
+            parts.push((score(q, t.max_pop, t.max_pop, 0.0), *h));
             continue;
         }
         let mut lo = h.lo;
         while lo < h.hi {
             let blk = lo / BLOCK;
             let hi = ((blk + 1) * BLOCK).min(h.hi);
-            parts.push((score(q, t.block_max[blk], t.max_pop, lift_max), Hit { lo, hi, ..*h }));
+            parts.push((score(q, t.block_max[blk], t.max_pop, 0.0), Hit { lo, hi, ..*h }));
             lo = hi;
         }
     }
@@ -286,7 +285,7 @@ fn lookup_within(t: &Table, l: &Lookup<'_>, d: u8) -> Vec<Found> {
                 continue;
             }
             let q = QUALITY[h.d.min(2) as usize] * if e.off > 0 { INNER } else { 1.0 };
-            let s = score(q, it.pop, t.max_pop, lift(it, l.taste));
+            let s = score(q, it.pop, t.max_pop, 0.0);
             if s < floor || (l.ties_stop && s <= floor) {
                 continue;
             }
