@@ -573,7 +573,9 @@ mod needs_engine {
                 after = body;
                 break;
             }
-            assert_eq!(body["code"], "model_not_ready", "{body}");
+            // While the saved model loads the answer is `model_loading` (with
+            // Retry-After), never `model_not_ready`: a model exists.
+            assert_eq!(body["code"], "model_loading", "{body}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(after, before, "the reloaded model answers as before");
