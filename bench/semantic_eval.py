@@ -27,6 +27,7 @@ The API key, if the server needs one, is read from --api-key or NEEDLE_API_KEY a
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -366,7 +367,10 @@ def cmd_judge_sheet(args) -> int:
         byq[r["qid"]].append(r)
     total = 0
     for qid in sorted(byq):
-        rows = sorted(byq[qid], key=lambda r: (min(r["ranks"].values() or [999]), r["id"]))
+        if args.blind:  # no ranks, and an order that says nothing about which mode found what
+            rows = sorted(byq[qid], key=lambda r: hashlib.sha1(f"{qid} {r['id']}".encode()).hexdigest())
+        else:
+            rows = sorted(byq[qid], key=lambda r: (min(r["ranks"].values() or [999]), r["id"]))
         total += len(rows)
         if args.template:
             for r in rows:
@@ -376,7 +380,7 @@ def cmd_judge_sheet(args) -> int:
         print(f"## {qid} [{r0.get('split')}, {r0.get('kind')}] {r0['query']}")
         print(f"criterion: {r0['criterion']}")
         for r in rows:
-            ranks = " ".join(f"{m}@{k}" for m, k in sorted(r["ranks"].items()))
+            ranks = "" if args.blind else " ".join(f"{m}@{k}" for m, k in sorted(r["ranks"].items()))
             extra = []
             if r.get("container"):
                 extra.append(f"in: {r['container']}")
@@ -388,7 +392,8 @@ def cmd_judge_sheet(args) -> int:
                 extra.append("tags: " + ", ".join(r["tags"][:5]))
             if r.get("language"):
                 extra.append(f"lang: {r['language']}")
-            print(f"- {r['id']} | {r.get('type')} | {r.get('name')} | {' | '.join(extra)} | {ranks}")
+            print(f"- {r['id']} | {r.get('type')} | {r.get('name')} | {' | '.join(extra)}"
+                  + (f" | {ranks}" if ranks else ""))
             text = r.get("description") or ""
             if text:
                 print(f"    desc: {text[:args.chars]}")
@@ -579,6 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--qrels", default=DEFAULT_QRELS)
     p.add_argument("--chars", type=int, default=240, help="description characters to show")
     p.add_argument("--all", action="store_true", help="also list judged candidates")
+    p.add_argument("--blind", action="store_true",
+                   help="hide the ranks and order candidates by a hash, not by rank")
     p.add_argument("--template", action="store_true",
                    help="print qid<TAB>id<TAB><TAB> lines to fill in instead")
     p.set_defaults(func=cmd_judge_sheet)

@@ -163,6 +163,9 @@ class EndToEnd(unittest.TestCase):
         self.assertIn("lv:book:11", out)
         self.assertNotIn("apple:show:1 |", out)
         self.assertIn("criterion: Sea adventure (2).", out)
+        rc, out, _ = run("judge-sheet", "--pool", self.pool, "--qrels", self.qrels, "--blind")
+        self.assertIn("lv:book:11", out)
+        self.assertNotIn("keyword@", out)
         rc, out, _ = run("judge-sheet", "--pool", self.pool, "--qrels", self.qrels, "--template")
         self.assertEqual(sorted(out.split()), sorted(["A01", "lv:book:11", "E01", "cl:ep:gotime:200"]))
 
