@@ -420,6 +420,15 @@ impl Engine {
         )
     }
 
+    /// Hits for `ids`, in that order, that pass `req`'s filters: the semantic arm's
+    /// candidates made hits (see [`crate::hybrid`]).
+    pub fn hits_for_ids(&self, req: &SearchRequest, ids: &[String]) -> Result<Vec<Hit>> {
+        let searcher = self.shared.reader.searcher();
+        let snap = self.shared.store.snapshot()?;
+        let segments = self.shared.segment_data(&searcher)?;
+        crate::search::hits_for_ids(&searcher, &self.shared.fields, &snap, &segments, req, ids)
+    }
+
     /// Put synonyms and query rules in force for the searches that start from now on.
     pub fn set_curation(&self, curation: crate::curate::Curation) {
         *self.shared.curation.write() = Arc::new(curation);
@@ -479,6 +488,7 @@ impl Engine {
             entities,
             by_type,
             searchable,
+            semantic: None,
         })
     }
 

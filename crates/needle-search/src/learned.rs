@@ -88,6 +88,7 @@ impl ExplainCtx {
             name_coverage: round(cover),
             personal_boost: 0.0,
             click_boost: 0.0,
+            ..Explain::semantic_only()
         }
     }
 }

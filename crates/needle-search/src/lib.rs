@@ -13,6 +13,7 @@ pub mod facets;
 pub mod filter;
 pub mod filter_expr;
 pub mod highlight;
+pub mod hybrid;
 pub mod learned;
 pub mod plan;
 pub mod schema;
@@ -25,5 +26,6 @@ pub mod union;
 
 pub use engine::{Batch, Engine, EngineConfig, PendingWrite};
 pub use error::{Error, Result};
-pub use search::MAX_HIT_NAMES;
+pub use hybrid::{SearchMode, SemanticHit};
+pub use search::{MAX_HIT_NAMES, SECTION_SIZE};
 pub use types::*;

@@ -336,6 +336,47 @@ pub fn run(
     })
 }
 
+/// Hits for `ids` (in that order) that pass `req`'s filters (`types`, `market`, `filter`),
+/// with display fields and highlights of `req.q`: the semantic arm's candidates.
+pub fn hits_for_ids(
+    searcher: &Searcher,
+    f: &Fields,
+    snap: &CatalogSnapshot,
+    segments: &[Arc<SegmentData>],
+    req: &SearchRequest,
+    ids: &[String],
+) -> Result<Vec<Hit>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let p = validate(f, req)?;
+    let terms: Vec<Term> = ids.iter().map(|id| Term::from_field_text(f.id, id)).collect();
+    let mut clauses: Vec<(tantivy::query::Occur, Box<dyn Query>)> = vec![(
+        tantivy::query::Occur::Must,
+        Box::new(tantivy::query::TermSetQuery::new(terms)),
+    )];
+    clauses.extend(p.filters.into_iter().map(|q| (tantivy::query::Occur::Must, q)));
+    let docs = searcher.search(
+        &tantivy::query::BooleanQuery::new(clauses),
+        &tantivy::collector::DocSetCollector,
+    )?;
+    let mut by_id: HashMap<String, DocAddress> = HashMap::with_capacity(docs.len());
+    for addr in docs {
+        if let Some(id) = doc_id(segments, addr)? {
+            by_id.insert(id, addr);
+        }
+    }
+    let words = query_words(&req.q);
+    let mut out = Vec::with_capacity(by_id.len());
+    for id in ids {
+        let Some(&addr) = by_id.get(id) else { continue };
+        if let Some(h) = build_hit(segments, snap, &Scored { score: 0.0, addr }, &words, None)? {
+            out.push(h);
+        }
+    }
+    Ok(out)
+}
+
 fn total_of(r: &Ranked) -> u64 {
     r.counts.iter().sum()
 }

@@ -58,6 +58,14 @@ pub struct SearchRequest {
     #[serde(skip)]
     #[schema(ignore)]
     pub clicks: Option<std::sync::Arc<crate::learned::ClickStrengths>>,
+    /// Retrieval: `auto` (the default: the semantic arm joins descriptive queries and
+    /// near-empty answers), `keyword`, `hybrid` or `semantic`.
+    #[serde(default)]
+    pub mode: crate::hybrid::SearchMode,
+    /// Weight of the semantic arm when it joins, 0 (keyword only) to 1 (default from the
+    /// configuration, 0.5).
+    #[serde(default)]
+    pub semantic_ratio: Option<f32>,
 }
 
 /// A highlighted field of a hit.
@@ -148,6 +156,37 @@ pub struct Explain {
     pub personal_boost: f32,
     /// What clicks on this item for this query (by enough distinct listeners) add.
     pub click_boost: f32,
+    /// Hybrid searches: the hit's rank in the keyword arm (absent: not found by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyword_rank: Option<u32>,
+    /// Hybrid searches: the hit's rank in the semantic arm (absent: not found by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub semantic_rank: Option<u32>,
+    /// Hybrid searches: cosine similarity of the query's and the hit's text vectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub semantic_similarity: Option<f32>,
+    /// Hybrid searches: the fused score (the hit's `score`): weighted reciprocal ranks,
+    /// plus 1 for a hit whose name was typed, which stays above the fused ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fused: Option<f32>,
+}
+
+impl Explain {
+    /// The parts of a hit only the semantic arm found: no keyword part.
+    pub fn semantic_only() -> Explain {
+        Explain {
+            text: 0.0,
+            exact_bonus: 0.0,
+            popularity_prior: 0.0,
+            name_coverage: 0.0,
+            personal_boost: 0.0,
+            click_boost: 0.0,
+            keyword_rank: None,
+            semantic_rank: None,
+            semantic_similarity: None,
+            fused: None,
+        }
+    }
 }
 
 /// Hits of one type, as a search page groups them.
@@ -224,6 +263,46 @@ pub struct CatalogStats {
     pub by_type: std::collections::BTreeMap<String, u64>,
     /// Documents visible to search.
     pub searchable: u64,
+    /// Semantic search: on or off (and why), its vectors and the embedding progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub semantic: Option<SemanticStats>,
+}
+
+/// Where semantic search stands (`GET /v1/stats`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SemanticStats {
+    /// Whether semantic and hybrid search are available.
+    pub enabled: bool,
+    /// Why not, and what to do (`enabled: false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The embedding model's tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// `loading` (the stored vectors are being read at start) or `ready`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Types that get vectors.
+    #[serde(default)]
+    pub types: Vec<needle_core::EntityType>,
+    /// Vectors searchable now.
+    #[serde(default)]
+    pub vectors: u64,
+    /// Entities waiting to be embedded (or checked).
+    #[serde(default)]
+    pub pending: u64,
+    /// Entities embedded since the start.
+    #[serde(default)]
+    pub embedded: u64,
+    /// Embedding throughput since the start: entities per second of embedding work.
+    #[serde(default)]
+    pub embedded_per_s: f64,
+    /// Memory of the searchable vectors, bytes.
+    #[serde(default)]
+    pub vector_bytes: u64,
+    /// Whether the start-up check of every entity against its stored vector is running.
+    #[serde(default)]
+    pub reconciling: bool,
 }
 
 /// One of a listener's top affinities.

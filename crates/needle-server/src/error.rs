@@ -251,6 +251,7 @@ impl From<needle_service::Error> for ApiError {
                 ApiError::new(Code::Unavailable, format!("the service is unavailable: {m}"))
             }
             E::LeaseHeld(m) => ApiError::new(Code::LeaseHeld, m),
+            E::SemanticUnavailable(m) => ApiError::new(Code::SemanticUnavailable, m),
             e @ E::StorageFull { .. } => {
                 if let Some(suppressed) = STORAGE_FULL.allow(now_ms()) {
                     tracing::warn!(reason = %e, suppressed, "write refused: disk nearly full");

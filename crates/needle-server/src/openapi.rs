@@ -67,7 +67,7 @@ use utoipa::OpenApi;
         ErrorBody, ErrorType, EntityType, EntityDoc, DeleteRecordDoc, CatalogRecord, DeleteResponse,
         WriteReport, Rejection, SearchResponse, Hit, Highlight, Section, CatalogStats, HealthStatus,
         Personalization, EventType, EventDoc, Timestamp, EventReport, ProfileView, TopAffinity,
-        RecentEventDoc, HistoryResponse, UserDeleted,
+        RecentEventDoc, HistoryResponse, UserDeleted, needle_search::SemanticStats,
         crate::routes::tokens::TokenRequest, crate::routes::tokens::TokenResponse,
         crate::routes::tokens::TokensRevoked,
         needle_recs::serve::Recommendations, needle_recs::serve::RecItem, needle_recs::serve::Mix,

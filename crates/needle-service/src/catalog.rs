@@ -1,7 +1,7 @@
 //! The catalog: validated writes through the log, reads and search from the engine.
 
 use crate::applier::Op;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::{validate_batch, Service};
 use needle_core::validate::{check_id, parse_record};
 use needle_core::{Entity, Record};
@@ -143,14 +143,117 @@ impl Service {
             None => None,
         };
         let learned = self.with_clicks(req);
-        let mut resp = self.engine.search(learned.as_ref().unwrap_or(req), taste.as_deref())?;
+        let base = learned.as_ref().unwrap_or(req);
+        let mut resp = match self.semantic_arm(req)? {
+            Some(sem) => self.hybrid_search(base, taste.as_deref(), sem)?,
+            None => self.engine.search(base, taste.as_deref())?,
+        };
         self.log_search(req, &mut resp);
         Ok(resp)
     }
 
+    /// The semantic side when this search may use it: `None` for keyword mode, a sorted
+    /// search, no words, or a page beyond the fused depth; an error when the request
+    /// forces a semantic mode the service does not have.
+    fn semantic_arm(&self, req: &SearchRequest) -> Result<Option<&crate::semantic::Semantic>> {
+        use needle_search::SearchMode;
+        let forced = matches!(req.mode, SearchMode::Hybrid | SearchMode::Semantic);
+        let sem = match (&self.semantic, forced) {
+            (_, false) if req.mode == SearchMode::Keyword => return Ok(None),
+            (Ok(s), _) => s,
+            (Err(why), true) => return Err(Error::SemanticUnavailable(why.clone())),
+            (Err(_), false) => return Ok(None),
+        };
+        let window = req.offset.unwrap_or(0) + req.limit.unwrap_or(needle_search::DEFAULT_LIMIT);
+        let usable = by_relevance(req) && window <= needle_search::MAX_LIMIT && sem.is_ready();
+        Ok(usable.then_some(sem.as_ref()))
+    }
+
+    /// A search whose semantic arm may join: the keyword arm from offset 0, deep enough to
+    /// fuse and with `explain` (the fusion reads the name bonus); then [`needle_search::hybrid`]
+    /// decides, and fuses the nearest vectors' hits when the arm joins.
+    fn hybrid_search(
+        &self,
+        req: &SearchRequest,
+        taste: Option<&needle_search::taste::Taste>,
+        sem: &crate::semantic::Semantic,
+    ) -> Result<SearchResponse> {
+        let started = std::time::Instant::now();
+        let fusion = sem.config().fusion();
+        let offset = req.offset.unwrap_or(0);
+        let window = offset + req.limit.unwrap_or(needle_search::DEFAULT_LIMIT);
+        // `auto` mode and a query that does not read as a description: the semantic arm
+        // joins only if the keyword arm finds almost nothing, so run that search as usual.
+        if req.mode == needle_search::SearchMode::Auto && !needle_search::hybrid::reads_as_description(&req.q) {
+            let plain = self.engine.search(req, taste)?;
+            if plain.total >= 3 {
+                return Ok(plain);
+            }
+        }
+        let mut kreq = req.clone();
+        kreq.offset = Some(0);
+        kreq.limit = Some(window.max(fusion.depth).min(needle_search::MAX_LIMIT));
+        kreq.explain = true;
+        let keyword = self.engine.search(&kreq, taste)?;
+        let decided =
+            needle_search::hybrid::decide(req.mode, req.semantic_ratio, &req.q, &req.types, &keyword, &fusion);
+        let Some((ratio, trigger)) = decided else {
+            return Ok(keyword_page(keyword, req, offset, window));
+        };
+        let qv = sem.embed_query(&req.q)?;
+        let types: Vec<needle_core::EntityType> = if req.types.is_empty() {
+            sem.config().types.clone()
+        } else {
+            req.types.clone()
+        };
+        let near = sem.nearest(&qv, fusion.depth, &types);
+        let ids: Vec<String> = near.iter().map(|n| n.id.clone()).collect();
+        let similarity: std::collections::HashMap<&str, f32> =
+            near.iter().map(|n| (n.id.as_str(), n.similarity)).collect();
+        let semantic: Vec<needle_search::SemanticHit> = self
+            .engine
+            .hits_for_ids(req, &ids)?
+            .into_iter()
+            .map(|hit| needle_search::SemanticHit {
+                similarity: similarity.get(hit.id.as_str()).copied().unwrap_or(0.0),
+                hit,
+            })
+            .collect();
+        tracing::debug!(?trigger, ratio, candidates = semantic.len(), "semantic arm joined");
+        let mut resp =
+            needle_search::hybrid::fuse(keyword, semantic, &req.q, ratio, &fusion, offset, window, req.explain);
+        resp.took_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+        Ok(resp)
+    }
+
+    /// Where semantic search stands, or why it is off.
+    pub fn semantic_status(&self) -> std::result::Result<needle_search::SemanticStats, String> {
+        match &self.semantic {
+            Ok(s) => Ok(s.status()),
+            Err(why) => Err(why.clone()),
+        }
+    }
+
+    /// Wait until the embedding worker has caught up (or `bound` passed): whether it has.
+    /// True at once without semantic search.
+    pub fn wait_semantic_idle(&self, bound: std::time::Duration) -> bool {
+        match &self.semantic {
+            Ok(s) => s.wait_idle(bound),
+            Err(_) => true,
+        }
+    }
+
     /// Catalog counts.
     pub fn stats(&self) -> Result<CatalogStats> {
-        Ok(self.engine.stats()?)
+        let mut stats = self.engine.stats()?;
+        stats.semantic = Some(match &self.semantic {
+            Ok(s) => s.status(),
+            Err(why) => needle_search::SemanticStats {
+                reason: Some(why.clone()),
+                ..Default::default()
+            },
+        });
+        Ok(stats)
     }
 
     /// Make every acknowledged write searchable now.
@@ -167,6 +270,24 @@ impl Service {
     pub fn applied_seq(&self) -> u64 {
         self.applier.applied_seq()
     }
+}
+
+/// The page `req` asked for out of a deeper keyword answer (from offset 0, with
+/// `explain`): what the keyword search alone would have answered.
+fn keyword_page(mut resp: SearchResponse, req: &SearchRequest, offset: usize, window: usize) -> SearchResponse {
+    resp.hits.truncate(window);
+    resp.hits.drain(..offset.min(resp.hits.len()));
+    if !req.explain {
+        for h in resp
+            .hits
+            .iter_mut()
+            .chain(resp.top_result.iter_mut())
+            .chain(resp.sections.iter_mut().flat_map(|s| s.hits.iter_mut()))
+        {
+            h.explain = None;
+        }
+    }
+    resp
 }
 
 /// Whether a search ranks by relevance (the only order a taste changes): it has query

@@ -31,6 +31,10 @@ pub enum Error {
     /// message says whether the write may still be applied. Nobody's fault in the request.
     #[error("{0}")]
     StoreFailed(String),
+    /// `mode=hybrid` or `mode=semantic` asked of a service without semantic search (no
+    /// model installed, or turned off): the message says why and what to do.
+    #[error("{0}")]
+    SemanticUnavailable(String),
     /// The service is starting or shutting down, or its applier stopped.
     #[error("service unavailable: {0}")]
     Unavailable(String),

@@ -19,6 +19,7 @@ mod ops;
 mod past_queries;
 mod recs;
 mod searches;
+pub mod semantic;
 pub mod shared;
 pub mod snapshot;
 #[cfg(feature = "testkit")]
@@ -61,6 +62,20 @@ pub struct ServiceConfig {
     pub cluster: config::cluster::ClusterConfig,
     /// `[search_analytics]`: the search log, the click model and the analytics' bounds.
     pub search_stats: needle_store::SearchStatsConfig,
+    /// `[semantic]`: the embedding model, the types with vectors, hybrid fusion.
+    pub semantic: config::semantic::SemanticConfig,
+    /// An embedder to use instead of the installed model (tests: a deterministic one).
+    pub embedder: Option<EmbedderOverride>,
+}
+
+/// An embedder given to [`ServiceConfig::embedder`].
+#[derive(Clone)]
+pub struct EmbedderOverride(pub Arc<dyn needle_embed::Embedder>);
+
+impl std::fmt::Debug for EmbedderOverride {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EmbedderOverride({})", self.0.tag())
+    }
 }
 
 impl ServiceConfig {
@@ -74,6 +89,8 @@ impl ServiceConfig {
             checkpoint_interval: Duration::from_secs(5),
             cluster: config::cluster::ClusterConfig::default(),
             search_stats: needle_store::SearchStatsConfig::default(),
+            semantic: config::semantic::SemanticConfig::default(),
+            embedder: None,
         }
     }
 
@@ -133,6 +150,8 @@ pub struct Service {
     searchstats: Arc<SearchStats>,
     /// Answered searches on their way to the log (`None`: not logged).
     search_log: Option<Arc<searches::SearchLog>>,
+    /// Semantic search, or why it is off.
+    semantic: std::result::Result<Arc<semantic::Semantic>, String>,
 }
 
 impl Service {
@@ -205,7 +224,13 @@ impl Service {
             searchstats.checkpoint(engine.applied_seq()?.min(events.applied_seq()), true)?;
         }
         let settings = Arc::new(needle_store::Settings::open(&dir)?);
+        let semantic = if bulk {
+            Err("the data directory is opened for a bulk load".to_string())
+        } else {
+            semantic_of(&cfg, &engine, &dir)
+        };
         let targets = Targets {
+            semantic: semantic.as_ref().ok().cloned(),
             engine: engine.clone(),
             events: events.clone(),
             recs: recs.clone(),
@@ -306,6 +331,7 @@ impl Service {
             stream: clustered.then(|| cfg.cluster.stream.clone()),
             digest_cache: parking_lot::Mutex::new(None),
             shared,
+            semantic,
         })
     }
 
@@ -316,6 +342,9 @@ impl Service {
             log.stop(&Arc::downgrade(&self.applier));
         }
         self.applier.shutdown();
+        if let Ok(s) = &self.semantic {
+            s.stop();
+        }
         self.engine.shutdown()?;
         Ok(())
     }
@@ -330,6 +359,43 @@ impl Drop for Service {
     fn drop(&mut self) {
         let _ = self.shutdown();
     }
+}
+
+/// Semantic search for this service: the configured embedder, or the installed model, or
+/// why there is none (said in the log and in `semantic_unavailable` answers).
+fn semantic_of(
+    cfg: &ServiceConfig,
+    engine: &Arc<Engine>,
+    dir: &std::path::Path,
+) -> std::result::Result<Arc<semantic::Semantic>, String> {
+    let embedder: Arc<dyn needle_embed::Embedder> = match &cfg.embedder {
+        Some(e) => Arc::clone(&e.0),
+        None if !cfg.semantic.enabled => return Err("semantic search is off (semantic.enabled = false)".into()),
+        None => {
+            let model = cfg.semantic.model_dir(dir);
+            if !needle_embed::is_installed(&model) {
+                let why = format!(
+                    "no embedding model in {}: run `needle model fetch` to install it (semantic and hybrid search are off until then)",
+                    model.display()
+                );
+                tracing::info!("{why}");
+                return Err(why);
+            }
+            match needle_embed::MiniLm::load(&model) {
+                Ok(m) => Arc::new(m),
+                Err(e) => {
+                    let why = format!("the embedding model in {} cannot be loaded: {e}", model.display());
+                    tracing::error!("{why}");
+                    return Err(why);
+                }
+            }
+        }
+    };
+    semantic::Semantic::start(Arc::clone(engine), dir, cfg.semantic.clone(), embedder).map_err(|e| {
+        let why = format!("semantic search cannot start: {e}");
+        tracing::error!("{why}");
+        why
+    })
 }
 
 /// Validate a batch one value at a time (catalog records, events): the good ones in order,

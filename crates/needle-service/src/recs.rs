@@ -92,9 +92,13 @@ impl Service {
         Ok(self.recs.recommend(&self.source(), user, req)?)
     }
 
-    /// Items like `item_id`.
+    /// Items like `item_id`: by content for a spoken-word item few listeners played
+    /// (semantic search on), else from the collaborative model.
     pub fn similar(&self, item_id: &str, req: &SeedRequest) -> Result<Recommendations> {
         check_id(item_id, "id")?;
+        if let Some(by_content) = self.similar_by_content(item_id, req)? {
+            return Ok(by_content);
+        }
         Ok(self.recs.similar(&self.source(), item_id, req)?)
     }
 

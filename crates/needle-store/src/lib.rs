@@ -24,6 +24,7 @@ mod reopen;
 pub mod revocations;
 pub mod searchstats;
 pub mod settings;
+pub mod vectors;
 
 pub use catalog::{Applied, CatalogSnapshot, CatalogStore, ResolvedNames, DEFAULT_CACHE_BYTES};
 pub use error::{Error, Result};
@@ -35,3 +36,4 @@ pub use reopen::Failure;
 pub use revocations::TokenRevocations;
 pub use searchstats::{SearchStats, SearchStatsConfig};
 pub use settings::{Settings, Versioned};
+pub use vectors::{StoredVector, VectorStore};

@@ -20,6 +20,7 @@ from .errors import (
 )
 from .models import (
     CatalogStats,
+    SemanticStats,
     Delete,
     DeleteResponse,
     Entity,
@@ -80,6 +81,7 @@ __all__ = [
     "AsyncNeedle",
     "AuthenticationError",
     "CatalogStats",
+    "SemanticStats",
     "DEFAULT_BASE_URL",
     "Delete",
     "DeleteResponse",

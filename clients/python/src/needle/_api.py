@@ -99,6 +99,8 @@ def search(
     facets: Optional[Sequence[str]] = None,
     max_facet_values: Optional[int] = None,
     explain: Optional[bool] = None,
+    mode: Optional[str] = None,
+    semantic_ratio: Optional[float] = None,
 ) -> Call[SearchResponse]:
     if isinstance(q, SearchRequest):
         req = q
@@ -115,6 +117,8 @@ def search(
             facets=list(facets) if facets else None,
             max_facet_values=max_facet_values,
             explain=explain,
+            mode=mode,
+            semantic_ratio=semantic_ratio,
         )
     return Call("GET", "/v1/search", _json(SearchResponse), params=req.to_params())
 

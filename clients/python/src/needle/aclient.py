@@ -148,8 +148,12 @@ class AsyncNeedle:
         facets: Optional[Sequence[str]] = None,
         max_facet_values: Optional[int] = None,
         explain: Optional[bool] = None,
+        mode: Optional[str] = None,
+        semantic_ratio: Optional[float] = None,
     ) -> SearchResponse:
-        call = _api.search(q, types, limit, offset, filter, market, user_id, sort, facets, max_facet_values, explain)
+        call = _api.search(
+            q, types, limit, offset, filter, market, user_id, sort, facets, max_facet_values, explain, mode, semantic_ratio
+        )
         return await self._run(call)
 
     # events and listeners

@@ -167,6 +167,8 @@ class Needle:
         facets: Optional[Sequence[str]] = None,
         max_facet_values: Optional[int] = None,
         explain: Optional[bool] = None,
+        mode: Optional[str] = None,
+        semantic_ratio: Optional[float] = None,
     ) -> SearchResponse:
         """Search (``GET /v1/search``); ``user_id`` personalizes for a listener.
 
@@ -175,7 +177,9 @@ class Needle:
         (``type``, ``tags``, ``language``, ``release_year``) fills ``facets`` with counts
         over every match.
         """
-        call = _api.search(q, types, limit, offset, filter, market, user_id, sort, facets, max_facet_values, explain)
+        call = _api.search(
+            q, types, limit, offset, filter, market, user_id, sort, facets, max_facet_values, explain, mode, semantic_ratio
+        )
         return self._run(call)
 
     # ------------------------------------------------------------ events and listeners

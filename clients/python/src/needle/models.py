@@ -162,6 +162,24 @@ class CatalogStats:
     entities: int
     by_type: dict[str, int] = _field(default_factory=dict)
     searchable: int = 0
+    semantic: Optional["SemanticStats"] = None
+
+
+@dataclass
+class SemanticStats:
+    """Semantic search in ``GET /v1/stats``: on or off (``reason``), vectors, embedding progress."""
+
+    enabled: bool
+    reason: Optional[str] = None
+    model: Optional[str] = None
+    state: Optional[str] = None
+    types: list[str] = _field(default_factory=list)
+    vectors: int = 0
+    pending: int = 0
+    embedded: int = 0
+    embedded_per_s: float = 0.0
+    vector_bytes: int = 0
+    reconciling: bool = False
 
 
 # ---------------------------------------------------------------- search
@@ -182,6 +200,10 @@ class SearchRequest:
     facets: Optional[list[str]] = None
     max_facet_values: Optional[int] = None
     explain: Optional[bool] = None
+    #: ``auto`` (default), ``keyword``, ``hybrid`` or ``semantic``.
+    mode: Optional[str] = None
+    #: Weight of the semantic arm, 0 to 1.
+    semantic_ratio: Optional[float] = None
 
     def to_params(self) -> dict[str, str]:
         params: dict[str, str] = {"q": self.q}
@@ -189,7 +211,7 @@ class SearchRequest:
             params["types"] = ",".join(self.types)
         if self.facets:
             params["facets"] = ",".join(self.facets)
-        for name in ("limit", "offset", "filter", "market", "user_id", "sort", "max_facet_values"):
+        for name in ("limit", "offset", "filter", "market", "user_id", "sort", "max_facet_values", "mode", "semantic_ratio"):
             value = getattr(self, name)
             if value is not None:
                 params[name] = str(value)
@@ -225,6 +247,10 @@ class Explain:
     name_coverage: float
     personal_boost: float
     click_boost: float
+    keyword_rank: Optional[int] = None
+    semantic_rank: Optional[int] = None
+    semantic_similarity: Optional[float] = None
+    fused: Optional[float] = None
 
 
 @dataclass

@@ -66,6 +66,18 @@ pub struct SearchParams {
     /// popularity prior, name coverage, personal boost, click boost).
     #[serde(default, deserialize_with = "query::flag")]
     pub explain: Option<bool>,
+    /// Retrieval: `auto` (the default: the semantic arm joins queries that read as a
+    /// description and answers the keyword arm leaves (almost) empty, for podcasts and
+    /// audiobooks), `keyword`, `hybrid` (both arms fused) or `semantic`. Hits whose name is
+    /// the query stay on top in every mode. Without an embedding model, `hybrid` and
+    /// `semantic` are `503 semantic_unavailable` and `auto` is keyword search.
+    #[serde(default, deserialize_with = "query::parsed")]
+    #[param(value_type = Option<String>, example = "hybrid")]
+    pub mode: Option<needle_search::SearchMode>,
+    /// Weight of the semantic arm when it joins: 0 (keyword only) to 1 (default 0.5).
+    #[serde(default, deserialize_with = "query::parsed")]
+    #[param(value_type = Option<f32>, example = 0.5)]
+    pub semantic_ratio: Option<f32>,
 }
 
 impl SearchParams {
@@ -76,6 +88,14 @@ impl SearchParams {
                 return Err(ApiError::invalid_parameter(
                     "filter",
                     format!("is longer than {MAX_FILTER_BYTES} bytes"),
+                ));
+            }
+        }
+        if let Some(r) = self.semantic_ratio {
+            if !(0.0..=1.0).contains(&r) {
+                return Err(ApiError::invalid_parameter(
+                    "semantic_ratio",
+                    format!("must be a number from 0 to 1, got {r}"),
                 ));
             }
         }
@@ -92,6 +112,8 @@ impl SearchParams {
             max_facet_values: self.max_facet_values,
             explain: self.explain.unwrap_or(false),
             clicks: None,
+            mode: self.mode.unwrap_or_default(),
+            semantic_ratio: self.semantic_ratio,
         })
     }
 }

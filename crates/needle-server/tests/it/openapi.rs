@@ -90,7 +90,9 @@ async fn openapi_lists_every_route() {
             "sort",
             "facets",
             "max_facet_values",
-            "explain"
+            "explain",
+            "mode",
+            "semantic_ratio"
         ]
     );
     let facets = &doc["components"]["schemas"]["SearchResponse"]["properties"]["facets"];

@@ -27,6 +27,10 @@ async fn bad_parameters_are_400_naming_the_parameter() {
         ("limit=5&limit=5", "`limit`"),
         ("q=a&Q=b", "`Q`"),
         ("market=se&market=", "`market`"),
+        ("mode=fuzzy", "`mode`"),
+        ("semantic_ratio=2", "`semantic_ratio`"),
+        ("semantic_ratio=NaN", "`semantic_ratio`"),
+        ("semantic_ratio=half", "`semantic_ratio`"),
     ];
     for (query, needle) in cases {
         let res = app.get(&format!("/v1/search?{query}")).await;
@@ -34,6 +38,33 @@ async fn bad_parameters_are_400_naming_the_parameter() {
         let message = body["message"].as_str().unwrap_or("");
         assert!(message.contains(needle), "{query}: {message}");
     }
+}
+
+#[tokio::test]
+async fn semantic_modes_without_a_model_are_503_and_auto_is_keyword_search() {
+    let app = TestApp::new();
+    let body = app
+        .get("/v1/search?q=roman+empire&mode=hybrid")
+        .await
+        .assert_error(503, "semantic_unavailable");
+    let message = body["message"].as_str().unwrap_or("");
+    assert!(message.contains("needle model fetch"), "{message}");
+    app.get("/v1/search?q=roman+empire&mode=semantic")
+        .await
+        .assert_error(503, "semantic_unavailable");
+    for mode in ["auto", "keyword"] {
+        let res = app
+            .get(&format!("/v1/search?q=roman+empire&mode={mode}&semantic_ratio=0.3"))
+            .await;
+        assert_eq!(res.status, 200, "{mode}: {}", res.text());
+    }
+    let stats = app.get("/v1/stats").await;
+    assert_eq!(stats.status, 200);
+    assert_eq!(stats.json()["semantic"]["enabled"], false);
+    assert!(stats.json()["semantic"]["reason"]
+        .as_str()
+        .unwrap_or("")
+        .contains("needle model fetch"));
 }
 
 #[tokio::test]

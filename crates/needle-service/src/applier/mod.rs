@@ -138,6 +138,8 @@ pub(crate) struct Targets {
     /// The catalog store's generation the applied state was replayed in
     /// ([`Engine::generation`]): a catalog batch of another generation is refused.
     pub generation: AtomicU64,
+    /// Semantic search, told which entities a catalog entry changed.
+    pub semantic: Option<Arc<crate::semantic::Semantic>>,
 }
 
 impl Targets {
@@ -161,6 +163,10 @@ impl Targets {
     ) -> Result<Outcome> {
         match entry {
             Entry::Catalog { records } => {
+                let ids: Vec<String> = match &self.semantic {
+                    Some(_) => records.iter().map(|r| r.id().to_string()).collect(),
+                    None => Vec::new(),
+                };
                 if seq > self.engine.applied_seq()? {
                     let batch = match analyses {
                         Some(a) => Batch::with_analyses(records, a),
@@ -168,6 +174,9 @@ impl Targets {
                     };
                     self.engine
                         .apply(batch.in_generation(self.generation.load(Ordering::Acquire)), seq)?;
+                }
+                if let Some(s) = &self.semantic {
+                    s.changed(ids.iter().map(String::as_str));
                 }
                 Ok(Outcome::Catalog)
             }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cluster;
 pub mod limits;
+pub mod semantic;
 
 use crate::ServiceConfig;
 use auth::AuthConfig;
@@ -72,6 +73,14 @@ pub const KEYS: &[&str] = &[
     "search_analytics.max_queries",
     "search_analytics.window_days",
     "search_analytics.max_recent_searches",
+    "semantic.enabled",
+    "semantic.model_dir",
+    "semantic.types",
+    "semantic.ratio",
+    "semantic.rrf_k",
+    "semantic.min_similarity",
+    "semantic.depth",
+    "semantic.batch_size",
 ];
 
 /// Smallest and largest accepted `indexer_memory_mb` (the index writer needs at least 15 MB).
@@ -137,6 +146,8 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// `[search_analytics]`: the search log, the click model, the analytics' bounds.
     pub search_analytics: needle_store::SearchStatsConfig,
+    /// `[semantic]`: the embedding model, the types with vectors, hybrid fusion.
+    pub semantic: semantic::SemanticConfig,
 }
 
 impl Default for Config {
@@ -161,6 +172,7 @@ impl Default for Config {
             concurrency: ConcurrencyConfig::default(),
             cluster: ClusterConfig::default(),
             search_analytics: needle_store::SearchStatsConfig::default(),
+            semantic: semantic::SemanticConfig::default(),
         }
     }
 }
@@ -304,6 +316,7 @@ impl Config {
             ));
         }
         problems.extend(self.recs.problems());
+        problems.extend(self.semantic.problems());
         problems.extend(self.auth.problems(&self.http_addr));
         problems.extend(self.rate_limit.problems());
         problems.extend(self.concurrency.problems());
@@ -354,6 +367,7 @@ impl Config {
         cfg.load_model = load_model;
         cfg.cluster = self.cluster.clone();
         cfg.search_stats = self.search_analytics.clone();
+        cfg.semantic = self.semantic.clone();
         cfg
     }
 }
@@ -610,6 +624,26 @@ max_queries = 50000
 window_days = 30
 # Recent searches remembered so that clicks can name them by search_id.
 max_recent_searches = 200000
+
+# Semantic and hybrid search for podcasts and audiobooks (docs/search.md, "Semantic and
+# hybrid search"). Needs the embedding model: `needle model fetch`.
+[semantic]
+# On when the model is installed; false: no vectors, mode=hybrid|semantic refused.
+enabled = true
+# Where the model is; empty: <data_dir>/models/embed/all-minilm-l6-v2.
+model_dir = ""
+# Types that get vectors (of show, episode, audiobook, chapter).
+types = ["show", "episode", "audiobook"]
+# Weight of the semantic arm when a request gives no semantic_ratio, 0 to 1.
+ratio = 0.5
+# Reciprocal rank fusion constant k.
+rrf_k = 20.0
+# Semantic candidates below this cosine similarity are dropped.
+min_similarity = 0.25
+# Candidates taken from each arm (10 to 200).
+depth = 50
+# Entities embedded per batch.
+batch_size = 64
 "#;
 
 #[cfg(test)]

@@ -12,5 +12,6 @@ mod log;
 mod personal;
 mod recs;
 mod s3;
+mod semantic;
 mod shared;
 mod tokens;

@@ -1,0 +1,204 @@
+//! The vectors searched: a base index (exact below 20k vectors, HNSW above, its graph
+//! saved beside the vector file) plus the vectors written since it was built, scanned
+//! exactly, minus the base vectors they replaced or that were deleted. The worker rebuilds
+//! the base when the delta grows past [`REBUILD_AT`].
+
+use needle_core::EntityType;
+use needle_recs::dense::dot;
+use needle_recs::{IndexBuilder, IndexConfig, VectorIndex};
+use needle_store::VectorStore;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// Vectors written since the base was built beyond which the base is rebuilt.
+pub const REBUILD_AT: usize = 20_000;
+
+/// One nearest vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Near {
+    /// Entity id.
+    pub id: String,
+    /// Cosine similarity (vectors are unit length).
+    pub similarity: f32,
+}
+
+/// The searchable vectors.
+pub struct VectorSet {
+    dim: usize,
+    base: Option<Box<dyn VectorIndex>>,
+    /// Base position -> (entity id, type code).
+    base_ids: Vec<(String, u8)>,
+    base_of: HashMap<String, u32>,
+    /// Base positions replaced or deleted since.
+    dead: HashSet<u32>,
+    /// Vectors written since the base was built.
+    delta: HashMap<String, (u8, Vec<f32>)>,
+}
+
+impl VectorSet {
+    /// No vectors.
+    pub fn empty(dim: usize) -> VectorSet {
+        VectorSet {
+            dim,
+            base: None,
+            base_ids: Vec::new(),
+            base_of: HashMap::new(),
+            dead: HashSet::new(),
+            delta: HashMap::new(),
+        }
+    }
+
+    /// Every vector of `store` as the base: the HNSW graph is read from `graph` when it was
+    /// saved for exactly these vectors, else built and saved there.
+    pub fn load(store: &VectorStore, graph: &Path) -> needle_store::Result<VectorSet> {
+        let dim = store.dim();
+        let mut builder = IndexBuilder::new(dim, IndexConfig::default());
+        let mut base_ids = Vec::new();
+        let mut bad = 0usize;
+        store.for_each(|id, v| {
+            if builder.add(base_ids.len() as u32, &v.vector).is_ok() {
+                base_ids.push((id.to_string(), v.kind));
+            } else {
+                bad += 1;
+            }
+        })?;
+        if bad > 0 {
+            tracing::warn!(bad, "vectors with non-finite values skipped");
+        }
+        let n = base_ids.len();
+        let (base, origin) = builder.build_or_load(graph, n as u64, 0);
+        if let (Some(h), needle_recs::index::IndexOrigin::Built | needle_recs::index::IndexOrigin::Rebuilt(_)) =
+            (base.as_hnsw(), &origin)
+        {
+            if let Err(e) = h.save_graph(graph, n as u64, 0) {
+                tracing::warn!(error = %e, "cannot save the semantic index graph; it is rebuilt at the next start");
+            }
+        }
+        tracing::info!(vectors = n, origin = ?origin, kind = base.kind(), "semantic index ready");
+        let base_of = base_ids
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (id.clone(), i as u32))
+            .collect();
+        Ok(VectorSet {
+            dim,
+            base: Some(base),
+            base_ids,
+            base_of,
+            dead: HashSet::new(),
+            delta: HashMap::new(),
+        })
+    }
+
+    /// Vectors searchable.
+    pub fn len(&self) -> usize {
+        self.base_ids.len() - self.dead.len() + self.delta.len()
+    }
+
+    /// Whether nothing is searchable.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Vectors written since the base was built.
+    pub fn delta_len(&self) -> usize {
+        self.delta.len() + self.dead.len()
+    }
+
+    /// Put `id`'s new vector.
+    pub fn upsert(&mut self, id: &str, kind: u8, v: Vec<f32>) {
+        if let Some(&i) = self.base_of.get(id) {
+            self.dead.insert(i);
+        }
+        self.delta.insert(id.to_string(), (kind, v));
+    }
+
+    /// Forget `id`.
+    pub fn remove(&mut self, id: &str) {
+        if let Some(&i) = self.base_of.get(id) {
+            self.dead.insert(i);
+        }
+        self.delta.remove(id);
+    }
+
+    /// Approximate heap bytes of the vectors (what the index holds in memory).
+    pub fn vector_bytes(&self) -> usize {
+        (self.base_ids.len() + self.delta.len()) * self.dim * std::mem::size_of::<f32>()
+    }
+
+    /// The `k` nearest vectors of entities of `types` (empty: any), best first.
+    pub fn search(&self, query: &[f32], k: usize, types: &[EntityType]) -> Vec<Near> {
+        if query.len() != self.dim || k == 0 {
+            return Vec::new();
+        }
+        let codes: Vec<u8> = types.iter().map(|t| t.code() as u8).collect();
+        let type_ok = |c: u8| codes.is_empty() || codes.contains(&c);
+        let mut out: Vec<Near> = Vec::with_capacity(2 * k);
+        if let Some(base) = &self.base {
+            let filter =
+                |i: u32| !self.dead.contains(&i) && self.base_ids.get(i as usize).is_some_and(|(_, c)| type_ok(*c));
+            for h in base.search(query, k, &filter) {
+                if let Some((id, _)) = self.base_ids.get(h.id as usize) {
+                    out.push(Near {
+                        id: id.clone(),
+                        similarity: h.score,
+                    });
+                }
+            }
+        }
+        for (id, (c, v)) in &self.delta {
+            if type_ok(*c) {
+                out.push(Near {
+                    id: id.clone(),
+                    similarity: dot(query, v),
+                });
+            }
+        }
+        out.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then_with(|| a.id.cmp(&b.id)));
+        out.truncate(k);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn v(x: f32, y: f32) -> Vec<f32> {
+        let n = (x * x + y * y).sqrt();
+        vec![x / n, y / n]
+    }
+
+    #[test]
+    fn the_delta_replaces_and_removes_base_vectors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = VectorStore::open(tmp.path(), "t", 2).unwrap();
+        let sv = |kind, vector| needle_store::StoredVector {
+            text_hash: 1,
+            kind,
+            vector,
+        };
+        let show = EntityType::Show.code() as u8;
+        let book = EntityType::Audiobook.code() as u8;
+        store
+            .write(
+                &[
+                    ("a".into(), sv(show, v(1.0, 0.0))),
+                    ("b".into(), sv(show, v(0.0, 1.0))),
+                    ("c".into(), sv(book, v(1.0, 0.1))),
+                ],
+                &[],
+            )
+            .unwrap();
+        let mut set = VectorSet::load(&store, &tmp.path().join("g")).unwrap();
+        let ids = |n: Vec<Near>| n.into_iter().map(|n| n.id).collect::<Vec<_>>();
+        assert_eq!(ids(set.search(&v(1.0, 0.0), 2, &[])), ["a", "c"]);
+        assert_eq!(ids(set.search(&v(1.0, 0.0), 2, &[EntityType::Show])), ["a", "b"]);
+        set.upsert("a", show, v(0.0, 1.0));
+        set.remove("c");
+        assert_eq!(ids(set.search(&v(1.0, 0.0), 3, &[])), ["a", "b"]);
+        assert_eq!(set.len(), 2);
+        assert!(set.search(&[1.0], 3, &[]).is_empty(), "wrong dimension");
+    }
+}
