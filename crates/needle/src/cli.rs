@@ -167,6 +167,10 @@ struct ImportArgs {
     /// segment until a later merge).
     #[arg(long)]
     no_merge: bool,
+    /// Do not embed the spoken-word entities after the import (the server then does it in
+    /// the background at start). Without an installed model nothing is embedded anyway.
+    #[arg(long)]
+    no_embed: bool,
     /// Catalog store page cache for the import, MiB (at least the configured
     /// `store_cache_mb`): every record inserts into B-trees keyed by id, and pages evicted
     /// between batches are read back (1.1M records: 69.6 s with 256, 56.6-66.3 s with more).
@@ -408,7 +412,13 @@ pub fn run(cli: Cli) -> Result<()> {
             let service = open_with(&cfg, service_cfg)?;
             let summary = import::import_file(&service, &a.file, a.batch, !a.quiet, !a.no_merge)?;
             service.shutdown()?;
+            drop(service);
             summary.print(a.show_rejections);
+            if !a.no_embed && summary.accepted > 0 {
+                let service = open_service(&cfg, false)?;
+                import::embed_all(&service, !a.quiet)?;
+                service.shutdown()?;
+            }
             if summary.accepted == 0 && !summary.rejected.is_empty() {
                 anyhow::bail!(
                     "every record of {} was rejected ({}); nothing was imported",

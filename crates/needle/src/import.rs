@@ -406,3 +406,47 @@ pub fn bench_queries(engine: &Service, file: &Path, out: Option<&Path>, repeat: 
     );
     Ok(())
 }
+
+/// Embed every spoken-word entity whose vector is missing or stale (semantic search), with
+/// progress; nothing without an installed model.
+pub fn embed_all(service: &Service, progress: bool) -> Result<()> {
+    let st = match service.semantic_status() {
+        Ok(st) => st,
+        Err(why) => {
+            eprintln!("semantic search: {why}");
+            return Ok(());
+        }
+    };
+    let started = std::time::Instant::now();
+    let types: Vec<&str> = st.types.iter().map(|t| t.as_str()).collect();
+    eprintln!(
+        "embedding {} with {} ({} vectors stored)",
+        types.join(", "),
+        st.model.unwrap_or_default(),
+        st.vectors
+    );
+    while !service.wait_semantic_idle(std::time::Duration::from_secs(10)) {
+        if progress {
+            if let Ok(st) = service.semantic_status() {
+                eprintln!(
+                    "  {} embedded, {} waiting, {:.0}/s{}",
+                    st.embedded,
+                    st.pending,
+                    st.embedded_per_s,
+                    if st.reconciling { " (checking the catalog)" } else { "" }
+                );
+            }
+        }
+    }
+    if let Ok(st) = service.semantic_status() {
+        eprintln!(
+            "embedded {} entities in {:.1} s ({:.0}/s of embedding); {} vectors, {:.1} MiB in memory",
+            st.embedded,
+            started.elapsed().as_secs_f64(),
+            st.embedded_per_s,
+            st.vectors,
+            st.vector_bytes as f64 / (1 << 20) as f64
+        );
+    }
+    Ok(())
+}
