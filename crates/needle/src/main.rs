@@ -5,6 +5,7 @@ mod cli;
 mod dataset;
 mod eval_cmd;
 mod import;
+mod model_cmd;
 
 use clap::Parser;
 
