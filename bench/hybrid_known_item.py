@@ -36,7 +36,11 @@ def percentile(v: list[float], p: float) -> float:
 
 
 def search(base: str, q: str, mode: str, limit: int) -> tuple[list[str], float]:
+    # `hybrid@0.7`: mode hybrid with semantic_ratio 0.7.
+    mode, _, ratio = mode.partition("@")
     url = f"{base}/v1/search?limit={limit}&mode={mode}&q={urllib.parse.quote(q)}"
+    if ratio:
+        url += f"&semantic_ratio={ratio}"
     t0 = time.perf_counter()
     with urllib.request.urlopen(url, timeout=60) as r:
         body = json.load(r)

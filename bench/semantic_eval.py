@@ -14,6 +14,7 @@ queries over podcasts and audiobooks".
     python3 bench/semantic_eval.py score --server http://127.0.0.1:7700 \
         --qrels bench/semantic/qrels.tsv --split test --modes keyword,semantic,hybrid \
         --out bench/results/semantic_test.json
+    # a mode may carry the semantic ratio: --modes keyword,hybrid@0.3,hybrid@0.7
 
 qrels.tsv: `qid<TAB>id<TAB>grade<TAB>note`, grade 0 (not relevant), 1 (partly/related),
 2 (squarely on topic) against the query's written criterion. Lines starting with `#` and a
@@ -174,6 +175,10 @@ class Client:
 
     def search(self, q: dict, mode: str, limit: int, explain: bool = False) -> tuple[list[dict], float]:
         params = {"q": q["query"], "types": q["types"], "limit": str(limit)}
+        # `hybrid@0.7`: mode hybrid with semantic_ratio 0.7 (tuning on the dev split).
+        mode, _, ratio = mode.partition("@")
+        if ratio:
+            params["semantic_ratio"] = ratio
         if mode and not self.mode_unsupported:
             params["mode"] = mode
         if explain:

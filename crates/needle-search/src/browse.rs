@@ -87,6 +87,7 @@ pub(crate) fn run(
         .collect();
     let hits = to_hits(&ctx.segments, ctx.snap, &docs, words, None, &mut HashMap::new())?;
     Ok(SearchResponse {
+        all_words_matches: None,
         search_id: None,
         hits,
         total: page.total as usize,

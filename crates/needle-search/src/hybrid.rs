@@ -65,7 +65,7 @@ pub struct FusionConfig {
 impl Default for FusionConfig {
     fn default() -> Self {
         FusionConfig {
-            ratio: 0.5,
+            ratio: 0.7,
             rrf_k: 20.0,
             min_similarity: 0.25,
             depth: 50,
@@ -123,7 +123,13 @@ pub fn decide(
             if needle_core::text::words(q).is_empty() {
                 return None;
             }
-            let named = keyword.hits.first().is_some_and(is_name_match_strong);
+            // A hit whose names hold the query is a known item: keyword search answers it.
+            let query = needle_core::text::words(q);
+            let last_is_prefix = !q.ends_with(|c: char| c.is_whitespace() || c.is_ascii_punctuation());
+            let named = keyword
+                .hits
+                .first()
+                .is_some_and(|h| is_name_match_strong(h) || names_cover_query(h, &query, last_is_prefix));
             if reads_as_description(q) && !named {
                 Some((r, Trigger::Descriptive))
             } else if keyword.total < 3 && !named {
@@ -164,9 +170,83 @@ fn name_is_typed(name: &str, query: &[String], last_is_prefix: bool) -> bool {
     name_words.iter().all(typed) && 2 * name_words.len() >= query.len()
 }
 
-/// Whether a keyword hit stays above every fused hit.
-fn protected(h: &Hit, query: &[String], last_is_prefix: bool) -> bool {
-    is_name_match_strong(h) || name_is_typed(&h.name, query, last_is_prefix)
+/// Keyword hits at most this deep that matched every query word stay on top when the
+/// all-words pass was precise (at most [`PRECISE_MATCHES`] matches).
+const PRECISE_TOP: usize = 3;
+/// See [`PRECISE_TOP`].
+const PRECISE_MATCHES: u64 = 50;
+
+/// Whether a keyword hit stays above every fused hit: its name is the query, or its names
+/// hold every word typed, or it is one of the first matches of a precise all-words pass.
+fn protected(h: &Hit, rank: usize, all_words: Option<u64>, query: &[String], last_is_prefix: bool) -> bool {
+    let precise = all_words.is_some_and(|n| n > 0 && n <= PRECISE_MATCHES && (rank as u64) <= n);
+    is_name_match_strong(h)
+        || name_is_typed(&h.name, query, last_is_prefix)
+        || names_cover_query(h, query, last_is_prefix)
+        || (precise && rank <= PRECISE_TOP)
+}
+
+/// Whether every content word of the query is in the hit's names (its name, artists,
+/// album, show, audiobook, authors, publisher): the last word as a prefix, longer words
+/// within the typo budget (1 edit from 4 characters, 2 from 8). "Title artist" queries,
+/// prefixes and typos of a name are known items, whatever the semantic arm thinks.
+fn names_cover_query(h: &Hit, query: &[String], last_is_prefix: bool) -> bool {
+    let mut vocab: Vec<String> = needle_core::text::words(&h.name);
+    let related = h
+        .artists
+        .iter()
+        .chain(&h.authors)
+        .chain(h.album.iter())
+        .chain(h.show.iter())
+        .chain(h.audiobook.iter())
+        .chain(h.publisher.iter());
+    for r in related {
+        vocab.extend(needle_core::text::words(r));
+    }
+    let last = query.len().saturating_sub(1);
+    let mut content = 0;
+    for (i, q) in query.iter().enumerate() {
+        if FUNCTION_WORDS.contains(&q.as_str()) && vocab.iter().all(|v| v != q) {
+            continue;
+        }
+        content += 1;
+        let prefix = last_is_prefix && i == last;
+        let found = vocab
+            .iter()
+            .any(|v| v == q || (prefix && v.starts_with(q.as_str())) || within_typo_budget(q, v));
+        if !found {
+            return false;
+        }
+    }
+    content > 0
+}
+
+/// `a` and `b` are within the query typo budget of `a`'s length.
+fn within_typo_budget(a: &str, b: &str) -> bool {
+    let n = a.chars().count();
+    let budget = match n {
+        0..=3 => return false,
+        4..=7 => 1,
+        _ => 2,
+    };
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > budget {
+        return false;
+    }
+    // Damerau-free Levenshtein over two short words, one row at a time.
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut row = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            row[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(row[j] + 1);
+        }
+        if row.iter().min().copied().unwrap_or(0) > budget {
+            return false;
+        }
+        prev = row;
+    }
+    prev[b.len()] <= budget
 }
 
 /// A semantic candidate: its hit (passing the request's filters) and cosine similarity.
@@ -222,7 +302,7 @@ pub fn fuse(
         if let Some((r, _)) = sem {
             score += rrf(r, ratio);
         }
-        let protected = protected(h, &query, last_is_prefix);
+        let protected = protected(h, i + 1, keyword.all_words_matches, &query, last_is_prefix);
         all.push(Fused {
             hit: h.clone(),
             score: if protected { 1.0 + score } else { score },
@@ -247,11 +327,12 @@ pub fn fuse(
         });
     }
     // Protected hits first in keyword order; the rest by fused score, ties by keyword rank.
-    all.sort_by(|a, b| {
-        b.protected
-            .cmp(&a.protected)
-            .then(b.score.total_cmp(&a.score))
-            .then(a.kw_rank.unwrap_or(usize::MAX).cmp(&b.kw_rank.unwrap_or(usize::MAX)))
+    let kw_order = |f: &Fused| f.kw_rank.unwrap_or(usize::MAX);
+    all.sort_by(|a, b| match (a.protected, b.protected) {
+        (true, true) => kw_order(a).cmp(&kw_order(b)),
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        (false, false) => b.score.total_cmp(&a.score).then(kw_order(a).cmp(&kw_order(b))),
     });
     let hits: Vec<Hit> = all
         .into_iter()
@@ -343,6 +424,7 @@ mod tests {
             hits,
             took_ms: 0.0,
             facets: None,
+            all_words_matches: None,
         }
     }
 
@@ -427,6 +509,52 @@ mod tests {
         let q: Vec<String> = ["bohemian", "rhap"].map(String::from).to_vec();
         assert!(name_is_typed("Bohemian Rhapsody", &q, true));
         assert!(!name_is_typed("Bohemian Rhapsody", &q, false));
+    }
+
+    #[test]
+    fn names_holding_every_typed_word_are_known_items() {
+        let mut h = hit("t", "Hey Jude", EntityType::Track, 0.0);
+        h.artists = vec!["The Beatles".into()];
+        let q = |s: &str| needle_core::text::words(s);
+        assert!(names_cover_query(&h, &q("hey jude beatles"), false), "title and artist");
+        assert!(
+            names_cover_query(&h, &q("hey jude the beat"), true),
+            "the last word as a prefix"
+        );
+        assert!(!names_cover_query(&h, &q("hey jude the beat"), false));
+        assert!(
+            !names_cover_query(&h, &q("hey jdue beatles"), false),
+            "a transposition is two edits"
+        );
+        assert!(
+            names_cover_query(&h, &q("hey jude beatle"), false),
+            "one edit from 4 letters"
+        );
+        assert!(
+            !names_cover_query(&h, &q("songs about hey jude"), false),
+            "a word the names lack"
+        );
+        assert!(within_typo_budget("rhapsody", "rhapsdoy"));
+        assert!(within_typo_budget("jazz", "jaz"));
+        assert!(!within_typo_budget("jaz", "jazz"), "three letters: exact only");
+        assert!(!within_typo_budget("climate", "primate climate"));
+    }
+
+    #[test]
+    fn the_first_matches_of_a_precise_keyword_pass_stay_on_top() {
+        let cfg = FusionConfig::default();
+        let mut kw = answer(vec![
+            hit("k1", "Alpha", EntityType::Show, 0.0),
+            hit("k2", "Beta", EntityType::Show, 0.0),
+        ]);
+        kw.all_words_matches = Some(1);
+        let s = vec![sem("s1", "Gamma", 0.9), sem("k2", "Beta", 0.8)];
+        let out = fuse(kw.clone(), s, "zeta eta theta", 0.5, &cfg, 0, 10, false);
+        assert_eq!(out.hits[0].id, "k1", "the one all-words match stays first");
+        kw.all_words_matches = Some(500);
+        let s = vec![sem("s1", "Gamma", 0.9), sem("k2", "Beta", 0.8)];
+        let out = fuse(kw, s, "zeta eta theta", 0.5, &cfg, 0, 10, false);
+        assert_eq!(out.hits[0].id, "k2", "an imprecise pass is fused: found by both arms");
     }
 
     #[test]

@@ -253,6 +253,7 @@ pub fn run(
     let plan = TextPlan::new(searcher, f, &words).with_rewrites(curation.rewrites(&words));
     let n_selective = plan.n_selective;
     let (mut ranked, mut counted) = searcher.search(&*plan.query(Match::All, &[], &p.filters), &both)?;
+    let all_words_matches = total_of(&ranked);
     // Too few documents have every word: fill the page with those missing one word, and
     // only when even that finds nothing, with those having any word (a union of every
     // word's postings: the most expensive query there is, so the last resort).
@@ -333,6 +334,7 @@ pub fn run(
         top_result,
         sections,
         facets: counted.map(|c| c.top(p.facet_values)),
+        all_words_matches: Some(all_words_matches),
     })
 }
 

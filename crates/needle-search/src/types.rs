@@ -63,7 +63,7 @@ pub struct SearchRequest {
     #[serde(default)]
     pub mode: crate::hybrid::SearchMode,
     /// Weight of the semantic arm when it joins, 0 (keyword only) to 1 (default from the
-    /// configuration, 0.5).
+    /// configuration, 0.7).
     #[serde(default)]
     pub semantic_ratio: Option<f32>,
 }
@@ -224,6 +224,12 @@ pub struct SearchResponse {
     #[schema(value_type = Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>>,
         example = json!({"type": {"track": 120, "album": 14}, "release_year": {"2023": 10}}))]
     pub facets: Option<std::collections::BTreeMap<String, FacetCounts>>,
+    /// Relevance searches: how many entities matched every selective query word (the
+    /// first pass; the fallback passes add looser matches after them). Read by hybrid
+    /// fusion, never serialized.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub all_words_matches: Option<u64>,
 }
 
 /// A record rejected from a write batch.

@@ -420,7 +420,9 @@ pub fn run(cli: Cli) -> Result<()> {
             drop(service);
             summary.print(a.show_rejections);
             if !a.no_embed && summary.accepted > 0 {
-                let service = open_service(&cfg, false)?;
+                let mut embed_cfg = cfg.service_config(false);
+                embed_cfg.semantic.backfill = true;
+                let service = open_with(&cfg, embed_cfg)?;
                 import::embed_all(&service, !a.quiet)?;
                 service.shutdown()?;
             }

@@ -81,6 +81,7 @@ pub const KEYS: &[&str] = &[
     "semantic.min_similarity",
     "semantic.depth",
     "semantic.batch_size",
+    "semantic.backfill",
 ];
 
 /// Smallest and largest accepted `indexer_memory_mb` (the index writer needs at least 15 MB).
@@ -635,7 +636,7 @@ model_dir = ""
 # Types that get vectors (of show, episode, audiobook, chapter).
 types = ["show", "episode", "audiobook"]
 # Weight of the semantic arm when a request gives no semantic_ratio, 0 to 1.
-ratio = 0.5
+ratio = 0.7
 # Reciprocal rank fusion constant k.
 rrf_k = 20.0
 # Semantic candidates below this cosine similarity are dropped.
@@ -644,6 +645,9 @@ min_similarity = 0.25
 depth = 50
 # Entities embedded per batch.
 batch_size = 64
+# At start, embed every entity whose vector is missing or stale (false: only entities
+# written while the server runs; backfill offline with `needle import`).
+backfill = true
 "#;
 
 #[cfg(test)]

@@ -25,6 +25,11 @@ pub struct SemanticConfig {
     pub depth: usize,
     /// Entities embedded per batch.
     pub batch_size: usize,
+    /// At start, check every entity against its stored vector and embed what is missing
+    /// or stale. `false`: only entities written while the server runs are embedded
+    /// (backfill offline with `needle import`), e.g. a replica serving while a large
+    /// catalog is embedded elsewhere.
+    pub backfill: bool,
 }
 
 impl Default for SemanticConfig {
@@ -39,6 +44,7 @@ impl Default for SemanticConfig {
             min_similarity: f.min_similarity,
             depth: f.depth,
             batch_size: 64,
+            backfill: true,
         }
     }
 }

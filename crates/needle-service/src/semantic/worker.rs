@@ -17,7 +17,9 @@ pub(super) fn run(s: &Semantic) {
         Err(e) => tracing::error!(error = %e, "cannot read the stored vectors; they are recomputed"),
     }
     s.ready.store(true, Ordering::SeqCst);
-    if let Err(e) = reconcile(s) {
+    if !s.cfg.backfill {
+        tracing::info!("semantic.backfill = false: entities are embedded when written, none at start");
+    } else if let Err(e) = reconcile(s) {
         tracing::error!(error = %e, "cannot check the catalog against the stored vectors");
     }
     s.reconciling.store(false, Ordering::SeqCst);
