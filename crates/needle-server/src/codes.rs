@@ -132,9 +132,10 @@ table! {
     ModelLoading => ("model_loading", SERVICE_UNAVAILABLE, System),
     /// A model file could not be read or written, or training failed.
     ModelError => ("model_error", INTERNAL_SERVER_ERROR, Internal),
-    /// `mode=hybrid` or `mode=semantic` without semantic search (no embedding model
-    /// installed: `needle model fetch`, or `semantic.enabled = false`).
-    SemanticUnavailable => ("semantic_unavailable", SERVICE_UNAVAILABLE, System),
+    /// `mode=hybrid` or `mode=semantic` asked of a server without semantic search (no
+    /// embedding model installed: `needle model fetch`, or `semantic.enabled = false`): the
+    /// request asks for what this server does not offer; `mode=auto` or `keyword` works.
+    SemanticUnavailable => ("semantic_unavailable", BAD_REQUEST, InvalidRequest),
     /// The engine is starting, stopping, or its indexer stopped.
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, System),
     /// The request took longer than `request_timeout_ms`.

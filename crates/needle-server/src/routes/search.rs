@@ -70,7 +70,7 @@ pub struct SearchParams {
     /// description and answers the keyword arm leaves (almost) empty, for podcasts and
     /// audiobooks), `keyword`, `hybrid` (both arms fused) or `semantic`. Hits whose name is
     /// the query stay on top in every mode. Without an embedding model, `hybrid` and
-    /// `semantic` are `503 semantic_unavailable` and `auto` is keyword search.
+    /// `semantic` are `400 semantic_unavailable` and `auto` is keyword search.
     #[serde(default, deserialize_with = "query::parsed")]
     #[param(value_type = Option<String>, example = "hybrid")]
     pub mode: Option<needle_search::SearchMode>,
@@ -129,7 +129,8 @@ impl SearchParams {
         (status = 200, description = "Ranked hits, the top result and per-type sections (relevance order), \
             facet counts when asked for", body = SearchResponse),
         (status = 400, description = "`invalid_parameter` (`sort`, `facets` and the other parameters), \
-            `query_too_long`, `invalid_filter`", body = ErrorBody),
+            `query_too_long`, `invalid_filter`, `semantic_unavailable` (`mode=hybrid|semantic` on a server \
+            without an embedding model)", body = ErrorBody),
         (status = 503, description = "`unavailable`, `request_timeout`", body = ErrorBody),
     )
 )]

@@ -41,17 +41,17 @@ async fn bad_parameters_are_400_naming_the_parameter() {
 }
 
 #[tokio::test]
-async fn semantic_modes_without_a_model_are_503_and_auto_is_keyword_search() {
+async fn semantic_modes_without_a_model_are_400_and_auto_is_keyword_search() {
     let app = TestApp::new();
     let body = app
         .get("/v1/search?q=roman+empire&mode=hybrid")
         .await
-        .assert_error(503, "semantic_unavailable");
+        .assert_error(400, "semantic_unavailable");
     let message = body["message"].as_str().unwrap_or("");
     assert!(message.contains("needle model fetch"), "{message}");
     app.get("/v1/search?q=roman+empire&mode=semantic")
         .await
-        .assert_error(503, "semantic_unavailable");
+        .assert_error(400, "semantic_unavailable");
     for mode in ["auto", "keyword"] {
         let res = app
             .get(&format!("/v1/search?q=roman+empire&mode={mode}&semantic_ratio=0.3"))
