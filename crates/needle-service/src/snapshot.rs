@@ -9,7 +9,8 @@
 //! with `catalog.redb`, `index/…`, `events/events.log`, `tokens.json` (revoked listener
 //! tokens, when any), `settings.json` (synonyms and rules, when set), `searchstats.bin` (the
 //! search statistics; `searchstats.json` in snapshots of earlier versions, read once on
-//! restore), `models/CURRENT` + the served model's files, `LOG.json` (the log the state follows: see [`crate::cluster::identity`])
+//! restore), `vectors.redb` (semantic search's text vectors, when it is on: derived, but
+//! an hour of embedding at catalog scale), `models/CURRENT` + the served model's files, `LOG.json` (the log the state follows: see [`crate::cluster::identity`])
 //! and `manifest.json`.
 
 use crate::applier::Targets;
@@ -103,6 +104,11 @@ pub(crate) fn write(targets: &Targets, dir: &Path, seq: u64, node_id: &str, now_
     targets.revocations.copy_to(&tmp)?;
     targets.searchstats.copy_to(&tmp)?;
     targets.settings.copy_to(&tmp)?;
+    // Vectors are derived, but an hour of embedding at catalog scale: a restored replica
+    // with the same model checks them by text hash instead of recomputing them.
+    if let Some(s) = &targets.semantic {
+        s.copy_to(&tmp)?;
+    }
     let log = identity::read(&targets.data_dir)?;
     if let Some(id) = &log {
         identity::write(&tmp, id)?;

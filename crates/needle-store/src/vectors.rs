@@ -173,6 +173,29 @@ impl VectorStore {
         Ok(self.len()? == 0)
     }
 
+    /// Write a consistent copy of the file to `dir/vectors.redb` (one read transaction:
+    /// the worker may keep writing meanwhile); for snapshots.
+    pub fn copy_to(&self, dir: &Path) -> Result<()> {
+        let dest = Database::create(dir.join("vectors.redb")).map_err(storage)?;
+        let rx = self.db.begin_read().map_err(storage)?;
+        let wx = dest.begin_write().map_err(storage)?;
+        {
+            let src_meta = rx.open_table(META).map_err(storage)?;
+            let mut meta = wx.open_table(META).map_err(storage)?;
+            for row in src_meta.iter().map_err(storage)? {
+                let (k, v) = row.map_err(storage)?;
+                meta.insert(k.value(), v.value()).map_err(storage)?;
+            }
+            let src = rx.open_table(VECTORS).map_err(storage)?;
+            let mut t = wx.open_table(VECTORS).map_err(storage)?;
+            for row in src.iter().map_err(storage)? {
+                let (k, v) = row.map_err(storage)?;
+                t.insert(k.value(), v.value()).map_err(storage)?;
+            }
+        }
+        wx.commit().map_err(storage)
+    }
+
     /// Every stored vector, in id order.
     pub fn for_each(&self, mut f: impl FnMut(&str, StoredVector)) -> Result<()> {
         let tx = self.db.begin_read().map_err(storage)?;
@@ -240,7 +263,15 @@ mod tests {
         s.for_each(|id, v| seen.push((id.to_string(), v.text_hash, v.kind)))
             .unwrap();
         assert_eq!(seen, vec![("a".to_string(), 7, 4)]);
+        let copy = tempfile::tempdir().unwrap();
+        s.copy_to(copy.path()).unwrap();
         drop(s);
+        let c = VectorStore::open(copy.path(), "m1", 8).unwrap();
+        assert_eq!(
+            c.text_hash("a").unwrap(),
+            Some(7),
+            "the copy keeps rows and the model tag"
+        );
         let s = VectorStore::open(tmp.path(), "m2", 8).unwrap();
         assert!(s.is_empty().unwrap(), "another model's vectors are stale");
     }

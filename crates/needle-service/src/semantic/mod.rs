@@ -146,6 +146,11 @@ impl Semantic {
         Ok(v)
     }
 
+    /// Copy the vector file into a snapshot directory.
+    pub fn copy_to(&self, dir: &Path) -> crate::Result<()> {
+        Ok(self.store.copy_to(dir)?)
+    }
+
     /// `id`'s stored vector.
     pub fn vector_of(&self, id: &str) -> crate::Result<Option<Vec<f32>>> {
         Ok(self.store.get(id)?.map(|v| v.vector))

@@ -95,6 +95,26 @@ fn vectors_are_made_on_write_kept_across_a_restart_and_forgotten_on_delete() {
 }
 
 #[test]
+fn a_snapshot_carries_the_vectors_so_a_restore_does_not_recompute_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = open(tmp.path());
+    s.write_values(catalog()).unwrap();
+    s.refresh().unwrap();
+    assert!(s.wait_semantic_idle(Duration::from_secs(60)));
+    let m = s.snapshot().unwrap();
+    s.shutdown().unwrap();
+    drop(s);
+    let node = needle_service::config::cluster::ClusterConfig::default().node_name();
+    let src = needle_service::snapshot::path_for(&tmp.path().join("snapshots"), m.applied_seq, &node);
+    assert!(src.join("vectors.redb").exists());
+    let target = tempfile::tempdir().unwrap();
+    Service::restore(&src, target.path()).unwrap();
+    let r = open(target.path());
+    let st = r.semantic_status().unwrap();
+    assert_eq!((st.vectors, st.embedded), (6, 0), "restored, not recomputed: {st:?}");
+}
+
+#[test]
 fn modes_fuse_the_arms_and_keep_names_on_top() {
     let tmp = tempfile::tempdir().unwrap();
     let s = open(tmp.path());
