@@ -13,6 +13,7 @@
 //! above every fused hit, in keyword order. Known-item search keeps its answer; the
 //! semantic arm fills the page below it.
 
+use crate::plan::{edit_distance, max_typos};
 use crate::types::{Explain, Hit, SearchResponse, Section};
 use needle_core::EntityType;
 use serde::{Deserialize, Serialize};
@@ -221,32 +222,11 @@ fn names_cover_query(h: &Hit, query: &[String], last_is_prefix: bool) -> bool {
     content > 0
 }
 
-/// `a` and `b` are within the query typo budget of `a`'s length.
+/// `b` is `a` within the keyword search's own typo budget for `a` ([`max_typos`], counted
+/// as [`edit_distance`] does: an adjacent transposition is one edit).
 fn within_typo_budget(a: &str, b: &str) -> bool {
-    let n = a.chars().count();
-    let budget = match n {
-        0..=3 => return false,
-        4..=7 => 1,
-        _ => 2,
-    };
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a.len().abs_diff(b.len()) > budget {
-        return false;
-    }
-    // Damerau-free Levenshtein over two short words, one row at a time.
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut row = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            row[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(row[j] + 1);
-        }
-        if row.iter().min().copied().unwrap_or(0) > budget {
-            return false;
-        }
-        prev = row;
-    }
-    prev[b.len()] <= budget
+    let budget = usize::from(max_typos(a));
+    budget > 0 && a.chars().count().abs_diff(b.chars().count()) <= budget && edit_distance(a, b) <= budget
 }
 
 /// A semantic candidate: its hit (passing the request's filters) and cosine similarity.
@@ -523,8 +503,12 @@ mod tests {
         );
         assert!(!names_cover_query(&h, &q("hey jude the beat"), false));
         assert!(
-            !names_cover_query(&h, &q("hey jdue beatles"), false),
-            "a transposition is two edits"
+            names_cover_query(&h, &q("hey jdue beatles"), false),
+            "a transposition is one edit, as in keyword search"
+        );
+        assert!(
+            !names_cover_query(&h, &q("hey jxyz beatles"), false),
+            "beyond the budget"
         );
         assert!(
             names_cover_query(&h, &q("hey jude beatle"), false),
