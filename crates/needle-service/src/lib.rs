@@ -285,20 +285,28 @@ impl Service {
             let applier = weak
                 .upgrade()
                 .ok_or_else(|| needle_recs::RecsError::NotReady("the service is shut down".into()))?;
-            applier
-                .write(applier::Op::new(needle_store::Entry::ActivateModel {
+            let committed =
+                applier
+                    .commit(applier::Op::new(needle_store::Entry::ActivateModel {
+                        version,
+                        hash: match &share {
+                            Some((models, shared)) => Some(shared.publish_model(models, version).map_err(|e| {
+                                needle_recs::RecsError::Source(format!("sharing model {version}: {e}"))
+                            })?),
+                            None => None,
+                        },
+                    }))
+                    .map_err(|e| needle_recs::RecsError::Source(format!("activating model {version}: {e}")))?;
+            if !committed.applied {
+                // Committed: this replica serves the model once its applier reaches the
+                // entry, as every other replica does. The training succeeded.
+                tracing::warn!(
                     version,
-                    hash: match &share {
-                        Some((models, shared)) => Some(
-                            shared
-                                .publish_model(models, version)
-                                .map_err(|e| needle_recs::RecsError::Source(format!("sharing model {version}: {e}")))?,
-                        ),
-                        None => None,
-                    },
-                }))
-                .map(|_| ())
-                .map_err(|e| needle_recs::RecsError::Source(format!("activating model {version}: {e}")))
+                    seq = committed.seq,
+                    "the model's activation is in the write log but not applied here yet"
+                );
+            }
+            Ok(())
         }));
         let search_log = if cfg.search_stats.log_searches && !bulk {
             Some(searches::SearchLog::start(Arc::downgrade(&applier))?)

@@ -269,6 +269,15 @@ pub enum FollowState {
     },
 }
 
+/// A write the log acknowledged (see [`Applier::commit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// Its sequence number (of its last part when it was split).
+    pub seq: u64,
+    /// Whether this replica applied it before the write timeout.
+    pub applied: bool,
+}
+
 /// State shared by the applier thread and the threads waiting on it.
 pub(crate) struct Shared {
     applied: AtomicU64,
@@ -479,7 +488,45 @@ impl Applier {
         rx.recv().map_err(|_| stopped())?
     }
 
+    /// Append `op` to the log and wait (at most the write timeout) until it is applied here.
+    /// Unlike [`Applier::write`], an entry the log acknowledged but this replica has not
+    /// applied in time is not an error: it is committed and every replica applies it in
+    /// order (`applied` is false then). For writes whose caller does not read their
+    /// outcome, such as the activation of a trained model.
+    pub fn commit(&self, op: Op) -> Result<Committed> {
+        let Some(log) = &self.replicated else {
+            let (seq, _) = self.write(op)?;
+            return Ok(Committed { seq, applied: true });
+        };
+        self.check_disk()?;
+        let (seqs, deadline) = self.publish(log, op)?;
+        let seq = seqs.iter().copied().max().unwrap_or(0);
+        let applied = self.wait_applied(seq, deadline.saturating_duration_since(Instant::now()));
+        if applied {
+            // An entry that failed to apply here is an error, as for `write`.
+            for s in seqs {
+                if let Some(Err(e)) = self.shared.outcomes.lock().get(&s) {
+                    return Err(Error::Unavailable(e.clone()));
+                }
+            }
+        }
+        Ok(Committed { seq, applied })
+    }
+
     fn write_replicated(&self, log: &JetStreamLog, op: Op) -> Result<(u64, Outcome)> {
+        let (seqs, deadline) = self.publish(log, op)?;
+        let mut outcome = Outcome::Unknown;
+        let mut last = 0;
+        for seq in seqs {
+            outcome = outcome.merge(self.wait_outcome(seq, deadline)?);
+            last = last.max(seq);
+        }
+        Ok((last, outcome))
+    }
+
+    /// Publish `op` (split into parts when large) to the replicated log: the parts'
+    /// sequence numbers and the deadline of the write.
+    fn publish(&self, log: &JetStreamLog, op: Op) -> Result<(Vec<u64>, Instant)> {
         if let FollowState::WrongLog { message } = self.state() {
             // The entry would be in the log but never applied here.
             return Err(Error::WrongLog(message));
@@ -501,13 +548,7 @@ impl Applier {
             // The applier watches for entries known to exist but not delivered.
             self.shared.log_seq.fetch_max(last, Ordering::AcqRel);
         }
-        let mut outcome = Outcome::Unknown;
-        let mut last = 0;
-        for seq in seqs {
-            outcome = outcome.merge(self.wait_outcome(seq, deadline)?);
-            last = last.max(seq);
-        }
-        Ok((last, outcome))
+        Ok((seqs, deadline))
     }
 
     /// Wait until entry `seq` is applied here; its outcome.

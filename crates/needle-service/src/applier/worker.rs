@@ -397,12 +397,16 @@ impl Worker {
         self.retry_at = Some(Instant::now() + RETRY_AFTER);
     }
 
-    /// Replicated and following: entries are known to be in the log beyond what is applied.
+    /// Replicated and following (or retrying after a failed entry): entries are known to be
+    /// in the log beyond what is applied.
     fn awaiting_entries(&self) -> bool {
         self.restart.is_some()
             && !self.failed
             && self.shared.log_seq.load(Ordering::Acquire) > self.applied()
-            && *self.shared.state.lock() == FollowState::Following
+            && matches!(
+                *self.shared.state.lock(),
+                FollowState::Following | FollowState::Stalled { .. }
+            )
     }
 
     /// Ask the follower to start again when entries are awaited and none came for

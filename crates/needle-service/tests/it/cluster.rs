@@ -359,3 +359,42 @@ fn one_replica_at_a_time_holds_the_training_lease_on_a_replicated_log() {
     a.release("train").unwrap();
     assert_eq!(b.try_lease("train", "b").unwrap(), None, "released, then taken by b");
 }
+
+#[test]
+fn a_model_trained_on_a_replica_that_cannot_apply_the_log_yet_is_activated_through_the_log() {
+    let nats = NatsCluster::start(1);
+    let shared = tempfile::tempdir().unwrap();
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut cfg_b = cluster_cfg(&nats, "b", shared.path(), "T9");
+    cfg_b.write_timeout_ms = 300;
+    let a = replica(a_dir.path(), cluster_cfg(&nats, "a", shared.path(), "T9"));
+    let b = replica(b_dir.path(), cfg_b.clone());
+    let artists = (0..6)
+        .map(|i| json!({"id": format!("ar:{i}"), "type": "artist", "name": format!("Artist {i}")}))
+        .collect();
+    a.write_values(artists).unwrap();
+    let plays = (0..8)
+        .flat_map(|u| (0..4).map(move |i| play(&format!("u{u}"), &format!("ar:{}", (u + i) % 6), &format!("e{u}-{i}"))))
+        .collect();
+    let seq = a.ingest_events(plays).unwrap().seq;
+    caught_up(&b, seq);
+    drop(b);
+    // b misses entries the log no longer holds, and no snapshot covers them: it applies
+    // nothing until it is restored.
+    let last = a.ingest_events(vec![play("v", "ar:1", "late")]).unwrap().seq;
+    admin_log(&cfg_b).purge_before(last + 1).unwrap();
+    let b = replica(b_dir.path(), cfg_b);
+    eventually("b reports behind_log", || {
+        matches!(
+            b.cluster_status().unwrap().follower,
+            needle_service::FollowState::BehindLog { .. }
+        )
+    });
+    // The activation entry is in the log, so the training succeeded: a serves the model
+    // (fetched from the shared directory) once it applies the entry; b will after restore.
+    b.train_now(&mut |_| ()).unwrap();
+    assert!(b.recs().model().is_none(), "b applies nothing while behind the log");
+    eventually("a serves the model trained on b", || {
+        a.recs().model().map(|m| m.version) == Some(1)
+    });
+}
