@@ -1,6 +1,6 @@
 //! The embedding worker: load, reconcile, then embed what the applier reports.
 
-use super::index::{VectorSet, REBUILD_AT};
+use super::index::VectorSet;
 use super::text::{doc_text, text_hash};
 use super::Semantic;
 use needle_store::StoredVector;
@@ -47,7 +47,8 @@ pub(super) fn run(s: &Semantic) {
         if let Err(e) = embed_batch(s, &batch) {
             tracing::error!(error = %e, n = batch.len(), "embedding a batch failed; it is retried at the next start");
         }
-        if s.set.read().delta_len() > REBUILD_AT {
+        let queued = !s.queue.lock().is_empty();
+        if s.set.read().needs_rebuild(queued) {
             match VectorSet::load(&s.store, &s.graph) {
                 Ok(set) => *s.set.write() = set,
                 Err(e) => tracing::error!(error = %e, "cannot rebuild the semantic index"),
