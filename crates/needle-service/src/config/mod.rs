@@ -643,8 +643,9 @@ rrf_k = 20.0
 min_similarity = 0.25
 # Candidates taken from each arm (10 to 200).
 depth = 50
-# Entities embedded per batch.
-batch_size = 64
+# Entities taken from the queue per batch (sorted by length, embedded in passes of 32:
+# larger batches pad less).
+batch_size = 512
 # At start, embed every entity whose vector is missing or stale (false: only entities
 # written while the server runs; backfill offline with `needle import`).
 backfill = true

@@ -23,7 +23,9 @@ pub struct SemanticConfig {
     pub min_similarity: f32,
     /// Candidates taken from each arm (10 to 200).
     pub depth: usize,
-    /// Entities embedded per batch.
+    /// Entities taken from the queue per batch. The model sorts a batch by length and runs
+    /// it in passes of 32, so a larger batch pads less: 512 embedded the real catalog's
+    /// show titles 1.5 times faster than 64 (BENCHMARKS §10).
     pub batch_size: usize,
     /// At start, check every entity against its stored vector and embed what is missing
     /// or stale. `false`: only entities written while the server runs are embedded
@@ -43,7 +45,7 @@ impl Default for SemanticConfig {
             rrf_k: f.rrf_k,
             min_similarity: f.min_similarity,
             depth: f.depth,
-            batch_size: 64,
+            batch_size: 512,
             backfill: true,
         }
     }
