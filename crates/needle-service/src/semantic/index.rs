@@ -22,7 +22,8 @@ pub const GROWTH: usize = 4;
 
 /// The graph of sentence vectors: fewer links and a shorter construction list than the
 /// recommendation index's (384 dimensions make each distance three times dearer than its
-/// 128 factors, and the catalog's 872k vectors took hours at m 24 / ef 200), with the same
+/// 128 factors; scaled from that index's measured 1.1M build, m 24 / ef 200 would take
+/// about 50 min for the catalog's 872k vectors, not run), with the same
 /// candidate list at query time. Its recall against the exact scan is measured in
 /// BENCHMARKS.md §10.
 pub fn index_config() -> IndexConfig {
