@@ -136,6 +136,9 @@ table! {
     /// embedding model installed: `needle model fetch`, or `semantic.enabled = false`): the
     /// request asks for what this server does not offer; `mode=auto` or `keyword` works.
     SemanticUnavailable => ("semantic_unavailable", BAD_REQUEST, InvalidRequest),
+    /// `mode=hybrid` or `mode=semantic` while the semantic index loads after a start:
+    /// retry after `Retry-After` seconds (or ask with `mode=auto`).
+    SemanticLoading => ("semantic_loading", SERVICE_UNAVAILABLE, System),
     /// The engine is starting, stopping, or its indexer stopped.
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE, System),
     /// The request took longer than `request_timeout_ms`.

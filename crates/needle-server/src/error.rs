@@ -173,7 +173,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(self.body())).into_response();
         let retry_after = match self.code {
             Code::SharedStateUnavailable => Some(SHARED_RETRY_AFTER_S),
-            Code::ModelLoading => Some(MODEL_LOADING_RETRY_AFTER_S),
+            Code::ModelLoading | Code::SemanticLoading => Some(MODEL_LOADING_RETRY_AFTER_S),
             _ => None,
         };
         if let Some(secs) = retry_after {
@@ -252,6 +252,7 @@ impl From<needle_service::Error> for ApiError {
             }
             E::LeaseHeld(m) => ApiError::new(Code::LeaseHeld, m),
             E::SemanticUnavailable(m) => ApiError::new(Code::SemanticUnavailable, m),
+            E::SemanticLoading(m) => ApiError::new(Code::SemanticLoading, m),
             e @ E::StorageFull { .. } => {
                 if let Some(suppressed) = STORAGE_FULL.allow(now_ms()) {
                     tracing::warn!(reason = %e, suppressed, "write refused: disk nearly full");

@@ -165,7 +165,17 @@ impl Service {
             (Err(_), false) => return Ok(None),
         };
         let window = req.offset.unwrap_or(0) + req.limit.unwrap_or(needle_search::DEFAULT_LIMIT);
-        let usable = by_relevance(req) && window <= needle_search::MAX_LIMIT && sem.is_ready();
+        let usable = by_relevance(req) && window <= needle_search::MAX_LIMIT;
+        if usable && !sem.is_ready() {
+            // `auto` is keyword search meanwhile; a forced mode is not silently downgraded.
+            return match forced {
+                true => Err(Error::SemanticLoading(
+                    "the semantic index is loading after a start; retry in a few seconds (or ask with mode=auto)"
+                        .into(),
+                )),
+                false => Ok(None),
+            };
+        }
         Ok(usable.then_some(sem.as_ref()))
     }
 
@@ -224,6 +234,11 @@ impl Service {
             needle_search::hybrid::fuse(keyword, semantic, &req.q, ratio, &fusion, offset, window, req.explain);
         resp.took_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
         Ok(resp)
+    }
+
+    /// The semantic side, when semantic search is on.
+    pub fn semantic(&self) -> Option<&std::sync::Arc<crate::semantic::Semantic>> {
+        self.semantic.as_ref().ok()
     }
 
     /// Where semantic search stands, or why it is off.

@@ -35,6 +35,10 @@ pub enum Error {
     /// model installed, or turned off): the message says why and what to do.
     #[error("{0}")]
     SemanticUnavailable(String),
+    /// `mode=hybrid` or `mode=semantic` asked while the semantic index loads after a start
+    /// (seconds; retry).
+    #[error("{0}")]
+    SemanticLoading(String),
     /// The service is starting or shutting down, or its applier stopped.
     #[error("service unavailable: {0}")]
     Unavailable(String),

@@ -66,6 +66,10 @@ pub struct ServiceConfig {
     pub semantic: config::semantic::SemanticConfig,
     /// An embedder to use instead of the installed model (tests: a deterministic one).
     pub embedder: Option<EmbedderOverride>,
+    /// Vectors are computed for the vector file only (`needle import`): nothing is searched,
+    /// so the embedding worker keeps no vectors in memory and builds the graph once, when
+    /// its queue empties, instead of along the way.
+    pub offline_embedding: bool,
 }
 
 /// An embedder given to [`ServiceConfig::embedder`].
@@ -86,6 +90,7 @@ impl ServiceConfig {
             profile: ProfileConfig::default(),
             recs: ServeConfig::default(),
             load_model: false,
+            offline_embedding: false,
             checkpoint_interval: Duration::from_secs(5),
             cluster: config::cluster::ClusterConfig::default(),
             search_stats: needle_store::SearchStatsConfig::default(),
@@ -399,7 +404,14 @@ fn semantic_of(
             }
         }
     };
-    semantic::Semantic::start(Arc::clone(engine), dir, cfg.semantic.clone(), embedder).map_err(|e| {
+    semantic::Semantic::start(
+        Arc::clone(engine),
+        dir,
+        cfg.semantic.clone(),
+        embedder,
+        cfg.offline_embedding,
+    )
+    .map_err(|e| {
         let why = format!("semantic search cannot start: {e}");
         tracing::error!("{why}");
         why

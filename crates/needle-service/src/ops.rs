@@ -78,9 +78,16 @@ impl Service {
     }
 
     /// What readiness still waits for besides the engine: the saved recommendation model
-    /// loading after a restart (unless `recs.ready_waits_for_model` is off).
+    /// loading after a restart (unless `recs.ready_waits_for_model` is off), and the
+    /// semantic index loading (unless `semantic.ready_waits_for_index` is off).
     pub fn still_loading(&self) -> Option<&'static str> {
-        (self.recs.config().ready_waits_for_model && self.recs.is_loading()).then_some("recommendation model")
+        if self.recs.config().ready_waits_for_model && self.recs.is_loading() {
+            return Some("recommendation model");
+        }
+        match &self.semantic {
+            Ok(s) if s.config().ready_waits_for_index && !s.is_ready() => Some("semantic index"),
+            _ => None,
+        }
     }
 
     /// Why this replica serves reads but not writes right now, or `None`: a store

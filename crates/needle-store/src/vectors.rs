@@ -196,6 +196,29 @@ impl VectorStore {
         wx.commit().map_err(storage)
     }
 
+    /// Every stored vector as stored, in id order: id, type code, scale and the `i8`
+    /// codes (the vector is `code · scale`, exactly what [`VectorStore::for_each`] gives).
+    pub fn for_each_quantized(&self, mut f: impl FnMut(&str, u8, f32, &[i8])) -> Result<()> {
+        let tx = self.db.begin_read().map_err(storage)?;
+        let t = tx.open_table(VECTORS).map_err(storage)?;
+        let mut codes: Vec<i8> = Vec::with_capacity(self.dim);
+        for row in t.iter().map_err(storage)? {
+            let (k, v) = row.map_err(storage)?;
+            let (id, bytes) = (k.value(), v.value());
+            if bytes.len() != 13 + self.dim {
+                return Err(Error::Corrupt {
+                    id: id.to_string(),
+                    message: format!("a vector row of {} bytes, {} expected", bytes.len(), 13 + self.dim),
+                });
+            }
+            let scale = f32::from_le_bytes([bytes[9], bytes[10], bytes[11], bytes[12]]);
+            codes.clear();
+            codes.extend(bytes[13..].iter().map(|&b| b as i8));
+            f(id, bytes[8], scale, &codes);
+        }
+        Ok(())
+    }
+
     /// Every stored vector, in id order.
     pub fn for_each(&self, mut f: impl FnMut(&str, StoredVector)) -> Result<()> {
         let tx = self.db.begin_read().map_err(storage)?;
@@ -263,6 +286,21 @@ mod tests {
         s.for_each(|id, v| seen.push((id.to_string(), v.text_hash, v.kind)))
             .unwrap();
         assert_eq!(seen, vec![("a".to_string(), 7, 4)]);
+        let whole = s.get("a").unwrap().unwrap().vector;
+        let mut raw = Vec::new();
+        s.for_each_quantized(|id, kind, scale, codes| {
+            raw.push((
+                id.to_string(),
+                kind,
+                codes.iter().map(|&c| c as f32 * scale).collect::<Vec<_>>(),
+            ))
+        })
+        .unwrap();
+        assert_eq!(
+            raw,
+            vec![("a".to_string(), 4, whole)],
+            "codes times scale are the vector, exactly"
+        );
         let copy = tempfile::tempdir().unwrap();
         s.copy_to(copy.path()).unwrap();
         drop(s);

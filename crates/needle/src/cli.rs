@@ -422,6 +422,7 @@ pub fn run(cli: Cli) -> Result<()> {
             if !a.no_embed && summary.accepted > 0 {
                 let mut embed_cfg = cfg.service_config(false);
                 embed_cfg.semantic.backfill = true;
+                embed_cfg.offline_embedding = true;
                 let service = open_with(&cfg, embed_cfg)?;
                 import::embed_all(&service, !a.quiet)?;
                 service.shutdown()?;

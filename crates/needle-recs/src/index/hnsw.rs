@@ -17,7 +17,7 @@ use std::path::Path;
 use hnsw_rs::prelude::{Distance, Hnsw};
 use rustc_hash::FxHashSet;
 
-use super::graph::{vectors_crc, Graph, GraphTag, Layer};
+use super::graph::{Graph, GraphTag, Layer};
 use super::{top_hits, ExactIndex, Hit, IndexConfig, VectorIndex};
 use crate::dense::{dot, with_simd};
 use crate::RecsError;
@@ -94,12 +94,8 @@ impl HnswIndex {
     /// The graph search: at most `min(k, ef)` hits passing `filter`, best first.
     #[inline(always)]
     fn walk(&self, query: &[f32], k: usize, ef: usize, filter: &(dyn Fn(u32) -> bool + Sync)) -> Vec<Hit> {
-        let (dim, data, ids) = (self.exact.dim, &self.exact.data, &self.exact.ids);
-        let score = |p: u32| {
-            let p = p as usize;
-            data.get(p * dim..(p + 1) * dim)
-                .map_or(f32::NEG_INFINITY, |v| dot(v, query))
-        };
+        let (exact, ids) = (&self.exact, &self.exact.ids);
+        let score = |p: u32| exact.score(p as usize, query);
         let pass = |p: u32| ids.get(p as usize).is_some_and(|&id| filter(id));
         let hit = |s: Scored| Hit {
             id: ids.get(s.node as usize).copied().unwrap_or(u32::MAX),
@@ -174,6 +170,10 @@ impl VectorIndex for HnswIndex {
         self.search_ef(query, k, self.ef_search, filter)
     }
 
+    fn row_score(&self, pos: usize, query: &[f32]) -> Option<(u32, f32)> {
+        self.exact.row_score(pos, query)
+    }
+
     fn as_hnsw(&self) -> Option<&HnswIndex> {
         Some(self)
     }
@@ -186,32 +186,47 @@ pub(super) fn tag_of(exact: &ExactIndex, version: u64, created_ms: i64) -> Graph
         created_ms,
         count: exact.ids.len() as u64,
         dim: exact.dim as u32,
-        vectors_crc: vectors_crc(&exact.data),
+        vectors_crc: exact.crc(),
     }
 }
 
+/// Rows augmented and handed to `hnsw_rs` at a time (it copies each point, so only this
+/// many augmented rows exist besides its copies).
+const INSERT_CHUNK: usize = 16 * 1024;
+
 /// Build with `hnsw_rs` over the augmented unit vectors, then copy its links out.
 fn build_graph(exact: &ExactIndex, config: &IndexConfig) -> Graph {
-    let (dim, data) = (exact.dim, &exact.data);
+    let dim = exact.dim;
     let n = exact.ids.len();
-    let max_norm = data
-        .chunks_exact(dim.max(1))
-        .map(|v| dot(v, v).sqrt())
+    let mut row = vec![0f32; dim];
+    let max_norm = (0..n)
+        .map(|p| {
+            exact.row_into(p, &mut row);
+            dot(&row, &row).sqrt()
+        })
         .fold(0f32, f32::max)
         .max(1e-12);
-    let mut aug = vec![0f32; n * (dim + 1)];
-    for (v, a) in data.chunks_exact(dim.max(1)).zip(aug.chunks_exact_mut(dim + 1)) {
-        let sq = dot(v, v);
-        for (x, y) in a[..dim].iter_mut().zip(v) {
-            *x = y / max_norm;
-        }
-        a[dim] = ((max_norm * max_norm - sq).max(0.0)).sqrt() / max_norm;
-    }
     let m = config.m.clamp(4, 255);
     let hnsw = Hnsw::<f32, UnitDot>::new(m, n.max(1), 16, config.ef_construction.max(m), UnitDot);
-    let rows: Vec<(&[f32], usize)> = aug.chunks_exact(dim + 1).enumerate().map(|(p, v)| (v, p)).collect();
-    hnsw.parallel_insert_slice(&rows);
-    drop(rows);
+    let mut aug = vec![0f32; INSERT_CHUNK.min(n) * (dim + 1)];
+    for start in (0..n).step_by(INSERT_CHUNK) {
+        let end = (start + INSERT_CHUNK).min(n);
+        for (p, a) in (start..end).zip(aug.chunks_exact_mut(dim + 1)) {
+            exact.row_into(p, &mut row);
+            let sq = dot(&row, &row);
+            for (x, y) in a[..dim].iter_mut().zip(&row) {
+                *x = y / max_norm;
+            }
+            a[dim] = ((max_norm * max_norm - sq).max(0.0)).sqrt() / max_norm;
+        }
+        let rows: Vec<(&[f32], usize)> = aug
+            .chunks_exact(dim + 1)
+            .take(end - start)
+            .enumerate()
+            .map(|(i, v)| (v, start + i))
+            .collect();
+        hnsw.parallel_insert_slice(&rows);
+    }
     drop(aug);
     extract(&hnsw, n)
 }

@@ -8,6 +8,10 @@
 //! `y'·q' = y·q / (M‖q‖)` ranks items exactly as `y·q`, and `1 − y'·q'` is searched.
 //! Returned hits are re-scored with the exact inner product.
 //!
+//! Rows are kept as `f32`, or quantized to `i8` with one scale per row
+//! ([`IndexBuilder::quantized`]: a quarter of the memory; the index then answers exactly as
+//! one over the dequantized rows `code · scale`).
+//!
 //! Filters are applied during the graph traversal (as `hnsw_rs`'s `search_filter`: rejected
 //! nodes are still walked through, never returned); if fewer than `k` hits survive, the
 //! search is repeated with a 4x larger candidate list, and finally as a filtered exact scan,
@@ -24,7 +28,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dense::{dot, with_simd};
+use crate::dense::{dot, dot_i8, with_simd};
 use crate::RecsError;
 
 pub use graph::{vectors_crc, Graph, GraphTag};
@@ -49,6 +53,9 @@ pub trait VectorIndex: Send + Sync {
     /// The `k` vectors with the largest inner product with `query` among those whose id
     /// passes `filter`, best first. Fewer than `k` only if fewer pass the filter.
     fn search(&self, query: &[f32], k: usize, filter: &(dyn Fn(u32) -> bool + Sync)) -> Vec<Hit>;
+    /// The id of the `pos`-th vector added (in [`IndexBuilder::add`] order) and its inner
+    /// product with `query`, for callers that scan a known subset of rows themselves.
+    fn row_score(&self, pos: usize, query: &[f32]) -> Option<(u32, f32)>;
     /// The HNSW index behind this one, if it is one (to save its graph).
     fn as_hnsw(&self) -> Option<&HnswIndex> {
         None
@@ -91,12 +98,45 @@ impl Default for IndexConfig {
     }
 }
 
+/// The vectors of an index, row-major.
+enum Rows {
+    F32(Vec<f32>),
+    /// `dim` codes per row and one scale per row: the row is `code · scale`.
+    I8 {
+        codes: Vec<i8>,
+        scales: Vec<f32>,
+    },
+}
+
+impl Rows {
+    /// Bytes held.
+    fn bytes(&self) -> usize {
+        match self {
+            Rows::F32(d) => d.len() * 4,
+            Rows::I8 { codes, scales } => codes.len() + scales.len() * 4,
+        }
+    }
+}
+
+/// Quantize `v` to `i8` codes with one scale (`v ≈ code · scale`, the largest magnitude
+/// maps to ±127), as the vector file stores them.
+pub fn quantize_i8(v: &[f32]) -> (f32, Vec<i8>) {
+    let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    (
+        scale,
+        v.iter()
+            .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8)
+            .collect(),
+    )
+}
+
 /// Collects `(id, vector)` pairs, then builds the index that fits their number.
 pub struct IndexBuilder {
     dim: usize,
     config: IndexConfig,
     ids: Vec<u32>,
-    data: Vec<f32>,
+    rows: Rows,
 }
 
 impl IndexBuilder {
@@ -105,8 +145,46 @@ impl IndexBuilder {
             dim,
             config,
             ids: Vec::new(),
-            data: Vec::new(),
+            rows: Rows::F32(Vec::new()),
         }
+    }
+
+    /// A builder whose index keeps its rows as `i8` codes with one scale per row (a
+    /// quarter of the memory of `f32`): rows given as `f32` are quantized, rows given as
+    /// codes ([`IndexBuilder::add_i8`]) are kept as they are.
+    pub fn quantized(dim: usize, config: IndexConfig) -> Self {
+        Self {
+            dim,
+            config,
+            ids: Vec::new(),
+            rows: Rows::I8 {
+                codes: Vec::new(),
+                scales: Vec::new(),
+            },
+        }
+    }
+
+    /// Add a row given as `i8` codes and its scale (the row is `code · scale`).
+    pub fn add_i8(&mut self, id: u32, scale: f32, codes: &[i8]) -> Result<(), RecsError> {
+        if codes.len() != self.dim {
+            return Err(RecsError::InvalidInput(format!(
+                "vector of {} dims, index has {}",
+                codes.len(),
+                self.dim
+            )));
+        }
+        if !scale.is_finite() {
+            return Err(RecsError::InvalidInput(format!("vector {id} has a non-finite scale")));
+        }
+        self.ids.push(id);
+        match &mut self.rows {
+            Rows::F32(data) => data.extend(codes.iter().map(|&c| c as f32 * scale)),
+            Rows::I8 { codes: all, scales } => {
+                all.extend_from_slice(codes);
+                scales.push(scale);
+            }
+        }
+        Ok(())
     }
 
     pub fn add(&mut self, id: u32, vector: &[f32]) -> Result<(), RecsError> {
@@ -121,7 +199,14 @@ impl IndexBuilder {
             return Err(RecsError::InvalidInput(format!("vector {id} has a non-finite value")));
         }
         self.ids.push(id);
-        self.data.extend_from_slice(vector);
+        match &mut self.rows {
+            Rows::F32(data) => data.extend_from_slice(vector),
+            Rows::I8 { codes, scales } => {
+                let (scale, c) = quantize_i8(vector);
+                codes.extend_from_slice(&c);
+                scales.push(scale);
+            }
+        }
         Ok(())
     }
 
@@ -154,7 +239,7 @@ impl IndexBuilder {
         ExactIndex {
             dim: self.dim,
             ids: self.ids,
-            data: self.data,
+            rows: self.rows,
         }
     }
 
@@ -186,19 +271,85 @@ impl IndexBuilder {
 pub struct ExactIndex {
     dim: usize,
     ids: Vec<u32>,
-    data: Vec<f32>,
+    rows: Rows,
 }
 
 impl ExactIndex {
+    /// The inner product of row `pos` with `query` (−∞ past the end). Call inside
+    /// [`with_simd`] for the vector kernels.
+    #[inline(always)]
+    pub(super) fn score(&self, pos: usize, query: &[f32]) -> f32 {
+        let dim = self.dim.max(1);
+        match &self.rows {
+            Rows::F32(data) => data
+                .get(pos * dim..(pos + 1) * dim)
+                .map_or(f32::NEG_INFINITY, |v| dot(v, query)),
+            Rows::I8 { codes, scales } => match (codes.get(pos * dim..(pos + 1) * dim), scales.get(pos)) {
+                (Some(c), Some(s)) => dot_i8(query, c) * s,
+                _ => f32::NEG_INFINITY,
+            },
+        }
+    }
+
+    /// Row `pos` as `f32` into `out` (`dim` long).
+    pub(super) fn row_into(&self, pos: usize, out: &mut [f32]) {
+        let dim = self.dim.max(1);
+        match &self.rows {
+            Rows::F32(data) => {
+                if let Some(v) = data.get(pos * dim..(pos + 1) * dim) {
+                    out.copy_from_slice(v);
+                }
+            }
+            Rows::I8 { codes, scales } => {
+                if let (Some(c), Some(&s)) = (codes.get(pos * dim..(pos + 1) * dim), scales.get(pos)) {
+                    for (o, &x) in out.iter_mut().zip(c) {
+                        *o = x as f32 * s;
+                    }
+                }
+            }
+        }
+    }
+
+    /// CRC-32 of the rows as little-endian `f32` (dequantized), the
+    /// [`GraphTag::vectors_crc`] of an index: the same for `f32` rows equal to the codes
+    /// times their scales, so a graph saved before rows were kept as codes still fits.
+    pub(super) fn crc(&self) -> u32 {
+        match &self.rows {
+            Rows::F32(data) => vectors_crc(data),
+            Rows::I8 { .. } => {
+                let mut h = crc32fast::Hasher::new();
+                let mut row = vec![0f32; self.dim];
+                let mut buf = Vec::with_capacity(64 * 1024);
+                for pos in 0..self.ids.len() {
+                    self.row_into(pos, &mut row);
+                    for x in &row {
+                        buf.extend_from_slice(&x.to_le_bytes());
+                    }
+                    if buf.len() >= 60 * 1024 {
+                        h.update(&buf);
+                        buf.clear();
+                    }
+                }
+                h.update(&buf);
+                h.finalize()
+            }
+        }
+    }
+
+    /// Bytes the rows hold in memory.
+    pub fn vector_bytes(&self) -> usize {
+        self.rows.bytes()
+    }
+
     fn scan(&self, query: &[f32], k: usize, filter: &(dyn Fn(u32) -> bool + Sync)) -> Vec<Hit> {
         let mut hits: Vec<Hit> = with_simd(|| {
-            self.data
-                .chunks_exact(self.dim.max(1))
-                .zip(&self.ids)
+            self.ids
+                .iter()
+                .enumerate()
                 .filter(|(_, &id)| filter(id))
-                .map(|(v, &id)| Hit {
+                .map(|(pos, &id)| Hit {
                     id,
-                    score: dot(v, query),
+                    score: self.score(pos, query),
                 })
                 .collect()
         });
@@ -225,6 +376,11 @@ impl VectorIndex for ExactIndex {
             return Vec::new();
         }
         self.scan(query, k, filter)
+    }
+
+    fn row_score(&self, pos: usize, query: &[f32]) -> Option<(u32, f32)> {
+        let id = *self.ids.get(pos)?;
+        Some((id, self.score(pos, query)))
     }
 }
 
@@ -299,6 +455,56 @@ mod tests {
         }
         // a filter passing only 3 items returns exactly those
         assert_eq!(idx.search(&queries[..d], 10, &|id| id < 3).len(), 3);
+    }
+
+    #[test]
+    fn a_quantized_index_answers_as_one_over_its_dequantized_rows_and_shares_its_graph() {
+        let (n, d) = (2000, 24);
+        let data = vectors(n, d);
+        let cfg = IndexConfig {
+            exact_threshold: 100,
+            ..Default::default()
+        };
+        let mut q = IndexBuilder::quantized(d, cfg.clone());
+        let mut deq = Vec::with_capacity(n * d);
+        for (i, v) in data.chunks_exact(d).enumerate() {
+            let (scale, codes) = quantize_i8(v);
+            if i % 2 == 0 {
+                q.add(i as u32, v).unwrap();
+            } else {
+                q.add_i8(i as u32, scale, &codes).unwrap();
+            }
+            deq.extend(codes.iter().map(|&c| c as f32 * scale));
+        }
+        assert!(q.add_i8(1, f32::NAN, &vec![0; d]).is_err());
+        assert!(q.add_i8(1, 1.0, &[0; 3]).is_err());
+        let exact_q = q.build_exact();
+        let mut f = IndexBuilder::new(d, cfg.clone());
+        f.add_all(&deq).unwrap();
+        let exact_f = f.build_exact();
+        assert_eq!(exact_q.vector_bytes(), n * d + n * 4);
+        assert_eq!(exact_f.vector_bytes(), n * d * 4);
+        assert_eq!(exact_q.crc(), exact_f.crc(), "a graph saved for one fits the other");
+        for query in vectors(20, d).chunks_exact(d) {
+            let a = exact_q.search(query, 10, &|_| true);
+            let b = exact_f.search(query, 10, &|_| true);
+            assert_eq!(
+                a.iter().map(|h| h.id).collect::<Vec<_>>(),
+                b.iter().map(|h| h.id).collect::<Vec<_>>()
+            );
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x.score - y.score).abs() < 1e-5, "{} vs {}", x.score, y.score);
+            }
+        }
+        // The graph of the quantized rows, saved and read back for the f32 rows.
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("g");
+        let hnsw = HnswIndex::new(exact_q, &cfg);
+        hnsw.save_graph(&path, 1, 0).unwrap();
+        let mut f = IndexBuilder::new(d, cfg);
+        f.add_all(&deq).unwrap();
+        let (_, origin) = f.build_or_load(&path, 1, 0);
+        assert_eq!(origin, IndexOrigin::Loaded);
     }
 
     fn builder(data: &[f32], d: usize) -> IndexBuilder {

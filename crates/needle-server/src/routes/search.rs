@@ -131,7 +131,8 @@ impl SearchParams {
         (status = 400, description = "`invalid_parameter` (`sort`, `facets` and the other parameters), \
             `query_too_long`, `invalid_filter`, `semantic_unavailable` (`mode=hybrid|semantic` on a server \
             without an embedding model)", body = ErrorBody),
-        (status = 503, description = "`unavailable`, `request_timeout`", body = ErrorBody),
+        (status = 503, description = "`unavailable`, `request_timeout`, `semantic_loading` (`mode=hybrid|semantic` \
+            while the semantic index loads after a start; `Retry-After`)", body = ErrorBody),
     )
 )]
 pub async fn search(

@@ -19,6 +19,8 @@ pub struct TestApp {
     pub state: AppState,
     config: Config,
     clock: Arc<dyn Clock>,
+    /// Semantic search with the deterministic `HashEmbedder` (no model file).
+    semantic: bool,
     _dir: TempDir,
 }
 
@@ -41,13 +43,30 @@ impl TestApp {
             ..Config::default()
         };
         f(&mut config);
-        TestApp::open(dir, config, clock)
+        TestApp::open(dir, config, clock, false)
     }
 
-    fn open(dir: TempDir, config: Config, clock: Arc<dyn Clock>) -> TestApp {
+    /// [`TestApp::with`] with semantic search on: vectors from the deterministic
+    /// `HashEmbedder` (texts sharing words are close), computed on write.
+    pub fn with_semantic(f: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config {
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
+        f(&mut config);
+        TestApp::open(dir, config, needle_core::time::system(), true)
+    }
+
+    fn open(dir: TempDir, config: Config, clock: Arc<dyn Clock>, semantic: bool) -> TestApp {
+        let mut service_config = config.service_config(true);
+        if semantic {
+            service_config.embedder = Some(needle_service::EmbedderOverride(Arc::new(
+                needle_embed::HashEmbedder::new(64),
+            )));
+        }
         let engine = Arc::new(
-            needle_service::Service::open_with_clock(config.service_config(true), Arc::clone(&clock))
-                .expect("engine opens"),
+            needle_service::Service::open_with_clock(service_config, Arc::clone(&clock)).expect("engine opens"),
         );
         let state = AppState::with_clock(Arc::clone(&engine), config.clone(), Arc::clone(&clock));
         TestApp {
@@ -56,6 +75,7 @@ impl TestApp {
             state,
             config,
             clock,
+            semantic,
             _dir: dir,
         }
     }
@@ -68,12 +88,13 @@ impl TestApp {
             state,
             config,
             clock,
+            semantic,
             _dir: dir,
         } = self;
         drop((router, state));
         engine.shutdown().expect("shuts down");
         drop(engine);
-        TestApp::open(dir, config, clock)
+        TestApp::open(dir, config, clock, semantic)
     }
 
     /// Send one request.

@@ -55,6 +55,50 @@ mod needs_engine {
     }
 
     #[tokio::test]
+    async fn not_ready_while_the_semantic_index_loads_and_forced_modes_say_so() {
+        let app = TestApp::with_semantic(|_| {});
+        let sem = app.engine.semantic().expect("semantic search is on").clone();
+        assert!(app.engine.wait_semantic_idle(std::time::Duration::from_secs(60)));
+        let records = json!([{"id": "sh:rome", "type": "show", "name": "The History of Rome",
+            "description": "the ancient roman empire from romulus to the fall of the west"}]);
+        assert_eq!(app.post_json(&records).await.status, 200);
+        app.refresh().await;
+        assert!(app.engine.wait_semantic_idle(std::time::Duration::from_secs(60)));
+        // What a start does until the worker has read the vectors and their graph.
+        sem.mark_loading();
+        let res = app.get("/health/ready").await;
+        assert_eq!(res.status, 503, "{}", res.text());
+        assert_eq!(res.json(), json!({"status": "loading"}));
+        for mode in ["hybrid", "semantic"] {
+            let res = app.get(&format!("/v1/search?q=ancient+roman+empire&mode={mode}")).await;
+            let err = res.assert_error(503, "semantic_loading");
+            assert!(err["message"].as_str().unwrap().contains("mode=auto"), "{err}");
+            assert_eq!(res.headers.get("retry-after").map(|v| v.to_str().unwrap()), Some("5"));
+        }
+        // `auto` is keyword search meanwhile: it still answers.
+        let auto = app.get("/v1/search?q=history+of+rome&mode=auto").await;
+        assert_eq!(auto.status, 200, "{}", auto.text());
+        sem.load();
+        assert_eq!(app.get("/health/ready").await.status, 200);
+        let res = app.get("/v1/search?q=ancient+roman+empire&mode=semantic").await;
+        assert_eq!(res.status, 200, "{}", res.text());
+        assert_eq!(res.json()["hits"][0]["id"], "sh:rome", "{}", res.text());
+    }
+
+    #[tokio::test]
+    async fn readiness_can_leave_the_semantic_index_out() {
+        let app = TestApp::with_semantic(|c| c.semantic.ready_waits_for_index = false);
+        let sem = app.engine.semantic().expect("semantic search is on").clone();
+        assert!(app.engine.wait_semantic_idle(std::time::Duration::from_secs(60)));
+        sem.mark_loading();
+        assert_eq!(app.get("/health/ready").await.status, 200);
+        app.get("/v1/search?q=roman&mode=hybrid")
+            .await
+            .assert_error(503, "semantic_loading");
+        sem.load();
+    }
+
+    #[tokio::test]
     async fn readiness_can_leave_the_model_out() {
         let app = TestApp::with(|c| c.recs.ready_waits_for_model = false);
         app.engine.recs().mark_loading();

@@ -82,6 +82,7 @@ pub const KEYS: &[&str] = &[
     "semantic.depth",
     "semantic.batch_size",
     "semantic.backfill",
+    "semantic.ready_waits_for_index",
 ];
 
 /// Smallest and largest accepted `indexer_memory_mb` (the index writer needs at least 15 MB).
@@ -649,6 +650,10 @@ batch_size = 512
 # At start, embed every entity whose vector is missing or stale (false: only entities
 # written while the server runs; backfill offline with `needle import`).
 backfill = true
+# /health/ready answers 503 loading until the vectors and their graph are loaded after a
+# start (false: ready at once; auto searches are keyword searches meanwhile and
+# mode=hybrid|semantic answers 503 semantic_loading).
+ready_waits_for_index = true
 "#;
 
 #[cfg(test)]

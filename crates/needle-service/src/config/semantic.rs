@@ -32,6 +32,12 @@ pub struct SemanticConfig {
     /// (backfill offline with `needle import`), e.g. a replica serving while a large
     /// catalog is embedded elsewhere.
     pub backfill: bool,
+    /// `/health/ready` answers `503 loading` until the stored vectors and their graph are
+    /// loaded after a start (seconds; minutes if the graph must be rebuilt), so a replica
+    /// joins a load balancer with hybrid search working. `false`: ready at once, `auto`
+    /// searches are keyword searches and forced modes answer `503 semantic_loading` until
+    /// the index is loaded.
+    pub ready_waits_for_index: bool,
 }
 
 impl Default for SemanticConfig {
@@ -47,6 +53,7 @@ impl Default for SemanticConfig {
             depth: f.depth,
             batch_size: 512,
             backfill: true,
+            ready_waits_for_index: true,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! the base when the delta grows past [`REBUILD_AT`].
 
 use needle_core::EntityType;
-use needle_recs::dense::dot;
+use needle_recs::dense::{dot, with_simd};
 use needle_recs::{IndexBuilder, IndexConfig, VectorIndex};
 use needle_store::VectorStore;
 use std::collections::{HashMap, HashSet};
@@ -19,6 +19,14 @@ pub const REBUILD_AT: usize = 20_000;
 /// insertions, where a rebuild every [`REBUILD_AT`] would cost n² / 40,000 (a quadratic
 /// 19 million insertions for the 872k spoken-word entities of the real catalog).
 pub const GROWTH: usize = 4;
+
+/// Below this share of the base, a search restricted to some types scans those types'
+/// rows instead of walking the graph. A filtered walk returns only passing nodes but
+/// walks through all of them, so its cost grows as the share falls: on the real catalog
+/// (872k vectors, audiobooks 1.1%, episodes 0.24%) a walk for episodes visited most of the
+/// graph (seconds), where the scan of their 2k rows takes well under a millisecond
+/// (BENCHMARKS §10).
+pub const SCAN_SHARE: f64 = 0.05;
 
 /// The graph of sentence vectors: fewer links and a shorter construction list than the
 /// recommendation index's (384 dimensions make each distance three times dearer than its
@@ -49,6 +57,8 @@ pub struct VectorSet {
     base: Option<Box<dyn VectorIndex>>,
     /// Base position -> (entity id, type code).
     base_ids: Vec<(String, u8)>,
+    /// Type code -> its base positions.
+    by_type: HashMap<u8, Vec<u32>>,
     base_of: HashMap<String, u32>,
     /// Base positions replaced or deleted since.
     dead: HashSet<u32>,
@@ -63,6 +73,7 @@ impl VectorSet {
             dim,
             base: None,
             base_ids: Vec::new(),
+            by_type: HashMap::new(),
             base_of: HashMap::new(),
             dead: HashSet::new(),
             delta: HashMap::new(),
@@ -74,12 +85,13 @@ impl VectorSet {
     pub fn load(store: &VectorStore, graph: &Path) -> needle_store::Result<VectorSet> {
         let dim = store.dim();
         let started = std::time::Instant::now();
-        let mut builder = IndexBuilder::new(dim, index_config());
+        // The codes as stored: a quarter of the memory of f32 rows, the same scores.
+        let mut builder = IndexBuilder::quantized(dim, index_config());
         let mut base_ids = Vec::new();
         let mut bad = 0usize;
-        store.for_each(|id, v| {
-            if builder.add(base_ids.len() as u32, &v.vector).is_ok() {
-                base_ids.push((id.to_string(), v.kind));
+        store.for_each_quantized(|id, kind, scale, codes| {
+            if builder.add_i8(base_ids.len() as u32, scale, codes).is_ok() {
+                base_ids.push((id.to_string(), kind));
             } else {
                 bad += 1;
             }
@@ -108,10 +120,15 @@ impl VectorSet {
             .enumerate()
             .map(|(i, (id, _))| (id.clone(), i as u32))
             .collect();
+        let mut by_type: HashMap<u8, Vec<u32>> = HashMap::new();
+        for (i, (_, c)) in base_ids.iter().enumerate() {
+            by_type.entry(*c).or_default().push(i as u32);
+        }
         Ok(VectorSet {
             dim,
             base: Some(base),
             base_ids,
+            by_type,
             base_of,
             dead: HashSet::new(),
             delta: HashMap::new(),
@@ -157,12 +174,16 @@ impl VectorSet {
         self.delta.remove(id);
     }
 
-    /// Approximate heap bytes of the vectors (what the index holds in memory).
+    /// Approximate heap bytes of the vectors: the base's `i8` codes and scales, the
+    /// delta's `f32` rows.
     pub fn vector_bytes(&self) -> usize {
-        (self.base_ids.len() + self.delta.len()) * self.dim * std::mem::size_of::<f32>()
+        self.base_ids.len() * (self.dim + std::mem::size_of::<f32>())
+            + self.delta.len() * self.dim * std::mem::size_of::<f32>()
     }
 
-    /// The `k` nearest vectors of entities of `types` (empty: any), best first.
+    /// The `k` nearest vectors of entities of `types` (empty: any), best first. Types
+    /// holding under [`SCAN_SHARE`] of the base are scanned row by row (exact); otherwise
+    /// the graph answers, filtered only when some type of the base is left out.
     pub fn search(&self, query: &[f32], k: usize, types: &[EntityType]) -> Vec<Near> {
         if query.len() != self.dim || k == 0 {
             return Vec::new();
@@ -171,14 +192,21 @@ impl VectorSet {
         let type_ok = |c: u8| codes.is_empty() || codes.contains(&c);
         let mut out: Vec<Near> = Vec::with_capacity(2 * k);
         if let Some(base) = &self.base {
-            let filter =
-                |i: u32| !self.dead.contains(&i) && self.base_ids.get(i as usize).is_some_and(|(_, c)| type_ok(*c));
-            for h in base.search(query, k, &filter) {
-                if let Some((id, _)) = self.base_ids.get(h.id as usize) {
-                    out.push(Near {
-                        id: id.clone(),
-                        similarity: h.score,
-                    });
+            let every_type = self.by_type.keys().all(|&c| type_ok(c));
+            let rows: usize = codes.iter().filter_map(|c| self.by_type.get(c)).map(Vec::len).sum();
+            if !every_type && (rows as f64) < SCAN_SHARE * self.base_ids.len() as f64 {
+                self.scan_rows(base.as_ref(), query, k, &codes, &mut out);
+            } else {
+                let live = |i: u32| !self.dead.contains(&i);
+                let of_type = |i: u32| live(i) && self.base_ids.get(i as usize).is_some_and(|(_, c)| type_ok(*c));
+                let filter: &(dyn Fn(u32) -> bool + Sync) = if every_type { &live } else { &of_type };
+                for h in base.search(query, k, filter) {
+                    if let Some((id, _)) = self.base_ids.get(h.id as usize) {
+                        out.push(Near {
+                            id: id.clone(),
+                            similarity: h.score,
+                        });
+                    }
                 }
             }
         }
@@ -193,6 +221,37 @@ impl VectorSet {
         out.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then_with(|| a.id.cmp(&b.id)));
         out.truncate(k);
         out
+    }
+
+    /// The `k` best live base rows of the types `codes`, by an exact scan, into `out`.
+    fn scan_rows(&self, base: &dyn VectorIndex, query: &[f32], k: usize, codes: &[u8], out: &mut Vec<Near>) {
+        let cmp = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        let mut best: Vec<(f32, u32)> = Vec::new();
+        with_simd(|| {
+            for &pos in codes.iter().filter_map(|c| self.by_type.get(c)).flatten() {
+                if self.dead.contains(&pos) {
+                    continue;
+                }
+                if let Some((_, score)) = base.row_score(pos as usize, query) {
+                    best.push((score, pos));
+                }
+                if best.len() >= 4 * k + 256 {
+                    best.select_nth_unstable_by(k - 1, cmp);
+                    best.truncate(k);
+                }
+            }
+        });
+        if best.len() > k {
+            best.select_nth_unstable_by(k - 1, cmp);
+            best.truncate(k);
+        }
+        out.extend(best.into_iter().filter_map(|(similarity, pos)| {
+            let (id, _) = self.base_ids.get(pos as usize)?;
+            Some(Near {
+                id: id.clone(),
+                similarity,
+            })
+        }));
     }
 }
 
@@ -236,6 +295,64 @@ mod tests {
         assert_eq!(ids(set.search(&v(1.0, 0.0), 3, &[])), ["a", "b"]);
         assert_eq!(set.len(), 2);
         assert!(set.search(&[1.0], 3, &[]).is_empty(), "wrong dimension");
+    }
+
+    #[test]
+    fn a_rare_type_is_scanned_exactly_and_answers_as_the_filtered_search() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = VectorStore::open(tmp.path(), "t", 2).unwrap();
+        let show = EntityType::Show.code() as u8;
+        let episode = EntityType::Episode.code() as u8;
+        // 400 vectors around the circle; every 50th is an episode (2%, under SCAN_SHARE).
+        let rows: Vec<(String, needle_store::StoredVector)> = (0..400)
+            .map(|i| {
+                let a = i as f32 * 0.0157;
+                let kind = if i % 50 == 7 { episode } else { show };
+                (
+                    format!("e{i:03}"),
+                    needle_store::StoredVector {
+                        text_hash: 1,
+                        kind,
+                        vector: v(a.cos(), a.sin()),
+                    },
+                )
+            })
+            .collect();
+        store.write(&rows, &[]).unwrap();
+        let mut set = VectorSet::load(&store, &tmp.path().join("g")).unwrap();
+        let episodes: usize = set.by_type.get(&episode).map_or(0, Vec::len);
+        assert_eq!(episodes, 8);
+        assert!(
+            (episodes as f64) < SCAN_SHARE * 400.0,
+            "the test must take the scan path"
+        );
+        let q = v(1.0, 0.3);
+        let exact = |set: &VectorSet| {
+            let mut all: Vec<(f32, String)> = rows
+                .iter()
+                .filter(|(id, r)| r.kind == episode && set.base_of.get(id).is_some_and(|i| !set.dead.contains(i)))
+                .map(|(id, r)| (dot(&q, &r.vector), id.clone()))
+                .collect();
+            all.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            all.into_iter().take(3).map(|(_, id)| id).collect::<Vec<_>>()
+        };
+        let got = |set: &VectorSet| {
+            set.search(&q, 3, &[EntityType::Episode])
+                .into_iter()
+                .map(|n| n.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(got(&set), exact(&set));
+        let first = got(&set)[0].clone();
+        set.remove(&first);
+        assert_eq!(got(&set), exact(&set), "a deleted row is not scanned");
+        assert!(!got(&set).contains(&first));
+        let shows = set.search(&q, 5, &[EntityType::Show]);
+        assert_eq!(shows.len(), 5);
+        assert!(shows.iter().all(|n| set
+            .base_of
+            .get(&n.id)
+            .is_some_and(|&i| set.base_ids[i as usize].1 == show)));
     }
 
     #[test]

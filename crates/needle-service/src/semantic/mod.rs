@@ -45,6 +45,10 @@ pub struct Semantic {
     stop: AtomicBool,
     ready: AtomicBool,
     reconciling: AtomicBool,
+    /// Vectors for the file only (see [`crate::ServiceConfig::offline_embedding`]).
+    offline: bool,
+    /// Offline: the vector file changed since the graph was built.
+    dirty: AtomicBool,
     embedded: AtomicU64,
     embed_micros: AtomicU64,
     queries: Mutex<HashMap<String, Arc<Vec<f32>>>>,
@@ -53,11 +57,13 @@ pub struct Semantic {
 impl Semantic {
     /// Open the vector file in `dir` for `embedder` and start the worker: it loads the
     /// vectors, checks every entity of `cfg.types` against them, then embeds what changes.
+    /// `offline`: nothing is searched (see [`crate::ServiceConfig::offline_embedding`]).
     pub fn start(
         engine: Arc<Engine>,
         dir: &Path,
         cfg: SemanticConfig,
         embedder: Arc<dyn Embedder>,
+        offline: bool,
     ) -> crate::Result<Arc<Semantic>> {
         let store = VectorStore::open(dir, embedder.tag(), embedder.dim())?;
         let s = Arc::new(Semantic {
@@ -74,6 +80,8 @@ impl Semantic {
             stop: AtomicBool::new(false),
             ready: AtomicBool::new(false),
             reconciling: AtomicBool::new(true),
+            offline,
+            dirty: AtomicBool::new(false),
             embedded: AtomicU64::new(0),
             embed_micros: AtomicU64::new(0),
             queries: Mutex::new(HashMap::new()),
@@ -105,6 +113,26 @@ impl Semantic {
     /// Whether the vectors are loaded (before, the semantic arm has nothing to search).
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Answer as loading (what a start does until the worker has loaded the vectors):
+    /// readiness waits and forced semantic modes answer `semantic_loading` until the next
+    /// [`Semantic::load`] ends.
+    pub fn mark_loading(&self) {
+        self.ready.store(false, Ordering::SeqCst);
+    }
+
+    /// Load the stored vectors and their graph (built and saved if missing or stale) as the
+    /// searched set, and end the loading state however the load ends (an unreadable file
+    /// leaves the vectors to be recomputed).
+    pub fn load(&self) {
+        // The old set is dropped first: the build holds the vectors two more times.
+        *self.set.write() = VectorSet::empty(self.embedder.dim());
+        match VectorSet::load(&self.store, &self.graph) {
+            Ok(set) => *self.set.write() = set,
+            Err(e) => tracing::error!(error = %e, "cannot read the stored vectors; they are recomputed"),
+        }
+        self.ready.store(true, Ordering::SeqCst);
     }
 
     /// Block until the worker has loaded, reconciled and embedded everything queued, or
@@ -172,7 +200,11 @@ impl Semantic {
             model: Some(self.embedder.tag().to_string()),
             state: Some(if self.is_ready() { "ready" } else { "loading" }.into()),
             types: self.cfg.types.clone(),
-            vectors: set.len() as u64,
+            vectors: match self.offline {
+                // Offline the set stays empty until the final build: count the file.
+                true => self.store.len().unwrap_or(0).max(set.len() as u64),
+                false => set.len() as u64,
+            },
             pending: self.queue.lock().len() as u64,
             embedded,
             embedded_per_s: if micros > 0 {

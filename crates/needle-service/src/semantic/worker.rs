@@ -12,11 +12,12 @@ use std::time::{Duration, Instant};
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 pub(super) fn run(s: &Semantic) {
-    match VectorSet::load(&s.store, &s.graph) {
-        Ok(set) => *s.set.write() = set,
-        Err(e) => tracing::error!(error = %e, "cannot read the stored vectors; they are recomputed"),
+    if s.offline {
+        // Nothing is searched: the graph is built once the queue empties.
+        s.ready.store(true, Ordering::SeqCst);
+    } else {
+        s.load();
     }
-    s.ready.store(true, Ordering::SeqCst);
     if !s.cfg.backfill {
         tracing::info!("semantic.backfill = false: entities are embedded when written, none at start");
     } else if let Err(e) = reconcile(s) {
@@ -25,6 +26,9 @@ pub(super) fn run(s: &Semantic) {
     s.reconciling.store(false, Ordering::SeqCst);
     let mut last_log = Instant::now();
     loop {
+        if s.offline && s.queue.lock().is_empty() && s.dirty.swap(false, Ordering::SeqCst) {
+            s.load();
+        }
         let batch: Vec<String> = {
             let mut q = s.queue.lock();
             while q.is_empty() && !s.stop.load(Ordering::SeqCst) {
@@ -48,7 +52,7 @@ pub(super) fn run(s: &Semantic) {
             tracing::error!(error = %e, n = batch.len(), "embedding a batch failed; it is retried at the next start");
         }
         let queued = !s.queue.lock().is_empty();
-        if s.set.read().needs_rebuild(queued) {
+        if !s.offline && s.set.read().needs_rebuild(queued) {
             match VectorSet::load(&s.store, &s.graph) {
                 Ok(set) => *s.set.write() = set,
                 Err(e) => tracing::error!(error = %e, "cannot rebuild the semantic index"),
@@ -97,6 +101,7 @@ fn reconcile(s: &Semantic) -> crate::Result<()> {
     let gone: Vec<String> = stored.into_keys().collect();
     if !gone.is_empty() {
         s.store.write(&[], &gone)?;
+        s.dirty.store(true, Ordering::SeqCst);
         let mut set = s.set.write();
         for id in &gone {
             set.remove(id);
@@ -165,6 +170,10 @@ fn embed_batch(s: &Semantic, ids: &[String]) -> crate::Result<()> {
     }
     s.store.write(&put, &gone)?;
     s.embedded.fetch_add(put.len() as u64, Ordering::Relaxed);
+    s.dirty.store(true, Ordering::SeqCst);
+    if s.offline {
+        return Ok(());
+    }
     let mut set = s.set.write();
     for (id, v) in put {
         set.upsert(&id, v.kind, v.vector);

@@ -95,6 +95,46 @@ fn vectors_are_made_on_write_kept_across_a_restart_and_forgotten_on_delete() {
 }
 
 #[test]
+fn offline_embedding_writes_every_vector_and_builds_the_graph_once_at_the_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let s = open(tmp.path());
+        s.write_values(catalog()).unwrap();
+        s.refresh().unwrap();
+        assert!(s.wait_semantic_idle(Duration::from_secs(60)));
+        s.write_values(vec![json!({"id": "sh:climate", "deleted": true})])
+            .unwrap();
+        s.refresh().unwrap();
+        s.shutdown().unwrap();
+    }
+    // What `needle import` does after loading: vectors for the file only.
+    {
+        let mut cfg = config(tmp.path());
+        cfg.offline_embedding = true;
+        let s = Service::open(cfg).unwrap();
+        let st = s.semantic_status().unwrap();
+        assert_eq!(st.state.as_deref(), Some("ready"), "nothing to load first: {st:?}");
+        s.write_values(vec![
+            json!({"id": "ab:ovid", "type": "audiobook", "name": "Metamorphoses",
+                   "authors": ["Ovid"], "description": "roman myths of transformation"}),
+        ])
+        .unwrap();
+        s.refresh().unwrap();
+        assert!(s.wait_semantic_idle(Duration::from_secs(60)));
+        let st = s.semantic_status().unwrap();
+        assert_eq!((st.vectors, st.embedded), (6, 1), "{st:?}");
+        assert!(st.vector_bytes > 0, "the final build loaded the set: {st:?}");
+        s.shutdown().unwrap();
+    }
+    let s = open(tmp.path());
+    let st = s.semantic_status().unwrap();
+    assert_eq!((st.vectors, st.embedded), (6, 0), "written offline, read back: {st:?}");
+    let r = search(&s, "roman myths of transformation", SearchMode::Semantic);
+    assert_eq!(ids(&r).first(), Some(&"ab:ovid"), "{:?}", ids(&r));
+    assert!(!ids(&r).contains(&"sh:climate"));
+}
+
+#[test]
 fn a_snapshot_carries_the_vectors_so_a_restore_does_not_recompute_them() {
     let tmp = tempfile::tempdir().unwrap();
     let s = open(tmp.path());
