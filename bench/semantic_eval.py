@@ -481,6 +481,7 @@ def cmd_score(args) -> int:
              + ",".join(unjudged_q[:12]) + ("…" if len(unjudged_q) > 12 else ""))
     per_query: dict[str, dict[str, dict]] = defaultdict(dict)
     lat: dict[str, list[float]] = defaultdict(list)
+    lat_kind: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     runs: dict[str, dict[str, list[str]]] = defaultdict(dict)
     for _ in range(args.warmup):
         client.search(queries[0], modes[0], args.limit)
@@ -488,6 +489,7 @@ def cmd_score(args) -> int:
         for q in queries:
             hits, ms = client.search(q, mode, args.limit)
             lat[mode].append(ms)
+            lat_kind[mode][q["kind"]].append(ms)
             ranked = [h["id"] for h in hits]
             runs[mode][q["qid"]] = ranked
             m = metrics_for(ranked, qrels.get(q["qid"], {}))
@@ -513,6 +515,10 @@ def cmd_score(args) -> int:
                 ms[g][met] = {"mean": mean, "se": se, "n": n}
         ms["latency_ms"] = {"p50": percentile(lat[mode], 0.5), "p99": percentile(lat[mode], 0.99),
                             "n": len(lat[mode])}
+        ms["latency_ms_by_kind"] = {
+            k: {"p50": percentile(v, 0.5), "p99": percentile(v, 0.99), "max": max(v), "n": len(v)}
+            for k, v in sorted(lat_kind[mode].items())
+        }
         summary["modes"][mode] = ms
 
     print(f"### split={args.split}, {len(queries)} queries, mean ± standard error over queries\n")
@@ -537,6 +543,13 @@ def cmd_score(args) -> int:
         s = summary["modes"][mode]
         print(f"| {mode} | " + " | ".join(fmt(s[k]["judged@10"]["mean"], s[k]["judged@10"]["se"])
                                          for k in kinds) + " |")
+    print("\n### latency by kind, ms (p50 / p99 / max)\n")
+    print("| mode | " + " | ".join(kinds) + " |")
+    print("|---|" + "---|" * len(kinds))
+    for mode in modes:
+        lk = summary["modes"][mode]["latency_ms_by_kind"]
+        print(f"| {mode} | " + " | ".join(
+            f"{lk[k]['p50']:.1f} / {lk[k]['p99']:.1f} / {lk[k]['max']:.1f}" if k in lk else "–" for k in kinds) + " |")
     if len(modes) >= 2:
         print("\n### paired nDCG@10 differences (mean ± SE of per-query difference)\n")
         base = modes[0]

@@ -64,6 +64,8 @@ pub struct VectorSet {
     dead: HashSet<u32>,
     /// Vectors written since the base was built.
     delta: HashMap<String, (u8, Vec<f32>)>,
+    /// Types under this share of the base are scanned ([`SCAN_SHARE`]).
+    scan_share: f64,
 }
 
 impl VectorSet {
@@ -77,7 +79,14 @@ impl VectorSet {
             base_of: HashMap::new(),
             dead: HashSet::new(),
             delta: HashMap::new(),
+            scan_share: SCAN_SHARE,
         }
+    }
+
+    /// Set the share below which a type is scanned instead of walked (0: always the
+    /// graph), to measure one against the other (`examples/semantic_recall`).
+    pub fn set_scan_share(&mut self, share: f64) {
+        self.scan_share = share;
     }
 
     /// Every vector of `store` as the base: the HNSW graph is read from `graph` when it was
@@ -132,6 +141,7 @@ impl VectorSet {
             base_of,
             dead: HashSet::new(),
             delta: HashMap::new(),
+            scan_share: SCAN_SHARE,
         })
     }
 
@@ -194,7 +204,7 @@ impl VectorSet {
         if let Some(base) = &self.base {
             let every_type = self.by_type.keys().all(|&c| type_ok(c));
             let rows: usize = codes.iter().filter_map(|c| self.by_type.get(c)).map(Vec::len).sum();
-            if !every_type && (rows as f64) < SCAN_SHARE * self.base_ids.len() as f64 {
+            if !every_type && (rows as f64) < self.scan_share * self.base_ids.len() as f64 {
                 self.scan_rows(base.as_ref(), query, k, &codes, &mut out);
             } else {
                 let live = |i: u32| !self.dead.contains(&i);
