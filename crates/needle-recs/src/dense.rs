@@ -137,24 +137,25 @@ mod x86 {
             _mm256_setzero_ps(),
             _mm256_setzero_ps(),
         );
-        // 8 codes at `p` as 8 floats.
-        #[inline(always)]
-        unsafe fn widen(p: *const i8) -> __m256 {
-            // SAFETY: the caller keeps 8 bytes at `p` inside the slice.
-            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(p.cast())))
+        // 8 codes at `p` as 8 floats. A macro, not a function: a helper function would
+        // not carry this function's target features, and its intrinsics would become calls.
+        macro_rules! widen {
+            ($p:expr) => {
+                _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64($p.cast())))
+            };
         }
         let mut i = 0;
         // SAFETY (all loads): `i + 32 <= n` / `i + 8 <= n` keep every 8-element load inside
         // both slices (`n` is the shorter length); unaligned loads are allowed.
         while i + 32 <= n {
-            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), widen(pb.add(i)), s0);
-            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), widen(pb.add(i + 8)), s1);
-            s2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), widen(pb.add(i + 16)), s2);
-            s3 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 24)), widen(pb.add(i + 24)), s3);
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), widen!(pb.add(i)), s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), widen!(pb.add(i + 8)), s1);
+            s2 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 16)), widen!(pb.add(i + 16)), s2);
+            s3 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 24)), widen!(pb.add(i + 24)), s3);
             i += 32;
         }
         while i + 8 <= n {
-            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), widen(pb.add(i)), s0);
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), widen!(pb.add(i)), s0);
             i += 8;
         }
         let v = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
