@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The RecBole protocol on HetRec Last.fm, through Needle's HTTP API.
+"""The held-out protocols on HetRec Last.fm, through Needle's HTTP API.
 
 What a user would do: load the catalog and the *training* listening events with
 `POST /v1/catalog` and `POST /v1/events`, train with `POST /v1/admin/train`, then read
@@ -9,11 +9,22 @@ leaves out what the listener played (train), and validation items are dropped fr
 returned before the top 10 are scored. Metrics are needle-recs' definitions (Recall, NDCG,
 Hit, Precision @10, averaged over listeners with test items), the same as RecBole's.
 
-    python3 bench/recs_api_eval.py --split /tmp/splits/split_seed0.tsv \
-        --needle target/release/needle [--port 7791]
+The listener-holdout protocol (`--protocol holdout`, a `holdout_seed{S}.tsv` split): the
+server trains on the other listeners only; then each held-out listener's known half is
+posted as events (after training, so the model never saw them: they are folded in at
+request time) and the other half is to be found.
 
-The split file comes from
-`target/release/needle eval --data ../shared/data/hetrec2011-lastfm-2k --seeds 1 --models popularity --write-split /tmp/splits`.
+    python3 bench/recs_api_eval.py --split /tmp/splits/split_seed0.tsv \
+        --needle target/release/needle [--port 7791] [--select off] [--per-user OUT.json]
+    python3 bench/recs_api_eval.py --compare A.json B.json   # paired difference, A - B
+
+`--select off` serves ALS alone (`NEEDLE_RECS__SELECT__ENABLED=false`: the tuned ALS
+baseline through the same API); the default serves what model selection chose.
+`--per-user` writes each listener's NDCG@k and Recall@k; `--compare` reads two such files
+of the same split and prints the paired difference with its standard error.
+
+The split files come from
+`target/release/needle eval --data ../shared/data/hetrec2011-lastfm-2k --seeds 3 --models popularity --holdout --write-split /tmp/splits`.
 Standard library only.
 """
 
@@ -27,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections import defaultdict
 
@@ -41,11 +53,25 @@ def call(base: str, method: str, path: str, body: bytes | None = None, ctype: st
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--split", required=True)
+    ap.add_argument("--split")
     ap.add_argument("--needle", default="target/release/needle")
     ap.add_argument("--port", type=int, default=7791)
     ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--protocol", choices=["recbole", "holdout"], default="recbole")
+    ap.add_argument("--select", choices=["on", "off"], default="on")
+    ap.add_argument("--per-user")
+    ap.add_argument("--compare", nargs=2, metavar=("A", "B"))
+    ap.add_argument(
+        "--data",
+        default="../shared/data/hetrec2011-lastfm-2k",
+        help="HetRec folder: each artist's 10 most applied tags go into the catalog (as `needle eval` reads them)",
+    )
+    ap.add_argument("--no-tags", action="store_true", help="load artists with names only")
     args = ap.parse_args()
+    if args.compare:
+        return compare(*args.compare)
+    if not args.split:
+        ap.error("--split is required")
 
     parts = {"train": [], "valid": [], "test": []}
     with open(args.split) as f:
@@ -62,7 +88,11 @@ def main() -> int:
         test[u].add(i)
 
     data = tempfile.mkdtemp(prefix="needle-recs-eval-")
-    env = dict(os.environ, NEEDLE_RECS__TRAIN_ON_START="false")
+    env = dict(
+        os.environ,
+        NEEDLE_RECS__TRAIN_ON_START="false",
+        NEEDLE_RECS__SELECT__ENABLED="true" if args.select == "on" else "false",
+    )
     base = f"http://127.0.0.1:{args.port}"
     log = open(os.path.join(data, "server.log"), "wb")
     proc = subprocess.Popen(
@@ -79,7 +109,10 @@ def main() -> int:
             except Exception:
                 time.sleep(0.1)
         t0 = time.time()
-        nd = "\n".join(json.dumps({"id": f"a{i}", "type": "artist", "name": f"artist {i}"}) for i in items)
+        tags = {} if args.no_tags else artist_tags(args.data)
+        nd = "\n".join(
+            json.dumps({"id": f"a{i}", "type": "artist", "name": f"artist {i}", "tags": tags.get(i, [])}) for i in items
+        )
         st, rep = call(base, "POST", "/v1/catalog", nd.encode(), "application/x-ndjson")
         assert st == 200 and not rep["rejected"], rep
         ts = 1_300_000_000_000
@@ -96,19 +129,43 @@ def main() -> int:
         assert st == 202, job
         while True:
             _, j = call(base, "GET", f"/v1/admin/jobs/{job['job_id']}")
-            if j["status"] in ("done", "failed"):
+            if j["status"] in ("done", "failed", "interrupted"):
                 break
             time.sleep(0.2)
         assert j["status"] == "done", j
         train_s = time.time() - t0
+        if args.protocol == "holdout":
+            # The held-out listeners' known half, after training: folded in per request.
+            known = [
+                json.dumps({"user_id": u, "type": "play", "item_id": f"a{i}", "ts": ts, "count": max(1, int(w))})
+                for u, i, w in parts["valid"]
+            ]
+            for s in range(0, len(known), 10_000):
+                st, rep = call(base, "POST", "/v1/events", "\n".join(known[s : s + 10_000]).encode(), "application/x-ndjson")
+                assert st == 200 and not rep["rejected"], rep
+            # Acknowledged events are applied within moments; wait until the last
+            # listener's profile shows all of them.
+            last = parts["valid"][-1][0]
+            want = sum(1 for u, _, _ in parts["valid"] if u == last)
+            for _ in range(600):
+                try:
+                    _, prof = call(base, "GET", f"/v1/users/{last}/profile")
+                    if prof["events"].get("play", 0) >= want:
+                        break
+                except urllib.error.HTTPError:
+                    pass
+                time.sleep(0.1)
         k = args.k
         sums = {"recall": 0.0, "ndcg": 0.0, "hit": 0.0, "precision": 0.0}
         lat = []
         n = 0
+        per_user = {}
         for u in sorted(test):
             t = time.perf_counter()
             _, r = call(base, "GET", f"/v1/users/{u}/recommendations?types=artist&limit=50")
             lat.append((time.perf_counter() - t) * 1e3)
+            # RecBole: validation items are excluded from the test ranking. Holdout: the
+            # known half was played, so the API leaves it out already.
             ranked = [x["id"][1:] for x in r["items"] if x["id"][1:] not in valid[u]][:k]
             truth = test[u]
             hits = [1 if i in truth else 0 for i in ranked]
@@ -116,11 +173,20 @@ def main() -> int:
             idcg = sum(1 / math.log2(p + 2) for p in range(min(len(truth), k)))
             sums["recall"] += sum(hits) / len(truth)
             sums["ndcg"] += dcg / idcg
+            per_user[u] = [dcg / idcg, sum(hits) / len(truth)]
             sums["hit"] += 1.0 if any(hits) else 0.0
             sums["precision"] += sum(hits) / k
             n += 1
         lat.sort()
         out = {m: v / n for m, v in sums.items()}
+        for m, idx in (("ndcg", 0), ("recall", 1)):
+            v = [x[idx] for x in per_user.values()]
+            mean = sum(v) / len(v)
+            sd = math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1))
+            out[f"{m}_se"] = sd / math.sqrt(len(v))
+        if args.per_user:
+            with open(args.per_user, "w") as f:
+                json.dump(per_user, f)
         out.update(
             listeners=n,
             load_seconds=round(load_s, 1),
@@ -128,6 +194,8 @@ def main() -> int:
             http_p50_ms=round(lat[len(lat) // 2], 2),
             http_p99_ms=round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2),
             model=j.get("stats"),
+            protocol=args.protocol,
+            select=args.select,
         )
         print(json.dumps(out, indent=1))
         print(
@@ -137,6 +205,44 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def artist_tags(data: str, max_tags: int = 10) -> dict[str, list[str]]:
+    """Each artist's `max_tags` most applied tags (ties: lower tag id first), by name."""
+    names = {}
+    with open(os.path.join(data, "tags.dat"), encoding="latin-1") as f:
+        next(f)
+        for line in f:
+            tid, name = line.rstrip("\n").split("\t", 1)
+            names[tid] = name.strip()
+    counts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    with open(os.path.join(data, "user_taggedartists.dat"), encoding="latin-1") as f:
+        next(f)
+        for line in f:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) >= 3:
+                counts[cols[1].strip()][int(cols[2])] += 1
+    out = {}
+    for artist, c in counts.items():
+        top = sorted(c.items(), key=lambda x: (-x[1], x[0]))[:max_tags]
+        out[artist] = [names.get(str(t), f"tag{t}")[:100] for t, _ in top if names.get(str(t), "").strip()]
+    return out
+
+
+def compare(a_path: str, b_path: str) -> int:
+    """Paired difference A - B of NDCG@k and Recall@k over the listeners both scored."""
+    a, b = json.load(open(a_path)), json.load(open(b_path))
+    users = sorted(set(a) & set(b))
+    out = {"listeners": len(users)}
+    for m, idx in (("ndcg", 0), ("recall", 1)):
+        d = [a[u][idx] - b[u][idx] for u in users]
+        mean = sum(d) / len(d)
+        sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1))
+        se = sd / math.sqrt(len(d))
+        out[m] = {"a": sum(a[u][idx] for u in users) / len(users), "b": sum(b[u][idx] for u in users) / len(users),
+                  "diff": mean, "se": se, "z": mean / se if se > 0 else None}
+    print(json.dumps(out, indent=1))
+    return 0
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::matrix::{Csr, Interactions};
 use crate::metrics::{coverage, intra_list_diversity, novelty, top_k, topk_metrics, TopK};
 use crate::models::{History, ModelConfig, Recommender};
+
 use crate::split::{ratio_split, user_holdout_split, Split};
 use crate::RecsError;
 
@@ -26,6 +27,9 @@ pub struct EvalResult {
     /// Mean intra-list tag (Jaccard) distance, when item features were given.
     pub diversity: Option<f64>,
     pub seconds: f64,
+    /// Per evaluated user: (user row, NDCG@k, Recall@k), for paired comparisons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_user: Vec<(u32, f64, f64)>,
 }
 
 /// What a model sees and what it is judged on.
@@ -76,6 +80,11 @@ pub fn evaluate(
     if !lists.is_empty() {
         sum.scale(1.0 / lists.len() as f64);
     }
+    let per_user = users
+        .iter()
+        .zip(&lists)
+        .map(|(&u, (m, _))| (u as u32, m.ndcg, m.recall))
+        .collect();
     let recs: Vec<Vec<u32>> = lists.into_iter().map(|(_, l)| l).collect();
     let catalog = item_pop.iter().filter(|&&c| c > 0).count();
     let n_train_users = set.history.nrows();
@@ -87,6 +96,7 @@ pub fn evaluate(
         novelty: novelty(&recs, item_pop, n_train_users),
         diversity: features.and_then(|f| intra_list_diversity(&recs, f)),
         seconds: start.elapsed().as_secs_f64(),
+        per_user,
     }
 }
 
@@ -95,6 +105,9 @@ pub fn evaluate(
 pub struct SeedRun {
     pub seed: u64,
     pub train_seconds: f64,
+    /// What a selecting model chose on this split ([`Recommender::describe`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<String>,
     pub valid: EvalResult,
     pub test: EvalResult,
 }
@@ -110,7 +123,7 @@ pub fn run_recbole(
     features: Option<&[Vec<u32>]>,
 ) -> Result<SeedRun, RecsError> {
     let t = Instant::now();
-    let model = config.train(&split.train)?;
+    let model = config.train_with(&split.train, features)?;
     let train_seconds = t.elapsed().as_secs_f64();
     let pop = split.train.col_counts();
     let valid = evaluate(
@@ -141,6 +154,7 @@ pub fn run_recbole(
     Ok(SeedRun {
         seed,
         train_seconds,
+        chosen: model.describe(),
         valid,
         test,
     })
@@ -159,7 +173,7 @@ pub fn run_holdout(
 ) -> Result<SeedRun, RecsError> {
     let split = user_holdout_split(data, holdout, seed);
     let t = Instant::now();
-    let model = config.train(&split.train)?;
+    let model = config.train_with(&split.train, features)?;
     let train_seconds = t.elapsed().as_secs_f64();
     let pop = split.train.col_counts();
     let test = evaluate(
@@ -177,6 +191,7 @@ pub fn run_holdout(
     Ok(SeedRun {
         seed,
         train_seconds,
+        chosen: model.describe(),
         valid: EvalResult::default(),
         test,
     })
@@ -184,11 +199,16 @@ pub fn run_holdout(
 
 /// Trains each candidate on `split.train` and scores it on the validation part, best NDCG
 /// first.
-pub fn tune(split: &Split, candidates: &[ModelConfig], k: usize) -> Result<Vec<(ModelConfig, SeedRun)>, RecsError> {
+pub fn tune(
+    split: &Split,
+    candidates: &[ModelConfig],
+    k: usize,
+    features: Option<&[Vec<u32>]>,
+) -> Result<Vec<(ModelConfig, SeedRun)>, RecsError> {
     let mut out = Vec::new();
     for c in candidates {
         let t = Instant::now();
-        let model = c.train(&split.train)?;
+        let model = c.train_with(&split.train, features)?;
         let train_seconds = t.elapsed().as_secs_f64();
         let pop = split.train.col_counts();
         let valid = evaluate(
@@ -208,6 +228,7 @@ pub fn tune(split: &Split, candidates: &[ModelConfig], k: usize) -> Result<Vec<(
             SeedRun {
                 seed: 0,
                 train_seconds,
+                chosen: model.describe(),
                 valid,
                 test: EvalResult::default(),
             },
@@ -220,6 +241,66 @@ pub fn tune(split: &Split, candidates: &[ModelConfig], k: usize) -> Result<Vec<(
 /// The RecBole split for `seed` (8:1:1 per user).
 pub fn recbole_split(data: &Interactions, seed: u64) -> Split {
     ratio_split(data, [0.8, 0.1, 0.1], seed)
+}
+
+/// Which test metric a comparison reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    Ndcg,
+    Recall,
+}
+
+/// The paired difference `a − b` of a test metric over the same users of the same splits:
+/// per seed, the mean over users of the per-user difference and its standard error
+/// (sample sd / √users); over seeds, the mean of the seeds' means with standard error
+/// `√(Σ SE_s²) / seeds` (seeds taken as independent estimates). `None` when the runs do
+/// not pair up (different seeds or users).
+pub fn paired_difference(a: &[SeedRun], b: &[SeedRun], metric: Metric) -> Option<(f64, f64)> {
+    if a.is_empty() || a.len() != b.len() {
+        return None;
+    }
+    let mut means = Vec::new();
+    let mut se2 = 0f64;
+    for (ra, rb) in a.iter().zip(b) {
+        let (pa, pb) = (&ra.test.per_user, &rb.test.per_user);
+        if ra.seed != rb.seed || pa.len() != pb.len() || pa.is_empty() {
+            return None;
+        }
+        let mut d = Vec::with_capacity(pa.len());
+        for (x, y) in pa.iter().zip(pb) {
+            if x.0 != y.0 {
+                return None;
+            }
+            d.push(match metric {
+                Metric::Ndcg => x.1 - y.1,
+                Metric::Recall => x.2 - y.2,
+            });
+        }
+        let (m, sd) = mean_std(&d);
+        means.push(m);
+        se2 += sd * sd / d.len() as f64;
+    }
+    let s = means.len() as f64;
+    Some((means.iter().sum::<f64>() / s, se2.sqrt() / s))
+}
+
+/// The standard error of a model's mean test metric (per seed: sd over users / √users;
+/// combined over seeds as in [`paired_difference`]).
+pub fn standard_error(runs: &[SeedRun], metric: Metric) -> f64 {
+    let mut se2 = 0f64;
+    for r in runs {
+        let v: Vec<f64> = r
+            .test
+            .per_user
+            .iter()
+            .map(|x| if metric == Metric::Ndcg { x.1 } else { x.2 })
+            .collect();
+        if v.len() > 1 {
+            let (_, sd) = mean_std(&v);
+            se2 += sd * sd / v.len() as f64;
+        }
+    }
+    se2.sqrt() / runs.len().max(1) as f64
 }
 
 /// Mean and sample standard deviation.

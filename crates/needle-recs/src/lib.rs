@@ -24,6 +24,7 @@ pub mod index;
 pub mod matrix;
 pub mod metrics;
 pub mod models;
+pub mod select;
 pub mod serve;
 pub mod split;
 

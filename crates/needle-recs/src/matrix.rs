@@ -175,6 +175,33 @@ impl Csr {
         }
     }
 
+    /// From its arrays (as read from a file), checked: `indptr` starts at 0, never
+    /// decreases and ends at `indices.len() == data.len()`; every row's columns increase and
+    /// are below `ncols`. The error says what does not hold.
+    pub fn from_parts(ncols: usize, indptr: Vec<usize>, indices: Vec<u32>, data: Vec<f32>) -> Result<Csr, String> {
+        if indptr.first() != Some(&0) || indptr.last() != Some(&indices.len()) || indices.len() != data.len() {
+            return Err("row pointers do not match the entries".into());
+        }
+        let nrows = indptr.len() - 1;
+        for r in 0..nrows {
+            let (a, b) = (indptr[r], indptr[r + 1]);
+            if a > b {
+                return Err(format!("row {r}: pointers decrease"));
+            }
+            let cols = &indices[a..b];
+            if cols.windows(2).any(|w| w[0] >= w[1]) || cols.last().is_some_and(|&c| c as usize >= ncols) {
+                return Err(format!("row {r}: columns out of order or out of range"));
+            }
+        }
+        Ok(Csr {
+            nrows,
+            ncols,
+            indptr,
+            indices,
+            data,
+        })
+    }
+
     pub fn nrows(&self) -> usize {
         self.nrows
     }

@@ -73,6 +73,8 @@ use utoipa::OpenApi;
         needle_recs::serve::Recommendations, needle_recs::serve::RecItem, needle_recs::serve::Mix,
         needle_recs::serve::SessionInfo, crate::routes::recs::ContinueBody, crate::routes::recs::SessionBody,
         crate::routes::admin::TrainAccepted, crate::routes::admin::ModelInfo,
+        needle_recs::select::Selection, needle_recs::select::CandidateScore, needle_recs::select::BlendWeight,
+        needle_recs::select::Family,
         needle_service::ClusterStatus, needle_service::Manifest, needle_service::snapshot::SnapshotFile,
         needle_search::Explain, SearchEventDoc,
         needle_store::searchstats::SearchesReport, needle_store::searchstats::PositionStat,

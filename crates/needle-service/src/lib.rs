@@ -15,6 +15,7 @@ pub mod config;
 mod curation;
 mod error;
 mod listeners;
+pub mod local_state;
 mod ops;
 mod past_queries;
 mod recs;
@@ -208,6 +209,15 @@ impl Service {
         let models = dir.join("models");
         let recs = Recs::empty(&models, cfg.recs.clone()).with_clock(Arc::clone(&clock));
         let (recs, shared) = shared::open(&config::cluster::urls(&cfg.cluster.redis), recs)?;
+        // Standalone: sessions and jobs on local disk, so a restart loses neither.
+        let recs = match shared {
+            Some(_) => recs,
+            None => {
+                let (state, _) = local_state::LocalState::open(&dir, clock.now_ms())?;
+                let state = Arc::new(state);
+                recs.with_session_store(state.clone()).with_job_board(state)
+            }
+        };
         let recs = Arc::new(recs);
         if cfg.load_model && needle_recs::serve::model::latest_version(&models) > 0 {
             recs.mark_loading();

@@ -147,7 +147,7 @@ impl Service {
                 let done = recs
                     .jobs()
                     .get(&id)
-                    .is_none_or(|j| matches!(j.status, JobStatus::Done | JobStatus::Failed));
+                    .is_none_or(|j| matches!(j.status, JobStatus::Done | JobStatus::Failed | JobStatus::Interrupted));
                 if done {
                     if let Err(e) = log.release(TRAIN_LEASE) {
                         tracing::warn!(error = %e, "cannot release the training lease (it expires by itself)");

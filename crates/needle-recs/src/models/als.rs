@@ -72,6 +72,10 @@ pub struct AlsConfig {
     pub solver: Solver,
     pub cg_steps: usize,
     pub seed: u64,
+    /// Side information: each tag (of the items' tags) joins training as a pseudo-listener
+    /// of the items carrying it, with this weight in place of a play's `t(r)` (0: off). It
+    /// pulls items that share tags together, which places items with few listeners.
+    pub tag_weight: f32,
 }
 
 impl Default for AlsConfig {
@@ -85,6 +89,7 @@ impl Default for AlsConfig {
             solver: Solver::Cg,
             cg_steps: 3,
             seed: 42,
+            tag_weight: 0.0,
         }
     }
 }
@@ -108,13 +113,37 @@ impl Als {
     }
 
     /// Like [`Als::train`], calling `progress(iteration)` after each full iteration.
-    pub fn train_with_progress(train: &Csr, config: &AlsConfig, mut progress: impl FnMut(usize)) -> Als {
+    pub fn train_with_progress(train: &Csr, config: &AlsConfig, progress: impl FnMut(usize)) -> Als {
+        Self::train_with_side(train, None, config, progress)
+    }
+
+    /// Like [`Als::train_with_progress`], with `tags` (a tag x item matrix: which items carry
+    /// each tag) as pseudo-listeners weighted by `config.tag_weight` when it is above 0.
+    /// The model's listeners are `train`'s rows only.
+    pub fn train_with_side(
+        train: &Csr,
+        tags: Option<&Csr>,
+        config: &AlsConfig,
+        mut progress: impl FnMut(usize),
+    ) -> Als {
         let f = config.factors.max(1);
         let conf = config.confidence;
         let alpha = config.alpha;
-        let cui = train.map_values(|r| 1.0 + alpha * conf.transform(r));
+        let mut cui = train.map_values(|r| 1.0 + alpha * conf.transform(r));
+        let n_listeners = train.nrows();
+        if let Some(t) = tags.filter(|t| config.tag_weight > 0.0 && t.ncols() == train.ncols() && t.nnz() > 0) {
+            let c = 1.0 + alpha * config.tag_weight;
+            let mut rows: Vec<Vec<(u32, f32)>> = (0..cui.nrows())
+                .map(|u| {
+                    let (a, b) = cui.row(u);
+                    a.iter().copied().zip(b.iter().copied()).collect()
+                })
+                .collect();
+            rows.extend((0..t.nrows()).map(|r| t.row(r).0.iter().map(|&i| (i, c)).collect()));
+            cui = Csr::from_rows(train.ncols(), rows);
+        }
         let ciu = cui.transpose();
-        let (nu, ni) = (train.nrows(), train.ncols());
+        let (nu, ni) = (cui.nrows(), cui.ncols());
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         // implicit's initialization: uniform [0, 0.01)
         let mut x: Vec<f32> = (0..nu * f).map(|_| rng.random::<f32>() * 0.01).collect();
@@ -127,12 +156,13 @@ impl Als {
             progress(it + 1);
         }
         let yty = regularized_gram(&y, f, config.regularization);
+        x.truncate(n_listeners * f);
         Als {
             config: AlsConfig {
                 factors: f,
                 ..config.clone()
             },
-            n_users: nu,
+            n_users: n_listeners,
             n_items: ni,
             user_factors: x,
             item_factors: y,
@@ -196,10 +226,11 @@ impl Als {
                 continue;
             };
             let c = 1.0 + self.config.alpha * self.config.confidence.transform(r);
+            // The solve reads the lower triangle only.
             for p in 0..f {
                 let s = (c - 1.0) * yi[p];
-                for q in 0..f {
-                    a[p * f + q] += s * yi[q];
+                for (q, y) in yi[..=p].iter().enumerate() {
+                    a[p * f + q] += s * y;
                 }
             }
             axpy(c, yi, &mut b);
@@ -372,6 +403,61 @@ mod tests {
             }
         }
         Csr::from_triplets(40, 20, &t)
+    }
+
+    #[test]
+    fn tags_place_an_item_with_one_listener_among_the_items_sharing_them() {
+        // Two blocks of 20 listeners; item 20 has one listener, who plays both blocks;
+        // it carries block B's tag.
+        let mut t = blocks().triplets();
+        for i in [0u32, 1, 10, 11, 20] {
+            t.push((40, i, 1.0));
+        }
+        let m = Csr::from_triplets(41, 21, &t);
+        let mut item_tags: Vec<Vec<u32>> = (0..21).map(|i| vec![u32::from(i >= 10)]).collect();
+        item_tags[20] = vec![1];
+        let tags = crate::models::tag_matrix(&item_tags, 21);
+        assert_eq!((tags.nrows(), tags.nnz()), (2, 21));
+        let cos = |a: &[f32], b: &[f32]| dot(a, b) / (dot(a, a).sqrt() * dot(b, b).sqrt()).max(1e-12);
+        // How much nearer item 20 is to block B's items than to block A's.
+        let lean = |als: &Als| {
+            let y = als.item_vector(20).unwrap().to_vec();
+            let mean = |r: std::ops::Range<usize>| {
+                let n = r.len() as f32;
+                r.map(|i| cos(&y, als.item_vector(i).unwrap())).sum::<f32>() / n
+            };
+            mean(10..20) - mean(0..10)
+        };
+        let cfg = AlsConfig {
+            factors: 8,
+            iterations: 10,
+            regularization: 0.1,
+            alpha: 5.0,
+            ..Default::default()
+        };
+        let plain = Als::train_with_side(&m, Some(&tags), &cfg, |_| {});
+        let with = Als::train_with_side(
+            &m,
+            Some(&tags),
+            &AlsConfig {
+                tag_weight: 1.0,
+                ..cfg.clone()
+            },
+            |_| {},
+        );
+        assert_eq!(
+            (with.n_users(), with.user_factors().len()),
+            (41, 41 * 8),
+            "tags are not listeners"
+        );
+        assert!(
+            lean(&with) > lean(&plain) + 0.1,
+            "with {} plain {}",
+            lean(&with),
+            lean(&plain)
+        );
+        // Tags carried by one item relate nothing and are left out.
+        assert_eq!(crate::models::tag_matrix(&[vec![0], vec![1], vec![1]], 3).nnz(), 2);
     }
 
     #[test]

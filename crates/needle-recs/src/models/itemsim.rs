@@ -62,6 +62,20 @@ pub struct ItemSimilarity {
 }
 
 impl ItemSimilarity {
+    /// A model from its table: row `i` holds what a play of item `i` adds to each item.
+    pub fn from_table(name: &str, sim: Csr, confidence: Confidence) -> Self {
+        Self {
+            name: name.into(),
+            sim,
+            confidence,
+        }
+    }
+
+    /// How history weights are transformed before they multiply a row.
+    pub fn confidence(&self) -> Confidence {
+        self.confidence
+    }
+
     pub fn item_knn(train: &Csr, c: &ItemKnnConfig) -> Self {
         let x = train.map_values(|r| c.confidence.transform(r));
         let xt = x.transpose();

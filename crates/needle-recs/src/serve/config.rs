@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::index::IndexConfig;
 use crate::models::{AlsConfig, Confidence};
+use crate::select::SelectConfig;
 
 /// The `[recs]` configuration section: model hyper-parameters and surface rules.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -35,6 +36,9 @@ pub struct ServeConfig {
     pub ready_waits_for_model: bool,
     /// How signals are weighted against each other (`[recs.blend]`).
     pub blend: BlendWeights,
+    /// Model selection by validation (`[recs.select]`): which models a training job fits,
+    /// how long it may tune, what it holds out.
+    pub select: SelectConfig,
 }
 
 impl Default for ServeConfig {
@@ -54,6 +58,7 @@ impl Default for ServeConfig {
             session_max_items: 10_000,
             ready_waits_for_model: true,
             blend: BlendWeights::default(),
+            select: SelectConfig::default(),
         }
     }
 }
@@ -90,6 +95,35 @@ impl ServeConfig {
             ));
         }
         out.extend(self.blend.problems());
+        let s = &self.select;
+        if !(s.valid_share > 0.0 && s.valid_share < 0.5) {
+            out.push(format!(
+                "recs.select.valid_share: {} is outside (0, 0.5)",
+                s.valid_share
+            ));
+        }
+        if !(s.budget_secs.is_finite() && s.budget_secs >= 0.0) {
+            out.push("recs.select.budget_secs: must be a finite number >= 0".into());
+        }
+        if !(s.weight_step > 0.0 && s.weight_step <= 1.0) {
+            out.push(format!("recs.select.weight_step: {} is outside (0, 1]", s.weight_step));
+        }
+        if !(1..=1000).contains(&s.k) {
+            out.push(format!("recs.select.k: {} is outside 1..=1000", s.k));
+        }
+        if s.pool_depth < s.k {
+            out.push(format!(
+                "recs.select.pool_depth: {} is below recs.select.k",
+                s.pool_depth
+            ));
+        }
+        if s.ease_max_items > 20_000 {
+            out.push(format!(
+                "recs.select.ease_max_items: {} is above 20000 (the dense inverse would need {} GB)",
+                s.ease_max_items,
+                s.ease_max_items * s.ease_max_items * 4 / 1_000_000_000
+            ));
+        }
         out
     }
 }

@@ -21,6 +21,9 @@ pub enum JobStatus {
     Running,
     Done,
     Failed,
+    /// The server stopped (or crashed) before the job finished; reported after the restart
+    /// by a board that outlives the process (the standalone server's local state).
+    Interrupted,
 }
 
 /// One training job as reported.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use needle_core::profile::Profile;
 use needle_core::EntityType;
 
+use super::blend::blended_search;
 use super::evidence::{collaborative_reason, explain};
 use super::mentions::mentions;
 use super::model::{interaction_weight, is_unwanted, release_day, ServingModel};
@@ -157,7 +158,11 @@ impl Recs {
         let cap = scope.surface.per_creator(scope.limit, &self.config);
         // Enough for the rules and the evidence to drop some and still fill the list.
         let want = scope.limit * 2 + 10;
-        let hits = capped_search(model, &l.vector, types, &|i| rules.admits(model, i), cap, want);
+        let admit = |i: u32| rules.admits(model, i);
+        let hits = match model.mix.as_ref().filter(|m| m.has_tables()) {
+            Some(mix) => blended_search(model, mix, l, types, &admit, cap, want),
+            None => capped_search(model, &l.vector, types, &admit, cap, want),
+        };
         let list = hits
             .into_iter()
             .map(|h| Scored {
@@ -198,7 +203,11 @@ impl Recs {
         let k = limit * 3 + 20;
         let admit = |i: u32| rules.admits(model, i);
         let mut fused: HashMap<u32, (f32, Reason)> = HashMap::new();
-        for (rank, h) in model.search(&l.vector, k, types, &admit).into_iter().enumerate() {
+        let collaborative = match model.mix.as_ref().filter(|m| m.has_tables()) {
+            Some(mix) => blended_search(model, mix, l, types, &admit, None, k),
+            None => model.search(&l.vector, k, types, &admit),
+        };
+        for (rank, h) in collaborative.into_iter().enumerate() {
             fused.insert(
                 h.id,
                 (

@@ -5,6 +5,7 @@
 //! (the server implements it over its engine), so the same code serves `needle train`
 //! offline and `POST /v1/admin/train` online.
 
+mod blend;
 mod config;
 mod evidence;
 pub mod jobs;

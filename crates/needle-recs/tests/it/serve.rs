@@ -180,3 +180,75 @@ fn a_session_serves_at_most_session_max_items() {
         .unwrap();
     assert_eq!(recs.session_next(&src, &other.session_id, 1).unwrap().items.len(), 1);
 }
+
+#[test]
+fn for_you_ranks_by_the_selected_blend_when_it_has_item_tables() {
+    use needle_recs::select::{Family, Selection, ServedBlend};
+    use needle_recs::{Confidence, Csr, ItemSimilarity};
+    let dir = tempfile::tempdir().unwrap();
+    let src = source();
+    let mut c = config();
+    c.select.enabled = false;
+    let recs = Recs::open(dir.path(), c.clone()).unwrap();
+    recs.train_now(&src, &mut |_| {}).unwrap();
+    let req = RecRequest {
+        surface: Surface::ForYou,
+        types: None,
+        limit: 5,
+        market: None,
+        explicit: true,
+        now_ms: Some(1_700_000_000_000),
+    };
+    // u4 plays group 1; ALS alone never puts a group-2 artist first.
+    let als_only = recs.recommend(&src, "u4", &req).unwrap();
+    let target = "g2-i5";
+    assert_ne!(als_only.items[0].id, target, "{als_only:?}");
+    // A table in which every item points at `target`, ALS weighted 0: the blend must rank
+    // `target` first, as the table scores it.
+    let mut m = ServingModel::load_current(dir.path()).unwrap().unwrap();
+    let t = m.items.get(target).unwrap();
+    let n = m.n_trained;
+    let rows: Vec<Vec<(u32, f32)>> = (0..n as u32)
+        .map(|i| if i == t { vec![] } else { vec![(t, 1.0)] })
+        .collect();
+    let f = m.factors();
+    m.mix = Some(ServedBlend {
+        als_weight: 0.0,
+        tables: vec![(
+            Family::ItemKnn,
+            1.0,
+            ItemSimilarity::from_table("item_knn", Csr::from_rows(n, rows), Confidence::Binary),
+        )],
+        n_active: n,
+        als_mean: vec![0.0; f],
+        als_cov: vec![0.0; f * f],
+        selection: Selection::default(),
+    });
+    recs.install(m);
+    let blended = recs.recommend(&src, "u4", &req).unwrap();
+    assert_eq!(blended.items[0].id, target, "{blended:?}");
+    assert_eq!(
+        blended.items.len(),
+        5,
+        "the rest is filled from the candidates: {blended:?}"
+    );
+}
+
+#[test]
+fn training_selects_by_validation_and_the_model_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source();
+    let recs = Recs::open(dir.path(), config()).unwrap();
+    let stats = recs.train_now(&src, &mut |_| {}).unwrap();
+    let sel = stats.selection.expect("selection ran (60 listeners of 8 plays)");
+    assert!(sel.valid_listeners >= 10 && sel.valid_interactions >= sel.valid_listeners);
+    assert!(sel.candidates.len() >= 4, "{sel:?}");
+    assert!(
+        sel.candidates.iter().any(|c| c.label.contains("tags=")),
+        "tags were tried: {sel:?}"
+    );
+    assert!(!sel.chosen.is_empty());
+    let live = recs.model().unwrap();
+    assert_eq!(live.stats.selection.as_ref(), Some(&sel));
+    assert_eq!(live.mix.as_ref().map(|m| &m.selection), Some(&sel));
+}

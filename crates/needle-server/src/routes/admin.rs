@@ -7,6 +7,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use needle_recs::select::Selection;
 use needle_recs::serve::{Job, TrainStats};
 use needle_recs::RecsError;
 use serde::Serialize;
@@ -109,6 +110,9 @@ pub struct ModelInfo {
     /// Sizes and timings of the training run.
     #[schema(value_type = Object)]
     pub stats: Option<TrainStats>,
+    /// Model selection: each candidate's validation NDCG@10, and the blend that was
+    /// chosen and is served (`null` for a model trained without selection).
+    pub selection: Option<Selection>,
 }
 
 /// The model serving now.
@@ -130,6 +134,7 @@ pub async fn model(State(state): State<AppState>) -> Json<ModelInfo> {
             index: None,
             factors: None,
             stats: None,
+            selection: None,
         },
         Some(m) => ModelInfo {
             model_version: Some(m.version),
@@ -140,6 +145,7 @@ pub async fn model(State(state): State<AppState>) -> Json<ModelInfo> {
             index: Some(m.index.kind()),
             factors: Some(m.factors()),
             stats: Some(m.stats.clone()),
+            selection: m.stats.selection.clone(),
         },
     })
 }

@@ -535,6 +535,30 @@ discover_recent = 0.4
 session_played = 0.5
 session_skipped = 0.7
 
+[recs.select]
+# Model selection by validation (docs/recommendations.md, "Model selection"): a training
+# job holds out each listener's most recent valid_share of interactions, fits ALS,
+# EASE^R, RP3beta and item-kNN over small grids, tunes a blend's weights on that slice,
+# refits the winner on everything and serves it. false: ALS alone, as before.
+enabled = true
+valid_share = 0.1
+# Listeners with fewer interactions give no validation items; at most
+# max_valid_listeners (a seeded sample) do.
+min_history = 5
+max_valid_listeners = 5000
+seed = 7
+# Seconds the optional grid points may take (the first of each family always runs).
+budget_secs = 300.0
+# EASE^R's dense inverse is n x n: it runs on the most listened items up to this count
+# (0 leaves it out), kept as a sparse table of ease_top_k weights per item.
+ease_max_items = 8000
+ease_top_k = 1000
+# Blend weights are searched on a simplex grid of this step; NDCG@k decides; each
+# listener's blend ranks the union of every part's top pool_depth.
+weight_step = 0.1
+k = 10
+pool_depth = 100
+
 # Access control (see README, "Access control"). In the environment, a key of a
 # section is NEEDLE_<SECTION>__<KEY>, e.g. NEEDLE_AUTH__KEYS_FILE=/etc/needle/keys.toml.
 [auth]

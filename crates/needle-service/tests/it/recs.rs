@@ -150,3 +150,69 @@ fn podcasts_for_a_music_listener_name_the_artist_they_mention() {
         "{items:#?}"
     );
 }
+
+/// Poll (bounded) until `f` holds.
+fn eventually(what: &str, f: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_dj_session_and_the_training_jobs_survive_a_restart() {
+    use needle_recs::serve::JobStatus;
+    let dir = tempfile::tempdir().unwrap();
+    let (sid, first, job_id) = {
+        let s = open(dir.path());
+        catalog_and_listeners(&s);
+        let job = s.start_training().unwrap();
+        eventually("the training job is done", || {
+            s.recs()
+                .jobs()
+                .get(&job.job_id)
+                .is_some_and(|j| j.status == JobStatus::Done)
+        });
+        let info = s.recs().start_session("u0", None, None, true).unwrap();
+        let first: Vec<String> = s
+            .session_next(&info.session_id, 2)
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert!(!first.is_empty());
+        s.shutdown().unwrap();
+        (info.session_id, first, job.job_id)
+    };
+    let mut cfg = needle_service::ServiceConfig::new(needle_search::EngineConfig::new(dir.path()));
+    cfg.load_model = true;
+    let s = Service::open(cfg).unwrap();
+    eventually("the model is loaded", || s.recs().model().is_some());
+    let done = s
+        .recs()
+        .jobs()
+        .get(&job_id)
+        .expect("the finished job is still reported");
+    assert_eq!(done.status, JobStatus::Done);
+    assert!(done.model_version.is_some());
+    let next = s
+        .session_next(&sid, 4)
+        .expect("the session continues after the restart");
+    let again: Vec<String> = next.items.into_iter().map(|i| i.id).collect();
+    assert!(!again.is_empty());
+    assert!(
+        again.iter().all(|id| !first.contains(id)),
+        "nothing is served twice: {first:?} then {again:?}"
+    );
+    // A new job gets a new number: ids never repeat across restarts.
+    let job = s.start_training().unwrap();
+    assert_ne!(job.job_id, job_id);
+    eventually("the second job is done", || {
+        s.recs()
+            .jobs()
+            .get(&job.job_id)
+            .is_some_and(|j| j.status == JobStatus::Done)
+    });
+}

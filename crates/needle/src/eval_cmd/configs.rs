@@ -39,6 +39,7 @@ pub(super) fn default_config(name: &str) -> ModelConfig {
             ..Default::default()
         }),
         "popularity" => ModelConfig::Popularity,
+        "auto" => ModelConfig::Auto(needle_recs::select::SelectConfig::default()),
         // `--models` accepts only the names in `KNOWN`.
         other => unreachable!("unknown model {other}"),
     }

@@ -13,14 +13,17 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use needle_recs::datasets::{load_lastfm_artist_tags, load_lastfm_user_artists};
-use needle_recs::eval::{markdown_table, recbole_split, run_holdout, run_recbole, tune, SeedRun, PUBLISHED_LASTFM};
+use needle_recs::eval::{
+    markdown_table, paired_difference, recbole_split, run_holdout, run_recbole, standard_error, tune, Metric, SeedRun,
+    PUBLISHED_LASTFM,
+};
 use needle_recs::ModelConfig;
 
 use configs::{default_config, grid};
 use hnsw::hnsw_report;
 
 /// The models `--models` knows.
-const KNOWN: [&str; 6] = ["als", "als_log", "ease", "rp3beta", "item_knn", "popularity"];
+const KNOWN: [&str; 7] = ["als", "als_log", "ease", "rp3beta", "item_knn", "popularity", "auto"];
 
 /// Options of `needle eval`.
 #[derive(Args, Debug)]
@@ -43,7 +46,7 @@ pub struct EvalArgs {
         long,
         value_name = "LIST",
         value_delimiter = ',',
-        default_value = "als,als_log,ease,rp3beta,item_knn,popularity",
+        default_value = "als,als_log,ease,rp3beta,item_knn,popularity,auto",
         value_parser = PossibleValuesParser::new(KNOWN)
     )]
     models: Vec<String>,
@@ -56,7 +59,9 @@ pub struct EvalArgs {
     /// Measure HNSW recall@k against exact search on the ALS item vectors.
     #[arg(long)]
     hnsw: bool,
-    /// Write the splits as DIR/split_seed{S}.tsv (for py/implicit_baseline.py).
+    /// Write the splits as DIR/split_seed{S}.tsv (for py/implicit_baseline.py and
+    /// bench/recs_api_eval.py), and with --holdout the listener-holdout splits as
+    /// DIR/holdout_seed{S}.tsv.
     #[arg(long, value_name = "DIR")]
     write_split: Option<PathBuf>,
     /// Write all runs as JSON.
@@ -109,6 +114,15 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             split.write_tsv(&p).context("write split")?;
             println!("wrote {}", p.display());
         }
+        if args.holdout {
+            for s in 0..args.seeds {
+                let p = dir.join(format!("holdout_seed{s}.tsv"));
+                needle_recs::split::user_holdout_split(&data, 0.1, s)
+                    .write_tsv(&p)
+                    .context("write split")?;
+                println!("wrote {}", p.display());
+            }
+        }
     }
     let s0 = &splits[0];
     println!(
@@ -121,7 +135,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
 
     if let Some(Configs(c)) = &args.candidates {
         let t = Instant::now();
-        let ranked = tune(s0, c, args.k).context("tune")?;
+        let ranked = tune(s0, c, args.k, Some(&tags)).context("tune")?;
         println!(
             "## validation (seed 0): {} configs in {:.1}s\n",
             c.len(),
@@ -151,7 +165,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         if args.tune {
             let candidates = grid(name);
             let t = Instant::now();
-            let ranked = tune(s0, &candidates, args.k).context("tune")?;
+            let ranked = tune(s0, &candidates, args.k, Some(&tags)).context("tune")?;
             println!(
                 "## tuning {name} on validation (seed 0): {} configs in {:.1}s\n",
                 candidates.len(),
@@ -184,8 +198,12 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         for (s, split) in splits.iter().enumerate() {
             let r = run_recbole(split, config, s as u64, args.k, Some(&tags)).context("run")?;
             eprintln!(
-                "{name} seed {s}: train {:.2}s, valid NDCG {:.4}, test Recall {:.4} NDCG {:.4}",
-                r.train_seconds, r.valid.topk.ndcg, r.test.topk.recall, r.test.topk.ndcg
+                "{name} seed {s}: train {:.2}s, valid NDCG {:.4}, test Recall {:.4} NDCG {:.4}{}",
+                r.train_seconds,
+                r.valid.topk.ndcg,
+                r.test.topk.recall,
+                r.test.topk.ndcg,
+                r.chosen.as_deref().map(|c| format!("; chose {c}")).unwrap_or_default()
             );
             runs.push(r);
         }
@@ -196,6 +214,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         args.seeds
     );
     println!("{}", markdown_table(&rows, args.k, &PUBLISHED_LASTFM));
+    println!("{}", comparisons(&rows, args.k));
 
     let mut holdout_rows = Vec::new();
     if args.holdout {
@@ -211,6 +230,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             args.seeds
         );
         println!("{}", markdown_table(&holdout_rows, args.k, &[]));
+        println!("{}", comparisons(&holdout_rows, args.k));
     }
 
     if args.hnsw {
@@ -226,6 +246,53 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         fs_err::write(p, serde_json::to_string_pretty(&v)?).context("write json")?;
     }
     Ok(())
+}
+
+/// Standard errors, and each model's paired difference from the selected model (`auto`),
+/// when it ran: Markdown.
+fn comparisons(rows: &[(String, Vec<SeedRun>)], k: usize) -> String {
+    let mut s = format!(
+        "Standard error of the mean (per seed sd over users / √users, combined over seeds):\n\n| model | SE NDCG@{k} | SE Recall@{k} |\n|---|---|---|\n"
+    );
+    for (label, runs) in rows {
+        s += &format!(
+            "| {label} | {:.4} | {:.4} |\n",
+            standard_error(runs, Metric::Ndcg),
+            standard_error(runs, Metric::Recall)
+        );
+    }
+    let Some((auto_label, auto)) = rows.iter().find(|(_, r)| r.iter().any(|x| x.chosen.is_some())) else {
+        return s;
+    };
+    s += &format!(
+        "\nPaired differences, `{auto_label}` minus each model, same users and splits (mean ± SE; z = mean / SE):\n\n| model | Δ NDCG@{k} | z | Δ Recall@{k} | z |\n|---|---|---|---|---|\n"
+    );
+    for (label, runs) in rows {
+        if std::ptr::eq(runs, auto) {
+            continue;
+        }
+        let (Some(n), Some(r)) = (
+            paired_difference(auto, runs, Metric::Ndcg),
+            paired_difference(auto, runs, Metric::Recall),
+        ) else {
+            continue;
+        };
+        let z = |d: (f64, f64)| if d.1 > 0.0 { d.0 / d.1 } else { f64::NAN };
+        s += &format!(
+            "| {label} | {:+.4} ± {:.4} | {:.1} | {:+.4} ± {:.4} | {:.1} |\n",
+            n.0,
+            n.1,
+            z(n),
+            r.0,
+            r.1,
+            z(r)
+        );
+    }
+    s += "\nChosen per split:\n";
+    for r in auto {
+        s += &format!("- seed {}: {}\n", r.seed, r.chosen.as_deref().unwrap_or(""));
+    }
+    s
 }
 
 #[cfg(test)]

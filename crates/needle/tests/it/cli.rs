@@ -240,7 +240,7 @@ fn eval_flags_are_checked_by_clap() {
         assert!(help.contains(flag), "{flag} missing from\n{help}");
     }
     assert!(
-        help.contains("[default: als,als_log,ease,rp3beta,item_knn,popularity]"),
+        help.contains("[default: als,als_log,ease,rp3beta,item_knn,popularity,auto]"),
         "{help}"
     );
 }

@@ -17,8 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{ItemMeta, Parts, ServingModel, TrainStats};
 use crate::index::IndexOrigin;
+use crate::matrix::Csr;
 use crate::matrix::IdMap;
-use crate::models::Als;
+use crate::models::{Als, Confidence, ItemSimilarity};
+use crate::select::{Family, Selection, ServedBlend};
 use crate::serve::ServeConfig;
 use crate::RecsError;
 
@@ -39,6 +41,39 @@ struct Header {
     creators: Vec<String>,
     listeners: Vec<u32>,
     popular: Vec<(EntityType, Vec<(u32, f32)>)>,
+    /// The selected blend; its item tables follow the vectors, in this order. Absent in
+    /// files written before selection (ALS alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mix: Option<MixHeader>,
+}
+
+/// A [`ServedBlend`] without its tables' entries.
+#[derive(Serialize, Deserialize)]
+struct MixHeader {
+    als_weight: f32,
+    n_active: usize,
+    als_mean: Vec<f32>,
+    als_cov: Vec<f32>,
+    selection: Selection,
+    tables: Vec<TableHeader>,
+}
+
+/// One item table: `rows + 1` row pointers (`u64`), then `nnz` columns (`u32`), then `nnz`
+/// values (`f32`), little-endian.
+#[derive(Serialize, Deserialize)]
+struct TableHeader {
+    family: Family,
+    weight: f32,
+    confidence: Confidence,
+    rows: usize,
+    cols: usize,
+    nnz: usize,
+}
+
+impl TableHeader {
+    fn bytes(&self) -> u64 {
+        (self.rows as u64 + 1) * 8 + self.nnz as u64 * 8
+    }
 }
 
 impl ServingModel {
@@ -68,6 +103,25 @@ impl ServingModel {
                 v.sort_by_key(|x| x.0);
                 v
             },
+            mix: self.mix.as_ref().map(|m| MixHeader {
+                als_weight: m.als_weight,
+                n_active: m.n_active,
+                als_mean: m.als_mean.clone(),
+                als_cov: m.als_cov.clone(),
+                selection: m.selection.clone(),
+                tables: m
+                    .tables
+                    .iter()
+                    .map(|(family, weight, t)| TableHeader {
+                        family: *family,
+                        weight: *weight,
+                        confidence: t.confidence(),
+                        rows: t.sim.nrows(),
+                        cols: t.sim.ncols(),
+                        nnz: t.sim.nnz(),
+                    })
+                    .collect(),
+            }),
         };
         let json = serde_json::to_vec(&header).map_err(|e| RecsError::Parse(e.to_string()))?;
         if let Some(h) = self.index.as_hnsw() {
@@ -81,6 +135,17 @@ impl ServingModel {
             w.write_all(&json)?;
             for x in self.als.item_factors().iter().chain(&self.content) {
                 w.write_all(&x.to_le_bytes())?;
+            }
+            for (_, _, t) in self.mix.iter().flat_map(|m| &m.tables) {
+                for &p in t.sim.indptr() {
+                    w.write_all(&(p as u64).to_le_bytes())?;
+                }
+                for c in t.sim.indices() {
+                    w.write_all(&c.to_le_bytes())?;
+                }
+                for v in t.sim.data() {
+                    w.write_all(&v.to_le_bytes())?;
+                }
             }
             w.flush()?;
             drop(w);
@@ -161,7 +226,11 @@ impl ServingModel {
             return Err(bad("inconsistent header"));
         }
         let f = h.factors.max(1);
-        let need = (h.n_vec as u64).saturating_mul(f as u64).saturating_mul(4);
+        let tables: u64 = h.mix.iter().flat_map(|m| &m.tables).map(TableHeader::bytes).sum();
+        let need = (h.n_vec as u64)
+            .saturating_mul(f as u64)
+            .saturating_mul(4)
+            .saturating_add(tables);
         if need != file_len - 16 - len as u64 {
             return Err(bad("vector block does not match the header (truncated file?)"));
         }
@@ -171,6 +240,48 @@ impl ServingModel {
             r.read_exact(&mut buf)?;
             *x = f32::from_le_bytes(buf);
         }
+        let mix = match h.mix {
+            None => None,
+            Some(mh) => {
+                if mh.als_mean.len() != f || mh.als_cov.len() != f * f {
+                    return Err(bad("blend moments do not match the factors"));
+                }
+                let mut tables = Vec::new();
+                for t in &mh.tables {
+                    let mut raw = vec![0u8; t.bytes() as usize];
+                    r.read_exact(&mut raw)?;
+                    let (ptr, rest) = raw.split_at((t.rows + 1) * 8);
+                    let (cols, vals) = rest.split_at(t.nnz * 4);
+                    let indptr = ptr
+                        .chunks_exact(8)
+                        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()) as usize)
+                        .collect();
+                    let indices = cols
+                        .chunks_exact(4)
+                        .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
+                        .collect();
+                    let data = vals
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes(b.try_into().unwrap_or_default()))
+                        .collect();
+                    let sim = Csr::from_parts(t.cols, indptr, indices, data)
+                        .map_err(|e| bad(&format!("item table {}: {e}", t.family.label())))?;
+                    tables.push((
+                        t.family,
+                        t.weight,
+                        ItemSimilarity::from_table(t.family.label(), sim, t.confidence),
+                    ));
+                }
+                Some(ServedBlend {
+                    als_weight: mh.als_weight,
+                    tables,
+                    n_active: mh.n_active,
+                    als_mean: mh.als_mean,
+                    als_cov: mh.als_cov,
+                    selection: mh.selection,
+                })
+            }
+        };
         let content = floats.split_off(h.n_trained * f);
         let mut als_config = h.config.als.clone();
         als_config.factors = f;
@@ -189,6 +300,7 @@ impl ServingModel {
             n_vec: h.n_vec,
             als,
             content,
+            mix,
         })
     }
 }
@@ -324,6 +436,39 @@ mod tests {
         let (a, b) = (answers(&m), answers(&loaded));
         assert!(a.len() >= 400 && a.iter().all(|h| h.len() == 10));
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn the_selected_blend_and_its_item_tables_are_saved_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (m, path) = trained(dir.path(), 1);
+        let mix = m.mix.as_ref().expect("selection ran");
+        let sel = m.stats.selection.as_ref().expect("selection reported");
+        assert!(sel.valid_listeners >= 10, "{sel:?}");
+        let families: std::collections::HashSet<_> = sel.candidates.iter().map(|c| c.family).collect();
+        assert_eq!(families.len(), 4, "every family ran: {sel:?}");
+        let total: f32 = sel.chosen.iter().map(|w| w.weight).sum();
+        assert!((total - 1.0).abs() < 1e-4, "{sel:?}");
+        let loaded = ServingModel::load(&path).unwrap();
+        let back = loaded.mix.as_ref().unwrap();
+        assert_eq!(back.selection, mix.selection);
+        assert_eq!(loaded.stats.selection.as_ref(), Some(sel));
+        assert_eq!((back.als_weight, back.n_active), (mix.als_weight, mix.n_active));
+        assert_eq!((&back.als_mean, &back.als_cov), (&mix.als_mean, &mix.als_cov));
+        assert_eq!(back.tables.len(), mix.tables.len());
+        for (a, b) in mix.tables.iter().zip(&back.tables) {
+            assert_eq!((a.0, a.1, &a.2.sim), (b.0, b.1, &b.2.sim));
+        }
+        // A file cut inside the tables is refused, not half read.
+        if mix.has_tables() {
+            let bytes = fs_err::read(&path).unwrap();
+            fs_err::write(&path, &bytes[..bytes.len() - 4]).unwrap();
+            let e = ServingModel::load(&path)
+                .err()
+                .expect("a truncated file is refused")
+                .to_string();
+            assert!(e.contains("does not match the header"), "{e}");
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ use super::ServeConfig;
 use crate::index::{IndexBuilder, IndexOrigin, VectorIndex};
 use crate::matrix::IdMap;
 use crate::models::{Als, History};
+use crate::select::{Selection, ServedBlend};
 use crate::RecsError;
 
 pub(crate) use file::prune;
@@ -131,6 +132,10 @@ pub struct TrainStats {
     pub catalog_ms: u64,
     pub index_ms: u64,
     pub save_ms: u64,
+    /// Model selection: each candidate's validation NDCG@10 and what was chosen (absent
+    /// when `recs.select.enabled` is off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
 }
 
 /// One trained, loaded model. Immutable; swapped whole.
@@ -156,6 +161,8 @@ pub struct ServingModel {
     pub index: Box<dyn VectorIndex>,
     /// Rows with a vector, per type (see [`ServingModel::search`]).
     by_type: HashMap<EntityType, Vec<u32>>,
+    /// The blend selection chose (`None`: a model trained without selection, ALS alone).
+    pub mix: Option<ServedBlend>,
 }
 
 /// Below this share of the vectors, a search restricted to some types scans their rows
@@ -288,6 +295,7 @@ impl ServingModel {
             content: p.content,
             index,
             by_type: HashMap::new(),
+            mix: p.mix,
         };
         let mut by_type: HashMap<EntityType, Vec<u32>> = HashMap::new();
         for (i, m) in model.meta.iter().enumerate().take(model.n_vec) {
@@ -334,6 +342,7 @@ struct Parts {
     n_vec: usize,
     als: Als,
     content: Vec<f32>,
+    mix: Option<ServedBlend>,
 }
 
 /// Now, epoch milliseconds.

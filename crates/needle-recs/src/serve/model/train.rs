@@ -1,9 +1,11 @@
 //! Training a [`ServingModel`] from a [`Source`], one function per phase:
 //!
 //! 1. [`gather_interactions`]: every listener's liked items as a weighted matrix;
-//! 2. [`fit`]: ALS on that matrix;
-//! 3. [`CatalogPass::read`]: one pass over the catalog for metadata, tags and the catalog's
+//! 2. [`CatalogPass::read`]: one pass over the catalog for metadata, tags and the catalog's
 //!    own popularity;
+//! 3. model selection ([`crate::select`]: ALS with the items' tags as side information,
+//!    EASE^R, RP3beta, item-kNN and their blend, chosen on a validation slice), or
+//!    [`fit`] (ALS alone) when `recs.select.enabled` is off;
 //! 4. [`Centroids`] and [`content_vectors`]: vectors for catalog items without plays;
 //! 5. [`popularity_lists`]: per type, for cold start and short lists;
 //! 6. the vector index, built by `ServingModel::assemble` (shared with loading a file).
@@ -33,14 +35,29 @@ impl ServingModel {
     ) -> Result<ServingModel, RecsError> {
         let mut stats = TrainStats::default();
         let t = Instant::now();
-        let (data, with_history) = gather_interactions(source);
+        let (data, recency, with_history) = gather_interactions(source);
         stats.listeners = with_history;
         stats.interactions = data.matrix.nnz();
         stats.snapshot_ms = elapsed_ms(t);
         progress(0.05);
 
+        // The catalog first: the items' tags are side information for training.
         let t = Instant::now();
-        let als = fit(&data.matrix, &config.als, progress);
+        let catalog = CatalogPass::read(source, &data.items)?;
+        let catalog_ms = elapsed_ms(t);
+        progress(0.1);
+        let tags = crate::models::tag_matrix(&catalog.tags_of_trained, data.items.len());
+
+        let t = Instant::now();
+        let (als, mix) = if config.select.enabled {
+            let b = crate::select::select(&data.matrix, Some(&recency), Some(&tags), &config.als, &config.select)?;
+            tracing::info!(chosen = %b.mix.selection.summary(), ndcg = b.mix.selection.ndcg, "model selection");
+            stats.selection = Some(b.mix.selection.clone());
+            (b.als, Some(b.mix))
+        } else {
+            (fit(&data.matrix, Some(&tags), &config.als, progress), None)
+        };
+        progress(0.8);
         stats.train_ms = elapsed_ms(t);
         let mut items = data.items;
         let n_trained = items.len();
@@ -48,7 +65,6 @@ impl ServingModel {
         let listeners = data.matrix.col_counts();
 
         let t = Instant::now();
-        let catalog = CatalogPass::read(source, &items)?;
         progress(0.85);
 
         let centroids = Centroids::of(&als, &catalog.meta, &catalog.tags_of_trained, &config.blend);
@@ -66,7 +82,7 @@ impl ServingModel {
             &mut meta,
         );
         stats.popular_items = items.len() - n_vec;
-        stats.catalog_ms = elapsed_ms(t);
+        stats.catalog_ms = catalog_ms + elapsed_ms(t);
         progress(0.9);
 
         let (model, _) = Self::assemble(
@@ -84,6 +100,7 @@ impl ServingModel {
                 n_vec,
                 als,
                 content,
+                mix,
             },
             None,
         )?;
@@ -98,15 +115,19 @@ fn elapsed_ms(t: Instant) -> u64 {
 
 /// Phase 1: every listener's liked items (those with an [`interaction_weight`]) as a
 /// listener × item matrix, both numbered in id order so that the same listening gives the
-/// same model. Also returns how many listeners have at least one liked item.
-fn gather_interactions(source: &dyn Source) -> (Interactions, usize) {
+/// same model. Also returns the same pattern with each pair's recency (seconds of its
+/// newest event after the oldest listening, for the validation slice of model selection)
+/// and how many listeners have at least one liked item.
+fn gather_interactions(source: &dyn Source) -> (Interactions, Csr, usize) {
     let mut b = InteractionsBuilder::default();
+    let mut when: Vec<(String, String, i64)> = Vec::new();
     let mut with_history = 0;
     source.for_each_listener(&mut |user, p| {
         let mut any = false;
         for (item, st) in &p.items {
             if let Some(w) = interaction_weight(st) {
                 b.push(user, item, w);
+                when.push((user.to_string(), item.clone(), st.last_ts));
                 any = true;
             }
         }
@@ -114,14 +135,29 @@ fn gather_interactions(source: &dyn Source) -> (Interactions, usize) {
             with_history += 1;
         }
     });
-    (b.build_sorted(), with_history)
+    let data = b.build_sorted();
+    let oldest = when.iter().map(|w| w.2).min().unwrap_or(0);
+    let triples: Vec<(u32, u32, f32)> = when
+        .iter()
+        .filter_map(|(u, i, ts)| {
+            Some((
+                data.users.get(u)?,
+                data.items.get(i)?,
+                ((ts - oldest) as f64 / 1000.0) as f32 + 1.0,
+            ))
+        })
+        .collect();
+    let recency = Csr::from_triplets(data.matrix.nrows(), data.matrix.ncols(), &triples);
+    (data, recency, with_history)
 }
 
-/// Phase 2: ALS on the interactions; progress goes from 0.05 to 0.80 over the iterations.
-fn fit(matrix: &Csr, config: &AlsConfig, progress: &mut dyn FnMut(f32)) -> Als {
+/// Phase 2 without selection: ALS on the interactions (with the items' tags as side
+/// information when `config.tag_weight` asks); progress goes from 0.1 to 0.8 over the
+/// iterations.
+fn fit(matrix: &Csr, tags: Option<&Csr>, config: &AlsConfig, progress: &mut dyn FnMut(f32)) -> Als {
     let iterations = config.iterations.max(1);
-    Als::train_with_progress(matrix, config, |it| {
-        progress(0.05 + 0.75 * it as f32 / iterations as f32)
+    Als::train_with_side(matrix, tags, config, |it| {
+        progress(0.1 + 0.7 * it as f32 / iterations as f32)
     })
 }
 
