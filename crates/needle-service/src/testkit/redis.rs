@@ -68,6 +68,34 @@ pub fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// A node on a free port, answering `PING`. The port is free when chosen, but another
+/// process (another test's server, an outgoing connection) may take it before the node
+/// binds: a node that exits is started again on another port (at most 5 times).
+fn start_answering(dir: &Path, taken: &[u16]) -> Node {
+    for _ in 0..5 {
+        let port = free_port(taken);
+        let mut child = start_node(dir, port);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if cli(port, &["ping"]).trim() == "PONG" {
+                return Node {
+                    port,
+                    process: Some(child),
+                };
+            }
+            if child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gave up waiting for redis-server on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    panic!("redis-server exited at start five times (ports taken?)");
+}
+
 fn start_node(dir: &Path, port: u16) -> Child {
     let node_dir: PathBuf = dir.join(port.to_string());
     std::fs::create_dir_all(&node_dir).unwrap();
@@ -97,16 +125,9 @@ impl RedisCluster {
         let mut nodes: Vec<Node> = Vec::new();
         for _ in 0..6 {
             let taken: Vec<u16> = nodes.iter().map(|n| n.port).collect();
-            let port = free_port(&taken);
-            let process = Some(start_node(dir.path(), port));
-            nodes.push(Node { port, process });
+            nodes.push(start_answering(dir.path(), &taken));
         }
         let cluster = RedisCluster { nodes, _dir: dir };
-        for n in &cluster.nodes {
-            wait_until(&format!("redis-server on port {}", n.port), || {
-                cli(n.port, &["ping"]).trim() == "PONG"
-            });
-        }
         let addrs: Vec<String> = cluster.nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
         let out = Command::new("redis-cli")
             .arg("--cluster")
