@@ -72,7 +72,7 @@ use utoipa::OpenApi;
         crate::routes::tokens::TokensRevoked,
         needle_recs::serve::Recommendations, needle_recs::serve::RecItem, needle_recs::serve::Mix,
         needle_recs::serve::SessionInfo, crate::routes::recs::ContinueBody, crate::routes::recs::SessionBody,
-        crate::routes::admin::TrainAccepted, crate::routes::admin::ModelInfo,
+        crate::routes::admin::TrainAccepted, crate::routes::admin::TrainBody, crate::routes::admin::ModelInfo,
         needle_recs::select::Selection, needle_recs::select::CandidateScore, needle_recs::select::BlendWeight,
         needle_recs::select::Family,
         needle_service::ClusterStatus, needle_service::Manifest, needle_service::snapshot::SnapshotFile,

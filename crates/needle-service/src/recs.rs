@@ -115,16 +115,22 @@ impl Service {
     /// Queue a training job (one runs at a time; in a cluster, on one replica at a time:
     /// the `train` lease, released when the job ends).
     pub fn start_training(&self) -> Result<Job> {
+        self.start_training_with(false)
+    }
+
+    /// [`Service::start_training`]; `incremental` refits the served model's choice,
+    /// warm-started from its vectors, instead of selecting again.
+    pub fn start_training_with(&self, incremental: bool) -> Result<Job> {
         // A model file on a nearly full disk would fail late, or fill it.
         self.applier.check_disk()?;
         let Some(log) = self.applier.replicated_log() else {
-            return Ok(self.recs.start_training(Arc::new(self.source()))?);
+            return Ok(self.recs.start_training_kind(Arc::new(self.source()), incremental)?);
         };
         match log.try_lease(TRAIN_LEASE, &self.node_id)? {
             None => {}
             // This replica holds it: its queue answers (the running or queued job).
             Some(holder) if holder == self.node_id => {
-                return Ok(self.recs.start_training(Arc::new(self.source()))?);
+                return Ok(self.recs.start_training_kind(Arc::new(self.source()), incremental)?);
             }
             Some(holder) => {
                 return Err(Error::LeaseHeld(format!(
@@ -132,7 +138,7 @@ impl Service {
                 )))
             }
         }
-        let job = match self.recs.start_training(Arc::new(self.source())) {
+        let job = match self.recs.start_training_kind(Arc::new(self.source()), incremental) {
             Ok(job) => job,
             Err(e) => {
                 let _ = log.release(TRAIN_LEASE);
@@ -164,6 +170,12 @@ impl Service {
     /// Train a model on this thread and serve it.
     pub fn train_now(&self, progress: &mut dyn FnMut(f32)) -> Result<TrainStats> {
         Ok(self.recs.train_now(&self.source(), progress)?)
+    }
+
+    /// [`Service::train_now`], incrementally when asked (see
+    /// [`needle_recs::serve::Recs::train_now_with`]).
+    pub fn train_now_with(&self, incremental: bool, progress: &mut dyn FnMut(f32)) -> Result<TrainStats> {
+        Ok(self.recs.train_now_with(&self.source(), incremental, progress)?)
     }
 
     /// The recommendation service (model status, jobs, session owners).

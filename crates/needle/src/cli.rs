@@ -31,6 +31,10 @@ struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Refit the served model's chosen blend warm-started from its vectors
+    /// (`recs.select.warm_iterations`) instead of a full training with model selection.
+    #[arg(long)]
+    incremental: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -457,16 +461,20 @@ pub fn run(cli: Cli) -> Result<()> {
             let cfg = load_config(&cli, Overrides::default())?;
             standalone_only(&cfg, "train")?;
             init_logs(LogFormat::Text);
-            // The served model is not loaded: training starts from the listeners and the
-            // catalog, and numbers its model after the newest file.
+            // The served model is not loaded (a full training starts from the listeners and
+            // the catalog, and numbers its model after the newest file), except to start an
+            // incremental one from it.
             let service = open_service(&cfg, false)?;
+            if a.incremental {
+                service.recs().load_current_in_background();
+            }
             let bar = if a.quiet {
                 indicatif::ProgressBar::hidden()
             } else {
                 indicatif::ProgressBar::new(1000)
             };
             let started = std::time::Instant::now();
-            let stats = service.train_now(&mut |p| bar.set_position((p * 1000.0) as u64))?;
+            let stats = service.train_now_with(a.incremental, &mut |p| bar.set_position((p * 1000.0) as u64))?;
             bar.finish_and_clear();
             let version = service.recs().model().map(|m| m.version).unwrap_or(0);
             service.shutdown()?;

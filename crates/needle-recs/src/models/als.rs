@@ -120,10 +120,17 @@ impl Als {
     /// Like [`Als::train_with_progress`], with `tags` (a tag x item matrix: which items carry
     /// each tag) as pseudo-listeners weighted by `config.tag_weight` when it is above 0.
     /// The model's listeners are `train`'s rows only.
-    pub fn train_with_side(
+    pub fn train_with_side(train: &Csr, tags: Option<&Csr>, config: &AlsConfig, progress: impl FnMut(usize)) -> Als {
+        Self::train_with_side_init(train, tags, config, None, progress)
+    }
+
+    /// Like [`Als::train_with_side`], starting from the item factors `init` (row-major,
+    /// `train.ncols() x factors`; a warm start from a previous model) instead of random ones.
+    pub fn train_with_side_init(
         train: &Csr,
         tags: Option<&Csr>,
         config: &AlsConfig,
+        init: Option<Vec<f32>>,
         mut progress: impl FnMut(usize),
     ) -> Als {
         let f = config.factors.max(1);
@@ -148,6 +155,9 @@ impl Als {
         // implicit's initialization: uniform [0, 0.01)
         let mut x: Vec<f32> = (0..nu * f).map(|_| rng.random::<f32>() * 0.01).collect();
         let mut y: Vec<f32> = (0..ni * f).map(|_| rng.random::<f32>() * 0.01).collect();
+        if let Some(init) = init.filter(|v| v.len() == ni * f) {
+            y = init;
+        }
         for it in 0..config.iterations {
             let yty = regularized_gram(&y, f, config.regularization);
             solve_rows(&cui, &mut x, &y, &yty, config);

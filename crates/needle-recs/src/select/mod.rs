@@ -94,6 +94,9 @@ pub struct SelectConfig {
     /// The grid tries ALS with twice the configured factors up to this many (vectors,
     /// and so serving memory and search time, grow with it).
     pub max_factors: usize,
+    /// Incremental training (`POST /v1/admin/train {"incremental": true}`): ALS iterations
+    /// from the previous model's vectors, instead of a selection from scratch.
+    pub warm_iterations: usize,
 }
 
 impl Default for SelectConfig {
@@ -111,6 +114,7 @@ impl Default for SelectConfig {
             k: 10,
             pool_depth: 100,
             max_factors: 256,
+            warm_iterations: 5,
         }
     }
 }
@@ -132,6 +136,10 @@ pub struct BlendWeight {
     pub family: Family,
     pub label: String,
     pub weight: f32,
+    /// The configuration (what incremental training refits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub config: Option<ModelConfig>,
 }
 
 /// What selection measured and chose; the training job reports it
@@ -154,6 +162,15 @@ pub struct Selection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub elapsed_ms: u64,
+    /// The ALS configuration whose vectors are served (the best of its family, also when
+    /// its blend weight is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub als: Option<AlsConfig>,
+    /// Set by incremental training: this selection was made for model version N and
+    /// refitted since, warm-started from the model before, without selecting again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refitted_from: Option<u64>,
 }
 
 impl Selection {
@@ -304,6 +321,7 @@ pub fn select(
             "ALS alone: {valid_listeners} listeners with at least {} interactions, too few to validate on (10 needed)",
             c.min_history
         ));
+        sel.als = Some(als.clone());
         sel.elapsed_ms = started.elapsed().as_millis() as u64;
         return Ok(Blended::new(
             Als::train_with_side(m, tags, als, |_| {}),
@@ -382,12 +400,64 @@ pub fn select(
                 family: *f,
                 label: config.label(),
                 weight: w,
+                config: Some(config.clone()),
             });
         }
     }
     let full_als = Als::train_with_side(m, tags, &als_config, |_| {});
+    sel.als = Some(als_config);
     sel.elapsed_ms = started.elapsed().as_millis() as u64;
     Ok(Blended::new(full_als, tables, als_weight, m, sel))
+}
+
+/// Incremental training: the blend `previous` (made for model `version`) refitted on `m`
+/// without selecting again. ALS starts from the previous model's item vectors (`init(i)`
+/// for item `i` of `m`, `None` for an item new since: a small random start, as in a cold
+/// fit) and runs `iterations`; the item tables are refitted (they are cheap). `None` when
+/// `previous` does not name its configurations (a model saved before they were kept).
+pub fn refit(
+    m: &Csr,
+    tags: Option<&Csr>,
+    previous: &Selection,
+    version: u64,
+    init: &dyn Fn(u32) -> Option<Vec<f32>>,
+    iterations: usize,
+) -> Result<Option<Blended>, RecsError> {
+    let started = Instant::now();
+    let Some(als) = previous.als.clone() else {
+        return Ok(None);
+    };
+    let f = als.factors.max(1);
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(als.seed);
+    let mut y0 = Vec::with_capacity(m.ncols() * f);
+    for i in 0..m.ncols() as u32 {
+        match init(i).filter(|v| v.len() == f) {
+            Some(v) => y0.extend(v),
+            None => y0.extend((0..f).map(|_| rand::Rng::random::<f32>(&mut rng) * 0.01)),
+        }
+    }
+    let warm = AlsConfig {
+        iterations: iterations.max(1),
+        ..als.clone()
+    };
+    let full_als = Als::train_with_side_init(m, tags, &warm, Some(y0), |_| {});
+    let mut als_weight = if previous.chosen.is_empty() { 1.0 } else { 0.0 };
+    let mut tables = Vec::new();
+    for w in &previous.chosen {
+        match (&w.config, w.family) {
+            (_, Family::Als) => als_weight = w.weight,
+            (Some(config), family) => {
+                if let Fitted::Table(t) = fit(config, m, tags)? {
+                    tables.push((family, w.weight, t));
+                }
+            }
+            (None, _) => return Ok(None),
+        }
+    }
+    let mut sel = previous.clone();
+    sel.refitted_from = Some(previous.refitted_from.unwrap_or(version));
+    sel.elapsed_ms = started.elapsed().as_millis() as u64;
+    Ok(Some(Blended::new(full_als, tables, als_weight, m, sel)))
 }
 #[cfg(test)]
 mod tests {
@@ -488,5 +558,6 @@ mod tests {
         let b = select(&m, None, None, &small_als(), &SelectConfig::default()).unwrap();
         assert!(b.mix.tables.is_empty() && b.mix.als_weight == 1.0);
         assert!(b.mix.selection.note.as_deref().is_some_and(|n| n.contains("too few")));
+        assert_eq!(b.mix.selection.als, Some(small_als()), "an incremental job can refit it");
     }
 }

@@ -111,6 +111,9 @@ impl ServeConfig {
         if !(1..=1000).contains(&s.k) {
             out.push(format!("recs.select.k: {} is outside 1..=1000", s.k));
         }
+        if !(1..=200).contains(&s.warm_iterations) {
+            out.push(format!("recs.select.warm_iterations: {} is outside 1..=200", s.warm_iterations));
+        }
         if s.pool_depth < s.k {
             out.push(format!(
                 "recs.select.pool_depth: {} is below recs.select.k",

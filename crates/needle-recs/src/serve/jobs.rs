@@ -13,6 +13,9 @@ use super::model::now_ms;
 use super::{Recs, Source, TrainStats};
 use crate::RecsError;
 
+/// The kind of an incremental training job (a full one is `train`).
+pub const INCREMENTAL: &str = "train_incremental";
+
 /// Where a job is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -160,16 +163,23 @@ impl Recs {
     /// Queue a training job; it starts at once unless another is running. A job already
     /// queued (not yet started) is returned instead of queueing a second identical one.
     pub fn start_training(self: &Arc<Self>, source: Arc<dyn Source>) -> Result<Job, RecsError> {
+        self.start_training_kind(source, false)
+    }
+
+    /// [`Recs::start_training`]; `incremental` queues a job of kind `train_incremental`
+    /// ([`Recs::train_now_with`]).
+    pub fn start_training_kind(self: &Arc<Self>, source: Arc<dyn Source>, incremental: bool) -> Result<Job, RecsError> {
+        let kind = if incremental { INCREMENTAL } else { "train" };
         let mut inner = self.jobs.inner.lock();
         if let Some(&n) = inner.queue.back() {
-            if let Some(j) = inner.jobs.get(&n) {
+            if let Some(j) = inner.jobs.get(&n).filter(|j| j.kind == kind) {
                 return Ok(j.clone());
             }
         }
         let n = self.jobs.next_number(&mut inner);
         let job = Job {
             job_id: format!("train-{n}"),
-            kind: "train".into(),
+            kind: kind.into(),
             status: JobStatus::Queued,
             progress: 0.0,
             queued_at_ms: now_ms(),
@@ -219,9 +229,12 @@ impl Recs {
                 j.status = JobStatus::Running;
                 j.started_at_ms = Some(now_ms());
             });
-            tracing::info!(job = n, "training started");
+            let incremental = self.jobs.inner.lock().jobs.get(&n).is_some_and(|j| j.kind == INCREMENTAL);
+            tracing::info!(job = n, incremental, "training started");
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.train_now(source.as_ref(), &mut |p| self.jobs.update(n, |j| j.progress = p))
+                self.train_now_with(source.as_ref(), incremental, &mut |p| {
+                    self.jobs.update(n, |j| j.progress = p)
+                })
             }));
             let version = self.model().map(|m| m.version);
             match result {

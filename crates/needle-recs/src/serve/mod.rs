@@ -284,8 +284,20 @@ impl Recs {
 
     /// Train a model now on this thread, save it and swap it in.
     pub fn train_now(&self, source: &dyn Source, progress: &mut dyn FnMut(f32)) -> Result<TrainStats, RecsError> {
+        self.train_now_with(source, false, progress)
+    }
+
+    /// [`Recs::train_now`]; `incremental` refits the served model's choice warm-started
+    /// from its vectors instead of selecting again (a full training when nothing is served).
+    pub fn train_now_with(
+        &self,
+        source: &dyn Source,
+        incremental: bool,
+        progress: &mut dyn FnMut(f32),
+    ) -> Result<TrainStats, RecsError> {
         let version = model::latest_version(&self.dir).max(self.model().map(|m| m.version).unwrap_or(0)) + 1;
-        let mut m = ServingModel::train(source, &self.config, version, progress)?;
+        let previous = if incremental { self.model() } else { None };
+        let mut m = ServingModel::train_from(source, &self.config, version, progress, previous.as_deref())?;
         m.save(&self.dir)?;
         let stats = m.stats.clone();
         *self.pending.lock() = Some(Arc::new(m));

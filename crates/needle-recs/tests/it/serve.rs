@@ -252,3 +252,44 @@ fn training_selects_by_validation_and_the_model_reports_it() {
     assert_eq!(live.stats.selection.as_ref(), Some(&sel));
     assert_eq!(live.mix.as_ref().map(|m| &m.selection), Some(&sel));
 }
+
+#[test]
+fn incremental_training_refits_the_chosen_blend_from_the_served_vectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut evs = events();
+    let recs = Recs::open(dir.path(), config()).unwrap();
+    // Without a served model, an incremental job is a full one.
+    let first = recs.train_now_with(&source_of(&evs), true, &mut |_| {}).unwrap();
+    let sel = first.selection.expect("selection ran");
+    assert_eq!(sel.refitted_from, None);
+    assert!(sel.als.is_some() && sel.chosen.iter().all(|w| w.config.is_some()), "{sel:?}");
+    // New plays: a new listener of group 2, and more plays for u1.
+    for k in 0..6usize {
+        for user in ["newcomer", "u1"] {
+            evs.push(Event {
+                event_id: None,
+                user_id: user.into(),
+                kind: EventType::Play,
+                item_id: format!("g2-i{}", k * 3),
+                ts: 1_700_000_100_000,
+                ms_played: None,
+                count: 2,
+                context: None,
+            });
+        }
+    }
+    let src = source_of(&evs);
+    let again = recs.train_now_with(&src, true, &mut |_| {}).unwrap();
+    let warm = again.selection.expect("reported");
+    assert_eq!(warm.refitted_from, Some(1), "{warm:?}");
+    assert_eq!((&warm.chosen, &warm.candidates), (&sel.chosen, &sel.candidates), "no new selection");
+    let live = recs.model().unwrap();
+    assert_eq!(live.version, 2);
+    assert_eq!(live.stats.listeners, 61, "the newcomer is in the refitted model");
+    // A refit of a refit still names the selection it came from.
+    let third = recs.train_now_with(&src, true, &mut |_| {}).unwrap();
+    assert_eq!(third.selection.unwrap().refitted_from, Some(1));
+    // A full training selects again.
+    let full = recs.train_now(&src, &mut |_| {}).unwrap();
+    assert_eq!(full.selection.unwrap().refitted_from, None);
+}

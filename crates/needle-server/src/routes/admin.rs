@@ -22,16 +22,30 @@ pub struct TrainAccepted {
     pub status: needle_recs::serve::JobStatus,
 }
 
+/// Body of `POST /v1/admin/train` (optional).
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainBody {
+    /// Refit the served model's chosen blend warm-started from its vectors
+    /// (`recs.select.warm_iterations`), without a new model selection: seconds instead of
+    /// the full job. Default `false`; without a served model, a full training.
+    #[serde(default)]
+    pub incremental: bool,
+}
+
 /// Train a new recommendation model from every listener's events and the catalog, in the
 /// background. The new model is swapped in atomically when done; requests in flight finish
-/// on the old one. One job runs at a time; a second request while one is queued returns
-/// that job. The request has no body (one sent must be JSON, and is ignored).
+/// on the old one. One job runs at a time; a second request while one of the same kind is
+/// queued returns that job. The body is optional: `{"incremental": true}` refits what the
+/// served model chose, warm-started, instead of selecting again.
 #[utoipa::path(
     post,
     path = "/v1/admin/train",
     tag = "admin",
+    request_body(content = TrainBody, description = "Optional", content_type = "application/json"),
     responses(
         (status = 202, description = "Training queued", body = TrainAccepted),
+        (status = 400, description = "`invalid_json`: a body that is not the object above", body = ErrorBody),
         (status = 409, description = "`lease_held`: another cluster replica is training", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: a body that is not `application/json`", body = ErrorBody),
@@ -39,9 +53,17 @@ pub struct TrainAccepted {
 )]
 pub async fn train(
     State(state): State<AppState>,
-    JsonBytes(_body): JsonBytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<(StatusCode, Json<TrainAccepted>), ApiError> {
-    let job = state.blocking(|svc| Ok(svc.start_training()?)).await?;
+    let body: TrainBody = if body.iter().all(u8::is_ascii_whitespace) {
+        TrainBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(crate::codes::Code::InvalidJson, format!("invalid JSON body: {e}")))?
+    };
+    let job = state
+        .blocking(move |svc| Ok(svc.start_training_with(body.incremental)?))
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(TrainAccepted {
@@ -51,7 +73,8 @@ pub async fn train(
     ))
 }
 
-/// One job: `status` (`queued`, `running`, `done`, `failed`), `progress` (0 to 1), times,
+/// One job: `kind` (`train` or `train_incremental`), `status` (`queued`, `running`, `done`,
+/// `failed`, `interrupted`), `progress` (0 to 1), times,
 /// the model version it produced and per-phase timings.
 #[utoipa::path(
     get,

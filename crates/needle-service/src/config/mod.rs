@@ -558,6 +558,12 @@ ease_top_k = 1000
 weight_step = 0.1
 k = 10
 pool_depth = 100
+# ALS with twice recs.als.factors is tried up to this many factors.
+max_factors = 256
+# Incremental training (POST /v1/admin/train {"incremental": true}, needle train
+# --incremental): the blend chosen last time, ALS warm-started from the served model's
+# vectors for this many iterations, no new selection.
+warm_iterations = 5
 
 # Access control (see README, "Access control"). In the environment, a key of a
 # section is NEEDLE_<SECTION>__<KEY>, e.g. NEEDLE_AUTH__KEYS_FILE=/etc/needle/keys.toml.

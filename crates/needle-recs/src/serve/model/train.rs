@@ -33,6 +33,20 @@ impl ServingModel {
         version: u64,
         progress: &mut dyn FnMut(f32),
     ) -> Result<ServingModel, RecsError> {
+        Self::train_from(source, config, version, progress, None)
+    }
+
+    /// [`ServingModel::train`], incrementally when `previous` (the served model) is given
+    /// and names what it chose: its blend refitted, ALS warm-started from its vectors for
+    /// `recs.select.warm_iterations` (`select::refit`), no new selection. Otherwise (no
+    /// previous model, or one without a selection) a full training.
+    pub fn train_from(
+        source: &dyn Source,
+        config: &ServeConfig,
+        version: u64,
+        progress: &mut dyn FnMut(f32),
+        previous: Option<&ServingModel>,
+    ) -> Result<ServingModel, RecsError> {
         let mut stats = TrainStats::default();
         let t = Instant::now();
         let (data, recency, with_history) = gather_interactions(source);
@@ -49,7 +63,32 @@ impl ServingModel {
         let tags = crate::models::tag_matrix(&catalog.tags_of_trained, data.items.len());
 
         let t = Instant::now();
-        let (als, mix) = if config.select.enabled {
+        let warm = match previous.and_then(|p| Some((p, p.mix.as_ref()?))) {
+            Some((p, mix)) => {
+                let init = |i: u32| -> Option<Vec<f32>> {
+                    let j = p.items.get(data.items.id(i))?;
+                    ((j as usize) < p.n_trained).then(|| p.vector(j).map(<[f32]>::to_vec))?
+                };
+                let b = crate::select::refit(
+                    &data.matrix,
+                    Some(&tags),
+                    &mix.selection,
+                    p.version,
+                    &init,
+                    config.select.warm_iterations,
+                )?;
+                if b.is_none() {
+                    tracing::warn!("the served model does not name its configurations; training from scratch");
+                }
+                b
+            }
+            None => None,
+        };
+        let (als, mix) = if let Some(b) = warm {
+            tracing::info!(chosen = %b.mix.selection.summary(), "incremental training: the chosen blend refitted, warm-started");
+            stats.selection = Some(b.mix.selection.clone());
+            (b.als, Some(b.mix))
+        } else if config.select.enabled {
             let b = crate::select::select(&data.matrix, Some(&recency), Some(&tags), &config.als, &config.select)?;
             tracing::info!(chosen = %b.mix.selection.summary(), ndcg = b.mix.selection.ndcg, "model selection");
             stats.selection = Some(b.mix.selection.clone());
