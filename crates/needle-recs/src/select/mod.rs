@@ -558,6 +558,10 @@ mod tests {
         let b = select(&m, None, None, &small_als(), &SelectConfig::default()).unwrap();
         assert!(b.mix.tables.is_empty() && b.mix.als_weight == 1.0);
         assert!(b.mix.selection.note.as_deref().is_some_and(|n| n.contains("too few")));
-        assert_eq!(b.mix.selection.als, Some(small_als()), "an incremental job can refit it");
+        assert_eq!(
+            b.mix.selection.als,
+            Some(small_als()),
+            "an incremental job can refit it"
+        );
     }
 }

@@ -112,7 +112,10 @@ impl ServeConfig {
             out.push(format!("recs.select.k: {} is outside 1..=1000", s.k));
         }
         if !(1..=200).contains(&s.warm_iterations) {
-            out.push(format!("recs.select.warm_iterations: {} is outside 1..=200", s.warm_iterations));
+            out.push(format!(
+                "recs.select.warm_iterations: {} is outside 1..=200",
+                s.warm_iterations
+            ));
         }
         if s.pool_depth < s.k {
             out.push(format!(

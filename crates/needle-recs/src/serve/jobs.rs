@@ -229,7 +229,13 @@ impl Recs {
                 j.status = JobStatus::Running;
                 j.started_at_ms = Some(now_ms());
             });
-            let incremental = self.jobs.inner.lock().jobs.get(&n).is_some_and(|j| j.kind == INCREMENTAL);
+            let incremental = self
+                .jobs
+                .inner
+                .lock()
+                .jobs
+                .get(&n)
+                .is_some_and(|j| j.kind == INCREMENTAL);
             tracing::info!(job = n, incremental, "training started");
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.train_now_with(source.as_ref(), incremental, &mut |p| {

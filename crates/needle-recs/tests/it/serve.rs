@@ -262,7 +262,10 @@ fn incremental_training_refits_the_chosen_blend_from_the_served_vectors() {
     let first = recs.train_now_with(&source_of(&evs), true, &mut |_| {}).unwrap();
     let sel = first.selection.expect("selection ran");
     assert_eq!(sel.refitted_from, None);
-    assert!(sel.als.is_some() && sel.chosen.iter().all(|w| w.config.is_some()), "{sel:?}");
+    assert!(
+        sel.als.is_some() && sel.chosen.iter().all(|w| w.config.is_some()),
+        "{sel:?}"
+    );
     // New plays: a new listener of group 2, and more plays for u1.
     for k in 0..6usize {
         for user in ["newcomer", "u1"] {
@@ -282,7 +285,11 @@ fn incremental_training_refits_the_chosen_blend_from_the_served_vectors() {
     let again = recs.train_now_with(&src, true, &mut |_| {}).unwrap();
     let warm = again.selection.expect("reported");
     assert_eq!(warm.refitted_from, Some(1), "{warm:?}");
-    assert_eq!((&warm.chosen, &warm.candidates), (&sel.chosen, &sel.candidates), "no new selection");
+    assert_eq!(
+        (&warm.chosen, &warm.candidates),
+        (&sel.chosen, &sel.candidates),
+        "no new selection"
+    );
     let live = recs.model().unwrap();
     assert_eq!(live.version, 2);
     assert_eq!(live.stats.listeners, 61, "the newcomer is in the refitted model");
