@@ -277,10 +277,22 @@ def test_training_job_and_model_are_typed(client, trained):
     assert isinstance(model, needle.ModelInfo) and model.model_version >= job.model_version
     assert model.trained_items >= 6 and model.index in ("exact", "hnsw") and model.factors and model.created_at_ms
     assert isinstance(model.stats, needle.TrainStats) and model.stats.interactions >= 36
+    # Twelve listeners of three plays are too few to validate on: ALS alone, and it says so.
+    assert isinstance(model.selection, needle.Selection) and "too few" in (model.selection.note or "")
+    assert model.selection.als and model.selection.als["factors"] == model.factors
 
     with pytest.raises(NotFoundError) as e:
         client.job("train-999999")
     assert e.value.code == "job_not_found"
+
+
+def test_incremental_training_refits_the_served_choice(client, trained):
+    started = client.train(incremental=True)
+    job = client.wait_for_job(started, timeout=120)
+    assert job.kind == "train_incremental" and job.status == "done", job
+    assert isinstance(job.stats.selection, needle.Selection)
+    assert job.stats.selection.refitted_from is not None and job.stats.selection.refitted_from >= 1
+    assert client.model().model_version == job.model_version
 
 
 def test_recommendations_after_training(client, trained):

@@ -357,9 +357,18 @@ def session_feedback(
     return events([event])
 
 
-def train() -> Call[TrainAccepted]:
+def train(incremental: bool = False) -> Call[TrainAccepted]:
     # Not repeated after a lost answer: that could queue a second job.
-    return Call("POST", "/v1/admin/train", _json(TrainAccepted), idempotent=False)
+    if not incremental:
+        return Call("POST", "/v1/admin/train", _json(TrainAccepted), idempotent=False)
+    return Call(
+        "POST",
+        "/v1/admin/train",
+        _json(TrainAccepted),
+        content=_json_body({"incremental": True}),
+        content_type="application/json",
+        idempotent=False,
+    )
 
 
 def job_id_of(job: "TrainAccepted | Job | str") -> str:

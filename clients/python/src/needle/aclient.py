@@ -276,10 +276,12 @@ class AsyncNeedle:
 
     # ------------------------------------------------------------ training and the model
 
-    async def train(self) -> TrainAccepted:
+    async def train(self, incremental: bool = False) -> TrainAccepted:
         """Start training a recommendation model (``POST /v1/admin/train``, an ``admin`` key);
-        a job already queued is returned instead. Follow it with :meth:`wait_for_job`."""
-        return await self._run(_api.train())
+        a job already queued is returned instead. Follow it with :meth:`wait_for_job`.
+        ``incremental=True`` refits what the served model chose, warm-started from it, instead
+        of a full training with model selection (seconds instead of the full job)."""
+        return await self._run(_api.train(incremental))
 
     async def job(self, job_id: "str | TrainAccepted | Job") -> Job:
         """A training job (``GET /v1/admin/jobs/{id}``): ``status``, ``progress``, and once done

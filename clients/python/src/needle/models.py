@@ -438,7 +438,48 @@ class SessionInfo:
 
 # ---------------------------------------------------------------- training and the model
 
-JobStatus = Literal["queued", "running", "done", "failed"]
+JobStatus = Literal["queued", "running", "done", "failed", "interrupted"]
+
+
+@dataclass
+class CandidateScore:
+    """One model selection candidate and its validation NDCG@10 / Recall@10."""
+
+    family: str
+    label: str
+    ndcg: float = 0.0
+    recall: float = 0.0
+    fit_ms: int = 0
+
+
+@dataclass
+class BlendWeight:
+    """One part of the blend model selection chose (``config``: its hyper-parameters)."""
+
+    family: str
+    label: str
+    weight: float = 0.0
+    config: Optional[dict[str, Any]] = None
+
+
+@dataclass
+class Selection:
+    """What model selection measured and chose (``GET /v1/admin/model`` → ``selection``).
+
+    ``refitted_from`` is set by an incremental training: the model whose selection is reused.
+    """
+
+    valid_listeners: int = 0
+    valid_interactions: int = 0
+    candidates: list[CandidateScore] = _field(default_factory=list)
+    skipped: list[str] = _field(default_factory=list)
+    chosen: list[BlendWeight] = _field(default_factory=list)
+    ndcg: float = 0.0
+    recall: float = 0.0
+    note: Optional[str] = None
+    elapsed_ms: int = 0
+    als: Optional[dict[str, Any]] = None
+    refitted_from: Optional[int] = None
 
 
 @dataclass
@@ -455,6 +496,7 @@ class TrainStats:
     catalog_ms: int = 0
     index_ms: int = 0
     save_ms: int = 0
+    selection: Optional[Selection] = None
 
 
 @dataclass
@@ -486,8 +528,8 @@ class Job:
 
     @property
     def finished(self) -> bool:
-        """Whether the job is over (``done`` or ``failed``)."""
-        return self.status in ("done", "failed")
+        """Whether the job is over (``done``, ``failed``, or ``interrupted`` by a restart)."""
+        return self.status in ("done", "failed", "interrupted")
 
 
 @dataclass
@@ -503,6 +545,7 @@ class ModelInfo:
     index: Optional[str] = None
     factors: Optional[int] = None
     stats: Optional[TrainStats] = None
+    selection: Optional[Selection] = None
 
 
 @dataclass
