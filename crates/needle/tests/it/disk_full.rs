@@ -398,47 +398,85 @@ fn refuses_then_recovers(fs: &Tmpfs, server: Server, ballast: &Path, mut acked: 
     assert!(search_hits(server.port, word) >= 5);
 }
 
-#[test]
-fn the_index_writer_killed_by_a_full_disk_starts_again_and_writes_resume_without_restart() {
-    let fs = Tmpfs::mount(96);
-    let mut acked = Acked::default();
-    let server = start_without_mark(&fs, &mut acked);
-    // Something else fills the disk, leaving room for the log's small appends but not for
-    // the index's next segment files: nothing holds the writes back, so tantivy meets
-    // ENOSPC at its commit and kills its writer.
+/// The index commits after every write here, so its segment files (a few pages per
+/// commit) take the last free pages long before the write log's or the catalog store's
+/// small appends do.
+const COMMIT_EACH_WRITE: (&str, &str) = ("NEEDLE_REFRESH_INTERVAL_MS", "5");
+
+/// Fill the disk but `headroom` and post small catalog batches until one is refused; the
+/// refused batch and `Some(ballast, first acknowledged batch's word)` when the index was
+/// the store that met the full disk, `None` (ballast removed, writes accepted again) when
+/// another store met it first.
+fn spill_until_the_index_fails(
+    fs: &Tmpfs,
+    server: &Server,
+    acked: &mut Acked,
+    round: usize,
+) -> Option<(PathBuf, String)> {
     let ballast = fill_but(fs.path(), 160 << 10);
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut first_acked = None;
-    let (mut catalog_refused, mut events_refused) = (false, false);
     for i in 1.. {
-        if catalog_refused && events_refused {
-            break;
-        }
         assert!(
             Instant::now() < deadline,
             "writes were still acknowledged on a full disk"
         );
-        let (ids, body) = records(&format!("spill{i}"), 5);
+        let tag = format!("spill{}", round * 1000 + i);
+        let (ids, body) = records(&tag, 5);
         match post(server.port, "/v1/catalog", &body) {
             Ok(()) => {
                 acked.records.extend(ids);
-                first_acked.get_or_insert(format!("spill{i}"));
+                first_acked.get_or_insert(tag);
             }
-            Err(_) => catalog_refused = true,
+            Err(_) => break,
         }
-        let (ids, body) = events(&format!("spill{i}"), 5);
-        match post(server.port, "/v1/events", &body) {
-            Ok(()) => acked.events.extend(ids),
-            Err(_) => events_refused = true,
-        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let index_failed = "the catalog engine failed a write";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.log_text().contains(index_failed) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    wait_for_log(
-        &server,
-        "the catalog engine failed a write",
-        "the index never met the full disk",
+    if server.log_text().contains(index_failed) {
+        let word = first_acked.expect("no write was acknowledged before the disk filled up");
+        return Some((ballast, word));
+    }
+    // The write log or the catalog store took the last page first (the index then holds
+    // its commits back and never meets ENOSPC): free the space, let the stores recover,
+    // and fill again.
+    eprintln!(
+        "round {round}: another store met the full disk first; the server's log:\n{}",
+        server.log_text()
     );
-    let word = first_acked.expect("no write was acknowledged before the disk filled up");
+    std::fs::remove_file(&ballast).unwrap();
+    let (ids, body) = records(&format!("between{round}"), 1);
+    post_until_accepted(server, "/v1/catalog", &body);
+    acked.records.extend(ids);
+    None
+}
+
+#[test]
+fn the_index_writer_killed_by_a_full_disk_starts_again_and_writes_resume_without_restart() {
+    let fs = Tmpfs::mount(96);
+    let mut acked = Acked::default();
+    let server = Server::start_with_env(&fs.path().join("data"), &[NO_MARK, COMMIT_EACH_WRITE]);
+    let (ids, body) = records("a", 100);
+    post(server.port, "/v1/catalog", &body).unwrap();
+    acked.records.extend(ids);
+    let (ids, body) = events("a", 100);
+    post(server.port, "/v1/events", &body).unwrap();
+    acked.events.extend(ids);
+    // Something else fills the disk, leaving room for the log's small appends but not for
+    // the index's next segment files: nothing holds the writes back, so tantivy meets
+    // ENOSPC at its commit and kills its writer.
+    let (ballast, word) = (1..=5)
+        .find_map(|round| spill_until_the_index_fails(&fs, &server, &mut acked, round))
+        .unwrap_or_else(|| {
+            panic!(
+                "the index never met the full disk first in 5 rounds; the server's log:\n{}",
+                server.log_text()
+            )
+        });
     refuses_then_recovers(&fs, server, &ballast, acked, &word);
 }
 
