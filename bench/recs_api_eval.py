@@ -17,6 +17,7 @@ request time) and the other half is to be found.
     python3 bench/recs_api_eval.py --split /tmp/splits/split_seed0.tsv \
         --needle target/release/needle [--port 7791] [--select off] [--per-user OUT.json]
     python3 bench/recs_api_eval.py --compare A.json B.json   # paired difference, A - B
+    python3 bench/recs_api_eval.py --split ... --discovery 0,0.25,0.5,1   # discover's trade curve
 
 `--select off` serves ALS alone (`NEEDLE_RECS__SELECT__ENABLED=false`: the tuned ALS
 baseline through the same API); the default serves what model selection chose.
@@ -81,6 +82,13 @@ def main() -> int:
         help="RecBole only: after the first training, post the validation part as new plays and train again "
         "(full, or incremental: warm-started, no new selection; none: the plays are only folded in at request "
         "time) before the test is read",
+    )
+    ap.add_argument(
+        "--discovery",
+        help="comma-separated values of discover's `discovery` (e.g. 0,0.25,0.5,1): after the test, read "
+        "`surface=discover&types=artist` for every test listener at each value and report its accuracy, "
+        "coverage, novelty and ARP (client-side, train popularity), and the server's "
+        "/v1/admin/recommendations/quality for the same value",
     )
     args = ap.parse_args()
     if args.compare:
@@ -240,6 +248,8 @@ def main() -> int:
             fresh_ms.append((time.perf_counter() - t) * 1e3)
         fresh_ms.sort()
         out = {m: v / n for m, v in sums.items()}
+        if args.discovery:
+            out["discovery"] = discovery_curve(base, args, parts, valid, test)
         if fresh_ms:
             out["freshness_ms"] = {
                 "listeners": len(fresh_ms),
@@ -275,6 +285,58 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def discovery_curve(base: str, args, parts, valid, test) -> dict:
+    """Discover at each `--discovery` value: accuracy on the test items, and beyond-accuracy
+    figures of the same lists (popularity = training listeners per artist)."""
+    pop = defaultdict(int)
+    for _, i, _ in parts["train"]:
+        pop[i] += 1
+    n_users = len({u for u, _, _ in parts["train"]})
+    k = args.k
+    curve = {}
+    for d in args.discovery.split(","):
+        ndcg, recall, arp, novelty, seen = [], [], [], [], set()
+        for u in sorted(test):
+            _, r = call(base, "GET", f"/v1/users/{u}/recommendations?surface=discover&types=artist&limit=50&discovery={d}")
+            ranked = [x["id"][1:] for x in r["items"] if x["id"][1:] not in valid[u]][:k]
+            truth = test[u]
+            hits = [1 if i in truth else 0 for i in ranked]
+            dcg = sum(h / math.log2(p + 2) for p, h in enumerate(hits))
+            idcg = sum(1 / math.log2(p + 2) for p in range(min(len(truth), k)))
+            ndcg.append(dcg / idcg)
+            recall.append(sum(hits) / len(truth))
+            for i in ranked:
+                arp.append(pop[i])
+                novelty.append(-math.log2(max(1, pop[i]) / n_users))
+                seen.add(i)
+        _, q = call(base, "GET", f"/v1/admin/recommendations/quality?types=artist&limit={k}&sample=500&discovery={d}")
+        served = next(s for s in q["surfaces"] if s["surface"] == "discover")
+
+        def se(v):
+            m = sum(v) / len(v)
+            return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1) / len(v))
+
+        curve[d] = {
+            "ndcg": sum(ndcg) / len(ndcg),
+            "ndcg_se": se(ndcg),
+            "recall": sum(recall) / len(recall),
+            "recall_se": se(recall),
+            "arp": sum(arp) / max(1, len(arp)),
+            "novelty_bits": sum(novelty) / max(1, len(novelty)),
+            "coverage": len(seen) / max(1, len(pop)),
+            "quality_endpoint": served,
+            "head_items_share": q["head_items_share"],
+        }
+        c = curve[d]
+        print(
+            f"| discover, discovery {d} | {c['recall']:.4f} ± {c['recall_se']:.4f} | {c['ndcg']:.4f} ± {c['ndcg_se']:.4f} "
+            f"| {c['coverage']:.3f} | {c['novelty_bits']:.2f} | {c['arp']:.1f} | {served['head_share']:.3f} "
+            f"| {served['intra_list_diversity'] or 0:.3f} |",
+            file=sys.stderr,
+        )
+    return curve
 
 
 def artist_tags(data: str, max_tags: int = 10) -> dict[str, list[str]]:

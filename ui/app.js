@@ -856,6 +856,63 @@
     if (!a.top_zero_result_queries.length) list.append(el('li', 'muted', 'none'));
   }
 
+  // GET /v1/admin/recommendations/quality (admin key): every surface measured on a sample
+  // of listeners; on demand, as it costs one recommendation per listener and surface.
+  async function measureQuality() {
+    const summary = $('quality-summary');
+    const table = $('quality-table');
+    const discovery = $('quality-discovery').value;
+    summary.textContent = 'Measuring…';
+    const q = discovery === '' ? '' : `&discovery=${encodeURIComponent(discovery)}`;
+    const r = await fetchJSON(`/v1/admin/recommendations/quality?sample=100&limit=10${q}`);
+    if (!r.ok) {
+      table.hidden = true;
+      summary.textContent = r.status === 401 || r.status === 403 ? 'Quality needs an admin key.'
+        : r.status === 503 ? `No model to measure: ${describe(r)}` : `Quality unavailable: ${describe(r)}`;
+      return;
+    }
+    const a = r.body;
+    const pct = (x) => `${(100 * x).toFixed(1)}%`;
+    summary.textContent = `model v${a.model_version} · ${fmt(a.sample)} listeners · ${a.limit} items each · `
+      + `discovery ${a.discovery} · the popularity head is ${pct(a.head_items_share)} of trained items`;
+    // One column per surface, one row per figure: narrow enough for the side column.
+    const SHORT = { for_you: 'for you', discover: 'discover', release_radar: 'radar', podcasts: 'pods', daily_mix: 'mix' };
+    const pct0 = (x) => `${Math.round(100 * x)}%`;
+    const figures = [
+      ['listeners', 'sampled listeners with a non-empty answer', (s) => fmt(s.answered)],
+      ['coverage', 'distinct items recommended / items of those types', (s) => pct0(s.coverage)],
+      ['novelty', 'mean self-information of the items, bits', (s) => s.novelty_bits.toFixed(2)],
+      ['ARP', 'average recommendation popularity: training listeners per item', (s) => s.arp.toFixed(1)],
+      ['head', 'share of items from the popularity head (popularity bias)', (s) => pct0(s.head_share)],
+      ['diversity', 'mean pairwise 1 − cosine of the items\' vectors',
+        (s) => (s.intra_list_diversity == null ? '–' : s.intra_list_diversity.toFixed(3))],
+      ['repeat', 'share of items whose artist (or show) already appeared higher', (s) => pct0(s.creator_repetition)],
+      ['fallback', 'share of items that are a popularity fallback', (s) => pct0(s.popular_fallback)],
+    ];
+    const head = el('tr');
+    head.append(el('th', '', ''), ...a.surfaces.map((s) => {
+      const th = el('th', '', SHORT[s.surface] || s.surface);
+      th.scope = 'col';
+      th.title = s.surface;
+      th.dataset.surface = s.surface;
+      return th;
+    }));
+    $('quality-head').replaceChildren(head);
+    $('quality-body').replaceChildren(...figures.map(([name, title, value]) => {
+      const tr = el('tr');
+      const th = el('th', '', name);
+      th.scope = 'row';
+      th.title = title;
+      tr.append(th, ...a.surfaces.map((s) => {
+        const td = el('td', '', value(s));
+        td.dataset.surface = s.surface;
+        return td;
+      }));
+      return tr;
+    }));
+    table.hidden = false;
+  }
+
   async function sampleStatus() {
     const dot = $('ready');
     try {
@@ -950,6 +1007,10 @@
     document.addEventListener('click', (e) => { if (e.target.closest('.train-box .train')) startTraining(); });
     $('status-refresh').addEventListener('click', () => refreshStatus());
     $('auth-enter').addEventListener('click', () => { setView('status'); $('key-box').open = true; $('api-key').focus(); });
+    $('quality-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      measureQuality().catch((err) => { $('quality-summary').textContent = `Quality unavailable: ${err}`; });
+    });
     $('key-form').addEventListener('submit', (e) => {
       e.preventDefault();
       setApiKey($('api-key').value.trim());

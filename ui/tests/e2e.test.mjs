@@ -620,6 +620,44 @@ test('status view shows the model version and sizes', async () => {
   await context.close();
 });
 
+test('status view measures recommendation quality per surface, and discovery moves Discover', async () => {
+  await ensureModel(main);
+  for (const viewport of [DESKTOP, PHONE]) {
+    const { page, context, errors } = await openPage('?view=status', main, viewport);
+    const measure = async (discovery) => {
+      await page.selectOption('#quality-discovery', discovery);
+      await page.evaluate(() => { document.getElementById('quality-summary').textContent = ''; });
+      await page.click('#quality-form button[type="submit"]');
+      await page.waitForFunction(() => /^model v\d+ · /.test(document.getElementById('quality-summary').textContent));
+      // Per surface, its column top to bottom: listeners, coverage, novelty, ARP, head,
+      // diversity, repeat, fallback.
+      return page.$$eval('#quality-body td', (cells) => cells.reduce((by, c) => {
+        (by[c.dataset.surface] ||= []).push(c.textContent);
+        return by;
+      }, {}));
+    };
+    const taste = await measure('0');
+    assert.deepEqual(Object.keys(taste).sort(), ['daily_mix', 'discover', 'for_you', 'podcasts', 'release_radar']);
+    assert.match(await page.textContent('#quality-summary'), /listeners · 10 items each · discovery 0 · the popularity head is [\d.]+% of trained items/);
+    // for_you: every sampled listener answered, coverage a percentage, novelty in bits.
+    const [answered, coverage, novelty] = taste.for_you;
+    assert.ok(Number(answered.replace(/,/g, '')) > 0, taste.for_you.join(' | '));
+    assert.match(coverage, /^\d+%$/);
+    assert.ok(Number(novelty) > 0, taste.for_you.join(' | '));
+    const least = await measure('1');
+    // ARP (listeners per recommended item) of Discover falls when less-listened tracks are asked for.
+    assert.ok(Number(least.discover[3]) <= Number(taste.discover[3]), `${taste.discover} → ${least.discover}`);
+    assert.deepEqual(least.for_you, taste.for_you, 'discovery changes Discover only');
+    if (viewport === PHONE) {
+      await assertLayoutSound(page, 'phone, recommendation quality');
+      assert.deepEqual(await smallTargets(page), [], 'tap targets on the status pane with the quality table');
+    }
+    await page.locator('#quality-panel').screenshot({ path: join(ARTIFACTS, `quality-${viewport.width}.png`) });
+    assert.deepEqual(errors, []);
+    await context.close();
+  }
+});
+
 test('at phone width: no overflow, one column, For you a tap away, tap targets of 44 px', async () => {
   await ensureModel(main);
   const { page, context, errors } = await openPage('?user=u-soul-0', main, PHONE);

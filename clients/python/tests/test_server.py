@@ -237,6 +237,8 @@ MODELS = {
     "TokenResponse": needle.Token,
     "SessionInfo": needle.SessionInfo,
     "ModelInfo": needle.ModelInfo,
+    "QualityReport": needle.QualityReport,
+    "SurfaceQuality": needle.SurfaceQuality,
     "TrainAccepted": needle.TrainAccepted,
     "RecItem": needle.Recommendation,
     "Mix": needle.Mix,
@@ -284,6 +286,19 @@ def test_training_job_and_model_are_typed(client, trained):
     with pytest.raises(NotFoundError) as e:
         client.job("train-999999")
     assert e.value.code == "job_not_found"
+
+
+def test_recommendation_quality_and_discovery_are_typed(client, trained):
+    q = client.recommendation_quality(sample=5, limit=5, discovery=0.5)
+    assert isinstance(q, needle.QualityReport) and q.sample >= 1 and q.limit == 5 and q.discovery == 0.5
+    assert {s.surface for s in q.surfaces} == {"for_you", "discover", "release_radar", "podcasts", "daily_mix"}
+    assert all(isinstance(s, needle.SurfaceQuality) and 0.0 <= s.coverage <= 1.0 for s in q.surfaces)
+    user = "sdk-u0"
+    recs = client.recommendations(user, surface="discover", discovery=1.0)
+    assert isinstance(recs, needle.Recommendations) and recs.surface == "discover"
+    with pytest.raises(needle.InvalidRequestError) as e:
+        client.recommendations(user, surface="for_you", discovery=0.5)
+    assert e.value.code == "invalid_parameter" and "discovery" in str(e.value)
 
 
 def test_incremental_training_refits_the_served_choice(client, trained):

@@ -80,6 +80,7 @@ fn main() {
                         market: None,
                         explicit: q % 2 == 0,
                         now_ms: None,
+                        discovery: None,
                     };
                     recs.recommend(&src, &user, &req).expect("recommend").items.len()
                 }

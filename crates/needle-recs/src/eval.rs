@@ -8,7 +8,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::matrix::{Csr, Interactions};
-use crate::metrics::{coverage, intra_list_diversity, novelty, top_k, topk_metrics, TopK};
+use crate::metrics::{
+    arp, coverage, head_share, intra_list_diversity, novelty, popularity_head, top_k, topk_metrics, TopK,
+};
 use crate::models::{History, ModelConfig, Recommender};
 
 use crate::split::{ratio_split, user_holdout_split, Split};
@@ -26,6 +28,13 @@ pub struct EvalResult {
     pub novelty: f64,
     /// Mean intra-list tag (Jaccard) distance, when item features were given.
     pub diversity: Option<f64>,
+    /// Average recommendation popularity: mean training listeners per recommended item.
+    #[serde(default)]
+    pub arp: f64,
+    /// Share of recommended items in the popularity head (the most-listened items holding
+    /// 20 % of training interactions; [`crate::metrics::popularity_head`]).
+    #[serde(default)]
+    pub head_share: f64,
     pub seconds: f64,
     /// Per evaluated user: (user row, NDCG@k, Recall@k), for paired comparisons.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -95,6 +104,11 @@ pub fn evaluate(
         coverage: coverage(&recs, catalog),
         novelty: novelty(&recs, item_pop, n_train_users),
         diversity: features.and_then(|f| intra_list_diversity(&recs, f)),
+        arp: arp(&recs, item_pop),
+        head_share: head_share(
+            &recs,
+            &popularity_head(item_pop, crate::serve::quality::HEAD_SHARE_OF_LISTENS),
+        ),
         seconds: start.elapsed().as_secs_f64(),
         per_user,
     }
@@ -336,16 +350,16 @@ pub const PUBLISHED_LASTFM: [(&str, f64, f64, f64, f64); 2] = [
 /// the published rows first.
 pub fn markdown_table(rows: &[(String, Vec<SeedRun>)], k: usize, published: &[(&str, f64, f64, f64, f64)]) -> String {
     let mut s = format!(
-        "| model | Recall@{k} | NDCG@{k} | Hit@{k} | Precision@{k} | coverage | novelty (bits) | tag ILD | train s | seeds |\n|---|---|---|---|---|---|---|---|---|---|\n"
+        "| model | Recall@{k} | NDCG@{k} | Hit@{k} | Precision@{k} | coverage | novelty (bits) | tag ILD | ARP | head share | train s | seeds |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     );
     for (name, r, n, h, p) in published {
-        s += &format!("| {name} | {r:.4} | {n:.4} | {h:.4} | {p:.4} | | | | | |\n");
+        s += &format!("| {name} | {r:.4} | {n:.4} | {h:.4} | {p:.4} | | | | | | | |\n");
     }
     for (label, runs) in rows {
         let g = |f: &dyn Fn(&SeedRun) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
         let div: Vec<f64> = runs.iter().filter_map(|r| r.test.diversity).collect();
         s += &format!(
-            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             pm(&g(&|r| r.test.topk.recall), 4),
             pm(&g(&|r| r.test.topk.ndcg), 4),
             pm(&g(&|r| r.test.topk.hit), 4),
@@ -353,6 +367,8 @@ pub fn markdown_table(rows: &[(String, Vec<SeedRun>)], k: usize, published: &[(&
             pm(&g(&|r| r.test.coverage), 3),
             pm(&g(&|r| r.test.novelty), 2),
             if div.is_empty() { String::new() } else { pm(&div, 3) },
+            pm(&g(&|r| r.test.arp), 1),
+            pm(&g(&|r| r.test.head_share), 3),
             pm(&g(&|r| r.train_seconds), 2),
             runs.len()
         );

@@ -105,6 +105,54 @@ pub fn novelty(lists: &[Vec<u32>], pop: &[u32], n_users: usize) -> f64 {
     }
 }
 
+/// Average recommendation popularity (ARP): the mean `pop(i)` (training listeners) of the
+/// recommended items.
+pub fn arp(lists: &[Vec<u32>], pop: &[u32]) -> f64 {
+    let (mut s, mut n) = (0f64, 0usize);
+    for &i in lists.iter().flatten() {
+        s += pop.get(i as usize).copied().unwrap_or(0) as f64;
+        n += 1;
+    }
+    if n == 0 {
+        0.0
+    } else {
+        s / n as f64
+    }
+}
+
+/// The popularity head: the most popular items (by `pop`, ties by index) that together hold
+/// `share` of all `pop` (Abdollahpouri et al., 2019, take 20 %).
+pub fn popularity_head(pop: &[u32], share: f64) -> std::collections::HashSet<u32> {
+    let mut order: Vec<u32> = (0..pop.len() as u32).collect();
+    order.sort_by(|&a, &b| pop[b as usize].cmp(&pop[a as usize]).then(a.cmp(&b)));
+    let total: u64 = pop.iter().map(|&n| n as u64).sum();
+    let mut head = std::collections::HashSet::new();
+    let mut acc = 0u64;
+    for i in order {
+        if acc as f64 >= share * total as f64 {
+            break;
+        }
+        acc += pop[i as usize] as u64;
+        head.insert(i);
+    }
+    head
+}
+
+/// Share of recommended items in `head` (popularity bias; compare with the head's share of
+/// the catalog).
+pub fn head_share(lists: &[Vec<u32>], head: &std::collections::HashSet<u32>) -> f64 {
+    let (mut h, mut n) = (0usize, 0usize);
+    for i in lists.iter().flatten() {
+        h += usize::from(head.contains(i));
+        n += 1;
+    }
+    if n == 0 {
+        0.0
+    } else {
+        h as f64 / n as f64
+    }
+}
+
 /// Intra-list diversity: the mean, over lists, of the mean Jaccard distance
 /// `1 − |Tᵢ ∩ Tⱼ| / |Tᵢ ∪ Tⱼ|` between the feature sets (e.g. tags; sorted) of every pair of
 /// items in the list that both have features. Lists with no such pair are skipped.
@@ -215,5 +263,21 @@ mod tests {
         // list 0: one pair, jaccard 1/3 -> distance 2/3; list 1: no pair with features
         assert!(close(intra_list_diversity(&lists, &feats).unwrap(), 2.0 / 3.0));
         assert!(close(distinct_group_ratio(&[vec![0, 1, 2, 3]], |i| i / 2), 0.5));
+        assert!(close(arp(&lists, &pop), (1.0 + 2.0 + 2.0 + 4.0) / 4.0));
+    }
+
+    #[test]
+    fn the_head_is_the_most_popular_items_holding_the_share() {
+        // 10 + 6 + 2 + 1 + 1 = 20 listens; 20 % of them is 4: the first item alone.
+        let pop = [2, 10, 1, 6, 1];
+        let head = popularity_head(&pop, 0.2);
+        assert_eq!(head.into_iter().collect::<Vec<_>>(), vec![1]);
+        // 60 %: items 1 and 3 (16 listens).
+        let head = popularity_head(&pop, 0.6);
+        let mut h: Vec<u32> = head.iter().copied().collect();
+        h.sort_unstable();
+        assert_eq!(h, vec![1, 3]);
+        assert!(close(head_share(&[vec![1, 0], vec![3, 4]], &head), 0.5));
+        assert!(popularity_head(&[], 0.2).is_empty());
     }
 }

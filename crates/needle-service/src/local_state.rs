@@ -251,6 +251,7 @@ mod tests {
             model_version: None,
             stats: None,
             error: None,
+            heartbeat_ms: None,
         }
     }
 

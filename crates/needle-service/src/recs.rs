@@ -7,6 +7,7 @@ use crate::Service;
 use needle_core::profile::{Profile, ProfileConfig};
 use needle_core::validate::check_id;
 use needle_core::{Entity, EntityType};
+use needle_recs::serve::quality::{QualityReport, QualityRequest};
 use needle_recs::serve::{Job, JobStatus, RecRequest, Recommendations, SeedRequest, Source, TextMatches, TrainStats};
 use needle_recs::RecsError;
 use needle_search::{Engine, SearchRequest};
@@ -90,6 +91,11 @@ impl Service {
     pub fn recommend(&self, user: &str, req: &RecRequest) -> Result<Recommendations> {
         check_id(user, "user_id")?;
         Ok(self.recs.recommend(&self.source(), user, req)?)
+    }
+
+    /// Beyond-accuracy figures of every listener surface over a sample of listeners.
+    pub fn recommendation_quality(&self, req: &QualityRequest) -> Result<QualityReport> {
+        Ok(self.recs.quality(&self.source(), req)?)
     }
 
     /// Items like `item_id`: by content for a spoken-word item few listeners played

@@ -27,6 +27,7 @@ from .models import (
     Job,
     ModelInfo,
     Profile,
+    QualityReport,
     Recommendations,
     SearchRequest,
     SearchResponse,
@@ -206,8 +207,11 @@ def recommendations(
     types: Optional[Sequence[str]] = None,
     market: Optional[str] = None,
     explicit: Optional[bool] = None,
+    discovery: Optional[float] = None,
 ) -> Call[Recommendations]:
     params = {"surface": surface}
+    if discovery is not None:
+        params["discovery"] = repr(float(discovery))
     if limit is not None:
         params["limit"] = str(limit)
     if types:
@@ -399,6 +403,24 @@ def job_settled(j: Job, timeout: float, remaining: float) -> bool:
 
 def model() -> Call[ModelInfo]:
     return Call("GET", "/v1/admin/model", _json(ModelInfo))
+
+
+def recommendation_quality(
+    sample: Optional[int],
+    limit: Optional[int],
+    types: Optional[Sequence[str]],
+    discovery: Optional[float],
+) -> Call[QualityReport]:
+    params: dict[str, str] = {}
+    if sample is not None:
+        params["sample"] = str(sample)
+    if limit is not None:
+        params["limit"] = str(limit)
+    if types:
+        params["types"] = ",".join(types)
+    if discovery is not None:
+        params["discovery"] = repr(float(discovery))
+    return Call("GET", "/v1/admin/recommendations/quality", _json(QualityReport), params=params)
 
 
 def create_token(user_id: str, ttl_s: Optional[int]) -> Call[Token]:

@@ -24,6 +24,7 @@ from .models import (
     Job,
     ModelInfo,
     Profile,
+    QualityReport,
     Recommendations,
     SearchRequest,
     SearchResponse,
@@ -201,9 +202,10 @@ class AsyncNeedle:
         types: Optional[Sequence[str]] = None,
         market: Optional[str] = None,
         explicit: Optional[bool] = None,
+        discovery: Optional[float] = None,
     ) -> Recommendations:
         """See :meth:`needle.Needle.recommendations`."""
-        return await self._run(_api.recommendations(user_id, surface, limit, types, market, explicit))
+        return await self._run(_api.recommendations(user_id, surface, limit, types, market, explicit, discovery))
 
     async def similar(
         self,
@@ -334,6 +336,17 @@ class AsyncNeedle:
         """The model serving now (``GET /v1/admin/model``): version (``None`` before the first
         training), item counts, index, factors, training stats."""
         return await self._run(_api.model())
+
+    async def recommendation_quality(
+        self,
+        *,
+        sample: Optional[int] = None,
+        limit: Optional[int] = None,
+        types: Optional[Sequence[str]] = None,
+        discovery: Optional[float] = None,
+    ) -> QualityReport:
+        """As :meth:`Needle.recommendation_quality`."""
+        return await self._run(_api.recommendation_quality(sample, limit, types, discovery))
 
     # access
     async def create_token(self, user_id: str, *, ttl_s: Optional[int] = None) -> Token:

@@ -22,6 +22,7 @@ from .models import (
     Job,
     ModelInfo,
     Profile,
+    QualityReport,
     Recommendations,
     SearchRequest,
     SearchResponse,
@@ -240,6 +241,7 @@ class Needle:
         types: Optional[Sequence[str]] = None,
         market: Optional[str] = None,
         explicit: Optional[bool] = None,
+        discovery: Optional[float] = None,
     ) -> Recommendations:
         """Recommendations for a listener on a surface (``for_you``, ``discover``,
         ``release_radar``, ``podcasts``, ``daily_mix``); each item has a ``reason``.
@@ -247,7 +249,7 @@ class Needle:
         Before the first training the server answers ``503 model_not_ready``
         (:class:`ServerError` after the retries); train with :meth:`train`.
         """
-        return self._run(_api.recommendations(user_id, surface, limit, types, market, explicit))
+        return self._run(_api.recommendations(user_id, surface, limit, types, market, explicit, discovery))
 
     def similar(
         self,
@@ -378,6 +380,21 @@ class Needle:
         """The model serving now (``GET /v1/admin/model``): version (``None`` before the first
         training), item counts, index, factors, training stats."""
         return self._run(_api.model())
+
+    def recommendation_quality(
+        self,
+        *,
+        sample: Optional[int] = None,
+        limit: Optional[int] = None,
+        types: Optional[Sequence[str]] = None,
+        discovery: Optional[float] = None,
+    ) -> QualityReport:
+        """Every listener surface measured as served on ``sample`` listeners (default 200):
+        coverage, novelty, average recommendation popularity, popularity-head share,
+        intra-list diversity, creator repetition, popularity fallbacks
+        (``GET /v1/admin/recommendations/quality``; an ``admin`` key). ``discovery`` is
+        ``discover``'s knob (0 to 1) for this measurement."""
+        return self._run(_api.recommendation_quality(sample, limit, types, discovery))
 
     # ------------------------------------------------------------ access
 

@@ -512,7 +512,9 @@ class Job:
     """Answer of ``GET /v1/admin/jobs/{id}``: a training job.
 
     ``progress`` goes from 0 to 1; ``model_version`` and ``stats`` are set once ``done``,
-    ``error`` once ``failed``. Times are epoch milliseconds.
+    ``error`` once ``failed``. Times are epoch milliseconds. In a cluster, a queued or
+    running job carries ``heartbeat_ms`` (its replica republishes it every 10 s); another
+    replica reports a job not heard of for 60 s as ``interrupted``.
     """
 
     job_id: str
@@ -525,11 +527,43 @@ class Job:
     model_version: Optional[int] = None
     stats: Optional[TrainStats] = None
     error: Optional[str] = None
+    heartbeat_ms: Optional[int] = None
 
     @property
     def finished(self) -> bool:
         """Whether the job is over (``done``, ``failed``, or ``interrupted`` by a restart)."""
         return self.status in ("done", "failed", "interrupted")
+
+
+@dataclass
+class SurfaceQuality:
+    """Beyond-accuracy figures of one surface over a sample of listeners (see
+    :meth:`needle.Needle.recommendation_quality`)."""
+
+    surface: str
+    answered: int = 0
+    mean_items: float = 0.0
+    coverage: float = 0.0
+    novelty_bits: float = 0.0
+    arp: float = 0.0
+    head_share: float = 0.0
+    intra_list_diversity: Optional[float] = None
+    creator_repetition: float = 0.0
+    popular_fallback: float = 0.0
+
+
+@dataclass
+class QualityReport:
+    """Answer of ``GET /v1/admin/recommendations/quality``: every listener surface measured
+    as served. ``head_items_share`` is the popularity head's share of trained items, to read
+    each surface's ``head_share`` against."""
+
+    model_version: int
+    sample: int = 0
+    limit: int = 0
+    discovery: float = 0.0
+    head_items_share: float = 0.0
+    surfaces: list[SurfaceQuality] = _field(default_factory=list)
 
 
 @dataclass

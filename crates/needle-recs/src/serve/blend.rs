@@ -11,7 +11,7 @@ use needle_core::EntityType;
 
 use super::listener::Listener;
 use super::model::ServingModel;
-use super::pick::capped_search;
+use super::pick::{cap_per_creator, capped_search};
 use crate::dense::dot;
 use crate::index::Hit;
 use crate::models::History;
@@ -64,26 +64,5 @@ pub(crate) fn blended_search(
     }
     let mut all: Vec<Hit> = scored.into_iter().map(|(id, score)| Hit { id, score }).collect();
     all.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-    let mut per: HashMap<u32, usize> = HashMap::new();
-    let mut out = Vec::with_capacity(want);
-    for h in all {
-        let creators = model
-            .meta
-            .get(h.id as usize)
-            .map(|m| m.creators.as_slice())
-            .unwrap_or(&[]);
-        if let Some(cap) = cap {
-            if creators.iter().any(|c| per.get(c).copied().unwrap_or(0) >= cap) {
-                continue;
-            }
-            for &c in creators {
-                *per.entry(c).or_default() += 1;
-            }
-        }
-        out.push(h);
-        if out.len() == want {
-            break;
-        }
-    }
-    out
+    cap_per_creator(model, all, cap, want)
 }

@@ -19,6 +19,10 @@ pub struct ServeConfig {
     pub train_on_start: bool,
     /// `discover`: at most this many items per artist.
     pub discover_per_artist: usize,
+    /// `discover`: the default of its `discovery` parameter, 0 to 1. 0 ranks by taste
+    /// alone; higher values fuse in a rank by ascending listener count, trading accuracy
+    /// for less-listened items (measured in docs/recommendations.md).
+    pub discover_discovery: f32,
     /// `release_radar`: releases this many days old at most.
     pub release_window_days: u32,
     /// `podcasts`: episodes this many days old at most.
@@ -51,6 +55,7 @@ impl Default for ServeConfig {
             index: IndexConfig::default(),
             train_on_start: true,
             discover_per_artist: 2,
+            discover_discovery: 0.0,
             release_window_days: 28,
             episode_window_days: 30,
             daily_mixes: 4,
@@ -84,6 +89,12 @@ impl ServeConfig {
         }
         if self.discover_per_artist == 0 {
             out.push("recs.discover_per_artist: must be >= 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.discover_discovery) {
+            out.push(format!(
+                "recs.discover_discovery: must be between 0 and 1, got {}",
+                self.discover_discovery
+            ));
         }
         if !(1..=12).contains(&self.daily_mixes) {
             out.push(format!("recs.daily_mixes: {} is outside 1..=12", self.daily_mixes));

@@ -50,6 +50,36 @@ pub struct Job {
     pub stats: Option<TrainStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// While queued or running on a board shared by replicas: when the replica that owns
+    /// it last said it is alive (every [`HEARTBEAT_MS`]). Another replica reports a job
+    /// not heard of for [`STALE_MS`] as `interrupted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_ms: Option<i64>,
+}
+
+/// How often a replica republishes its queued and running jobs to the board.
+pub const HEARTBEAT_MS: i64 = 10_000;
+
+/// A queued or running job of another replica not republished for this long is reported
+/// `interrupted`: its replica crashed, or lost the board (it shows `running` again once
+/// it publishes again).
+pub const STALE_MS: i64 = 6 * HEARTBEAT_MS;
+
+impl Job {
+    /// This job as another replica reports it at `now`: a queued or running job whose owner
+    /// has not republished it for [`STALE_MS`] is `interrupted`.
+    fn seen_from_elsewhere(mut self, now: i64) -> Job {
+        let active = matches!(self.status, JobStatus::Queued | JobStatus::Running);
+        let heard = self.heartbeat_ms.or(self.started_at_ms).unwrap_or(self.queued_at_ms);
+        if active && now - heard > STALE_MS {
+            self.error = Some(format!(
+                "the replica running this job stopped publishing it {} s ago (it crashed or lost the shared state); start a new job",
+                (now - heard) / 1000
+            ));
+            self.status = JobStatus::Interrupted;
+        }
+        self
+    }
 }
 
 /// Where jobs are published for every replica: state that may be lost (a lost job
@@ -99,14 +129,33 @@ impl Jobs {
             return local;
         }
         let board = self.board.as_ref()?;
-        self.board_result(board.get(id)).flatten()
+        let now = now_ms();
+        self.board_result(board.get(id))
+            .flatten()
+            .map(|j| j.seen_from_elsewhere(now))
     }
 
     /// Every kept job, newest first: the board's (every replica's) when there is one and
     /// it answers, else this replica's. May block on the board.
     pub fn list(&self) -> Vec<Job> {
         if let Some(jobs) = self.board.as_ref().and_then(|b| self.board_result(b.list())) {
-            return jobs;
+            let now = now_ms();
+            let inner = self.inner.lock();
+            // This replica's own jobs as it knows them; the others' checked for staleness.
+            return jobs
+                .into_iter()
+                .map(|j| {
+                    let own = j
+                        .job_id
+                        .strip_prefix("train-")
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .and_then(|n| inner.jobs.get(&n));
+                    match own {
+                        Some(mine) => mine.clone(),
+                        None => j.seen_from_elsewhere(now),
+                    }
+                })
+                .collect();
         }
         self.inner.lock().jobs.values().rev().cloned().collect()
     }
@@ -123,7 +172,26 @@ impl Jobs {
 
     fn publish(&self, job: &Job) {
         if let Some(board) = &self.board {
-            self.board_result(board.publish(job));
+            let mut job = job.clone();
+            if matches!(job.status, JobStatus::Queued | JobStatus::Running) {
+                job.heartbeat_ms = Some(now_ms());
+            }
+            self.board_result(board.publish(&job));
+        }
+    }
+
+    /// Republish every queued or running job of this replica (their heartbeat).
+    fn heartbeat(&self) {
+        let active: Vec<Job> = self
+            .inner
+            .lock()
+            .jobs
+            .values()
+            .filter(|j| matches!(j.status, JobStatus::Queued | JobStatus::Running))
+            .cloned()
+            .collect();
+        for job in &active {
+            self.publish(job);
         }
     }
 
@@ -188,6 +256,7 @@ impl Recs {
             model_version: None,
             stats: None,
             error: None,
+            heartbeat_ms: None,
         };
         inner.jobs.insert(n, job.clone());
         while inner.jobs.len() > 100 {
@@ -209,8 +278,34 @@ impl Recs {
             std::thread::Builder::new()
                 .name("needle-train".into())
                 .spawn(move || me.run_jobs(source))?;
+            if self.jobs.board.is_some() {
+                // Weak: the heartbeat must not keep a stopped service (and its state
+                // files) open.
+                let me = Arc::downgrade(self);
+                std::thread::Builder::new()
+                    .name("needle-train-heartbeat".into())
+                    .spawn(move || Recs::heartbeat_while_running(&me))?;
+            }
         }
         Ok(job)
+    }
+
+    /// Every [`HEARTBEAT_MS`] while jobs run, republish them so other replicas know this
+    /// one is alive; returns once the queue is empty.
+    fn heartbeat_while_running(me: &std::sync::Weak<Recs>) {
+        let tick = std::time::Duration::from_millis(500);
+        let mut last = std::time::Instant::now();
+        loop {
+            std::thread::sleep(tick);
+            let Some(recs) = me.upgrade() else { return };
+            if !recs.jobs.inner.lock().running {
+                return;
+            }
+            if last.elapsed().as_millis() as i64 >= HEARTBEAT_MS {
+                recs.jobs.heartbeat();
+                last = std::time::Instant::now();
+            }
+        }
     }
 
     fn run_jobs(&self, source: Arc<dyn Source>) {
@@ -335,6 +430,7 @@ mod tests {
             model_version: None,
             stats: None,
             error: None,
+            heartbeat_ms: None,
         };
         inner.jobs.insert(n, job.clone());
         drop(inner);
@@ -393,5 +489,40 @@ mod tests {
             "published with its next change"
         );
         assert_eq!(queue(&a, 3).job_id, "train-2", "the board's counter again");
+    }
+
+    #[test]
+    fn a_job_whose_replica_stopped_publishing_is_reported_interrupted_elsewhere() {
+        let board = Arc::new(Board::default());
+        let (mut a, mut b) = (Jobs::default(), Jobs::default());
+        a.set_board(board.clone());
+        b.set_board(board.clone());
+        let job = queue(&a, now_ms());
+        a.update(1, |j| j.status = JobStatus::Running);
+        let published = board.get(&job.job_id).unwrap().unwrap();
+        assert!(published.heartbeat_ms.is_some(), "an active job carries its heartbeat");
+        assert_eq!(b.get(&job.job_id).map(|j| j.status), Some(JobStatus::Running), "fresh");
+        // Replica a crashed: its last publication grows old.
+        let mut old = published;
+        old.heartbeat_ms = Some(now_ms() - STALE_MS - 1000);
+        board.publish(&old).unwrap();
+        let seen = b.get(&job.job_id).unwrap();
+        assert_eq!(seen.status, JobStatus::Interrupted, "{seen:?}");
+        assert!(
+            seen.error.as_deref().unwrap().contains("stopped publishing"),
+            "{seen:?}"
+        );
+        assert_eq!(b.list()[0].status, JobStatus::Interrupted);
+        // Its own replica still knows it runs, and its next heartbeat makes it fresh again.
+        assert_eq!(a.get(&job.job_id).map(|j| j.status), Some(JobStatus::Running));
+        assert_eq!(a.list()[0].status, JobStatus::Running);
+        a.heartbeat();
+        assert_eq!(b.get(&job.job_id).map(|j| j.status), Some(JobStatus::Running));
+        // A finished job never goes stale.
+        a.update(1, |j| j.status = JobStatus::Done);
+        let mut done = board.get(&job.job_id).unwrap().unwrap();
+        done.heartbeat_ms = Some(0);
+        board.publish(&done).unwrap();
+        assert_eq!(b.get(&job.job_id).map(|j| j.status), Some(JobStatus::Done));
     }
 }

@@ -67,6 +67,27 @@ impl Listener {
     }
 }
 
+/// `discover`'s accuracy-for-discovery trade: each candidate's taste score becomes
+/// `(1 − d) / (taste rank + 10) + d / (popularity rank + 10)`, the popularity rank counting
+/// from the candidate with the fewest training listeners. Ranks, not raw scores: listener
+/// counts span four orders of magnitude, so a multiplicative popularity penalty would hand
+/// every list to the least-played candidates at any `d`.
+pub(crate) fn trade_for_discovery(model: &ServingModel, fused: &mut HashMap<u32, (f32, Reason)>, d: f32) {
+    let listeners = |i: u32| model.listeners.get(i as usize).copied().unwrap_or(0);
+    let mut by_taste: Vec<(u32, f32)> = fused.iter().map(|(&i, (s, _))| (i, *s)).collect();
+    by_taste.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut by_novelty = by_taste.clone();
+    // Stable: equally listened candidates keep their taste order.
+    by_novelty.sort_by_key(|&(i, _)| listeners(i));
+    let novelty_rank: HashMap<u32, usize> = by_novelty.iter().enumerate().map(|(r, &(i, _))| (i, r)).collect();
+    for (taste_rank, &(i, _)) in by_taste.iter().enumerate() {
+        let n = novelty_rank[&i];
+        if let Some(e) = fused.get_mut(&i) {
+            e.0 = (1.0 - d) / (taste_rank as f32 + 10.0) + d / (n as f32 + 10.0);
+        }
+    }
+}
+
 pub(crate) fn days(now_ms: i64) -> i32 {
     now_ms.div_euclid(86_400_000) as i32
 }
@@ -189,7 +210,10 @@ impl Recs {
         let (types, limit) = (&scope.types, scope.limit);
         let week = (days(scope.now) as i64 + 3).div_euclid(7);
         let key = (
-            format!("{user}\u{0}{types:?}\u{0}{:?}\u{0}{}", scope.market, scope.explicit),
+            format!(
+                "{user}\u{0}{types:?}\u{0}{:?}\u{0}{}\u{0}{}",
+                scope.market, scope.explicit, scope.discovery
+            ),
             week,
             model.version,
         );
@@ -200,7 +224,8 @@ impl Recs {
         }
         let rules = scope.filter(types, &l.seen);
         let blend = &self.config.blend;
-        let k = limit * 3 + 20;
+        // A wider pool when less-listened items are wanted: they sit lower in taste order.
+        let k = ((limit * 3 + 20) as f32 * (1.0 + 2.0 * scope.discovery)) as usize;
         let admit = |i: u32| rules.admits(model, i);
         let mut fused: HashMap<u32, (f32, Reason)> = HashMap::new();
         let collaborative = match model.mix.as_ref().filter(|m| m.has_tables()) {
@@ -237,6 +262,9 @@ impl Recs {
                     .or_insert((0.0, Reason::BecauseYouRecentlyPlayed(model.items.id(f).to_string())));
                 e.0 += s;
             }
+        }
+        if scope.discovery > 0.0 {
+            trade_for_discovery(model, &mut fused, scope.discovery);
         }
         let wk = week.to_string();
         let out: Vec<Scored> = fused

@@ -15,6 +15,7 @@ mod mentions;
 mod mix;
 pub mod model;
 pub mod pick;
+pub mod quality;
 pub mod session;
 pub mod similar;
 pub mod store;

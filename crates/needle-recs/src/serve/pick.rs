@@ -274,9 +274,29 @@ pub(crate) fn capped_search(
     loop {
         let hits = model.search(query, k, types, admit);
         let exhausted = hits.len() < k || k >= MAX_CAPPED_K;
-        let mut per: HashMap<u32, usize> = HashMap::new();
-        let mut kept = Vec::with_capacity(want);
-        for h in hits {
+        let kept = cap_per_creator(model, hits, Some(cap), want);
+        if kept.len() == want || exhausted {
+            return kept;
+        }
+        k = (k * 4).min(MAX_CAPPED_K);
+    }
+}
+
+/// The first `want` of `hits` (best first) keeping at most `cap` per creator (`None`: no
+/// cap): an item is skipped when any of its creators already has `cap`.
+pub(crate) fn cap_per_creator(
+    model: &ServingModel,
+    hits: impl IntoIterator<Item = crate::index::Hit>,
+    cap: Option<usize>,
+    want: usize,
+) -> Vec<crate::index::Hit> {
+    let mut per: HashMap<u32, usize> = HashMap::new();
+    let mut kept = Vec::with_capacity(want);
+    for h in hits {
+        if kept.len() == want {
+            break;
+        }
+        if let Some(cap) = cap {
             let creators = model
                 .meta
                 .get(h.id as usize)
@@ -288,14 +308,8 @@ pub(crate) fn capped_search(
             for &c in creators {
                 *per.entry(c).or_default() += 1;
             }
-            kept.push(h);
-            if kept.len() == want {
-                return kept;
-            }
         }
-        if exhausted {
-            return kept;
-        }
-        k = (k * 4).min(MAX_CAPPED_K);
+        kept.push(h);
     }
+    kept
 }

@@ -114,6 +114,7 @@ impl Recs {
             explicit: state.explicit,
             limit: limit.clamp(1, left),
             now: self.sessions.clock.now_ms(),
+            discovery: 0.0,
         };
         let limit = scope.limit;
         let listener = source.profile(&info.user_id).map(|p| Listener::of(&model, p));

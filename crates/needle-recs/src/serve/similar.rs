@@ -41,6 +41,7 @@ impl Recs {
             explicit: req.explicit,
             limit: req.limit.max(1),
             now: now_ms(),
+            discovery: 0.0,
         };
         let limit = scope.limit;
         let query: Option<Vec<f32>> = match model.items.get(item_id).and_then(|i| model.vector(i)) {
@@ -129,6 +130,7 @@ impl Recs {
             explicit: req.explicit,
             limit,
             now: now_ms(),
+            discovery: 0.0,
         };
         let exclude: HashSet<String> = seeds.iter().cloned().collect();
         let rules = scope.filter(&scope.types, &exclude);

@@ -127,6 +127,9 @@ pub struct RecRequest {
     pub explicit: bool,
     /// Evaluation time, epoch ms (now unless testing).
     pub now_ms: Option<i64>,
+    /// `discover` only: how far to trade accuracy for less-listened items, 0 to 1
+    /// (`None`: `recs.discover_discovery`). See [`Scope::discovery`].
+    pub discovery: Option<f32>,
 }
 
 /// A daily mix: its name and the favourites it is built around.
@@ -159,6 +162,10 @@ pub(crate) struct Scope {
     pub limit: usize,
     /// Evaluation time, epoch ms.
     pub now: i64,
+    /// `discover`: 0 ranks by taste alone; above 0 the taste rank is fused with a rank by
+    /// ascending listener count over a candidate pool widened by `1 + 2·discovery`, with
+    /// weights `1 − discovery` and `discovery`. 0 for every other surface.
+    pub discovery: f32,
 }
 
 impl Scope {
@@ -213,6 +220,22 @@ impl Recs {
                 req.surface.as_str()
             )));
         }
+        let discovery = match (req.discovery, req.surface) {
+            (None, Surface::Discover) => self.config.discover_discovery,
+            (None, _) => 0.0,
+            (Some(d), Surface::Discover) if (0.0..=1.0).contains(&d) => d,
+            (Some(d), Surface::Discover) => {
+                return Err(RecsError::InvalidInput(format!(
+                    "`discovery` must be between 0 and 1, got {d}"
+                )))
+            }
+            (Some(_), s) => {
+                return Err(RecsError::InvalidInput(format!(
+                    "`discovery` applies to surface=discover only, not `{}`",
+                    s.as_str()
+                )))
+            }
+        };
         let scope = Scope {
             surface: req.surface,
             types: req.types.clone().unwrap_or_else(|| req.surface.default_types()),
@@ -220,6 +243,7 @@ impl Recs {
             explicit: req.explicit,
             limit: req.limit.max(1),
             now: req.now_ms.unwrap_or_else(now_ms),
+            discovery,
         };
         let listener = source.profile(user).map(|p| Listener::of(&model, p));
         let candidates = self.listener_candidates(source, &model, user, listener.as_ref(), &scope)?;

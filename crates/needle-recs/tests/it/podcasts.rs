@@ -118,6 +118,7 @@ fn podcasts(recs: &Recs, src: &MemorySource, user: &str) -> Vec<needle_recs::ser
         market: None,
         explicit: true,
         now_ms: Some(TS),
+        discovery: None,
     };
     recs.recommend(src, user, &req).unwrap().items
 }

@@ -96,6 +96,7 @@ fn request(surface: Surface, types: Option<Vec<EntityType>>) -> RecRequest {
         market: None,
         explicit: true,
         now_ms: Some(TS),
+        discovery: None,
     }
 }
 

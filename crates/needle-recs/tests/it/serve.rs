@@ -83,6 +83,7 @@ fn a_saved_model_loads_back_identically_and_current_follows_the_newest() {
         market: None,
         explicit: true,
         now_ms: Some(1_700_000_000_000),
+        discovery: None,
     };
     let before = recs.recommend(&src, "u4", &req).unwrap();
     let reopened = Recs::open(dir.path(), config()).unwrap();
@@ -198,6 +199,7 @@ fn for_you_ranks_by_the_selected_blend_when_it_has_item_tables() {
         market: None,
         explicit: true,
         now_ms: Some(1_700_000_000_000),
+        discovery: None,
     };
     // u4 plays group 1; ALS alone never puts a group-2 artist first.
     let als_only = recs.recommend(&src, "u4", &req).unwrap();

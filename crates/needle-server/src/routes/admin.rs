@@ -1,5 +1,5 @@
 //! Training jobs and model information: `POST /v1/admin/train`, `GET /v1/admin/jobs`,
-//! `GET /v1/admin/jobs/{id}`, `GET /v1/admin/model`.
+//! `GET /v1/admin/jobs/{id}`, `GET /v1/admin/model`, `GET /v1/admin/recommendations/quality`.
 
 use super::{ApiPath, JsonBytes};
 use crate::error::{ApiError, ErrorBody};
@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use needle_recs::select::Selection;
+use needle_recs::serve::quality::{QualityReport, QualityRequest};
 use needle_recs::serve::{Job, TrainStats};
 use needle_recs::RecsError;
 use serde::Serialize;
@@ -171,4 +172,62 @@ pub async fn model(State(state): State<AppState>) -> Json<ModelInfo> {
             selection: m.stats.selection.clone(),
         },
     })
+}
+
+/// Query parameters of `GET /v1/admin/recommendations/quality`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct QualityParams {
+    /// Listeners to sample, 1 to 2000 (default 200): those with history, the same ones on
+    /// every call.
+    #[serde(default, deserialize_with = "super::query::count")]
+    pub sample: Option<usize>,
+    /// Items per answer, 1 to 100 (default 20).
+    #[serde(default, deserialize_with = "super::query::count")]
+    pub limit: Option<usize>,
+    /// Comma-separated entity types every surface is asked for (default: each surface's
+    /// own).
+    #[serde(default, deserialize_with = "super::query::types")]
+    #[param(value_type = Option<String>)]
+    pub types: Option<Vec<needle_core::EntityType>>,
+    /// `discover`'s `discovery`, 0 to 1 (default `recs.discover_discovery`).
+    #[serde(default, deserialize_with = "super::query::parsed")]
+    pub discovery: Option<f32>,
+}
+
+/// Quality beyond accuracy of every listener surface as served: each surface runs for a
+/// sample of listeners and its answers are measured — coverage, novelty, average
+/// recommendation popularity and the share from the popularity head (popularity bias),
+/// intra-list diversity of the model vectors, creator repetition, popularity fallbacks.
+/// Costs one recommendation per sampled listener and surface.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/recommendations/quality",
+    tag = "admin",
+    params(QualityParams),
+    responses(
+        (status = 200, description = "Per-surface figures", body = QualityReport),
+        (status = 400, description = "`invalid_parameter`", body = ErrorBody),
+        (status = 503, description = "`model_not_ready`, `model_loading` (`Retry-After`)", body = ErrorBody),
+    )
+)]
+pub async fn quality(
+    State(state): State<AppState>,
+    super::query::StrictQuery(p): super::query::StrictQuery<QualityParams>,
+) -> Result<Json<QualityReport>, ApiError> {
+    let req = QualityRequest {
+        sample: p
+            .sample
+            .map_or(Ok(200), |n| needle_core::validate::limit("sample", n, 2000))?,
+        limit: p
+            .limit
+            .map_or(Ok(20), |n| needle_core::validate::limit("limit", n, 100))?,
+        types: p.types,
+        discovery: p.discovery,
+        now_ms: None,
+    };
+    state
+        .blocking(move |svc| Ok(Json(svc.recommendation_quality(&req)?)))
+        .await
 }

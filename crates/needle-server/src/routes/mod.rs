@@ -85,6 +85,7 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/v1/admin/jobs", get(admin::jobs))
         .route("/v1/admin/jobs/{id}", get(admin::job))
         .route("/v1/admin/model", get(admin::model))
+        .route("/v1/admin/recommendations/quality", get(admin::quality))
         .route("/v1/admin/tokens", post(tokens::mint))
         .route("/v1/admin/cluster", get(cluster::status))
         .route(

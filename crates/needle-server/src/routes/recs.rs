@@ -47,6 +47,12 @@ pub struct RecParams {
     /// `false` leaves explicit items out (default `true`).
     #[serde(default, deserialize_with = "query::flag")]
     pub explicit: Option<bool>,
+    /// `discover` only, 0 to 1 (default `recs.discover_discovery`, 0): how far to trade
+    /// accuracy for less-listened items. 0 ranks by taste alone; 1 orders the taste
+    /// candidates (a pool three times wider) from the least listened. Measured in
+    /// docs/recommendations.md.
+    #[serde(default, deserialize_with = "query::parsed")]
+    pub discovery: Option<f32>,
 }
 
 /// Query parameters of `GET /v1/items/{id}/similar`.
@@ -122,6 +128,7 @@ pub async fn recommendations(
         market: market(p.market.as_deref())?,
         explicit: p.explicit.unwrap_or(true),
         now_ms: None,
+        discovery: p.discovery,
     };
     state.blocking(move |svc| Ok(Json(svc.recommend(&id, &req)?))).await
 }

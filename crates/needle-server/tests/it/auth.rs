@@ -222,6 +222,7 @@ fn route_table() -> Vec<(Method, &'static str, Option<Value>, Scope)> {
         (Method::DELETE, "/v1/users/u8", None, Scope::Admin),
         (Method::GET, "/v1/admin/jobs", None, Scope::Admin),
         (Method::GET, "/v1/admin/model", None, Scope::Admin),
+        (Method::GET, "/v1/admin/recommendations/quality", None, Scope::Admin),
         (
             Method::POST,
             "/v1/admin/tokens",

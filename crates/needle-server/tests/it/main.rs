@@ -18,6 +18,7 @@ mod health;
 mod limits;
 mod metrics;
 mod openapi;
+mod quality;
 mod recs;
 mod rotation;
 mod search;

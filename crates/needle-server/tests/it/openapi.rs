@@ -41,6 +41,7 @@ async fn openapi_lists_every_route() {
         ("/v1/admin/jobs", "get"),
         ("/v1/admin/jobs/{id}", "get"),
         ("/v1/admin/model", "get"),
+        ("/v1/admin/recommendations/quality", "get"),
         ("/v1/admin/cluster", "get"),
         ("/v1/admin/snapshots", "get"),
         ("/v1/analytics/searches", "get"),
@@ -66,7 +67,7 @@ async fn openapi_lists_every_route() {
     }
     assert_eq!(
         paths.len(),
-        30,
+        31,
         "unexpected paths: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

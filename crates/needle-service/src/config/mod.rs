@@ -483,6 +483,9 @@ long_term_weight = 0.5
 train_on_start = true
 # discover: at most this many tracks per artist.
 discover_per_artist = 2
+# discover: default of its `discovery` parameter, 0 to 1. 0 ranks by taste alone; higher
+# values fuse in a rank by ascending listener count (less-listened tracks first).
+discover_discovery = 0.0
 # release_radar: releases at most this many days old.
 release_window_days = 28
 # podcasts: episodes at most this many days old.

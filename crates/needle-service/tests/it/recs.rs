@@ -21,6 +21,7 @@ fn request(surface: Surface, types: Option<Vec<EntityType>>) -> RecRequest {
         market: None,
         explicit: true,
         now_ms: None,
+        discovery: None,
     }
 }
 

@@ -71,8 +71,13 @@ struct TableHeader {
 }
 
 impl TableHeader {
+    /// Bytes of its arrays; saturating, as the header is read from a file that may be
+    /// damaged (the caller compares it with what the file holds).
     fn bytes(&self) -> u64 {
-        (self.rows as u64 + 1) * 8 + self.nnz as u64 * 8
+        (self.rows as u64)
+            .saturating_add(1)
+            .saturating_mul(8)
+            .saturating_add((self.nnz as u64).saturating_mul(8))
     }
 }
 
