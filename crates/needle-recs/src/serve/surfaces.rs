@@ -164,7 +164,7 @@ pub(crate) struct Scope {
     pub now: i64,
     /// `discover`: 0 ranks by taste alone; above 0 the taste rank is fused with a rank by
     /// ascending listener count over a candidate pool widened by `1 + 2·discovery`, with
-    /// weights `1 − discovery` and `discovery`. 0 for every other surface.
+    /// weights `1 − w` and `w = (1 + discovery) / 4`. 0 for every other surface.
     pub discovery: f32,
 }
 

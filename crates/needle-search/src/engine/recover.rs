@@ -31,7 +31,7 @@ impl Error {
 impl Writer {
     /// A write or commit failed with `e`: start again before the next write.
     pub(super) fn after_failure(&mut self, e: &Error) {
-        if matches!(e, Error::Unavailable(m) if m.starts_with(super::POSTPONED)) {
+        if matches!(e, Error::Unavailable(m) if m.starts_with(super::writer::POSTPONED)) {
             // Held back by the free-space mark: nothing was written, nothing failed.
             return;
         }

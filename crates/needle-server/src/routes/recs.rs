@@ -48,9 +48,9 @@ pub struct RecParams {
     #[serde(default, deserialize_with = "query::flag")]
     pub explicit: Option<bool>,
     /// `discover` only, 0 to 1 (default `recs.discover_discovery`, 0): how far to trade
-    /// accuracy for less-listened items. 0 ranks by taste alone; 1 orders the taste
-    /// candidates (a pool three times wider) from the least listened. Measured in
-    /// docs/recommendations.md.
+    /// accuracy for less-listened items. 0 ranks by taste alone; 1 weighs the taste rank
+    /// and a rank from the least listened equally, over a pool three times wider.
+    /// Measured in docs/recommendations.md.
     #[serde(default, deserialize_with = "query::parsed")]
     pub discovery: Option<f32>,
 }
