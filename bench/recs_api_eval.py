@@ -219,15 +219,12 @@ def main() -> int:
             # RecBole: validation items are excluded from the test ranking. Holdout: the
             # known half was played, so the API leaves it out already.
             ranked = [x["id"][1:] for x in r["items"] if x["id"][1:] not in valid[u]][:k]
-            truth = test[u]
-            hits = [1 if i in truth else 0 for i in ranked]
-            dcg = sum(h / math.log2(p + 2) for p, h in enumerate(hits))
-            idcg = sum(1 / math.log2(p + 2) for p in range(min(len(truth), k)))
-            sums["recall"] += sum(hits) / len(truth)
-            sums["ndcg"] += dcg / idcg
-            per_user[u] = [dcg / idcg, sum(hits) / len(truth)]
-            sums["hit"] += 1.0 if any(hits) else 0.0
-            sums["precision"] += sum(hits) / k
+            ndcg, recall, hits = ranking_metrics(ranked, test[u], k)
+            sums["recall"] += recall
+            sums["ndcg"] += ndcg
+            per_user[u] = [ndcg, recall]
+            sums["hit"] += 1.0 if hits else 0.0
+            sums["precision"] += hits / k
             n += 1
         lat.sort()
         fresh_ms = []
@@ -287,6 +284,14 @@ def main() -> int:
         proc.wait(timeout=60)
 
 
+def ranking_metrics(ranked: list[str], truth: set[str], k: int) -> tuple[float, float, int]:
+    """NDCG@k, Recall@k and the number of hits of one top-k list (needle-recs' definitions)."""
+    hits = [1 if i in truth else 0 for i in ranked[:k]]
+    dcg = sum(h / math.log2(p + 2) for p, h in enumerate(hits))
+    idcg = sum(1 / math.log2(p + 2) for p in range(min(len(truth), k)))
+    return dcg / idcg, sum(hits) / len(truth), sum(hits)
+
+
 def discovery_curve(base: str, args, parts, valid, test) -> dict:
     """Discover at each `--discovery` value: accuracy on the test items, and beyond-accuracy
     figures of the same lists (popularity = training listeners per artist)."""
@@ -301,12 +306,9 @@ def discovery_curve(base: str, args, parts, valid, test) -> dict:
         for u in sorted(test):
             _, r = call(base, "GET", f"/v1/users/{u}/recommendations?surface=discover&types=artist&limit=50&discovery={d}")
             ranked = [x["id"][1:] for x in r["items"] if x["id"][1:] not in valid[u]][:k]
-            truth = test[u]
-            hits = [1 if i in truth else 0 for i in ranked]
-            dcg = sum(h / math.log2(p + 2) for p, h in enumerate(hits))
-            idcg = sum(1 / math.log2(p + 2) for p in range(min(len(truth), k)))
-            ndcg.append(dcg / idcg)
-            recall.append(sum(hits) / len(truth))
+            n, r, _ = ranking_metrics(ranked, test[u], k)
+            ndcg.append(n)
+            recall.append(r)
             for i in ranked:
                 arp.append(pop[i])
                 novelty.append(-math.log2(max(1, pop[i]) / n_users))

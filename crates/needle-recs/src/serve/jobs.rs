@@ -103,6 +103,8 @@ pub struct Jobs {
     board: Option<Arc<dyn JobBoard>>,
     /// The last call to the board failed (its failures are logged once, not per call).
     board_down: AtomicBool,
+    /// A heartbeat thread runs (one at a time, however quickly jobs follow each other).
+    heartbeat_on: AtomicBool,
 }
 
 #[derive(Default)]
@@ -278,13 +280,14 @@ impl Recs {
             std::thread::Builder::new()
                 .name("needle-train".into())
                 .spawn(move || me.run_jobs(source))?;
-            if self.jobs.board.is_some() {
+            if self.jobs.board.is_some() && !self.jobs.heartbeat_on.swap(true, Ordering::AcqRel) {
                 // Weak: the heartbeat must not keep a stopped service (and its state
                 // files) open.
                 let me = Arc::downgrade(self);
                 std::thread::Builder::new()
                     .name("needle-train-heartbeat".into())
-                    .spawn(move || Recs::heartbeat_while_running(&me))?;
+                    .spawn(move || Recs::heartbeat_while_running(&me))
+                    .inspect_err(|_| self.jobs.heartbeat_on.store(false, Ordering::Release))?;
             }
         }
         Ok(job)
@@ -298,8 +301,15 @@ impl Recs {
         loop {
             std::thread::sleep(tick);
             let Some(recs) = me.upgrade() else { return };
-            if !recs.jobs.inner.lock().running {
-                return;
+            {
+                // Checked and cleared under the lock `start_training_kind` sets `running`
+                // under: a job queued now either sees the flag cleared (and starts a new
+                // heartbeat) or is seen running here.
+                let inner = recs.jobs.inner.lock();
+                if !inner.running {
+                    recs.jobs.heartbeat_on.store(false, Ordering::Release);
+                    return;
+                }
             }
             if last.elapsed().as_millis() as i64 >= HEARTBEAT_MS {
                 recs.jobs.heartbeat();

@@ -302,7 +302,13 @@ fn search_hits(port: u16, word: &str) -> usize {
 const NO_MARK: (&str, &str) = ("NEEDLE_MIN_FREE_DISK_MB", "0");
 
 fn start_without_mark(fs: &Tmpfs, acked: &mut Acked) -> Server {
-    let server = Server::start_with_env(&fs.path().join("data"), &[NO_MARK]);
+    start_without_mark_with(fs, acked, &[])
+}
+
+/// [`start_without_mark`] with `env` set as well.
+fn start_without_mark_with(fs: &Tmpfs, acked: &mut Acked, env: &[(&str, &str)]) -> Server {
+    let env: Vec<(&str, &str)> = std::iter::once(NO_MARK).chain(env.iter().copied()).collect();
+    let server = Server::start_with_env(&fs.path().join("data"), &env);
     let (ids, body) = records("a", 100);
     post(server.port, "/v1/catalog", &body).unwrap();
     acked.records.extend(ids);
@@ -459,13 +465,7 @@ fn spill_until_the_index_fails(
 fn the_index_writer_killed_by_a_full_disk_starts_again_and_writes_resume_without_restart() {
     let fs = Tmpfs::mount(96);
     let mut acked = Acked::default();
-    let server = Server::start_with_env(&fs.path().join("data"), &[NO_MARK, COMMIT_EACH_WRITE]);
-    let (ids, body) = records("a", 100);
-    post(server.port, "/v1/catalog", &body).unwrap();
-    acked.records.extend(ids);
-    let (ids, body) = events("a", 100);
-    post(server.port, "/v1/events", &body).unwrap();
-    acked.events.extend(ids);
+    let server = start_without_mark_with(&fs, &mut acked, &[COMMIT_EACH_WRITE]);
     // Something else fills the disk, leaving room for the log's small appends but not for
     // the index's next segment files: nothing holds the writes back, so tantivy meets
     // ENOSPC at its commit and kills its writer.
