@@ -106,6 +106,8 @@ fn start_node(dir: &Path, port: u16) -> Child {
         // Failover within a few seconds of a primary's death (the default waits 15 s).
         .args(["--cluster-node-timeout", "1000"])
         .args(["--appendonly", "no", "--save", "", "--daemonize", "no"])
+        // A replica's first sync starts at once (the default waits 5 s for more replicas).
+        .args(["--repl-diskless-sync-delay", "0"])
         .arg("--dir")
         .arg(&node_dir)
         .stdin(Stdio::null())
@@ -201,6 +203,30 @@ impl RedisCluster {
             }
         }
         None
+    }
+
+    /// Wait (at most [`PATIENCE`]) until a replica of the primary on `port` is online and
+    /// has acknowledged everything the primary had written when this was called.
+    /// Replication is asynchronous, and a replica's first full sync after `cluster create`
+    /// can take seconds on a loaded machine: a test that kills a primary calls this first.
+    pub fn wait_replicated(&self, port: u16) {
+        let field = |info: &str, name: &str| -> Option<u64> {
+            info.lines()
+                .find_map(|l| l.trim().strip_prefix(name)?.strip_prefix(':')?.parse().ok())
+        };
+        let written = field(&cli(port, &["info", "replication"]), "master_repl_offset")
+            .expect("a primary reports master_repl_offset");
+        wait_until(&format!("a replica of port {port} to reach offset {written}"), || {
+            let info = cli(port, &["info", "replication"]);
+            // slave0:ip=127.0.0.1,port=7001,state=online,offset=1234,lag=0
+            info.lines().filter(|l| l.starts_with("slave")).any(|l| {
+                let online = l.contains("state=online");
+                let offset = l
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix("offset=")?.parse::<u64>().ok());
+                online && offset.is_some_and(|o| o >= written)
+            })
+        });
     }
 
     /// `kill -9` the node on `port`.

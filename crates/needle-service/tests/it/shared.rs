@@ -144,7 +144,7 @@ fn killing_the_primary_of_a_session_loses_nothing_once_its_replica_is_promoted()
     let key = needle_service::shared::session_key(&sid);
     let primary = cluster.primary_of(&key);
     // The replica has the session before its primary dies (replication is asynchronous).
-    assert_eq!(cli(primary, &["wait", "1", "5000"]).trim(), "1");
+    cluster.wait_replicated(primary);
     cluster.kill(primary);
     // Until the replica is promoted, `next` either works or says clearly to retry.
     let mut unavailable = 0;

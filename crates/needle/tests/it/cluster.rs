@@ -9,7 +9,7 @@
 //! every acknowledged write (read with `min_seq`), all state digests agree, and the
 //! session never served an item twice.
 
-use needle_service::testkit::redis::{cli, RedisCluster};
+use needle_service::testkit::redis::RedisCluster;
 use needle_service::testkit::NatsCluster;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -349,7 +349,7 @@ fn scenario(nats: &mut NatsCluster, redis: &mut RedisCluster, replicas: &mut [Re
     let key = needle_service::shared::session_key(&sid);
     let primary = redis.primary_of(&key);
     // Its replica has the session before the primary dies (replication is asynchronous).
-    assert_eq!(cli(primary, &["wait", "1", "5000"]).trim(), "1");
+    redis.wait_replicated(primary);
     redis.kill(primary);
     continue_session(replicas[1].port(), &sid, &mut served);
     more_acks(&acked, 5);
