@@ -7,6 +7,7 @@ pub mod curation;
 pub mod entity;
 pub mod error;
 pub mod event;
+pub mod mem;
 pub mod profile;
 pub mod search_event;
 pub mod text;

@@ -174,6 +174,10 @@ impl VectorIndex for HnswIndex {
         self.exact.row_score(pos, query)
     }
 
+    fn row(&self, pos: usize) -> Option<&[f32]> {
+        self.exact.row(pos)
+    }
+
     fn as_hnsw(&self) -> Option<&HnswIndex> {
         Some(self)
     }

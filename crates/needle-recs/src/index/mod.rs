@@ -56,6 +56,10 @@ pub trait VectorIndex: Send + Sync {
     /// The id of the `pos`-th vector added (in [`IndexBuilder::add`] order) and its inner
     /// product with `query`, for callers that scan a known subset of rows themselves.
     fn row_score(&self, pos: usize, query: &[f32]) -> Option<(u32, f32)>;
+    /// Row `pos` (in [`IndexBuilder::add`] order) when the rows are kept as `f32` (`None`
+    /// for `i8` codes or past the end): a model reads its vectors here instead of keeping
+    /// a second copy.
+    fn row(&self, pos: usize) -> Option<&[f32]>;
     /// The HNSW index behind this one, if it is one (to save its graph).
     fn as_hnsw(&self) -> Option<&HnswIndex> {
         None
@@ -162,6 +166,27 @@ impl IndexBuilder {
                 scales: Vec::new(),
             },
         }
+    }
+
+    /// A builder holding `rows` (row-major, `dim` floats each) with ids `0..n`, taken as
+    /// they are: no copy, so the built index is the only holder of the vectors.
+    pub fn from_rows(dim: usize, config: IndexConfig, rows: Vec<f32>) -> Result<Self, RecsError> {
+        let d = dim.max(1);
+        if rows.len() % d != 0 {
+            return Err(RecsError::InvalidInput(format!(
+                "{} floats are not whole rows of {dim} dims",
+                rows.len()
+            )));
+        }
+        if let Some(p) = rows.iter().position(|v| !v.is_finite()) {
+            return Err(RecsError::InvalidInput(format!("vector {} has a non-finite value", p / d)));
+        }
+        Ok(Self {
+            dim,
+            config,
+            ids: (0..(rows.len() / d) as u32).collect(),
+            rows: Rows::F32(rows),
+        })
     }
 
     /// Add a row given as `i8` codes and its scale (the row is `code · scale`).
@@ -381,6 +406,14 @@ impl VectorIndex for ExactIndex {
     fn row_score(&self, pos: usize, query: &[f32]) -> Option<(u32, f32)> {
         let id = *self.ids.get(pos)?;
         Some((id, self.score(pos, query)))
+    }
+
+    fn row(&self, pos: usize) -> Option<&[f32]> {
+        let dim = self.dim.max(1);
+        match &self.rows {
+            Rows::F32(data) => data.get(pos * dim..(pos + 1) * dim),
+            Rows::I8 { .. } => None,
+        }
     }
 }
 

@@ -200,6 +200,8 @@ impl Recs {
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, dir = %self.dir.display(), "cannot load the recommendation model"),
         }
+        // Reading the file and building the index peak far above what the model keeps.
+        needle_core::mem::release_free_memory();
     }
 
     /// The model directory.
@@ -235,8 +237,11 @@ impl Recs {
 
     /// Swap in a new model; requests in flight finish on the old one.
     pub fn install(&self, model: ServingModel) {
-        *self.model.write() = Some(Arc::new(model));
+        let old = self.model.write().replace(Arc::new(model));
         self.discover_cache.lock().clear();
+        // Training's buffers are gone and the old model goes with the last request on it.
+        drop(old);
+        needle_core::mem::release_free_memory();
     }
 
     /// Route activations of trained models through `f` (the service appends a write-log

@@ -23,6 +23,17 @@ fn source_of(events: &[Event]) -> MemorySource {
                 ..Default::default()
             });
         }
+        // Never played: they get content vectors from their artist and tags.
+        for t in 0..3 {
+            s.add(Entity {
+                id: format!("g{g}-t{t}"),
+                kind: Some(EntityType::Track),
+                name: format!("track {g}.{t}"),
+                artist_ids: vec![format!("g{g}-i{t}")],
+                tags: vec![format!("genre{g}")],
+                ..Default::default()
+            });
+        }
     }
     for e in events {
         s.apply(e);
@@ -74,6 +85,15 @@ fn a_saved_model_loads_back_identically_and_current_follows_the_newest() {
     assert_eq!(loaded.meta, live.meta);
     for i in 0..live.n_vec as u32 {
         assert_eq!(loaded.vector(i), live.vector(i));
+    }
+    // Content vectors are held once, by the vector index, in the model just trained and
+    // in the one read back.
+    assert!(live.n_vec > live.n_trained, "the fixture has catalog items without plays");
+    for m in [&live, &std::sync::Arc::new(loaded)] {
+        for i in m.n_trained..m.n_vec {
+            let v = m.vector(i as u32).expect("a content vector");
+            assert!(std::ptr::eq(v, m.index.row(i).expect("f32 rows")), "item {i} copied");
+        }
     }
     // A restarted service answers exactly as before.
     let req = RecRequest {

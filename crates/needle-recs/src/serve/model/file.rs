@@ -138,8 +138,16 @@ impl ServingModel {
             w.write_all(MAGIC)?;
             w.write_all(&(json.len() as u64).to_le_bytes())?;
             w.write_all(&json)?;
-            for x in self.als.item_factors().iter().chain(&self.content) {
+            for x in self.als.item_factors() {
                 w.write_all(&x.to_le_bytes())?;
+            }
+            for i in self.n_trained..self.n_vec {
+                let v = self.vector(i as u32).ok_or_else(|| {
+                    RecsError::InvalidInput(format!("item {i} of the model has no vector to save"))
+                })?;
+                for x in v {
+                    w.write_all(&x.to_le_bytes())?;
+                }
             }
             for (_, _, t) in self.mix.iter().flat_map(|m| &m.tables) {
                 for &p in t.sim.indptr() {
@@ -287,10 +295,9 @@ impl ServingModel {
                 })
             }
         };
-        let content = floats.split_off(h.n_trained * f);
         let mut als_config = h.config.als.clone();
         als_config.factors = f;
-        let als = Als::from_item_factors(als_config, floats);
+        let als = Als::from_item_factors(als_config, floats[..h.n_trained * f].to_vec());
         Ok(Parts {
             version: h.version,
             created_ms: h.created_ms,
@@ -304,7 +311,7 @@ impl ServingModel {
             n_trained: h.n_trained,
             n_vec: h.n_vec,
             als,
-            content,
+            vectors: floats,
             mix,
         })
     }

@@ -155,9 +155,8 @@ pub struct ServingModel {
     pub n_vec: usize,
     /// ALS over the trained items (fold-in).
     pub als: Als,
-    /// Content vectors of `[n_trained, n_vec)`, row-major.
-    content: Vec<f32>,
-    /// Every item with a vector.
+    /// Every item with a vector, row `i` for item `i`: the only copy of the content
+    /// vectors of `[n_trained, n_vec)` ([`ServingModel::vector`] reads them here).
     pub index: Box<dyn VectorIndex>,
     /// Rows with a vector, per type (see [`ServingModel::search`]).
     by_type: HashMap<EntityType, Vec<u32>>,
@@ -244,8 +243,7 @@ impl ServingModel {
         if i < self.n_trained {
             self.als.item_vector(i)
         } else if i < self.n_vec {
-            let j = i - self.n_trained;
-            self.content.get(j * f..(j + 1) * f)
+            self.index.row(i).filter(|v| v.len() == f)
         } else {
             None
         }
@@ -257,11 +255,15 @@ impl ServingModel {
     fn assemble(p: Parts, graph: Option<&Path>) -> Result<(ServingModel, IndexOrigin), RecsError> {
         let t = std::time::Instant::now();
         let f = p.als.factors();
-        let mut b = IndexBuilder::new(f, p.config.index.clone());
-        b.add_all(p.als.item_factors())?;
-        for (j, v) in p.content.chunks_exact(f.max(1)).enumerate() {
-            b.add((p.n_trained + j) as u32, v)?;
+        if p.vectors.len() != p.n_vec * f || p.als.item_factors().len() != p.n_trained * f {
+            return Err(RecsError::InvalidInput(format!(
+                "a model of {} vectors ({} trained) of {f} factors has {} floats",
+                p.n_vec,
+                p.n_trained,
+                p.vectors.len()
+            )));
         }
+        let b = IndexBuilder::from_rows(f, p.config.index.clone(), p.vectors)?;
         let (index, origin) = match graph {
             Some(path) => b.build_or_load(path, p.version, p.created_ms),
             None => {
@@ -292,7 +294,6 @@ impl ServingModel {
             n_trained: p.n_trained,
             n_vec: p.n_vec,
             als: p.als,
-            content: p.content,
             index,
             by_type: HashMap::new(),
             mix: p.mix,
@@ -341,7 +342,9 @@ struct Parts {
     n_trained: usize,
     n_vec: usize,
     als: Als,
-    content: Vec<f32>,
+    /// Every vector, row-major: the trained items' (a copy of the ALS item factors), then
+    /// the content vectors. Moved into the vector index.
+    vectors: Vec<f32>,
     mix: Option<ServedBlend>,
 }
 

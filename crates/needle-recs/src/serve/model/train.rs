@@ -108,7 +108,7 @@ impl ServingModel {
 
         let centroids = Centroids::of(&als, &catalog.meta, &catalog.tags_of_trained, &config.blend);
         let mut meta: Vec<ItemMeta> = catalog.meta.into_iter().map(Option::unwrap_or_default).collect();
-        let (content, vectorless) = content_vectors(catalog.pending, &centroids, &mut items, &mut meta);
+        let (vectors, vectorless) = content_vectors(&als, catalog.pending, &centroids, &mut items, &mut meta);
         let n_vec = items.len();
         stats.content_items = n_vec - n_trained;
 
@@ -138,7 +138,7 @@ impl ServingModel {
                 n_trained,
                 n_vec,
                 als,
-                content,
+                vectors,
                 mix,
             },
             None,
@@ -358,15 +358,17 @@ impl Centroids {
 }
 
 /// Phase 4b: vectors for the catalog items without plays. Those that get one are appended to
-/// `items` and `meta` (the range `[n_trained, n_vec)`) and their vectors returned row-major;
-/// the others are returned for the popularity lists.
+/// `items` and `meta` (the range `[n_trained, n_vec)`); every vector is returned row-major,
+/// the trained items' first (the model's `[0, n_vec)`); the items without one are returned
+/// for the popularity lists.
 fn content_vectors(
+    als: &Als,
     pending: Vec<Pending>,
     centroids: &Centroids,
     items: &mut IdMap,
     meta: &mut Vec<ItemMeta>,
 ) -> (Vec<f32>, Vec<Pending>) {
-    let mut content = Vec::new();
+    let mut content = als.item_factors().to_vec();
     let mut vectorless = Vec::new();
     for p in pending {
         match centroids.content_vector(&p.meta, &p.tags) {
@@ -378,6 +380,7 @@ fn content_vectors(
             None => vectorless.push(p),
         }
     }
+    content.shrink_to_fit();
     (content, vectorless)
 }
 
