@@ -10,7 +10,7 @@ DIR holds an imported catalog, events and a trained model (README "The real cata
 Searches: `wrk -t2 -c16 -d<seconds>s` over 3,000 paths made from random catalog names
 (whole names, their first half, their first two words), seed 18. Recommendations: 400
 sequential calls (`for_you`, `discover`, `daily_mix`, `similar`) for listeners of the
-events. The server runs with its default configuration on a copy-free port. Prints one
+events, with their p50 and p99 over HTTP (100 calls each: the p99 is the second-largest). The server runs with its default configuration on a copy-free port. Prints one
 JSON object. Stdlib only (plus `wrk`).
 """
 
@@ -127,14 +127,23 @@ def main():
                                       if l.startswith("Requests/sec:")), None)
         out["after_searches"] = memory(proc.pid)
         users = [f"lfm:user:{u}" for u in rng.sample(range(2, 2100), 100)]
-        codes = {}
+        codes, took = {}, {}
+
+        def timed(name, path):
+            t = time.perf_counter()
+            c, _ = get(port, path)
+            took.setdefault(name, []).append((time.perf_counter() - t) * 1000)
+            codes[c] = codes.get(c, 0) + 1
+
         for u in users:
             for surface in ("for_you", "discover", "daily_mix"):
-                c, _ = get(port, f"/v1/users/{urllib.parse.quote(u)}/recommendations?surface={surface}&limit=20")
-                codes[c] = codes.get(c, 0) + 1
-            c, _ = get(port, f"/v1/items/{urllib.parse.quote('lfm:artist:' + str(rng.randrange(1, 18000)))}/similar?limit=20")
-            codes[c] = codes.get(c, 0) + 1
+                timed(surface, f"/v1/users/{urllib.parse.quote(u)}/recommendations?surface={surface}&limit=20")
+            artist = urllib.parse.quote("lfm:artist:" + str(rng.randrange(1, 18000)))
+            timed("similar", f"/v1/items/{artist}/similar?limit=20")
         out["recommendation_codes"] = codes
+        out["recommendation_ms_p50_p99"] = {
+            k: [round(sorted(v)[len(v) // 2], 2), round(sorted(v)[min(len(v) - 1, int(len(v) * .99))], 2)]
+            for k, v in took.items()}
         out["after_recommendations"] = memory(proc.pid)
     finally:
         proc.terminate()

@@ -26,7 +26,7 @@ const ALIASES: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::ne
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Default page cache of the catalog store, bytes.
-pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 
 /// The durable catalog.
 pub struct CatalogStore {
