@@ -10,8 +10,9 @@ DIR holds an imported catalog, events and a trained model (README "The real cata
 Searches: `wrk -t2 -c16 -d<seconds>s` over 3,000 paths made from random catalog names
 (whole names, their first half, their first two words), seed 18. Recommendations: 400
 sequential calls (`for_you`, `discover`, `daily_mix`, `similar`) for listeners of the
-events, with their p50 and p99 over HTTP (100 calls each: the p99 is the second-largest). The server runs with its default configuration on a copy-free port. Prints one
-JSON object. Stdlib only (plus `wrk`).
+events, with their p50 and p99 over HTTP (100 calls each: the p99 is the largest). The
+server runs with its default configuration (plus --env) on a free port. Prints one JSON
+object. Stdlib only (plus `wrk`).
 """
 
 import argparse
