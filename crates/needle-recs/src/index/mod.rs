@@ -172,14 +172,17 @@ impl IndexBuilder {
     /// they are: no copy, so the built index is the only holder of the vectors.
     pub fn from_rows(dim: usize, config: IndexConfig, rows: Vec<f32>) -> Result<Self, RecsError> {
         let d = dim.max(1);
-        if rows.len() % d != 0 {
+        if !rows.len().is_multiple_of(d) {
             return Err(RecsError::InvalidInput(format!(
                 "{} floats are not whole rows of {dim} dims",
                 rows.len()
             )));
         }
         if let Some(p) = rows.iter().position(|v| !v.is_finite()) {
-            return Err(RecsError::InvalidInput(format!("vector {} has a non-finite value", p / d)));
+            return Err(RecsError::InvalidInput(format!(
+                "vector {} has a non-finite value",
+                p / d
+            )));
         }
         Ok(Self {
             dim,

@@ -88,7 +88,10 @@ fn a_saved_model_loads_back_identically_and_current_follows_the_newest() {
     }
     // Content vectors are held once, by the vector index, in the model just trained and
     // in the one read back.
-    assert!(live.n_vec > live.n_trained, "the fixture has catalog items without plays");
+    assert!(
+        live.n_vec > live.n_trained,
+        "the fixture has catalog items without plays"
+    );
     for m in [&live, &std::sync::Arc::new(loaded)] {
         for i in m.n_trained..m.n_vec {
             let v = m.vector(i as u32).expect("a content vector");

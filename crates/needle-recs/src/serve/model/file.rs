@@ -142,9 +142,9 @@ impl ServingModel {
                 w.write_all(&x.to_le_bytes())?;
             }
             for i in self.n_trained..self.n_vec {
-                let v = self.vector(i as u32).ok_or_else(|| {
-                    RecsError::InvalidInput(format!("item {i} of the model has no vector to save"))
-                })?;
+                let v = self
+                    .vector(i as u32)
+                    .ok_or_else(|| RecsError::InvalidInput(format!("item {i} of the model has no vector to save")))?;
                 for x in v {
                     w.write_all(&x.to_le_bytes())?;
                 }
