@@ -738,7 +738,7 @@ mod tests {
         Config::default().validate().expect("defaults valid");
         let e = Config::default().engine_config();
         assert_eq!(e.indexer_memory_bytes, 200 << 20);
-        assert_eq!(e.store_cache_bytes, 256 << 20);
+        assert_eq!(e.store_cache_bytes, 64 << 20);
         assert_eq!(e.refresh_interval, Duration::from_millis(500));
         assert_eq!(
             Config::default().service_config(false).profile,
