@@ -25,7 +25,7 @@ fn answers(m: &ServingModel) -> Vec<Vec<Hit>> {
     let step = (m.n_vec / 1000).max(1);
     (0..m.n_vec as u32)
         .step_by(step)
-        .filter_map(|i| m.vector(i).map(<[f32]>::to_vec))
+        .filter_map(|i| m.vector(i).map(std::borrow::Cow::into_owned))
         .map(|q| m.index.search(&q, 50, &|_| true))
         .collect()
 }

@@ -174,8 +174,16 @@ impl VectorIndex for HnswIndex {
         self.exact.row_score(pos, query)
     }
 
-    fn row(&self, pos: usize) -> Option<&[f32]> {
+    fn row(&self, pos: usize) -> Option<std::borrow::Cow<'_, [f32]>> {
         self.exact.row(pos)
+    }
+
+    fn row_i8(&self, pos: usize) -> Option<(f32, &[i8])> {
+        self.exact.row_i8(pos)
+    }
+
+    fn vector_bytes(&self) -> usize {
+        self.exact.vector_bytes()
     }
 
     fn as_hnsw(&self) -> Option<&HnswIndex> {

@@ -24,6 +24,7 @@
 mod graph;
 mod hnsw;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -56,10 +57,15 @@ pub trait VectorIndex: Send + Sync {
     /// The id of the `pos`-th vector added (in [`IndexBuilder::add`] order) and its inner
     /// product with `query`, for callers that scan a known subset of rows themselves.
     fn row_score(&self, pos: usize, query: &[f32]) -> Option<(u32, f32)>;
-    /// Row `pos` (in [`IndexBuilder::add`] order) when the rows are kept as `f32` (`None`
-    /// for `i8` codes or past the end): a model reads its vectors here instead of keeping
-    /// a second copy.
-    fn row(&self, pos: usize) -> Option<&[f32]>;
+    /// Row `pos` (in [`IndexBuilder::add`] order) as `f32`: borrowed when the rows are kept
+    /// as `f32`, dequantized (`code · scale`) when they are `i8` codes; `None` past the end.
+    /// A model reads its vectors here instead of keeping a second copy.
+    fn row(&self, pos: usize) -> Option<Cow<'_, [f32]>>;
+    /// Row `pos` as its scale and `i8` codes when the rows are kept quantized (`None` for
+    /// `f32` rows or past the end): what a model file stores.
+    fn row_i8(&self, pos: usize) -> Option<(f32, &[i8])>;
+    /// Bytes the rows hold in memory.
+    fn vector_bytes(&self) -> usize;
     /// The HNSW index behind this one, if it is one (to save its graph).
     fn as_hnsw(&self) -> Option<&HnswIndex> {
         None
@@ -141,6 +147,28 @@ pub struct IndexBuilder {
     config: IndexConfig,
     ids: Vec<u32>,
     rows: Rows,
+    /// The [`GraphTag::vectors_crc`] of rows given as `f32` and kept as codes
+    /// ([`IndexBuilder::quantize_rows`]): computed on the `f32` given, so a graph saved for
+    /// them still fits.
+    crc: Option<u32>,
+}
+
+/// `rows` (row-major, `dim` floats each) checked: whole rows, every value finite.
+fn check_rows(dim: usize, rows: &[f32]) -> Result<(), RecsError> {
+    let d = dim.max(1);
+    if !rows.len().is_multiple_of(d) {
+        return Err(RecsError::InvalidInput(format!(
+            "{} floats are not whole rows of {dim} dims",
+            rows.len()
+        )));
+    }
+    if let Some(p) = rows.iter().position(|v| !v.is_finite()) {
+        return Err(RecsError::InvalidInput(format!(
+            "vector {} has a non-finite value",
+            p / d
+        )));
+    }
+    Ok(())
 }
 
 impl IndexBuilder {
@@ -150,6 +178,7 @@ impl IndexBuilder {
             config,
             ids: Vec::new(),
             rows: Rows::F32(Vec::new()),
+            crc: None,
         }
     }
 
@@ -165,30 +194,68 @@ impl IndexBuilder {
                 codes: Vec::new(),
                 scales: Vec::new(),
             },
+            crc: None,
         }
     }
 
     /// A builder holding `rows` (row-major, `dim` floats each) with ids `0..n`, taken as
     /// they are: no copy, so the built index is the only holder of the vectors.
     pub fn from_rows(dim: usize, config: IndexConfig, rows: Vec<f32>) -> Result<Self, RecsError> {
+        check_rows(dim, &rows)?;
+        Ok(Self {
+            dim,
+            config,
+            ids: (0..(rows.len() / dim.max(1)) as u32).collect(),
+            rows: Rows::F32(rows),
+            crc: None,
+        })
+    }
+
+    /// A builder holding `rows` (row-major, `dim` floats each) with ids `0..n` as `i8`
+    /// codes ([`quantize_i8`] per row); the `f32` rows are dropped. A graph saved for the
+    /// `f32` rows still fits the index built (its tag's checksum is theirs).
+    pub fn quantize_rows(dim: usize, config: IndexConfig, rows: Vec<f32>) -> Result<Self, RecsError> {
+        check_rows(dim, &rows)?;
+        let crc = vectors_crc(&rows);
         let d = dim.max(1);
-        if !rows.len().is_multiple_of(d) {
+        let n = rows.len() / d;
+        let mut codes = Vec::with_capacity(rows.len());
+        let mut scales = Vec::with_capacity(n);
+        for v in rows.chunks_exact(d) {
+            let (scale, c) = quantize_i8(v);
+            codes.extend_from_slice(&c);
+            scales.push(scale);
+        }
+        drop(rows);
+        Ok(Self {
+            dim,
+            config,
+            ids: (0..n as u32).collect(),
+            rows: Rows::I8 { codes, scales },
+            crc: Some(crc),
+        })
+    }
+
+    /// A builder holding rows given as `i8` codes (row-major, `dim` each) and one scale per
+    /// row (the row is `code · scale`), with ids `0..n`, taken without a copy.
+    pub fn from_codes(dim: usize, config: IndexConfig, codes: Vec<i8>, scales: Vec<f32>) -> Result<Self, RecsError> {
+        let d = dim.max(1);
+        if codes.len() != scales.len() * d {
             return Err(RecsError::InvalidInput(format!(
-                "{} floats are not whole rows of {dim} dims",
-                rows.len()
+                "{} codes are not {} rows of {dim} dims",
+                codes.len(),
+                scales.len()
             )));
         }
-        if let Some(p) = rows.iter().position(|v| !v.is_finite()) {
-            return Err(RecsError::InvalidInput(format!(
-                "vector {} has a non-finite value",
-                p / d
-            )));
+        if let Some(p) = scales.iter().position(|s| !s.is_finite()) {
+            return Err(RecsError::InvalidInput(format!("vector {p} has a non-finite scale")));
         }
         Ok(Self {
             dim,
             config,
-            ids: (0..(rows.len() / d) as u32).collect(),
-            rows: Rows::F32(rows),
+            ids: (0..scales.len() as u32).collect(),
+            rows: Rows::I8 { codes, scales },
+            crc: None,
         })
     }
 
@@ -268,6 +335,7 @@ impl IndexBuilder {
             dim: self.dim,
             ids: self.ids,
             rows: self.rows,
+            crc: self.crc,
         }
     }
 
@@ -300,6 +368,9 @@ pub struct ExactIndex {
     dim: usize,
     ids: Vec<u32>,
     rows: Rows,
+    /// The checksum of the `f32` rows these codes were made from, when they were (see
+    /// [`IndexBuilder::quantize_rows`]).
+    crc: Option<u32>,
 }
 
 impl ExactIndex {
@@ -341,7 +412,12 @@ impl ExactIndex {
     /// CRC-32 of the rows as little-endian `f32` (dequantized), the
     /// [`GraphTag::vectors_crc`] of an index: the same for `f32` rows equal to the codes
     /// times their scales, so a graph saved before rows were kept as codes still fits.
+    /// Rows quantized by [`IndexBuilder::quantize_rows`] keep the checksum of the `f32`
+    /// rows they were made from.
     pub(super) fn crc(&self) -> u32 {
+        if let Some(crc) = self.crc {
+            return crc;
+        }
         match &self.rows {
             Rows::F32(data) => vectors_crc(data),
             Rows::I8 { .. } => {
@@ -362,11 +438,6 @@ impl ExactIndex {
                 h.finalize()
             }
         }
-    }
-
-    /// Bytes the rows hold in memory.
-    pub fn vector_bytes(&self) -> usize {
-        self.rows.bytes()
     }
 
     fn scan(&self, query: &[f32], k: usize, filter: &(dyn Fn(u32) -> bool + Sync)) -> Vec<Hit> {
@@ -411,11 +482,26 @@ impl VectorIndex for ExactIndex {
         Some((id, self.score(pos, query)))
     }
 
-    fn row(&self, pos: usize) -> Option<&[f32]> {
+    fn row(&self, pos: usize) -> Option<Cow<'_, [f32]>> {
         let dim = self.dim.max(1);
         match &self.rows {
-            Rows::F32(data) => data.get(pos * dim..(pos + 1) * dim),
-            Rows::I8 { .. } => None,
+            Rows::F32(data) => data.get(pos * dim..(pos + 1) * dim).map(Cow::Borrowed),
+            Rows::I8 { codes, scales } => {
+                let (c, s) = (codes.get(pos * dim..(pos + 1) * dim)?, scales.get(pos)?);
+                Some(Cow::Owned(c.iter().map(|&x| x as f32 * s).collect()))
+            }
+        }
+    }
+
+    fn vector_bytes(&self) -> usize {
+        self.rows.bytes()
+    }
+
+    fn row_i8(&self, pos: usize) -> Option<(f32, &[i8])> {
+        let dim = self.dim.max(1);
+        match &self.rows {
+            Rows::F32(_) => None,
+            Rows::I8 { codes, scales } => Some((*scales.get(pos)?, codes.get(pos * dim..(pos + 1) * dim)?)),
         }
     }
 }
@@ -541,6 +627,57 @@ mod tests {
         f.add_all(&deq).unwrap();
         let (_, origin) = f.build_or_load(&path, 1, 0);
         assert_eq!(origin, IndexOrigin::Loaded);
+    }
+
+    #[test]
+    fn rows_quantized_at_load_keep_the_graph_saved_for_their_f32_and_read_back_as_codes() {
+        let (n, d) = (600, 16);
+        let data = vectors(n, d);
+        let cfg = IndexConfig {
+            exact_threshold: 100,
+            ..Default::default()
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("g");
+        let f32_index = IndexBuilder::from_rows(d, cfg.clone(), data.clone())
+            .unwrap()
+            .build_hnsw();
+        f32_index.save_graph(&path, 3, 9).unwrap();
+        let q = IndexBuilder::quantize_rows(d, cfg.clone(), data.clone()).unwrap();
+        let (idx, origin) = q.build_or_load(&path, 3, 9);
+        assert_eq!(origin, IndexOrigin::Loaded, "the f32 rows' graph fits their codes");
+        assert_eq!(idx.as_hnsw().map(|h| h.exact.vector_bytes()), Some(n * d + n * 4));
+        for pos in [0, 17, n - 1] {
+            let (scale, codes) = idx.row_i8(pos).unwrap();
+            assert_eq!((scale, codes.to_vec()), quantize_i8(&data[pos * d..(pos + 1) * d]));
+            let row = idx.row(pos).unwrap();
+            assert!(matches!(row, Cow::Owned(_)));
+            for (a, b) in row.iter().zip(&data[pos * d..]) {
+                assert!((a - b).abs() <= scale / 2.0 + 1e-6, "{a} vs {b}");
+            }
+        }
+        assert!(idx.row(n).is_none() && idx.row_i8(n).is_none());
+        assert!(f32_index.row_i8(0).is_none());
+        assert!(matches!(f32_index.row(0), Some(Cow::Borrowed(_))));
+        // The same codes given as codes: the same answers.
+        let (mut codes, mut scales) = (Vec::new(), Vec::new());
+        for pos in 0..n {
+            let (s, c) = idx.row_i8(pos).unwrap();
+            codes.extend_from_slice(c);
+            scales.push(s);
+        }
+        let again = IndexBuilder::from_codes(d, cfg.clone(), codes.clone(), scales.clone())
+            .unwrap()
+            .build_exact();
+        for query in vectors(10, d).chunks_exact(d) {
+            let a: Vec<u32> = idx.search(query, 5, &|_| true).iter().map(|h| h.id).collect();
+            let b: Vec<u32> = again.search(query, 5, &|_| true).iter().map(|h| h.id).collect();
+            assert!(a.iter().filter(|x| b.contains(x)).count() >= 4, "{a:?} vs {b:?}");
+        }
+        assert!(IndexBuilder::from_codes(d, cfg.clone(), codes[1..].to_vec(), scales.clone()).is_err());
+        scales[2] = f32::INFINITY;
+        assert!(IndexBuilder::from_codes(d, cfg.clone(), codes, scales).is_err());
+        assert!(IndexBuilder::quantize_rows(d, cfg, vec![f32::NAN; d]).is_err());
     }
 
     fn builder(data: &[f32], d: usize) -> IndexBuilder {

@@ -12,7 +12,6 @@ use needle_core::EntityType;
 use super::listener::Listener;
 use super::model::ServingModel;
 use super::pick::{cap_per_creator, capped_search};
-use crate::dense::dot;
 use crate::index::Hit;
 use crate::models::History;
 use crate::select::ServedBlend;
@@ -45,8 +44,8 @@ pub(crate) fn blended_search(
             return 0.0;
         }
         model
-            .vector(i)
-            .map(|v| (dot(v, &l.vector) - mean) / sd * mix.als_weight)
+            .score(i, &l.vector)
+            .map(|s| (s - mean) / sd * mix.als_weight)
             .unwrap_or(0.0)
     };
     let mut scored: HashMap<u32, f32> = HashMap::new();

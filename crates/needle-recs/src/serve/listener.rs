@@ -15,7 +15,6 @@ use super::model::{interaction_weight, is_unwanted, release_day, ServingModel};
 use super::pick::capped_search;
 use super::surfaces::{Candidates, Reason, Scope, Scored, Surface};
 use super::{Recs, Source};
-use crate::dense::dot;
 use crate::RecsError;
 
 /// What the model knows of one listener.
@@ -61,7 +60,7 @@ impl Listener {
         let yc = model.vector(c)?;
         self.top_items(50)
             .into_iter()
-            .filter_map(|(h, _)| Some((h, dot(model.vector(h)?, yc))))
+            .filter_map(|(h, _)| Some((h, model.score(h, &yc)?)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|x| x.0)
     }
@@ -260,7 +259,7 @@ impl Recs {
         }
         for &f in &recent {
             let Some(q) = model.vector(f) else { continue };
-            for (rank, h) in model.search(q, limit + 10, types, &admit).into_iter().enumerate() {
+            for (rank, h) in model.search(&q, limit + 10, types, &admit).into_iter().enumerate() {
                 let s = blend.discover_recent / recent.len() as f32 / (rank as f32 + 10.0);
                 let e = fused
                     .entry(h.id)

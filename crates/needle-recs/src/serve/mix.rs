@@ -130,7 +130,10 @@ impl Recs {
             }));
         }
         let k = self.config.daily_mixes.min(top.len().div_ceil(5)).max(1);
-        let points: Vec<Vec<f32>> = top.iter().map(|(i, _)| unit(model.vector(*i).unwrap_or(&[]))).collect();
+        let points: Vec<Vec<f32>> = top
+            .iter()
+            .map(|(i, _)| unit(&model.vector(*i).unwrap_or_default()))
+            .collect();
         let assign = kmeans(&points, k, fnv1a(&[user, "daily_mix"]), 20);
         let rules = scope.filter(types, &l.seen);
         let mut clusters: Vec<(f32, Vec<(u32, f32)>)> = vec![(0.0, Vec::new()); k];
@@ -146,7 +149,7 @@ impl Recs {
                 let mut centre = vec![0f32; model.factors()];
                 for (i, w) in members {
                     if let Some(v) = model.vector(*i) {
-                        for (c, x) in centre.iter_mut().zip(v) {
+                        for (c, x) in centre.iter_mut().zip(v.iter()) {
                             *c += w * x;
                         }
                     }
@@ -157,7 +160,7 @@ impl Recs {
         // A discovery joins a mix only if that mix's centre is the nearest: near one taste
         // can still be nearer another, and a mix must not drift into it.
         let nearest = |i: u32| -> Option<usize> {
-            let v = unit(model.vector(i)?);
+            let v = unit(&model.vector(i)?);
             (0..centres.len()).max_by(|&a, &b| dot(&v, &centres[a]).total_cmp(&dot(&v, &centres[b])))
         };
         let mut used: HashSet<u32> = HashSet::new();
@@ -242,10 +245,10 @@ fn discovery_reason(model: &ServingModel, l: &Listener, members: &[(u32, f32)], 
     if let r @ Reason::FromCreatorYouPlay(..) = super::evidence::collaborative_reason(model, l, i) {
         return r;
     }
-    let v = model.vector(i).unwrap_or(&[]);
+    let v = model.vector(i).unwrap_or_default();
     let closest = members
         .iter()
-        .filter_map(|&(m, _)| Some((m, dot(model.vector(m)?, v))))
+        .filter_map(|&(m, _)| Some((m, model.score(m, &v)?)))
         .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
         .map_or(members[0].0, |x| x.0);
     Reason::BecauseYouPlay(model.items.id(closest).to_string())

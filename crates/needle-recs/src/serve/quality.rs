@@ -226,16 +226,19 @@ fn measure(
 
 /// Mean `1 − cosine` over the pairs of items of `list` that have vectors.
 fn mean_pairwise_distance(model: &ServingModel, list: &[(Option<u32>, bool)]) -> Option<f64> {
-    let vecs: Vec<(&[f32], f32)> = list
+    let vecs: Vec<(std::borrow::Cow<'_, [f32]>, f32)> = list
         .iter()
         .filter_map(|&(row, _)| row.and_then(|i| model.vector(i)))
-        .map(|v| (v, dot(v, v).sqrt()))
+        .map(|v| {
+            let n = dot(&v, &v).sqrt();
+            (v, n)
+        })
         .filter(|&(_, n)| n > 0.0)
         .collect();
     let (mut s, mut pairs) = (0f64, 0usize);
     for a in 0..vecs.len() {
         for b in a + 1..vecs.len() {
-            let cos = dot(vecs[a].0, vecs[b].0) / (vecs[a].1 * vecs[b].1);
+            let cos = dot(&vecs[a].0, &vecs[b].0) / (vecs[a].1 * vecs[b].1);
             s += 1.0 - cos.clamp(-1.0, 1.0) as f64;
             pairs += 1;
         }

@@ -127,9 +127,9 @@ impl Recs {
                     continue;
                 };
                 match r.kind {
-                    EventType::Play | EventType::Save => played.push((r.item_id.clone(), unit(v))),
+                    EventType::Play | EventType::Save => played.push((r.item_id.clone(), unit(&v))),
                     EventType::Skip => {
-                        skipped.push(unit(v));
+                        skipped.push(unit(&v));
                         exclude.insert(r.item_id.clone());
                     }
                     _ => {}
@@ -160,7 +160,7 @@ impl Recs {
                 .top_items(200)
                 .into_iter()
                 .filter(|(i, _)| rules.admits(&model, *i))
-                .filter_map(|(i, w)| Some((i, dot(&unit(model.vector(i)?), &q) * w.sqrt())))
+                .filter_map(|(i, w)| Some((i, dot(&unit(&model.vector(i)?), &q) * w.sqrt())))
                 .collect();
             familiar.sort_by(|a, b| b.1.total_cmp(&a.1));
             let mut new_to_them = exclude.clone();
@@ -182,12 +182,10 @@ impl Recs {
                     f.next().map(|(i, _)| (i, Reason::Favourite))
                 } else {
                     d.next().map(|h| {
+                        let v = model.vector(h.id).unwrap_or_default();
                         let why = played
                             .iter()
-                            .max_by(|a, b| {
-                                let v = model.vector(h.id).unwrap_or(&[]);
-                                dot(&a.1, v).total_cmp(&dot(&b.1, v))
-                            })
+                            .max_by(|a, b| dot(&a.1, &v).total_cmp(&dot(&b.1, &v)))
                             .map(|p| Reason::BecauseYouRecentlyPlayed(p.0.clone()))
                             .or_else(|| {
                                 l.explain(&model, h.id)

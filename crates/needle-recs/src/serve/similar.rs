@@ -66,7 +66,7 @@ impl Recs {
                 .into_iter()
                 .filter_map(|h| {
                     let v = model.vector(h.id)?;
-                    let cos = h.score / (qn * dot(v, v).sqrt().max(1e-12));
+                    let cos = h.score / (qn * dot(&v, &v).sqrt().max(1e-12));
                     Some(Scored {
                         id: model.items.id(h.id).to_string(),
                         score: cos,
@@ -134,7 +134,7 @@ impl Recs {
         };
         let exclude: HashSet<String> = seeds.iter().cloned().collect();
         let rules = scope.filter(&scope.types, &exclude);
-        let seed_vectors: Vec<(String, &[f32])> = seeds
+        let seed_vectors: Vec<(String, std::borrow::Cow<'_, [f32]>)> = seeds
             .iter()
             .filter_map(|s| Some((s.clone(), model.vector(model.items.get(s)?)?)))
             .collect();
@@ -145,10 +145,10 @@ impl Recs {
                 .search(&q, limit * 3 + 20, &scope.types, &|i| rules.admits(&model, i))
                 .into_iter()
                 .map(|h| {
-                    let v = model.vector(h.id).unwrap_or(&[]);
+                    let v = model.vector(h.id).unwrap_or_default();
                     let best = seed_vectors
                         .iter()
-                        .max_by(|a, b| dot(a.1, v).total_cmp(&dot(b.1, v)))
+                        .max_by(|a, b| dot(&a.1, &v).total_cmp(&dot(&b.1, &v)))
                         .map(|s| s.0.clone());
                     Scored {
                         id: model.items.id(h.id).to_string(),
@@ -170,7 +170,7 @@ fn mean_vector<'a>(model: &super::ServingModel, ids: impl Iterator<Item = &'a st
     let mut n = 0;
     for id in ids {
         if let Some(v) = model.items.get(id).and_then(|i| model.vector(i)) {
-            for (s, x) in sum.iter_mut().zip(v) {
+            for (s, x) in sum.iter_mut().zip(v.iter()) {
                 *s += x;
             }
             n += 1;

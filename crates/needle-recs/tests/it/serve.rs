@@ -1,6 +1,8 @@
 //! The serving layer on an in-memory source: training, the model file round trip, and
 //! loading the current version after a restart.
 
+use std::borrow::Cow;
+
 use needle_core::time::{Clock, ManualClock};
 use needle_core::{Entity, EntityType, Event, EventType};
 use needle_recs::serve::mem::MemorySource;
@@ -86,16 +88,27 @@ fn a_saved_model_loads_back_identically_and_current_follows_the_newest() {
     for i in 0..live.n_vec as u32 {
         assert_eq!(loaded.vector(i), live.vector(i));
     }
-    // Content vectors are held once, by the vector index, in the model just trained and
-    // in the one read back.
+    // Content vectors are held once, as `i8` codes in the vector index, in the model just
+    // trained and in the one read back; trained items' vectors are the ALS factors.
     assert!(
         live.n_vec > live.n_trained,
         "the fixture has catalog items without plays"
     );
+    let f = live.factors();
     for m in [&live, &std::sync::Arc::new(loaded)] {
-        for i in m.n_trained..m.n_vec {
-            let v = m.vector(i as u32).expect("a content vector");
-            assert!(std::ptr::eq(v, m.index.row(i).expect("f32 rows")), "item {i} copied");
+        assert_eq!(m.index.vector_bytes(), m.n_vec * (f + 4), "one byte per factor");
+        for i in 0..m.n_vec {
+            let v = m.vector(i as u32).expect("a vector");
+            let (scale, codes) = m.index.row_i8(i).expect("codes");
+            if i < m.n_trained {
+                let als = m.als.item_vector(i).expect("trained");
+                assert!(matches!(v, Cow::Borrowed(x) if std::ptr::eq(x, als)), "item {i} copied");
+                for (x, c) in als.iter().zip(codes) {
+                    assert!((x - *c as f32 * scale).abs() <= scale / 2.0 + 1e-6);
+                }
+            } else {
+                assert!(codes.iter().zip(v.iter()).all(|(c, x)| *c as f32 * scale == *x));
+            }
         }
     }
     // A restarted service answers exactly as before.
@@ -117,6 +130,62 @@ fn a_saved_model_loads_back_identically_and_current_follows_the_newest() {
         before.items.iter().take(5).all(|i| i.id.starts_with("g1-")),
         "{before:?}"
     );
+}
+
+/// The model file at `path` rewritten in the first format (every vector `f32`): the
+/// content vectors dequantized from their codes.
+fn rewrite_as_first_format(path: &std::path::Path, n_trained: usize, n_vec: usize, f: usize) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"NEEDLEM2");
+    let json_end = 16 + u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
+    let trained_end = json_end + n_trained * f * 4;
+    let n_content = n_vec - n_trained;
+    let scales_end = trained_end + n_content * 4;
+    let codes_end = scales_end + n_content * f;
+    let mut out = b"NEEDLEM1".to_vec();
+    out.extend_from_slice(&bytes[8..trained_end]);
+    for r in 0..n_content {
+        let s = f32::from_le_bytes(bytes[trained_end + 4 * r..trained_end + 4 * r + 4].try_into().unwrap());
+        for &c in &bytes[scales_end + r * f..scales_end + (r + 1) * f] {
+            out.extend_from_slice(&((c as i8) as f32 * s).to_le_bytes());
+        }
+    }
+    out.extend_from_slice(&bytes[codes_end..]);
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn a_model_file_of_the_first_format_is_read_and_answers_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = source();
+    let recs = Recs::open(dir.path(), config()).unwrap();
+    recs.train_now(&src, &mut |_| {}).unwrap();
+    let live = recs.model().unwrap();
+    let path = dir.path().join("model-000001.bin");
+    let new_len = std::fs::metadata(&path).unwrap().len();
+    rewrite_as_first_format(&path, live.n_trained, live.n_vec, live.factors());
+    let old_len = std::fs::metadata(&path).unwrap().len();
+    let content = (live.n_vec - live.n_trained) as u64;
+    assert_eq!(old_len - new_len, content * 3 * live.factors() as u64 - content * 4);
+    let old = ServingModel::load_current(dir.path()).unwrap().expect("read");
+    for i in 0..live.n_vec as u32 {
+        assert_eq!(old.vector(i), live.vector(i), "item {i}");
+    }
+    let req = RecRequest {
+        surface: Surface::ForYou,
+        types: None,
+        limit: 10,
+        market: None,
+        explicit: true,
+        now_ms: Some(1_700_000_000_000),
+        discovery: None,
+    };
+    let before = recs.recommend(&src, "u4", &req).unwrap();
+    let after = Recs::open(dir.path(), config())
+        .unwrap()
+        .recommend(&src, "u4", &req)
+        .unwrap();
+    assert_eq!(before, after);
 }
 
 #[test]

@@ -1,6 +1,9 @@
-//! Model files: `model-NNNNNN.bin` (magic, header length, JSON header, then the trained and
-//! content vectors as little-endian `f32`), written whole and fsync'd before `CURRENT` is
-//! replaced atomically to name it; the three newest versions are kept.
+//! Model files: `model-NNNNNN.bin` (magic, header length, JSON header, then the trained
+//! items' vectors as little-endian `f32`, the content vectors' scales (`f32`) and their `i8`
+//! codes, then the blend's item tables), written whole and fsync'd before `CURRENT` is
+//! replaced atomically to name it; the three newest versions are kept. Files of the first
+//! format ([`MAGIC_F32`]: every vector as `f32`) are still read; their content vectors are
+//! quantized as they are loaded.
 //!
 //! A model served by HNSW also has `model-NNNNNN.hnsw`, its index graph (see
 //! [`crate::index::Graph`]), written (atomically) before the `.bin`, so a model file that
@@ -15,7 +18,7 @@ use std::path::{Path, PathBuf};
 use needle_core::EntityType;
 use serde::{Deserialize, Serialize};
 
-use super::{ItemMeta, Parts, ServingModel, TrainStats};
+use super::{ItemMeta, Parts, ServingModel, TrainStats, Vectors};
 use crate::index::IndexOrigin;
 use crate::matrix::Csr;
 use crate::matrix::IdMap;
@@ -24,7 +27,38 @@ use crate::select::{Family, Selection, ServedBlend};
 use crate::serve::ServeConfig;
 use crate::RecsError;
 
-const MAGIC: &[u8; 8] = b"NEEDLEM1";
+/// The format written: content vectors as `i8` codes with one scale each.
+const MAGIC: &[u8; 8] = b"NEEDLEM2";
+/// The first format: every vector as `f32`.
+const MAGIC_F32: &[u8; 8] = b"NEEDLEM1";
+
+/// `n` little-endian `f32` read from `r` (in blocks, not one read per value).
+fn read_f32s(r: &mut impl Read, n: usize) -> std::io::Result<Vec<f32>> {
+    let mut out = Vec::with_capacity(n);
+    let mut buf = vec![0u8; 64 * 1024];
+    while out.len() < n {
+        let take = (n - out.len()).min(buf.len() / 4);
+        r.read_exact(&mut buf[..take * 4])?;
+        out.extend(
+            buf[..take * 4]
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
+    }
+    Ok(out)
+}
+
+/// `n` `i8` read from `r`.
+fn read_i8s(r: &mut impl Read, n: usize) -> std::io::Result<Vec<i8>> {
+    let mut out = Vec::with_capacity(n);
+    let mut buf = vec![0u8; 64 * 1024];
+    while out.len() < n {
+        let take = (n - out.len()).min(buf.len());
+        r.read_exact(&mut buf[..take])?;
+        out.extend(buf[..take].iter().map(|&b| b as i8));
+    }
+    Ok(out)
+}
 
 /// Everything serialized in a model file except the vectors.
 #[derive(Serialize, Deserialize)]
@@ -141,13 +175,17 @@ impl ServingModel {
             for x in self.als.item_factors() {
                 w.write_all(&x.to_le_bytes())?;
             }
+            let content = |i: usize| {
+                self.index.row_i8(i).ok_or_else(|| {
+                    RecsError::InvalidInput(format!("item {i} of the model has no quantized vector to save"))
+                })
+            };
             for i in self.n_trained..self.n_vec {
-                let v = self
-                    .vector(i as u32)
-                    .ok_or_else(|| RecsError::InvalidInput(format!("item {i} of the model has no vector to save")))?;
-                for x in v {
-                    w.write_all(&x.to_le_bytes())?;
-                }
+                w.write_all(&content(i)?.0.to_le_bytes())?;
+            }
+            for i in self.n_trained..self.n_vec {
+                let codes = content(i)?.1;
+                w.write_all(&codes.iter().map(|&c| c as u8).collect::<Vec<u8>>())?;
             }
             for (_, _, t) in self.mix.iter().flat_map(|m| &m.tables) {
                 for &p in t.sim.indptr() {
@@ -222,9 +260,11 @@ impl ServingModel {
         let mut r = std::io::BufReader::new(file);
         let mut magic = [0u8; 8];
         r.read_exact(&mut magic)?;
-        if &magic != MAGIC {
-            return Err(bad("not a Needle model file"));
-        }
+        let quantized = match &magic {
+            MAGIC => true,
+            MAGIC_F32 => false,
+            _ => return Err(bad("not a Needle model file")),
+        };
         let mut len = [0u8; 8];
         r.read_exact(&mut len)?;
         let len = u64::from_le_bytes(len);
@@ -240,19 +280,27 @@ impl ServingModel {
         }
         let f = h.factors.max(1);
         let tables: u64 = h.mix.iter().flat_map(|m| &m.tables).map(TableHeader::bytes).sum();
-        let need = (h.n_vec as u64)
-            .saturating_mul(f as u64)
-            .saturating_mul(4)
-            .saturating_add(tables);
-        if need != file_len - 16 - len as u64 {
+        let n_content = (h.n_vec - h.n_trained) as u64;
+        let vectors = if quantized {
+            (h.n_trained as u64)
+                .saturating_mul(f as u64)
+                .saturating_mul(4)
+                .saturating_add(n_content.saturating_mul(f as u64 + 4))
+        } else {
+            (h.n_vec as u64).saturating_mul(f as u64).saturating_mul(4)
+        };
+        if vectors.saturating_add(tables) != file_len - 16 - len as u64 {
             return Err(bad("vector block does not match the header (truncated file?)"));
         }
-        let mut floats = vec![0f32; h.n_vec * f];
-        let mut buf = [0u8; 4];
-        for x in floats.iter_mut() {
-            r.read_exact(&mut buf)?;
-            *x = f32::from_le_bytes(buf);
-        }
+        let (trained, vectors) = if quantized {
+            let trained = read_f32s(&mut r, h.n_trained * f)?;
+            let scales = read_f32s(&mut r, h.n_vec - h.n_trained)?;
+            let codes = read_i8s(&mut r, (h.n_vec - h.n_trained) * f)?;
+            (trained, Vectors::Content { codes, scales })
+        } else {
+            let floats = read_f32s(&mut r, h.n_vec * f)?;
+            (floats[..h.n_trained * f].to_vec(), Vectors::F32(floats))
+        };
         let mix = match h.mix {
             None => None,
             Some(mh) => {
@@ -297,7 +345,7 @@ impl ServingModel {
         };
         let mut als_config = h.config.als.clone();
         als_config.factors = f;
-        let als = Als::from_item_factors(als_config, floats[..h.n_trained * f].to_vec());
+        let als = Als::from_item_factors(als_config, trained);
         Ok(Parts {
             version: h.version,
             created_ms: h.created_ms,
@@ -311,7 +359,7 @@ impl ServingModel {
             n_trained: h.n_trained,
             n_vec: h.n_vec,
             als,
-            vectors: floats,
+            vectors,
             mix,
         })
     }

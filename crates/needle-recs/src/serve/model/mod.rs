@@ -13,6 +13,7 @@
 mod file;
 mod train;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -21,7 +22,8 @@ use needle_core::{Entity, EntityType};
 use serde::{Deserialize, Serialize};
 
 use super::ServeConfig;
-use crate::index::{IndexBuilder, IndexOrigin, VectorIndex};
+use crate::dense::dot;
+use crate::index::{quantize_i8, IndexBuilder, IndexOrigin, VectorIndex};
 use crate::matrix::IdMap;
 use crate::models::{Als, History};
 use crate::select::{Selection, ServedBlend};
@@ -153,10 +155,14 @@ pub struct ServingModel {
     pub popular: HashMap<EntityType, Vec<(u32, f32)>>,
     pub n_trained: usize,
     pub n_vec: usize,
-    /// ALS over the trained items (fold-in).
+    /// ALS over the trained items (fold-in); its item factors are the trained items' exact
+    /// vectors.
     pub als: Als,
-    /// Every item with a vector, row `i` for item `i`: the only copy of the content
-    /// vectors of `[n_trained, n_vec)` ([`ServingModel::vector`] reads them here).
+    /// Every item with a vector, row `i` for item `i`, as `i8` codes with one scale per row
+    /// (a quarter of `f32`): the only copy of the content vectors of `[n_trained, n_vec)`
+    /// ([`ServingModel::vector`] reads them here). The trained items' rows are codes of
+    /// their ALS factors, for the graph walk; their scores are computed again from the
+    /// factors ([`ServingModel::search`]).
     pub index: Box<dyn VectorIndex>,
     /// Rows with a vector, per type (see [`ServingModel::search`]).
     by_type: HashMap<EntityType, Vec<u32>>,
@@ -188,22 +194,26 @@ impl ServingModel {
         types: &[EntityType],
         filter: &(dyn Fn(u32) -> bool + Sync),
     ) -> Vec<crate::index::Hit> {
+        let cmp = |a: &crate::index::Hit, b: &crate::index::Hit| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id));
         let rows: usize = types.iter().filter_map(|t| self.by_type.get(t)).map(Vec::len).sum();
         if rows as f64 >= SCAN_SHARE * self.n_vec as f64 || query.len() != self.factors() || k == 0 {
-            return self.index.search(query, k, filter);
+            let mut hits = self.index.search(query, k, filter);
+            for h in &mut hits {
+                if let Some(v) = self.als.item_vector(h.id as usize) {
+                    h.score = dot(v, query);
+                }
+            }
+            hits.sort_by(cmp);
+            return hits;
         }
         let mut hits: Vec<crate::index::Hit> = Vec::new();
-        let cmp = |a: &crate::index::Hit, b: &crate::index::Hit| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id));
         for t in types {
             for &i in self.by_type.get(t).map(Vec::as_slice).unwrap_or(&[]) {
-                let Some(v) = self.vector(i) else { continue };
                 if !filter(i) {
                     continue;
                 }
-                hits.push(crate::index::Hit {
-                    id: i,
-                    score: crate::dense::dot(v, query),
-                });
+                let Some(score) = self.score(i, query) else { continue };
+                hits.push(crate::index::Hit { id: i, score });
                 if hits.len() >= 4 * k + 256 {
                     hits.select_nth_unstable_by(k - 1, cmp);
                     hits.truncate(k);
@@ -236,14 +246,27 @@ impl ServingModel {
         })
     }
 
-    /// The vector of item `i` (trained or content), if it has one.
-    pub fn vector(&self, i: u32) -> Option<&[f32]> {
+    /// The vector of item `i`, if it has one: a trained item's ALS factors (borrowed), a
+    /// content item's row dequantized from its codes.
+    pub fn vector(&self, i: u32) -> Option<Cow<'_, [f32]>> {
         let i = i as usize;
-        let f = self.factors();
         if i < self.n_trained {
-            self.als.item_vector(i)
+            self.als.item_vector(i).map(Cow::Borrowed)
         } else if i < self.n_vec {
-            self.index.row(i).filter(|v| v.len() == f)
+            self.index.row(i)
+        } else {
+            None
+        }
+    }
+
+    /// Item `i`'s inner product with `query`, as [`ServingModel::search`] scores it: from
+    /// the ALS factors for a trained item, from the codes for a content item.
+    pub fn score(&self, i: u32, query: &[f32]) -> Option<f32> {
+        let iu = i as usize;
+        if iu < self.n_trained {
+            Some(dot(self.als.item_vector(iu)?, query))
+        } else if iu < self.n_vec {
+            self.index.row_score(iu, query).map(|(_, s)| s)
         } else {
             None
         }
@@ -255,15 +278,38 @@ impl ServingModel {
     fn assemble(p: Parts, graph: Option<&Path>) -> Result<(ServingModel, IndexOrigin), RecsError> {
         let t = std::time::Instant::now();
         let f = p.als.factors();
-        if p.vectors.len() != p.n_vec * f || p.als.item_factors().len() != p.n_trained * f {
-            return Err(RecsError::InvalidInput(format!(
-                "a model of {} vectors ({} trained) of {f} factors has {} floats",
-                p.n_vec,
-                p.n_trained,
-                p.vectors.len()
-            )));
+        let mismatch = |rows: usize| {
+            RecsError::InvalidInput(format!(
+                "a model of {} vectors ({} trained) of {f} factors has {rows} rows",
+                p.n_vec, p.n_trained
+            ))
+        };
+        if p.als.item_factors().len() != p.n_trained * f || p.n_trained > p.n_vec {
+            return Err(mismatch(p.als.item_factors().len() / f.max(1)));
         }
-        let b = IndexBuilder::from_rows(f, p.config.index.clone(), p.vectors)?;
+        let cfg = p.config.index.clone();
+        let b = match p.vectors {
+            // A file written before content rows were kept as codes: its graph was saved
+            // for these `f32` rows, and still fits.
+            Vectors::F32(rows) if rows.len() == p.n_vec * f => IndexBuilder::quantize_rows(f, cfg, rows)?,
+            Vectors::F32(rows) => return Err(mismatch(rows.len() / f.max(1))),
+            Vectors::Content { codes, scales } => {
+                if scales.len() != p.n_vec - p.n_trained || codes.len() != scales.len() * f {
+                    return Err(mismatch(p.n_trained + scales.len()));
+                }
+                let mut all_codes = Vec::with_capacity(p.n_vec * f);
+                let mut all_scales = Vec::with_capacity(p.n_vec);
+                for v in p.als.item_factors().chunks_exact(f.max(1)) {
+                    let (s, c) = quantize_i8(v);
+                    all_codes.extend_from_slice(&c);
+                    all_scales.push(s);
+                }
+                all_codes.extend_from_slice(&codes);
+                all_scales.extend_from_slice(&scales);
+                drop((codes, scales));
+                IndexBuilder::from_codes(f, cfg, all_codes, all_scales)?
+            }
+        };
         let (index, origin) = match graph {
             Some(path) => b.build_or_load(path, p.version, p.created_ms),
             None => {
@@ -342,10 +388,19 @@ struct Parts {
     n_trained: usize,
     n_vec: usize,
     als: Als,
-    /// Every vector, row-major: the trained items' (a copy of the ALS item factors), then
-    /// the content vectors. Moved into the vector index.
-    vectors: Vec<f32>,
+    /// The vectors, moved into the vector index.
+    vectors: Vectors,
     mix: Option<ServedBlend>,
+}
+
+/// The vectors of a model before its index is built.
+enum Vectors {
+    /// Every row of `[0, n_vec)` as `f32`, row-major: a model file written before content
+    /// rows were stored as codes (the trained rows repeat the ALS factors).
+    F32(Vec<f32>),
+    /// The content rows `[n_trained, n_vec)` as `i8` codes (row-major) and one scale per
+    /// row; the trained rows are the ALS factors.
+    Content { codes: Vec<i8>, scales: Vec<f32> },
 }
 
 /// Now, epoch milliseconds.

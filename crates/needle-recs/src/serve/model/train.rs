@@ -10,12 +10,14 @@
 //! 5. [`popularity_lists`]: per type, for cold start and short lists;
 //! 6. the vector index, built by `ServingModel::assemble` (shared with loading a file).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Instant;
 
 use needle_core::{Entity, EntityType};
 
-use super::{interaction_weight, now_ms, ItemMeta, Parts, ServingModel, TrainStats};
+use super::{interaction_weight, now_ms, ItemMeta, Parts, ServingModel, TrainStats, Vectors};
+use crate::index::quantize_i8;
 use crate::matrix::{Csr, IdMap, Interactions, InteractionsBuilder};
 use crate::models::{Als, AlsConfig};
 use crate::serve::{BlendWeights, ServeConfig, Source};
@@ -67,7 +69,7 @@ impl ServingModel {
             Some((p, mix)) => {
                 let init = |i: u32| -> Option<Vec<f32>> {
                     let j = p.items.get(data.items.id(i))?;
-                    ((j as usize) < p.n_trained).then(|| p.vector(j).map(<[f32]>::to_vec))?
+                    ((j as usize) < p.n_trained).then(|| p.vector(j).map(Cow::into_owned))?
                 };
                 let b = crate::select::refit(
                     &data.matrix,
@@ -108,7 +110,7 @@ impl ServingModel {
 
         let centroids = Centroids::of(&als, &catalog.meta, &catalog.tags_of_trained, &config.blend);
         let mut meta: Vec<ItemMeta> = catalog.meta.into_iter().map(Option::unwrap_or_default).collect();
-        let (vectors, vectorless) = content_vectors(&als, catalog.pending, &centroids, &mut items, &mut meta);
+        let (vectors, vectorless) = content_vectors(catalog.pending, &centroids, &mut items, &mut meta);
         let n_vec = items.len();
         stats.content_items = n_vec - n_trained;
 
@@ -358,30 +360,33 @@ impl Centroids {
 }
 
 /// Phase 4b: vectors for the catalog items without plays. Those that get one are appended to
-/// `items` and `meta` (the range `[n_trained, n_vec)`); every vector is returned row-major,
-/// the trained items' first (the model's `[0, n_vec)`); the items without one are returned
-/// for the popularity lists.
+/// `items` and `meta` (the range `[n_trained, n_vec)`); their vectors are returned as `i8`
+/// codes with one scale each (what the index serves and the file stores, so a model
+/// answers the same before and after it is saved and read back); the items without one
+/// are returned for the popularity lists.
 fn content_vectors(
-    als: &Als,
     pending: Vec<Pending>,
     centroids: &Centroids,
     items: &mut IdMap,
     meta: &mut Vec<ItemMeta>,
-) -> (Vec<f32>, Vec<Pending>) {
-    let mut content = als.item_factors().to_vec();
+) -> (Vectors, Vec<Pending>) {
+    let (mut codes, mut scales) = (Vec::new(), Vec::new());
     let mut vectorless = Vec::new();
     for p in pending {
         match centroids.content_vector(&p.meta, &p.tags) {
             Some(v) => {
                 items.get_or_insert(&p.id);
                 meta.push(p.meta);
-                content.extend_from_slice(&v);
+                let (s, c) = quantize_i8(&v);
+                codes.extend_from_slice(&c);
+                scales.push(s);
             }
             None => vectorless.push(p),
         }
     }
-    content.shrink_to_fit();
-    (content, vectorless)
+    codes.shrink_to_fit();
+    scales.shrink_to_fit();
+    (Vectors::Content { codes, scales }, vectorless)
 }
 
 /// Phase 5: per type, the top [`POPULAR_PER_TYPE`] items by `popular_listeners ·
