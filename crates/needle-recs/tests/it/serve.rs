@@ -193,8 +193,23 @@ fn a_damaged_model_file_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let recs = Recs::open(dir.path(), config()).unwrap();
     recs.train_now(&source(), &mut |_| {}).unwrap();
+    let m = recs.model().unwrap();
     let path = dir.path().join("model-000001.bin");
     let bytes = std::fs::read(&path).unwrap();
+    // A non-finite trained value or content scale, at the right length: refused, naming it.
+    let json_end = 16 + u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
+    let first_scale = json_end + m.n_trained * m.factors() * 4;
+    let scale_of_row = format!("vector {} has a non-finite scale", m.n_trained + 1);
+    for (at, what) in [
+        (json_end + 4, "trained vector 0 has a non-finite value"),
+        (first_scale + 4, scale_of_row.as_str()),
+    ] {
+        let mut bad = bytes.clone();
+        bad[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+        std::fs::write(&path, &bad).unwrap();
+        let e = ServingModel::load_current(dir.path()).err().expect("refused");
+        assert!(e.to_string().contains(what), "{e}");
+    }
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     assert!(ServingModel::load_current(dir.path()).is_err());
     std::fs::write(&path, b"garbage").unwrap();

@@ -287,6 +287,12 @@ impl ServingModel {
         if p.als.item_factors().len() != p.n_trained * f || p.n_trained > p.n_vec {
             return Err(mismatch(p.als.item_factors().len() / f.max(1)));
         }
+        if let Some(pos) = p.als.item_factors().iter().position(|v| !v.is_finite()) {
+            return Err(RecsError::InvalidInput(format!(
+                "trained vector {} has a non-finite value",
+                pos / f.max(1)
+            )));
+        }
         let cfg = p.config.index.clone();
         let b = match p.vectors {
             // A file written before content rows were kept as codes: its graph was saved
