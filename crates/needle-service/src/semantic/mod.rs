@@ -78,7 +78,9 @@ impl Semantic {
             idle: Condvar::new(),
             busy: AtomicBool::new(true),
             stop: AtomicBool::new(false),
-            ready: AtomicBool::new(false),
+            // Offline, nothing is searched and nothing loaded first: ready from the start
+            // (not once the worker thread gets to run, which a caller could read before).
+            ready: AtomicBool::new(offline),
             reconciling: AtomicBool::new(true),
             offline,
             dirty: AtomicBool::new(false),

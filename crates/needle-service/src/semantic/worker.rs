@@ -12,10 +12,9 @@ use std::time::{Duration, Instant};
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 pub(super) fn run(s: &Semantic) {
-    if s.offline {
-        // Nothing is searched: the graph is built once the queue empties.
-        s.ready.store(true, Ordering::SeqCst);
-    } else {
+    // Offline, nothing is searched (ready from the start): the graph is built once the
+    // queue empties.
+    if !s.offline {
         s.load();
     }
     if !s.cfg.backfill {
