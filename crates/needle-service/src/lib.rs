@@ -275,11 +275,7 @@ impl Service {
             let start = move || weak.upgrade().map_or(1, |a| a.applied_seq() + 1);
             let bind_dir = dir.clone();
             let bind = move |id: cluster::identity::LogIdentity| {
-                let found = cluster::identity::read(&bind_dir).map_err(|e| e.to_string())?;
-                match found {
-                    None => cluster::identity::write(&bind_dir, &id).map_err(|e| e.to_string()),
-                    Some(_) => cluster::identity::check(&bind_dir, found.as_ref(), &id).map_err(|e| e.to_string()),
-                }
+                cluster::identity::bind(&bind_dir, &id).map_err(|e| e.to_string())
             };
             log.spawn_follower(start, bind, restart, tx)?;
             applier

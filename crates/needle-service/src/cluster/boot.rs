@@ -37,7 +37,7 @@ const STATE: [&str; 10] = [
 fn same_log(taken: Option<&LogIdentity>, log: Option<&LogIdentity>, stream: &str) -> bool {
     match (taken, log) {
         (None, _) => true,
-        (Some(t), Some(l)) => t == l,
+        (Some(t), Some(l)) => t.same_as(l),
         (Some(LogIdentity::Jetstream { stream: s, .. }), None) => s == stream,
         (Some(LogIdentity::Local), None) => false,
     }
@@ -172,10 +172,12 @@ pub(crate) fn replace_with(
 mod tests {
     use super::*;
 
-    fn js(created_ns: i64) -> LogIdentity {
+    /// A stream without an id; streams `n` apart were created 100·n s apart.
+    fn js(n: i64) -> LogIdentity {
         LogIdentity::Jetstream {
             stream: "NEEDLE".into(),
-            created_ns,
+            created_ns: n * 100_000_000_000,
+            id: None,
         }
     }
 

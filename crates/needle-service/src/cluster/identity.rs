@@ -2,17 +2,28 @@
 //! of state derived from another.
 //!
 //! `<data_dir>/LOG.json` names the log: the local file (standalone) or one JetStream
-//! stream, by name and creation time (a stream deleted and created again under the same
-//! name is another log: its sequence numbers mean other entries). It is written the first
-//! time a directory is opened and by a restore (from the snapshot's manifest), and checked
-//! at every start:
+//! stream, by name and the id Needle writes into the stream's description when it creates
+//! it (a stream deleted and created again under the same name is another log: its sequence
+//! numbers mean other entries). It is written the first time a directory is opened and by
+//! a restore (from the snapshot's manifest), and checked at every start:
 //! - a replica refuses a directory bound to another stream, or to the local log;
 //! - standalone Needle takes over a directory that followed a stream (running a copy of a
 //!   replica alone is a fork, and says so), after which no cluster accepts it again.
+//!
+//! Why an id and not the stream's creation time alone: NATS 2.9 reports the time each
+//! server created its own copy of the stream, so the time changes with the stream's
+//! leader (tens of milliseconds apart, or more for a server that was down at creation).
+//! Streams without an id (made before ids, or by hand) are told apart by creation time
+//! within [`LEGACY_CREATED_SKEW`].
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How far apart two servers may report a stream's creation time and still mean the same
+/// stream, for streams without an id.
+pub const LEGACY_CREATED_SKEW: Duration = Duration::from_secs(60);
 
 /// The file naming the log of a data directory.
 pub const FILE: &str = "LOG.json";
@@ -27,18 +38,70 @@ pub enum LogIdentity {
     Jetstream {
         /// The stream's name (`cluster.stream`).
         stream: String,
-        /// When the stream was created, epoch nanoseconds.
+        /// When the stream was created, epoch nanoseconds, as the server asked reported
+        /// it (informative: servers differ).
         created_ns: i64,
+        /// The id in the stream's description (see [`crate::cluster::jetstream`]); absent
+        /// for streams made without one, and in files written before ids.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
     },
+}
+
+impl LogIdentity {
+    /// Do `self` and `other` name the same log? Streams: the same name and id; when either
+    /// lacks an id, creation times within [`LEGACY_CREATED_SKEW`].
+    pub fn same_as(&self, other: &LogIdentity) -> bool {
+        match (self, other) {
+            (LogIdentity::Local, LogIdentity::Local) => true,
+            (
+                LogIdentity::Jetstream {
+                    stream: a,
+                    created_ns: ca,
+                    id: ia,
+                },
+                LogIdentity::Jetstream {
+                    stream: b,
+                    created_ns: cb,
+                    id: ib,
+                },
+            ) => {
+                a == b
+                    && match (ia, ib) {
+                        (Some(x), Some(y)) => x == y,
+                        _ => ca.abs_diff(*cb) <= LEGACY_CREATED_SKEW.as_nanos() as u64,
+                    }
+            }
+            _ => false,
+        }
+    }
+
+    /// Does `self` lack the id `newer` has (a binding to upgrade)?
+    fn lacks_id_of(&self, newer: &LogIdentity) -> bool {
+        matches!(
+            (self, newer),
+            (
+                LogIdentity::Jetstream { id: None, .. },
+                LogIdentity::Jetstream { id: Some(_), .. }
+            )
+        )
+    }
 }
 
 impl std::fmt::Display for LogIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LogIdentity::Local => write!(f, "the local (standalone) write log"),
-            LogIdentity::Jetstream { stream, created_ns } => {
-                write!(f, "JetStream stream `{stream}` created at {created_ns} ns")
-            }
+            LogIdentity::Jetstream {
+                stream,
+                created_ns,
+                id: Some(id),
+            } => write!(f, "JetStream stream `{stream}` (id {id}, created at {created_ns} ns)"),
+            LogIdentity::Jetstream {
+                stream,
+                created_ns,
+                id: None,
+            } => write!(f, "JetStream stream `{stream}` created at {created_ns} ns"),
         }
     }
 }
@@ -86,7 +149,7 @@ pub fn write(data_dir: &Path, id: &LogIdentity) -> Result<()> {
 pub fn check(data_dir: &Path, found: Option<&LogIdentity>, log: &LogIdentity) -> Result<()> {
     match found {
         None => Ok(()),
-        Some(found) if found == log => Ok(()),
+        Some(found) if found.same_as(log) => Ok(()),
         Some(found) => Err(Error::WrongLog(format!(
             "the data directory {} holds state derived from {found}, not from {log}, which this replica follows \
              (see {}); move it aside or empty it: an empty directory starts from the newest snapshot of this log \
@@ -94,6 +157,21 @@ pub fn check(data_dir: &Path, found: Option<&LogIdentity>, log: &LogIdentity) ->
             data_dir.display(),
             path(data_dir).display()
         ))),
+    }
+}
+
+/// A replica following `log` starts applying: bind an unbound `data_dir` to it, check a
+/// bound one (see [`check`]), and add the id of `log` to a binding written without one.
+pub fn bind(data_dir: &Path, log: &LogIdentity) -> Result<()> {
+    match read(data_dir)? {
+        None => write(data_dir, log),
+        Some(found) => {
+            check(data_dir, Some(&found), log)?;
+            if found.lacks_id_of(log) {
+                write(data_dir, log)?;
+            }
+            Ok(())
+        }
     }
 }
 
@@ -118,11 +196,56 @@ pub fn adopt_local(data_dir: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// A stream without an id, created `created_ns` after the epoch.
     fn stream(created_ns: i64) -> LogIdentity {
         LogIdentity::Jetstream {
             stream: "NEEDLE".into(),
             created_ns,
+            id: None,
         }
+    }
+
+    fn with_id(created_ns: i64, id: &str) -> LogIdentity {
+        LogIdentity::Jetstream {
+            stream: "NEEDLE".into(),
+            created_ns,
+            id: Some(id.into()),
+        }
+    }
+
+    const SECOND: i64 = 1_000_000_000;
+
+    #[test]
+    fn a_stream_with_an_id_is_the_same_log_whichever_server_reports_its_creation_time() {
+        // NATS 2.9: each server reports when it created its copy of the stream.
+        assert!(with_id(SECOND, "a").same_as(&with_id(SECOND + 33_000_000, "a")));
+        assert!(with_id(SECOND, "a").same_as(&with_id(900 * SECOND, "a")));
+        assert!(!with_id(SECOND, "a").same_as(&with_id(SECOND, "b")), "created again");
+        let other_name = LogIdentity::Jetstream {
+            stream: "OTHER".into(),
+            created_ns: SECOND,
+            id: Some("a".into()),
+        };
+        assert!(!with_id(SECOND, "a").same_as(&other_name));
+        assert!(!with_id(SECOND, "a").same_as(&LogIdentity::Local));
+        // Without an id on either side, creation times close enough.
+        assert!(stream(SECOND).same_as(&stream(SECOND + 33_000_000)));
+        assert!(stream(SECOND).same_as(&with_id(SECOND + 2 * SECOND, "a")));
+        assert!(!stream(SECOND).same_as(&stream(SECOND + 61 * SECOND)));
+    }
+
+    #[test]
+    fn binding_writes_once_refuses_another_log_and_adds_the_id_to_an_old_binding() {
+        let d = tempfile::tempdir().unwrap();
+        bind(d.path(), &stream(SECOND)).unwrap();
+        assert_eq!(read(d.path()).unwrap(), Some(stream(SECOND)));
+        // The stream's leader moved: another creation time, and now an id.
+        bind(d.path(), &with_id(SECOND + 40_000_000, "a")).unwrap();
+        assert_eq!(read(d.path()).unwrap(), Some(with_id(SECOND + 40_000_000, "a")));
+        bind(d.path(), &with_id(SECOND, "a")).unwrap();
+        let e = bind(d.path(), &with_id(SECOND, "b")).unwrap_err().to_string();
+        assert!(e.contains("id a") && e.contains("id b"), "{e}");
+        assert_eq!(read(d.path()).unwrap(), Some(with_id(SECOND + 40_000_000, "a")));
     }
 
     #[test]
@@ -134,8 +257,12 @@ mod tests {
         let found = read(d.path()).unwrap();
         assert_eq!(found, Some(stream(1)));
         check(d.path(), found.as_ref(), &stream(1)).unwrap();
-        let e = check(d.path(), found.as_ref(), &stream(2)).unwrap_err().to_string();
-        assert!(e.contains("created at 1 ns") && e.contains("created at 2 ns"), "{e}");
+        let later = 2 * LEGACY_CREATED_SKEW.as_nanos() as i64;
+        let e = check(d.path(), found.as_ref(), &stream(later)).unwrap_err().to_string();
+        assert!(
+            e.contains("created at 1 ns") && e.contains(&format!("created at {later} ns")),
+            "{e}"
+        );
         let e = check(d.path(), Some(&LogIdentity::Local), &stream(1))
             .unwrap_err()
             .to_string();

@@ -27,11 +27,31 @@ const PAYLOAD_HEADROOM: usize = 4096;
 /// How long JetStream remembers message ids for deduplication.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
-/// A stream's identity from its name and creation time.
-pub(crate) fn identity_of(stream: &str, created_ns: i128) -> LogIdentity {
+/// What starts the id Needle writes into the description of a stream it creates.
+const ID_PREFIX: &str = "needle-log-id=";
+
+/// The description of a stream created by `node` now: the log's id (see
+/// [`crate::cluster::identity`]).
+fn description(node: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("Needle write log. {ID_PREFIX}{node}-{now:x} (replicas recognise their log by this id: keep it)")
+}
+
+/// The id in a stream's description, if Needle wrote one.
+fn id_in(description: Option<&str>) -> Option<String> {
+    let rest = &description?[description?.find(ID_PREFIX)? + ID_PREFIX.len()..];
+    let id: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+    (!id.is_empty()).then_some(id)
+}
+
+/// A stream's identity from its name, description and creation time.
+pub(crate) fn identity_of(info: &stream::Info) -> LogIdentity {
     LogIdentity::Jetstream {
-        stream: stream.to_string(),
-        created_ns: i64::try_from(created_ns).unwrap_or(i64::MAX),
+        stream: info.config.name.clone(),
+        created_ns: i64::try_from(info.created.unix_timestamp_nanos()).unwrap_or(i64::MAX),
+        id: id_in(info.config.description.as_deref()),
     }
 }
 
@@ -55,6 +75,8 @@ pub struct JetStreamLog {
     client: async_nats::Client,
     cfg: ClusterConfig,
     ensured: Mutex<bool>,
+    /// This replica's node id (in the id of a stream it creates).
+    node: String,
     /// Highest sequence number seen (acks and deliveries).
     pub(crate) log_seq: Arc<AtomicU64>,
     /// Tells the follower to stop (before the runtime goes away).
@@ -97,6 +119,7 @@ impl JetStreamLog {
             client,
             cfg: cfg.clone(),
             ensured: Mutex::new(false),
+            node: node.to_string(),
             log_seq: Arc::new(AtomicU64::new(0)),
             stop: tokio::sync::watch::channel(false).0,
             follower: Mutex::new(None),
@@ -113,12 +136,16 @@ impl JetStreamLog {
     ) -> Result<()> {
         let handle = self.rt()?.handle().clone();
         let (js, stream, stop) = (self.js.clone(), self.cfg.stream.clone(), self.stop.subscribe());
+        let log_seq = Arc::clone(&self.log_seq);
         let thread = std::thread::Builder::new()
             .name("needle-follower".into())
             .spawn(move || {
-                handle.block_on(follow(js, stream, start, bind, restart, stop, move |f| {
-                    tx.send(f).is_ok()
-                }));
+                let log = Followed {
+                    js,
+                    stream_name: stream,
+                    log_seq,
+                };
+                handle.block_on(follow(log, start, bind, restart, stop, move |f| tx.send(f).is_ok()));
             })
             .map_err(|e| Error::Unavailable(format!("cannot start the log follower: {e}")))?;
         *self.follower.lock() = Some(thread);
@@ -177,9 +204,19 @@ impl JetStreamLog {
         if *self.ensured.lock() {
             return Ok(());
         }
-        let cfg = JetStreamLog::stream_config(&self.cfg);
-        self.block_on(async { self.js.get_or_create_stream(cfg).await })?
-            .map_err(|e| nats_error(&format!("creating stream {}", self.cfg.stream), e))?;
+        let cfg = stream::Config {
+            description: Some(description(&self.node)),
+            ..JetStreamLog::stream_config(&self.cfg)
+        };
+        let name = cfg.name.clone();
+        self.block_on(async {
+            match self.js.get_or_create_stream(cfg).await {
+                Ok(s) => Ok(s),
+                // Another replica created it first (with its own id): take that one.
+                Err(e) => self.js.get_stream(&name).await.map_err(|_| e),
+            }
+        })?
+        .map_err(|e| nats_error(&format!("creating stream {}", self.cfg.stream), e))?;
         *self.ensured.lock() = true;
         Ok(())
     }
@@ -197,7 +234,7 @@ impl JetStreamLog {
             Ok(StreamState {
                 first_seq: info.state.first_sequence,
                 last_seq: info.state.last_sequence,
-                identity: identity_of(&name, info.created.unix_timestamp_nanos()),
+                identity: identity_of(info),
             })
         })?
     }
@@ -340,14 +377,28 @@ pub(crate) enum Follow {
 /// Longest wait of one pull request of the follower's consumer.
 const PULL_EXPIRES: Duration = Duration::from_secs(4);
 
+/// A consumer that delivered nothing for this long is checked against the stream: when
+/// the stream holds entries after the last one delivered, the consumer is presumed lost
+/// and recreated. Seen with NATS 2.9 after its stream leader was killed: a consumer
+/// recreated then sent heartbeats but no entries, and the client library never noticed.
+const QUIET_CHECK: Duration = Duration::from_secs(6);
+
+/// What the follower reads.
+pub(crate) struct Followed {
+    js: jetstream::Context,
+    stream_name: String,
+    /// Raised to the stream's last sequence number when the follower checks it.
+    log_seq: Arc<AtomicU64>,
+}
+
 /// Read the stream in order from `start()` on, forever: an ordered consumer (no acks; it
 /// recreates itself on a sequence mismatch or lost heartbeats) wrapped in a loop that
 /// recreates it from the next needed entry when it ends or fails (stream or consumer
-/// deleted, NATS down). `start` is asked at each (re)creation; `send` blocks while the
+/// deleted, NATS down) or stays quiet while the stream holds entries it has not delivered
+/// (see [`QUIET_CHECK`]). `start` is asked at each (re)creation; `send` blocks while the
 /// applier is busy (back-pressure) and returns false when the applier is gone.
 pub(crate) async fn follow(
-    js: jetstream::Context,
-    stream_name: String,
+    log: Followed,
     start: impl Fn() -> u64,
     bind: impl Fn(LogIdentity) -> std::result::Result<(), String>,
     restart: Arc<tokio::sync::Notify>,
@@ -362,12 +413,14 @@ pub(crate) async fn follow(
         let from = start();
         let mut got_any = false;
         let delivered = &mut got_any;
+        let Followed {
+            js,
+            stream_name,
+            log_seq,
+        } = &log;
         let result: std::result::Result<(), String> = async {
-            let s = js.get_stream(&stream_name).await.map_err(|e| e.to_string())?;
-            if let Err(why) = bind(identity_of(
-                &stream_name,
-                s.cached_info().created.unix_timestamp_nanos(),
-            )) {
+            let s = js.get_stream(stream_name).await.map_err(|e| e.to_string())?;
+            if let Err(why) = bind(identity_of(s.cached_info())) {
                 send(Follow::WrongLog(why));
                 // Nothing of this log may be applied here: wait to be stopped.
                 let _ = stop.changed().await;
@@ -398,6 +451,10 @@ pub(crate) async fn follow(
                 .map_err(|e| e.to_string())?;
             let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
             tracing::info!(from, "following the write log");
+            let mut next = from;
+            let mut quiet_since = tokio::time::Instant::now();
+            let mut check = tokio::time::interval(QUIET_CHECK / 3);
+            check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     m = messages.next() => match m {
@@ -408,13 +465,32 @@ pub(crate) async fn follow(
                                 pending: info.pending,
                                 payload: m.payload.clone(),
                             };
+                            next = next.max(d.seq + 1);
                             if !send(Follow::Entry(d)) {
                                 return Ok(());
                             }
                             *delivered = true;
+                            quiet_since = tokio::time::Instant::now();
                         }
                         Some(Err(e)) => return Err(e.to_string()),
                         None => return Err("the consumer ended".into()),
+                    },
+                    _ = check.tick() => {
+                        if quiet_since.elapsed() < QUIET_CHECK {
+                            continue;
+                        }
+                        quiet_since = tokio::time::Instant::now();
+                        // Not answering is the consumer's own business (heartbeats).
+                        if let Ok(info) = s.get_info().await {
+                            let last = info.state.last_sequence;
+                            log_seq.fetch_max(last, Ordering::AcqRel);
+                            if last >= next {
+                                return Err(format!(
+                                    "no entry delivered for {} s while the log holds entries {next}..={last}",
+                                    QUIET_CHECK.as_secs()
+                                ));
+                            }
+                        }
                     },
                     () = restart.notified() => return Err("restart requested".into()),
                     _ = stop.changed() => return Ok(()),
@@ -436,5 +512,22 @@ pub(crate) async fn follow(
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_id_written_into_a_description_is_read_back_and_others_have_none() {
+        let a = description("r0");
+        let id = id_in(Some(&a)).expect("an id");
+        assert!(id.starts_with("r0-") && id.len() > 4, "{id}");
+        assert_ne!(id_in(Some(&description("r1"))), Some(id.clone()));
+        assert_eq!(id_in(Some("made by hand")), None);
+        assert_eq!(id_in(Some("needle-log-id= x")), None);
+        assert_eq!(id_in(None), None);
+        assert_eq!(id_in(Some("needle-log-id=abc")), Some("abc".into()));
     }
 }

@@ -241,14 +241,16 @@ impl NatsCluster {
         }
     }
 
-    /// What every node knows, for a failing test: its `/jsz` (streams, meta leader) and the
-    /// tail of its log.
+    /// What every node knows, for a failing test: its `/jsz` (streams, consumers, meta
+    /// leader) on one line and the tail of its log.
     pub fn diagnostics(&self) -> String {
         let mut out = String::new();
         for n in &self.nodes {
             let jsz = if n.is_running() {
-                http_get(n.monitor, "/jsz?streams=true&consumers=true")
-                    .map_or_else(|| "(no answer)".to_string(), |(_, b)| b)
+                http_get(n.monitor, "/jsz?streams=true&consumers=true").map_or_else(
+                    || "(no answer)".to_string(),
+                    |(_, b)| serde_json::from_str::<serde_json::Value>(&b).map_or(b, |v| v.to_string()),
+                )
             } else {
                 "(killed)".to_string()
             };

@@ -317,11 +317,12 @@ fn a_data_directory_of_another_log_is_refused() {
     a.write_values(catalog()).unwrap();
     let bound = needle_service::cluster::identity::read(a_dir.path()).unwrap();
     assert!(
-        matches!(&bound, Some(needle_service::cluster::identity::LogIdentity::Jetstream { stream, .. }) if stream == "T7"),
+        matches!(&bound, Some(needle_service::cluster::identity::LogIdentity::Jetstream { stream, id: Some(_), .. }) if stream == "T7"),
         "{bound:?}"
     );
     drop(a);
-    // The stream is deleted and created again under the same name: another log.
+    // The stream is deleted and created again under the same name: another log (another
+    // id in its description).
     admin_log(&cfg).delete_stream().unwrap();
     let other_dir = tempfile::tempdir().unwrap();
     let b = replica(other_dir.path(), cluster_cfg(&nats, "b", shared.path(), "T7"));
@@ -397,4 +398,81 @@ fn a_model_trained_on_a_replica_that_cannot_apply_the_log_yet_is_activated_throu
     eventually("a serves the model trained on b", || {
         a.recs().model().map(|m| m.version) == Some(1)
     });
+}
+
+/// Wait (bounded, longer than a `min_seq` read: the stream may be electing a leader and
+/// the follower recreating its consumer) until `s` has applied `seq`.
+fn applied(s: &Service, seq: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = s.cluster_status().unwrap();
+        if status.applied_seq >= seq {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} has not applied {seq}: {status:?}",
+            s.node_id()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// NATS 2.9 reports the time each server created its copy of a stream, so the creation
+/// time changes with the stream's leader: the log is recognised by the id in its
+/// description, by a replica re-reading the stream and by one restarting.
+#[test]
+fn a_new_stream_leader_is_the_same_log_for_a_following_and_a_restarting_replica() {
+    let mut nats = NatsCluster::start(3);
+    let shared = tempfile::tempdir().unwrap();
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let cfg = |nats: &NatsCluster, node: &str| ClusterConfig {
+        log_replicas: 3,
+        ..cluster_cfg(nats, node, shared.path(), "T9")
+    };
+    let a = replica(a_dir.path(), cfg(&nats, "a"));
+    let b = replica(b_dir.path(), cfg(&nats, "b"));
+    let first = a.write_values(catalog()).unwrap();
+    caught_up(&b, first.seq);
+    let bound = needle_service::cluster::identity::read(b_dir.path()).unwrap().unwrap();
+
+    let leader = nats.stream_leader("T9").expect("a leader");
+    nats.nodes[leader].kill();
+    eventually("another stream leader", || {
+        nats.stream_leader("T9").is_some_and(|l| l != leader)
+    });
+    // Every replica reads the stream's identity again: from the new leader.
+    let admin = admin_log(&cfg(&nats, "admin"));
+    eventually("the consumers deleted", || admin.delete_consumers().is_ok());
+    let mut last = 0;
+    for i in 0..10 {
+        // The stream elects a leader and the client reconnects: retried (bounded).
+        let deadline = Instant::now() + Duration::from_secs(90);
+        last = loop {
+            match a.ingest_events(vec![play("u", "ar:x", &format!("l{i}"))]) {
+                Ok(w) => break w.seq,
+                Err(e) => assert!(Instant::now() < deadline, "write {i} not acknowledged: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+    }
+    applied(&b, last);
+    let status = b.cluster_status().unwrap();
+    assert!(
+        matches!(status.follower, needle_service::FollowState::Following),
+        "{:?}",
+        status.follower
+    );
+    let now = admin.state().unwrap().identity;
+    assert!(now.same_as(&bound), "{now} is {bound}");
+
+    // A restart checks the directory against the new leader's view.
+    drop(b);
+    let b = replica(b_dir.path(), cfg(&nats, "b"));
+    applied(&b, last);
+    assert_eq!(b.history("u", 100).unwrap().map(|h| h.len()), Some(10));
+    assert_eq!(
+        a.cluster_status().unwrap().state_digest,
+        b.cluster_status().unwrap().state_digest
+    );
 }

@@ -202,38 +202,41 @@ fn status(port: u16) -> serde_json::Value {
     v
 }
 
-/// Poll `f` (bounded) until it gives a value.
-fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+/// Poll `f` (bounded) until it gives a value; `Err` says why not yet, and the last reason
+/// is in the message of a timeout.
+fn until<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> T {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        let why = match f() {
+            Ok(v) => return v,
+            Err(why) => why,
+        };
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; last answer: {why}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-/// The next items of session `sid` on `port`: `None` on a clear `503` (the shared state
-/// or the model is not there yet; retry), a panic on anything else.
-fn next_items(port: u16, sid: &str) -> Option<Vec<String>> {
+/// The next items of session `sid` on `port`: `Err` (the answer) on a clear `503` (the
+/// shared state or the model is not there yet; retry), a panic on anything else.
+fn next_items(port: u16, sid: &str) -> Result<Vec<String>, String> {
     let (code, v) = json(port, &format!("/v1/sessions/{sid}/next?limit=2"));
     match code {
-        200 => Some(
-            v["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["id"].as_str().unwrap().to_string())
-                .collect(),
-        ),
+        200 => Ok(v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()),
         503 => {
             let code = v["code"].as_str().unwrap_or_default().to_string();
             assert!(
                 code == "shared_state_unavailable" || code == "model_not_ready",
                 "a 503 that is not a clear retry: {v}"
             );
-            None
+            Err(format!("{port}: {code} {v}"))
         }
         _ => panic!("session next on {port}: {code} {v}"),
     }
@@ -251,9 +254,10 @@ fn continue_session(port: u16, sid: &str, served: &mut Vec<String>) {
 }
 
 /// What every server of the run knows, printed when the scenario fails: each replica's
-/// cluster status and log, each NATS server's `/jsz` and log.
+/// cluster status and log first (a CI report keeps the start of a failure's output), then
+/// each NATS server's `/jsz` and log.
 fn diagnostics(nats: &NatsCluster, replicas: &[Replica]) -> String {
-    let mut out = nats.diagnostics();
+    let mut out = String::new();
     for r in replicas {
         let status = match r.port() {
             0 => "(down)".to_string(),
@@ -267,6 +271,7 @@ fn diagnostics(nats: &NatsCluster, replicas: &[Replica]) -> String {
             needle_service::testkit::tail(&r.dir.with_extension("log"), 80)
         ));
     }
+    out.push_str(&nats.diagnostics());
     out
 }
 
@@ -333,7 +338,11 @@ fn scenario(nats: &mut NatsCluster, redis: &mut RedisCluster, replicas: &mut [Re
         let (code, v) = json(replicas[1].port(), &format!("/v1/admin/jobs/{job}"));
         assert_eq!(code, 200, "{v}");
         assert_ne!(v["status"], "failed", "{v}");
-        (v["status"] == "done").then_some(())
+        if v["status"] == "done" {
+            Ok(())
+        } else {
+            Err(v.to_string())
+        }
     });
     // 3. A DJ session started on one replica continues on the others, through a kill -9
     // of the Redis primary holding it.
