@@ -5,6 +5,8 @@
 # Needs a nightly toolchain (`cargo +nightly`) and cargo-fuzz (installed from crates.io when
 # missing). Without nightly it says so and exits 0: the only case it passes without fuzzing.
 # Sanitizer: none by default (FUZZ_SANITIZER=address for ASan; see README.md for the cost).
+# Build: optimized by default; FUZZ_BUILD=dev builds unoptimized (CI's short run: the
+# targets depend on the whole server, and the optimized build of it is most of CI's time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-20}"
@@ -27,7 +29,13 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 flags=(-s "$sanitizer" --codegen-units 16)
-echo "== fuzz: building ${#targets[@]} targets ($(cargo +nightly --version), sanitizer $sanitizer)"
+build="${FUZZ_BUILD:-release}"
+case "$build" in
+  release) ;;
+  dev) flags+=(--dev) ;;
+  *) echo "fuzz: FUZZ_BUILD must be release or dev, not $build" >&2; exit 2 ;;
+esac
+echo "== fuzz: building ${#targets[@]} targets ($(cargo +nightly --version), sanitizer $sanitizer, $build build)"
 start=$(date +%s)
 cargo +nightly fuzz build "${flags[@]}"
 echo "fuzz: build took $(( $(date +%s) - start )) s"
