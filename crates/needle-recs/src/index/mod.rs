@@ -131,14 +131,18 @@ impl Rows {
 /// Quantize `v` to `i8` codes with one scale (`v ≈ code · scale`, the largest magnitude
 /// maps to ±127), as the vector file stores them.
 pub fn quantize_i8(v: &[f32]) -> (f32, Vec<i8>) {
+    let mut codes = Vec::with_capacity(v.len());
+    let scale = quantize_i8_into(v, &mut codes);
+    (scale, codes)
+}
+
+/// [`quantize_i8`] appending the codes to `codes` (no allocation per row when quantizing
+/// many rows into one buffer); returns the scale.
+pub fn quantize_i8_into(v: &[f32], codes: &mut Vec<i8>) -> f32 {
     let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
     let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-    (
-        scale,
-        v.iter()
-            .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8)
-            .collect(),
-    )
+    codes.extend(v.iter().map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8));
+    scale
 }
 
 /// Collects `(id, vector)` pairs, then builds the index that fits their number.
@@ -198,19 +202,6 @@ impl IndexBuilder {
         }
     }
 
-    /// A builder holding `rows` (row-major, `dim` floats each) with ids `0..n`, taken as
-    /// they are: no copy, so the built index is the only holder of the vectors.
-    pub fn from_rows(dim: usize, config: IndexConfig, rows: Vec<f32>) -> Result<Self, RecsError> {
-        check_rows(dim, &rows)?;
-        Ok(Self {
-            dim,
-            config,
-            ids: (0..(rows.len() / dim.max(1)) as u32).collect(),
-            rows: Rows::F32(rows),
-            crc: None,
-        })
-    }
-
     /// A builder holding `rows` (row-major, `dim` floats each) with ids `0..n` as `i8`
     /// codes ([`quantize_i8`] per row); the `f32` rows are dropped. A graph saved for the
     /// `f32` rows still fits the index built (its tag's checksum is theirs).
@@ -222,9 +213,7 @@ impl IndexBuilder {
         let mut codes = Vec::with_capacity(rows.len());
         let mut scales = Vec::with_capacity(n);
         for v in rows.chunks_exact(d) {
-            let (scale, c) = quantize_i8(v);
-            codes.extend_from_slice(&c);
-            scales.push(scale);
+            scales.push(quantize_i8_into(v, &mut codes));
         }
         drop(rows);
         Ok(Self {
@@ -296,11 +285,7 @@ impl IndexBuilder {
         self.ids.push(id);
         match &mut self.rows {
             Rows::F32(data) => data.extend_from_slice(vector),
-            Rows::I8 { codes, scales } => {
-                let (scale, c) = quantize_i8(vector);
-                codes.extend_from_slice(&c);
-                scales.push(scale);
-            }
+            Rows::I8 { codes, scales } => scales.push(quantize_i8_into(vector, codes)),
         }
         Ok(())
     }
@@ -639,9 +624,9 @@ mod tests {
         };
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("g");
-        let f32_index = IndexBuilder::from_rows(d, cfg.clone(), data.clone())
-            .unwrap()
-            .build_hnsw();
+        let mut f = IndexBuilder::new(d, cfg.clone());
+        f.add_all(&data).unwrap();
+        let f32_index = f.build_hnsw();
         f32_index.save_graph(&path, 3, 9).unwrap();
         let q = IndexBuilder::quantize_rows(d, cfg.clone(), data.clone()).unwrap();
         let (idx, origin) = q.build_or_load(&path, 3, 9);

@@ -183,9 +183,11 @@ impl ServingModel {
             for i in self.n_trained..self.n_vec {
                 w.write_all(&content(i)?.0.to_le_bytes())?;
             }
+            let mut bytes = Vec::with_capacity(self.factors());
             for i in self.n_trained..self.n_vec {
-                let codes = content(i)?.1;
-                w.write_all(&codes.iter().map(|&c| c as u8).collect::<Vec<u8>>())?;
+                bytes.clear();
+                bytes.extend(content(i)?.1.iter().map(|&c| c as u8));
+                w.write_all(&bytes)?;
             }
             for (_, _, t) in self.mix.iter().flat_map(|m| &m.tables) {
                 for &p in t.sim.indptr() {

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ServeConfig;
 use crate::dense::dot;
-use crate::index::{quantize_i8, IndexBuilder, IndexOrigin, VectorIndex};
+use crate::index::{quantize_i8_into, IndexBuilder, IndexOrigin, VectorIndex};
 use crate::matrix::IdMap;
 use crate::models::{Als, History};
 use crate::select::{Selection, ServedBlend};
@@ -306,9 +306,7 @@ impl ServingModel {
                 let mut all_codes = Vec::with_capacity(p.n_vec * f);
                 let mut all_scales = Vec::with_capacity(p.n_vec);
                 for v in p.als.item_factors().chunks_exact(f.max(1)) {
-                    let (s, c) = quantize_i8(v);
-                    all_codes.extend_from_slice(&c);
-                    all_scales.push(s);
+                    all_scales.push(quantize_i8_into(v, &mut all_codes));
                 }
                 all_codes.extend_from_slice(&codes);
                 all_scales.extend_from_slice(&scales);

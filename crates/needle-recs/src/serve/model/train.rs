@@ -17,7 +17,7 @@ use std::time::Instant;
 use needle_core::{Entity, EntityType};
 
 use super::{interaction_weight, now_ms, ItemMeta, Parts, ServingModel, TrainStats, Vectors};
-use crate::index::quantize_i8;
+use crate::index::quantize_i8_into;
 use crate::matrix::{Csr, IdMap, Interactions, InteractionsBuilder};
 use crate::models::{Als, AlsConfig};
 use crate::serve::{BlendWeights, ServeConfig, Source};
@@ -377,9 +377,7 @@ fn content_vectors(
             Some(v) => {
                 items.get_or_insert(&p.id);
                 meta.push(p.meta);
-                let (s, c) = quantize_i8(&v);
-                codes.extend_from_slice(&c);
-                scales.push(s);
+                scales.push(quantize_i8_into(&v, &mut codes));
             }
             None => vectorless.push(p),
         }
