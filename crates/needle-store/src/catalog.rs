@@ -1,29 +1,46 @@
 //! The catalog of record on redb.
 
+use crate::codec::{self, Codec, FIRST_TRAINING, LAST_TRAINING, TRAINING_SAMPLES};
 use crate::error::{Error, Result};
 use crate::reopen::{Failure, Handle};
 use needle_core::{Entity, EntityType, Record};
 use redb::{
     Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, ReadableMultimapTable, ReadableTable,
-    ReadableTableMetadata, TableDefinition,
+    ReadableTableMetadata, Table, TableDefinition, WriteTransaction,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
-/// id -> entity JSON.
+/// id -> entity JSON, plain or compressed with a dictionary (see [`crate::codec`]).
 const ENTITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entities");
+/// What `entities` becomes during [`CatalogStore::compact`] (renamed to it at the end).
+const UPGRADING: TableDefinition<&str, &[u8]> = TableDefinition::new("entities.upgrading");
+/// What `names` becomes during [`CatalogStore::compact`].
+const NAMES_REWRITING: TableDefinition<&str, &str> = TableDefinition::new("names.rewriting");
+/// dictionary id -> a zstd dictionary trained on this store's records.
+const DICTS: TableDefinition<u32, &[u8]> = TableDefinition::new("dictionaries");
 /// referenced id -> ids of entities that display its name.
 const REFS: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("refs");
 /// change sequence number -> id whose indexed form must be refreshed.
 const CHANGES: TableDefinition<u64, &str> = TableDefinition::new("changes");
-/// id -> transcript text, kept apart so display reads never decode it.
-const TEXTS: TableDefinition<&str, &str> = TableDefinition::new("texts");
+/// id -> transcript as a zstd frame, kept apart so display reads never decode it.
+const TEXTS_ZSTD: TableDefinition<&str, &[u8]> = TableDefinition::new("texts.zst");
+/// id -> transcript text: how stores written before transcripts were compressed kept
+/// them; moved into [`TEXTS_ZSTD`] when such a store is opened.
+const OLD_TEXTS: TableDefinition<&str, &str> = TableDefinition::new("texts");
 /// id -> display name, so resolving references never decodes whole entities.
 const NAMES: TableDefinition<&str, &str> = TableDefinition::new("names");
 /// alias id -> ids of the entities that list it in `alias_ids` (maintained with them).
 const ALIASES: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("aliases");
-/// counters: `seq` (the change feed), `applied_seq` (the write log), `count:<type>`.
+/// counters: `seq` (the change feed), `applied_seq` (the write log), `count:<type>`,
+/// `dict` (the dictionary new records are compressed with), `dict_trained_at` (how
+/// many records the store held when it was trained) and `format` ([`FORMAT`]).
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// The store's format: 2 since records and transcripts are compressed. A store without it
+/// was written before; [`CatalogStore::open`] compresses what it holds, once.
+const FORMAT: u64 = 2;
 
 /// Default page cache of the catalog store, bytes.
 pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
@@ -31,6 +48,7 @@ pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 /// The durable catalog.
 pub struct CatalogStore {
     db: Handle,
+    codec: Arc<Codec>,
     /// Bulk loading: batches commit without fsync until [`CatalogStore::sync`].
     deferred: std::sync::atomic::AtomicBool,
 }
@@ -43,6 +61,19 @@ pub struct Applied {
     /// Ids whose searchable form changed (the batch's own ids and their dependents),
     /// each with whether it was in the catalog before the batch.
     pub changed: Vec<(String, bool)>,
+}
+
+/// The space one table of the store takes (redb's table statistics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSize {
+    /// The table's name.
+    pub name: &'static str,
+    /// Keys and values.
+    pub stored_bytes: u64,
+    /// The B-tree around them.
+    pub metadata_bytes: u64,
+    /// Unused space of its pages.
+    pub fragmented_bytes: u64,
 }
 
 /// Names of the entities an entity refers to, resolved from the store.
@@ -65,6 +96,37 @@ fn decode(id: &str, bytes: &[u8]) -> Result<Entity> {
     })
 }
 
+/// The bytes of dictionary `id` in a table of dictionaries.
+fn load_dict(t: &impl ReadableTable<u32, &'static [u8]>, id: u32) -> Result<Option<Vec<u8>>> {
+    Ok(t.get(id)?.map(|v| v.value().to_vec()))
+}
+
+/// A loader of dictionaries from a read transaction.
+fn dicts_of(tx: &ReadTransaction) -> impl Fn(u32) -> Result<Option<Vec<u8>>> + '_ {
+    move |id| load_dict(&tx.open_table(DICTS)?, id)
+}
+
+/// Move the transcripts of a store written before they were compressed into
+/// [`TEXTS_ZSTD`] (once; a store without them has nothing to move).
+fn migrate_texts(tx: &WriteTransaction) -> Result<()> {
+    let mut moved = 0usize;
+    {
+        let mut old = tx.open_table(OLD_TEXTS)?;
+        let mut new = tx.open_table(TEXTS_ZSTD)?;
+        while let Some((k, v)) = old.pop_first()? {
+            let (id, text) = (k.value().to_string(), v.value().to_string());
+            drop((k, v));
+            new.insert(id.as_str(), codec::compress_text(&id, &text)?.as_slice())?;
+            moved += 1;
+        }
+    }
+    tx.delete_table(OLD_TEXTS)?;
+    if moved > 0 {
+        tracing::info!(transcripts = moved, "transcripts of the catalog store compressed");
+    }
+    Ok(())
+}
+
 impl CatalogStore {
     /// Open (or create) the store in `dir/catalog.redb` with the default page cache
     /// ([`DEFAULT_CACHE_BYTES`]).
@@ -83,18 +145,89 @@ impl CatalogStore {
         let tx = db.get()?.begin_write()?;
         {
             tx.open_table(ENTITIES)?;
+            tx.open_table(DICTS)?;
             tx.open_multimap_table(REFS)?;
             tx.open_table(CHANGES)?;
             tx.open_table(META)?;
-            tx.open_table(TEXTS)?;
+            tx.open_table(TEXTS_ZSTD)?;
             tx.open_table(NAMES)?;
             tx.open_multimap_table(ALIASES)?;
         }
+        let upgrade = {
+            let mut meta = tx.open_table(META)?;
+            let first_format = meta.get("format")?.is_none();
+            let empty = tx.open_table(ENTITIES)?.is_empty()?;
+            if first_format && empty {
+                meta.insert("format", FORMAT)?;
+            }
+            first_format && !empty
+        };
+        migrate_texts(&tx)?;
         tx.commit()?;
-        Ok(CatalogStore {
+        let store = CatalogStore {
             db,
+            codec: Arc::default(),
             deferred: std::sync::atomic::AtomicBool::new(false),
-        })
+        };
+        if upgrade {
+            store.compress_first_format()?;
+        }
+        Ok(store)
+    }
+
+    /// A store of the first format (plain JSON records, plain transcripts) opened for the
+    /// first time: [`CatalogStore::compact`] it, which compresses every record.
+    fn compress_first_format(&self) -> Result<()> {
+        let started = std::time::Instant::now();
+        let compacted = self.compact()?;
+        tracing::info!(
+            compacted,
+            seconds = started.elapsed().as_secs_f64(),
+            "catalog store upgraded: records compressed"
+        );
+        Ok(())
+    }
+
+    /// Rewrite `entities` into a new table, each record compressed with a dictionary
+    /// trained now on a sample of the whole store, and `names` likewise, then put them in
+    /// place of the old ones and mark the store's format: one transaction, so writes wait
+    /// and an interruption leaves the old tables whole. Tables filled in key order have
+    /// full pages; a catalog loaded in batches leaves a third of its pages' space unused.
+    fn rewrite(&self, db: &Database) -> Result<usize> {
+        let tx = db.begin_write()?;
+        tx.delete_table(UPGRADING)?;
+        tx.delete_table(NAMES_REWRITING)?;
+        let n = {
+            let entities = tx.open_table(ENTITIES)?;
+            let mut dicts = tx.open_table(DICTS)?;
+            let mut meta = tx.open_table(META)?;
+            self.train_when_due(&entities, &mut dicts, &mut meta, true)?;
+            let dict = meta.get("dict")?.map(|v| v.value() as u32);
+            let mut fresh = tx.open_table(UPGRADING)?;
+            let load = |d| load_dict(&dicts, d);
+            let mut n = 0usize;
+            for row in entities.iter()? {
+                let (k, v) = row?;
+                let id = k.value();
+                let json = self.codec.decode(id, v.value(), &load)?;
+                fresh.insert(id, self.codec.encode(id, &json, dict, &load)?.as_ref())?;
+                n += 1;
+            }
+            let names = tx.open_table(NAMES)?;
+            let mut fresh = tx.open_table(NAMES_REWRITING)?;
+            for row in names.iter()? {
+                let (k, v) = row?;
+                fresh.insert(k.value(), v.value())?;
+            }
+            meta.insert("format", FORMAT)?;
+            n
+        };
+        tx.delete_table(ENTITIES)?;
+        tx.rename_table(UPGRADING, ENTITIES)?;
+        tx.delete_table(NAMES)?;
+        tx.rename_table(NAMES_REWRITING, NAMES)?;
+        tx.commit()?;
+        Ok(n)
     }
 
     /// Bulk loading: from now on [`CatalogStore::apply`] commits without waiting for the
@@ -164,17 +297,22 @@ impl CatalogStore {
         let mut seq;
         {
             let mut entities = tx.open_table(ENTITIES)?;
+            let mut dicts = tx.open_table(DICTS)?;
             let mut refs = tx.open_multimap_table(REFS)?;
             let mut meta = tx.open_table(META)?;
-            let mut texts = tx.open_table(TEXTS)?;
+            let mut texts = tx.open_table(TEXTS_ZSTD)?;
             let mut name_table = tx.open_table(NAMES)?;
             let mut aliases = tx.open_multimap_table(ALIASES)?;
             seq = meta.get("seq")?.map(|v| v.value()).unwrap_or(0);
+            let dict = meta.get("dict")?.map(|v| v.value() as u32);
             let mut counts: BTreeMap<EntityType, i64> = BTreeMap::new();
             for rec in records {
                 let id = rec.id();
                 let old = match entities.get(id)? {
-                    Some(v) => Some(decode(id, v.value())?),
+                    Some(v) => Some(decode(
+                        id,
+                        &self.codec.decode(id, v.value(), &|d| load_dict(&dicts, d))?,
+                    )?),
                     None => None,
                 };
                 if let Some(old) = &old {
@@ -195,14 +333,15 @@ impl CatalogStore {
                         let mut stored = e.as_ref().clone();
                         match stored.transcript.take() {
                             Some(t) => {
-                                texts.insert(id, t.as_str())?;
+                                texts.insert(id, codec::compress_text(id, &t)?.as_slice())?;
                             }
                             None => {
                                 texts.remove(id)?;
                             }
                         }
-                        let bytes = serde_json::to_vec(&stored).map_err(|e| Error::Storage(e.to_string()))?;
-                        entities.insert(id, bytes.as_slice())?;
+                        let json = serde_json::to_vec(&stored).map_err(|e| Error::Storage(e.to_string()))?;
+                        let bytes = self.codec.encode(id, &json, dict, &|d| load_dict(&dicts, d))?;
+                        entities.insert(id, bytes.as_ref())?;
                         name_table.insert(id, e.name.as_str())?;
                         *counts.entry(e.entity_type()).or_default() += 1;
                         for r in e.references() {
@@ -247,6 +386,7 @@ impl CatalogStore {
                 let cur = meta.get(key.as_str())?.map(|v| v.value()).unwrap_or(0) as i64;
                 meta.insert(key.as_str(), (cur + delta).max(0) as u64)?;
             }
+            self.train_when_due(&entities, &mut dicts, &mut meta, false)?;
         }
         tx.commit()?;
         Ok(Applied {
@@ -255,11 +395,84 @@ impl CatalogStore {
         })
     }
 
+    /// Train a new dictionary for the records written from now on when the store has
+    /// grown enough since the last one (see [`crate::codec`]); in the writing
+    /// transaction, so the dictionary and the records compressed with it commit together.
+    fn train_when_due(
+        &self,
+        entities: &Table<'_, &'static str, &'static [u8]>,
+        dicts: &mut Table<'_, u32, &'static [u8]>,
+        meta: &mut Table<'_, &'static str, u64>,
+        force: bool,
+    ) -> Result<()> {
+        let n = entities.len()?;
+        let last = meta.get("dict_trained_at")?.map(|v| v.value()).unwrap_or(0);
+        let due = match last {
+            _ if force => n >= FIRST_TRAINING,
+            0 => n >= FIRST_TRAINING,
+            last => last < LAST_TRAINING && n >= last.saturating_mul(2),
+        };
+        if !due {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let step = (n as usize / TRAINING_SAMPLES).max(1);
+        let mut samples = Vec::with_capacity(TRAINING_SAMPLES.min(n as usize));
+        for (i, row) in entities.iter()?.enumerate() {
+            if i % step == 0 {
+                let (k, v) = row?;
+                samples.push(
+                    self.codec
+                        .decode(k.value(), v.value(), &|d| load_dict(&*dicts, d))?
+                        .into_owned(),
+                );
+            }
+        }
+        meta.insert("dict_trained_at", n)?;
+        if let Some((id, bytes)) = codec::train(&samples) {
+            if dicts.get(id)?.is_none() {
+                dicts.insert(id, bytes.as_slice())?;
+            }
+            meta.insert("dict", id as u64)?;
+            tracing::info!(
+                records = n,
+                samples = samples.len(),
+                dictionary = id,
+                seconds = started.elapsed().as_secs_f64(),
+                "trained a compression dictionary for the catalog store's records"
+            );
+        }
+        Ok(())
+    }
+
+    /// Make the file as small as its contents: rewrite the records (compressed with a
+    /// dictionary trained on the whole store) and names into full pages, then give the
+    /// freed pages back to the filesystem. For after a bulk load (`needle import` does it
+    /// through the engine's `optimize`): about 10 s per million records, during which
+    /// writes wait. `Ok(false)` when a read snapshot was open somewhere, so the pages
+    /// could not be given back (the rewrite was done).
+    pub fn compact(&self) -> Result<bool> {
+        let started = std::time::Instant::now();
+        let records = {
+            let db = self.db.get()?;
+            self.db.watch(self.rewrite(&db))?
+        };
+        let compacted = self.db.compact()?;
+        tracing::info!(
+            records,
+            compacted,
+            seconds = started.elapsed().as_secs_f64(),
+            "catalog store rewritten"
+        );
+        Ok(compacted)
+    }
+
     /// A read snapshot, for resolving many entities consistently.
     pub fn snapshot(&self) -> Result<Snapshot> {
         let tx = self.db.get()?.begin_read();
         Ok(Snapshot {
             tx: self.db.watch(tx.map_err(Error::from))?,
+            codec: Arc::clone(&self.codec),
         })
     }
 
@@ -325,11 +538,36 @@ impl CatalogStore {
     pub fn for_each_entity(&self, mut f: impl FnMut(Entity)) -> Result<()> {
         let tx = self.db.get()?.begin_read()?;
         let t = tx.open_table(ENTITIES)?;
+        let load = dicts_of(&tx);
         for row in t.iter()? {
             let (k, v) = row?;
-            f(decode(k.value(), v.value())?);
+            f(decode(k.value(), &self.codec.decode(k.value(), v.value(), &load)?)?);
         }
         Ok(())
+    }
+
+    /// Where the file's space goes, table by table (largest first): what operators and
+    /// benchmarks read to see what to shrink.
+    pub fn table_sizes(&self) -> Result<Vec<TableSize>> {
+        let tx = self.db.get()?.begin_read()?;
+        let size = |name: &'static str, st: redb::TableStats| TableSize {
+            name,
+            stored_bytes: st.stored_bytes(),
+            metadata_bytes: st.metadata_bytes(),
+            fragmented_bytes: st.fragmented_bytes(),
+        };
+        let mut out = vec![
+            size("entities", tx.open_table(ENTITIES)?.stats()?),
+            size("dictionaries", tx.open_table(DICTS)?.stats()?),
+            size("refs", tx.open_multimap_table(REFS)?.stats()?),
+            size("changes", tx.open_table(CHANGES)?.stats()?),
+            size("texts.zst", tx.open_table(TEXTS_ZSTD)?.stats()?),
+            size("names", tx.open_table(NAMES)?.stats()?),
+            size("aliases", tx.open_multimap_table(ALIASES)?.stats()?),
+            size("meta", tx.open_table(META)?.stats()?),
+        ];
+        out.sort_by_key(|t| std::cmp::Reverse(t.stored_bytes + t.metadata_bytes + t.fragmented_bytes));
+        Ok(out)
     }
 
     /// Visit every stored entity id, in key order (for full index rebuilds).
@@ -347,6 +585,7 @@ impl CatalogStore {
 /// A consistent read view of the catalog.
 pub struct Snapshot {
     tx: ReadTransaction,
+    codec: Arc<Codec>,
 }
 
 impl Snapshot {
@@ -355,8 +594,11 @@ impl Snapshot {
         let Some(mut e) = self.get_display(id)? else {
             return Ok(None);
         };
-        let t = self.tx.open_table(TEXTS)?;
-        e.transcript = t.get(id)?.map(|v| v.value().to_string());
+        let t = self.tx.open_table(TEXTS_ZSTD)?;
+        e.transcript = match t.get(id)? {
+            Some(v) => Some(codec::decompress_text(id, v.value())?),
+            None => None,
+        };
         Ok(Some(e))
     }
 
@@ -388,8 +630,9 @@ impl Snapshot {
         Ok(meta.get("applied_seq")?.map(|v| v.value()).unwrap_or(0))
     }
 
-    /// A hash of every stored entity and transcript (their stored bytes, in key order):
-    /// equal for two stores holding the same catalog (replicas compare it).
+    /// A hash of every stored entity and transcript (their JSON and text as decoded, in
+    /// key order): equal for two stores holding the same catalog (replicas compare it),
+    /// however each compressed them.
     pub fn digest(&self) -> Result<u128> {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         let mut add = |k: &str, v: &[u8]| {
@@ -398,14 +641,15 @@ impl Snapshot {
             h.update(&(v.len() as u64).to_le_bytes());
             h.update(v);
         };
+        let load = dicts_of(&self.tx);
         for row in self.tx.open_table(ENTITIES)?.iter()? {
             let (k, v) = row?;
-            add(k.value(), v.value());
+            add(k.value(), &self.codec.decode(k.value(), v.value(), &load)?);
         }
         add("\u{0}texts", &[]);
-        for row in self.tx.open_table(TEXTS)?.iter()? {
+        for row in self.tx.open_table(TEXTS_ZSTD)?.iter()? {
             let (k, v) = row?;
-            add(k.value(), v.value().as_bytes());
+            add(k.value(), codec::decompress_text(k.value(), v.value())?.as_bytes());
         }
         Ok(h.digest128())
     }
@@ -414,7 +658,10 @@ impl Snapshot {
     pub fn get_display(&self, id: &str) -> Result<Option<Entity>> {
         let t = self.tx.open_table(ENTITIES)?;
         match t.get(id)? {
-            Some(v) => Ok(Some(decode(id, v.value())?)),
+            Some(v) => Ok(Some(decode(
+                id,
+                &self.codec.decode(id, v.value(), &dicts_of(&self.tx))?,
+            )?)),
             None => Ok(None),
         }
     }
@@ -466,6 +713,101 @@ mod tests {
 
     fn record(id: &str, name: &str) -> Record {
         parse_record(&serde_json::json!({"id": id, "type": "artist", "name": name})).unwrap()
+    }
+
+    /// A store written before transcripts were compressed (plain `texts`): its
+    /// transcripts are moved into `texts.zst` at open, and it then reads and digests as a
+    /// store written now.
+    #[test]
+    fn transcripts_of_an_older_store_are_compressed_at_open() {
+        let text = "a long transcript of an episode, word after word. ".repeat(100);
+        let episode = serde_json::json!({"id": "ep:1", "type": "episode", "name": "One", "transcript": text});
+        let now = tempfile::tempdir().unwrap();
+        let fresh = CatalogStore::open(now.path()).unwrap();
+        fresh.apply(&[parse_record(&episode).unwrap()], 0).unwrap();
+
+        let then = tempfile::tempdir().unwrap();
+        {
+            let db = redb::Database::create(then.path().join("catalog.redb")).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let mut e = fresh.get("ep:1").unwrap().unwrap();
+                e.transcript = None;
+                let json = serde_json::to_vec(&e).unwrap();
+                tx.open_table(ENTITIES)
+                    .unwrap()
+                    .insert("ep:1", json.as_slice())
+                    .unwrap();
+                tx.open_table(NAMES).unwrap().insert("ep:1", "One").unwrap();
+                tx.open_table(OLD_TEXTS).unwrap().insert("ep:1", text.as_str()).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let old = CatalogStore::open(then.path()).unwrap();
+        assert_eq!(
+            old.get("ep:1").unwrap().unwrap().transcript.as_deref(),
+            Some(text.as_str())
+        );
+        let digest = |s: &CatalogStore| s.snapshot().unwrap().digest().unwrap();
+        assert_eq!(digest(&old), digest(&fresh));
+        let sizes = old.table_sizes().unwrap();
+        let texts = sizes.iter().find(|t| t.name == "texts.zst").unwrap();
+        assert!(texts.stored_bytes > 0 && (texts.stored_bytes as usize) < text.len() / 4);
+        drop(old);
+        let db = redb::Database::create(then.path().join("catalog.redb")).unwrap();
+        let tx = db.begin_read().unwrap();
+        assert!(tx.open_table(OLD_TEXTS).is_err(), "the old table is gone");
+    }
+
+    /// A store of the first format (plain records, no dictionary, no `format`) is
+    /// compressed at its first open: the same contents and digest, half the file.
+    #[test]
+    fn records_of_an_older_store_are_compressed_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.redb");
+        let records: Vec<Record> = (0..6_000)
+            .map(|i| {
+                let v = serde_json::json!({"id": format!("tr:{i:05}"), "type": "track", "name": format!("Song {i}"),
+                    "artist_ids": [format!("ar:{}", i % 50)], "tags": ["rock", "pop"], "language": "en"});
+                parse_record(&v).unwrap()
+            })
+            .collect();
+        let (digest, size) = {
+            let store = CatalogStore::open(dir.path()).unwrap();
+            // One batch: the store trains after it, so every record stays plain JSON.
+            store.apply(&records, 0).unwrap();
+            let digest = store.snapshot().unwrap().digest().unwrap();
+            (digest, store.table_sizes().unwrap())
+        };
+        let stored = |sizes: &[TableSize]| sizes.iter().find(|t| t.name == "entities").unwrap().stored_bytes;
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            {
+                let mut meta = tx.open_table(META).unwrap();
+                for key in ["format", "dict", "dict_trained_at"] {
+                    meta.remove(key).unwrap();
+                }
+                tx.open_table(DICTS).unwrap().retain(|_, _| false).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let file_before = fs_err::metadata(&path).unwrap().len();
+        let store = CatalogStore::open(dir.path()).unwrap();
+        assert_eq!(store.snapshot().unwrap().digest().unwrap(), digest);
+        let after = store.table_sizes().unwrap();
+        assert!(
+            stored(&after) * 2 < stored(&size),
+            "{} -> {}",
+            stored(&size),
+            stored(&after)
+        );
+        assert!(fs_err::metadata(&path).unwrap().len() < file_before);
+        assert_eq!(store.get("tr:04321").unwrap().unwrap().name, "Song 4321");
+        // Once only: the next open finds the current format and rewrites nothing.
+        drop(store);
+        let store = CatalogStore::open(dir.path()).unwrap();
+        assert_eq!(stored(&store.table_sizes().unwrap()), stored(&after));
     }
 
     #[test]

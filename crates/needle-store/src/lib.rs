@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 mod catalog;
+mod codec;
 pub mod disk;
 mod error;
 pub mod eventlog;
@@ -26,7 +27,7 @@ pub mod searchstats;
 pub mod settings;
 pub mod vectors;
 
-pub use catalog::{Applied, CatalogSnapshot, CatalogStore, ResolvedNames, DEFAULT_CACHE_BYTES};
+pub use catalog::{Applied, CatalogSnapshot, CatalogStore, ResolvedNames, TableSize, DEFAULT_CACHE_BYTES};
 pub use error::{Error, Result};
 pub use eventlog::FileEventLog;
 pub use events::{EventDigest, EventStore, Ingested};

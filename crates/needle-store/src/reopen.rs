@@ -98,6 +98,40 @@ impl Handle {
         Ok(())
     }
 
+    /// Compact the file (redb's `compact`, repeated while it moves pages), waiting for the
+    /// operations under way; `Ok(false)` when a read snapshot or savepoint is still open
+    /// (nothing was done).
+    pub fn compact(&self) -> Result<bool> {
+        let mut guard = self.db.write();
+        let db = guard
+            .as_mut()
+            .ok_or_else(|| Error::Failed("the catalog store is being reopened".into()))?;
+        // One call moves what it can; later calls can move more (redb's own advice).
+        let mut rounds = 0;
+        loop {
+            match db.compact() {
+                Ok(true) if rounds < 16 => rounds += 1,
+                Ok(_) => return Ok(true),
+                Err(e) if rounds > 0 => {
+                    tracing::warn!(error = %e, "catalog store compaction stopped");
+                    return Ok(true);
+                }
+                Err(e) => return Self::refused(e),
+            }
+        }
+    }
+
+    /// A compaction that could not start: `Ok(false)` when reads or savepoints are open.
+    fn refused(e: redb::CompactionError) -> Result<bool> {
+        match e {
+            redb::CompactionError::TransactionInProgress
+            | redb::CompactionError::EphemeralSavepointExists
+            | redb::CompactionError::PersistentSavepointExists => Ok(false),
+            redb::CompactionError::Storage(e) => Err(e.into()),
+            e => Err(Error::Storage(e.to_string())),
+        }
+    }
+
     /// How many times the database was reopened.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
