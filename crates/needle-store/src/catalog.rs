@@ -189,7 +189,8 @@ impl CatalogStore {
     }
 
     /// Rewrite `entities` into a new table, each record compressed with a dictionary
-    /// trained now on a sample of the whole store, and `names` likewise, then put them in
+    /// trained now on a sample of the whole store (the other dictionaries are dropped),
+    /// and `names` likewise, then put them in
     /// place of the old ones and mark the store's format: one transaction, so writes wait
     /// and an interruption leaves the old tables whole. Tables filled in key order have
     /// full pages; a catalog loaded in batches leaves a third of its pages' space unused.
@@ -213,6 +214,9 @@ impl CatalogStore {
                 fresh.insert(id, self.codec.encode(id, &json, dict, &load)?.as_ref())?;
                 n += 1;
             }
+            drop(fresh);
+            // Every record now uses `dict` (or none): the others can go.
+            dicts.retain(|id, _| Some(id) == dict)?;
             let names = tx.open_table(NAMES)?;
             let mut fresh = tx.open_table(NAMES_REWRITING)?;
             for row in names.iter()? {

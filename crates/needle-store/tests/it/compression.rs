@@ -135,7 +135,12 @@ fn compression_and_compaction_shrink_the_file() {
         "{} bytes stored for {raw} bytes of JSON",
         entities.stored_bytes
     );
-    assert!(sizes.iter().any(|t| t.name == "dictionaries" && t.stored_bytes > 0));
+    // One dictionary left (several were trained on the way to 20,000 records).
+    let dicts = sizes.iter().find(|t| t.name == "dictionaries").unwrap();
+    assert!(
+        dicts.stored_bytes > 1_000 && dicts.stored_bytes <= 16 * 1024 + 64,
+        "{dicts:?}"
+    );
     // A compacted store reads and writes as before.
     assert_eq!(store.get("tr:19042").unwrap().unwrap().name, "Song 19042");
     assert!(store.get("tr:00042").unwrap().is_none());
