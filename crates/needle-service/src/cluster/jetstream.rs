@@ -383,14 +383,6 @@ const PULL_EXPIRES: Duration = Duration::from_secs(4);
 /// recreated then sent heartbeats but no entries, and the client library never noticed.
 const QUIET_CHECK: Duration = Duration::from_secs(6);
 
-/// After this many consumers in a row delivered nothing (each recreated by the quiet check,
-/// the applier's stall watchdog or an error) the follower has the NATS client reconnect.
-/// Seen once in CI (2026-12-07), after a NATS server was killed and restarted: a replica's
-/// new consumers were created, held the pending entries, and never had a pull request
-/// (`num_waiting` 0) for two minutes, while requests on the same connection were answered.
-/// A reconnect subscribes everything again, possibly through another server.
-const FRUITLESS_BEFORE_RECONNECT: u32 = 3;
-
 /// What the follower reads.
 pub(crate) struct Followed {
     js: jetstream::Context,
@@ -414,7 +406,6 @@ pub(crate) async fn follow(
     send: impl Fn(Follow) -> bool,
 ) {
     let mut backoff = Duration::from_millis(100);
-    let mut fruitless = 0u32;
     loop {
         if *stop.borrow() {
             return;
@@ -512,20 +503,8 @@ pub(crate) async fn follow(
             Err(e) => {
                 if got_any {
                     backoff = Duration::from_millis(100);
-                    fruitless = 0;
-                } else {
-                    fruitless += 1;
                 }
                 tracing::warn!(error = %e, "write-log consumer stopped; recreating it");
-                if fruitless > 0 && fruitless.is_multiple_of(FRUITLESS_BEFORE_RECONNECT) {
-                    tracing::warn!(
-                        consumers = fruitless,
-                        "write-log consumers in a row delivered nothing; reconnecting to NATS"
-                    );
-                    if let Err(e) = log.js.client().force_reconnect().await {
-                        tracing::warn!(error = %e, "could not ask the NATS client to reconnect");
-                    }
-                }
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
                     _ = stop.changed() => return,
