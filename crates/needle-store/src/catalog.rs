@@ -6,7 +6,7 @@ use crate::reopen::{Failure, Handle};
 use needle_core::{Entity, EntityType, Record};
 use redb::{
     Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, ReadableMultimapTable, ReadableTable,
-    ReadableTableMetadata, Table, TableDefinition, WriteTransaction,
+    ReadableTableMetadata, Table, TableDefinition, TableHandle, WriteTransaction,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -109,6 +109,9 @@ fn dicts_of(tx: &ReadTransaction) -> impl Fn(u32) -> Result<Option<Vec<u8>>> + '
 /// Move the transcripts of a store written before they were compressed into
 /// [`TEXTS_ZSTD`] (once; a store without them has nothing to move).
 fn migrate_texts(tx: &WriteTransaction) -> Result<()> {
+    if !tx.list_tables()?.any(|t| t.name() == OLD_TEXTS.name()) {
+        return Ok(());
+    }
     let mut moved = 0usize;
     {
         let mut old = tx.open_table(OLD_TEXTS)?;
@@ -169,23 +172,11 @@ impl CatalogStore {
             codec: Arc::default(),
             deferred: std::sync::atomic::AtomicBool::new(false),
         };
+        // A store of the first format (plain JSON records): compacting it compresses them.
         if upgrade {
-            store.compress_first_format()?;
+            store.compact()?;
         }
         Ok(store)
-    }
-
-    /// A store of the first format (plain JSON records, plain transcripts) opened for the
-    /// first time: [`CatalogStore::compact`] it, which compresses every record.
-    fn compress_first_format(&self) -> Result<()> {
-        let started = std::time::Instant::now();
-        let compacted = self.compact()?;
-        tracing::info!(
-            compacted,
-            seconds = started.elapsed().as_secs_f64(),
-            "catalog store upgraded: records compressed"
-        );
-        Ok(())
     }
 
     /// Rewrite `entities` into a new table, each record compressed with a dictionary

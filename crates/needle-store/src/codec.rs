@@ -81,10 +81,14 @@ impl Codec {
         let Some(bytes) = load(dict_id)? else {
             return Ok(None);
         };
-        let d = Arc::new(Dict {
-            enc: CDict::create(&bytes, LEVEL),
-            dec: DDict::create(&bytes),
-        });
+        // A damaged dictionary in the file is a corrupt store, not a panic.
+        let (Some(enc), Some(dec)) = (CDict::try_create(&bytes, LEVEL), DDict::try_create(&bytes)) else {
+            return Err(Error::Corrupt {
+                id: format!("dictionary {dict_id}"),
+                message: "zstd could not load it".into(),
+            });
+        };
+        let d = Arc::new(Dict { enc, dec });
         self.dicts.write().insert(dict_id, Arc::clone(&d));
         Ok(Some(d))
     }
@@ -259,6 +263,14 @@ mod tests {
         }
         // Naming a dictionary for new records that the store lacks is refused.
         assert!(Codec::default().encode("x", &record(1), Some(id), &none).is_err());
+        // A damaged dictionary (its magic number, then garbage) is an error both ways.
+        let damaged = |_: u32| Ok(Some([0x37, 0xA4, 0x30, 0xEC, 1, 0, 0, 0, 9, 9, 9].to_vec()));
+        let err = Codec::default().decode("tr:7", &enc, &damaged).unwrap_err();
+        assert!(
+            matches!(err, Error::Corrupt { ref id, .. } if id.starts_with("dictionary")),
+            "{err}"
+        );
+        assert!(Codec::default().encode("x", &record(1), Some(id), &damaged).is_err());
     }
 
     #[test]
