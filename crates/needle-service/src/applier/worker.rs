@@ -132,6 +132,10 @@ impl Worker {
                         );
                         *self.shared.state.lock() = FollowState::BehindLog { first_seq };
                     }
+                    Ok(Follow::Started { from }) => {
+                        tracing::debug!(from, "the follower started a consumer");
+                        self.progress_at = Instant::now();
+                    }
                     Ok(Follow::WrongLog(message)) => {
                         tracing::error!(%message, "not applying the write log");
                         *self.shared.state.lock() = FollowState::WrongLog { message };

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use async_nats::jetstream::{self, consumer, stream};
 use async_nats::HeaderMap;
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -372,6 +372,11 @@ pub(crate) enum Follow {
     /// The data directory holds state of another log (the stream was created again, or
     /// the directory is another cluster's): nothing is applied.
     WrongLog(String),
+    /// A new consumer reads the log from `from` on: the applier's stall clock starts again
+    /// (a consumer is given its full time before it is presumed lost).
+    Started {
+        from: u64,
+    },
 }
 
 /// Longest wait of one pull request of the follower's consumer.
@@ -382,6 +387,9 @@ const PULL_EXPIRES: Duration = Duration::from_secs(4);
 /// and recreated. Seen with NATS 2.9 after its stream leader was killed: a consumer
 /// recreated then sent heartbeats but no entries, and the client library never noticed.
 const QUIET_CHECK: Duration = Duration::from_secs(6);
+
+/// Why a consumer ended when the applier asked for it.
+const RESTART_REQUESTED: &str = "restart requested";
 
 /// What the follower reads.
 pub(crate) struct Followed {
@@ -450,6 +458,15 @@ pub(crate) async fn follow(
                 .await
                 .map_err(|e| e.to_string())?;
             let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
+            // A restart asked for before this consumer existed was about an older one
+            // (asked while this loop slept after a failure): it must not end this one at
+            // once. Left pending, it did: each new consumer lived a few milliseconds, the
+            // backoff stayed at its maximum and the stall watchdog asked again during
+            // every sleep, so a replica stopped applying for good.
+            let _ = restart.notified().now_or_never();
+            if !send(Follow::Started { from }) {
+                return Ok(());
+            }
             tracing::info!(from, "following the write log");
             let mut next = from;
             let mut quiet_since = tokio::time::Instant::now();
@@ -492,7 +509,7 @@ pub(crate) async fn follow(
                             }
                         }
                     },
-                    () = restart.notified() => return Err("restart requested".into()),
+                    () = restart.notified() => return Err(RESTART_REQUESTED.into()),
                     _ = stop.changed() => return Ok(()),
                 }
             }
@@ -501,7 +518,8 @@ pub(crate) async fn follow(
         match result {
             Ok(()) => return,
             Err(e) => {
-                if got_any {
+                // Asked to restart, the log is not at fault: no reason to wait longer.
+                if got_any || e == RESTART_REQUESTED {
                     backoff = Duration::from_millis(100);
                 }
                 tracing::warn!(error = %e, "write-log consumer stopped; recreating it");
@@ -518,6 +536,7 @@ pub(crate) async fn follow(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::NatsCluster;
 
     #[test]
     fn the_id_written_into_a_description_is_read_back_and_others_have_none() {
@@ -529,5 +548,94 @@ mod tests {
         assert_eq!(id_in(Some("needle-log-id= x")), None);
         assert_eq!(id_in(None), None);
         assert_eq!(id_in(Some("needle-log-id=abc")), Some("abc".into()));
+    }
+
+    /// The applier's stall watchdog (here with a 1.5 s period) asks for a restart while the
+    /// follower sleeps after failures (the stream does not exist yet): that request was
+    /// stored and ended the next consumer the moment it started, the backoff stayed at
+    /// its longest, the watchdog asked again during each sleep, and the replica never
+    /// applied again (a CI run saw a replica stuck for minutes). Now a request made
+    /// before a consumer exists is dropped when it starts, a restart asked for does not
+    /// lengthen the backoff, and the applier is told of each start. (Either of the first
+    /// two alone makes this pass; without both it fails.)
+    #[test]
+    fn a_restart_asked_while_the_follower_sleeps_does_not_end_the_next_consumer() {
+        let nats = NatsCluster::start(1);
+        let cfg = ClusterConfig {
+            nats: nats.urls(),
+            node_id: "a".into(),
+            stream: "RESTARTS".into(),
+            log_replicas: 1,
+            log_max_mb: 16,
+            ..ClusterConfig::default()
+        };
+        let log = JetStreamLog::connect(&cfg, "a").unwrap();
+        let restart = Arc::new(tokio::sync::Notify::new());
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let next = Arc::new(AtomicU64::new(1));
+        let start = {
+            let next = Arc::clone(&next);
+            move || next.load(Ordering::Acquire)
+        };
+        // No stream yet: the follower fails and backs off, longer each time.
+        log.spawn_follower(start, |_| Ok(()), Arc::clone(&restart), tx).unwrap();
+
+        // The watchdog: a restart when nothing happened for a period.
+        let (progress_tx, progress_rx) = crossbeam_channel::unbounded::<()>();
+        let (asked_tx, asked_rx) = crossbeam_channel::unbounded::<()>();
+        let watchdog = {
+            let restart = Arc::clone(&restart);
+            std::thread::spawn(move || loop {
+                match progress_rx.recv_timeout(Duration::from_millis(1500)) {
+                    Ok(()) => {}
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        restart.notify_one();
+                        let _ = asked_tx.send(());
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                }
+            })
+        };
+        for _ in 0..3 {
+            asked_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        }
+        let entries: Vec<_> = (0..40)
+            .map(|i| {
+                (
+                    "events".to_string(),
+                    format!("entry {i}").into_bytes(),
+                    format!("id-{i}"),
+                )
+            })
+            .collect();
+        log.publish(&entries).unwrap();
+
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut starts = 0;
+        while next.load(Ordering::Acquire) <= 40 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(Follow::Entry(d)) => {
+                    progress_tx.send(()).unwrap();
+                    let want = next.load(Ordering::Acquire);
+                    if d.seq == want {
+                        assert_eq!(d.payload, format!("entry {}", want - 1).as_bytes());
+                        next.store(want + 1, Ordering::Release);
+                    }
+                }
+                Ok(Follow::Started { from }) => {
+                    progress_tx.send(()).unwrap();
+                    assert_eq!(from, next.load(Ordering::Acquire));
+                    starts += 1;
+                }
+                Ok(Follow::Gap { .. } | Follow::WrongLog(_)) => panic!("no gap and no other log here"),
+                Err(_) => panic!(
+                    "applied {} of 40 entries in 30 s after {starts} consumers started",
+                    next.load(Ordering::Acquire) - 1
+                ),
+            }
+        }
+        drop(progress_tx);
+        watchdog.join().unwrap();
     }
 }
