@@ -354,16 +354,30 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:?}");
         let p = ConcurrencyConfig {
             max_in_flight: 0,
+            max_running: 100_001,
             max_waiting: 2_000_000,
             max_wait_ms: 100_000,
             max_writes_in_flight: 0,
             max_write_wait_ms: 600_001,
         }
         .problems();
-        assert_eq!(p.len(), 5, "{p:?}");
-        assert!(p[3].starts_with("concurrency.max_writes_in_flight:"), "{p:?}");
-        assert!(p[4].starts_with("concurrency.max_write_wait_ms:"), "{p:?}");
+        assert_eq!(p.len(), 6, "{p:?}");
         assert!(p[0].starts_with("concurrency.max_in_flight:"), "{p:?}");
+        assert!(p[1].starts_with("concurrency.max_running:"), "{p:?}");
+        assert!(p[4].starts_with("concurrency.max_writes_in_flight:"), "{p:?}");
+        assert!(p[5].starts_with("concurrency.max_write_wait_ms:"), "{p:?}");
+    }
+
+    #[test]
+    fn max_running_zero_is_twice_the_cpus() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let auto = ConcurrencyConfig::default();
+        assert_eq!(auto.running(), (cpus * 2).max(2));
+        let set = ConcurrencyConfig {
+            max_running: 3,
+            ..ConcurrencyConfig::default()
+        };
+        assert_eq!(set.running(), 3);
     }
 
     #[tokio::test]

@@ -7,6 +7,9 @@ pub struct Guard {
     keys: Arc<KeyRing>,
     rate: RateLimiter,
     gate: Gate,
+    /// Admitted expensive requests computing now (`concurrency.max_running`); the others
+    /// wait here in order.
+    running: Arc<tokio::sync::Semaphore>,
     /// Batch writes in flight.
     writes: Gate,
     /// What token expiry and rate-limit refills read the time from.
@@ -21,6 +24,7 @@ impl fmt::Debug for Guard {
             .field("keys", &self.keys)
             .field("rate", &self.rate)
             .field("gate", &self.gate)
+            .field("running", &self.running.available_permits())
             .field("writes", &self.writes)
             .field("revocations", &self.revocations.is_some())
             .finish()
@@ -47,6 +51,9 @@ impl Guard {
             keys,
             rate: RateLimiter::new(&config.rate_limit),
             gate: Gate::new(&config.concurrency),
+            running: Arc::new(tokio::sync::Semaphore::new(
+                config.concurrency.running().min(tokio::sync::Semaphore::MAX_PERMITS),
+            )),
             writes: Gate::for_writes(&config.concurrency),
             clock,
             revocations: None,
@@ -113,11 +120,15 @@ pub async fn enforce(State(guard): State<Arc<Guard>>, mut req: Request, next: Ne
     if let Err(wait) = guard.rate.take(&rate_key, guard.clock.instant()).await {
         return rate_limited(wait);
     }
+    let mut _running = None;
     let _slot = if class.expensive {
-        match guard.gate.enter().await {
-            Ok(permit) => Some(permit),
+        let admitted = match guard.gate.enter().await {
+            Ok(permit) => permit,
             Err(_) => return overloaded(),
-        }
+        };
+        // Never closed: acquiring only waits (in order) for a running request to end.
+        _running = Arc::clone(&guard.running).acquire_owned().await.ok();
+        Some(admitted)
     } else if class.batch_write {
         // Taken before the body is read: a write waiting here holds no body yet.
         match guard.writes.enter().await {

@@ -589,6 +589,42 @@ async fn saturation_answers_503_overloaded_with_retry_after() {
     assert_eq!(res.status, 200, "{}", res.text());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admitted_requests_beyond_max_running_wait_their_turn_instead_of_failing() {
+    let app = secured(|c| {
+        c.concurrency.max_in_flight = 16;
+        c.concurrency.max_running = 1;
+        c.concurrency.max_waiting = 0;
+    });
+    let res = call(
+        &app,
+        Method::POST,
+        "/v1/catalog",
+        Cred::Bearer(ADMIN),
+        Some(crate::common::sample_catalog()),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    app.refresh().await;
+    // Sixteen admitted at once, one computing at a time: all answer, none is refused.
+    let searches = (0..16).map(|_| {
+        call(
+            &app,
+            Method::GET,
+            "/v1/search?q=radiohead%20creep",
+            Cred::Bearer(SEARCH),
+            None,
+        )
+    });
+    let answers = futures_join_all(searches).await;
+    for r in &answers {
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let first = answers[0].json();
+    assert!(!first["hits"].as_array().expect("hits").is_empty(), "{first}");
+    assert!(answers.iter().all(|r| r.json()["hits"] == first["hits"]));
+}
+
 /// `join_all` without a dependency: poll every future in order until all are done.
 async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let mut pending: Vec<_> = futures.into_iter().map(Box::pin).collect();

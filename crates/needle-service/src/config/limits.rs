@@ -49,8 +49,14 @@ impl RateLimitConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConcurrencyConfig {
-    /// Expensive requests running at once.
+    /// Expensive requests admitted at once (running, or queued for one of the
+    /// `max_running` workers).
     pub max_in_flight: usize,
+    /// Expensive requests computing at once; the other admitted ones wait their turn in
+    /// order. `0`: twice the CPUs the process may use. More than the cores adds no
+    /// throughput, only threads, each keeping its allocator's freed pages, and a longer
+    /// tail (BENCHMARKS §9.4).
+    pub max_running: usize,
     /// Expensive requests waiting for a slot at once; more are answered `503 overloaded`.
     pub max_waiting: usize,
     /// Longest wait for a slot, milliseconds; then `503 overloaded`.
@@ -68,6 +74,7 @@ impl Default for ConcurrencyConfig {
     fn default() -> Self {
         ConcurrencyConfig {
             max_in_flight: 32,
+            max_running: 0,
             max_waiting: 128,
             max_wait_ms: 100,
             max_writes_in_flight: 8,
@@ -77,6 +84,15 @@ impl Default for ConcurrencyConfig {
 }
 
 impl ConcurrencyConfig {
+    /// Expensive requests computing at once: `max_running`, or twice the CPUs the process
+    /// may use when it is 0.
+    pub fn running(&self) -> usize {
+        if self.max_running > 0 {
+            return self.max_running;
+        }
+        std::thread::available_parallelism().map_or(2, |n| n.get() * 2).max(2)
+    }
+
     /// Problems with these values, each `concurrency.<key>: why`.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -84,6 +100,12 @@ impl ConcurrencyConfig {
             problems.push(format!(
                 "concurrency.max_in_flight: must be between 1 and 100000, got {}",
                 self.max_in_flight
+            ));
+        }
+        if self.max_running > 100_000 {
+            problems.push(format!(
+                "concurrency.max_running: must be at most 100000 (0: twice the CPUs), got {}",
+                self.max_running
             ));
         }
         if self.max_waiting > 1_000_000 {

@@ -52,6 +52,7 @@ pub const KEYS: &[&str] = &[
     "rate_limit.requests_per_s",
     "rate_limit.burst",
     "concurrency.max_in_flight",
+    "concurrency.max_running",
     "concurrency.max_waiting",
     "concurrency.max_wait_ms",
     "concurrency.max_writes_in_flight",
@@ -603,10 +604,12 @@ requests_per_s = 0.0
 burst = 100
 
 # Expensive requests (search, recommendations, similar items, sessions, training):
-# at most max_in_flight run at once; at most max_waiting wait for a slot, each at most
-# max_wait_ms; the others get 503 overloaded with Retry-After.
+# at most max_in_flight are admitted at once; at most max_waiting wait for admission, each
+# at most max_wait_ms; the others get 503 overloaded with Retry-After. Of those admitted,
+# max_running compute at once (0: twice the CPUs) and the others wait their turn in order.
 [concurrency]
 max_in_flight = 32
+max_running = 0
 max_waiting = 128
 max_wait_ms = 100
 # Batch writes (POST /v1/catalog, POST /v1/events) running at once, each holding its body
