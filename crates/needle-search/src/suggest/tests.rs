@@ -75,6 +75,50 @@ fn stays_current_with_upserts_renames_and_deletes() {
     assert_eq!(s.len(), 2);
 }
 
+/// Ids whose 32-bit hashes are equal (found by search: a few hundred thousand ids hold
+/// some) are told apart: each is updated, renamed and deleted alone.
+#[test]
+fn ids_sharing_a_hash_are_kept_apart() {
+    let mut seen = std::collections::HashMap::new();
+    let (a, b) = (0..2_000_000u32)
+        .find_map(|i| {
+            let id = format!("id-{i}");
+            let h = table::id_hash(&id);
+            seen.insert(h, id.clone()).map(|other| (other, id))
+        })
+        .expect("two ids with one hash");
+    let s = Suggester::build(vec![
+        ent(&a, "Alpha", 1.0),
+        ent(&b, "Alpine", 2.0),
+        ent("c", "Alps", 3.0),
+    ]);
+    assert_eq!(
+        ids(&s.suggest(&req("alp", 5), None, &NoQueries)),
+        ["c", b.as_str(), a.as_str()]
+    );
+    // An update of one leaves the other as it was.
+    s.apply([(a.as_str(), Some(&ent(&a, "Alpha", 50.0)))]);
+    assert_eq!(
+        ids(&s.suggest(&req("alp", 5), None, &NoQueries)),
+        [a.as_str(), "c", b.as_str()]
+    );
+    // A rename of the other.
+    s.apply([(b.as_str(), Some(&ent(&b, "Bravo", 2.0)))]);
+    assert_eq!(ids(&s.suggest(&req("alp", 5), None, &NoQueries)), [a.as_str(), "c"]);
+    assert_eq!(ids(&s.suggest(&req("bra", 5), None, &NoQueries)), [b.as_str()]);
+    // Deleting the first keeps the second findable (it takes the slot), and back.
+    s.apply([(a.as_str(), None)]);
+    assert_eq!(ids(&s.suggest(&req("alp", 5), None, &NoQueries)), ["c"]);
+    s.apply([(b.as_str(), Some(&ent(&b, "Bravo", 9.0)))]);
+    assert_eq!(ids(&s.suggest(&req("bra", 5), None, &NoQueries)), [b.as_str()]);
+    assert_eq!(s.len(), 2);
+    s.apply([(b.as_str(), None)]);
+    assert_eq!(s.len(), 1);
+    s.apply([(a.as_str(), Some(&ent(&a, "Alpha", 1.0)))]);
+    assert_eq!(ids(&s.suggest(&req("alp", 5), None, &NoQueries)), ["c", a.as_str()]);
+    assert_eq!(s.len(), 2);
+}
+
 #[test]
 fn many_changes_merge_into_the_base() {
     let s = Suggester::build((0..100).map(|i| ent(&format!("x{i}"), &format!("song {i}"), i as f64)));

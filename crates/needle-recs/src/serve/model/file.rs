@@ -133,9 +133,9 @@ impl ServingModel {
             factors: self.factors(),
             n_trained: self.n_trained,
             n_vec: self.n_vec,
-            items: self.items.ids().to_vec(),
+            items: self.items.ids().map(str::to_owned).collect(),
             meta: self.meta.clone(),
-            creators: self.creators.ids().to_vec(),
+            creators: self.creators.ids().map(str::to_owned).collect(),
             listeners: self.listeners.clone(),
             popular: {
                 let mut v: Vec<_> = self.popular.iter().map(|(k, l)| (*k, l.clone())).collect();
@@ -276,7 +276,11 @@ impl ServingModel {
         let len = len as usize;
         let mut json = vec![0u8; len];
         r.read_exact(&mut json)?;
-        let h: Header = serde_json::from_slice(&json).map_err(|e| bad(&e.to_string()))?;
+        let mut h: Header = serde_json::from_slice(&json).map_err(|e| bad(&e.to_string()))?;
+        drop(json);
+        // Grown by doubling while parsed: up to half of it would stay empty for the life
+        // of the model.
+        h.meta.shrink_to_fit();
         if h.items.len() != h.meta.len() || h.n_trained > h.n_vec || h.n_vec > h.items.len() {
             return Err(bad("inconsistent header"));
         }
