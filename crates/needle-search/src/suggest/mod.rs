@@ -183,7 +183,7 @@ impl Suggester {
                 },
             );
             for f in found {
-                let Some(it) = t.items[f.ord as usize].as_ref() else {
+                let Some(it) = t.item(f.ord) else {
                     continue;
                 };
                 out.push((

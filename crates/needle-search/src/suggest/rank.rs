@@ -136,16 +136,16 @@ pub(crate) struct Lookup<'a> {
     pub ties_stop: bool,
 }
 
-fn lift(item: &Item, taste: &HashMap<u64, f32>) -> f32 {
+fn lift(item: &Item<'_>, taste: &HashMap<u64, f32>) -> f32 {
     if taste.is_empty() {
         return 0.0;
     }
     let own = super::table::feature(b'i', item.id());
     let mut best = f32::NEG_INFINITY;
     let mut worst = 0.0f32;
-    for a in std::iter::once(&own)
-        .chain(item.features.iter())
-        .filter_map(|f| taste.get(f))
+    for a in std::iter::once(own)
+        .chain(item.features())
+        .filter_map(|f| taste.get(&f))
     {
         best = best.max(*a);
         worst = worst.min(*a);
@@ -212,13 +212,13 @@ pub(crate) fn lookup(t: &Table, l: &Lookup<'_>) -> Vec<Found> {
     let mut seen: std::collections::HashSet<u32> = found.iter().map(|f| f.ord).collect();
     found.extend(run(true).into_iter().filter(|f| seen.insert(f.ord)));
     for f in &mut found {
-        if let Some(it) = t.items[f.ord as usize].as_ref() {
-            f.score += lift(it, l.taste);
+        if let Some(it) = t.item(f.ord) {
+            f.score += lift(&it, l.taste);
         }
     }
     found.sort_by(|a, b| order(a, b, t));
     let mut keys = std::collections::HashSet::new();
-    found.retain(|f| t.items[f.ord as usize].as_ref().is_some_and(|it| keys.insert(it.key())));
+    found.retain(|f| t.item(f.ord).is_some_and(|it| keys.insert(it.key())));
     found.truncate(l.limit);
     found
 }
@@ -278,7 +278,7 @@ fn lookup_within(t: &Table, l: &Lookup<'_>, d: u8) -> Vec<Found> {
         }
         let es = if h.delta { &t.delta } else { &t.base };
         for e in &es[h.lo..h.hi] {
-            let Some(it) = t.items[e.ord as usize].as_ref() else {
+            let Some(it) = t.item(e.ord) else {
                 continue;
             };
             if it.dead || !it.in_market(l.market) {
@@ -327,7 +327,7 @@ fn lookup_within(t: &Table, l: &Lookup<'_>, d: u8) -> Vec<Found> {
 
 /// Best first: score, then fewer edits, then the more popular, then the id.
 fn order(a: &Found, b: &Found, t: &Table) -> std::cmp::Ordering {
-    let (ia, ib) = (t.items[a.ord as usize].as_ref(), t.items[b.ord as usize].as_ref());
+    let (ia, ib) = (t.item(a.ord), t.item(b.ord));
     b.score
         .total_cmp(&a.score)
         .then(a.d.cmp(&b.d))
@@ -335,7 +335,7 @@ fn order(a: &Found, b: &Found, t: &Table) -> std::cmp::Ordering {
             let (pa, pb) = (ia.map_or(0.0, |i| i.pop), ib.map_or(0.0, |i| i.pop));
             pb.total_cmp(&pa)
         })
-        .then_with(|| ia.map(Item::id).cmp(&ib.map(Item::id)))
+        .then_with(|| ia.map(|i| i.id()).cmp(&ib.map(|i| i.id())))
 }
 
 fn better(cur: &Found, new: &Found, t: &Table) -> bool {

@@ -119,6 +119,52 @@ fn ids_sharing_a_hash_are_kept_apart() {
     assert_eq!(s.len(), 2);
 }
 
+/// Updates that change an entity's length leave its old bytes behind; once that garbage
+/// is half of the buffer, the buffer is rewritten without it, and every entity still reads
+/// back whole.
+#[test]
+fn replaced_bytes_are_reclaimed_and_entities_read_back_whole() {
+    // Words of their own (no suffix shared by thousands of names), about 60 bytes.
+    let name = |i: u32, bangs: usize| {
+        let n = format!("track{i} alpha{i} bravo{i} charlie{i} delta{i} echo{i}");
+        if bangs == 0 {
+            n
+        } else {
+            format!("{}{}", n.to_uppercase(), "!".repeat(bangs))
+        }
+    };
+    let s = Suggester::build((0..15_000).map(|i| ent(&format!("id-{i}"), &name(i, 0), 1.0)));
+    let (built, _) = s.table.read().buffer();
+    // Same keys (case and punctuation fold away), longer: not in place, twice over.
+    for bangs in [1, 2] {
+        for i in 0..15_000 {
+            let e = ent(&format!("id-{i}"), &name(i, bangs), 2.0 + f64::from(i % 7));
+            s.apply([(e.id.as_str(), Some(&e))]);
+        }
+    }
+    let (len, garbage) = s.table.read().buffer();
+    // Without a rewrite: three copies of every entity's bytes.
+    assert!(
+        len < built * 5 / 2,
+        "not rewritten: {len} bytes, {built} at the start ({garbage} garbage)"
+    );
+    assert!(garbage * 2 <= len, "{garbage} of {len}");
+    for i in [0u32, 1, 7_777, 14_999] {
+        let r = s.suggest(&req(&format!("track{i} alpha"), 1), None, &NoQueries);
+        assert_eq!(ids(&r), [format!("id-{i}").as_str()], "{r:?}");
+        assert_eq!(r.suggestions[0].text, name(i, 2));
+    }
+    // A rename and a delete after the rewrite.
+    s.apply([("id-5", Some(&ent("id-5", "Zebra Crossing", 1.0)))]);
+    s.apply([("id-6", None)]);
+    assert_eq!(ids(&s.suggest(&req("zebra", 5), None, &NoQueries)), ["id-5"]);
+    let r = s.suggest(&req("track6 alpha6 bravo6", 5), None, &NoQueries);
+    assert!(!ids(&r).contains(&"id-6"), "{r:?}");
+    let r = s.suggest(&req("track7 alpha7 bravo7", 5), None, &NoQueries);
+    assert_eq!(ids(&r).first(), Some(&"id-7"), "{r:?}");
+    assert_eq!(s.len(), 14_999);
+}
+
 #[test]
 fn many_changes_merge_into_the_base() {
     let s = Suggester::build((0..100).map(|i| ent(&format!("x{i}"), &format!("song {i}"), i as f64)));
