@@ -7,8 +7,8 @@ pub struct Guard {
     keys: Arc<KeyRing>,
     rate: RateLimiter,
     gate: Gate,
-    /// Admitted expensive requests computing now (`concurrency.max_running`); the others
-    /// wait here in order.
+    /// Admitted expensive requests computing now (`concurrency.max_running`; taken in
+    /// [`run_in_turn`]).
     running: Arc<tokio::sync::Semaphore>,
     /// Batch writes in flight.
     writes: Gate,
@@ -120,14 +120,12 @@ pub async fn enforce(State(guard): State<Arc<Guard>>, mut req: Request, next: Ne
     if let Err(wait) = guard.rate.take(&rate_key, guard.clock.instant()).await {
         return rate_limited(wait);
     }
-    let mut _running = None;
     let _slot = if class.expensive {
         let admitted = match guard.gate.enter().await {
             Ok(permit) => permit,
             Err(_) => return overloaded(),
         };
-        // Never closed: acquiring only waits (in order) for a running request to end.
-        _running = Arc::clone(&guard.running).acquire_owned().await.ok();
+        req.extensions_mut().insert(Turns(Arc::clone(&guard.running)));
         Some(admitted)
     } else if class.batch_write {
         // Taken before the body is read: a write waiting here holds no body yet.
@@ -140,6 +138,23 @@ pub async fn enforce(State(guard): State<Arc<Guard>>, mut req: Request, next: Ne
     };
     req.extensions_mut().insert(principal);
     req.extensions_mut().insert(access);
+    next.run(req).await
+}
+
+/// The turns of admitted expensive requests (`concurrency.max_running`), put on each such
+/// request by [`enforce`] and taken by [`run_in_turn`].
+#[derive(Clone)]
+pub struct Turns(Arc<tokio::sync::Semaphore>);
+
+/// Middleware, inside the `min_seq` wait: an admitted expensive request waits here, in
+/// order, for one of the `max_running` turns and holds it until it answers. Inside, so a
+/// request waiting for its replica to catch up holds no turn.
+pub async fn run_in_turn(req: Request, next: Next) -> Response {
+    // Never closed: acquiring only waits for a running request to end.
+    let _turn = match req.extensions().get::<Turns>() {
+        Some(Turns(t)) => Arc::clone(t).acquire_owned().await.ok(),
+        None => None,
+    };
     next.run(req).await
 }
 

@@ -146,6 +146,7 @@ pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Rou
         .layer(RequestDecompressionLayer::new())
         .layer(middleware::from_fn(content_encoding))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(crate::auth::run_in_turn))
         .layer(middleware::from_fn_with_state(state.clone(), cluster::min_seq))
         .layer(
             ServiceBuilder::new()

@@ -625,6 +625,50 @@ async fn admitted_requests_beyond_max_running_wait_their_turn_instead_of_failing
     assert!(answers.iter().all(|r| r.json()["hits"] == first["hits"]));
 }
 
+/// A request waiting for its replica to reach `min_seq` holds no turn: with one turn, a
+/// plain search answers while such a request still waits (it would wait behind it for the
+/// whole `read_wait_ms` if turns were taken before the wait).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_waiting_for_min_seq_holds_no_turn() {
+    let app = secured(|c| {
+        c.concurrency.max_running = 1;
+        c.cluster.read_wait_ms = 600_000;
+    });
+    let res = call(
+        &app,
+        Method::POST,
+        "/v1/catalog",
+        Cred::Bearer(ADMIN),
+        Some(crate::common::sample_catalog()),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    app.refresh().await;
+    let waiting = call(
+        &app,
+        Method::GET,
+        "/v1/search?q=creep&min_seq=999999999",
+        Cred::Bearer(SEARCH),
+        None,
+    );
+    tokio::pin!(waiting);
+    // One poll takes it through the middlewares to its wait for the entry.
+    std::future::poll_fn(|cx| {
+        assert!(
+            std::future::Future::poll(waiting.as_mut(), cx).is_pending(),
+            "answered at once"
+        );
+        std::task::Poll::Ready(())
+    })
+    .await;
+    let plain = call(&app, Method::GET, "/v1/search?q=creep", Cred::Bearer(SEARCH), None);
+    tokio::select! {
+        biased;
+        r = &mut waiting => panic!("the waiting request answered first: {} {}", r.status, r.text()),
+        r = plain => assert_eq!(r.status, 200, "{}", r.text()),
+    }
+}
+
 /// `join_all` without a dependency: poll every future in order until all are done.
 async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
     let mut pending: Vec<_> = futures.into_iter().map(Box::pin).collect();
