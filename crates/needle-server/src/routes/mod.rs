@@ -23,7 +23,7 @@ use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request};
-use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -164,6 +164,7 @@ pub(crate) fn with_middleware(router: Router<AppState>, state: &AppState) -> Rou
         .layer(middleware::from_fn(request_bounds))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::map_response(normalize_errors))
+        .layer(middleware::from_fn(close_after_refused_body))
         .layer(middleware::from_fn_with_state(state.clone(), observe::track))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(trace)
@@ -197,6 +198,25 @@ pub async fn request_bounds(req: Request, next: Next) -> Response {
         .into_response();
     }
     next.run(req).await
+}
+
+/// An error answered to a request with a body ends the connection (`Connection: close`).
+/// The body may not have been read (a refusal answers first: a wrong key or scope, a full
+/// gate, a bad content type), and then the server closes the connection after answering;
+/// a client told nothing sends its next request on it and sees it cut. A CI run of the
+/// Python SDK saw exactly that: `POST /v1/events` after a refused `POST /v1/catalog` on
+/// one keep-alive connection, "Server disconnected without sending a response".
+pub async fn close_after_refused_body(req: Request, next: Next) -> Response {
+    let has_body = req.headers().get(CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
+        || req.headers().contains_key(TRANSFER_ENCODING);
+    let mut response = next.run(req).await;
+    let status = response.status();
+    if has_body && (status.is_client_error() || status.is_server_error()) {
+        response
+            .headers_mut()
+            .insert(CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Refuse a body with a `Content-Encoding` other than `gzip` or `identity` (`415

@@ -66,10 +66,14 @@ pub(crate) fn request(method: Method, uri: &str, cred: Cred<'_>, body: Option<Va
         Cred::Header(k) => r = r.header("x-api-key", k),
     }
     match body {
-        Some(b) => r
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(b.to_string()))
-            .expect("request"),
+        Some(b) => {
+            // As every HTTP/1.1 client sends it.
+            let b = b.to_string();
+            r.header(header::CONTENT_TYPE, "application/json")
+                .header(header::CONTENT_LENGTH, b.len())
+                .body(Body::from(b))
+                .expect("request")
+        }
         None => r.body(Body::empty()).expect("request"),
     }
 }
@@ -667,6 +671,41 @@ async fn a_request_waiting_for_min_seq_holds_no_turn() {
         r = &mut waiting => panic!("the waiting request answered first: {} {}", r.status, r.text()),
         r = plain => assert_eq!(r.status, 200, "{}", r.text()),
     }
+}
+
+/// A refusal of a request with a body (not read) ends the connection, so a keep-alive
+/// client does not send its next request on a connection the server closes; answers
+/// without a body to refuse, and successes, keep it.
+#[tokio::test]
+async fn refusing_a_body_ends_the_connection_and_nothing_else_does() {
+    let app = secured(|_| {});
+    let refused = call(
+        &app,
+        Method::POST,
+        "/v1/catalog",
+        Cred::Bearer(SEARCH),
+        Some(crate::common::sample_catalog()),
+    )
+    .await;
+    refused.assert_error(403, "forbidden_scope");
+    assert_eq!(header_of(&refused, "connection"), "close");
+    let events = json!([{"user_id": "u", "type": "play", "item_id": "t", "ts": 1, "event_id": "e1"}]);
+    let refused = call(&app, Method::POST, "/v1/events", Cred::None, Some(events.clone())).await;
+    refused.assert_error(401, "missing_api_key");
+    assert_eq!(header_of(&refused, "connection"), "close");
+    let ok = call(&app, Method::POST, "/v1/events", Cred::Bearer(INGEST), Some(events)).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(header_of(&ok, "connection"), "");
+    let bad = call(
+        &app,
+        Method::GET,
+        "/v1/search?q=x&limit=many",
+        Cred::Bearer(SEARCH),
+        None,
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert_eq!(header_of(&bad, "connection"), "");
 }
 
 /// `join_all` without a dependency: poll every future in order until all are done.
