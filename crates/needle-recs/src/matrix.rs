@@ -108,11 +108,6 @@ impl IdMap {
     pub fn ids(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         (0..self.ends.len() as u32).map(|i| self.id(i))
     }
-
-    /// Heap bytes held.
-    pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + self.ends.capacity() * 8 + self.table.capacity() * 5
-    }
 }
 
 fn id_at<'a>(bytes: &'a str, ends: &[usize], i: u32) -> &'a str {

@@ -550,32 +550,14 @@ async fn open_servers_limit_per_client_ip_and_failed_keys_count_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saturation_answers_503_overloaded_with_retry_after() {
-    let app = secured(|c| {
+    let app = with_sample_catalog(|c| {
         c.concurrency.max_in_flight = 1;
         c.concurrency.max_waiting = 0;
-    });
-    let res = call(
-        &app,
-        Method::POST,
-        "/v1/catalog",
-        Cred::Bearer(ADMIN),
-        Some(crate::common::sample_catalog()),
-    )
+    })
     .await;
-    assert_eq!(res.status, 200, "{}", res.text());
-    app.refresh().await;
     // All polled together: the first takes the only slot while the engine works, the
     // others find it taken and nobody may wait.
-    let searches = (0..16).map(|_| {
-        call(
-            &app,
-            Method::GET,
-            "/v1/search?q=radiohead%20creep",
-            Cred::Bearer(SEARCH),
-            None,
-        )
-    });
-    let answers = futures_join_all(searches).await;
+    let answers = sixteen_searches(&app).await;
     let overloaded: Vec<&TestResponse> = answers.iter().filter(|r| r.status == 503).collect();
     assert!(!overloaded.is_empty(), "no request was refused");
     assert!(answers.iter().any(|r| r.status == 200), "none answered");
@@ -595,32 +577,14 @@ async fn saturation_answers_503_overloaded_with_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admitted_requests_beyond_max_running_wait_their_turn_instead_of_failing() {
-    let app = secured(|c| {
+    let app = with_sample_catalog(|c| {
         c.concurrency.max_in_flight = 16;
         c.concurrency.max_running = 1;
         c.concurrency.max_waiting = 0;
-    });
-    let res = call(
-        &app,
-        Method::POST,
-        "/v1/catalog",
-        Cred::Bearer(ADMIN),
-        Some(crate::common::sample_catalog()),
-    )
+    })
     .await;
-    assert_eq!(res.status, 200, "{}", res.text());
-    app.refresh().await;
     // Sixteen admitted at once, one computing at a time: all answer, none is refused.
-    let searches = (0..16).map(|_| {
-        call(
-            &app,
-            Method::GET,
-            "/v1/search?q=radiohead%20creep",
-            Cred::Bearer(SEARCH),
-            None,
-        )
-    });
-    let answers = futures_join_all(searches).await;
+    let answers = sixteen_searches(&app).await;
     for r in &answers {
         assert_eq!(r.status, 200, "{}", r.text());
     }
@@ -634,20 +598,11 @@ async fn admitted_requests_beyond_max_running_wait_their_turn_instead_of_failing
 /// whole `read_wait_ms` if turns were taken before the wait).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_waiting_for_min_seq_holds_no_turn() {
-    let app = secured(|c| {
+    let app = with_sample_catalog(|c| {
         c.concurrency.max_running = 1;
         c.cluster.read_wait_ms = 600_000;
-    });
-    let res = call(
-        &app,
-        Method::POST,
-        "/v1/catalog",
-        Cred::Bearer(ADMIN),
-        Some(crate::common::sample_catalog()),
-    )
+    })
     .await;
-    assert_eq!(res.status, 200, "{}", res.text());
-    app.refresh().await;
     let waiting = call(
         &app,
         Method::GET,
@@ -706,6 +661,36 @@ async fn refusing_a_body_ends_the_connection_and_nothing_else_does() {
     .await;
     assert_eq!(bad.status, 400, "{}", bad.text());
     assert_eq!(header_of(&bad, "connection"), "");
+}
+
+/// A secured app (`f` adjusts its configuration) holding the sample catalog, searchable.
+async fn with_sample_catalog(f: impl FnOnce(&mut Config)) -> TestApp {
+    let app = secured(f);
+    let res = call(
+        &app,
+        Method::POST,
+        "/v1/catalog",
+        Cred::Bearer(ADMIN),
+        Some(crate::common::sample_catalog()),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    app.refresh().await;
+    app
+}
+
+/// Sixteen searches polled together.
+async fn sixteen_searches(app: &TestApp) -> Vec<TestResponse> {
+    let searches = (0..16).map(|_| {
+        call(
+            app,
+            Method::GET,
+            "/v1/search?q=radiohead%20creep",
+            Cred::Bearer(SEARCH),
+            None,
+        )
+    });
+    futures_join_all(searches).await
 }
 
 /// `join_all` without a dependency: poll every future in order until all are done.
